@@ -1,0 +1,241 @@
+"""RotationModel: the Mesa model of teacher flows under a rotation policy, one step per year."""
+
+from __future__ import annotations
+
+import zlib
+
+import mesa
+import numpy as np
+from mesa.discrete_space import Network
+
+from sim import careers
+from sim.agents import School, Teacher
+from sim.codes import DISTRICT_BACKBONE, MOVE_KINDS
+from sim.metrics import school_table, year_metrics
+from sim.policies import RotationProgram, end_terms
+from sim.policies.eligibility import eligible_mask
+from sim.scenario import Eligibility, Scenario
+from sim.workforce import Workforce
+from sim.world import SchoolSystem, build_world
+
+SCHOOL_FRAME_COLUMNS = (
+    "teachers", "above_qualification", "senior_title", "backbone", "pe_art",
+)
+HEADLINE = ("cv_backbone", "cv_senior_title", "cv_quality", "rotations", "coverage_eligible",
+            "teachers_in_post")
+
+
+def stream_seed(seed: int, name: str, year: int) -> np.random.SeedSequence:
+    """The seed of the named random stream for one year: run seed + name + year, nothing else."""
+    return np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(name.encode()), year))
+
+
+class RotationModel(mesa.Model):
+    """Teachers (CellAgents) on the schools of a place graph, rotated under a policy.
+
+    Example:
+        >>> from sim import load_scenario
+        >>> model = RotationModel(load_scenario("scenarios/dongcheng_2021.yaml"), rng=42)
+        >>> model.run_for(10)
+        >>> model.datacollector.get_model_vars_dataframe().tail(1)
+
+    Args:
+        scenario: a validated Scenario.
+        rng: the run seed (an int). None takes `scenario.run.seed`. Every random decision draws
+            from a stream named for its kind and derived from this seed (`stream`).
+        world: an already built SchoolSystem (skips building; used by tests and sweeps).
+    """
+
+    def __init__(self, scenario: Scenario, rng: int | None = None, world: SchoolSystem | None = None):
+        seed = scenario.run.seed if rng is None else rng
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+            raise TypeError("rng must be a non-negative int seed (or None for the scenario's seed)")
+        super().__init__(rng=int(seed))
+        self.seed = int(seed)
+        self.config = scenario
+        self.year = 0
+        self.world = world if world is not None else build_world(
+            scenario.world, self.stream("world"), scenario.source_dir)
+        self.space = Network(self.world.graph, layout=None, random=self.random)
+        self.school_agents = [School(self, i, self.space[i]) for i in range(self.world.n_schools)]
+        self.workforce = Workforce(capacity=int(self.world.n_teachers * 1.6) + 16)
+        self.teacher_agents: list[Teacher | None] = []
+        t = self.world.teachers
+        self.add_teachers({**{k: t[k] for k in t}, "host": t["school"], "arrived": -t["years_at_school"]})
+        self.programs = [RotationProgram(p, i) for i, p in enumerate(scenario.policy.programs)]
+        self._stay_shares = [p.stay_share for p in scenario.policy.programs]
+        self._coverage_rules = [p.eligibility for p in scenario.policy.programs] or [Eligibility()]
+        self.rotation_history: dict[int, list[tuple[int, int, int]]] = {}
+        self.moves: list[tuple] = []
+        self.metric_rows: list[tuple[int, str, str, float]] = []
+        self.school_rows: list[dict[str, np.ndarray]] = []
+        self.school_frame_latest: dict[str, np.ndarray] = {}
+        self.latest: dict[str, float] = {}
+        self._arrivals = np.zeros(self.world.n_schools)
+        careers.update_commute_and_satisfaction(self)
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: (lambda m, n=name: m.latest.get(n, float("nan"))) for name in HEADLINE})
+        self._collect({"teachers_in_post": int(self.workforce.active.sum())})
+
+    # ---------------------------------------------------------------------------- randomness
+
+    def stream(self, name: str) -> np.random.Generator:
+        """A fresh generator for one kind of decision in the current year (common random numbers)."""
+        return np.random.default_rng(stream_seed(self.seed, name, self.year))
+
+    # ----------------------------------------------------------------------------- the year
+
+    def step(self) -> None:
+        """One simulated year, in this order:
+
+        1. Terms end: rotators whose term is over return home, or stay at the host (stay_share).
+        2. Careers: ageing, tenure and experience; retirements; attrition (hazard rises at rural
+           and weak posts, with commute and dissatisfaction); voluntary transfers toward stronger
+           schools of the district.
+        3. Rotation: each program in order: eligibility -> selection under quotas, priorities and
+           the backbone floor -> matching to hosts within scope and direction, respecting level
+           and receiving capacity -> full-time moves (the Teacher's cell changes).
+        4. Hiring fills home-post vacancies against the staffing norms.
+        5. Sharing without moving (double-teacher classrooms): not built yet; nothing happens here.
+        6. Learning and promotion: experience curve, peer effect, radiation from backbone
+           rotators; title and backbone steps; then commute and satisfaction at the host.
+        7. Students: achievement proxy = mean quality minus disruption times turnover share.
+        8. Collect: school indicators and every metric of the year.
+        """
+        self.year += 1
+        self._arrivals = np.zeros(self.world.n_schools)
+        counts = dict(end_terms(self, self._stay_shares))                      # 1
+        counts.update(self._careers())                                          # 2
+        counts.update(self._rotate())                                           # 3
+        counts["hires"] = len(careers.hire(self))                               # 4
+        careers.learn(self)                                                     # 6
+        careers.promote(self)
+        careers.update_commute_and_satisfaction(self)
+        counts["teachers_in_post"] = int(self.workforce.active.sum())
+        self._collect(counts)                                                   # 7, 8
+
+    def _careers(self) -> dict[str, int]:
+        careers.age_one_year(self)
+        retiring = careers.retirements(self)
+        self.remove_teachers(retiring, "retirement")
+        leaving = careers.attrition(self)
+        self.remove_teachers(leaving, "attrition")
+        return {"retirements": len(retiring), "attrition": len(leaving),
+                "drift_transfers": careers.voluntary_drift(self)}
+
+    def _rotate(self) -> dict[str, float]:
+        wf = self.workforce
+        elig_any = np.zeros(wf.n, dtype=bool)
+        for rule in self._coverage_rules:
+            elig_any |= eligible_mask(self, rule)
+        if self.year == 1:
+            wf.cohort[:] = elig_any
+        wf.excused[:] |= wf.cohort & (wf.n_rotations == 0) & ~elig_any & (wf.term_end < 0)
+        total = {"eligible": int(elig_any.sum()) if self.programs else 0, "rotations": 0,
+                 "rotations_backbone": 0, "unmatched": 0}
+        for program in self.programs:
+            got = program.apply(self)
+            for k in ("rotations", "rotations_backbone", "unmatched"):
+                total[k] += got[k]
+        rotations = total["rotations"]
+        total["participation"] = rotations / total["eligible"] if total["eligible"] else 0.0
+        total["backbone_share_rotators"] = total.pop("rotations_backbone") / rotations if rotations else 0.0
+        return total
+
+    # ----------------------------------------------------------------------- state changes
+
+    def add_teachers(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Append teachers to the workforce and give each a Teacher agent on its host's cell."""
+        rows = self.workforce.add(**values)
+        for r, h in zip(rows.tolist(), self.workforce.host[rows].tolist(), strict=True):
+            self.teacher_agents.append(Teacher(self, r, self.space[h]))
+        if self.year > 0:
+            np.add.at(self._arrivals, self.workforce.host[rows], 1)
+            self._log(rows, np.full(len(rows), -1), self.workforce.host[rows], "hire", "")
+        return rows
+
+    def remove_teachers(self, rows: np.ndarray, kind: str) -> None:
+        wf = self.workforce
+        self._log(rows, wf.host[rows], np.full(len(rows), -1), kind, "")
+        wf.excused[rows] |= wf.cohort[rows] & (wf.n_rotations[rows] == 0)
+        wf.active[rows] = False
+        for r in rows.tolist():
+            self.teacher_agents[r].remove()
+            self.teacher_agents[r] = None
+
+    def move_teacher(self, row: int, school: int, kind: str, program: str) -> None:
+        """Change where a teacher teaches (rotation out or return home); the home post stays."""
+        wf = self.workforce
+        old = int(wf.host[row])
+        self._log(np.array([row]), np.array([old]), np.array([school]), kind, program)
+        if kind == "rotation":
+            self.rotation_history.setdefault(row, []).append((self.year, old, school))
+        wf.host[row] = school
+        wf.years_at_school[row] = 0
+        wf.arrived[row] = self.year
+        self._arrivals[school] += 1
+        self.teacher_agents[row].cell = self.space[school]
+
+    def transfer_post(self, row: int, school: int, kind: str) -> None:
+        """Move a teacher's home post (voluntary drift, or staying on at the host after a term)."""
+        wf = self.workforce
+        old = int(wf.school[row])
+        self._log(np.array([row]), np.array([old]), np.array([school]), kind, "")
+        wf.school[row] = school
+        if wf.host[row] != school:
+            wf.host[row] = school
+            wf.years_at_school[row] = 0
+            wf.arrived[row] = self.year
+            self._arrivals[school] += 1
+            self.teacher_agents[row].cell = self.space[school]
+
+    def home_posts(self) -> np.ndarray:
+        """Home posts held at each school (teachers whose post is there, including those away)."""
+        wf = self.workforce
+        return np.bincount(wf.school[wf.active], minlength=self.world.n_schools)
+
+    def _log(self, rows, frm, to, kind: str, program: str) -> None:
+        wf = self.workforce
+        k = MOVE_KINDS.index(kind)
+        for r, a, b in zip(rows.tolist(), np.asarray(frm).tolist(), np.asarray(to).tolist(), strict=True):
+            self.moves.append((self.year, r, a, b, k, program, int(wf.backbone[r]), int(wf.title[r]),
+                               float(wf.quality[r])))
+
+    # -------------------------------------------------------------------------------- collect
+
+    def _collect(self, counts: dict[str, float]) -> None:
+        wf = self.workforce
+        rows = wf.active_rows()
+        staff = np.bincount(wf.host[rows], minlength=self.world.n_schools)
+        turnover = np.divide(self._arrivals, staff, out=np.zeros(len(staff)), where=staff > 0)
+        table = school_table(wf, self.world.schools, turnover)
+        rotating = wf.term_end[rows] >= 0
+        cohort_in = wf.cohort & ~wf.excused
+        full = {
+            "retirements": 0, "attrition": 0, "drift_transfers": 0, "eligible": 0, "rotations": 0,
+            "unmatched": 0, "returns": 0, "stays": 0, "hires": 0, "participation": 0.0,
+            "backbone_share_rotators": 0.0,
+            **counts,
+            "rotating": int(rotating.sum()),
+            "coverage_eligible": float((cohort_in & (wf.n_rotations > 0)).sum() / cohort_in.sum())
+            if cohort_in.any() else 0.0,
+            "mean_commute_rotators": float(wf.commute[rows][rotating].mean()) if rotating.any() else 0.0,
+            "mean_satisfaction": float(wf.satisfaction[rows].mean()),
+        }
+        rows_out = year_metrics(table, self.world.schools, self.config.careers.disruption, full)
+        self.metric_rows.extend((self.year, m, g, v) for m, g, v in rows_out)
+        self.latest = {m: v for m, g, v in rows_out if g == "all"}
+        enrol = table["enrolment"].sum(axis=1)
+        frame = {col: table[col].sum(axis=1) for col in SCHOOL_FRAME_COLUMNS}
+        frame.update({f"{col}_per100": 100.0 * frame[col] / enrol for col in SCHOOL_FRAME_COLUMNS})
+        frame["mean_quality"] = table["mean_quality"]
+        frame["turnover"] = turnover
+        frame["achievement"] = table["mean_quality"] - self.config.careers.disruption * turnover
+        frame["home_posts"] = self.home_posts()
+        frame["hosted_rotators"] = np.bincount(wf.host[rows][rotating], minlength=self.world.n_schools)
+        frame["away_rotators"] = np.bincount(wf.school[rows][rotating], minlength=self.world.n_schools)
+        frame["backbone_rotators_hosted"] = np.bincount(
+            wf.host[rows][rotating & (wf.backbone[rows] >= DISTRICT_BACKBONE)], minlength=self.world.n_schools)
+        self.school_frame_latest = frame
+        self.school_rows.append(frame)
+        self.datacollector.collect(self)

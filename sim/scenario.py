@@ -1,0 +1,365 @@
+"""The scenario: one typed, validated description of a run (world, careers, policy, run).
+
+A scenario file is YAML. It may `extends:` another file (path relative to itself) and hold only
+what differs; nested mappings merge key by key, lists and scalars replace. Command-line
+overrides (`--set dotted.key=value`) are applied last. Every key is checked by pydantic with
+unknown keys rejected, and a problem is reported as one line naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; its message is one line naming the file and the key."""
+
+
+class Strict(BaseModel):
+    """Base for every scenario section: unknown keys are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------------------- world
+
+
+class Roster(Strict):
+    """A real district brought as CSV files (columns documented in docs/roster.md)."""
+
+    schools_csv: str  # path, relative to the scenario file that names it
+    teachers_csv: str
+    twinning_csv: str | None = None  # optional pairs: school_a,school_b
+
+
+class World(Strict):
+    """Where the teachers are: a synthetic preset with size knobs, or a roster."""
+
+    preset: Literal["dongcheng", "beijing", "roster"] = "dongcheng"
+    scale: Annotated[float, Field(gt=0.0, le=4.0)] = 1.0  # multiplies schools per district
+    districts: Annotated[int, Field(ge=1, le=64)] | None = None  # None: the preset's own count
+    schools_per_district: Annotated[int, Field(ge=2, le=2000)] | None = None
+    teachers_per_school: Annotated[float, Field(ge=5.0, le=500.0)] | None = None  # mean
+    groups_per_district: Annotated[int, Field(ge=0)] | None = None
+    school_districts_per_district: Annotated[int, Field(ge=1)] | None = None
+    twinning_pairs_per_district: Annotated[int, Field(ge=0)] | None = None
+    roster: Roster | None = None
+    max_teachers: Count = 2_000_000  # refuse to build a world larger than this
+
+    @model_validator(mode="after")
+    def _roster_when_asked(self) -> World:
+        if self.preset == "roster" and self.roster is None:
+            raise ValueError("preset 'roster' needs a 'roster' section with schools_csv and teachers_csv")
+        if self.preset != "roster" and self.roster is not None:
+            raise ValueError("a 'roster' section is only used with preset: roster")
+        return self
+
+
+# ------------------------------------------------------------------------------------- careers
+
+
+class Careers(Strict):
+    """Ageing, leaving, hiring, learning and voluntary drift; all rates are per year."""
+
+    retirement_age: Annotated[int, Field(ge=45, le=75)] = 60  # years; statutory age for men (women 55)
+    attrition_base: Share = 0.015  # yearly exit hazard of an urban teacher
+    attrition_rural_extra: Share = 0.06  # added at rural posts; ~7.5%/yr rural loss (DOMAIN.md)
+    attrition_weak_extra: Share = 0.01  # added at weak schools
+    attrition_commute_per_hour: NonNegative = 0.03  # added per hour of commute beyond 45 minutes
+    attrition_dissatisfaction: NonNegative = 0.05  # added times (1 - satisfaction)
+    hire_fill_urban: Share = 1.0  # share of vacancies filled each year in urban districts
+    hire_fill_rural: Share = 0.7  # rural schools struggle to recruit
+    new_hire_quality: NonNegative = 0.8  # mean effectiveness of a new teacher (mean teacher = 1)
+    new_hire_quality_sd: NonNegative = 0.15
+    new_hire_above_qualification: Share = 0.6  # share of new hires above the required degree
+    learning_rate: NonNegative = 0.04  # quality gained per year early in a career
+    learning_halflife: Annotated[float, Field(gt=0.0)] = 7.0  # years; experience curve flattens
+    peer_effect: NonNegative = 0.05  # share of the gap to the school's mean closed per year
+    radiation: NonNegative = 0.1  # yearly quality gain of a school's staff per unit share of backbone rotators
+    title_promotion: Share = 0.04  # yearly chance of a title step for an average teacher
+    backbone_promotion: Share = 0.025  # yearly chance of a backbone step for an average teacher
+    prestige_in_promotion: NonNegative = 0.35  # log-odds boost per tier step above ordinary
+    rotation_counts_for_promotion: NonNegative = 0.2  # relative boost after a rotation (Beijing)
+    drift_rate: Share = 0.03  # yearly share of teachers seeking a transfer to a stronger school
+    drift_min_years: Count = 3  # years at a school before a voluntary transfer
+    drift_quality_selection: NonNegative = 1.0  # how much stronger teachers succeed in moving
+    commute_minutes_per_km: NonNegative = 2.5
+    commute_fixed_minutes: NonNegative = 10.0
+    dissatisfaction_commute_minutes: NonNegative = 60.0  # commutes past this lower satisfaction
+    disruption: NonNegative = 0.3  # achievement lost per unit turnover share (Ronfeldt et al. 2013)
+
+
+# -------------------------------------------------------------------------------------- policy
+
+ROLE_NAMES = Literal["teacher", "principal", "vice_principal", "middle_manager"]
+PRIORITY_KEYS = Literal[
+    "never_rotated",
+    "teachers_before_cadres",
+    "cadres_before_teachers",
+    "primary_before_junior",
+    "backbone_first",
+    "longest_tenure",
+    "strongest_first",
+]
+
+
+class Eligibility(Strict):
+    """Who may be rotated this year."""
+
+    min_years_at_school: Count = 6  # years; Beijing 2016/2021 rule
+    min_years_to_retirement: Count = 6  # "more than 5 years before retirement" (Beijing)
+    roles: list[ROLE_NAMES] = ["teacher", "principal", "vice_principal", "middle_manager"]
+    levels: list[Literal["primary", "junior"]] = ["primary", "junior"]
+    sending_tiers: list[Literal["rural", "weak", "ordinary", "strong", "leading"]] = [
+        "rural", "weak", "ordinary", "strong", "leading"
+    ]
+    min_backbone: Literal["none", "school", "district", "municipal"] = "none"
+
+
+class Quota(Strict):
+    """How many are rotated: the largest of the rules that apply, never more than are eligible."""
+
+    share_of_eligible: Share = 0.0  # e.g. 0.10, the 2014 national floor
+    min_count: Count = 0  # e.g. 2,000 a year (Dongcheng 2021)
+    share_of_staff: Share = 0.0  # e.g. 0.05 of all teachers (Shanghai 2019)
+    coverage_years: Annotated[int, Field(ge=1)] | None = None  # every eligible within N years
+    per_school: bool = False  # apply share_of_eligible within each school, not district-wide
+
+
+class Program(Strict):
+    """One rotation stream: whom, how many, where to and for how long."""
+
+    name: Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_\-]+$")]
+    eligibility: Eligibility = Eligibility()
+    quota: Quota = Quota()
+    backbone_floor: Share = 0.0  # minimum backbone share of rotators; 0.20 in the 2014 opinion
+    backbone_floor_level: Literal["school", "district", "municipal"] = "district"
+    priority: list[PRIORITY_KEYS] = ["never_rotated"]
+    selection: Literal["district"] = "district"  # who chooses; the district ("district management")
+    scope: Literal["group", "school_district", "district", "city"] = "district"
+    cross_level: bool = False  # primary teachers may go to junior schools and vice versa
+    direction: Literal["any", "strong_to_weak", "weak_to_strong"] = "any"
+    matching: Literal["random", "need"] = "need"
+    form: Literal["full_time"] = "full_time"
+    term_years_min: Annotated[int, Field(ge=1, le=10)] = 1  # years; Beijing term 1-3
+    term_years_max: Annotated[int, Field(ge=1, le=10)] = 3
+    stay_share: Share = 0.0  # share of rotators who transfer to the host at term end
+
+    @model_validator(mode="after")
+    def _term_order(self) -> Program:
+        if self.term_years_min > self.term_years_max:
+            raise ValueError(
+                f"term_years_min ({self.term_years_min}) is above term_years_max ({self.term_years_max})"
+            )
+        return self
+
+
+class Policy(Strict):
+    """The rotation rules: zero or more programs, run in order each year."""
+
+    programs: list[Program] = []
+    receiving_capacity: Annotated[float, Field(ge=1.0, le=3.0)] = 1.15  # posts x norm a host can hold
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Policy:
+        names = [p.name for p in self.programs]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"program names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+# ----------------------------------------------------------------------------------------- run
+
+
+class Run(Strict):
+    """How long, how many replicates, from which root seed."""
+
+    years: Annotated[int, Field(ge=1, le=200)] = 10
+    replicates: Annotated[int, Field(ge=1, le=10_000)] = 1
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 20210901
+
+
+class Scenario(Strict):
+    """A whole scenario. `name` labels results; `description` says it in words."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_\-\.]+$")] = "scenario"
+    description: str = ""
+    world: World = World()
+    careers: Careers = Careers()
+    policy: Policy = Policy()
+    run: Run = Run()
+    source_dir: str = Field(default=".", exclude=True)  # where relative roster paths resolve
+
+
+# -------------------------------------------------------------------------------------- loading
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "syntax"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(f"{path}: {where}: invalid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: top level must be a mapping of keys, not {type(data).__name__}")
+    return data
+
+
+def _merge(base: dict, over: dict, origin: dict[str, str], source: str, prefix: str = "") -> dict:
+    """Merge `over` into a copy of `base`; record in `origin` which file set each dotted key."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value, origin, source, dotted + ".")
+        else:
+            out[key] = copy.deepcopy(value)
+            _record(origin, dotted, value, source)
+    return out
+
+
+def _record(origin: dict[str, str], dotted: str, value: Any, source: str) -> None:
+    origin[dotted] = source
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _record(origin, f"{dotted}.{k}", v, source)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _record(origin, f"{dotted}.{i}", v, source)
+
+
+def _resolve(path: Path, origin: dict[str, str], chain: tuple[Path, ...]) -> dict:
+    path = path.resolve()
+    if path in chain:
+        cycle = " -> ".join(p.name for p in (*chain, path))
+        raise ScenarioError(f"{chain[-1]}: extends: cyclic extends ({cycle})")
+    data = _read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return _merge({}, data, origin, str(path))
+    if not isinstance(parent, str) or not parent:
+        raise ScenarioError(f"{path}: extends: must be a file path")
+    parent_path = (path.parent / parent)
+    if not parent_path.exists():
+        raise ScenarioError(f"{path}: extends: base file {parent!r} not found")
+    base = _resolve(parent_path, origin, (*chain, path))
+    return _merge(base, data, origin, str(path))
+
+
+def _apply_override(data: dict, origin: dict[str, str], item: str) -> None:
+    if "=" not in item:
+        raise ScenarioError(f"--set {item}: expected dotted.key=value")
+    dotted, raw = item.split("=", 1)
+    keys = dotted.strip().split(".")
+    if not all(keys):
+        raise ScenarioError(f"--set {item}: empty key in {dotted!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        raise ScenarioError(f"--set {dotted}: value {raw!r} is not valid YAML") from None
+    node: Any = data
+    for key in keys[:-1]:
+        if isinstance(node, list):
+            node = _list_item(node, key, item)
+            continue
+        if key not in node or not isinstance(node[key], (dict, list)):
+            node[key] = {}
+        node = node[key]
+    last = keys[-1]
+    if isinstance(node, list):
+        index = _list_index(node, last, item)
+        node[index] = value
+    else:
+        node[last] = value
+    _record(origin, dotted.strip(), value, "--set")
+
+
+def _list_index(node: list, key: str, item: str) -> int:
+    if not key.isdigit() or int(key) >= len(node):
+        raise ScenarioError(f"--set {item}: {key!r} is not an index of a list of {len(node)}")
+    return int(key)
+
+
+def _list_item(node: list, key: str, item: str) -> Any:
+    return node[_list_index(node, key, item)]
+
+
+def _error_line(exc: ValidationError, origin: dict[str, str], default: str) -> str:
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    dotted = ".".join(loc) or "(top level)"
+    source = default
+    for n in range(len(loc), 0, -1):
+        found = origin.get(".".join(loc[:n]))
+        if found:
+            source = found
+            break
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "literal_error":
+        msg = f"{msg}, got {err.get('input')!r}"
+    elif "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], (dict, list)):
+        msg = f"{msg} (got {err['input']!r})"
+    more = len(exc.errors()) - 1
+    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{source}: {dotted}: {msg}{tail}"
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Read a scenario file, follow `extends:`, apply `--set` overrides, and validate.
+
+    Args:
+        path: the YAML file.
+        overrides: items like ``"policy.programs.0.quota.min_count=2500"``.
+
+    Returns:
+        The validated Scenario. Raises ScenarioError with a one-line message otherwise.
+
+    Example:
+        >>> sc = load_scenario("scenarios/dongcheng_2021.yaml", ["run.years=5"])
+    """
+    path = Path(path)
+    origin: dict[str, str] = {}
+    data = _resolve(path, origin, ())
+    for item in overrides:
+        _apply_override(data, origin, item)
+    data.setdefault("name", path.stem)
+    return scenario_from_dict(data, origin=origin, default_source=str(path.resolve()),
+                              source_dir=str(path.resolve().parent))
+
+
+def scenario_from_dict(data: dict, origin: dict[str, str] | None = None,
+                       default_source: str = "<scenario>", source_dir: str = ".") -> Scenario:
+    """Validate a plain dict as a Scenario (for notebooks and tests); errors as in load_scenario."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_error_line(exc, origin or {}, default_source)) from None
+    scenario.source_dir = source_dir
+    return scenario
+
+
+def scenario_to_yaml(scenario: Scenario) -> str:
+    """The resolved scenario as YAML, every default spelled out (what `teachersim validate` prints)."""
+    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

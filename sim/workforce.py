@@ -1,0 +1,74 @@
+"""The teachers' state as column arrays, one row per teacher ever employed in the run.
+
+Every yearly stage touches every teacher, so the state lives here in numpy arrays and the Mesa
+`Teacher` agents are thin views onto a row. Rows are never reused: a teacher who leaves keeps
+the row with `active` False, so a row number is a stable teacher id within a run, and hires are
+appended in a fixed order (which keeps random draws indexed by row comparable across scenarios).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# column -> dtype; the first block comes from the world, the rest is run state
+COLUMNS = {
+    "school": np.int64,  # home school: where the post is held
+    "host": np.int64,  # school where the teacher teaches now (differs while rotated)
+    "role": np.int64, "level": np.int64, "subject": np.int64, "title": np.int64,
+    "qualification": np.int64, "backbone": np.int64,
+    "age": np.int64, "experience": np.int64, "years_at_school": np.int64,
+    "quality": np.float64, "home_x": np.float64, "home_y": np.float64,
+    "active": bool,
+    "satisfaction": np.float64,  # 0..1
+    "commute": np.float64,  # minutes one way to the host school
+    "n_rotations": np.int64,  # rotations started during the run
+    "term_end": np.int64,  # year the current rotation ends; -1 when not rotated
+    "program": np.int64,  # index of the program of the current rotation; -1 when none
+    "cohort": bool,  # eligible when the policy first looked (coverage denominator)
+    "excused": bool,  # cohort member who left or lost eligibility before rotating
+    "arrived": np.int64,  # year the teacher arrived at the current host
+    "hired": np.int64,  # year hired; -1 for the initial staff
+}
+
+
+class Workforce:
+    """Growable column store of teachers. Access columns as attributes: `wf.quality[rows]`."""
+
+    def __init__(self, capacity: int = 1024):
+        self.n = 0
+        self._cols = {name: np.zeros(capacity, dtype=dt) for name, dt in COLUMNS.items()}
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        cols = self.__dict__.get("_cols")
+        if cols is not None and name in cols:
+            return cols[name][: self.n]
+        raise AttributeError(name)
+
+    def add(self, **values: np.ndarray) -> np.ndarray:
+        """Append teachers; columns not given get their defaults. Returns the new rows."""
+        k = len(next(iter(values.values())))
+        if self.n + k > len(self._cols["school"]):
+            size = max(2 * len(self._cols["school"]), self.n + k)
+            for name, arr in self._cols.items():
+                grown = np.zeros(size, dtype=arr.dtype)
+                grown[: self.n] = arr[: self.n]
+                self._cols[name] = grown
+        rows = np.arange(self.n, self.n + k)
+        defaults = {"active": True, "satisfaction": 0.75, "term_end": -1, "program": -1, "hired": -1}
+        for name in COLUMNS:
+            if name in values:
+                self._cols[name][rows] = values[name]
+            else:
+                self._cols[name][rows] = defaults.get(name, 0)
+        unknown = set(values) - set(COLUMNS)
+        if unknown:
+            raise KeyError(f"unknown teacher column(s): {', '.join(sorted(unknown))}")
+        self.n += k
+        return rows
+
+    def active_rows(self) -> np.ndarray:
+        return np.flatnonzero(self.active)
+
+    def rotating(self) -> np.ndarray:
+        """Mask of rows currently on a rotation (away from home)."""
+        return self.active & (self.term_end >= 0)

@@ -1,0 +1,44 @@
+"""Building the world a run starts from: a synthetic preset or a real roster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sim.world.roster import RosterError, read_roster, write_roster
+from sim.world.synthetic import PRESETS, synthetic_world
+from sim.world.system import SchoolSystem, build_graph
+
+__all__ = ["SchoolSystem", "RosterError", "build_world", "read_roster", "write_roster", "expected_teachers"]
+
+
+def expected_teachers(world) -> int:
+    """Teachers a synthetic world would hold, computed before building it (to refuse absurd sizes)."""
+    preset = PRESETS[world.preset]
+    n_d = world.districts or len(preset.district_names)
+    per_d = max(2, round((world.schools_per_district or preset.schools_per_district) * world.scale))
+    return int(n_d * per_d * (world.teachers_per_school or preset.teachers_per_school))
+
+
+def build_world(world, rng: np.random.Generator, source_dir: str | Path = ".") -> SchoolSystem:
+    """Build the SchoolSystem described by a scenario's `world` section, with its place graph."""
+    if world.preset == "roster":
+        base = Path(source_dir)
+        r = world.roster
+        system = read_roster(base / r.schools_csv, base / r.teachers_csv,
+                             base / r.twinning_csv if r.twinning_csv else None)
+        if system.n_teachers > world.max_teachers:
+            raise RosterError(f"{base / r.teachers_csv}: {system.n_teachers} teachers is above "
+                              f"world.max_teachers ({world.max_teachers})")
+    else:
+        system = synthetic_world(
+            PRESETS[world.preset], rng, scale=world.scale, districts=world.districts,
+            schools_per_district=world.schools_per_district, teachers_per_school=world.teachers_per_school,
+            groups_per_district=world.groups_per_district,
+            school_districts_per_district=world.school_districts_per_district,
+            twinning_pairs_per_district=world.twinning_pairs_per_district,
+        )
+    system.check()
+    system.graph = build_graph(system)
+    return system

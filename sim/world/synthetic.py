@@ -1,0 +1,266 @@
+"""Synthetic presets: stratified districts shaped like Dongcheng and like all of Beijing.
+
+Stratification is what rotation acts on, so it is built in on purpose: stronger tiers get more
+students, more backbone and senior-title teachers and higher quality, plus a school-level
+prestige effect so that schools of one tier differ too. The figures below were tuned so that the
+initial between-school CVs fall in the range real counties report (DOMAIN.md: Ningguo 2022,
+0.5-0.7, backbone about 1.0); `tests/test_world.py` checks the range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, SUBJECTS, TIERS
+from sim.world.system import SchoolSystem, norm_posts
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Size and shape of a synthetic city."""
+
+    district_names: tuple[str, ...]
+    district_types: tuple[str, ...]
+    schools_per_district: int
+    teachers_per_school: float
+    groups_per_district: int
+    school_districts_per_district: int
+    twinning_pairs_per_district: int
+
+
+# Dongcheng: about 79 schools and 8,800 teachers, 7 education groups, 8 school districts and
+# 27 twinning pairs (seed articles, 2021 plan).
+DONGCHENG = Preset(("Dongcheng",), ("urban_core",), 79, 8800 / 79, 7, 8, 27)
+
+# Beijing: 16 districts, about 1,600 compulsory schools and 120,000 teachers.
+BEIJING = Preset(
+    ("Dongcheng", "Xicheng", "Chaoyang", "Haidian", "Fengtai", "Shijingshan", "Fangshan",
+     "Tongzhou", "Shunyi", "Changping", "Daxing", "Mentougou", "Huairou", "Pinggu", "Miyun",
+     "Yanqing"),
+    ("urban_core", "urban_core", "inner_suburb", "inner_suburb", "inner_suburb", "inner_suburb",
+     "outer_suburb", "outer_suburb", "outer_suburb", "outer_suburb", "outer_suburb", "rural",
+     "rural", "rural", "rural", "rural"),
+    100, 75.0, 8, 10, 30,
+)
+
+PRESETS = {"dongcheng": DONGCHENG, "beijing": BEIJING}
+
+# Share of non-leading schools in each tier (rural, weak, ordinary, strong), by district type.
+TIER_MIX = {
+    "urban_core": (0.00, 0.30, 0.50, 0.20),
+    "inner_suburb": (0.05, 0.30, 0.47, 0.18),
+    "outer_suburb": (0.20, 0.30, 0.40, 0.10),
+    "rural": (0.45, 0.25, 0.25, 0.05),
+}
+DISTRICT_RADIUS_KM = {"urban_core": 3.0, "inner_suburb": 12.0, "outer_suburb": 28.0, "rural": 55.0}
+SCHOOL_SPREAD_KM = {"urban_core": 1.8, "inner_suburb": 4.0, "outer_suburb": 7.0, "rural": 12.0}
+LEVEL_MIX = (0.60, 0.28, 0.12)  # primary, junior, nine-year
+# Students per school by tier (rural..leading), before a lognormal school effect.
+ENROL_TIER = np.array([0.30, 0.80, 1.00, 1.30, 1.60])
+# Chance that a teacher is a county(district)-level-or-above backbone, by tier (rural..leading).
+BACKBONE_TIER = np.array([0.006, 0.015, 0.05, 0.14, 0.24])
+SENIOR_TIER = np.array([0.45, 0.65, 1.00, 1.30, 1.50])
+ABOVE_QUAL_TIER = np.array([0.25, 0.40, 0.55, 0.70, 0.80])
+SUBJECT_SHARES = np.array([0.24, 0.22, 0.15, 0.14, 0.055, 0.035, 0.035, 0.12])  # order of SUBJECTS
+assert len(SUBJECT_SHARES) == len(SUBJECTS)  # noqa: S101  one share per subject
+
+
+def synthetic_world(preset: Preset, rng: np.random.Generator, scale: float = 1.0,
+                    districts: int | None = None, schools_per_district: int | None = None,
+                    teachers_per_school: float | None = None, groups_per_district: int | None = None,
+                    school_districts_per_district: int | None = None,
+                    twinning_pairs_per_district: int | None = None) -> SchoolSystem:
+    """Build a stratified city from a preset; any size knob given overrides the preset's."""
+    n_d = districts or len(preset.district_names)
+    names = [preset.district_names[d % len(preset.district_names)] + ("" if d < len(preset.district_names)
+             else f"_{d // len(preset.district_names) + 1}") for d in range(n_d)]
+    dtypes = np.array([DISTRICT_TYPES.index(preset.district_types[d % len(preset.district_types)])
+                       for d in range(n_d)], dtype=np.int64)
+    per_d = max(2, round((schools_per_district or preset.schools_per_district) * scale))
+    tps = teachers_per_school or preset.teachers_per_school
+    n_groups = preset.groups_per_district if groups_per_district is None else groups_per_district
+    n_sd = school_districts_per_district or preset.school_districts_per_district
+    n_pairs = preset.twinning_pairs_per_district if twinning_pairs_per_district is None \
+        else twinning_pairs_per_district
+    n_groups = min(n_groups, per_d // 2)
+    n_sd = max(1, min(n_sd, per_d))
+
+    cols: dict[str, list] = {c: [] for c in ("district", "school_district", "group", "leading", "level",
+                                             "tier", "size", "x", "y")}
+    sd_names, sd_of, group_names, group_district, twinning = [], [], [], [], []
+    for d in range(n_d):
+        dtype = DISTRICT_TYPES[dtypes[d]]
+        first = len(cols["tier"])
+        # tiers: the group leaders are the 'leading' tier, the rest drawn from the district's mix
+        tiers = np.full(per_d, TIERS.index("leading"))
+        n_rest = per_d - n_groups
+        counts = np.floor(np.array(TIER_MIX[dtype]) * n_rest).astype(int)
+        counts[2] += n_rest - counts.sum()
+        tiers[n_groups:] = np.repeat(np.arange(4), counts)
+        levels = rng.choice(3, size=per_d, p=LEVEL_MIX)
+        levels[:n_groups] = rng.choice(2, size=n_groups, p=(0.6, 0.4))  # leaders are primary or junior
+        angle = 2 * np.pi * d / n_d
+        cx, cy = DISTRICT_RADIUS_KM[dtype] * np.cos(angle), DISTRICT_RADIUS_KM[dtype] * np.sin(angle)
+        spread = SCHOOL_SPREAD_KM[dtype]
+        x = cx + rng.normal(0, spread, per_d)
+        y = cy + rng.normal(0, spread, per_d)
+        rural = tiers == TIERS.index("rural")
+        x[rural] = cx + rng.normal(0, spread * 1.6, rural.sum())  # villages lie farther out
+        y[rural] = cy + rng.normal(0, spread * 1.6, rural.sum())
+        # school districts: contiguous sectors around the district centre
+        order = np.argsort(np.arctan2(y - cy, x - cx), kind="stable")
+        sd_local = np.empty(per_d, dtype=np.int64)
+        sd_local[order] = np.arange(per_d) * n_sd // per_d
+        sd_base = len(sd_names)
+        sd_names += [f"{names[d]}-SD{k + 1}" for k in range(n_sd)]
+        sd_of += [d] * n_sd
+        # education groups: each leader takes its nearest schools until ~70% are in a group
+        group = np.full(per_d, -1)
+        g_base = len(group_names)
+        if n_groups:
+            group[:n_groups] = np.arange(n_groups) + g_base
+            target = int(0.7 * per_d)
+            free = list(range(n_groups, per_d))
+            k = 0
+            while sum(group >= 0) < target and free:
+                leader = k % n_groups
+                dist = [(x[j] - x[leader]) ** 2 + (y[j] - y[leader]) ** 2 for j in free]
+                j = free.pop(int(np.argmin(dist)))
+                group[j] = leader + g_base
+                k += 1
+            group_names += [f"{names[d]}-G{k + 1}" for k in range(n_groups)]
+            group_district += [d] * n_groups
+        # twinning: each strong or leading school (in turn, several times if needed) is paired with
+        # the nearest unpaired school of the weakest tier left, weak and rural before ordinary
+        strong = [i for i in np.argsort(-tiers, kind="stable") if tiers[i] >= TIERS.index("strong")]
+        partners = [i for i in range(per_d) if tiers[i] <= TIERS.index("ordinary")]
+        for k in range(min(n_pairs, len(partners)) if strong else 0):
+            i = strong[k % len(strong)]
+            lowest = min(tiers[j] for j in partners)
+            pool = [j for j in partners if tiers[j] == lowest]
+            dist = [(x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2 for j in pool]
+            j = pool[int(np.argmin(dist))]
+            partners.remove(j)
+            twinning.append((first + i, first + j))
+        cols["district"] += [d] * per_d
+        cols["school_district"] += (sd_local + sd_base).tolist()
+        cols["group"] += group.tolist()
+        cols["leading"] += [i < n_groups for i in range(per_d)]
+        cols["level"] += levels.tolist()
+        cols["tier"] += tiers.tolist()
+        cols["x"] += x.tolist()
+        cols["y"] += y.tolist()
+
+    tier = np.array(cols["tier"], dtype=np.int64)
+    level = np.array(cols["level"], dtype=np.int64)
+    n_s = len(tier)
+    size = ENROL_TIER[tier] * rng.lognormal(0.0, 0.30, n_s)
+    nine = level == SCHOOL_LEVELS.index("nine_year")
+    share_primary = np.where(level == 0, 1.0, np.where(level == 1, 0.0, 0.62))
+    # students per school chosen so the city's posts match teachers_per_school on average
+    per_100 = share_primary * 7.7 + (1 - share_primary) * 10.0
+    students = size / np.mean(size * per_100 / 100) * tps
+    enrol_primary = np.rint(students * share_primary).astype(np.int64)
+    enrol_junior = np.rint(students * (1 - share_primary)).astype(np.int64)
+    enrol_primary[nine] = np.maximum(enrol_primary[nine], 20)
+    enrol_junior[nine] = np.maximum(enrol_junior[nine], 20)
+    enrol_primary[level == 0] = np.maximum(enrol_primary[level == 0], 30)
+    enrol_junior[level == 1] = np.maximum(enrol_junior[level == 1], 30)
+    schools = {
+        "district": np.array(cols["district"], dtype=np.int64),
+        "school_district": np.array(cols["school_district"], dtype=np.int64),
+        "group": np.array(cols["group"], dtype=np.int64),
+        "leading": np.array(cols["leading"], dtype=bool),
+        "level": level, "tier": tier,
+        "enrol_primary": enrol_primary, "enrol_junior": enrol_junior,
+        "x": np.array(cols["x"]), "y": np.array(cols["y"]),
+    }
+    schools["norm"] = norm_posts(level, enrol_primary, enrol_junior)
+    teachers = _synthetic_teachers(schools, dtypes, rng)
+    names_s = [f"{names[int(schools['district'][i])]}-{TIERS[int(tier[i])][:1].upper()}{i + 1:04d}"
+               for i in range(n_s)]
+    return SchoolSystem(
+        district_names=names, district_types=dtypes,
+        school_district_names=sd_names, school_district_of=np.array(sd_of, dtype=np.int64),
+        group_names=group_names, group_district=np.array(group_district, dtype=np.int64),
+        school_names=names_s, schools=schools, teachers=teachers,
+        twinning=np.array(twinning, dtype=np.int64).reshape(-1, 2),
+    )
+
+
+def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarray,
+                        rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Staff every school near its norm, with tier- and prestige-dependent attributes."""
+    tier = schools["tier"]
+    n_s = len(tier)
+    rural_district = district_types[schools["district"]] == DISTRICT_TYPES.index("rural")
+    fill = np.where(tier == 0, rng.uniform(0.80, 1.0, n_s), rng.normal(1.0, 0.05, n_s))
+    fill = np.where(tier >= 3, fill + 0.04, fill)  # strong schools are a little over their norm
+    staff = np.maximum(np.rint(schools["norm"] * fill), 6).astype(np.int64)
+    school = np.repeat(np.arange(n_s), staff)
+    n = len(school)
+    prestige = rng.normal(0.0, 0.55, n_s)  # school effect beyond its tier
+    t = tier[school]
+    z = prestige[school]
+
+    age = np.clip(np.rint(22 + rng.beta(1.6, 1.5, n) * 37.5), 22, 59).astype(np.int64)
+    experience = np.clip(age - 22 - rng.integers(0, 3, n), 0, None)
+    years_at_school = np.minimum(experience, np.rint(rng.exponential(9.0, n))).astype(np.int64)
+
+    senior_p = SENIOR_TIER[t] * np.exp(0.3 * z) / (1 + np.exp(-(age - 46) / 4.0))
+    u = rng.random(n)
+    title = np.where(experience < 1, 0, np.where(experience < 6, 1, 2))
+    title = np.where((u < senior_p * 0.55) & (experience >= 12), 3, title)
+    title = np.where((title == 3) & (rng.random(n) < 0.05 * (t >= 3)), 4, title)
+
+    above_p = np.clip(ABOVE_QUAL_TIER[t] * np.exp(0.35 * z) + 0.15 * (age < 35), 0, 0.98)
+    below_p = np.where(t == 0, 0.06, 0.01)
+    uq = rng.random(n)
+    qualification = np.where(uq < above_p, 2, np.where(uq > 1 - below_p, 0, 1))
+
+    bb_p = np.clip(BACKBONE_TIER[t] * np.exp(0.85 * z) * (experience >= 6) * 1.6, 0, 0.8)
+    ub = rng.random(n)
+    backbone = np.where(ub < bb_p, np.where(ub < bb_p * 0.25, 3, 2),
+                        np.where(ub < bb_p + 0.10 * (experience >= 4), 1, 0))
+
+    shares = np.tile(SUBJECT_SHARES, (n, 1))
+    shares[rural_district[school] | (t == 0), 4:7] *= 0.5  # rural schools lack PE and art teachers
+    shares /= shares.sum(axis=1, keepdims=True)
+    subject = (rng.random(n)[:, None] < np.cumsum(shares, axis=1)).argmax(axis=1)
+
+    quality = (1.0 + 0.07 * (t - 2) + 0.06 * z
+               + 0.25 * (1 - np.exp(-experience / 7.0)) - 0.15
+               + 0.10 * (backbone >= 2) + rng.normal(0, 0.12, n))
+    quality = np.clip(quality, 0.1, None)
+
+    level = schools["level"][school].copy()
+    nine = level == SCHOOL_LEVELS.index("nine_year")
+    share_primary = schools["enrol_primary"] / (schools["enrol_primary"] + schools["enrol_junior"])
+    level[nine] = (rng.random(nine.sum()) >= share_primary[school[nine]]).astype(np.int64)
+
+    role = np.zeros(n, dtype=np.int64)
+    score = quality + 0.02 * experience + rng.normal(0, 0.1, n)
+    starts = np.concatenate([[0], np.cumsum(staff)[:-1]])
+    for s in range(n_s):
+        rows = np.arange(starts[s], starts[s] + staff[s])
+        senior = rows[age[rows] >= 35]
+        ranked = senior[np.argsort(-score[senior], kind="stable")]
+        n_vice = 1 + (staff[s] > 60) + (staff[s] > 120)
+        n_mid = int(round(0.06 * staff[s]))
+        role[ranked[:1]] = 1
+        role[ranked[1:1 + n_vice]] = 2
+        role[ranked[1 + n_vice:1 + n_vice + n_mid]] = 3
+
+    far = rng.random(n) < np.where(t == 0, 0.4, 0.05)  # some live in the district town
+    home_x = schools["x"][school] + rng.normal(0, 3.0, n) + far * rng.normal(0, 15.0, n)
+    home_y = schools["y"][school] + rng.normal(0, 3.0, n) + far * rng.normal(0, 15.0, n)
+    return {
+        "school": school, "role": role, "level": level.astype(np.int64),
+        "subject": subject.astype(np.int64), "title": title.astype(np.int64),
+        "qualification": qualification.astype(np.int64), "backbone": backbone.astype(np.int64),
+        "age": age, "experience": experience.astype(np.int64), "years_at_school": years_at_school,
+        "quality": quality, "home_x": home_x, "home_y": home_y,
+    }
+

@@ -1,0 +1,110 @@
+"""The built world: school and teacher tables plus the one NetworkX graph of places.
+
+Schools and teachers are column arrays (numpy), because every yearly stage touches all of them;
+the graph holds the nesting city -> district -> school district / education group -> school and
+the twinning edges, and is what the Mesa `Network` space is built on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+
+from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, TIERS
+
+# Staffing norms in posts per 100 students, by school section (Beijing norms are near 1:13 for
+# primary and 1:10 for junior middle; we use them as the district's hiring target).
+NORM_PER_100 = {"primary": 7.7, "junior": 10.0}
+MIN_STAFF = 12  # a school keeps at least this many posts whatever its size (rural schools)
+
+SCHOOL_COLUMNS = (
+    "district", "school_district", "group", "leading", "level", "tier",
+    "enrol_primary", "enrol_junior", "x", "y", "norm",
+)
+TEACHER_COLUMNS = (
+    "school", "role", "level", "subject", "title", "qualification", "backbone",
+    "age", "experience", "years_at_school", "quality", "home_x", "home_y",
+)
+
+
+@dataclass
+class SchoolSystem:
+    """Everything a run starts from. Arrays are indexed by school id or teacher row."""
+
+    district_names: list[str]
+    district_types: np.ndarray  # code into DISTRICT_TYPES, per district
+    school_district_names: list[str]
+    school_district_of: np.ndarray  # district id of each school district
+    group_names: list[str]
+    group_district: np.ndarray  # district id of each education group
+    school_names: list[str]
+    schools: dict[str, np.ndarray]  # SCHOOL_COLUMNS; group = -1 when the school is in none
+    teachers: dict[str, np.ndarray]  # TEACHER_COLUMNS
+    twinning: np.ndarray  # (n_pairs, 2) school ids
+    graph: nx.Graph = field(default=None)  # built by build_graph
+
+    @property
+    def n_schools(self) -> int:
+        return len(self.school_names)
+
+    @property
+    def n_teachers(self) -> int:
+        return len(self.teachers["school"])
+
+    def check(self) -> None:
+        """Raise ValueError if the tables are inconsistent (lengths, ranges, references)."""
+        n = self.n_schools
+        for col in SCHOOL_COLUMNS:
+            if len(self.schools[col]) != n:
+                raise ValueError(f"school column {col} has {len(self.schools[col])} rows, expected {n}")
+        m = self.n_teachers
+        for col in TEACHER_COLUMNS:
+            if len(self.teachers[col]) != m:
+                raise ValueError(f"teacher column {col} has {len(self.teachers[col])} rows, expected {m}")
+        if m and (self.teachers["school"].min() < 0 or self.teachers["school"].max() >= n):
+            raise ValueError("a teacher points at a school that does not exist")
+        enrol = self.schools["enrol_primary"] + self.schools["enrol_junior"]
+        if n and enrol.min() <= 0:
+            raise ValueError(f"school {self.school_names[int(np.argmin(enrol))]!r} has no students")
+        used = np.unique(self.schools["district"])
+        empty = sorted(set(range(len(self.district_names))) - set(used.tolist()))
+        if empty:
+            raise ValueError(f"district {self.district_names[empty[0]]!r} has no schools")
+
+
+def norm_posts(level: np.ndarray, enrol_primary: np.ndarray, enrol_junior: np.ndarray) -> np.ndarray:
+    """Staffing norm (posts) of each school from its enrolment by section."""
+    posts = enrol_primary * NORM_PER_100["primary"] / 100 + enrol_junior * NORM_PER_100["junior"] / 100
+    return np.maximum(np.rint(posts), MIN_STAFF).astype(np.int64)
+
+
+def build_graph(system: SchoolSystem) -> nx.Graph:
+    """The place graph. School nodes are their integer ids; other nodes are 'kind:index' strings."""
+    g = nx.Graph()
+    g.add_node("city", kind="city", name="city")
+    for d, name in enumerate(system.district_names):
+        g.add_node(f"district:{d}", kind="district", name=name,
+                   district_type=DISTRICT_TYPES[int(system.district_types[d])])
+        g.add_edge("city", f"district:{d}", kind="contains")
+    for k, name in enumerate(system.school_district_names):
+        g.add_node(f"school_district:{k}", kind="school_district", name=name)
+        g.add_edge(f"district:{int(system.school_district_of[k])}", f"school_district:{k}", kind="contains")
+    for k, name in enumerate(system.group_names):
+        g.add_node(f"group:{k}", kind="group", name=name)
+        g.add_edge(f"district:{int(system.group_district[k])}", f"group:{k}", kind="contains")
+    s = system.schools
+    for i, name in enumerate(system.school_names):
+        g.add_node(
+            i, kind="school", name=name,
+            level=SCHOOL_LEVELS[int(s["level"][i])], tier=TIERS[int(s["tier"][i])],
+            enrolment=int(s["enrol_primary"][i] + s["enrol_junior"][i]),
+            x=float(s["x"][i]), y=float(s["y"][i]),
+        )
+        g.add_edge(f"school_district:{int(s['school_district'][i])}", i, kind="contains")
+        if s["group"][i] >= 0:
+            g.add_edge(f"group:{int(s['group'][i])}", i, kind="member", leading=bool(s["leading"][i]))
+    for a, b in system.twinning:
+        g.add_edge(int(a), int(b), kind="twinning")
+    return g
