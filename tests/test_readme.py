@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _ci_test_command() -> str:
     lines = (ROOT / ".ci" / "run").read_text().splitlines()
-    marker = next(i for i, line in enumerate(lines) if "README's test command" in line)
+    marker = next(i for i, line in enumerate(lines) if "test command, verbatim" in line)
     return lines[marker + 1].strip()
 
 
