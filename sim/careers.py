@@ -125,7 +125,7 @@ def learn(model) -> None:
     wf.quality[rows] = np.maximum(q + gain, 0.1)
 
 
-def promote(model) -> None:
+def promote(model) -> dict[str, int]:
     """Title and backbone steps; chances rise with quality and, as Beijing's rules say, after a
     rotation."""
     c = model.config.careers
@@ -143,12 +143,14 @@ def promote(model) -> None:
     can = (title < 4) & (exp >= np.array(MIN_EXPERIENCE_FOR_TITLE)[nxt])
     p_title = np.where(title == 0, 1.0, c.title_promotion * np.exp(2.0 * (q - 1.0)) * boost)
     p_title = np.where(title == 3, p_title * 0.05, p_title)
-    wf.title[rows[can & (u_title < p_title)]] += 1
+    up = rows[can & (u_title < p_title)]
+    wf.title[up] += 1
     bb = wf.backbone[rows]
     p_bb = c.backbone_promotion * np.exp(4.0 * (q - 1.1)) * boost
     p_bb = np.where(bb == 2, p_bb * 0.15, np.where(bb == 0, p_bb * 2.0, p_bb))
     step = (bb < 3) & (exp >= 5) & (u_bb < p_bb)
     wf.backbone[rows[step]] = np.where(bb[step] == 0, 1, bb[step] + 1)
+    return {"title_promotions": len(up), "backbone_promotions": int(step.sum())}
 
 
 def update_commute_and_satisfaction(model) -> None:

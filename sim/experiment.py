@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from sim.codes import MOVE_KINDS, SCHOOL_LEVELS, TIERS
 from sim.model import RotationModel
@@ -107,7 +108,12 @@ def run(scenario: Scenario | str | Path, years: int | None = None, reps: int | N
     updates = {k: v for k, v in (("years", years), ("replicates", reps), ("seed", seed)) if v is not None}
     if updates:
         scenario = scenario.model_copy(update={"run": scenario.run.model_copy(update=updates)})
-        scenario = Scenario.model_validate(scenario.model_dump() | {"source_dir": scenario.source_dir})
+        try:
+            scenario = Scenario.model_validate(scenario.model_dump() | {"source_dir": scenario.source_dir})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ScenarioError(f"{where}: {err['msg']} (got {err.get('input')!r})") from None
     check_size(scenario)
     r = scenario.run
     seeds = replicate_seeds(r.seed, r.replicates)

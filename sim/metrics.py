@@ -1,155 +1,566 @@
-"""Every outcome defined once: the registry of metrics, their formulas and the functions.
+"""Every outcome defined once: a registry of metrics, each with a name, label, unit and function.
 
-`REGISTRY` names each metric with its label, unit and formula; `docs/metrics.md` is generated
-from it (`python -m sim.metrics > docs/metrics.md`; a test fails when the file is stale). Each
-year the model computes a school table (`school_table`) and turns it into tidy rows
-(`year_metrics`): one (metric, group, value) per metric and group, group being a school level
-(`primary`, `junior`), `all`, or a tier for per-tier outcomes.
+Each metric is a function of the year's `YearContext` that returns (group, value) pairs; its
+docstring is its formula, and `docs/metrics.md` is generated from this registry
+(`python -m sim.metrics > docs/metrics.md`; a test fails when the file is stale). Groups are a
+school level (`primary`, `junior`: each school section counts as a unit, so nine-year schools
+count in both), `all` (whole schools), `level@district` for the per-district figures the
+standard assesses (worlds with several districts), a tier, or a flow `from->to`.
+
+Notation: `C_i` is the count of an indicator at school (section) i, `P_i` its enrolment,
+`X_i = 100 C_i / P_i` the indicator per 100 students (for `quality`, X_i is the mean quality of
+the teachers teaching there), `P = sum P_i`, `Xbar = sum P_i X_i / P`. Teachers count where they
+teach (rotators at their host). Indices are student-weighted: each school counts with `P_i`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
-from sim.codes import ABOVE_QUALIFICATION, DISTRICT_BACKBONE, PE_ART_CODES, SENIOR_TITLE, TIERS
+from sim import inequality as ineq
+from sim.codes import (
+    ABOVE_QUALIFICATION,
+    DISTRICT_BACKBONE,
+    DISTRICT_TYPES,
+    MOVE_KINDS,
+    PE_ART_CODES,
+    SENIOR_TITLE,
+    TIERS,
+)
 
-INDICATORS = ("teachers", "above_qualification", "senior_title", "backbone", "pe_art")
+HEADCOUNT_INDICATORS = ("teachers", "above_qualification", "senior_title", "backbone", "pe_art")
+INDICATORS = HEADCOUNT_INDICATORS  # the five of the standard; `quality` is added to each family below
+ALL_INDICATORS = (*HEADCOUNT_INDICATORS, "quality")
 LEVEL_GROUPS = ("primary", "junior")
-# High-quality balanced development standard (2017): per-indicator CV limits by level;
-# basic balance (2012): composite CV limits. DOMAIN.md.
+GROUPS = (*LEVEL_GROUPS, "all")
+PARTITIONS = ("school_district", "group", "district")
+# High-quality balanced development standard (2017): per-indicator CV limits and per-school
+# minimums per 100 students by level; basic balance (2012): composite CV limits. DOMAIN.md.
 HIGH_QUALITY_CV = {"primary": 0.50, "junior": 0.45}
 BASIC_CV = {"primary": 0.65, "junior": 0.55}
+SCHOOL_MINIMUM = {"above_qualification": {"primary": 4.2, "junior": 5.3},
+                  "backbone": {"primary": 1.0, "junior": 1.0},
+                  "pe_art": {"primary": 0.9, "junior": 0.9}}
+UNBOUNDED_PREFIXES = ("theil_l_", "max_min_", "p90_p10_")  # +inf when some school has none
+ADAPTED = 0.6  # satisfaction at or above which a rotator counts as adapted (Beijing: >90% adapt)
+
+LABELS = {"teachers": "teachers", "above_qualification": "teachers above the required qualification",
+          "senior_title": "senior-title teachers", "backbone": "district-level-or-above backbone teachers",
+          "pe_art": "PE, music and art teachers", "quality": "mean teaching quality"}
+
+
+# --------------------------------------------------------------------------------- registry
 
 
 @dataclass(frozen=True)
 class Metric:
-    """One outcome: stable snake_case name, label, unit, the groups it is reported for, formula."""
+    """One outcome: stable snake_case name, label, unit, the groups it reports, its function."""
 
     name: str
     label: str
     unit: str
     groups: str
-    formula: str
+    fn: Callable = field(repr=False)
+    family: str = ""
+
+    @property
+    def may_be_infinite(self) -> bool:
+        """True for indices that are +inf when a school has none of the resource (ln 0, x / 0)."""
+        return self.name.startswith(UNBOUNDED_PREFIXES)
+
+    @property
+    def formula(self) -> str:
+        f = self.fn.func if isinstance(self.fn, partial) else self.fn
+        return " ".join(inspect.cleandoc(f.__doc__ or "").split())
 
 
-def _registry() -> dict[str, Metric]:
-    m: list[Metric] = []
-    per100 = {"teachers": "teachers", "above_qualification": "teachers above the required qualification",
-              "senior_title": "senior-title teachers", "backbone": "county(district)-level-or-above backbone teachers",
-              "pe_art": "PE, music and art teachers"}
-    for ind, what in per100.items():
-        m.append(Metric(f"mean_{ind}", f"{what} per 100 students", "per 100 students", "primary, junior, all",
-                        "Xbar = 100 * sum_i C_i / sum_i P_i over the schools (sections) of the group, "
-                        "C_i the count at school i, P_i its enrolment"))
-        m.append(Metric(f"cv_{ind}", f"between-school CV of {what} per 100 students", "ratio",
-                        "primary, junior, all",
-                        "official student-weighted CV: sqrt(sum_i (P_i/P) (X_i - Xbar)^2) / Xbar, "
-                        "X_i = 100 C_i / P_i"))
-        m.append(Metric(f"cv_{ind}_meets_high", f"CV of {what} within the high-quality limit", "1 = yes",
-                        "primary, junior", "1 if cv <= 0.50 (primary) or 0.45 (junior), else 0"))
-        m.append(Metric(f"gini_{ind}", f"Gini of {what} per 100 students", "0..1", "primary, junior, all",
-                        "student-weighted Gini: sum_i sum_j P_i P_j |X_i - X_j| / (2 P^2 Xbar)"))
-    m.append(Metric("mean_quality", "mean effective teaching quality", "quality units (mean teacher = 1)",
-                    "primary, junior, all", "student-weighted mean over schools of the mean quality of "
-                    "the teachers teaching there"))
-    m.append(Metric("cv_quality", "between-school CV of mean teaching quality", "ratio", "primary, junior, all",
-                    "official CV formula with X_i the mean quality of the teachers at school i"))
-    m.append(Metric("gini_quality", "Gini of mean teaching quality", "0..1", "primary, junior, all",
-                    "student-weighted Gini of the schools' mean quality"))
-    m.append(Metric("cv_composite", "composite CV of the five teacher indicators", "ratio",
-                    "primary, junior, all",
-                    "mean of cv_teachers, cv_above_qualification, cv_senior_title, cv_backbone, cv_pe_art "
-                    "(a teacher-only composite; the official one also counts facilities)"))
-    m.append(Metric("cv_composite_meets_basic", "composite CV within the basic-balance limit", "1 = yes",
-                    "primary, junior", "1 if cv_composite <= 0.65 (primary) or 0.55 (junior), else 0"))
-    counts = {
-        "teachers_in_post": "active teachers (home posts held) at the end of the year",
-        "retirements": "teachers who reached retirement age this year",
-        "attrition": "teachers who left for other reasons this year",
-        "hires": "new teachers hired this year",
-        "drift_transfers": "voluntary transfers to another school this year",
-        "eligible": "teachers eligible for rotation under any program this year",
-        "rotations": "rotations started this year (full-time moves to a host school)",
-        "unmatched": "selected rotators for whom no host school was available",
-        "returns": "rotators who went back to their home school at term end",
-        "stays": "rotators who transferred to their host school at term end",
-        "rotating": "teachers away on a rotation at the end of the year",
-    }
-    for name, what in counts.items():
-        m.append(Metric(name, what, "teachers", "all", f"count of {what}"))
-    m.append(Metric("participation", "rotations as a share of eligible", "share", "all",
-                    "rotations / eligible"))
-    m.append(Metric("backbone_share_rotators", "backbone share of this year's rotators", "share", "all",
-                    "rotators with backbone level district or above / rotations"))
-    m.append(Metric("coverage_eligible", "cumulative share of the eligible cohort who have rotated", "share",
-                    "all", "cohort = teachers eligible when the policy first looked (year 1); "
-                    "rotated members / (cohort - members who left or lost eligibility before rotating); "
-                    "never decreases"))
-    m.append(Metric("mean_commute_rotators", "mean one-way commute of teachers on rotation", "minutes", "all",
-                    "mean of commute over rotating teachers (0 when none)"))
-    m.append(Metric("mean_satisfaction", "mean satisfaction of teachers in post", "0..1", "all",
-                    "mean of satisfaction over active teachers"))
-    m.append(Metric("achievement", "student achievement proxy", "quality units", "all and each tier",
-                    "student-weighted mean over schools of (mean quality - disruption * turnover share)"))
-    m.append(Metric("achievement_gap", "achievement gap between strong and weak schools", "quality units", "all",
-                    "achievement of leading+strong schools - achievement of weak+rural schools"))
-    return {x.name: x for x in m}
+REGISTRY: dict[str, Metric] = {}
 
 
-REGISTRY = _registry()
+def _register(name: str, label: str, unit: str, groups: str, family: str = ""):
+    def deco(fn):
+        REGISTRY[name] = Metric(name, label, unit, groups, fn, family or name)
+        return fn
+    return deco
 
 
-# ------------------------------------------------------------------------------------- formulas
+def _register_family(pattern: str, label: str, unit: str, groups: str, fn: Callable,
+                     indicators: Iterable[str] = ALL_INDICATORS, **kw) -> None:
+    for ind in indicators:
+        name = pattern.format(ind=ind, **kw)
+        REGISTRY[name] = Metric(name, label.format(what=LABELS[ind], **kw), unit, groups,
+                                partial(fn, ind, **kw), pattern.format(ind="<indicator>", **kw))
 
 
-def official_cv(counts: np.ndarray, enrolment: np.ndarray) -> float:
-    """Student-weighted between-school CV of an indicator per 100 students (差异系数).
-
-    CV = sqrt(sum_i (P_i/P) (X_i - Xbar)^2) / Xbar with X_i = 100 C_i / P_i and
-    Xbar = 100 sum C / P. Returns 0 when the indicator is zero everywhere.
-    """
-    p = np.asarray(enrolment, dtype=float)
-    x = 100.0 * np.asarray(counts, dtype=float) / p
-    return weighted_cv(x, p)
+# ---------------------------------------------------------------------------------- the year
 
 
-def weighted_cv(x: np.ndarray, w: np.ndarray) -> float:
-    """CV of values x with weights w: weighted standard deviation over weighted mean."""
-    w = np.asarray(w, dtype=float)
-    x = np.asarray(x, dtype=float)
-    if len(x) == 0 or w.sum() <= 0:
-        return float("nan")
-    xbar = float(np.sum(w * x) / w.sum())
-    if xbar == 0:
-        return 0.0
-    return float(np.sqrt(np.sum(w / w.sum() * (x - xbar) ** 2)) / xbar)
+@dataclass
+class Units:
+    """The schools (or school sections) of one group, with their values per indicator."""
+
+    school: np.ndarray
+    enrolment: np.ndarray
+    counts: dict[str, np.ndarray]
+    quality: np.ndarray  # mean quality of the teachers teaching there (0 where none)
+
+    def values(self, ind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(X_i, P_i, school id) for an indicator; quality uses staffed units only."""
+        if ind == "quality":
+            staffed = self.counts["teachers"] > 0
+            return self.quality[staffed], self.enrolment[staffed], self.school[staffed]
+        return 100.0 * self.counts[ind] / self.enrolment, self.enrolment, self.school
 
 
-def weighted_gini(x: np.ndarray, w: np.ndarray | None = None) -> float:
-    """Gini index of x with weights w (unweighted when w is None).
+@dataclass
+class YearContext:
+    """What the metrics of one year are computed from."""
 
-    G = sum_i sum_j w_i w_j |x_i - x_j| / (2 W^2 xbar), computed in O(n log n) by sorting.
-    """
-    x = np.asarray(x, dtype=float)
-    w = np.ones_like(x) if w is None else np.asarray(w, dtype=float)
-    if len(x) == 0 or w.sum() <= 0:
-        return float("nan")
-    order = np.argsort(x, kind="stable")
-    x, w = x[order], w[order]
-    total_w = w.sum()
-    xbar = float(np.sum(w * x) / total_w)
-    if xbar == 0:
-        return 0.0
-    cum_w = np.cumsum(w) - w  # weight strictly below each x (ties contribute |0|)
-    cum_wx = np.cumsum(w * x) - w * x
-    # sum_{i<j} w_i w_j (x_j - x_i) = sum_j w_j (x_j * W_below_j - WX_below_j)
-    pair_sum = float(np.sum(w * (x * cum_w - cum_wx)))
-    return 2.0 * pair_sum / (2.0 * total_w**2 * xbar)
+    year: int
+    table: dict[str, np.ndarray]
+    schools: dict[str, np.ndarray]
+    district_types: np.ndarray
+    district_names: list[str]
+    workforce: object
+    counts: dict[str, float]
+    moves: list[tuple]  # this year's moves, as in RotationModel.moves
+    disruption: float
+    start: dict[str, float]  # year-0 values used by change metrics (hollowing out)
+    units: dict[str, Units] = field(default_factory=dict)
+
+    def __post_init__(self):
+        t = self.table
+        enrol = t["enrolment"]
+        sec_q = np.divide(t["quality_sum"], t["teachers"], out=np.zeros_like(t["teachers"]), where=t["teachers"] > 0)
+        for li, level in enumerate(LEVEL_GROUPS):
+            m = enrol[:, li] > 0
+            self.units[level] = Units(np.flatnonzero(m), enrol[m, li],
+                                      {k: t[k][m, li] for k in HEADCOUNT_INDICATORS}, sec_q[m, li])
+        self.units["all"] = Units(np.arange(len(enrol)), enrol.sum(axis=1),
+                                  {k: t[k].sum(axis=1) for k in HEADCOUNT_INDICATORS}, t["mean_quality"])
+        # the official CV is a county (district) statistic: with several districts, each gets its own
+        self.district_groups: list[str] = []
+        if len(self.district_names) > 1:
+            for g in GROUPS:
+                base = self.units[g]
+                d_of = self.schools["district"][base.school]
+                for d, name in enumerate(self.district_names):
+                    m = d_of == d
+                    if m.any():
+                        key = f"{g}@{name}"
+                        self.units[key] = Units(base.school[m], base.enrolment[m],
+                                                {k: v[m] for k, v in base.counts.items()}, base.quality[m])
+                        self.district_groups.append(key)
+
+    def move_array(self, kind: str) -> np.ndarray:
+        """(row, from, to, backbone) of this year's moves of one kind, as an int array."""
+        if "_moves" not in self.__dict__:
+            cols = list(zip(*self.moves, strict=True)) if self.moves else [()] * 9
+            self._moves = np.array([cols[4], cols[1], cols[2], cols[3], cols[6]], dtype=np.int64).reshape(5, -1)
+        m = self._moves
+        return m[1:, m[0] == MOVE_KINDS.index(kind)].T
+
+    def achievement(self) -> np.ndarray:
+        return self.table["mean_quality"] - self.disruption * self.table["turnover"]
 
 
-# ---------------------------------------------------------------------------------- school table
+def _levels(ctx: YearContext, ind: str, f: Callable, groups=GROUPS) -> list[tuple[str, float]]:
+    out = []
+    for g in groups:
+        x, w, _ = ctx.units[g].values(ind)
+        if len(x):
+            out.append((g, float(f(x, w))))
+    return out
+
+
+# --------------------------------------------------------------------- distribution of teachers
+
+
+def _level_of(group: str) -> str:
+    return group.split("@")[0]
+
+
+def _mean(ind, ctx):
+    """Xbar = sum_i P_i X_i / P; for head counts, 100 * sum C / sum P. Also per district
+    (group `level@district`) when the world has several."""
+    return _levels(ctx, ind, ineq.weighted_mean, (*GROUPS, *ctx.district_groups))
+
+
+def _cv(ind, ctx):
+    """Official student-weighted CV (差异系数): sqrt(sum_i (P_i/P) (X_i - Xbar)^2) / Xbar. Also per
+    district (group `level@district`), the unit the standard assesses, when the world has several."""
+    return _levels(ctx, ind, ineq.weighted_cv, (*GROUPS, *ctx.district_groups))
+
+
+def _cv_meets_high(ind, ctx):
+    """1 if cv <= 0.50 (primary) or 0.45 (junior), the high-quality standard's limit, else 0 (also
+    per district)."""
+    groups = [g for g in (*LEVEL_GROUPS, *ctx.district_groups) if _level_of(g) in HIGH_QUALITY_CV]
+    return [(g, float(v <= HIGH_QUALITY_CV[_level_of(g)])) for g, v in _levels(ctx, ind, ineq.weighted_cv, groups)]
+
+
+def _gini(ind, ctx):
+    """Student-weighted Gini: sum_i sum_j P_i P_j |X_i - X_j| / (2 P^2 Xbar)."""
+    return _levels(ctx, ind, ineq.weighted_gini)
+
+
+def _theil_t(ind, ctx):
+    """Theil T: sum_i s_i ln(X_i / Xbar), s_i = P_i X_i / sum_j P_j X_j (0 ln 0 = 0)."""
+    return _levels(ctx, ind, ineq.theil_t)
+
+
+def _theil_l(ind, ctx):
+    """Theil L (mean log deviation): sum_i (P_i/P) ln(Xbar / X_i); +inf when a school has none."""
+    return _levels(ctx, ind, ineq.theil_l)
+
+
+def _theil_part(ind, ctx, index: str, part: str, piece: str):
+    """Exact decomposition over a partition of schools into units k (school districts, education
+    groups with each ungrouped school on its own, or districts): T = between + within with
+    between = sum_k S_k ln(Xbar_k / Xbar), within = sum_k S_k T_k, S_k the unit's share of the
+    resource; L = between + within with between = sum_k (P_k/P) ln(Xbar / Xbar_k),
+    within = sum_k (P_k/P) L_k."""
+    out = []
+    for g in GROUPS:
+        x, w, school = ctx.units[g].values(ind)
+        if not len(x):
+            continue
+        labels = ctx.schools[part][school]
+        if part == "group":
+            labels = np.where(labels >= 0, labels, -1 - school)
+        _, between, within = ineq.theil_decomposition(x, w, labels, index)
+        out.append((g, between if piece == "between" else within))
+    return out
+
+
+def _atkinson(ind, ctx, eps: str):
+    """Atkinson: 1 - EDE / Xbar, EDE = (sum_i (P_i/P) X_i^(1-e))^(1/(1-e)) (geometric mean at
+    e = 1); a school with none makes it 1 for e >= 1."""
+    return _levels(ctx, ind, partial(ineq.atkinson, epsilon={"05": 0.5, "1": 1.0, "2": 2.0}[eps]))
+
+
+def _max_min(ind, ctx):
+    """max_i X_i / min_i X_i over schools (+inf when the smallest is 0)."""
+    return _levels(ctx, ind, lambda x, w: ineq.max_min_ratio(x))
+
+
+def _p90_p10(ind, ctx):
+    """Student-weighted 90th percentile of X_i over the 10th (+inf when the 10th is 0)."""
+    return _levels(ctx, ind, ineq.p90_p10_ratio)
+
+
+def _meets_minimum(ind, ctx):
+    """Share of schools with X_i at or above the standard's minimum per 100 students:
+    above-qualification 4.2 (primary) / 5.3 (junior), backbone 1 / 1, PE and art 0.9 / 0.9."""
+    out = []
+    for g in LEVEL_GROUPS:
+        x, _, _ = ctx.units[g].values(ind)
+        if len(x):
+            out.append((g, float(np.mean(x >= SCHOOL_MINIMUM[ind][g] - 1e-12))))
+    return out
+
+
+BY_DISTRICT = "; and level@district"
+_register_family("mean_{ind}", "{what} per 100 students (quality: mean)", "per 100 students",
+                 "primary, junior, all" + BY_DISTRICT, _mean)
+_register_family("cv_{ind}", "between-school CV of {what}", "ratio", "primary, junior, all" + BY_DISTRICT, _cv)
+_register_family("cv_{ind}_meets_high", "CV of {what} within the high-quality limit", "1 = yes",
+                 "primary, junior" + BY_DISTRICT, _cv_meets_high, HEADCOUNT_INDICATORS)
+_register_family("gini_{ind}", "Gini of {what}", "0..1", "primary, junior, all", _gini)
+_register_family("theil_t_{ind}", "Theil T of {what}", ">= 0", "primary, junior, all", _theil_t)
+_register_family("theil_l_{ind}", "Theil L of {what}", ">= 0", "primary, junior, all", _theil_l)
+for _index in ("t", "l"):
+    for _part in PARTITIONS:
+        for _piece in ("between", "within"):
+            _register_family(f"theil_{_index}_{{ind}}_{_piece}_{_part}",
+                             f"Theil {_index.upper()} of {{what}}: {_piece} {_part.replace('_', ' ')}s",
+                             ">= 0", "primary, junior, all",
+                             partial(_theil_part, index=_index.upper(), part=_part, piece=_piece))
+for _eps in ("05", "1", "2"):
+    _register_family(f"atkinson_{_eps}_{{ind}}", f"Atkinson (e = {_eps[0]}.{_eps[1:] or '0'}) of {{what}}"
+                     if _eps == "05" else f"Atkinson (e = {_eps}) of {{what}}", "0..1", "primary, junior, all",
+                     partial(_atkinson, eps=_eps))
+_register_family("max_min_{ind}", "max/min ratio of {what}", "ratio", "primary, junior, all", _max_min)
+_register_family("p90_p10_{ind}", "P90/P10 ratio of {what}", "ratio", "primary, junior, all", _p90_p10)
+_register_family("share_meeting_minimum_{ind}", "share of schools meeting the minimum of {what}", "share",
+                 "primary, junior", _meets_minimum, tuple(SCHOOL_MINIMUM))
+
+
+@_register("cv_composite", "composite CV of the five teacher indicators", "ratio",
+           "primary, junior, all" + BY_DISTRICT)
+def _cv_composite(ctx):
+    """Mean of cv_teachers, cv_above_qualification, cv_senior_title, cv_backbone, cv_pe_art (a
+    teacher-only composite; the official basic-balance composite also counts facilities)."""
+    out = []
+    for g in (*GROUPS, *ctx.district_groups):
+        if len(ctx.units[g].enrolment):
+            cvs = [ineq.weighted_cv(*ctx.units[g].values(ind)[:2]) for ind in HEADCOUNT_INDICATORS]
+            out.append((g, float(np.mean(cvs))))
+    return out
+
+
+@_register("cv_composite_meets_basic", "composite CV within the basic-balance limit", "1 = yes",
+           "primary, junior" + BY_DISTRICT)
+def _cv_composite_basic(ctx):
+    """1 if cv_composite <= 0.65 (primary) or 0.55 (junior), the basic-balance limit, else 0."""
+    return [(g, float(v <= BASIC_CV[_level_of(g)])) for g, v in _cv_composite(ctx) if _level_of(g) in BASIC_CV]
+
+
+@_register("allocation_inconsistency", "inconsistency of teacher allocation (1 - R^2)", "0..1",
+           "primary, junior, all")
+def _allocation(ctx):
+    """1 - R^2 of the least-squares line of teachers C_i on enrolment P_i across schools
+    (UNESCO IIEP); 0 when teachers are exactly proportional to (a line in) enrolment."""
+    return [(g, ineq.allocation_inconsistency(ctx.units[g].counts["teachers"], ctx.units[g].enrolment))
+            for g in GROUPS]
+
+
+# ------------------------------------------------------------------------------ head counts
+
+_COUNTS = {
+    "teachers_in_post": "active teachers (home posts held) at the end of the year",
+    "retirements": "teachers who reached retirement age this year",
+    "attrition": "teachers who left for other reasons this year",
+    "hires": "new teachers hired this year",
+    "drift_transfers": "voluntary transfers to another school this year",
+    "eligible": "teachers eligible for rotation under any program this year",
+    "rotations": "rotations started this year (all forms)",
+    "unmatched": "selected rotators for whom no host school was available",
+    "returns": "rotators who went back to their home school at term end",
+    "stays": "rotators who transferred to their host school at term end",
+    "title_promotions": "title steps taken this year",
+    "backbone_promotions": "backbone-level steps taken this year",
+}
+
+
+def _count(name, ctx):
+    """The count kept by the model's step for this year."""
+    return [("all", float(ctx.counts.get(name, 0)))]
+
+
+for _name, _what in _COUNTS.items():
+    REGISTRY[_name] = Metric(_name, _what, "teachers", "all", partial(_count, _name), _name)
+
+
+# -------------------------------------------------------------------------- rotation accounting
+
+
+def _share(num: float, den: float) -> float:
+    return float(num / den) if den else 0.0
+
+
+@_register("rotating", "teachers away on a rotation at the end of the year", "teachers", "all")
+def _rotating(ctx):
+    """Count of active teachers whose current rotation has not ended."""
+    wf = ctx.workforce
+    return [("all", float(np.sum(wf.active & (wf.term_end >= 0))))]
+
+
+@_register("rotations_by_form", "rotations started this year by form", "teachers", "each form (full_time)")
+def _by_form(ctx):
+    """Count of rotation moves this year by form; every move so far is full-time (the teacher
+    teaches at the host)."""
+    return [("full_time", float(len(ctx.move_array("rotation"))))]
+
+
+@_register("full_time_share", "full-time share of this year's rotations", "share", "all")
+def _full_time_share(ctx):
+    """full-time rotations / rotations (0 when none)."""
+    n = len(ctx.move_array("rotation"))
+    return [("all", _share(n, n))]
+
+
+@_register("participation", "rotations as a share of eligible", "share", "all")
+def _participation(ctx):
+    """rotations / eligible this year (0 when none is eligible)."""
+    return [("all", _share(ctx.counts.get("rotations", 0), ctx.counts.get("eligible", 0)))]
+
+
+@_register("backbone_share_rotators", "backbone share of this year's rotators", "share", "all")
+def _backbone_share(ctx):
+    """Rotators with backbone level district or above / rotations (0 when none)."""
+    m = ctx.move_array("rotation")
+    return [("all", _share(np.sum(m[:, 3] >= DISTRICT_BACKBONE), len(m)))]
+
+
+@_register("coverage_eligible", "cumulative share of the eligible cohort who have rotated", "share", "all")
+def _coverage_eligible(ctx):
+    """Cohort = teachers eligible when the policy first looked (year 1); rotated members /
+    (cohort - members who left or lost eligibility before rotating). Never decreases."""
+    wf = ctx.workforce
+    cohort = wf.cohort & ~wf.excused
+    return [("all", _share(np.sum(cohort & (wf.n_rotations > 0)), np.sum(cohort)))]
+
+
+@_register("coverage_staff", "share of teachers in post who have rotated during the run", "share", "all")
+def _coverage_staff(ctx):
+    """Active teachers with at least one rotation since year 1 / active teachers."""
+    wf = ctx.workforce
+    return [("all", _share(np.sum(wf.active & (wf.n_rotations > 0)), np.sum(wf.active)))]
+
+
+@_register("strong_to_weak_share", "share of this year's rotations that go to a weaker tier", "share", "all")
+def _strong_to_weak(ctx):
+    """Rotation moves with tier(host) < tier(home) / rotation moves (0 when none)."""
+    m = ctx.move_array("rotation")
+    tier = ctx.schools["tier"]
+    return [("all", _share(np.sum(tier[m[:, 2]] < tier[m[:, 1]]), len(m)))]
+
+
+@_register("flow_tier", "rotations this year between tiers", "teachers", "from_tier->to_tier (non-zero cells)")
+def _flow_tier(ctx):
+    """Count of rotation moves from a school of one tier to a school of another (a flow matrix
+    in long form; cells with no move are omitted)."""
+    m = ctx.move_array("rotation")
+    tier = ctx.schools["tier"]
+    cells = np.bincount(tier[m[:, 1]] * len(TIERS) + tier[m[:, 2]], minlength=len(TIERS) ** 2)
+    return [(f"{TIERS[k // len(TIERS)]}->{TIERS[k % len(TIERS)]}", float(v)) for k, v in enumerate(cells) if v]
+
+
+@_register("flow_district", "rotations this year between districts", "teachers", "from->to (non-zero cells)")
+def _flow_district(ctx):
+    """Count of rotation moves from a school of one district to a school of another district or the
+    same one (a flow matrix in long form; cells with no move are omitted)."""
+    m = ctx.move_array("rotation")
+    d = ctx.schools["district"]
+    n = len(ctx.district_names)
+    cells = np.bincount(d[m[:, 1]] * n + d[m[:, 2]], minlength=n * n)
+    return [(f"{ctx.district_names[k // n]}->{ctx.district_names[k % n]}", float(v))
+            for k, v in enumerate(cells) if v]
+
+
+@_register("return_rate", "share of ending rotations that return home", "share", "all")
+def _return_rate(ctx):
+    """returns / (returns + stays) among rotations ending this year (0 when none ends)."""
+    r, s = ctx.counts.get("returns", 0), ctx.counts.get("stays", 0)
+    return [("all", _share(r, r + s))]
+
+
+# ----------------------------------------------------------------------- teachers and students
+
+
+@_register("mean_commute", "mean one-way commute of teachers in post", "minutes", "all")
+def _mean_commute(ctx):
+    """Mean over active teachers of the straight-line commute from home to the host school."""
+    wf = ctx.workforce
+    return [("all", float(wf.commute[wf.active].mean()))]
+
+
+@_register("p90_commute", "90th percentile of the commute of teachers in post", "minutes", "all")
+def _p90_commute(ctx):
+    """90th percentile over active teachers of the one-way commute."""
+    wf = ctx.workforce
+    return [("all", float(np.percentile(wf.commute[wf.active], 90)))]
+
+
+@_register("mean_commute_rotators", "mean one-way commute of teachers on rotation", "minutes", "all")
+def _commute_rotators(ctx):
+    """Mean commute over teachers away on a rotation (0 when none)."""
+    wf = ctx.workforce
+    rot = wf.active & (wf.term_end >= 0)
+    return [("all", float(wf.commute[rot].mean()) if rot.any() else 0.0)]
+
+
+@_register("mean_satisfaction", "mean satisfaction of teachers in post", "0..1", "all")
+def _satisfaction(ctx):
+    """Mean satisfaction over active teachers."""
+    wf = ctx.workforce
+    return [("all", float(wf.satisfaction[wf.active].mean()))]
+
+
+@_register("adapted_share_rotators", "share of rotators who have adapted", "share", "all")
+def _adapted(ctx):
+    """Teachers on rotation with satisfaction >= 0.6 / teachers on rotation (0 when none)."""
+    wf = ctx.workforce
+    rot = wf.active & (wf.term_end >= 0)
+    return [("all", _share(np.sum(wf.satisfaction[rot] >= ADAPTED), np.sum(rot)))]
+
+
+@_register("attrition_rate", "attrition rate by tier of the school left", "share", "each tier and all")
+def _attrition_rate(ctx):
+    """Leavers (not retirements) this year from schools of a tier / (teachers there at the end of
+    the year + those leavers)."""
+    left = ctx.move_array("attrition")
+    tier = ctx.schools["tier"]
+    wf = ctx.workforce
+    staff = np.bincount(tier[wf.host[wf.active]], minlength=len(TIERS))
+    gone = np.bincount(tier[left[:, 1]], minlength=len(TIERS))
+    out = [(TIERS[t], _share(gone[t], staff[t] + gone[t])) for t in range(len(TIERS)) if staff[t] + gone[t]]
+    return [*out, ("all", _share(gone.sum(), staff.sum() + gone.sum()))]
+
+
+@_register("hollowing_out_quality", "change in mean quality at leading schools since year 0", "quality units", "all")
+def _hollow_quality(ctx):
+    """Student-weighted mean quality of leading schools now minus in year 0 (negative = hollowed out)."""
+    return [("all", _tier_mean(ctx, ctx.table["mean_quality"], "leading") - ctx.start["leading_quality"])]
+
+
+@_register("hollowing_out_backbone", "change in backbone per 100 students at leading schools since year 0",
+           "per 100 students", "all")
+def _hollow_backbone(ctx):
+    """Backbone per 100 students at leading schools now minus in year 0 (negative = hollowed out)."""
+    return [("all", _leading_backbone(ctx) - ctx.start["leading_backbone"])]
+
+
+def _tier_mean(ctx, values: np.ndarray, *tiers: str) -> float:
+    mask = np.isin(ctx.schools["tier"], [TIERS.index(t) for t in tiers])
+    p = ctx.units["all"].enrolment
+    return float(np.sum(p[mask] * values[mask]) / p[mask].sum()) if mask.any() else float("nan")
+
+
+def _leading_backbone(ctx) -> float:
+    mask = ctx.schools["tier"] == TIERS.index("leading")
+    u = ctx.units["all"]
+    return float(100 * u.counts["backbone"][mask].sum() / u.enrolment[mask].sum()) if mask.any() else float("nan")
+
+
+@_register("achievement", "student achievement proxy", "quality units", "all and each tier")
+def _achievement(ctx):
+    """Student-weighted mean over schools of (mean quality - disruption * turnover share), turnover
+    share = teachers who arrived at the school this year / teachers there."""
+    a = ctx.achievement()
+    out = [("all", _tier_mean(ctx, a, *TIERS))]
+    return out + [(t, _tier_mean(ctx, a, t)) for t in TIERS if np.any(ctx.schools["tier"] == TIERS.index(t))]
+
+
+@_register("achievement_gap", "achievement gap between strong and weak schools", "quality units", "all")
+def _achievement_gap(ctx):
+    """Achievement of leading and strong schools minus that of weak and rural schools."""
+    tier = ctx.schools["tier"]
+    if not (np.any(tier >= TIERS.index("strong")) and np.any(tier <= TIERS.index("weak"))):
+        return []
+    a = ctx.achievement()
+    return [("all", _tier_mean(ctx, a, "leading", "strong") - _tier_mean(ctx, a, "weak", "rural"))]
+
+
+@_register("achievement_gap_urban_rural", "achievement gap between urban and rural schools", "quality units", "all")
+def _achievement_gap_ur(ctx):
+    """Achievement of schools in urban-core and inner-suburb districts minus that of rural-tier
+    schools and schools in rural districts (omitted when either is absent)."""
+    dt = ctx.district_types[ctx.schools["district"]]
+    rural = (dt == DISTRICT_TYPES.index("rural")) | (ctx.schools["tier"] == TIERS.index("rural"))
+    urban = (dt <= DISTRICT_TYPES.index("inner_suburb")) & ~rural
+    if not (rural.any() and urban.any()):
+        return []
+    a = ctx.achievement()
+    p = ctx.units["all"].enrolment
+    gap = np.sum(p[urban] * a[urban]) / p[urban].sum() - np.sum(p[rural] * a[rural]) / p[rural].sum()
+    return [("all", float(gap))]
+
+
+@_register("disruption_loss", "achievement lost to teacher turnover", "quality units", "all")
+def _disruption(ctx):
+    """Student-weighted mean over schools of disruption * turnover share."""
+    p = ctx.units["all"].enrolment
+    return [("all", float(np.sum(p * ctx.disruption * ctx.table["turnover"]) / p.sum()))]
+
+
+# ------------------------------------------------------------------------------- computing
 
 
 def school_table(wf, schools: dict[str, np.ndarray], turnover: np.ndarray) -> dict[str, np.ndarray]:
@@ -160,9 +571,7 @@ def school_table(wf, schools: dict[str, np.ndarray], turnover: np.ndarray) -> di
     """
     n = len(schools["tier"])
     rows = wf.active_rows()
-    host = wf.host[rows]
-    level = wf.level[rows]
-    key = host * 2 + level
+    key = wf.host[rows] * 2 + wf.level[rows]
     flags = {
         "teachers": np.ones(len(rows)),
         "above_qualification": wf.qualification[rows] >= ABOVE_QUALIFICATION,
@@ -170,9 +579,7 @@ def school_table(wf, schools: dict[str, np.ndarray], turnover: np.ndarray) -> di
         "backbone": wf.backbone[rows] >= DISTRICT_BACKBONE,
         "pe_art": np.isin(wf.subject[rows], PE_ART_CODES),
     }
-    out: dict[str, np.ndarray] = {}
-    for ind, flag in flags.items():
-        out[ind] = np.bincount(key, weights=flag, minlength=2 * n).reshape(n, 2)
+    out = {ind: np.bincount(key, weights=flag, minlength=2 * n).reshape(n, 2) for ind, flag in flags.items()}
     out["quality_sum"] = np.bincount(key, weights=wf.quality[rows], minlength=2 * n).reshape(n, 2)
     out["enrolment"] = np.stack([schools["enrol_primary"], schools["enrol_junior"]], axis=1).astype(float)
     staff = out["teachers"].sum(axis=1)
@@ -181,79 +588,58 @@ def school_table(wf, schools: dict[str, np.ndarray], turnover: np.ndarray) -> di
     return out
 
 
-def _section_quality(table) -> np.ndarray:
-    t = table["teachers"]
-    return np.divide(table["quality_sum"], t, out=np.zeros_like(t), where=t > 0)
+def year_metrics(ctx: YearContext) -> list[tuple[str, str, float]]:
+    """Every registered metric for the year as tidy (metric, group, value) rows."""
+    return [(name, group, float(value)) for name, m in REGISTRY.items() for group, value in m.fn(ctx)]
 
 
-def year_metrics(table: dict[str, np.ndarray], schools: dict[str, np.ndarray], disruption: float,
-                 counts: dict[str, float]) -> list[tuple[str, str, float]]:
-    """The year's tidy (metric, group, value) rows from the school table and the year's counts."""
-    out: list[tuple[str, str, float]] = []
-    enrol = table["enrolment"]
-    sec_quality = _section_quality(table)
-    groups = {}
-    for li, level in enumerate(LEVEL_GROUPS):
-        mask = enrol[:, li] > 0
-        groups[level] = (
-            {ind: table[ind][mask, li] for ind in INDICATORS}, enrol[mask, li], sec_quality[mask, li],
-        )
-    whole_enrol = enrol.sum(axis=1)
-    groups["all"] = ({ind: table[ind].sum(axis=1) for ind in INDICATORS}, whole_enrol, table["mean_quality"])
-    for group, (cnt, p, q) in groups.items():
-        cvs = []
-        for ind in INDICATORS:
-            x = 100.0 * cnt[ind] / p
-            cv = official_cv(cnt[ind], p)
-            cvs.append(cv)
-            out.append((f"mean_{ind}", group, float(100.0 * cnt[ind].sum() / p.sum())))
-            out.append((f"cv_{ind}", group, cv))
-            out.append((f"gini_{ind}", group, weighted_gini(x, p)))
-            if group in HIGH_QUALITY_CV:
-                out.append((f"cv_{ind}_meets_high", group, float(cv <= HIGH_QUALITY_CV[group])))
-        staffed = cnt["teachers"] > 0
-        out.append(("mean_quality", group, float(np.sum(p[staffed] * q[staffed]) / p[staffed].sum())))
-        out.append(("cv_quality", group, weighted_cv(q[staffed], p[staffed])))
-        out.append(("gini_quality", group, weighted_gini(q[staffed], p[staffed])))
-        composite = float(np.mean(cvs))
-        out.append(("cv_composite", group, composite))
-        if group in BASIC_CV:
-            out.append(("cv_composite_meets_basic", group, float(composite <= BASIC_CV[group])))
-    for name, value in counts.items():
-        out.append((name, "all", float(value)))
-    achievement = table["mean_quality"] - disruption * table["turnover"]
-    tier = schools["tier"]
-    out.append(("achievement", "all", float(np.sum(whole_enrol * achievement) / whole_enrol.sum())))
-    for t, tname in enumerate(TIERS):
-        mask = tier == t
-        if mask.any():
-            out.append(("achievement", tname, float(np.sum(whole_enrol[mask] * achievement[mask])
-                                                    / whole_enrol[mask].sum())))
-    strong, weak = tier >= TIERS.index("strong"), tier <= TIERS.index("weak")
-    if strong.any() and weak.any():
-        gap = (np.sum(whole_enrol[strong] * achievement[strong]) / whole_enrol[strong].sum()
-               - np.sum(whole_enrol[weak] * achievement[weak]) / whole_enrol[weak].sum())
-        out.append(("achievement_gap", "all", float(gap)))
-    return out
+def official_cv(counts: np.ndarray, enrolment: np.ndarray) -> float:
+    """Student-weighted between-school CV of an indicator per 100 students (差异系数).
+
+    CV = sqrt(sum_i (P_i/P) (X_i - Xbar)^2) / Xbar with X_i = 100 C_i / P_i and
+    Xbar = 100 sum C / P. Returns 0 when the indicator is zero everywhere.
+    """
+    p = np.asarray(enrolment, dtype=float)
+    return ineq.weighted_cv(100.0 * np.asarray(counts, dtype=float) / p, p)
+
+
+weighted_cv = ineq.weighted_cv
+weighted_gini = ineq.weighted_gini
 
 
 def metrics_markdown() -> str:
-    """docs/metrics.md, generated from REGISTRY."""
+    """docs/metrics.md, generated from REGISTRY: one row per metric family."""
     lines = [
         "# Metrics reference",
         "",
         "Generated from `sim/metrics.py` (`python -m sim.metrics > docs/metrics.md`); do not edit by hand.",
         "Every metric lands in `metrics.parquet` as rows (scenario, replicate, seed, year, metric, group,",
-        "value). Year 0 is the initial state. `X_i` is school i's indicator per 100 students, `P_i` its",
-        "enrolment; for the `primary` and `junior` groups each school section counts as a school",
-        "(nine-year schools have both); for `all` whole schools count.",
+        "value). Year 0 is the initial state.",
+        "",
+        " ".join(inspect.cleandoc(__doc__).split("\n\n")[2].split()),
+        "",
+        f"`<indicator>` stands for each of: {', '.join(f'`{i}`' for i in ALL_INDICATORS)} "
+        "(`quality` is the mean effective teaching quality of a school's teachers, not a head count).",
         "",
         "| metric | label | unit | groups | formula |",
         "|---|---|---|---|---|",
     ]
+    seen = set()
     for m in REGISTRY.values():
-        lines.append(f"| `{m.name}` | {m.label} | {m.unit} | {m.groups} | {m.formula} |")
+        if m.family in seen:
+            continue
+        seen.add(m.family)
+        members = [x for x in REGISTRY.values() if x.family == m.family]
+        inds = {x.name for x in members}
+        label = m.label if len(members) == 1 else m.label.replace(LABELS[_indicator_of(m)], "<indicator>")
+        which = "" if len(members) == 1 or len(inds) == len(ALL_INDICATORS) else \
+            f" (indicators: {', '.join(_indicator_of(x) for x in members)})"
+        lines.append(f"| `{m.family}` | {label}{which} | {m.unit} | {m.groups} | {m.formula} |")
     return "\n".join(lines) + "\n"
+
+
+def _indicator_of(m: Metric) -> str:
+    return m.fn.args[0] if isinstance(m.fn, partial) and m.fn.args else ""
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ from mesa.discrete_space import Network
 
 from sim import careers
 from sim.agents import School, Teacher
-from sim.codes import DISTRICT_BACKBONE, MOVE_KINDS
-from sim.metrics import school_table, year_metrics
+from sim.codes import DISTRICT_BACKBONE, MOVE_KINDS, TIERS
+from sim.metrics import YearContext, school_table, year_metrics
 from sim.policies import RotationProgram, end_terms
 from sim.policies.eligibility import eligible_mask
 from sim.scenario import Eligibility, Scenario
@@ -72,6 +72,8 @@ class RotationModel(mesa.Model):
         self.school_frame_latest: dict[str, np.ndarray] = {}
         self.latest: dict[str, float] = {}
         self._arrivals = np.zeros(self.world.n_schools)
+        self._year_moves_from = 0
+        self._start: dict[str, float] = {}
         careers.update_commute_and_satisfaction(self)
         self.datacollector = mesa.DataCollector(
             model_reporters={name: (lambda m, n=name: m.latest.get(n, float("nan"))) for name in HEADLINE})
@@ -104,12 +106,13 @@ class RotationModel(mesa.Model):
         """
         self.year += 1
         self._arrivals = np.zeros(self.world.n_schools)
+        self._year_moves_from = len(self.moves)
         counts = dict(end_terms(self, self._stay_shares))                      # 1
         counts.update(self._careers())                                          # 2
         counts.update(self._rotate())                                           # 3
         counts["hires"] = len(careers.hire(self))                               # 4
         careers.learn(self)                                                     # 6
-        careers.promote(self)
+        counts.update(careers.promote(self))
         careers.update_commute_and_satisfaction(self)
         counts["teachers_in_post"] = int(self.workforce.active.sum())
         self._collect(counts)                                                   # 7, 8
@@ -123,7 +126,7 @@ class RotationModel(mesa.Model):
         return {"retirements": len(retiring), "attrition": len(leaving),
                 "drift_transfers": careers.voluntary_drift(self)}
 
-    def _rotate(self) -> dict[str, float]:
+    def _rotate(self) -> dict[str, int]:
         wf = self.workforce
         elig_any = np.zeros(wf.n, dtype=bool)
         for rule in self._coverage_rules:
@@ -131,15 +134,11 @@ class RotationModel(mesa.Model):
         if self.year == 1:
             wf.cohort[:] = elig_any
         wf.excused[:] |= wf.cohort & (wf.n_rotations == 0) & ~elig_any & (wf.term_end < 0)
-        total = {"eligible": int(elig_any.sum()) if self.programs else 0, "rotations": 0,
-                 "rotations_backbone": 0, "unmatched": 0}
+        total = {"eligible": int(elig_any.sum()) if self.programs else 0, "rotations": 0, "unmatched": 0}
         for program in self.programs:
             got = program.apply(self)
-            for k in ("rotations", "rotations_backbone", "unmatched"):
-                total[k] += got[k]
-        rotations = total["rotations"]
-        total["participation"] = rotations / total["eligible"] if total["eligible"] else 0.0
-        total["backbone_share_rotators"] = total.pop("rotations_backbone") / rotations if rotations else 0.0
+            total["rotations"] += got["rotations"]
+            total["unmatched"] += got["unmatched"]
         return total
 
     # ----------------------------------------------------------------------- state changes
@@ -210,19 +209,19 @@ class RotationModel(mesa.Model):
         turnover = np.divide(self._arrivals, staff, out=np.zeros(len(staff)), where=staff > 0)
         table = school_table(wf, self.world.schools, turnover)
         rotating = wf.term_end[rows] >= 0
-        cohort_in = wf.cohort & ~wf.excused
-        full = {
-            "retirements": 0, "attrition": 0, "drift_transfers": 0, "eligible": 0, "rotations": 0,
-            "unmatched": 0, "returns": 0, "stays": 0, "hires": 0, "participation": 0.0,
-            "backbone_share_rotators": 0.0,
-            **counts,
-            "rotating": int(rotating.sum()),
-            "coverage_eligible": float((cohort_in & (wf.n_rotations > 0)).sum() / cohort_in.sum())
-            if cohort_in.any() else 0.0,
-            "mean_commute_rotators": float(wf.commute[rows][rotating].mean()) if rotating.any() else 0.0,
-            "mean_satisfaction": float(wf.satisfaction[rows].mean()),
-        }
-        rows_out = year_metrics(table, self.world.schools, self.config.careers.disruption, full)
+        ctx = YearContext(
+            year=self.year, table=table, schools=self.world.schools, district_types=self.world.district_types,
+            district_names=self.world.district_names, workforce=wf, counts=counts,
+            moves=self.moves[self._year_moves_from:], disruption=self.config.careers.disruption, start=self._start)
+        if self.year == 0:
+            leading = self.world.schools["tier"] == TIERS.index("leading")
+            enrol_all = table["enrolment"].sum(axis=1)
+            self._start.update(
+                leading_quality=float(np.sum(enrol_all[leading] * table["mean_quality"][leading])
+                                      / enrol_all[leading].sum()) if leading.any() else float("nan"),
+                leading_backbone=float(100 * table["backbone"][leading].sum() / enrol_all[leading].sum())
+                if leading.any() else float("nan"))
+        rows_out = year_metrics(ctx)
         self.metric_rows.extend((self.year, m, g, v) for m, g, v in rows_out)
         self.latest = {m: v for m, g, v in rows_out if g == "all"}
         enrol = table["enrolment"].sum(axis=1)

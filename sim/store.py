@@ -25,13 +25,17 @@ PACKAGES = ("mesa", "numpy", "scipy", "pandas", "pyarrow", "networkx", "pydantic
 
 
 def check_writable(out: Path) -> None:
-    """Raise OSError with a clear message when `out` cannot be created or written."""
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(parent, os.W_OK):
-        raise OSError(f"{parent}: folder is not writable")
+    """Raise OSError with a clear message when `out` could not be created or written (creates nothing)."""
+    out = Path(out).resolve()
     if out.exists() and not out.is_dir():
         raise OSError(f"{out}: exists and is not a folder")
+    ancestor = out.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OSError(f"{ancestor}: is not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise OSError(f"{ancestor}: folder is not writable")
 
 
 def versions() -> dict[str, str]:
@@ -77,6 +81,7 @@ def write_run(result, out: str | Path, figures: bool = True) -> Path:
 
     out = Path(out)
     check_writable(out)
+    out.resolve().parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
     try:
         files = {}

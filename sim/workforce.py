@@ -37,12 +37,12 @@ class Workforce:
     def __init__(self, capacity: int = 1024):
         self.n = 0
         self._cols = {name: np.zeros(capacity, dtype=dt) for name, dt in COLUMNS.items()}
+        self._expose()
 
-    def __getattr__(self, name: str) -> np.ndarray:
-        cols = self.__dict__.get("_cols")
-        if cols is not None and name in cols:
-            return cols[name][: self.n]
-        raise AttributeError(name)
+    def _expose(self) -> None:
+        """Make each column an attribute: a view of the first n rows (writes go to the store)."""
+        for name, arr in self._cols.items():
+            setattr(self, name, arr[: self.n])
 
     def add(self, **values: np.ndarray) -> np.ndarray:
         """Append teachers; columns not given get their defaults. Returns the new rows."""
@@ -64,6 +64,7 @@ class Workforce:
         if unknown:
             raise KeyError(f"unknown teacher column(s): {', '.join(sorted(unknown))}")
         self.n += k
+        self._expose()
         return rows
 
     def active_rows(self) -> np.ndarray:

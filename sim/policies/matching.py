@@ -4,8 +4,9 @@ Every matcher respects the same constraints, computed once in `Constraints`: the
 the program's scope (same group, school district, district, or anywhere in the city), fits the
 teacher's level (a nine-year school takes both; `cross_level` lifts the rule), lies in the allowed
 direction (strong->weak: a lower tier; weak->strong: a higher tier), is not the home school, and
-has room (present staff below `receiving_capacity` x norm). A rotator with no feasible host is
-left at home and counted as unmatched.
+has room (present staff below `receiving_capacity` x norm; a school's room grows only when one of
+its own rotators is placed elsewhere). A rotator with no feasible host is left at home and counted
+as unmatched.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ class Constraints:
         s = model.world.schools
         self.tier = s["tier"]
         self.level = s["level"]
-        self.block = np.zeros(len(self.tier), dtype=np.int64) if program.scope == "city" \
-            else s[SCOPE_COLUMN[program.scope]]
+        n = len(self.tier)
+        self.block = np.zeros(n, dtype=np.int64) if program.scope == "city" else s[SCOPE_COLUMN[program.scope]]
+        # for block-wide shares, a school outside any block (no group) is a block of its own
+        self.share_block = np.where(self.block >= 0, self.block, self.block.max(initial=0) + 1 + np.arange(n))
         self.room = np.floor(s["norm"] * model.config.policy.receiving_capacity).astype(np.int64) - present
         self.cross_level = program.cross_level
         self.direction = program.direction
@@ -36,6 +39,11 @@ class Constraints:
         if b < 0:
             return np.empty(0, dtype=np.int64)
         return np.flatnonzero(self.block == b)
+
+    def place(self, home: int, host: int) -> None:
+        """Book a move: one place fewer at the host, one more at the home school."""
+        self.room[host] -= 1
+        self.room[home] += 1
 
     def feasible(self, hosts: np.ndarray, home: int, level: int) -> np.ndarray:
         """Mask over `hosts` of those this rotator may go to now."""
@@ -64,7 +72,7 @@ class RandomMatching:
             if len(cand):
                 h = int(cand[int(draws[i] * len(cand))])
                 hosts[i] = h
-                cons.room[h] -= 1
+                cons.place(home, h)
         return hosts
 
 
@@ -98,7 +106,7 @@ class NeedMatching:
         }
         q_present = np.bincount(present_host, weights=wf.quality[here], minlength=n_s)
         block_q = self._block_mean(cons, wf.quality[act], wf.host[act])
-        need["quality"] = block_q[np.maximum(cons.block, 0)] * s["norm"] - q_present
+        need["quality"] = block_q[cons.share_block] * s["norm"] - q_present
         jitter = rng.random(n_s) * 1e-9  # fixed per school this year: breaks exact ties fairly
         klass = np.where(is_bb[rotators], 0, np.where(is_pa[rotators], 1, 2))
         order = np.lexsort([-wf.quality[rotators], klass])
@@ -114,7 +122,7 @@ class NeedMatching:
             score = need[names[klass[i]]][cand] + jitter[cand]
             h = int(cand[int(np.argmax(score))])
             hosts[i] = h
-            cons.room[h] -= 1
+            cons.place(home, h)
             need["quality"][h] -= wf.quality[r]
             need["backbone"][h] -= is_bb[r]
             need["pe_art"][h] -= is_pa[r]
@@ -122,7 +130,7 @@ class NeedMatching:
 
     @staticmethod
     def _block_mean(cons: Constraints, values: np.ndarray, where: np.ndarray) -> np.ndarray:
-        block = np.maximum(cons.block, 0)
+        block = cons.share_block
         nb = int(block.max()) + 1
         total = np.bincount(block[where], weights=values, minlength=nb)
         count = np.bincount(block[where], minlength=nb)
@@ -134,7 +142,7 @@ class NeedMatching:
         """Count a school would hold at its block's rate per student, minus what it holds now.
 
         The block's total includes the lifted rotators: they are what is being shared out."""
-        block = np.maximum(cons.block, 0)
+        block = cons.share_block
         nb = int(block.max()) + 1
         n_s = len(block)
         total = np.bincount(block[host_all], weights=flag_all, minlength=nb)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.codes import DISTRICT_BACKBONE
 from sim.policies.eligibility import eligible_mask
 from sim.policies.matching import Constraints, NeedMatching, RandomMatching
 from sim.policies.selection import SELECTORS
@@ -37,7 +36,6 @@ class RotationProgram:
         eligible = self.eligible(model)
         selected = self.selector.select(model, cfg, eligible, model.stream(f"selection:{cfg.name}"))
         present = np.bincount(wf.host[wf.active], minlength=model.world.n_schools)
-        np.subtract.at(present, wf.school[selected], 1)  # lift the selected off their schools
         cons = Constraints(model, cfg, present)
         hosts = self.matcher.match(model, cfg, selected, cons, model.stream(f"matching:{cfg.name}"))
         moved = selected[hosts >= 0]
@@ -51,7 +49,6 @@ class RotationProgram:
         return {
             "eligible": int(eligible.sum()),
             "rotations": len(moved),
-            "rotations_backbone": int(np.sum(wf.backbone[moved] >= DISTRICT_BACKBONE)),
             "unmatched": int(len(selected) - len(moved)),
         }
 

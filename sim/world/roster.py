@@ -8,6 +8,7 @@ file, the line and the column. `write_roster` writes a built world back out in t
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,8 @@ def _number(path, line, row, col, kind=float, low=None, high=None, default=None)
         value = kind(float(raw)) if kind is int and float(raw).is_integer() else kind(raw)
     except ValueError:
         raise RosterError(f"{path}: line {line}: column {col}: {raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise RosterError(f"{path}: line {line}: column {col}: {raw!r} is not a finite number")
     if (low is not None and value < low) or (high is not None and value > high):
         raise RosterError(f"{path}: line {line}: column {col}: {value} is outside [{low}, {high}]")
     return value

@@ -1,0 +1,263 @@
+"""The built world: preset sizes, initial inequality, the place graph, and CSV rosters."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import BASELINE, REPO, SMALL_BEIJING, scenario
+
+from sim.codes import SCHOOL_LEVELS, TIERS
+from sim.experiment import check_size
+from sim.model import RotationModel
+from sim.scenario import ScenarioError
+from sim.world import RosterError, build_world, expected_teachers, read_roster, write_roster
+
+ROSTER = REPO / "tests" / "data" / "roster"
+INDICATORS = ("teachers", "above_qualification", "senior_title", "backbone", "pe_art")
+
+
+def world_of(*overrides: str, seed: int = 0):
+    sc = scenario(BASELINE, *overrides)
+    return build_world(sc.world, np.random.default_rng(seed), sc.source_dir)
+
+
+def year0_cvs(model, level: str) -> dict[str, float]:
+    return {ind: v for y, m, g, v in model.metric_rows
+            for ind in INDICATORS if y == 0 and g == level and m == f"cv_{ind}"}
+
+
+def backbone_per_100_by_tier(system) -> dict[int, float]:
+    s = system.schools
+    enrol = s["enrol_primary"] + s["enrol_junior"]
+    bb = np.bincount(system.teachers["school"], weights=system.teachers["backbone"] >= 2,
+                     minlength=system.n_schools)
+    return {t: 100.0 * bb[s["tier"] == t].sum() / enrol[s["tier"] == t].sum()
+            for t in range(len(TIERS)) if (s["tier"] == t).any()}
+
+
+# ------------------------------------------------------------------------------ presets
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_dongcheng_preset_shape(seed):
+    w = world_of(seed=seed)
+    # DOMAIN.md: about 79 schools and 8,800 teachers; tolerance 5%
+    assert abs(w.n_schools - 79) <= 0.05 * 79
+    assert abs(w.n_teachers - 8800) <= 0.05 * 8800
+    assert len(w.district_names) == 1
+    assert len(w.group_names) == 7
+    assert len(np.unique(w.schools["group"][w.schools["group"] >= 0])) == 7
+    assert len(w.school_district_names) == 8
+    assert len(np.unique(w.schools["school_district"])) == 8
+    assert w.twinning.shape == (27, 2)
+    assert w.schools["leading"].sum() == 7  # one leading school per group
+    assert expected_teachers(scenario(BASELINE).world) == pytest.approx(8800, rel=0.01)
+
+
+def test_beijing_preset_shape(beijing_world):
+    w = beijing_world.world
+    assert len(w.district_names) == 16
+    assert len(np.unique(w.schools["district"])) == 16
+    # about 1,600 compulsory schools and 120,000 teachers; tolerance 5%
+    assert abs(w.n_schools - 1600) <= 0.05 * 1600
+    assert abs(w.n_teachers - 120_000) <= 0.05 * 120_000
+    assert set(np.unique(w.schools["tier"]).tolist()) == set(range(len(TIERS)))  # rural districts too
+
+
+def test_size_knobs_are_respected():
+    w = world_of(*SMALL_BEIJING)
+    assert len(w.district_names) == 3
+    assert w.n_schools == 60
+    # mean staff per school follows teachers_per_school; tolerance 10% (staffing noise around norms)
+    assert w.n_teachers / w.n_schools == pytest.approx(30, rel=0.10)
+    w2 = world_of("world.scale=0.5")
+    assert w2.n_schools == round(79 * 0.5)
+
+
+def test_world_above_max_teachers_is_refused_before_building():
+    sc = scenario(BASELINE, "world.max_teachers=1000")
+    with pytest.raises(ScenarioError, match="max_teachers"):
+        check_size(sc)
+    check_size(scenario(BASELINE))  # the default preset is well under the limit
+
+
+def test_teachers_fit_their_school_level():
+    w = world_of(*SMALL_BEIJING)
+    school_level = w.schools["level"][w.teachers["school"]]
+    t_level = w.teachers["level"]
+    nine = school_level == SCHOOL_LEVELS.index("nine_year")
+    assert np.all(t_level[~nine] == school_level[~nine])
+    assert set(np.unique(t_level[nine]).tolist()) <= {0, 1}
+    enrol = w.schools["enrol_primary"] + w.schools["enrol_junior"]
+    assert enrol.min() > 0
+
+
+# ------------------------------------------------------------------------ initial inequality
+
+
+@pytest.mark.parametrize("level", ["primary", "junior"])
+def test_dongcheng_initial_cvs_backbone_largest_and_in_range(level):
+    backbone = []
+    for seed in range(5):
+        cvs = year0_cvs(RotationModel(scenario(BASELINE), rng=seed), level)
+        assert len(cvs) == 5
+        assert max(cvs, key=cvs.get) == "backbone", f"seed {seed}: {cvs}"
+        # each seed within a wide band around the target (world randomness: 79 schools)
+        assert 0.6 <= cvs["backbone"] <= 1.5, f"seed {seed}: {cvs}"
+        assert all(0.0 < v < 1.0 for k, v in cvs.items() if k != "backbone"), f"seed {seed}: {cvs}"
+        backbone.append(cvs["backbone"])
+    # the mean over 5 seeds lies in "roughly 0.8-1.3" (Ningguo 2022 reports 1.055 for junior backbone)
+    assert 0.8 <= float(np.mean(backbone)) <= 1.3
+
+
+@pytest.mark.parametrize("level", ["primary", "junior"])
+def test_beijing_initial_cvs_backbone_largest_and_in_range(beijing_world, level):
+    cvs = year0_cvs(beijing_world, level)
+    assert max(cvs, key=cvs.get) == "backbone", cvs
+    # 1,600 schools: sampling noise is small, so the 0.8-1.3 band applies to one world
+    assert 0.8 <= cvs["backbone"] <= 1.3, cvs
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_stronger_tiers_have_more_backbone_per_100_students_dongcheng(seed):
+    per = backbone_per_100_by_tier(world_of(seed=seed))
+    tiers = sorted(per)
+    assert len(tiers) >= 4
+    values = [per[t] for t in tiers]
+    assert all(a < b for a, b in zip(values, values[1:], strict=False)), dict(zip(tiers, values, strict=True))
+
+
+def test_stronger_tiers_have_more_backbone_per_100_students_beijing(beijing_world):
+    per = backbone_per_100_by_tier(beijing_world.world)
+    assert sorted(per) == list(range(len(TIERS)))
+    values = [per[t] for t in range(len(TIERS))]
+    assert all(a < b for a, b in zip(values, values[1:], strict=False)), values
+
+
+# ---------------------------------------------------------------------------- place graph
+
+
+@pytest.mark.parametrize("overrides", [(), SMALL_BEIJING])
+def test_place_graph_structure(overrides):
+    w = world_of(*overrides)
+    g = w.graph
+    kinds = Counter(nx_kind for _, nx_kind in g.nodes(data="kind"))
+    assert set(kinds) == {"city", "district", "school_district", "group", "school"}
+    assert kinds["city"] == 1
+    assert kinds["district"] == len(w.district_names)
+    assert kinds["school_district"] == len(w.school_district_names)
+    assert kinds["group"] == len(w.group_names)
+    assert kinds["school"] == w.n_schools
+    for i in range(w.n_schools):
+        assert g.nodes[i]["kind"] == "school"
+        parents = [n for n in g.neighbors(i) if g.nodes[n]["kind"] == "school_district"]
+        assert parents == [f"school_district:{int(w.schools['school_district'][i])}"]
+        groups = [n for n in g.neighbors(i) if g.nodes[n]["kind"] == "group"]
+        assert len(groups) == (1 if w.schools["group"][i] >= 0 else 0)
+    for k in range(len(w.school_district_names)):
+        up = [n for n in g.neighbors(f"school_district:{k}") if g.nodes[n]["kind"] == "district"]
+        assert up == [f"district:{int(w.school_district_of[k])}"]
+    twin_edges = [(a, b) for a, b, kind in g.edges(data="kind") if kind == "twinning"]
+    assert len(twin_edges) == len(w.twinning) > 0
+    for a, b in twin_edges:
+        assert g.nodes[a]["kind"] == "school" and g.nodes[b]["kind"] == "school"
+        assert a != b
+    # twinning pairs a stronger school with a weaker one of the same district
+    s = w.schools
+    for a, b in w.twinning:
+        assert s["district"][a] == s["district"][b]
+        assert s["tier"][a] > s["tier"][b]
+
+
+# ---------------------------------------------------------------------------------- roster
+
+
+def test_roster_round_trips(tmp_path):
+    w = world_of("world.schools_per_district=12", "world.teachers_per_school=20", "world.districts=2",
+                 "world.preset=beijing", seed=3)
+    write_roster(w, tmp_path)
+    r = read_roster(tmp_path / "schools.csv", tmp_path / "teachers.csv", tmp_path / "twinning.csv")
+    assert r.school_names == w.school_names
+    assert r.district_names == w.district_names
+    assert np.array_equal(r.district_types, w.district_types)
+    for col in ("district", "group", "leading", "level", "tier", "enrol_primary", "enrol_junior", "norm"):
+        assert np.array_equal(r.schools[col], w.schools[col]), col
+    for col in ("x", "y"):
+        np.testing.assert_allclose(r.schools[col], w.schools[col], atol=1e-4)  # written with 4 decimals
+    # school districts are renumbered in order of appearance; the partition and names survive
+    sd_w = np.asarray(w.school_district_names)[w.schools["school_district"]]
+    sd_r = np.asarray(r.school_district_names)[r.schools["school_district"]]
+    assert np.array_equal(sd_w, sd_r)
+    assert r.group_names == w.group_names
+    for col in ("school", "role", "level", "subject", "title", "qualification", "backbone", "age",
+                "experience", "years_at_school"):
+        assert np.array_equal(r.teachers[col], w.teachers[col]), col
+    np.testing.assert_allclose(r.teachers["quality"], w.teachers["quality"], atol=1e-6)  # 6 decimals
+    np.testing.assert_allclose(r.teachers["home_x"], w.teachers["home_x"], atol=1e-4)
+    np.testing.assert_allclose(r.teachers["home_y"], w.teachers["home_y"], atol=1e-4)
+    assert np.array_equal(r.twinning, w.twinning)
+
+
+def test_example_roster_loads_and_runs():
+    sc = scenario(ROSTER / "roster_scenario.yaml", "run.years=2")
+    model = RotationModel(sc, rng=1)
+    assert model.world.n_schools == 4
+    assert model.world.n_teachers == 8
+    assert model.world.school_names[3] == "Delta Nine-Year"
+    assert model.world.twinning.tolist() == [[0, 1], [2, 3]]
+    model.run_for(2)
+    assert len(model.datacollector.get_model_vars_dataframe()) == 3
+
+
+def _copy_roster(tmp_path: Path) -> Path:
+    for name in ("schools.csv", "teachers.csv", "twinning.csv"):
+        shutil.copy(ROSTER / name, tmp_path / name)
+    return tmp_path
+
+
+def _edit(path: Path, line: int, old: str, new: str) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert old in lines[line - 1], (line, lines[line - 1])
+    lines[line - 1] = lines[line - 1].replace(old, new, 1)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("file, line, old, new, column", [
+    ("teachers.csv", 1, ",age,", ",years,", "age"),  # missing column
+    ("teachers.csv", 4, "T3,", "T2,", "teacher_id"),  # duplicate teacher id
+    ("schools.csv", 3, "B,Beta", "A,Beta", "school_id"),  # duplicate school id
+    ("teachers.csv", 5, "T4,B,", "T4,Z,", "school_id"),  # teacher at unknown school
+    ("teachers.csv", 3, ",38,", ",thirty-eight,", "age"),  # non-numeric age
+    ("teachers.csv", 6, ",41,", ",300,", "age"),  # absurd age
+    ("schools.csv", 3, ",300,", ",0,", "enrolment"),  # no students
+    ("schools.csv", 2, ",strong,", ",mighty,", "tier"),  # unknown category
+    ("twinning.csv", 3, "C,D", "C,Q", "school_b"),  # twin at unknown school
+    ("schools.csv", 4, ",-1.0,", ",nan,", "x_km"),  # a coordinate must be a finite number
+])
+def test_roster_errors_are_one_line_naming_file_line_column(tmp_path, file, line, old, new, column):
+    folder = _copy_roster(tmp_path)
+    _edit(folder / file, line, old, new)
+    with pytest.raises(RosterError) as info:
+        read_roster(folder / "schools.csv", folder / "teachers.csv", folder / "twinning.csv")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert str(folder / file) in msg
+    assert f"line {line}" in msg
+    assert column in msg
+
+
+def test_roster_missing_file_is_reported(tmp_path):
+    with pytest.raises(RosterError, match="not found"):
+        read_roster(tmp_path / "schools.csv", tmp_path / "teachers.csv")
+
+
+def test_roster_school_without_teachers_is_reported(tmp_path):
+    folder = _copy_roster(tmp_path)
+    lines = (folder / "teachers.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "teachers.csv").write_text("\n".join(ln for ln in lines if ",D," not in ln) + "\n", encoding="utf-8")
+    with pytest.raises(RosterError, match="Delta Nine-Year"):
+        read_roster(folder / "schools.csv", folder / "teachers.csv")
