@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, TIERS
-from sim.world.synthetic import SUBJECT_SHARES
+from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, SENIOR_TITLE, TIERS
+from sim.world.synthetic import SUBJECT_SHARES, WOMEN_SHARE
 
 MIN_EXPERIENCE_FOR_TITLE = (0, 1, 5, 12, 20)  # years of experience before each title (rough norms)
 BASE_SATISFACTION = 0.75
 
 
 def age_one_year(model) -> None:
+    """A year older and more experienced; a year of hardship service for those on rotation or
+    at a rural or weak school (it counts for Korean points and for title rules)."""
     wf = model.workforce
     a = wf.active
     wf.age[a] += 1
     wf.experience[a] += 1
     wf.years_at_school[a] += 1
+    hard = a & ((wf.term_end >= 0) | (model.world.schools["tier"][wf.host] <= TIERS.index("weak")))
+    wf.hardship_years[hard] += 1
 
 
 def retirements(model) -> np.ndarray:
@@ -89,6 +93,13 @@ def hire(model) -> np.ndarray:
     fill = np.where(rural, c.hire_fill_rural, c.hire_fill_urban)
     n_hire = np.floor(vacancies * fill + rng.random(len(vacancies))).astype(np.int64)
     n_hire = np.minimum(n_hire, vacancies)
+    if c.hire_placement == "weak_first":
+        # the same number of recruits, but weak and rural schools' vacancies are filled first
+        budget = int(n_hire.sum())
+        n_hire = np.zeros_like(n_hire)
+        for i in np.lexsort([np.arange(len(vacancies)), s["tier"]]):
+            n_hire[i] = min(vacancies[i], budget)
+            budget -= n_hire[i]
     school = np.repeat(np.arange(len(n_hire)), n_hire)
     k = len(school)
     if k == 0:
@@ -102,8 +113,16 @@ def hire(model) -> np.ndarray:
         age=22 + rng.integers(0, 6, k),
         quality=np.clip(rng.normal(c.new_hire_quality, c.new_hire_quality_sd, k), 0.1, None),
         home_x=s["x"][school] + rng.normal(0, 3.0, k), home_y=s["y"][school] + rng.normal(0, 3.0, k),
-        arrived=np.full(k, model.year), hired=np.full(k, model.year),
+        arrived=np.full(k, model.year), hired=np.full(k, model.year), woman=rng.random(k) < WOMEN_SHARE,
     )
+    if c.hire_placement == "training_first":
+        # a new teacher first trains at the leading school of the post's group, then takes the post
+        leader_of = {int(g): i for i, g in enumerate(s["group"]) if s["leading"][i] and g >= 0}
+        lead = np.array([leader_of.get(int(g), -1) for g in s["group"][school]], dtype=np.int64)
+        train = (lead >= 0) & (lead != school)
+        values["host"] = np.where(train, lead, school)
+        values["term_end"] = np.where(train, model.year + c.training_years, -1)
+        values["program"] = np.where(train, len(model.programs), -1)
     return model.add_teachers(values)
 
 
@@ -118,7 +137,9 @@ def learn(model) -> None:
     n_s = model.world.n_schools
     staff = np.bincount(host, minlength=n_s)
     mean_q = np.bincount(host, weights=q, minlength=n_s) / np.maximum(staff, 1)
-    bb_rot = np.bincount(host, weights=(wf.term_end[rows] >= 0) & (wf.backbone[rows] >= 2), minlength=n_s)
+    lrows, lschool, lshare = wf.load()
+    away = (wf.term_end[lrows] >= 0) & (lschool != wf.school[lrows])  # the part of a rotator's load at a host
+    bb_rot = np.bincount(lschool, weights=lshare * away * (wf.backbone[lrows] >= 2), minlength=n_s)
     gain = (c.learning_rate * 0.5 ** (wf.experience[rows] / c.learning_halflife)
             + c.peer_effect * (mean_q[host] - q)
             + c.radiation * (bb_rot / np.maximum(staff, 1))[host])
@@ -141,6 +162,9 @@ def promote(model) -> dict[str, int]:
     exp = wf.experience[rows]
     nxt = np.minimum(title + 1, len(MIN_EXPERIENCE_FOR_TITLE) - 1)
     can = (title < 4) & (exp >= np.array(MIN_EXPERIENCE_FOR_TITLE)[nxt])
+    need = model.config.policy.title_requires_rotation_years  # Ningxia / Wuhan rule
+    if need:
+        can &= (nxt != SENIOR_TITLE) | (wf.hardship_years[rows] >= need)
     p_title = np.where(title == 0, 1.0, c.title_promotion * np.exp(2.0 * (q - 1.0)) * boost)
     p_title = np.where(title == 3, p_title * 0.05, p_title)
     up = rows[can & (u_title < p_title)]
@@ -154,18 +178,36 @@ def promote(model) -> dict[str, int]:
 
 
 def update_commute_and_satisfaction(model) -> None:
-    """Commute from where the teacher lives to the host school; satisfaction falls with commutes
-    past the tolerated length and while adapting to a rotation post."""
+    """Commute from where the teacher lives to the schools taught at (a part-timer's weighted by
+    load); rotators with the longest commutes get the district's rotation dormitory beds, which
+    cut their commute. Satisfaction falls with commutes past the tolerated length and while
+    adapting to a rotation post, and rises with the rotation allowance."""
     c = model.config.careers
+    pol = model.config.policy
     wf = model.workforce
     s = model.world.schools
     rows = wf.active_rows()
-    host = wf.host[rows]
-    dist = np.hypot(wf.home_x[rows] - s["x"][host], wf.home_y[rows] - s["y"][host])
-    commute = c.commute_fixed_minutes + c.commute_minutes_per_km * dist
-    wf.commute[rows] = commute
+
+    def minutes(school):
+        dist = np.hypot(wf.home_x[rows] - s["x"][school], wf.home_y[rows] - s["y"][school])
+        return c.commute_fixed_minutes + c.commute_minutes_per_km * dist
+
+    commute = minutes(wf.host[rows])
+    part = wf.part_host[rows] >= 0
+    if part.any():
+        share = wf.part_share[rows]
+        commute = np.where(part, (1 - share) * commute + share * minutes(np.maximum(wf.part_host[rows], 0)), commute)
     rotating = wf.term_end[rows] >= 0
+    wf.dormitory[rows] = False
+    if pol.dormitories_per_district:
+        district = s["district"][wf.host[rows]]
+        for d in np.unique(district[rotating]):
+            cand = np.flatnonzero(rotating & (district == d) & (commute > pol.dormitory_commute_minutes))
+            beds = cand[np.argsort(-commute[cand], kind="stable")][: pol.dormitories_per_district]
+            wf.dormitory[rows[beds]] = True
+            commute[beds] = pol.dormitory_commute_minutes
+    wf.commute[rows] = commute
     sat = (BASE_SATISFACTION
            - 0.25 * np.maximum(commute - c.dissatisfaction_commute_minutes, 0.0) / 60.0
-           - 0.05 * rotating)
+           - 0.05 * rotating + pol.allowance * rotating)
     wf.satisfaction[rows] = np.clip(sat, 0.0, 1.0)

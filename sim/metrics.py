@@ -16,6 +16,7 @@ teach (rotators at their host). Indices are student-weighted: each school counts
 from __future__ import annotations
 
 import inspect
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -131,6 +132,8 @@ class YearContext:
     moves: list[tuple]  # this year's moves, as in RotationModel.moves
     disruption: float
     start: dict[str, float]  # year-0 values used by change metrics (hollowing out)
+    program_forms: dict[str, str] = field(default_factory=dict)  # program name -> form label
+    twinning: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
     units: dict[str, Units] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -166,7 +169,7 @@ class YearContext:
         return m[1:, m[0] == MOVE_KINDS.index(kind)].T
 
     def achievement(self) -> np.ndarray:
-        return self.table["mean_quality"] - self.disruption * self.table["turnover"]
+        return self.table["effective_quality"] - self.disruption * self.table["turnover"]
 
 
 def _levels(ctx: YearContext, ind: str, f: Callable, groups=GROUPS) -> list[tuple[str, float]]:
@@ -334,6 +337,7 @@ _COUNTS = {
     "returns": "rotators who went back to their home school at term end",
     "stays": "rotators who transferred to their host school at term end",
     "title_promotions": "title steps taken this year",
+    "double_teacher_reach": "students reached by double-teacher classrooms this year",
     "backbone_promotions": "backbone-level steps taken this year",
 }
 
@@ -361,18 +365,42 @@ def _rotating(ctx):
     return [("all", float(np.sum(wf.active & (wf.term_end >= 0))))]
 
 
-@_register("rotations_by_form", "rotations started this year by form", "teachers", "each form (full_time)")
+@_register("rotations_by_form", "rotations started this year by form", "teachers",
+           "full_time, part_time, transfer, training")
 def _by_form(ctx):
-    """Count of rotation moves this year by form; every move so far is full-time (the teacher
-    teaches at the host)."""
-    return [("full_time", float(len(ctx.move_array("rotation"))))]
+    """Count of rotation moves this year by the form of their program: full_time (teaches at the
+    host), part_time (a share of the load at the host), transfer (the post moves), training (young
+    teachers to their group's leading school). Every form is reported, with 0 when unused."""
+    k = MOVE_KINDS.index("rotation")
+    found = Counter(ctx.program_forms.get(m[5], "full_time") for m in ctx.moves if m[4] == k)
+    return [(f, float(found.get(f, 0))) for f in ("full_time", "part_time", "transfer", "training")]
+
+
+@_register("rotations_by_scope", "rotations this year by the relation of host to home", "teachers",
+           "within_group, cross_group, within_school_district, cross_school_district, cross_district, twinning_pair")
+def _by_scope(ctx):
+    """Count of rotation moves whose host is in the same education group as home or not; in the
+    same school district, another school district of the same district, or another district; and
+    whether host and home are a twinning pair."""
+    m = ctx.move_array("rotation")
+    s = ctx.schools
+    a, b = m[:, 1], m[:, 2]
+    same_group = (s["group"][a] == s["group"][b]) & (s["group"][a] >= 0)
+    same_sd = s["school_district"][a] == s["school_district"][b]
+    same_d = s["district"][a] == s["district"][b]
+    pairs = {(int(x), int(y)) for x, y in ctx.twinning.tolist()}
+    twin = sum((int(x), int(y)) in pairs or (int(y), int(x)) in pairs for x, y in zip(a, b, strict=True))
+    return [("within_group", float(same_group.sum())), ("cross_group", float((~same_group).sum())),
+            ("within_school_district", float(same_sd.sum())),
+            ("cross_school_district", float((same_d & ~same_sd).sum())),
+            ("cross_district", float((~same_d).sum())), ("twinning_pair", float(twin))]
 
 
 @_register("full_time_share", "full-time share of this year's rotations", "share", "all")
 def _full_time_share(ctx):
-    """full-time rotations / rotations (0 when none)."""
-    n = len(ctx.move_array("rotation"))
-    return [("all", _share(n, n))]
+    """Full-time rotations (forms full_time and training) / rotations (0 when none)."""
+    by = dict(_by_form(ctx))
+    return [("all", _share(by["full_time"] + by["training"], sum(by.values())))]
 
 
 @_register("participation", "rotations as a share of eligible", "share", "all")
@@ -519,10 +547,48 @@ def _leading_backbone(ctx) -> float:
     return float(100 * u.counts["backbone"][mask].sum() / u.enrolment[mask].sum()) if mask.any() else float("nan")
 
 
+@_register("sending_loss_quality", "share of sending schools' teaching quality away on full-time rotation",
+           "share", "all")
+def _sending_loss(ctx):
+    """Over schools with at least one teacher away full-time: quality of their teachers away /
+    quality of all their home-post teachers (what sending schools have lent out)."""
+    wf = ctx.workforce
+    act = wf.active
+    away = act & (wf.term_end >= 0) & (wf.part_host < 0) & (wf.host != wf.school)
+    n = len(ctx.schools["tier"])
+    lent = np.bincount(wf.school[away], weights=wf.quality[away], minlength=n)
+    own = np.bincount(wf.school[act], weights=wf.quality[act], minlength=n)
+    sending = lent > 0
+    return [("all", _share(lent[sending].sum(), own[sending].sum()))]
+
+
+@_register("mean_effective_quality", "mean effective teaching quality (with double-teacher classrooms)",
+           "quality units", "all")
+def _effective_quality(ctx):
+    """Student-weighted mean over schools of mean quality + the double-teacher-classroom lift."""
+    return [("all", _tier_mean(ctx, ctx.table["effective_quality"], *TIERS))]
+
+
+@_register("cv_effective_quality", "between-school CV of effective teaching quality", "ratio", "all")
+def _cv_effective_quality(ctx):
+    """Official CV formula with X_i = school i's mean quality + its double-teacher-classroom lift
+    (schools with teachers only)."""
+    staffed = ctx.units["all"].counts["teachers"] > 0
+    return [("all", ineq.weighted_cv(ctx.table["effective_quality"][staffed], ctx.units["all"].enrolment[staffed]))]
+
+
+@_register("double_teacher_lift", "mean lift of effective quality from double-teacher classrooms",
+           "quality units", "all")
+def _dt_lift(ctx):
+    """Student-weighted mean over all schools of effective quality - mean quality."""
+    lift = ctx.table["effective_quality"] - ctx.table["mean_quality"]
+    return [("all", _tier_mean(ctx, lift, *TIERS))]
+
+
 @_register("achievement", "student achievement proxy", "quality units", "all and each tier")
 def _achievement(ctx):
-    """Student-weighted mean over schools of (mean quality - disruption * turnover share), turnover
-    share = teachers who arrived at the school this year / teachers there."""
+    """Student-weighted mean over schools of (effective quality - disruption * turnover share),
+    turnover share = teachers who arrived at the school this year / teachers there."""
     a = ctx.achievement()
     out = [("all", _tier_mean(ctx, a, *TIERS))]
     return out + [(t, _tier_mean(ctx, a, t)) for t in TIERS if np.any(ctx.schools["tier"] == TIERS.index(t))]
@@ -563,15 +629,18 @@ def _disruption(ctx):
 # ------------------------------------------------------------------------------- computing
 
 
-def school_table(wf, schools: dict[str, np.ndarray], turnover: np.ndarray) -> dict[str, np.ndarray]:
+def school_table(wf, schools: dict[str, np.ndarray], turnover: np.ndarray,
+                 lift: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per school and per section (primary, junior) counts of each indicator where teachers teach.
 
     Returns arrays of shape (n_schools, 2) for counts and enrolments, and (n_schools,) for
-    whole-school values. Teachers count at their host school (rotators where they rotate to).
+    whole-school values. Teachers count where they teach: full-time rotators at their host,
+    part-time rotators split between home and host by their load share. `lift` is the year's
+    double-teacher-classroom lift of effective quality.
     """
     n = len(schools["tier"])
-    rows = wf.active_rows()
-    key = wf.host[rows] * 2 + wf.level[rows]
+    rows, school, share = wf.load()
+    key = school * 2 + wf.level[rows]
     flags = {
         "teachers": np.ones(len(rows)),
         "above_qualification": wf.qualification[rows] >= ABOVE_QUALIFICATION,
@@ -579,11 +648,12 @@ def school_table(wf, schools: dict[str, np.ndarray], turnover: np.ndarray) -> di
         "backbone": wf.backbone[rows] >= DISTRICT_BACKBONE,
         "pe_art": np.isin(wf.subject[rows], PE_ART_CODES),
     }
-    out = {ind: np.bincount(key, weights=flag, minlength=2 * n).reshape(n, 2) for ind, flag in flags.items()}
-    out["quality_sum"] = np.bincount(key, weights=wf.quality[rows], minlength=2 * n).reshape(n, 2)
+    out = {ind: np.bincount(key, weights=share * flag, minlength=2 * n).reshape(n, 2) for ind, flag in flags.items()}
+    out["quality_sum"] = np.bincount(key, weights=share * wf.quality[rows], minlength=2 * n).reshape(n, 2)
     out["enrolment"] = np.stack([schools["enrol_primary"], schools["enrol_junior"]], axis=1).astype(float)
     staff = out["teachers"].sum(axis=1)
     out["mean_quality"] = np.divide(out["quality_sum"].sum(axis=1), staff, out=np.zeros(n), where=staff > 0)
+    out["effective_quality"] = out["mean_quality"] + (np.zeros(n) if lift is None else lift)
     out["turnover"] = turnover
     return out
 

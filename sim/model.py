@@ -12,8 +12,9 @@ from sim import careers
 from sim.agents import School, Teacher
 from sim.codes import DISTRICT_BACKBONE, MOVE_KINDS, TIERS
 from sim.metrics import YearContext, school_table, year_metrics
-from sim.policies import RotationProgram, end_terms
+from sim.policies import RotationProgram, end_terms, form_label
 from sim.policies.eligibility import eligible_mask
+from sim.policies.sharing import double_teacher_classrooms
 from sim.scenario import Eligibility, Scenario
 from sim.workforce import Workforce
 from sim.world import SchoolSystem, build_world
@@ -63,7 +64,9 @@ class RotationModel(mesa.Model):
         t = self.world.teachers
         self.add_teachers({**{k: t[k] for k in t}, "host": t["school"], "arrived": -t["years_at_school"]})
         self.programs = [RotationProgram(p, i) for i, p in enumerate(scenario.policy.programs)]
-        self._stay_shares = [p.stay_share for p in scenario.policy.programs]
+        # the last entry is for new hires training at a leading school (careers.hire_placement)
+        self._stay_shares = [p.stay_share for p in scenario.policy.programs] + [0.0]
+        self.double_teacher_lift = np.zeros(self.world.n_schools)
         self._coverage_rules = [p.eligibility for p in scenario.policy.programs] or [Eligibility()]
         self.rotation_history: dict[int, list[tuple[int, int, int]]] = {}
         self.moves: list[tuple] = []
@@ -94,14 +97,19 @@ class RotationModel(mesa.Model):
         2. Careers: ageing, tenure and experience; retirements; attrition (hazard rises at rural
            and weak posts, with commute and dissatisfaction); voluntary transfers toward stronger
            schools of the district.
-        3. Rotation: each program in order: eligibility -> selection under quotas, priorities and
-           the backbone floor -> matching to hosts within scope and direction, respecting level
-           and receiving capacity -> full-time moves (the Teacher's cell changes).
-        4. Hiring fills home-post vacancies against the staffing norms.
-        5. Sharing without moving (double-teacher classrooms): not built yet; nothing happens here.
+        3. Rotation: each program in order: eligibility -> selection under quotas, priorities, the
+           backbone floor, gaming by sending schools and the leadership cap -> matching to hosts
+           within scope, direction, level, commute cap and receiving capacity -> moves (full-time:
+           the Teacher's cell changes; part-time: a share of the load counts at the host;
+           transfer: the home post moves).
+        4. Hiring fills home-post vacancies against the staffing norms, placed as the careers
+           section says (vacancies, weak schools first, or training at a leading school first).
+        5. Sharing without moving: double-teacher classrooms let the strongest teachers of strong
+           schools reach classes at the weakest schools, lifting their effective teaching.
         6. Learning and promotion: experience curve, peer effect, radiation from backbone
-           rotators; title and backbone steps; then commute and satisfaction at the host.
-        7. Students: achievement proxy = mean quality minus disruption times turnover share.
+           rotators; title and backbone steps (a senior title may require years of rotation or
+           rural service); then commute, dormitory beds and satisfaction at the host.
+        7. Students: achievement proxy = effective quality minus disruption times turnover share.
         8. Collect: school indicators and every metric of the year.
         """
         self.year += 1
@@ -111,6 +119,7 @@ class RotationModel(mesa.Model):
         counts.update(self._careers())                                          # 2
         counts.update(self._rotate())                                           # 3
         counts["hires"] = len(careers.hire(self))                               # 4
+        counts.update(self._share_lessons())                                    # 5
         careers.learn(self)                                                     # 6
         counts.update(careers.promote(self))
         careers.update_commute_and_satisfaction(self)
@@ -140,6 +149,10 @@ class RotationModel(mesa.Model):
             total["rotations"] += got["rotations"]
             total["unmatched"] += got["unmatched"]
         return total
+
+    def _share_lessons(self) -> dict[str, float]:
+        self.double_teacher_lift, reach = double_teacher_classrooms(self)
+        return {"double_teacher_reach": reach}
 
     # ----------------------------------------------------------------------- state changes
 
@@ -175,11 +188,14 @@ class RotationModel(mesa.Model):
         self._arrivals[school] += 1
         self.teacher_agents[row].cell = self.space[school]
 
-    def transfer_post(self, row: int, school: int, kind: str) -> None:
-        """Move a teacher's home post (voluntary drift, or staying on at the host after a term)."""
+    def transfer_post(self, row: int, school: int, kind: str, program: str = "") -> None:
+        """Move a teacher's home post: voluntary drift, staying on at the host after a term, or a
+        rotation in the transfer form."""
         wf = self.workforce
         old = int(wf.school[row])
-        self._log(np.array([row]), np.array([old]), np.array([school]), kind, "")
+        self._log(np.array([row]), np.array([old]), np.array([school]), kind, program)
+        if kind == "rotation":
+            self.rotation_history.setdefault(row, []).append((self.year, old, school))
         wf.school[row] = school
         if wf.host[row] != school:
             wf.host[row] = school
@@ -187,6 +203,23 @@ class RotationModel(mesa.Model):
             wf.arrived[row] = self.year
             self._arrivals[school] += 1
             self.teacher_agents[row].cell = self.space[school]
+
+    def share_teacher(self, row: int, school: int, share: float, program: str) -> None:
+        """Start a part-time rotation: the teacher keeps the home post and cell and teaches
+        `share` of the load at `school`."""
+        wf = self.workforce
+        self._log(np.array([row]), np.array([int(wf.host[row])]), np.array([school]), "rotation", program)
+        self.rotation_history.setdefault(row, []).append((self.year, int(wf.host[row]), school))
+        wf.part_host[row] = school
+        wf.part_share[row] = share
+        self._arrivals[school] += share
+
+    def end_sharing(self, row: int) -> None:
+        """End a part-time rotation: the whole load is back at the home school."""
+        wf = self.workforce
+        self._log(np.array([row]), np.array([int(wf.part_host[row])]), np.array([int(wf.host[row])]), "return", "")
+        wf.part_host[row] = -1
+        wf.part_share[row] = 0.0
 
     def home_posts(self) -> np.ndarray:
         """Home posts held at each school (teachers whose post is there, including those away)."""
@@ -207,12 +240,14 @@ class RotationModel(mesa.Model):
         rows = wf.active_rows()
         staff = np.bincount(wf.host[rows], minlength=self.world.n_schools)
         turnover = np.divide(self._arrivals, staff, out=np.zeros(len(staff)), where=staff > 0)
-        table = school_table(wf, self.world.schools, turnover)
+        table = school_table(wf, self.world.schools, turnover, self.double_teacher_lift)
         rotating = wf.term_end[rows] >= 0
         ctx = YearContext(
             year=self.year, table=table, schools=self.world.schools, district_types=self.world.district_types,
             district_names=self.world.district_names, workforce=wf, counts=counts,
-            moves=self.moves[self._year_moves_from:], disruption=self.config.careers.disruption, start=self._start)
+            moves=self.moves[self._year_moves_from:], disruption=self.config.careers.disruption, start=self._start,
+            program_forms={p.name: form_label(p) for p in self.config.policy.programs},
+            twinning=self.world.twinning)
         if self.year == 0:
             leading = self.world.schools["tier"] == TIERS.index("leading")
             enrol_all = table["enrolment"].sum(axis=1)
@@ -229,12 +264,18 @@ class RotationModel(mesa.Model):
         frame.update({f"{col}_per100": 100.0 * frame[col] / enrol for col in SCHOOL_FRAME_COLUMNS})
         frame["mean_quality"] = table["mean_quality"]
         frame["turnover"] = turnover
-        frame["achievement"] = table["mean_quality"] - self.config.careers.disruption * turnover
+        frame["achievement"] = table["effective_quality"] - self.config.careers.disruption * turnover
         frame["home_posts"] = self.home_posts()
-        frame["hosted_rotators"] = np.bincount(wf.host[rows][rotating], minlength=self.world.n_schools)
-        frame["away_rotators"] = np.bincount(wf.school[rows][rotating], minlength=self.world.n_schools)
-        frame["backbone_rotators_hosted"] = np.bincount(
-            wf.host[rows][rotating & (wf.backbone[rows] >= DISTRICT_BACKBONE)], minlength=self.world.n_schools)
+        full = rotating & (wf.part_host[rows] < 0)
+        part = rotating & (wf.part_host[rows] >= 0)
+        bb = wf.backbone[rows] >= DISTRICT_BACKBONE
+        n_s = self.world.n_schools
+        frame["hosted_rotators"] = (np.bincount(wf.host[rows][full], minlength=n_s)
+                                    + np.bincount(wf.part_host[rows][part], minlength=n_s))
+        frame["away_rotators"] = np.bincount(wf.school[rows][rotating], minlength=n_s)
+        frame["backbone_rotators_hosted"] = (np.bincount(wf.host[rows][full & bb], minlength=n_s)
+                                             + np.bincount(wf.part_host[rows][part & bb], minlength=n_s))
+        frame["effective_quality"] = table["effective_quality"]
         self.school_frame_latest = frame
         self.school_rows.append(frame)
         self.datacollector.collect(self)

@@ -81,6 +81,8 @@ class Careers(Strict):
     new_hire_quality: NonNegative = 0.8  # mean effectiveness of a new teacher (mean teacher = 1)
     new_hire_quality_sd: NonNegative = 0.15
     new_hire_above_qualification: Share = 0.6  # share of new hires above the required degree
+    hire_placement: Literal["vacancies", "weak_first", "training_first"] = "vacancies"
+    training_years: Annotated[int, Field(ge=1, le=5)] = 1  # training_first: years at a leading school
     learning_rate: NonNegative = 0.04  # quality gained per year early in a career
     learning_halflife: Annotated[float, Field(gt=0.0)] = 7.0  # years; experience curve flattens
     peer_effect: NonNegative = 0.05  # share of the gap to the school's mean closed per year
@@ -103,6 +105,8 @@ class Careers(Strict):
 ROLE_NAMES = Literal["teacher", "principal", "vice_principal", "middle_manager"]
 PRIORITY_KEYS = Literal[
     "never_rotated",
+    "needs_rotation_for_title",
+    "youngest_first",
     "teachers_before_cadres",
     "cadres_before_teachers",
     "primary_before_junior",
@@ -112,17 +116,24 @@ PRIORITY_KEYS = Literal[
 ]
 
 
+TIER_NAMES = Literal["rural", "weak", "ordinary", "strong", "leading"]
+
+
 class Eligibility(Strict):
     """Who may be rotated this year."""
 
     min_years_at_school: Count = 6  # years; Beijing 2016/2021 rule
     min_years_to_retirement: Count = 6  # "more than 5 years before retirement" (Beijing)
+    max_experience: Count | None = None  # only new or young teachers (training flow)
     roles: list[ROLE_NAMES] = ["teacher", "principal", "vice_principal", "middle_manager"]
     levels: list[Literal["primary", "junior"]] = ["primary", "junior"]
-    sending_tiers: list[Literal["rural", "weak", "ordinary", "strong", "leading"]] = [
-        "rural", "weak", "ordinary", "strong", "leading"
-    ]
+    sending_tiers: list[TIER_NAMES] = ["rural", "weak", "ordinary", "strong", "leading"]
     min_backbone: Literal["none", "school", "district", "municipal"] = "none"
+    districts: list[str] | None = None  # only schools of these districts take part (None: all)
+    school_districts: list[str] | None = None  # only these school districts (a pilot school district)
+    remote_min_years: Count = 0  # years a teacher at a rural school must stay first (Japan)
+    exempt_men_over: Annotated[int, Field(ge=30, le=75)] | None = None  # Wuhan 2015: men over 52
+    exempt_women_over: Annotated[int, Field(ge=30, le=75)] | None = None  # Wuhan 2015: women over 48
 
 
 class Quota(Strict):
@@ -133,6 +144,19 @@ class Quota(Strict):
     share_of_staff: Share = 0.0  # e.g. 0.05 of all teachers (Shanghai 2019)
     coverage_years: Annotated[int, Field(ge=1)] | None = None  # every eligible within N years
     per_school: bool = False  # apply share_of_eligible within each school, not district-wide
+    mandatory_after_years: Annotated[int, Field(ge=1)] | None = None  # must move at this tenure (Japan: 6)
+
+
+class Points(Strict):
+    """Korea-style placement points and teachers' ranked preferences (Seoul)."""
+
+    location_weight: NonNegative = 1.0  # points per year served at rural or weak schools
+    performance_weight: NonNegative = 5.0  # points per unit of quality above the mean
+    bonus_backbone: NonNegative = 2.0  # bonus points per backbone level
+    preferences: Annotated[int, Field(ge=1, le=20)] = 5  # length of each teacher's ranked list
+    preference_commute_weight: NonNegative = 0.05  # utility lost per minute of commute
+    preference_tier_weight: NonNegative = 0.5  # utility per tier step of the school
+    preference_noise: NonNegative = 0.5  # idiosyncratic taste (sd of a normal draw)
 
 
 class Program(Strict):
@@ -144,30 +168,56 @@ class Program(Strict):
     backbone_floor: Share = 0.0  # minimum backbone share of rotators; 0.20 in the 2014 opinion
     backbone_floor_level: Literal["school", "district", "municipal"] = "district"
     priority: list[PRIORITY_KEYS] = ["never_rotated"]
-    selection: Literal["district"] = "district"  # who chooses; the district ("district management")
-    scope: Literal["group", "school_district", "district", "city"] = "district"
+    selection: Literal["district", "school"] = "district"  # who chooses: the district, or the sending school
+    gaming: Share = 0.0  # with school selection: how strongly schools send their weaker teachers (Wei & Zhou 2019)
+    leadership_cap: Share = 1.0  # most of a school's cadres that may leave in a year (Wuhan 2015: 0.3)
+    scope: Literal["twinning", "group", "school_district", "district", "city"] = "district"
+    prefer: list[Literal["twinning", "group"]] = []  # hosts tried first when feasible
     cross_level: bool = False  # primary teachers may go to junior schools and vice versa
     direction: Literal["any", "strong_to_weak", "weak_to_strong"] = "any"
-    matching: Literal["random", "need"] = "need"
-    form: Literal["full_time"] = "full_time"
+    matching: Literal["random", "need", "optimal", "points", "leading_school"] = "need"
+    commute_cap_minutes: Annotated[float, Field(gt=0)] | None = None  # Japan: about 90 minutes
+    commute_weight: NonNegative = 0.002  # optimal matching: equity units given up per minute of commute
+    points: Points = Points()
+    form: Literal["full_time", "part_time", "transfer"] = "full_time"
+    part_time_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5  # share of load taught at the host
     term_years_min: Annotated[int, Field(ge=1, le=10)] = 1  # years; Beijing term 1-3
     term_years_max: Annotated[int, Field(ge=1, le=10)] = 3
     stay_share: Share = 0.0  # share of rotators who transfer to the host at term end
 
     @model_validator(mode="after")
-    def _term_order(self) -> Program:
+    def _consistent(self) -> Program:
         if self.term_years_min > self.term_years_max:
             raise ValueError(
                 f"term_years_min ({self.term_years_min}) is above term_years_max ({self.term_years_max})"
             )
+        if self.matching == "leading_school" and self.scope != "group":
+            raise ValueError("matching 'leading_school' sends teachers within their group: set scope: group")
+        if self.form == "part_time" and self.stay_share > 0:
+            raise ValueError("a part-time rotator keeps the home post: stay_share must be 0")
         return self
 
 
+class DoubleTeacher(Strict):
+    """Double-teacher classrooms: a strong teacher's lessons reach classes at other schools live."""
+
+    classrooms: Count = 0  # Dongcheng: 78
+    reach: Annotated[int, Field(ge=1, le=20)] = 2  # receiving schools per classroom
+    class_size: Annotated[int, Field(ge=1, le=200)] = 45  # students per reached class
+    strength: Share = 0.5  # share of the quality gap to the lead teacher closed for reached students
+    scope: Literal["group", "school_district", "district", "city"] = "district"
+
+
 class Policy(Strict):
-    """The rotation rules: zero or more programs, run in order each year."""
+    """The rotation rules: zero or more programs, run in order each year, and what supports them."""
 
     programs: list[Program] = []
     receiving_capacity: Annotated[float, Field(ge=1.0, le=3.0)] = 1.15  # posts x norm a host can hold
+    double_teacher: DoubleTeacher = DoubleTeacher()
+    dormitories_per_district: Count = 0  # rotation dormitory beds per district (Binzhou: 90 dormitories)
+    dormitory_commute_minutes: NonNegative = 15.0  # commute of a rotator who has a dormitory bed
+    allowance: Share = 0.0  # satisfaction added for teachers on rotation (pay and allowances)
+    title_requires_rotation_years: Count = 0  # years of rotation or rural service before a senior title
 
     @model_validator(mode="after")
     def _unique_names(self) -> Policy:

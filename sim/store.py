@@ -63,12 +63,16 @@ def git_commit() -> str | None:
     return done.stdout.strip() + ("-dirty" if dirty else "")
 
 
-def write_parquet(df, path: Path) -> None:
-    """One frame as Parquet with the schema version in its metadata (deterministic bytes)."""
+def _table(df) -> pa.Table:
     table = pa.Table.from_pandas(df, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[b"teachersim_schema_version"] = str(SCHEMA_VERSION).encode()
-    pq.write_table(table.replace_schema_metadata(meta), path)
+    return table.replace_schema_metadata(meta)
+
+
+def write_parquet(df, path: Path) -> None:
+    """One frame as Parquet with the schema version in its metadata (deterministic bytes)."""
+    pq.write_table(_table(df), path)
 
 
 def sha256(path: Path) -> str:
@@ -126,3 +130,152 @@ def read_manifest(folder: str | Path) -> dict:
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"{path}: schema_version {manifest.get('schema_version')!r}, expected {SCHEMA_VERSION}")
     return manifest
+
+
+# ------------------------------------------------------------------ sweeps: one file per run
+
+RUNS = "runs"  # one Parquet file per finished run
+FAILED = "failed"  # one JSON record per failed run
+TMP = ".tmp"  # files being written; renamed into runs/ or failed/ when complete
+LOCK = ".lock"
+
+
+def run_id(scenario: str, point: int, replicate: int) -> str:
+    """The name of a run: base scenario, design point and replicate (zero-padded so names sort)."""
+    return f"{scenario}__p{point:06d}__r{replicate:04d}"
+
+
+def _tmp_path(folder: Path, final: Path) -> Path:
+    tmp = Path(folder) / TMP
+    tmp.mkdir(parents=True, exist_ok=True)
+    return tmp / f"{final.name}.{os.getpid()}.{os.urandom(4).hex()}"
+
+
+def replace_atomically(folder: Path, final: Path, write) -> None:
+    """Call `write(tmp_path)`, then rename the temporary file onto `final` (readers never see half a file).
+
+    The temporary file lives in `folder/.tmp`, on the same file system as `final`, so the rename is
+    atomic; two writers of the same run leave one complete file, whichever renames last.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(folder, final)
+    try:
+        write(tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(obj, path: Path, folder: Path | None = None) -> None:
+    text = json.dumps(obj, indent=2, sort_keys=True, default=str)
+    replace_atomically(folder or path.parent, path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_run_file(df, folder: Path, rid: str) -> Path:
+    """A finished run's tidy rows as runs/<run id>.parquet, written atomically."""
+    final = Path(folder) / RUNS / f"{rid}.parquet"
+    replace_atomically(folder, final, lambda tmp: write_parquet(df, tmp))
+    return final
+
+
+def valid_run_file(path: Path) -> bool:
+    """True when `path` is a complete run file of this schema version (what resume may skip)."""
+    try:
+        meta = pq.read_metadata(path)
+    except (OSError, pa.ArrowInvalid):
+        return False
+    version = (meta.metadata or {}).get(b"teachersim_schema_version")
+    return version == str(SCHEMA_VERSION).encode() and meta.num_rows > 0
+
+
+def clear_tmp(folder: Path) -> None:
+    """Remove what interrupted writers left in folder/.tmp (only called while holding the lock)."""
+    shutil.rmtree(Path(folder) / TMP, ignore_errors=True)
+
+
+class FolderBusy(OSError):
+    """Another process holds the folder's lock."""
+
+
+class folder_lock:  # noqa: N801 - used as a context manager, reads like one
+    """An exclusive lock on a result folder, so two sweeps never write into one folder at once.
+
+    It is an flock on folder/.lock: the system drops it when the process dies, so a killed client
+    never leaves a stale lock behind.
+    """
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / LOCK
+        self.fd: int | None = None
+
+    def __enter__(self):
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            self.fd = None
+            raise FolderBusy(f"{self.path.parent}: another sweep is writing into this folder") from None
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the flock
+            self.fd = None
+
+
+def write_folder(out: Path, files: dict[str, bytes | str]) -> Path:
+    """Write small files (relative name -> content) into `out` through a temporary folder renamed
+    into place, replacing an earlier folder of that name; a failure leaves nothing behind."""
+    out = Path(out)
+    check_writable(out)
+    out.resolve().parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
+    try:
+        for name, content in files.items():
+            path = tmp / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+        old = None
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+        tmp.rename(out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def parquet_bytes(df) -> bytes:
+    """A frame as Parquet bytes, with the schema version (for write_folder)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(_table(df), sink)
+    return sink.getvalue().to_pybytes()
+
+
+def provenance() -> dict:
+    """Versions, commit, host and time: what a manifest records about where a result came from."""
+    import datetime as dt
+
+    return {"versions": versions() | _extra_versions(), "git_commit": git_commit(), "host": platform.node(),
+            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+
+
+def _extra_versions() -> dict[str, str]:
+    found = {}
+    for name in ("dask", "distributed", "SALib", "dask-jobqueue"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found

@@ -17,13 +17,17 @@ COLUMNS = {
     "role": np.int64, "level": np.int64, "subject": np.int64, "title": np.int64,
     "qualification": np.int64, "backbone": np.int64,
     "age": np.int64, "experience": np.int64, "years_at_school": np.int64,
-    "quality": np.float64, "home_x": np.float64, "home_y": np.float64,
+    "quality": np.float64, "home_x": np.float64, "home_y": np.float64, "woman": bool,
     "active": bool,
     "satisfaction": np.float64,  # 0..1
     "commute": np.float64,  # minutes one way to the host school
     "n_rotations": np.int64,  # rotations started during the run
     "term_end": np.int64,  # year the current rotation ends; -1 when not rotated
     "program": np.int64,  # index of the program of the current rotation; -1 when none
+    "part_host": np.int64,  # school where a part-time rotator teaches part of the load; -1 when none
+    "part_share": np.float64,  # share of the load taught at part_host
+    "hardship_years": np.int64,  # years served on rotation or at rural or weak schools
+    "dormitory": bool,  # holds a rotation dormitory bed this year
     "cohort": bool,  # eligible when the policy first looked (coverage denominator)
     "excused": bool,  # cohort member who left or lost eligibility before rotating
     "arrived": np.int64,  # year the teacher arrived at the current host
@@ -54,7 +58,8 @@ class Workforce:
                 grown[: self.n] = arr[: self.n]
                 self._cols[name] = grown
         rows = np.arange(self.n, self.n + k)
-        defaults = {"active": True, "satisfaction": 0.75, "term_end": -1, "program": -1, "hired": -1}
+        defaults = {"active": True, "satisfaction": 0.75, "term_end": -1, "program": -1, "hired": -1,
+                    "part_host": -1}
         for name in COLUMNS:
             if name in values:
                 self._cols[name][rows] = values[name]
@@ -71,5 +76,15 @@ class Workforce:
         return np.flatnonzero(self.active)
 
     def rotating(self) -> np.ndarray:
-        """Mask of rows currently on a rotation (away from home)."""
+        """Mask of rows currently on a rotation (full-time at a host, or part-time)."""
         return self.active & (self.term_end >= 0)
+
+    def load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where each active teacher's teaching load goes: (rows, school, share), one entry per
+        school taught at; a part-time rotator appears twice, at home and at the part-time host."""
+        rows = self.active_rows()
+        part = rows[self.part_host[rows] >= 0]
+        share = np.ones(len(rows))
+        share[self.part_host[rows] >= 0] = 1.0 - self.part_share[part]
+        return (np.concatenate([rows, part]), np.concatenate([self.host[rows], self.part_host[part]]),
+                np.concatenate([share, self.part_share[part]]))

@@ -53,7 +53,8 @@ def test_flows_and_shares_match_the_move_log(model):
         assert metric_series(model, "strong_to_weak_share")[year] == pytest.approx(down / len(moved))
         bb = sum(mv[6] >= DISTRICT_BACKBONE for mv in moved)
         assert metric_series(model, "backbone_share_rotators")[year] == pytest.approx(bb / len(moved))
-        assert rows(model, "rotations_by_form", year) == {"full_time": float(len(moved))}
+        assert rows(model, "rotations_by_form", year) == {"full_time": float(len(moved)), "part_time": 0.0,
+                                                          "transfer": 0.0, "training": 0.0}
 
 
 def test_return_rate_counts_returns_and_stays(model):

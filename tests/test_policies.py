@@ -142,14 +142,28 @@ def test_backbone_floor_zero_or_met_changes_nothing():
 
 
 def _priority_wf():
-    return SimpleNamespace(
+    """A stand-in model: priority keys read the workforce and, for the title rule, the policy."""
+    wf = SimpleNamespace(
         n_rotations=np.array([1, 0, 0, 0, 0, 0]),
         role=np.array([0, 1, 0, 0, 0, 2]),
         level=np.array([0, 0, 1, 0, 1, 0]),
         backbone=np.array([3, 2, 0, 0, 2, 0]),
         years_at_school=np.array([9, 7, 12, 6, 8, 20]),
         quality=np.array([1.2, 1.1, 0.9, 1.0, 1.3, 0.8]),
+        age=np.array([40, 35, 29, 51, 33, 45]),
+        title=np.array([2, 3, 2, 1, 2, 2]),
+        hardship_years=np.array([0, 0, 5, 0, 1, 2]),
     )
+    return SimpleNamespace(workforce=wf, config=SimpleNamespace(policy=SimpleNamespace(title_requires_rotation_years=3)))
+
+
+def test_priority_youngest_and_title_rule():
+    model = _priority_wf()
+    rows = np.arange(6)
+    tie = np.zeros(6)
+    assert priority_order(model, rows, ["youngest_first"], tie).tolist() == [2, 4, 1, 0, 5, 3]
+    # one step below senior (title 2) and short of 3 hardship years: rows 0, 4, 5 first
+    assert priority_order(model, rows, ["needs_rotation_for_title"], tie).tolist() == [0, 4, 5, 1, 2, 3]
 
 
 def test_priority_order_honours_keys_in_order():

@@ -1,9 +1,17 @@
-"""Rotation rules as plug-in objects: eligibility, selection, matching, terms."""
+"""Rotation rules as plug-in objects: eligibility, selection, matching, forms and terms."""
 
-from sim.policies.matching import NeedMatching, RandomMatching
+from sim.policies.matching import (
+    MATCHERS,
+    LeadingSchoolMatching,
+    NeedMatching,
+    OptimalMatching,
+    PointsMatching,
+    RandomMatching,
+)
 from sim.policies.priority import PRIORITY_KEYS
-from sim.policies.rotation import MATCHERS, RotationProgram, end_terms
-from sim.policies.selection import SELECTORS, DistrictSelection
+from sim.policies.rotation import RotationProgram, end_terms, form_label
+from sim.policies.selection import SELECTORS, DistrictSelection, SchoolSelection
 
-__all__ = ["MATCHERS", "SELECTORS", "PRIORITY_KEYS", "DistrictSelection", "NeedMatching",
-           "RandomMatching", "RotationProgram", "end_terms"]
+__all__ = ["MATCHERS", "SELECTORS", "PRIORITY_KEYS", "DistrictSelection", "LeadingSchoolMatching",
+           "NeedMatching", "OptimalMatching", "PointsMatching", "RandomMatching", "RotationProgram",
+           "SchoolSelection", "end_terms", "form_label"]

@@ -8,11 +8,14 @@ from sim.codes import BACKBONE, ROLES, TEACHER_LEVELS, TIERS
 
 
 def eligible_mask(model, eligibility) -> np.ndarray:
-    """Mask over workforce rows: active, at home, long enough at the school, far enough from
-    retirement, and of an allowed role, level, sending-school tier and backbone level."""
+    """Mask over workforce rows: active, at home and on no rotation, long enough at the school,
+    far enough from retirement, of an allowed role, level, sending-school tier, backbone level,
+    district and school district, not exempt by age, and past any remote-post minimum stay."""
     wf = model.workforce
-    tier = model.world.schools["tier"][wf.school]
-    return (
+    s = model.world.schools
+    school = wf.school
+    tier = s["tier"][school]
+    mask = (
         wf.active
         & (wf.term_end < 0)
         & (wf.years_at_school >= eligibility.min_years_at_school)
@@ -22,3 +25,18 @@ def eligible_mask(model, eligibility) -> np.ndarray:
         & np.isin(tier, [TIERS.index(t) for t in eligibility.sending_tiers])
         & (wf.backbone >= BACKBONE.index(eligibility.min_backbone))
     )
+    if eligibility.max_experience is not None:
+        mask &= wf.experience <= eligibility.max_experience
+    if eligibility.districts is not None:
+        ids = [i for i, n in enumerate(model.world.district_names) if n in eligibility.districts]
+        mask &= np.isin(s["district"][school], ids)
+    if eligibility.school_districts is not None:
+        ids = [i for i, n in enumerate(model.world.school_district_names) if n in eligibility.school_districts]
+        mask &= np.isin(s["school_district"][school], ids)
+    if eligibility.remote_min_years:
+        mask &= (tier != TIERS.index("rural")) | (wf.years_at_school >= eligibility.remote_min_years)
+    if eligibility.exempt_men_over is not None:
+        mask &= wf.woman | (wf.age <= eligibility.exempt_men_over)
+    if eligibility.exempt_women_over is not None:
+        mask &= ~wf.woman | (wf.age <= eligibility.exempt_women_over)
+    return mask

@@ -1,21 +1,24 @@
 """Matching selected rotators to receiving schools.
 
-Every matcher respects the same constraints, computed once in `Constraints`: the host lies in
-the program's scope (same group, school district, district, or anywhere in the city), fits the
-teacher's level (a nine-year school takes both; `cross_level` lifts the rule), lies in the allowed
-direction (strong->weak: a lower tier; weak->strong: a higher tier), is not the home school, and
-has room (present staff below `receiving_capacity` x norm; a school's room grows only when one of
-its own rotators is placed elsewhere). A rotator with no feasible host is left at home and counted
-as unmatched.
+Every matcher respects the same constraints, computed in `Constraints`: the host lies in the
+program's scope (the twin partner, same group, school district, district, or anywhere in the
+city), fits the teacher's level (a nine-year school takes both; `cross_level` lifts the rule),
+lies in the allowed direction (strong->weak: a lower tier; weak->strong: a higher tier), is not
+the home school, keeps the commute under the cap, and has room (present staff below
+`receiving_capacity` x norm; a school's room grows only when one of its own rotators is placed
+elsewhere; part-time rotators take no post). Preferred hosts (twin partner, group) are used when
+one is feasible. A rotator with no feasible host stays home and is counted as unmatched.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from sim.codes import DISTRICT_BACKBONE, PE_ART_CODES
 
 SCOPE_COLUMN = {"group": "group", "school_district": "school_district", "district": "district"}
+OPTIMAL_CHUNK = 256  # rotators per exact assignment problem (strongest first)
 
 
 class Constraints:
@@ -23,38 +26,79 @@ class Constraints:
 
     def __init__(self, model, program, present: np.ndarray):
         s = model.world.schools
+        self.model = model
+        self.program = program
         self.tier = s["tier"]
         self.level = s["level"]
+        self.x, self.y = s["x"], s["y"]
         n = len(self.tier)
-        self.block = np.zeros(n, dtype=np.int64) if program.scope == "city" else s[SCOPE_COLUMN[program.scope]]
+        if program.scope == "city":
+            self.block = np.zeros(n, dtype=np.int64)
+        elif program.scope == "twinning":
+            self.block = s["district"]  # twins share a district; candidates() narrows to the partner
+        else:
+            self.block = s[SCOPE_COLUMN[program.scope]]
         # for block-wide shares, a school outside any block (no group) is a block of its own
         self.share_block = np.where(self.block >= 0, self.block, self.block.max(initial=0) + 1 + np.arange(n))
         self.room = np.floor(s["norm"] * model.config.policy.receiving_capacity).astype(np.int64) - present
-        self.cross_level = program.cross_level
-        self.direction = program.direction
+        self.books_room = program.form != "part_time"
+        self.twins: dict[int, list[int]] = {}
+        for a, b in model.world.twinning.tolist():
+            self.twins.setdefault(a, []).append(b)
+            self.twins.setdefault(b, []).append(a)
+        self._members = {}
+        c = model.config.careers
+        self.minutes_per_km, self.fixed_minutes = c.commute_minutes_per_km, c.commute_fixed_minutes
 
     def candidates(self, home: int) -> np.ndarray:
-        """School ids in the home school's scope block (empty when it has none, e.g. no group)."""
+        """School ids in the home school's scope (empty when it has none, e.g. no group or twin)."""
+        if self.program.scope == "twinning":
+            return np.array(sorted(self.twins.get(home, [])), dtype=np.int64)
         b = self.block[home]
         if b < 0:
             return np.empty(0, dtype=np.int64)
-        return np.flatnonzero(self.block == b)
+        if b not in self._members:
+            self._members[b] = np.flatnonzero(self.block == b)
+        return self._members[b]
+
+    def commute(self, wf, row: int, hosts: np.ndarray) -> np.ndarray:
+        """Minutes from the teacher's home to each host."""
+        d = np.hypot(wf.home_x[row] - self.x[hosts], wf.home_y[row] - self.y[hosts])
+        return self.fixed_minutes + self.minutes_per_km * d
+
+    def options(self, wf, row: int) -> np.ndarray:
+        """The hosts this rotator may go to now, preferred ones only when one is feasible."""
+        home = int(wf.school[row])
+        hosts = self.candidates(home)
+        if len(hosts) == 0:
+            return hosts
+        ok = hosts != home
+        if self.books_room:
+            ok &= self.room[hosts] > 0
+        if not self.program.cross_level:
+            ok &= (self.level[hosts] == wf.level[row]) | (self.level[hosts] == 2)
+        if self.program.direction == "strong_to_weak":
+            ok &= self.tier[hosts] < self.tier[home]
+        elif self.program.direction == "weak_to_strong":
+            ok &= self.tier[hosts] > self.tier[home]
+        if self.program.commute_cap_minutes is not None:
+            ok &= self.commute(wf, row, hosts) <= self.program.commute_cap_minutes
+        hosts = hosts[ok]
+        for pref in self.program.prefer:
+            if pref == "twinning":
+                mask = np.isin(hosts, self.twins.get(home, []))
+            else:
+                g = self.model.world.schools["group"][home]
+                mask = (self.model.world.schools["group"][hosts] == g) & (g >= 0)
+            if mask.any():
+                return hosts[mask]
+        return hosts
 
     def place(self, home: int, host: int) -> None:
         """Book a move: one place fewer at the host, one more at the home school."""
-        self.room[host] -= 1
-        self.room[home] += 1
-
-    def feasible(self, hosts: np.ndarray, home: int, level: int) -> np.ndarray:
-        """Mask over `hosts` of those this rotator may go to now."""
-        ok = (hosts != home) & (self.room[hosts] > 0)
-        if not self.cross_level:
-            ok &= (self.level[hosts] == level) | (self.level[hosts] == 2)
-        if self.direction == "strong_to_weak":
-            ok &= self.tier[hosts] < self.tier[home]
-        elif self.direction == "weak_to_strong":
-            ok &= self.tier[hosts] > self.tier[home]
-        return ok
+        if self.books_room:
+            self.room[host] -= 1
+            self.room[home] += 1
 
 
 class RandomMatching:
@@ -66,87 +110,213 @@ class RandomMatching:
         hosts = np.full(len(rotators), -1, dtype=np.int64)
         draws = rng.random(len(rotators))
         for i, r in enumerate(rotators):
-            home = int(wf.school[r])
-            cand = cons.candidates(home)
-            cand = cand[cons.feasible(cand, home, int(wf.level[r]))]
+            cand = cons.options(wf, int(r))
             if len(cand):
                 h = int(cand[int(draws[i] * len(cand))])
                 hosts[i] = h
-                cons.place(home, h)
+                cons.place(int(wf.school[r]), h)
         return hosts
 
 
-class NeedMatching:
-    """Rotators go where the need is greatest, as Haidian's platform matches by schools' needs.
+class Needs:
+    """What each school lacks against its block's equal share, for backbone, PE/art and quality.
 
-    Backbone teachers are placed first, each at the feasible school furthest below its block's
-    backbone rate (backbone per 100 students); then PE/music/art teachers by the same rule for
-    those subjects; then everyone else by quality shortfall: the block's mean quality times the
-    school's norm, minus the quality of the teachers present. Within each class the strongest
-    rotators are placed first, so they go to the schools in greatest need.
+    Backbone and PE/art: the count a school would hold at its block's rate per student, minus what
+    it holds now (selected rotators lifted off their schools: they are what is shared out).
+    Quality: the block's mean teacher quality times the school's norm, minus the quality present.
     """
 
-    def match(self, model, program, rotators: np.ndarray, cons: Constraints,
-              rng: np.random.Generator) -> np.ndarray:
+    def __init__(self, model, rotators: np.ndarray, cons: Constraints):
         wf = model.workforce
         s = model.world.schools
         n_s = len(s["tier"])
         enrol = (s["enrol_primary"] + s["enrol_junior"]).astype(float)
         act = wf.active_rows()
         lifted = np.zeros(wf.n, dtype=bool)
-        lifted[rotators] = True
+        if cons.books_room:
+            lifted[rotators] = True
         here = act[~lifted[act]]
-        present_host = wf.host[here]
-        is_bb = wf.backbone >= DISTRICT_BACKBONE
-        is_pa = np.isin(wf.subject, PE_ART_CODES)
-        # current counts at each school (rotators lifted) against the block-wide equal shares
-        need = {
-            "backbone": self._shortfall(cons, enrol, wf.host[act], is_bb[act], present_host, is_bb[here]),
-            "pe_art": self._shortfall(cons, enrol, wf.host[act], is_pa[act], present_host, is_pa[here]),
-        }
-        q_present = np.bincount(present_host, weights=wf.quality[here], minlength=n_s)
-        block_q = self._block_mean(cons, wf.quality[act], wf.host[act])
-        need["quality"] = block_q[cons.share_block] * s["norm"] - q_present
-        jitter = rng.random(n_s) * 1e-9  # fixed per school this year: breaks exact ties fairly
-        klass = np.where(is_bb[rotators], 0, np.where(is_pa[rotators], 1, 2))
+        self.is_bb = wf.backbone >= DISTRICT_BACKBONE
+        self.is_pa = np.isin(wf.subject, PE_ART_CODES)
+        block = cons.share_block
+        nb = int(block.max()) + 1
+        students = np.bincount(block, weights=enrol, minlength=nb)
+        self.need = {}
+        for name, flag in (("backbone", self.is_bb), ("pe_art", self.is_pa)):
+            total = np.bincount(block[wf.host[act]], weights=flag[act], minlength=nb)
+            rate = np.divide(total, students, out=np.zeros(nb), where=students > 0)
+            self.need[name] = rate[block] * enrol - np.bincount(wf.host[here], weights=flag[here], minlength=n_s)
+        q_total = np.bincount(block[wf.host[act]], weights=wf.quality[act], minlength=nb)
+        q_count = np.bincount(block[wf.host[act]], minlength=nb)
+        self.block_q = np.divide(q_total, q_count, out=np.ones(nb), where=q_count > 0)
+        q_present = np.bincount(wf.host[here], weights=wf.quality[here], minlength=n_s)
+        self.need["quality"] = self.block_q[block] * s["norm"] - q_present
+        self.wf = wf
+
+    def book(self, row: int, host: int) -> None:
+        self.need["quality"][host] -= self.wf.quality[row]
+        self.need["backbone"][host] -= self.is_bb[row]
+        self.need["pe_art"][host] -= self.is_pa[row]
+
+
+class NeedMatching:
+    """Rotators go where the need is greatest, as Haidian's platform matches by schools' needs.
+
+    Backbone teachers are placed first, each at the feasible school furthest below its block's
+    backbone rate; then PE/music/art teachers by the same rule for those subjects; then everyone
+    else by quality shortfall. Within each class the strongest rotators are placed first.
+    """
+
+    def match(self, model, program, rotators: np.ndarray, cons: Constraints,
+              rng: np.random.Generator) -> np.ndarray:
+        wf = model.workforce
+        needs = Needs(model, rotators, cons)
+        jitter = rng.random(model.world.n_schools) * 1e-9  # fixed per school this year: breaks exact ties
+        klass = np.where(needs.is_bb[rotators], 0, np.where(needs.is_pa[rotators], 1, 2))
         order = np.lexsort([-wf.quality[rotators], klass])
         hosts = np.full(len(rotators), -1, dtype=np.int64)
         names = ("backbone", "pe_art", "quality")
         for i in order:
-            r = rotators[i]
-            home = int(wf.school[r])
-            cand = cons.candidates(home)
-            cand = cand[cons.feasible(cand, home, int(wf.level[r]))]
+            r = int(rotators[i])
+            cand = cons.options(wf, r)
             if len(cand) == 0:
                 continue
-            score = need[names[klass[i]]][cand] + jitter[cand]
-            h = int(cand[int(np.argmax(score))])
+            h = int(cand[int(np.argmax(needs.need[names[klass[i]]][cand] + jitter[cand]))])
             hosts[i] = h
-            cons.place(home, h)
-            need["quality"][h] -= wf.quality[r]
-            need["backbone"][h] -= is_bb[r]
-            need["pe_art"][h] -= is_pa[r]
+            cons.place(int(wf.school[r]), h)
+            needs.book(r, h)
+        return hosts
+
+
+class OptimalMatching:
+    """Assignment that maximises the equity gain minus a commute cost, solved exactly with
+    `scipy.optimize.linear_sum_assignment` on blocks of at most 256 rotators (strongest first).
+
+    A school offers one slot per place of room (up to the rotators in play); the j-th slot of school
+    h is worth, to rotator r, (q_r / qbar) * (quality need_h / qbar - j) + [r is backbone] *
+    (backbone need_h - j * b) + [r teaches PE/art] * (PE/art need_h - j * a), minus
+    commute_weight * commute minutes (b, a: the backbone and PE/art shares among the rotators), so
+    strong teachers go where the shortfall is largest unless the journey costs more than it gains.
+    """
+
+    def match(self, model, program, rotators: np.ndarray, cons: Constraints,
+              rng: np.random.Generator) -> np.ndarray:
+        wf = model.workforce
+        needs = Needs(model, rotators, cons)
+        hosts = np.full(len(rotators), -1, dtype=np.int64)
+        qbar = float(np.mean(needs.block_q))
+        b = float(np.mean(needs.is_bb[rotators])) if len(rotators) else 0.0
+        a = float(np.mean(needs.is_pa[rotators])) if len(rotators) else 0.0
+        order = np.argsort(-wf.quality[rotators], kind="stable")
+        for start in range(0, len(order), OPTIMAL_CHUNK):
+            chunk = order[start:start + OPTIMAL_CHUNK]
+            opts = [cons.options(wf, int(rotators[i])) for i in chunk]
+            schools = np.unique(np.concatenate([o for o in opts if len(o)] or [np.empty(0, np.int64)]))
+            if len(schools) == 0:
+                continue
+            k = len(chunk)
+            per = np.minimum(cons.room[schools] if cons.books_room else np.full(len(schools), k), k)
+            per = np.maximum(per, 0)
+            slot_school = np.repeat(schools, per)
+            slot_j = np.concatenate([np.arange(p) for p in per]) if len(per) else np.empty(0)
+            if len(slot_school) == 0:
+                continue
+            value = np.full((k, len(slot_school)), -1e9)
+            for row_i, i in enumerate(chunk):
+                r = int(rotators[i])
+                if not len(opts[row_i]):
+                    continue
+                ok = np.isin(slot_school, opts[row_i])
+                h = slot_school[ok]
+                j = slot_j[ok]
+                v = (wf.quality[r] / qbar) * (needs.need["quality"][h] / qbar - j)
+                v = v + needs.is_bb[r] * (needs.need["backbone"][h] - j * b)
+                v = v + needs.is_pa[r] * (needs.need["pe_art"][h] - j * a)
+                value[row_i, ok] = v - program.commute_weight * cons.commute(wf, r, h)
+            rr, cc = linear_sum_assignment(value, maximize=True)
+            for row_i, c in zip(rr.tolist(), cc.tolist(), strict=True):
+                if value[row_i, c] <= -1e8:
+                    continue
+                r, h = int(rotators[chunk[row_i]]), int(slot_school[c])
+                hosts[chunk[row_i]] = h
+                cons.place(int(wf.school[r]), h)
+                needs.book(r, h)
+        return hosts
+
+
+class PointsMatching:
+    """Korea-style placement: rotators are ranked by points (years at rural or weak schools,
+    performance, backbone bonus) and, in that order, each takes the first school on their ranked
+    preference list that still has room; one whose listed schools are all full gets the best
+    remaining feasible school by their own utility. Utility = tier weight * tier - commute weight *
+    commute + taste, taste drawn once per teacher and school this year."""
+
+    def match(self, model, program, rotators: np.ndarray, cons: Constraints,
+              rng: np.random.Generator) -> np.ndarray:
+        wf = model.workforce
+        p = program.points
+        pts = points(model, rotators, p)
+        taste = rng.normal(0.0, p.preference_noise, (len(rotators), model.world.n_schools)) \
+            if len(rotators) * model.world.n_schools <= 5e7 else None
+        hosts = np.full(len(rotators), -1, dtype=np.int64)
+        self.first_choice = np.zeros(len(rotators), dtype=bool)
+        for i in np.argsort(-pts, kind="stable"):
+            r = int(rotators[i])
+            cand = cons.candidates(int(wf.school[r]))
+            feasible = cons.options(wf, r)
+            listed = self.preferences(wf, r, cand, cons, p, taste[i] if taste is not None else None)
+            listed = listed[: p.preferences]
+            open_listed = listed[np.isin(listed, feasible)]
+            if len(open_listed):
+                h = int(open_listed[0])
+                self.first_choice[i] = h == listed[0]
+            elif len(feasible):
+                ranked = self.preferences(wf, r, feasible, cons, p, taste[i] if taste is not None else None)
+                h = int(ranked[0])
+            else:
+                continue
+            hosts[i] = h
+            cons.place(int(wf.school[r]), h)
         return hosts
 
     @staticmethod
-    def _block_mean(cons: Constraints, values: np.ndarray, where: np.ndarray) -> np.ndarray:
-        block = cons.share_block
-        nb = int(block.max()) + 1
-        total = np.bincount(block[where], weights=values, minlength=nb)
-        count = np.bincount(block[where], minlength=nb)
-        return np.divide(total, count, out=np.zeros(nb), where=count > 0)
+    def preferences(wf, row: int, schools: np.ndarray, cons: Constraints, p, taste) -> np.ndarray:
+        """The teacher's ranking of `schools` (other than home), best first."""
+        schools = schools[schools != wf.school[row]]
+        u = p.preference_tier_weight * cons.tier[schools] - p.preference_commute_weight * cons.commute(wf, row, schools)
+        if taste is not None:
+            u = u + taste[schools]
+        return schools[np.argsort(-u, kind="stable")]
 
-    @staticmethod
-    def _shortfall(cons: Constraints, enrol: np.ndarray, host_all: np.ndarray, flag_all: np.ndarray,
-                   host_here: np.ndarray, flag_here: np.ndarray) -> np.ndarray:
-        """Count a school would hold at its block's rate per student, minus what it holds now.
 
-        The block's total includes the lifted rotators: they are what is being shared out."""
-        block = cons.share_block
-        nb = int(block.max()) + 1
-        n_s = len(block)
-        total = np.bincount(block[host_all], weights=flag_all, minlength=nb)
-        students = np.bincount(block, weights=enrol, minlength=nb)
-        rate = np.divide(total, students, out=np.zeros(nb), where=students > 0)
-        present = np.bincount(host_here, weights=flag_here, minlength=n_s)
-        return rate[block] * enrol - present
+def points(model, rows: np.ndarray, p) -> np.ndarray:
+    """Placement points of teachers (Seoul): location, performance and backbone bonus."""
+    wf = model.workforce
+    mean_q = float(wf.quality[wf.active].mean())
+    return (p.location_weight * wf.hardship_years[rows] + p.performance_weight * (wf.quality[rows] - mean_q)
+            + p.bonus_backbone * wf.backbone[rows])
+
+
+class LeadingSchoolMatching:
+    """Training flow: each young teacher goes to the leading school of their own education group
+    for full-time study (weak -> strong, as Dongcheng and Yanqing do)."""
+
+    def match(self, model, program, rotators: np.ndarray, cons: Constraints,
+              rng: np.random.Generator) -> np.ndarray:
+        wf = model.workforce
+        s = model.world.schools
+        leader_of = {int(g): int(i) for i, g in enumerate(s["group"]) if s["leading"][i] and g >= 0}
+        hosts = np.full(len(rotators), -1, dtype=np.int64)
+        for i, r in enumerate(rotators.tolist()):
+            g = int(s["group"][wf.school[r]])
+            lead = leader_of.get(g)
+            if lead is None:
+                continue
+            if lead in cons.options(wf, r):
+                hosts[i] = lead
+                cons.place(int(wf.school[r]), lead)
+        return hosts
+
+
+MATCHERS = {"random": RandomMatching, "need": NeedMatching, "optimal": OptimalMatching,
+            "points": PointsMatching, "leading_school": LeadingSchoolMatching}

@@ -3,7 +3,12 @@
 The model calls `RotationProgram.apply` once a year for each program in the scenario, in order,
 and `end_terms` at the start of each year. Selection and matching methods are plug-ins looked up
 by the names the scenario gives (`SELECTORS`, `MATCHERS`); a new rule is a new class registered
-there, and the model loop does not change.
+there, and the model loop does not change. Three forms of move:
+- full_time: the teacher teaches at the host for the term (the agent's cell moves), then
+  returns home or, with `stay_share`, takes a post there;
+- part_time: the teacher keeps the home post and cell and teaches `part_time_share` of the load
+  at the host for the term; indicators at both schools count the shares;
+- transfer: the home post moves to the host at once (Japan's and Korea's periodic transfers).
 """
 
 from __future__ import annotations
@@ -11,10 +16,13 @@ from __future__ import annotations
 import numpy as np
 
 from sim.policies.eligibility import eligible_mask
-from sim.policies.matching import Constraints, NeedMatching, RandomMatching
+from sim.policies.matching import MATCHERS, Constraints
 from sim.policies.selection import SELECTORS
 
-MATCHERS = {"random": RandomMatching, "need": NeedMatching}
+
+def form_label(program) -> str:
+    """How a program's moves are counted in `rotations_by_form`."""
+    return "training" if program.matching == "leading_school" else program.form
 
 
 class RotationProgram:
@@ -42,19 +50,23 @@ class RotationProgram:
         to = hosts[hosts >= 0]
         terms = model.stream(f"term:{cfg.name}").integers(cfg.term_years_min, cfg.term_years_max + 1, wf.n)
         for r, h in zip(moved.tolist(), to.tolist(), strict=True):
-            model.move_teacher(r, h, "rotation", cfg.name)
-        wf.term_end[moved] = model.year + terms[moved]
-        wf.program[moved] = self.index
+            if cfg.form == "full_time":
+                model.move_teacher(r, h, "rotation", cfg.name)
+            elif cfg.form == "part_time":
+                model.share_teacher(r, h, cfg.part_time_share, cfg.name)
+            else:
+                model.transfer_post(r, h, "rotation", cfg.name)
         wf.n_rotations[moved] += 1
-        return {
-            "eligible": int(eligible.sum()),
-            "rotations": len(moved),
-            "unmatched": int(len(selected) - len(moved)),
-        }
+        if cfg.form != "transfer":
+            wf.term_end[moved] = model.year + terms[moved]
+            wf.program[moved] = self.index
+        return {"eligible": int(eligible.sum()), "rotations": len(moved),
+                "unmatched": int(len(selected) - len(moved))}
 
 
 def end_terms(model, stay_shares: list[float]) -> dict[str, int]:
-    """Rotators whose term is over go home, or (with the program's stay_share) transfer to the host."""
+    """Rotators whose term is over go home (a part-timer simply stops teaching at the host), or,
+    with the program's stay_share, take a post at the host."""
     wf = model.workforce
     due = np.flatnonzero(wf.active & (wf.term_end >= 0) & (wf.term_end <= model.year))
     if len(due) == 0:
@@ -64,7 +76,10 @@ def end_terms(model, stay_shares: list[float]) -> dict[str, int]:
     stays = due[u < share]
     returns = due[u >= share]
     for r in returns.tolist():
-        model.move_teacher(r, int(wf.school[r]), "return", "")
+        if wf.part_host[r] >= 0:
+            model.end_sharing(r)
+        else:
+            model.move_teacher(r, int(wf.school[r]), "return", "")
     for r in stays.tolist():
         model.transfer_post(r, int(wf.host[r]), "stay")
     wf.term_end[due] = -1

@@ -1,8 +1,12 @@
-"""Selection: how many are rotated (quotas) and who (priorities and the backbone floor).
+"""Selection: how many are rotated (quotas) and who (priorities, the backbone floor, gaming).
 
 Quotas apply within each administrative district, the unit of "district management, school
 employment": the number selected in a district is the largest of the quota rules that apply,
-capped at the number eligible there.
+capped at the number eligible there. Teachers past a mandatory tenure are selected first.
+Two selectors: the district ranks all its eligible teachers by the program's priorities
+("district management"); or each sending school picks its share itself, and with `gaming` > 0
+picks its weaker teachers (Wei & Zhou 2019), subject to the backbone floor. Both then apply the
+leadership cap: at most that share of a school's cadres leaves in one year (Wuhan 2015: 30%).
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from sim.codes import BACKBONE
 from sim.policies.priority import priority_order
 
 
-def district_quota(quota, n_eligible: int, n_never_rotated: int, n_staff: int, year: int) -> int:
+def district_quota(quota, n_eligible: int, n_never_rotated: int, n_staff: int, year: int,
+                   n_mandatory: int = 0) -> int:
     """Number to rotate in one district this year under a program's quota rules."""
     need = max(
         math.ceil(quota.share_of_eligible * n_eligible - 1e-9),
         quota.min_count,
         math.ceil(quota.share_of_staff * n_staff - 1e-9),
+        n_mandatory,
     )
     if quota.coverage_years:
         years_left = quota.coverage_years - (year - 1) % quota.coverage_years
@@ -46,6 +52,35 @@ def apply_backbone_floor(wf, ranked: np.ndarray, n: int, floor: float, level: st
     return np.concatenate([chosen[keep], ranked[spare_bb]])
 
 
+def mandatory_first(wf, ranked: np.ndarray, quota) -> tuple[np.ndarray, int]:
+    """Move teachers past the mandatory tenure to the front; return the order and their count."""
+    if quota.mandatory_after_years is None:
+        return ranked, 0
+    must = wf.years_at_school[ranked] >= quota.mandatory_after_years
+    return np.concatenate([ranked[must], ranked[~must]]), int(must.sum())
+
+
+def cap_leadership(wf, selected: np.ndarray, cap: float) -> np.ndarray:
+    """Drop the lowest-ranked cadres of a school beyond `cap` of its cadres (at least one may go)."""
+    if cap >= 1.0 or len(selected) == 0:
+        return selected
+    cadre = wf.role[selected] > 0
+    if not cadre.any():
+        return selected
+    act = wf.active & (wf.role > 0)
+    per_school = np.bincount(wf.school[act], minlength=int(wf.school.max()) + 1)
+    allowed = np.maximum(1, np.floor(cap * per_school + 1e-9)).astype(np.int64)
+    taken = np.zeros_like(per_school)
+    keep = np.ones(len(selected), dtype=bool)
+    for i in np.flatnonzero(cadre):  # selected is in rank order, so the first ones stay
+        s = wf.school[selected[i]]
+        if taken[s] >= allowed[s]:
+            keep[i] = False
+        else:
+            taken[s] += 1
+    return selected[keep]
+
+
 class DistrictSelection:
     """The district selects ("district management"): by priority across all its schools, with
     per-school shares when the quota says so, and the backbone floor."""
@@ -56,21 +91,68 @@ class DistrictSelection:
         if len(rows) == 0:
             return rows
         tiebreak = rng.random(wf.n)[rows]
-        ranked_all = priority_order(wf, rows, program.priority, tiebreak)
+        ranked_all = priority_order(model, rows, program.priority, tiebreak)
         district_of_row = model.world.schools["district"][wf.school[ranked_all]]
-        staff = np.bincount(model.world.schools["district"][wf.school[wf.active]],
-                            minlength=len(model.world.district_names))
+        staff = _district_staff(model)
         picked = []
         for d in np.unique(district_of_row):
-            ranked = ranked_all[district_of_row == d]
+            ranked, n_must = mandatory_first(wf, ranked_all[district_of_row == d], program.quota)
             never = int(np.sum(wf.n_rotations[ranked] == 0))
-            n = district_quota(program.quota, len(ranked), never, int(staff[d]), model.year)
+            n = district_quota(program.quota, len(ranked), never, int(staff[d]), model.year, n_must)
             if program.quota.per_school and program.quota.share_of_eligible > 0:
                 ranked = _per_school_first(wf, ranked, program.quota.share_of_eligible)
                 n = max(n, _per_school_total(wf, ranked, program.quota.share_of_eligible))
-            picked.append(apply_backbone_floor(wf, ranked, n, program.backbone_floor,
-                                               program.backbone_floor_level))
-        return np.concatenate(picked) if picked else rows[:0]
+            chosen = apply_backbone_floor(wf, ranked, n, program.backbone_floor, program.backbone_floor_level)
+            picked.append(cap_leadership(wf, chosen, program.leadership_cap))
+        return np.concatenate(picked)
+
+
+class SchoolSelection:
+    """Each sending school picks its own share of the district's quota. With gaming g, a school
+    ranks its eligible teachers by g * (quality rank) + (1 - g) * (random rank): at g = 1 it
+    sends its weakest, at g = 0 a random draw. The backbone floor holds within each school."""
+
+    def select(self, model, program, eligible: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        wf = model.workforce
+        rows = np.flatnonzero(eligible)
+        if len(rows) == 0:
+            return rows
+        u = rng.random(wf.n)[rows]
+        q_rank = np.argsort(np.argsort(wf.quality[rows], kind="stable"), kind="stable") / max(len(rows) - 1, 1)
+        key = program.gaming * q_rank + (1.0 - program.gaming) * u
+        never = (wf.n_rotations[rows] > 0).astype(np.int64)
+        ranked_all = rows[np.lexsort([key, never])]
+        schools = model.world.schools
+        district_of_row = schools["district"][wf.school[ranked_all]]
+        staff = _district_staff(model)
+        picked = []
+        for d in np.unique(district_of_row):
+            ranked, n_must = mandatory_first(wf, ranked_all[district_of_row == d], program.quota)
+            n = district_quota(program.quota, len(ranked), int(np.sum(wf.n_rotations[ranked] == 0)),
+                               int(staff[d]), model.year, n_must)
+            chosen = []
+            for school, share in _school_shares(wf, ranked, n):
+                mine = ranked[wf.school[ranked] == school]
+                chosen.append(apply_backbone_floor(wf, mine, share, program.backbone_floor,
+                                                   program.backbone_floor_level))
+            picked.append(cap_leadership(wf, np.concatenate(chosen), program.leadership_cap))
+        return np.concatenate(picked)
+
+
+def _school_shares(wf, ranked: np.ndarray, n: int) -> list[tuple[int, int]]:
+    """Split n among the schools in proportion to their eligible teachers (largest remainder)."""
+    schools, sizes = np.unique(wf.school[ranked], return_counts=True)
+    exact = n * sizes / sizes.sum()
+    base = np.floor(exact).astype(np.int64)
+    extra = n - base.sum()
+    base[np.argsort(-(exact - base), kind="stable")[:extra]] += 1
+    return [(int(s), int(k)) for s, k in zip(schools, base, strict=True) if k > 0]
+
+
+def _district_staff(model) -> np.ndarray:
+    wf = model.workforce
+    return np.bincount(model.world.schools["district"][wf.school[wf.active]],
+                       minlength=len(model.world.district_names))
 
 
 def _per_school_counts(wf, ranked: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
@@ -95,4 +177,4 @@ def _per_school_total(wf, ranked: np.ndarray, share: float) -> int:
     return int(_per_school_counts(wf, ranked, share)[1].sum())
 
 
-SELECTORS = {"district": DistrictSelection}
+SELECTORS = {"district": DistrictSelection, "school": SchoolSelection}

@@ -30,7 +30,7 @@ SCHOOL_REQUIRED = ("school_id", "name", "district", "level", "tier", "enrolment"
 SCHOOL_OPTIONAL = ("district_type", "school_district", "group", "leading", "junior_enrolment")
 TEACHER_REQUIRED = ("teacher_id", "school_id", "age")
 TEACHER_OPTIONAL = ("role", "level", "subject", "title", "qualification", "backbone", "experience",
-                    "years_at_school", "quality", "home_x_km", "home_y_km")
+                    "years_at_school", "quality", "home_x_km", "home_y_km", "gender")
 
 
 class RosterError(ValueError):
@@ -136,7 +136,7 @@ def read_roster(schools_csv: str | Path, teachers_csv: str | Path,
     seen: set[str] = set()
     t: dict[str, list] = {c: [] for c in ("school", "role", "level", "subject", "title", "qualification",
                                           "backbone", "age", "experience", "years_at_school", "quality",
-                                          "home_x", "home_y")}
+                                          "home_x", "home_y", "woman")}
     for line, row in trows:
         tid = (row["teacher_id"] or "").strip()
         if not tid or tid in seen:
@@ -170,8 +170,9 @@ def read_roster(schools_csv: str | Path, teachers_csv: str | Path,
         t["quality"].append(_number(tpath, line, row, "quality", float, 0.0, 5.0, default=1.0))
         t["home_x"].append(_number(tpath, line, row, "home_x_km", float, -500, 500, default=cols["x"][s]))
         t["home_y"].append(_number(tpath, line, row, "home_y_km", float, -500, 500, default=cols["y"][s]))
-    teachers = {k: np.array(v, dtype=float if k in ("quality", "home_x", "home_y") else np.int64)
-                for k, v in t.items()}
+        t["woman"].append(_category(tpath, line, row, "gender", ("man", "woman"), default="woman") == 1)
+    teachers = {k: np.array(v, dtype=float if k in ("quality", "home_x", "home_y")
+                            else (bool if k == "woman" else np.int64)) for k, v in t.items()}
 
     twinning = []
     if twinning_csv is not None:
@@ -232,7 +233,7 @@ def write_roster(system: SchoolSystem, folder: str | Path) -> None:
                         TITLES[t["title"][r]],
                         QUALIFICATIONS[t["qualification"][r]], BACKBONE[t["backbone"][r]],
                         int(t["experience"][r]), int(t["years_at_school"][r]), f"{t['quality'][r]:.6f}",
-                        f"{t['home_x'][r]:.4f}", f"{t['home_y'][r]:.4f}"])
+                        f"{t['home_x'][r]:.4f}", f"{t['home_y'][r]:.4f}", "woman" if t["woman"][r] else "man"])
     with (folder / "twinning.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(("school_a", "school_b"))

@@ -63,6 +63,7 @@ ENROL_TIER = np.array([0.30, 0.80, 1.00, 1.30, 1.60])
 BACKBONE_TIER = np.array([0.006, 0.015, 0.05, 0.14, 0.24])
 SENIOR_TIER = np.array([0.45, 0.65, 1.00, 1.30, 1.50])
 ABOVE_QUAL_TIER = np.array([0.25, 0.40, 0.55, 0.70, 0.80])
+WOMEN_SHARE = 0.7  # most compulsory-school teachers in China are women
 SUBJECT_SHARES = np.array([0.24, 0.22, 0.15, 0.14, 0.055, 0.035, 0.035, 0.12])  # order of SUBJECTS
 assert len(SUBJECT_SHARES) == len(SUBJECTS)  # noqa: S101  one share per subject
 
@@ -261,6 +262,6 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
         "subject": subject.astype(np.int64), "title": title.astype(np.int64),
         "qualification": qualification.astype(np.int64), "backbone": backbone.astype(np.int64),
         "age": age, "experience": experience.astype(np.int64), "years_at_school": years_at_school,
-        "quality": quality, "home_x": home_x, "home_y": home_y,
+        "quality": quality, "home_x": home_x, "home_y": home_y, "woman": rng.random(n) < WOMEN_SHARE,
     }
 

@@ -25,7 +25,7 @@ SCHOOL_COLUMNS = (
 )
 TEACHER_COLUMNS = (
     "school", "role", "level", "subject", "title", "qualification", "backbone",
-    "age", "experience", "years_at_school", "quality", "home_x", "home_y",
+    "age", "experience", "years_at_school", "quality", "home_x", "home_y", "woman",
 )
 
 
