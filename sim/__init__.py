@@ -1,20 +1,23 @@
 """teachersim: an agent-based simulator of teacher and cadre rotation between schools.
 
-The public API: `load_scenario`, `run`, `RotationModel`. Nothing is read or written at import.
+The public API: `load_scenario`, `run`, `compare`, `sweep`, `load_results`, `RotationModel`.
+Nothing is read or written at import.
 """
 
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
 
-__all__ = ["RotationModel", "Scenario", "ScenarioError", "load_scenario", "run", "scenario_from_dict"]
+__all__ = ["RotationModel", "Scenario", "ScenarioError", "compare", "load_results", "load_scenario", "run",
+           "scenario_from_dict", "sensitivity", "sweep"]
 __version__ = "0.1.0"
+
+# name -> module: the model and runners pull in Mesa, pandas, Dask and friends, so load on first use only
+_LAZY = {"RotationModel": "sim.model", "run": "sim.experiment", "compare": "sim.experiment",
+         "sweep": "sim.experiment", "load_results": "sim.results", "sensitivity": "sim.analysis"}
 
 
 def __getattr__(name):
-    # the model and runner pull in Mesa, pandas and friends: load them on first use only
-    if name == "RotationModel":
-        from sim.model import RotationModel
-        return RotationModel
-    if name == "run":
-        from sim.experiment import run
-        return run
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(name)

@@ -94,12 +94,13 @@ def hire(model) -> np.ndarray:
     n_hire = np.floor(vacancies * fill + rng.random(len(vacancies))).astype(np.int64)
     n_hire = np.minimum(n_hire, vacancies)
     if c.hire_placement == "weak_first":
-        # the same number of recruits, but weak and rural schools' vacancies are filled first
-        budget = int(n_hire.sum())
+        # each district recruits as many as before, but fills weak and rural schools' vacancies first
+        budget = np.bincount(s["district"], weights=n_hire, minlength=len(model.world.district_names)).astype(int)
         n_hire = np.zeros_like(n_hire)
         for i in np.lexsort([np.arange(len(vacancies)), s["tier"]]):
-            n_hire[i] = min(vacancies[i], budget)
-            budget -= n_hire[i]
+            d = s["district"][i]
+            n_hire[i] = min(vacancies[i], budget[d])
+            budget[d] -= n_hire[i]
     school = np.repeat(np.arange(len(n_hire)), n_hire)
     k = len(school)
     if k == 0:

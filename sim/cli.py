@@ -63,6 +63,112 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from sim.experiment import compare
+    from sim.scenario import ScenarioError
+    from sim.store import check_writable, write_comparison
+    from sim.world import RosterError
+
+    scenarios = [_load(path, args.set) for path in args.scenarios]
+    baseline = args.baseline
+    for path, sc in zip(args.scenarios, scenarios, strict=True):
+        if baseline is not None and Path(baseline).suffix in (".yaml", ".yml") and \
+                Path(baseline).resolve() == Path(path).resolve():
+            baseline = sc.name
+    out = Path(args.out) if args.out else Path("results") / ("compare-" + "-vs-".join(s.name for s in scenarios))
+    try:
+        check_writable(out)
+    except OSError as exc:
+        raise BadInput(f"--out {out}: {exc}") from None
+    try:
+        result = compare(scenarios, reps=args.reps, years=args.years, seed=args.seed, baseline=baseline,
+                         outcomes=args.outcome or None, at=args.at or None, workers=args.workers,
+                         progress=not args.quiet)
+    except RosterError as exc:
+        raise BadInput(str(exc)) from None
+    except ScenarioError as exc:
+        raise BadInput(f"compare: {exc}") from None
+    write_comparison(result, out, figures=not args.no_figures)
+    print(result.markdown())
+    print(f"wrote {out}/ (comparison.csv, comparison.md, trajectories.parquet, metrics.parquet, manifest.json"
+          f"{', figures/' if not args.no_figures else ''})")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from sim.designs import SweepError, load_sweep
+    from sim.executors import SlurmOptions
+    from sim.experiment import sweep
+
+    if args.dry_run:
+        try:
+            sw = load_sweep(args.sweep)
+        except SweepError as exc:
+            raise BadInput(str(exc)) from None
+        print(f"sweep {sw.spec.name}: {len(sw.bases)} base(s) x {len(sw.points)} design point(s) "
+              f"({sw.spec.design.kind}) x {sw.spec.replicates} replicate(s) = {sw.n_runs} runs; every point is valid")
+        print(sw.design_frame().to_string(index=False, max_rows=20))
+        return 0
+    slurm = None
+    if args.slurm:
+        slurm = SlurmOptions(jobs=args.slurm_jobs, cores=args.slurm_cores, memory=args.slurm_memory,
+                             walltime=args.slurm_walltime, queue=args.slurm_queue, account=args.slurm_account,
+                             directives=args.slurm_option, host=args.slurm_host, log_directory=args.slurm_log_dir)
+    try:
+        summary = sweep(args.sweep, args.out, workers=args.workers, scheduler=args.scheduler, slurm=slurm,
+                        serial=args.serial, resume=args.resume, progress=not args.quiet)
+    except SweepError as exc:
+        raise BadInput(str(exc)) from None
+    except KeyboardInterrupt:
+        print("teachersim: interrupted; finished runs are kept: run the same command again (or with --resume) "
+              "to do only the rest", file=sys.stderr)
+        return 130
+    print(summary.line())
+    for run, error in summary.failures:
+        print(f"failed: {run}: {error}", file=sys.stderr)
+    if summary.failed > len(summary.failures):
+        print(f"failed: {summary.failed} runs in all; see {summary.out}/failed/", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def cmd_sensitivity(args) -> int:
+    from sim.analysis import AnalysisError, sensitivity
+    from sim.store import replace_atomically
+
+    try:
+        sens = sensitivity(args.folder, args.outcome, group=args.group, year=args.year, scenario=args.scenario)
+    except AnalysisError as exc:
+        raise BadInput(str(exc)) from None
+    folder = Path(args.folder) / "sensitivity"
+    stem = f"{sens.scenario}__{sens.metric}__{sens.group}__y{sens.year}".replace("/", "_")
+    written = []
+    csv = sens.table.to_csv(index=False, float_format="%.10g")
+    replace_atomically(folder, folder / f"{stem}.csv", lambda tmp: tmp.write_text(csv, encoding="utf-8"))
+    replace_atomically(folder, folder / f"{stem}.md", lambda tmp: tmp.write_text(sens.markdown(), encoding="utf-8"))
+    written += [f"{stem}.csv", f"{stem}.md"]
+    if sens.second_order is not None:
+        pairs = sens.second_order.to_csv(index=False, float_format="%.10g")
+        replace_atomically(folder, folder / f"{stem}__second_order.csv",
+                           lambda tmp: tmp.write_text(pairs, encoding="utf-8"))
+        written.append(f"{stem}__second_order.csv")
+    if not args.no_figures:
+        import matplotlib.pyplot as plt
+
+        from sim.plots import sensitivity_bars
+
+        fig = sensitivity_bars(sens)
+        replace_atomically(folder, folder / f"{stem}.png",
+                           lambda tmp: fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None}))
+        plt.close(fig)
+        written.append(f"{stem}.png")
+    import shutil
+
+    shutil.rmtree(folder / ".tmp", ignore_errors=True)
+    print(sens.markdown())
+    print(f"wrote {folder}/ ({', '.join(written)})")
+    return 0
+
+
 def cmd_scenarios(args) -> int:
     import yaml
 
@@ -95,6 +201,53 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("scenario")
     v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     v.set_defaults(func=cmd_validate)
+    c = sub.add_parser("compare", help="run scenarios on the same paired seeds and compare them with a baseline")
+    c.add_argument("scenarios", nargs="+", help="scenario YAML files (at least two)")
+    c.add_argument("--reps", type=int, help="paired replicates (default 10)")
+    c.add_argument("--baseline", help="the baseline: a scenario's name or file (default: the first)")
+    c.add_argument("--years", type=int, help="simulated years (default: the baseline's run.years)")
+    c.add_argument("--seed", type=int, help="root seed (default: the baseline's run.seed)")
+    c.add_argument("--outcome", action="append", default=[], metavar="METRIC[:GROUP]",
+                   help="an outcome to report (repeatable; default a headline set)")
+    c.add_argument("--at", action="append", type=int, default=[], metavar="YEAR",
+                   help="a year to report in the table (repeatable; default the last year)")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key in every scenario")
+    c.add_argument("--workers", type=int, help="run on a local Dask cluster of N workers (default: serially)")
+    c.add_argument("--out", help="output folder (default results/compare-<names>)")
+    c.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=cmd_compare)
+    w = sub.add_parser("sweep", help="run a sweep file serially, on local Dask, a Dask scheduler or Slurm")
+    w.add_argument("sweep", help="sweep YAML file")
+    w.add_argument("--out", help="output folder (default results/<sweep name>); rerun into it to resume")
+    where = w.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="local Dask cluster of N workers (default: one per CPU)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786")
+    where.add_argument("--slurm", action="store_true", help="Slurm through dask-jobqueue (extra [cluster])")
+    where.add_argument("--serial", action="store_true", help="in this process, without Dask")
+    w.add_argument("--resume", action="store_true", help="the folder must hold this sweep; run only what is missing")
+    w.add_argument("--dry-run", action="store_true", help="check the sweep and print its design; run nothing")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    sl = w.add_argument_group("Slurm (with --slurm)")
+    sl.add_argument("--slurm-jobs", type=int, default=2, help="most jobs at once (adaptive; default 2)")
+    sl.add_argument("--slurm-cores", type=int, default=1, help="cores per job, one worker each (default 1)")
+    sl.add_argument("--slurm-memory", default="2GB", help="memory per job (default 2GB)")
+    sl.add_argument("--slurm-walltime", default="01:00:00", help="walltime per job (default 01:00:00)")
+    sl.add_argument("--slurm-queue", help="partition")
+    sl.add_argument("--slurm-account", help="account")
+    sl.add_argument("--slurm-option", action="append", default=[], metavar="OPTION",
+                    help="an extra #SBATCH option, e.g. --slurm-option=--nodes=1 (repeatable)")
+    sl.add_argument("--slurm-host", help="address the scheduler listens on (default: this host's)")
+    sl.add_argument("--slurm-log-dir", help="folder for the jobs' logs")
+    w.set_defaults(func=cmd_sweep)
+    a = sub.add_parser("sensitivity", help="Sobol or Morris indices of an outcome of a sweep folder")
+    a.add_argument("folder", help="a sweep's result folder (sobol or morris design)")
+    a.add_argument("--outcome", required=True, metavar="METRIC", help="a metric the sweep kept")
+    a.add_argument("--group", help="the metric's group (default: its only group, else 'all')")
+    a.add_argument("--year", type=int, help="simulated year (default: the last)")
+    a.add_argument("--scenario", help="the base scenario (needed when the sweep has several)")
+    a.add_argument("--no-figures", action="store_true", help="skip the PNG figure")
+    a.set_defaults(func=cmd_sensitivity)
     s = sub.add_parser("scenarios", help="list the scenario files with their descriptions")
     s.add_argument("folder", nargs="?", default=str(SCENARIO_DIR))
     s.set_defaults(func=cmd_scenarios)
@@ -103,10 +256,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    for name in ("years", "reps"):
+    for name in ("years", "reps", "workers", "slurm_jobs", "slurm_cores"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
-            print(f"teachersim: --{name}: must be at least 1, got {value}", file=sys.stderr)
+            print(f"teachersim: --{name.replace('_', '-')}: must be at least 1, got {value}", file=sys.stderr)
             return 2
     try:
         return args.func(args)

@@ -348,7 +348,8 @@ def _count(name, ctx):
 
 
 for _name, _what in _COUNTS.items():
-    REGISTRY[_name] = Metric(_name, _what, "teachers", "all", partial(_count, _name), _name)
+    REGISTRY[_name] = Metric(_name, _what, "students" if _name == "double_teacher_reach" else "teachers", "all",
+                             partial(_count, _name), _name)
 
 
 # -------------------------------------------------------------------------- rotation accounting
@@ -418,8 +419,9 @@ def _backbone_share(ctx):
 
 @_register("coverage_eligible", "cumulative share of the eligible cohort who have rotated", "share", "all")
 def _coverage_eligible(ctx):
-    """Cohort = teachers eligible when the policy first looked (year 1); rotated members /
-    (cohort - members who left or lost eligibility before rotating). Never decreases."""
+    """Cohort = teachers eligible when the policy first looked (year 1), under the programs with a
+    coverage target (all programs when none has one); rotated members / (cohort - members who
+    left or lost eligibility before rotating). Never decreases."""
     wf = ctx.workforce
     cohort = wf.cohort & ~wf.excused
     return [("all", _share(np.sum(cohort & (wf.n_rotations > 0)), np.sum(cohort)))]
@@ -689,7 +691,8 @@ def metrics_markdown() -> str:
         " ".join(inspect.cleandoc(__doc__).split("\n\n")[2].split()),
         "",
         f"`<indicator>` stands for each of: {', '.join(f'`{i}`' for i in ALL_INDICATORS)} "
-        "(`quality` is the mean effective teaching quality of a school's teachers, not a head count).",
+        "(`quality` is the mean latent teaching quality of the teachers teaching at a school, not a head count;",
+        "`mean_effective_quality` adds the double-teacher-classroom lift).",
         "",
         "| metric | label | unit | groups | formula |",
         "|---|---|---|---|---|",

@@ -67,7 +67,11 @@ class RotationModel(mesa.Model):
         # the last entry is for new hires training at a leading school (careers.hire_placement)
         self._stay_shares = [p.stay_share for p in scenario.policy.programs] + [0.0]
         self.double_teacher_lift = np.zeros(self.world.n_schools)
-        self._coverage_rules = [p.eligibility for p in scenario.policy.programs] or [Eligibility()]
+        # coverage is of the cohort eligible under the programs with a coverage target (all
+        # programs when none has one)
+        programs = scenario.policy.programs
+        self._coverage_rules = ([p.eligibility for p in programs if p.quota.coverage_years]
+                                or [p.eligibility for p in programs] or [Eligibility()])
         self.rotation_history: dict[int, list[tuple[int, int, int]]] = {}
         self.moves: list[tuple] = []
         self.metric_rows: list[tuple[int, str, str, float]] = []
@@ -137,13 +141,16 @@ class RotationModel(mesa.Model):
 
     def _rotate(self) -> dict[str, int]:
         wf = self.workforce
-        elig_any = np.zeros(wf.n, dtype=bool)
+        covered = np.zeros(wf.n, dtype=bool)
         for rule in self._coverage_rules:
-            elig_any |= eligible_mask(self, rule)
+            covered |= eligible_mask(self, rule)
         if self.year == 1:
-            wf.cohort[:] = elig_any
-        wf.excused[:] |= wf.cohort & (wf.n_rotations == 0) & ~elig_any & (wf.term_end < 0)
-        total = {"eligible": int(elig_any.sum()) if self.programs else 0, "rotations": 0, "unmatched": 0}
+            wf.cohort[:] = covered
+        wf.excused[:] |= wf.cohort & (wf.n_rotations == 0) & ~covered & (wf.term_end < 0)
+        elig_any = np.zeros(wf.n, dtype=bool)
+        for program in self.programs:
+            elig_any |= program.eligible(self)
+        total = {"eligible": int(elig_any.sum()), "rotations": 0, "unmatched": 0}
         for program in self.programs:
             got = program.apply(self)
             total["rotations"] += got["rotations"]

@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from sim.metrics import HIGH_QUALITY_CV, INDICATORS  # noqa: E402
 
@@ -70,3 +71,90 @@ def save_run_figures(metrics: pd.DataFrame, folder: Path) -> list[Path]:
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def _panels(n: int, width: float = 4.2, height: float = 3.3):
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def _scenario_colours(trajectories: pd.DataFrame) -> dict:
+    """One colour per scenario, in the comparison's order, the same in every comparison figure."""
+    col = trajectories["scenario"]
+    names = [str(c) for c in col.cat.categories] if isinstance(col.dtype, pd.CategoricalDtype) else \
+        list(dict.fromkeys(col.astype(str)))
+    return dict(zip(names, sns.color_palette(n_colors=len(names)), strict=True))
+
+
+def compare_trajectories(trajectories: pd.DataFrame, baseline: str) -> plt.Figure:
+    """Each outcome over the years, one line per scenario, the band its 95% t-interval over replicates."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    outcomes = list(dict.fromkeys(zip(trajectories["metric"], trajectories["group"], strict=True)))
+    colours = _scenario_colours(trajectories)
+    scenarios = list(colours)
+    fig, axes = _panels(len(outcomes))
+    for ax, (metric, group) in zip(axes, outcomes, strict=True):
+        part = trajectories[(trajectories["metric"] == metric) & (trajectories["group"] == group)]
+        for name in scenarios:
+            s = part[part["scenario"].astype(str) == name].sort_values("year")
+            ax.plot(s["year"], s["mean"], color=colours[name], label=name,
+                    linewidth=2.2 if name == baseline else 1.6, linestyle="--" if name == baseline else "-")
+            ax.fill_between(s["year"], s["ci_low"], s["ci_high"], color=colours[name], alpha=0.2, linewidth=0)
+        ax.set_title(f"{metric} ({group})", fontsize=10)
+        ax.set_xlabel("year")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Scenario means with 95% t-intervals over paired replicates (baseline dashed)")
+    fig.tight_layout()
+    return fig
+
+
+def compare_differences(trajectories: pd.DataFrame, baseline: str) -> plt.Figure:
+    """Each scenario minus the baseline, replicate by replicate: mean paired difference and its 95% interval."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    outcomes = list(dict.fromkeys(zip(trajectories["metric"], trajectories["group"], strict=True)))
+    colours = _scenario_colours(trajectories)
+    others = [s for s in colours if s != baseline]
+    fig, axes = _panels(len(outcomes))
+    for ax, (metric, group) in zip(axes, outcomes, strict=True):
+        part = trajectories[(trajectories["metric"] == metric) & (trajectories["group"] == group)]
+        ax.axhline(0.0, color="black", linewidth=1)
+        for name in others:
+            s = part[part["scenario"].astype(str) == name].sort_values("year")
+            ax.plot(s["year"], s["diff"], color=colours[name], label=name)
+            ax.fill_between(s["year"], s["diff_ci_low"], s["diff_ci_high"], color=colours[name], alpha=0.25,
+                            linewidth=0)
+        ax.set_title(f"{metric} ({group})", fontsize=10)
+        ax.set_xlabel("year")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(f"minus {baseline}", fontsize=8)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"Paired differences from {baseline} with 95% paired-t intervals")
+    fig.tight_layout()
+    return fig
+
+
+def sensitivity_bars(sens) -> plt.Figure:
+    """Sobol first- and total-order indices (or Morris mu* ) per parameter with 95% intervals."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    t = sens.table
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(t) + 2.0))
+    y = range(len(t))
+    if sens.method == "sobol":
+        h = 0.38
+        ax.barh([i - h / 2 for i in y], t["S1"], height=h, xerr=t["S1_conf"], label="first order S1", capsize=3)
+        ax.barh([i + h / 2 for i in y], t["ST"], height=h, xerr=t["ST_conf"], label="total order ST", capsize=3)
+        ax.set_xlabel("Sobol index (share of output variance)")
+        ax.legend(fontsize=8)
+    else:
+        ax.barh(list(y), t["mu_star"], xerr=t["mu_star_conf"], capsize=3, label="mu*")
+        ax.set_xlabel("Morris mu* (mean absolute elementary effect)")
+    ax.set_yticks(list(y), t["parameter"], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_title(f"{sens.metric} ({sens.group}, year {sens.year}, {sens.scenario}); 95% intervals", fontsize=10)
+    fig.tight_layout()
+    return fig

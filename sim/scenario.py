@@ -70,7 +70,7 @@ class World(Strict):
 class Careers(Strict):
     """Ageing, leaving, hiring, learning and voluntary drift; all rates are per year."""
 
-    retirement_age: Annotated[int, Field(ge=45, le=75)] = 60  # years; statutory age for men (women 55)
+    retirement_age: Annotated[int, Field(ge=45, le=75)] = 60  # years; one age for all (the statutory age for men)
     attrition_base: Share = 0.015  # yearly exit hazard of an urban teacher
     attrition_rural_extra: Share = 0.06  # added at rural posts; ~7.5%/yr rural loss (DOMAIN.md)
     attrition_weak_extra: Share = 0.01  # added at weak schools
@@ -89,11 +89,11 @@ class Careers(Strict):
     radiation: NonNegative = 0.1  # yearly quality gain of a school's staff per unit share of backbone rotators
     title_promotion: Share = 0.04  # yearly chance of a title step for an average teacher
     backbone_promotion: Share = 0.025  # yearly chance of a backbone step for an average teacher
-    prestige_in_promotion: NonNegative = 0.35  # log-odds boost per tier step above ordinary
+    prestige_in_promotion: NonNegative = 0.35  # promotion chances x exp(this x (tier - ordinary)); assumption
     rotation_counts_for_promotion: NonNegative = 0.2  # relative boost after a rotation (Beijing)
     drift_rate: Share = 0.03  # yearly share of teachers seeking a transfer to a stronger school
     drift_min_years: Count = 3  # years at a school before a voluntary transfer
-    drift_quality_selection: NonNegative = 1.0  # how much stronger teachers succeed in moving
+    drift_quality_selection: NonNegative = 1.0  # stronger teachers seek transfers more often (and choose first)
     commute_minutes_per_km: NonNegative = 2.5
     commute_fixed_minutes: NonNegative = 10.0
     dissatisfaction_commute_minutes: NonNegative = 60.0  # commutes past this lower satisfaction
@@ -131,6 +131,7 @@ class Eligibility(Strict):
     min_backbone: Literal["none", "school", "district", "municipal"] = "none"
     districts: list[str] | None = None  # only schools of these districts take part (None: all)
     school_districts: list[str] | None = None  # only these school districts (a pilot school district)
+    twinned_only: bool = False  # only schools in a twinning pair (Dongcheng's 27 pilot pairs)
     remote_min_years: Count = 0  # years a teacher at a rural school must stay first (Japan)
     exempt_men_over: Annotated[int, Field(ge=30, le=75)] | None = None  # Wuhan 2015: men over 52
     exempt_women_over: Annotated[int, Field(ge=30, le=75)] | None = None  # Wuhan 2015: women over 48
@@ -214,7 +215,7 @@ class Policy(Strict):
     programs: list[Program] = []
     receiving_capacity: Annotated[float, Field(ge=1.0, le=3.0)] = 1.15  # posts x norm a host can hold
     double_teacher: DoubleTeacher = DoubleTeacher()
-    dormitories_per_district: Count = 0  # rotation dormitory beds per district (Binzhou: 90 dormitories)
+    dormitories_per_district: Count = 0  # rotation dormitory beds per district (Binzhou built 90 dormitories)
     dormitory_commute_minutes: NonNegative = 15.0  # commute of a rotator who has a dormitory bed
     allowance: Share = 0.0  # satisfaction added for teachers on rotation (pay and allowances)
     title_requires_rotation_years: Count = 0  # years of rotation or rural service before a senior title

@@ -279,3 +279,42 @@ def _extra_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     return found
+
+
+def write_comparison(comparison, out: str | Path, figures: bool = True) -> Path:
+    """Write a Comparison to `out` (replacing an earlier one): the table as CSV and Markdown, the
+    paired statistics of every year, every replicate's metrics, figures and a manifest."""
+    import io
+
+    out = Path(out)
+    files: dict[str, bytes | str] = {
+        "comparison.csv": comparison.table.to_csv(index=False, float_format="%.10g"),
+        "comparison.md": comparison.markdown(),
+        "trajectories.parquet": parquet_bytes(comparison.trajectories),
+        "metrics.parquet": parquet_bytes(comparison.metrics),
+    }
+    if figures:
+        import matplotlib.pyplot as plt
+
+        from sim.plots import compare_differences, compare_trajectories
+
+        for name, make in (("trajectories", compare_trajectories), ("differences", compare_differences)):
+            fig = make(comparison.trajectories, comparison.baseline)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+            plt.close(fig)
+            files[f"figures/{name}.png"] = buf.getvalue()
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "compare",
+        "baseline": comparison.baseline,
+        "scenarios": [s.model_dump(mode="json") for s in comparison.scenarios],
+        "seeds": comparison.seeds,
+        "outcomes": [f"{m}:{g}" for m, g in comparison.outcomes],
+        "at": comparison.at,
+        "timings": comparison.timings,
+        "files": {name: hashlib.sha256(c if isinstance(c, bytes) else c.encode()).hexdigest()
+                  for name, c in files.items()},
+    } | provenance()
+    files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True)
+    return write_folder(out, files)

@@ -24,7 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"
 BASE = SCENARIOS / "_base.yaml"
 BASELINE = SCENARIOS / "baseline_drift.yaml"
-DONGCHENG = SCENARIOS / "dongcheng_2021.yaml"
+DONGCHENG_2021 = SCENARIOS / "dongcheng_2021.yaml"
+# one rotation program (the district exchange of dongcheng_2021): tests override policy.programs.0
+DONGCHENG = REPO / "tests" / "data" / "exchange.yaml"
 
 # A small Dongcheng-shaped world: one district of 20 schools of about 30 teachers.
 SMALL_DONGCHENG = ("world.schools_per_district=20", "world.teachers_per_school=30")
@@ -64,7 +66,7 @@ def dongcheng_run():
     """dongcheng_2021 on the full Dongcheng preset, seed 7, three years."""
     from sim.model import RotationModel
 
-    model = RotationModel(scenario(DONGCHENG, "run.years=3"), rng=7)
+    model = RotationModel(scenario(DONGCHENG_2021, "run.years=3"), rng=7)
     model.run_for(3)
     return model
 

@@ -157,7 +157,8 @@ def test_validate_prints_resolved_yaml():
     assert data["run"] == {"years": 4, "replicates": 1, "seed": 20210901}
     assert data["world"]["preset"] == "dongcheng"  # from _base.yaml
     assert data["careers"]["retirement_age"] == 60  # a schema default, spelled out
-    assert data["policy"]["programs"][0]["quota"]["min_count"] == 2000
+    programs = {p["name"]: p for p in data["policy"]["programs"]}
+    assert programs["district_exchange"]["quota"]["min_count"] == 2000
     assert "source_dir" not in data
 
 

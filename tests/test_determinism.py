@@ -57,7 +57,7 @@ def test_replicates_differ_and_record_their_seed():
     assert not np.array_equal(v0, v1)
     for frame in (res.metrics, res.schools, res.moves):
         assert {"scenario", "replicate", "seed"} <= set(frame.columns)
-        assert set(frame["scenario"].unique()) == {"dongcheng_2021"}
+        assert set(frame["scenario"].unique()) == {res.scenario.name}
 
 
 def test_run_frames_equal_the_model_run_with_the_replicate_seed():

@@ -154,7 +154,8 @@ def _priority_wf():
         title=np.array([2, 3, 2, 1, 2, 2]),
         hardship_years=np.array([0, 0, 5, 0, 1, 2]),
     )
-    return SimpleNamespace(workforce=wf, config=SimpleNamespace(policy=SimpleNamespace(title_requires_rotation_years=3)))
+    policy = SimpleNamespace(title_requires_rotation_years=3)
+    return SimpleNamespace(workforce=wf, config=SimpleNamespace(policy=policy))
 
 
 def test_priority_youngest_and_title_rule():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BASE, BASELINE, DONGCHENG
+from conftest import BASE, BASELINE, DONGCHENG, DONGCHENG_2021
 
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict, scenario_to_yaml
 
@@ -54,11 +54,13 @@ def test_baseline_drift_resolves_with_base_defaults():
 
 
 def test_dongcheng_resolves_program_and_base_run_section():
-    sc = load_scenario(DONGCHENG)
+    sc = load_scenario(DONGCHENG_2021)
     assert sc.name == "dongcheng_2021"
     assert sc.run.seed == 20210901 and sc.run.years == 10  # from _base.yaml
-    (p,) = sc.policy.programs
-    assert p.name == "district_exchange"
+    assert [p.name for p in sc.policy.programs] == ["twinning_pairs", "pilot_school_district", "training_flow",
+                                                     "district_exchange"]
+    assert sc.policy.double_teacher.classrooms == 78
+    p = sc.policy.programs[-1]
     assert p.quota.min_count == 2000
     assert p.quota.coverage_years == 3
     assert p.eligibility.min_years_at_school == 6

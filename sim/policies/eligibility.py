@@ -33,6 +33,8 @@ def eligible_mask(model, eligibility) -> np.ndarray:
     if eligibility.school_districts is not None:
         ids = [i for i, n in enumerate(model.world.school_district_names) if n in eligibility.school_districts]
         mask &= np.isin(s["school_district"][school], ids)
+    if eligibility.twinned_only:
+        mask &= np.isin(school, model.world.twinning.ravel())
     if eligibility.remote_min_years:
         mask &= (tier != TIERS.index("rural")) | (wf.years_at_school >= eligibility.remote_min_years)
     if eligibility.exempt_men_over is not None:

@@ -5,9 +5,10 @@ program's scope (the twin partner, same group, school district, district, or any
 city), fits the teacher's level (a nine-year school takes both; `cross_level` lifts the rule),
 lies in the allowed direction (strong->weak: a lower tier; weak->strong: a higher tier), is not
 the home school, keeps the commute under the cap, and has room (present staff below
-`receiving_capacity` x norm; a school's room grows only when one of its own rotators is placed
-elsewhere; part-time rotators take no post). Preferred hosts (twin partner, group) are used when
-one is feasible. A rotator with no feasible host stays home and is counted as unmatched.
+`receiving_capacity` x norm, or for a transfer a vacancy under the norm; a school's room grows
+only when one of its own rotators is placed elsewhere; part-time rotators take no post).
+Preferred hosts (twin partner, group) are used when one is feasible. A rotator with no feasible
+host stays home and is counted as unmatched.
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ class Constraints:
             self.block = s[SCOPE_COLUMN[program.scope]]
         # for block-wide shares, a school outside any block (no group) is a block of its own
         self.share_block = np.where(self.block >= 0, self.block, self.block.max(initial=0) + 1 + np.arange(n))
-        self.room = np.floor(s["norm"] * model.config.policy.receiving_capacity).astype(np.int64) - present
+        if program.form == "transfer":
+            # a transfer takes a post: only vacancies (and posts its own movers free) can be filled
+            wf = model.workforce
+            self.room = s["norm"] - np.bincount(wf.school[wf.active], minlength=n)
+        else:
+            self.room = np.floor(s["norm"] * model.config.policy.receiving_capacity).astype(np.int64) - present
         self.books_room = program.form != "part_time"
         self.twins: dict[int, list[int]] = {}
         for a, b in model.world.twinning.tolist():

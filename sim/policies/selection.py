@@ -110,7 +110,9 @@ class DistrictSelection:
 class SchoolSelection:
     """Each sending school picks its own share of the district's quota. With gaming g, a school
     ranks its eligible teachers by g * (quality rank) + (1 - g) * (random rank): at g = 1 it
-    sends its weakest, at g = 0 a random draw. The backbone floor holds within each school."""
+    sends its weakest, at g = 0 a random draw (never-rotated teachers first either way; the
+    program's `priority` list and `quota.per_school` are not used: the school's own choice replaces
+    them). The backbone floor holds within each school."""
 
     def select(self, model, program, eligible: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         wf = model.workforce

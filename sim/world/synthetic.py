@@ -30,11 +30,12 @@ class Preset:
     twinning_pairs_per_district: int
 
 
-# Dongcheng: about 79 schools and 8,800 teachers, 7 education groups, 8 school districts and
-# 27 twinning pairs (seed articles, 2021 plan).
+# Dongcheng: about 79 schools and 8,800 teachers, 7 education groups and 27 twinning pairs (seed
+# articles, 2021 plan); 8 school districts is the project's assumption (issue 2), not a sourced figure.
 DONGCHENG = Preset(("Dongcheng",), ("urban_core",), 79, 8800 / 79, 7, 8, 27)
 
-# Beijing: 16 districts, about 1,600 compulsory schools and 120,000 teachers.
+# Beijing: 16 districts; about 1,600 compulsory schools and 120,000 teachers are round figures of
+# the project's (issue 2), not sourced counts.
 BEIJING = Preset(
     ("Dongcheng", "Xicheng", "Chaoyang", "Haidian", "Fengtai", "Shijingshan", "Fangshan",
      "Tongzhou", "Shunyi", "Changping", "Daxing", "Mentougou", "Huairou", "Pinggu", "Miyun",
@@ -127,20 +128,33 @@ def synthetic_world(preset: Preset, rng: np.random.Generator, scale: float = 1.0
             k = 0
             while sum(group >= 0) < target and free:
                 leader = k % n_groups
-                dist = [(x[j] - x[leader]) ** 2 + (y[j] - y[leader]) ** 2 for j in free]
-                j = free.pop(int(np.argmin(dist)))
-                group[j] = leader + g_base
                 k += 1
+                # a group keeps to one level: members teach the leader's level (or are nine-year)
+                fits = [j for j in free if levels[j] in (levels[leader], 2)]
+                if not fits:
+                    if all(not [j for j in free if levels[j] in (levels[g], 2)] for g in range(n_groups)):
+                        break
+                    continue
+                dist = [(x[j] - x[leader]) ** 2 + (y[j] - y[leader]) ** 2 for j in fits]
+                j = fits[int(np.argmin(dist))]
+                free.remove(j)
+                group[j] = leader + g_base
             group_names += [f"{names[d]}-G{k + 1}" for k in range(n_groups)]
             group_district += [d] * n_groups
         # twinning: each strong or leading school (in turn, several times if needed) is paired with
         # the nearest unpaired school of the weakest tier left, weak and rural before ordinary
         strong = [i for i in np.argsort(-tiers, kind="stable") if tiers[i] >= TIERS.index("strong")]
+        pairs_before = len(twinning)
         partners = [i for i in range(per_d) if tiers[i] <= TIERS.index("ordinary")]
-        for k in range(min(n_pairs, len(partners)) if strong else 0):
+        for k in range(4 * n_pairs if strong else 0):
+            if len(twinning) - pairs_before == n_pairs or not partners:
+                break
             i = strong[k % len(strong)]
-            lowest = min(tiers[j] for j in partners)
-            pool = [j for j in partners if tiers[j] == lowest]
+            fits = [j for j in partners if levels[j] == levels[i] or 2 in (levels[i], levels[j])]
+            if not fits:
+                continue
+            lowest = min(tiers[j] for j in fits)
+            pool = [j for j in fits if tiers[j] == lowest]
             dist = [(x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2 for j in pool]
             j = pool[int(np.argmin(dist))]
             partners.remove(j)
@@ -212,7 +226,9 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
 
     senior_p = SENIOR_TIER[t] * np.exp(0.3 * z) / (1 + np.exp(-(age - 46) / 4.0))
     u = rng.random(n)
-    title = np.where(experience < 1, 0, np.where(experience < 6, 1, 2))
+    # second-level after a year; first-level comes slowly (about half by 18 years of experience)
+    first_p = 1.0 / (1.0 + np.exp(-(experience - 18) / 4.0))
+    title = np.where(experience < 1, 0, np.where((experience >= 5) & (rng.random(n) < first_p), 2, 1))
     title = np.where((u < senior_p * 0.55) & (experience >= 12), 3, title)
     title = np.where((title == 3) & (rng.random(n) < 0.05 * (t >= 3)), 4, title)
 

@@ -1,0 +1,343 @@
+"""Sweep files and their designs: which runs a sweep is made of, all checked before any runs.
+
+A sweep file (YAML) names base scenarios, parameters by dotted scenario path with a range or a
+list of values, a design (full grid, Latin hypercube, Sobol, Morris), replicates, years and the
+outcomes to keep. A design point is a set of `--set` overrides applied to a base through
+`load_scenario`, so every point passes the same schema as a scenario file. A point that makes an
+invalid scenario stops the sweep before any run starts.
+
+Runs are (base, point, replicate). Replicate i uses `replicate_seeds(root, R)[i]` in every base and
+at every point (common random numbers), so a run's result depends only on its scenario and seed,
+not on where or when it ran.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim.scenario import Scenario, ScenarioError, _error_line, _read_yaml, load_scenario
+
+FORBIDDEN_PREFIXES = ("run.", "name", "description")  # the sweep itself sets these
+
+
+class SweepError(ValueError):
+    """A sweep file that cannot be run; its message is one line naming the file and the key."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Parameter(Strict):
+    """One swept scenario key: a range (low, high) or a list of values."""
+
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False  # whole numbers low..high, both included, equally likely
+    values: Annotated[list[Any], Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _range_or_values(self) -> Parameter:
+        has_range = self.low is not None or self.high is not None
+        if has_range == (self.values is not None):
+            raise ValueError("give either low and high, or values")
+        if self.values is not None:
+            if self.integer:
+                raise ValueError("integer applies to a range (low, high), not to values")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("a range needs both low and high")
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.integer and not (float(self.low).is_integer() and float(self.high).is_integer()):
+            raise ValueError("an integer range needs whole-number low and high")
+        return self
+
+    def bounds(self) -> tuple[float, float]:
+        """The sampler's interval; values map to [0, k) by index, integers to [low, high + 1)."""
+        if self.values is not None:
+            return 0.0, float(len(self.values))
+        if self.integer:
+            return float(self.low), float(self.high) + 1.0
+        return float(self.low), float(self.high)
+
+    def value(self, x: float) -> Any:
+        """The scenario value of the sampler's number x."""
+        if self.values is not None:
+            return self.values[min(int(math.floor(x)), len(self.values) - 1)]
+        if self.integer:
+            return int(min(math.floor(x), self.high))
+        return float(x)
+
+    def grid(self, levels: int) -> list[float]:
+        """The sampler's numbers of a full-grid axis: every value, or `levels` evenly spaced numbers."""
+        if self.values is not None:
+            return [float(i) for i in range(len(self.values))]
+        axis = np.linspace(float(self.low), float(self.high), levels)
+        if self.integer:
+            return sorted({float(round(v)) for v in axis})
+        return [float(v) for v in axis]
+
+
+class Design(Strict):
+    """How design points are chosen (the sampler seeds are part of the sweep, so designs repeat)."""
+
+    kind: Literal["grid", "lhs", "sobol", "morris"] = "grid"
+    points: Annotated[int, Field(ge=1, le=1_000_000)] | None = None  # lhs: points; sobol: N; morris: trajectories
+    levels: Annotated[int, Field(ge=2, le=1000)] | None = None  # grid: per range (default 3); morris (default 4)
+    second_order: bool = False  # sobol: also second-order indices (2D+2 instead of D+2 points per N)
+    seed: Annotated[int, Field(ge=0, lt=2**32)] = 0  # seed of the sampler, not of the runs
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> Design:
+        if self.kind == "grid" and self.points is not None:
+            raise ValueError("a grid has no 'points': its size is the product of the axes")
+        if self.kind != "grid" and self.points is None:
+            raise ValueError(f"a {self.kind} design needs 'points'")
+        if self.kind == "sobol" and self.points & (self.points - 1):
+            raise ValueError(f"a sobol design needs 'points' a power of two (got {self.points})")
+        if self.kind in ("grid", "lhs") and self.second_order:
+            raise ValueError("second_order applies to a sobol design")
+        if self.kind == "lhs" and self.levels is not None:
+            raise ValueError("a Latin hypercube has no 'levels'")
+        return self
+
+
+class SweepSpec(Strict):
+    """A whole sweep file."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_\-\.]+$")]
+    description: str = ""
+    bases: Annotated[list[str], Field(min_length=1)]  # scenario files, relative to the sweep file
+    set: list[str] = []  # dotted.key=value overrides applied to every base, as --set
+    parameters: dict[str, Parameter] = {}
+    design: Design = Design()
+    replicates: Annotated[int, Field(ge=1, le=10_000)] = 1
+    years: Annotated[int, Field(ge=1, le=200)] | None = None  # None: each base's run.years
+    seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None  # root seed; None: the first base's run.seed
+    outcomes: Annotated[list[str], Field(min_length=1)]  # metric names kept in the run files
+    groups: Annotated[list[str], Field(min_length=1)] | None = None  # None: every group of those metrics
+
+    @field_validator("outcomes")
+    @classmethod
+    def _known_metrics(cls, names: list[str]) -> list[str]:
+        from sim.metrics import REGISTRY
+
+        unknown = [n for n in names if n not in REGISTRY]
+        if unknown:
+            raise ValueError(f"unknown metric {unknown[0]!r} (see docs/metrics.md)")
+        if len(set(names)) != len(names):
+            raise ValueError("a metric is named twice")
+        return names
+
+    @field_validator("parameters")
+    @classmethod
+    def _scenario_paths(cls, params: dict[str, Parameter]) -> dict[str, Parameter]:
+        for path in params:
+            if not path or any(not k for k in path.split(".")):
+                raise ValueError(f"{path!r} is not a dotted scenario key")
+            if path.startswith(FORBIDDEN_PREFIXES):
+                raise ValueError(f"{path!r}: run length, replicates, seed and names are set by the sweep itself")
+        return params
+
+
+def override(path: str, value: Any) -> str:
+    """`path=value` as a --set item whose YAML reads back to exactly `value`."""
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10**9).strip()
+    return f"{path}={text.removesuffix('...').strip()}"
+
+
+@dataclass
+class Base:
+    """A base scenario of the sweep, with the sweep's fixed overrides (no design point yet)."""
+
+    name: str
+    path: Path
+    overrides: tuple[str, ...]
+    scenario: Scenario
+
+
+@dataclass
+class Sweep:
+    """A validated sweep: bases, design points, seeds; every run can be built from it."""
+
+    path: Path
+    spec: SweepSpec
+    bases: list[Base]
+    points: list[dict[str, Any]]  # design point i -> {dotted path: value}
+    raw: np.ndarray  # the sampler's numbers behind the points, (n_points, n_parameters)
+    seed: int
+    seeds: list[int]
+
+    @property
+    def parameters(self) -> list[str]:
+        return list(self.spec.parameters)
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.bases) * len(self.points) * self.spec.replicates
+
+    def point_overrides(self, point: int) -> list[str]:
+        return [override(k, v) for k, v in self.points[point].items()]
+
+    def scenario(self, base: Base, point: int) -> Scenario:
+        """The scenario of one design point of one base (raises ScenarioError)."""
+        return load_scenario(base.path, [*base.overrides, *self.point_overrides(point)])
+
+    def runs(self):
+        """Every run as (base, point, replicate, seed), base by base, point by point (a generator)."""
+        for base in self.bases:
+            for point in range(len(self.points)):
+                for rep, seed in enumerate(self.seeds):
+                    yield base, point, rep, seed
+
+    def salib_problem(self) -> dict | None:
+        """The SALib problem the sobol or morris sample was drawn for (what the analysis needs)."""
+        if self.spec.design.kind not in ("sobol", "morris"):
+            return None
+        return salib_problem(self.spec)
+
+    def design_frame(self):
+        """The design table: one row per point, one column per parameter (value applied), plus the
+        sampler's number behind it as `raw:<parameter>`."""
+        import pandas as pd
+
+        frame = pd.DataFrame({"point": np.arange(len(self.points), dtype=np.int64)})
+        for j, name in enumerate(self.parameters):
+            col = [p[name] for p in self.points]
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in col)
+            frame[name] = col if numeric else [v if isinstance(v, str) else json.dumps(v) for v in col]
+            frame[f"raw:{name}"] = self.raw[:, j] if len(self.points) else []
+        return frame
+
+    def fingerprint(self) -> str:
+        """What makes two sweeps the same: spec (not its description), resolved bases, points, seeds."""
+        spec = self.spec.model_dump(mode="json")
+        spec.pop("description")
+        body = {"spec": spec, "bases": [(b.name, b.scenario.model_dump(mode="json")) for b in self.bases],
+                "points": self.points, "seeds": self.seeds}
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def salib_problem(spec: SweepSpec) -> dict:
+    names = list(spec.parameters)
+    return {"num_vars": len(names), "names": names,
+            "bounds": [list(spec.parameters[n].bounds()) for n in names]}
+
+
+def sample(spec: SweepSpec) -> np.ndarray:
+    """The sampler's numbers, one row per design point (grid, qmc Latin hypercube, SALib)."""
+    params = list(spec.parameters.values())
+    d = spec.design
+    if d.kind == "grid":
+        axes = [p.grid(d.levels or 3) for p in params]
+        return np.array(list(itertools.product(*axes)), dtype=float).reshape(-1, len(params))
+    if d.kind == "lhs":
+        from scipy.stats import qmc
+
+        u = qmc.LatinHypercube(d=len(params), rng=np.random.default_rng(d.seed)).random(d.points)
+        lo, hi = np.array([p.bounds() for p in params]).T
+        return lo + u * (hi - lo)
+    problem = salib_problem(spec)
+    if d.kind == "sobol":
+        from SALib.sample import sobol
+
+        return sobol.sample(problem, d.points, calc_second_order=d.second_order, scramble=True, seed=d.seed)
+    from SALib.sample import morris
+
+    return morris.sample(problem, d.points, num_levels=d.levels or 4, seed=d.seed)
+
+
+def read_spec(path: Path) -> SweepSpec:
+    try:
+        data = _read_yaml(path)
+    except ScenarioError as exc:
+        raise SweepError(str(exc)) from None
+    try:
+        return SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SweepError(_error_line(exc, {}, str(path))) from None
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and check a sweep file: schema, bases, design, and every design point of every base.
+
+    Raises SweepError with one line naming the file and the key (and, for a bad design point,
+    the parameter and its value) before anything runs.
+    """
+    from sim.experiment import replicate_seeds
+
+    path = Path(path)
+    spec = read_spec(path)
+    if spec.design.kind != "grid" and not spec.parameters:
+        raise SweepError(f"{path}: design.kind: a {spec.design.kind} design needs at least one parameter")
+    base_paths = [(path.parent / b).resolve() for b in spec.bases]
+    for given, bp in zip(spec.bases, base_paths, strict=True):
+        if not bp.is_file():
+            raise SweepError(f"{path}: bases: scenario file {given!r} not found")
+    first = _load_base(path, base_paths[0], spec.set)
+    root = first.run.seed if spec.seed is None else spec.seed
+    fixed = [*spec.set, f"run.replicates={spec.replicates}", f"run.seed={root}"]
+    if spec.years is not None:
+        fixed.append(f"run.years={spec.years}")
+    bases = []
+    for bp in base_paths:
+        sc = _load_base(path, bp, fixed)
+        bases.append(Base(sc.name, bp, tuple(fixed), sc))
+    names = [b.name for b in bases]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SweepError(f"{path}: bases: two bases are both named {dupes[0]!r}; runs are named by base")
+    raw = sample(spec)
+    params = list(spec.parameters.items())
+    points = [{name: p.value(x) for (name, p), x in zip(params, row, strict=True)} for row in raw]
+    sweep = Sweep(path, spec, bases, points, raw, root, replicate_seeds(root, spec.replicates))
+    for base in bases:
+        for i in range(len(points)):
+            try:
+                _checked(base.path, [*base.overrides, *sweep.point_overrides(i)])
+            except ScenarioError as exc:
+                raise SweepError(_point_error(sweep, base, i, exc)) from None
+    return sweep
+
+
+def _checked(path: Path, overrides: list[str]) -> Scenario:
+    from sim.experiment import check_size
+
+    scenario = load_scenario(path, overrides)
+    try:
+        check_size(scenario)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
+    return scenario
+
+
+def _load_base(sweep_path: Path, base_path: Path, overrides: list[str]) -> Scenario:
+    try:
+        return _checked(base_path, overrides)
+    except ScenarioError as exc:
+        raise SweepError(f"{sweep_path}: bases: {exc}") from None
+
+
+def _point_error(sweep: Sweep, base: Base, i: int, exc: ScenarioError) -> str:
+    """Name the parameter that makes the point invalid on its own, else every parameter of the point."""
+    culprits = []
+    for name, value in sweep.points[i].items():
+        try:
+            _checked(base.path, [*base.overrides, override(name, value)])
+        except ScenarioError:
+            culprits.append(name)
+    named = culprits[:1] or list(sweep.points[i])
+    where = "parameters." + named[0] if len(named) == 1 else "parameters"
+    values = ", ".join(f"{n}={sweep.points[i][n]!r}" for n in named)
+    return f"{sweep.path}: {where}: design point {i} ({values}) makes base {base.name!r} invalid: {exc}"

@@ -1,0 +1,171 @@
+"""Where runs execute: this process, a local Dask cluster, an existing Dask scheduler, or Slurm.
+
+Every executor calls the same task function on the same tasks, so results never depend on
+where a run executed or how many workers there were (the seeds come from the tasks). An
+executor yields `(task, result, error)` as tasks finish, in any order. It keeps only a bounded
+window of tasks in flight, so the client's memory does not grow with the number of runs.
+
+Dask survives killed workers on its own: the scheduler reschedules a lost worker's tasks (up to
+`distributed.scheduler.allowed-failures` times, then KilledWorker), `retries=` covers other
+transient errors, and an adaptive Slurm cluster submits new jobs to replace lost ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+LOCAL_HOST = "127.0.0.1"  # a local cluster listens on loopback only
+
+
+def machine_workers() -> int:
+    """The number of CPUs this process may use: the default size of a local cluster."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Serial:
+    """Runs tasks one after another in this process (no Dask): the reference every executor matches."""
+
+    def __enter__(self) -> Serial:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def describe(self) -> str:
+        return "serial (this process)"
+
+    def map_unordered(self, fn: Callable, items: Iterable) -> Iterator[tuple[Any, Any, BaseException | None]]:
+        for item in items:
+            try:
+                result = fn(item)
+            except Exception as exc:  # the task function records its own failures; this is a last guard
+                yield item, None, exc
+            else:
+                yield item, result, None
+
+
+@dataclass
+class SlurmOptions:
+    """A Slurm cluster through dask-jobqueue: adaptive, between 1 and `jobs` jobs at a time."""
+
+    jobs: int = 2  # most jobs at once; lost jobs are replaced while runs are pending
+    cores: int = 1  # per job: one single-threaded worker process per core
+    memory: str = "2GB"  # per job
+    walltime: str = "01:00:00"
+    queue: str | None = None  # the partition
+    account: str | None = None
+    directives: list[str] = field(default_factory=list)  # extra `#SBATCH` options, e.g. "--nodes=1"
+    host: str | None = None  # where the scheduler listens; None: dask-jobqueue's choice (this host's address)
+    log_directory: str | None = None
+
+
+class Dask:
+    """Runs tasks on Dask: a LocalCluster (default), an existing scheduler, or a SLURMCluster."""
+
+    def __init__(self, workers: int | None = None, address: str | None = None,
+                 slurm: SlurmOptions | None = None, retries: int = 2, window: int | None = None,
+                 connect_timeout: float = 30.0):
+        if sum(x is not None for x in (workers, address, slurm)) > 1:
+            raise ValueError("give at most one of workers, address, slurm")
+        self.workers = workers
+        self.address = address
+        self.slurm = slurm
+        self.retries = retries
+        self.window = window
+        self.connect_timeout = connect_timeout
+        self.cluster = None
+        self.client = None
+
+    def describe(self) -> str:
+        if self.address:
+            return f"dask scheduler {self.address}"
+        if self.slurm:
+            return f"slurm via dask-jobqueue (up to {self.slurm.jobs} jobs x {self.slurm.cores} cores)"
+        return f"local dask cluster ({self.workers or machine_workers()} workers on {LOCAL_HOST})"
+
+    def __enter__(self) -> Dask:
+        from dask.distributed import Client, LocalCluster
+
+        try:
+            if self.address:
+                self.client = Client(self.address, timeout=self.connect_timeout)
+            elif self.slurm:
+                self.cluster = _slurm_cluster(self.slurm)
+                self.cluster.adapt(minimum_jobs=1, maximum_jobs=self.slurm.jobs)
+                self.client = Client(self.cluster, timeout=self.connect_timeout)
+            else:
+                self.cluster = LocalCluster(n_workers=self.workers or machine_workers(), threads_per_worker=1,
+                                            processes=True, host=LOCAL_HOST, dashboard_address=None,
+                                            silence_logs=logging.ERROR)
+                self.client = Client(self.cluster, timeout=self.connect_timeout)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+
+    def _window(self) -> int:
+        if self.window:
+            return self.window
+        if self.slurm:
+            return max(8, 4 * self.slurm.jobs * self.slurm.cores)
+        threads = sum(self.client.nthreads().values())
+        return max(8, 4 * threads)
+
+    def map_unordered(self, fn: Callable, items: Iterable) -> Iterator[tuple[Any, Any, BaseException | None]]:
+        from dask.distributed import as_completed
+
+        todo = iter(items)
+        pending: dict[str, Any] = {}
+        done = as_completed()
+
+        def submit_next() -> bool:
+            for item in todo:
+                future = self.client.submit(fn, item, pure=False, retries=self.retries)
+                pending[future.key] = item
+                done.add(future)
+                return True
+            return False
+
+        for _ in range(self._window()):
+            if not submit_next():
+                break
+        for future in done:
+            item = pending.pop(future.key)
+            try:
+                result, error = future.result(), None
+            except Exception as exc:  # KilledWorker after too many lost workers, a cancelled future, ...
+                result, error = None, exc
+            future.release()
+            submit_next()
+            yield item, result, error
+
+
+def _slurm_cluster(opts: SlurmOptions):
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError:
+        raise ImportError("Slurm needs dask-jobqueue: pip install 'teachersim[cluster]'") from None
+    scheduler_options = {"dashboard_address": None}
+    if opts.host:
+        scheduler_options["host"] = opts.host
+    return SLURMCluster(cores=opts.cores, processes=opts.cores, memory=opts.memory, walltime=opts.walltime,
+                        queue=opts.queue, account=opts.account, job_extra_directives=list(opts.directives),
+                        python=sys.executable, scheduler_options=scheduler_options,
+                        log_directory=opts.log_directory, worker_extra_args=["--no-dashboard"],
+                        silence_logs="error")
