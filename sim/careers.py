@@ -64,21 +64,22 @@ def voluntary_drift(model) -> int:
     movers = rows[u[rows] < p]
     movers = movers[np.argsort(-wf.quality[movers], kind="stable")]
     vacancies = s["norm"] - model.home_posts()
-    moved = 0
-    for r in movers.tolist():
+    members = {d: np.flatnonzero(s["district"] == d) for d in np.unique(s["district"])}
+    dest = np.full(len(movers), -1, dtype=np.int64)
+    for i, r in enumerate(movers.tolist()):
         home = int(wf.school[r])
-        cand = np.flatnonzero((s["district"] == s["district"][home]) & (s["tier"] > s["tier"][home])
-                              & (vacancies > 0)
-                              & ((s["level"] == wf.level[r]) | (s["level"] == SCHOOL_LEVELS.index("nine_year"))))
+        pool = members[s["district"][home]]
+        cand = pool[(s["tier"][pool] > s["tier"][home]) & (vacancies[pool] > 0)
+                    & ((s["level"][pool] == wf.level[r]) | (s["level"][pool] == SCHOOL_LEVELS.index("nine_year")))]
         if len(cand) == 0:
             continue
         weight = np.exp(s["tier"][cand].astype(float))
-        h = int(cand[np.searchsorted(np.cumsum(weight) / weight.sum(), pick[r], side="right").clip(max=len(cand) - 1)])
+        h = int(cand[min(np.searchsorted(np.cumsum(weight) / weight.sum(), pick[r], side="right"), len(cand) - 1)])
         vacancies[h] -= 1
         vacancies[home] += 1
-        model.transfer_post(r, h, "drift")
-        moved += 1
-    return moved
+        dest[i] = h
+    model.transfer_posts(movers[dest >= 0], dest[dest >= 0], "drift")
+    return int(np.sum(dest >= 0))
 
 
 def hire(model) -> np.ndarray:

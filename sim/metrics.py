@@ -129,12 +129,14 @@ class YearContext:
     district_names: list[str]
     workforce: object
     counts: dict[str, float]
-    moves: list[tuple]  # this year's moves, as in RotationModel.moves
+    moves: dict[str, np.ndarray]  # this year's moves as MoveLog columns
+    program_names: list[str]  # MoveLog program index -> name
     disruption: float
     start: dict[str, float]  # year-0 values used by change metrics (hollowing out)
     program_forms: dict[str, str] = field(default_factory=dict)  # program name -> form label
     twinning: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
     units: dict[str, Units] = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)  # results shared by several metrics this year
 
     def __post_init__(self):
         t = self.table
@@ -162,11 +164,9 @@ class YearContext:
 
     def move_array(self, kind: str) -> np.ndarray:
         """(row, from, to, backbone) of this year's moves of one kind, as an int array."""
-        if "_moves" not in self.__dict__:
-            cols = list(zip(*self.moves, strict=True)) if self.moves else [()] * 9
-            self._moves = np.array([cols[4], cols[1], cols[2], cols[3], cols[6]], dtype=np.int64).reshape(5, -1)
-        m = self._moves
-        return m[1:, m[0] == MOVE_KINDS.index(kind)].T
+        m = self.moves
+        sel = m["kind"] == MOVE_KINDS.index(kind)
+        return np.stack([m["teacher"][sel], m["from_school"][sel], m["to_school"][sel], m["backbone"][sel]], axis=1)
 
     def achievement(self) -> np.ndarray:
         return self.table["effective_quality"] - self.disruption * self.table["turnover"]
@@ -230,13 +230,16 @@ def _theil_part(ind, ctx, index: str, part: str, piece: str):
     within = sum_k (P_k/P) L_k."""
     out = []
     for g in GROUPS:
-        x, w, school = ctx.units[g].values(ind)
-        if not len(x):
-            continue
-        labels = ctx.schools[part][school]
-        if part == "group":
-            labels = np.where(labels >= 0, labels, -1 - school)
-        _, between, within = ineq.theil_decomposition(x, w, labels, index)
+        key = (ind, g, index, part)
+        if key not in ctx.cache:  # between and within come from one decomposition
+            x, w, school = ctx.units[g].values(ind)
+            if not len(x):
+                continue
+            labels = ctx.schools[part][school]
+            if part == "group":
+                labels = np.where(labels >= 0, labels, -1 - school)
+            ctx.cache[key] = ineq.theil_decomposition(x, w, labels, index)
+        _, between, within = ctx.cache[key]
         out.append((g, between if piece == "between" else within))
     return out
 
@@ -372,8 +375,9 @@ def _by_form(ctx):
     """Count of rotation moves this year by the form of their program: full_time (teaches at the
     host), part_time (a share of the load at the host), transfer (the post moves), training (young
     teachers to their group's leading school). Every form is reported, with 0 when unused."""
-    k = MOVE_KINDS.index("rotation")
-    found = Counter(ctx.program_forms.get(m[5], "full_time") for m in ctx.moves if m[4] == k)
+    sel = ctx.moves["kind"] == MOVE_KINDS.index("rotation")
+    names = [ctx.program_names[p] for p in ctx.moves["program"][sel].tolist()]
+    found = Counter(ctx.program_forms.get(name, "full_time") for name in names)
     return [(f, float(found.get(f, 0))) for f in ("full_time", "part_time", "transfer", "training")]
 
 

@@ -12,6 +12,7 @@ from sim import careers
 from sim.agents import School, Teacher
 from sim.codes import DISTRICT_BACKBONE, MOVE_KINDS, TIERS
 from sim.metrics import YearContext, school_table, year_metrics
+from sim.movelog import MoveLog
 from sim.policies import RotationProgram, end_terms, form_label
 from sim.policies.eligibility import eligible_mask
 from sim.policies.sharing import double_teacher_classrooms
@@ -73,7 +74,7 @@ class RotationModel(mesa.Model):
         self._coverage_rules = ([p.eligibility for p in programs if p.quota.coverage_years]
                                 or [p.eligibility for p in programs] or [Eligibility()])
         self.rotation_history: dict[int, list[tuple[int, int, int]]] = {}
-        self.moves: list[tuple] = []
+        self.move_log = MoveLog()
         self.metric_rows: list[tuple[int, str, str, float]] = []
         self.school_rows: list[dict[str, np.ndarray]] = []
         self.school_frame_latest: dict[str, np.ndarray] = {}
@@ -118,7 +119,7 @@ class RotationModel(mesa.Model):
         """
         self.year += 1
         self._arrivals = np.zeros(self.world.n_schools)
-        self._year_moves_from = len(self.moves)
+        self._year_moves_from = self.move_log.n
         counts = dict(end_terms(self, self._stay_shares))                      # 1
         counts.update(self._careers())                                          # 2
         counts.update(self._rotate())                                           # 3
@@ -182,51 +183,64 @@ class RotationModel(mesa.Model):
             self.teacher_agents[r].remove()
             self.teacher_agents[r] = None
 
-    def move_teacher(self, row: int, school: int, kind: str, program: str) -> None:
-        """Change where a teacher teaches (rotation out or return home); the home post stays."""
+    def move_teachers(self, rows: np.ndarray, schools: np.ndarray, kind: str, program: str = "") -> None:
+        """Change where teachers teach (rotation out or return home); their home posts stay."""
         wf = self.workforce
-        old = int(wf.host[row])
-        self._log(np.array([row]), np.array([old]), np.array([school]), kind, program)
+        rows, schools = np.asarray(rows, dtype=np.int64), np.asarray(schools, dtype=np.int64)
+        self._log(rows, wf.host[rows], schools, kind, program)
         if kind == "rotation":
-            self.rotation_history.setdefault(row, []).append((self.year, old, school))
-        wf.host[row] = school
-        wf.years_at_school[row] = 0
-        wf.arrived[row] = self.year
-        self._arrivals[school] += 1
-        self.teacher_agents[row].cell = self.space[school]
+            self._record_rotations(rows, wf.host[rows], schools)
+        wf.host[rows] = schools
+        wf.years_at_school[rows] = 0
+        wf.arrived[rows] = self.year
+        np.add.at(self._arrivals, schools, 1)
+        self._place_agents(rows)
 
-    def transfer_post(self, row: int, school: int, kind: str, program: str = "") -> None:
-        """Move a teacher's home post: voluntary drift, staying on at the host after a term, or a
-        rotation in the transfer form."""
+    def transfer_posts(self, rows: np.ndarray, schools: np.ndarray, kind: str, program: str = "") -> None:
+        """Move teachers' home posts: voluntary drift, staying on at the host after a term, or a
+        rotation in the transfer form. A teacher who was not already at the new school moves there."""
         wf = self.workforce
-        old = int(wf.school[row])
-        self._log(np.array([row]), np.array([old]), np.array([school]), kind, program)
+        rows, schools = np.asarray(rows, dtype=np.int64), np.asarray(schools, dtype=np.int64)
+        self._log(rows, wf.school[rows], schools, kind, program)
         if kind == "rotation":
-            self.rotation_history.setdefault(row, []).append((self.year, old, school))
-        wf.school[row] = school
-        if wf.host[row] != school:
-            wf.host[row] = school
-            wf.years_at_school[row] = 0
-            wf.arrived[row] = self.year
-            self._arrivals[school] += 1
-            self.teacher_agents[row].cell = self.space[school]
+            self._record_rotations(rows, wf.school[rows], schools)
+        wf.school[rows] = schools
+        moving = wf.host[rows] != schools
+        rows, schools = rows[moving], schools[moving]
+        wf.host[rows] = schools
+        wf.years_at_school[rows] = 0
+        wf.arrived[rows] = self.year
+        np.add.at(self._arrivals, schools, 1)
+        self._place_agents(rows)
 
-    def share_teacher(self, row: int, school: int, share: float, program: str) -> None:
-        """Start a part-time rotation: the teacher keeps the home post and cell and teaches
-        `share` of the load at `school`."""
+    def share_teachers(self, rows: np.ndarray, schools: np.ndarray, share: float, program: str) -> None:
+        """Start part-time rotations: the teachers keep their home posts and cells and teach
+        `share` of their load at `schools`."""
         wf = self.workforce
-        self._log(np.array([row]), np.array([int(wf.host[row])]), np.array([school]), "rotation", program)
-        self.rotation_history.setdefault(row, []).append((self.year, int(wf.host[row]), school))
-        wf.part_host[row] = school
-        wf.part_share[row] = share
-        self._arrivals[school] += share
+        rows, schools = np.asarray(rows, dtype=np.int64), np.asarray(schools, dtype=np.int64)
+        self._log(rows, wf.host[rows], schools, "rotation", program)
+        self._record_rotations(rows, wf.host[rows], schools)
+        wf.part_host[rows] = schools
+        wf.part_share[rows] = share
+        np.add.at(self._arrivals, schools, share)
 
-    def end_sharing(self, row: int) -> None:
-        """End a part-time rotation: the whole load is back at the home school."""
+    def end_sharing(self, rows: np.ndarray) -> None:
+        """End part-time rotations: the whole load is back at the home school."""
         wf = self.workforce
-        self._log(np.array([row]), np.array([int(wf.part_host[row])]), np.array([int(wf.host[row])]), "return", "")
-        wf.part_host[row] = -1
-        wf.part_share[row] = 0.0
+        rows = np.asarray(rows, dtype=np.int64)
+        self._log(rows, wf.part_host[rows], wf.host[rows], "return", "")
+        wf.part_host[rows] = -1
+        wf.part_share[rows] = 0.0
+
+    def _record_rotations(self, rows: np.ndarray, frm: np.ndarray, to: np.ndarray) -> None:
+        for r, a, b in zip(rows.tolist(), frm.tolist(), to.tolist(), strict=True):
+            self.rotation_history.setdefault(r, []).append((self.year, a, b))
+
+    def _place_agents(self, rows: np.ndarray) -> None:
+        """Put each Teacher agent on the cell of its host school (Mesa's own cell bookkeeping)."""
+        cells = self.space._cells
+        for r, h in zip(rows.tolist(), self.workforce.host[rows].tolist(), strict=True):
+            self.teacher_agents[r].cell = cells[h]
 
     def home_posts(self) -> np.ndarray:
         """Home posts held at each school (teachers whose post is there, including those away)."""
@@ -235,10 +249,14 @@ class RotationModel(mesa.Model):
 
     def _log(self, rows, frm, to, kind: str, program: str) -> None:
         wf = self.workforce
-        k = MOVE_KINDS.index(kind)
-        for r, a, b in zip(rows.tolist(), np.asarray(frm).tolist(), np.asarray(to).tolist(), strict=True):
-            self.moves.append((self.year, r, a, b, k, program, int(wf.backbone[r]), int(wf.title[r]),
-                               float(wf.quality[r])))
+        self.move_log.append(self.year, rows, frm, to, MOVE_KINDS.index(kind), program,
+                             wf.backbone[rows], wf.title[rows], wf.quality[rows])
+
+    @property
+    def moves(self) -> list[tuple]:
+        """Every move so far as (year, row, from, to, kind code, program, backbone, title, quality);
+        kind codes index `sim.codes.MOVE_KINDS`. `move_log.columns()` gives the same as arrays."""
+        return self.move_log.tuples()
 
     # -------------------------------------------------------------------------------- collect
 
@@ -252,7 +270,8 @@ class RotationModel(mesa.Model):
         ctx = YearContext(
             year=self.year, table=table, schools=self.world.schools, district_types=self.world.district_types,
             district_names=self.world.district_names, workforce=wf, counts=counts,
-            moves=self.moves[self._year_moves_from:], disruption=self.config.careers.disruption, start=self._start,
+            moves=self.move_log.columns(self._year_moves_from), program_names=self.move_log.programs,
+            disruption=self.config.careers.disruption, start=self._start,
             program_forms={p.name: form_label(p) for p in self.config.policy.programs},
             twinning=self.world.twinning)
         if self.year == 0:

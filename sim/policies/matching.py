@@ -53,6 +53,7 @@ class Constraints:
             self.twins.setdefault(a, []).append(b)
             self.twins.setdefault(b, []).append(a)
         self._members = {}
+        self._static_cache: dict[tuple[int, int], np.ndarray] = {}
         c = model.config.careers
         self.minutes_per_km, self.fixed_minutes = c.commute_minutes_per_km, c.commute_fixed_minutes
 
@@ -72,24 +73,33 @@ class Constraints:
         d = np.hypot(wf.home_x[row] - self.x[hosts], wf.home_y[row] - self.y[hosts])
         return self.fixed_minutes + self.minutes_per_km * d
 
-    def options(self, wf, row: int) -> np.ndarray:
-        """The hosts this rotator may go to now, preferred ones only when one is feasible."""
-        home = int(wf.school[row])
+    def _static(self, wf, row: int, home: int) -> np.ndarray:
+        """Hosts allowed by scope, level, direction and commute cap (room aside), cached by home
+        school and level when no commute cap makes them depend on where the teacher lives."""
+        key = (home, int(wf.level[row]))
+        cap = self.program.commute_cap_minutes
+        if cap is None and key in self._static_cache:
+            return self._static_cache[key]
         hosts = self.candidates(home)
-        if len(hosts) == 0:
-            return hosts
         ok = hosts != home
-        if self.books_room:
-            ok &= self.room[hosts] > 0
         if not self.program.cross_level:
             ok &= (self.level[hosts] == wf.level[row]) | (self.level[hosts] == 2)
         if self.program.direction == "strong_to_weak":
             ok &= self.tier[hosts] < self.tier[home]
         elif self.program.direction == "weak_to_strong":
             ok &= self.tier[hosts] > self.tier[home]
-        if self.program.commute_cap_minutes is not None:
-            ok &= self.commute(wf, row, hosts) <= self.program.commute_cap_minutes
-        hosts = hosts[ok]
+        if cap is not None:
+            ok &= self.commute(wf, row, hosts) <= cap
+            return hosts[ok]
+        self._static_cache[key] = hosts[ok]
+        return self._static_cache[key]
+
+    def options(self, wf, row: int) -> np.ndarray:
+        """The hosts this rotator may go to now, preferred ones only when one is feasible."""
+        home = int(wf.school[row])
+        hosts = self._static(wf, row, home)
+        if self.books_room and len(hosts):
+            hosts = hosts[self.room[hosts] > 0]
         for pref in self.program.prefer:
             if pref == "twinning":
                 mask = np.isin(hosts, self.twins.get(home, []))

@@ -49,13 +49,12 @@ class RotationProgram:
         moved = selected[hosts >= 0]
         to = hosts[hosts >= 0]
         terms = model.stream(f"term:{cfg.name}").integers(cfg.term_years_min, cfg.term_years_max + 1, wf.n)
-        for r, h in zip(moved.tolist(), to.tolist(), strict=True):
-            if cfg.form == "full_time":
-                model.move_teacher(r, h, "rotation", cfg.name)
-            elif cfg.form == "part_time":
-                model.share_teacher(r, h, cfg.part_time_share, cfg.name)
-            else:
-                model.transfer_post(r, h, "rotation", cfg.name)
+        if cfg.form == "full_time":
+            model.move_teachers(moved, to, "rotation", cfg.name)
+        elif cfg.form == "part_time":
+            model.share_teachers(moved, to, cfg.part_time_share, cfg.name)
+        else:
+            model.transfer_posts(moved, to, "rotation", cfg.name)
         wf.n_rotations[moved] += 1
         if cfg.form != "transfer":
             wf.term_end[moved] = model.year + terms[moved]
@@ -75,13 +74,10 @@ def end_terms(model, stay_shares: list[float]) -> dict[str, int]:
     share = np.array(stay_shares)[wf.program[due]]
     stays = due[u < share]
     returns = due[u >= share]
-    for r in returns.tolist():
-        if wf.part_host[r] >= 0:
-            model.end_sharing(r)
-        else:
-            model.move_teacher(r, int(wf.school[r]), "return", "")
-    for r in stays.tolist():
-        model.transfer_post(r, int(wf.host[r]), "stay")
+    sharing = wf.part_host[returns] >= 0
+    model.end_sharing(returns[sharing])
+    model.move_teachers(returns[~sharing], wf.school[returns[~sharing]], "return")
+    model.transfer_posts(stays, wf.host[stays], "stay")
     wf.term_end[due] = -1
     wf.program[due] = -1
     return {"returns": len(returns), "stays": len(stays)}
