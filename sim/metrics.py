@@ -16,7 +16,6 @@ teach (rotators at their host). Indices are student-weighted: each school counts
 from __future__ import annotations
 
 import inspect
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -375,10 +374,11 @@ def _by_form(ctx):
     """Count of rotation moves this year by the form of their program: full_time (teaches at the
     host), part_time (a share of the load at the host), transfer (the post moves), training (young
     teachers to their group's leading school). Every form is reported, with 0 when unused."""
+    forms = ("full_time", "part_time", "transfer", "training")
     sel = ctx.moves["kind"] == MOVE_KINDS.index("rotation")
-    names = [ctx.program_names[p] for p in ctx.moves["program"][sel].tolist()]
-    found = Counter(ctx.program_forms.get(name, "full_time") for name in names)
-    return [(f, float(found.get(f, 0))) for f in ("full_time", "part_time", "transfer", "training")]
+    form_of = np.array([forms.index(ctx.program_forms.get(name, "full_time")) for name in ctx.program_names])
+    found = np.bincount(form_of[ctx.moves["program"][sel]], minlength=len(forms))
+    return [(f, float(found[i])) for i, f in enumerate(forms)]
 
 
 @_register("rotations_by_scope", "rotations this year by the relation of host to home", "teachers",
@@ -393,8 +393,10 @@ def _by_scope(ctx):
     same_group = (s["group"][a] == s["group"][b]) & (s["group"][a] >= 0)
     same_sd = s["school_district"][a] == s["school_district"][b]
     same_d = s["district"][a] == s["district"][b]
-    pairs = {(int(x), int(y)) for x, y in ctx.twinning.tolist()}
-    twin = sum((int(x), int(y)) in pairs or (int(y), int(x)) in pairs for x, y in zip(a, b, strict=True))
+    n = len(s["tier"])
+    t = ctx.twinning
+    pair_codes = np.concatenate([t[:, 0] * n + t[:, 1], t[:, 1] * n + t[:, 0]])
+    twin = int(np.isin(a * n + b, pair_codes).sum())
     return [("within_group", float(same_group.sum())), ("cross_group", float((~same_group).sum())),
             ("within_school_district", float(same_sd.sum())),
             ("cross_school_district", float((same_d & ~same_sd).sum())),

@@ -188,6 +188,8 @@ class NeedMatching:
         wf = model.workforce
         needs = Needs(model, rotators, cons)
         jitter = rng.random(model.world.n_schools) * 1e-9  # fixed per school this year: breaks exact ties
+        for need in needs.need.values():
+            need += jitter
         klass = np.where(needs.is_bb[rotators], 0, np.where(needs.is_pa[rotators], 1, 2))
         order = np.lexsort([-wf.quality[rotators], klass])
         hosts = np.full(len(rotators), -1, dtype=np.int64)
@@ -197,7 +199,7 @@ class NeedMatching:
             cand = cons.options(wf, r)
             if len(cand) == 0:
                 continue
-            h = int(cand[int(np.argmax(needs.need[names[klass[i]]][cand] + jitter[cand]))])
+            h = int(cand[int(np.argmax(needs.need[names[klass[i]]][cand]))])
             hosts[i] = h
             cons.place(int(wf.school[r]), h)
             needs.book(r, h)
@@ -223,15 +225,21 @@ class OptimalMatching:
         qbar = float(np.mean(needs.block_q))
         b = float(np.mean(needs.is_bb[rotators])) if len(rotators) else 0.0
         a = float(np.mean(needs.is_pa[rotators])) if len(rotators) else 0.0
-        order = np.argsort(-wf.quality[rotators], kind="stable")
-        for start in range(0, len(order), OPTIMAL_CHUNK):
-            chunk = order[start:start + OPTIMAL_CHUNK]
+        pending = list(np.argsort(-wf.quality[rotators], kind="stable"))
+        while pending:
+            chunk = np.array(pending[:OPTIMAL_CHUNK], dtype=np.int64)
+            pending = pending[OPTIMAL_CHUNK:]
+            placed_before = int(np.sum(hosts >= 0))
             opts = [cons.options(wf, int(rotators[i])) for i in chunk]
             schools = np.unique(np.concatenate([o for o in opts if len(o)] or [np.empty(0, np.int64)]))
             if len(schools) == 0:
                 continue
             k = len(chunk)
-            per = np.minimum(cons.room[schools] if cons.books_room else np.full(len(schools), k), k)
+            # slots per school: its room, but no more than a few times the chunk's even share (later
+            # slots are worth less and would only grow the problem); rotators left over by the cap
+            # are placed in the next chunk
+            even = int(np.ceil(3 * k / len(schools))) + 2
+            per = np.minimum(cons.room[schools] if cons.books_room else np.full(len(schools), k), min(k, even))
             per = np.maximum(per, 0)
             slot_school = np.repeat(schools, per)
             slot_j = np.concatenate([np.arange(p) for p in per]) if len(per) else np.empty(0)
@@ -257,6 +265,9 @@ class OptimalMatching:
                 hosts[chunk[row_i]] = h
                 cons.place(int(wf.school[r]), h)
                 needs.book(r, h)
+            left = [int(i) for i in chunk if hosts[i] < 0 and len(cons.options(wf, int(rotators[i])))]
+            if left and int(np.sum(hosts >= 0)) > placed_before:  # progress made: try the rest again
+                pending = left + pending
         return hosts
 
 
