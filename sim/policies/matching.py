@@ -19,7 +19,7 @@ from scipy.optimize import linear_sum_assignment
 from sim.codes import DISTRICT_BACKBONE, PE_ART_CODES
 
 SCOPE_COLUMN = {"group": "group", "school_district": "school_district", "district": "district"}
-OPTIMAL_CHUNK = 256  # rotators per exact assignment problem (strongest first)
+OPTIMAL_CHUNK = 128  # rotators per exact assignment problem (strongest first)
 
 
 class Constraints:
@@ -78,8 +78,9 @@ class Constraints:
         school and level when no commute cap makes them depend on where the teacher lives."""
         key = (home, int(wf.level[row]))
         cap = self.program.commute_cap_minutes
-        if cap is None and key in self._static_cache:
-            return self._static_cache[key]
+        found = self._static_cache.get(key) if cap is None else None
+        if found is not None:
+            return found
         hosts = self.candidates(home)
         ok = hosts != home
         if not self.program.cross_level:
@@ -100,6 +101,8 @@ class Constraints:
         hosts = self._static(wf, row, home)
         if self.books_room and len(hosts):
             hosts = hosts[self.room[hosts] > 0]
+        if not self.program.prefer:
+            return hosts
         for pref in self.program.prefer:
             if pref == "twinning":
                 mask = np.isin(hosts, self.twins.get(home, []))
@@ -171,8 +174,10 @@ class Needs:
 
     def book(self, row: int, host: int) -> None:
         self.need["quality"][host] -= self.wf.quality[row]
-        self.need["backbone"][host] -= self.is_bb[row]
-        self.need["pe_art"][host] -= self.is_pa[row]
+        if self.is_bb[row]:
+            self.need["backbone"][host] -= 1.0
+        if self.is_pa[row]:
+            self.need["pe_art"][host] -= 1.0
 
 
 class NeedMatching:
@@ -193,22 +198,23 @@ class NeedMatching:
         klass = np.where(needs.is_bb[rotators], 0, np.where(needs.is_pa[rotators], 1, 2))
         order = np.lexsort([-wf.quality[rotators], klass])
         hosts = np.full(len(rotators), -1, dtype=np.int64)
-        names = ("backbone", "pe_art", "quality")
-        for i in order:
-            r = int(rotators[i])
-            cand = cons.options(wf, r)
+        by_class = [needs.need["backbone"], needs.need["pe_art"], needs.need["quality"]]
+        # plain Python values in the loop: it runs once per rotator, tens of thousands a year
+        rows, homes, kl = rotators.tolist(), wf.school[rotators].tolist(), klass.tolist()
+        for i in order.tolist():
+            cand = cons.options(wf, rows[i])
             if len(cand) == 0:
                 continue
-            h = int(cand[int(np.argmax(needs.need[names[klass[i]]][cand]))])
+            h = int(cand[by_class[kl[i]][cand].argmax()])
             hosts[i] = h
-            cons.place(int(wf.school[r]), h)
-            needs.book(r, h)
+            cons.place(homes[i], h)
+            needs.book(rows[i], h)
         return hosts
 
 
 class OptimalMatching:
     """Assignment that maximises the equity gain minus a commute cost, solved exactly with
-    `scipy.optimize.linear_sum_assignment` on blocks of at most 256 rotators (strongest first).
+    `scipy.optimize.linear_sum_assignment` on blocks of at most 128 rotators (strongest first).
 
     A school offers one slot per place of room (up to the rotators in play); the j-th slot of school
     h is worth, to rotator r, (q_r / qbar) * (quality need_h / qbar - j) + [r is backbone] *
