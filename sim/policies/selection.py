@@ -34,10 +34,12 @@ def district_quota(quota, n_eligible: int, n_never_rotated: int, n_staff: int, y
     return min(need, n_eligible)
 
 
-def apply_backbone_floor(wf, ranked: np.ndarray, n: int, floor: float, level: str) -> np.ndarray:
+def apply_backbone_floor(wf, ranked: np.ndarray, n: int, floor: float, level: str,
+                         protected: int = 0) -> np.ndarray:
     """Take the first n of `ranked`, then swap in backbone teachers until they are at least
     `floor` of the selection (or none is left): the lowest-ranked non-backbone selected make way
-    for the highest-ranked backbone not selected."""
+    for the highest-ranked backbone not selected. The first `protected` (teachers who must move
+    under a mandatory tenure) are never swapped out."""
     chosen = ranked[:n]
     if floor <= 0 or n == 0:
         return chosen
@@ -46,7 +48,9 @@ def apply_backbone_floor(wf, ranked: np.ndarray, n: int, floor: float, level: st
     if need <= 0:
         return chosen
     spare_bb = np.flatnonzero(is_bb[n:])[:need] + n
-    out_pos = np.flatnonzero(~is_bb[:n])[::-1][: len(spare_bb)]
+    swappable = np.flatnonzero(~is_bb[:n])
+    out_pos = swappable[swappable >= protected][::-1][: len(spare_bb)]
+    spare_bb = spare_bb[: len(out_pos)]
     keep = np.ones(n, dtype=bool)
     keep[out_pos] = False
     return np.concatenate([chosen[keep], ranked[spare_bb]])
@@ -58,6 +62,13 @@ def mandatory_first(wf, ranked: np.ndarray, quota) -> tuple[np.ndarray, int]:
         return ranked, 0
     must = wf.years_at_school[ranked] >= quota.mandatory_after_years
     return np.concatenate([ranked[must], ranked[~must]]), int(must.sum())
+
+
+def _must_move(wf, ranked: np.ndarray, quota) -> np.ndarray:
+    """Mask over `ranked` of teachers past the mandatory tenure."""
+    if quota.mandatory_after_years is None:
+        return np.zeros(len(ranked), dtype=bool)
+    return wf.years_at_school[ranked] >= quota.mandatory_after_years
 
 
 def cap_leadership(wf, selected: np.ndarray, cap: float) -> np.ndarray:
@@ -102,7 +113,8 @@ class DistrictSelection:
             if program.quota.per_school and program.quota.share_of_eligible > 0:
                 ranked = _per_school_first(wf, ranked, program.quota.share_of_eligible)
                 n = max(n, _per_school_total(wf, ranked, program.quota.share_of_eligible))
-            chosen = apply_backbone_floor(wf, ranked, n, program.backbone_floor, program.backbone_floor_level)
+            chosen = apply_backbone_floor(wf, ranked, n, program.backbone_floor, program.backbone_floor_level,
+                                          protected=n_must)
             picked.append(cap_leadership(wf, chosen, program.leadership_cap))
         return np.concatenate(picked)
 
@@ -132,13 +144,20 @@ class SchoolSelection:
             ranked, n_must = mandatory_first(wf, ranked_all[district_of_row == d], program.quota)
             n = district_quota(program.quota, len(ranked), int(np.sum(wf.n_rotations[ranked] == 0)),
                                int(staff[d]), model.year, n_must)
+            must = _must_move(wf, ranked, program.quota)
+            # those who must move go first; the rest of the quota is split among the schools
+            shares = dict(_school_shares(wf, ranked[~must], max(n - int(must.sum()), 0)))
             chosen = []
-            for school, share in _school_shares(wf, ranked, n):
-                mine = ranked[wf.school[ranked] == school]
-                chosen.append(apply_backbone_floor(wf, mine, share, program.backbone_floor,
-                                                   program.backbone_floor_level))
-            picked.append(cap_leadership(wf, np.concatenate(chosen), program.leadership_cap))
-        return np.concatenate(picked)
+            for school in np.unique(wf.school[ranked]).tolist():
+                mine = ranked[wf.school[ranked] == school]  # its teachers who must move come first
+                n_must = int(must[wf.school[ranked] == school].sum())
+                share = n_must + shares.get(school, 0)
+                if share:
+                    chosen.append(apply_backbone_floor(wf, mine, share, program.backbone_floor,
+                                                       program.backbone_floor_level, protected=n_must))
+            if chosen:
+                picked.append(cap_leadership(wf, np.concatenate(chosen), program.leadership_cap))
+        return np.concatenate(picked) if picked else rows[:0]
 
 
 def _school_shares(wf, ranked: np.ndarray, n: int) -> list[tuple[int, int]]:
