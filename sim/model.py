@@ -73,7 +73,7 @@ class RotationModel(mesa.Model):
         programs = scenario.policy.programs
         self._coverage_rules = ([p.eligibility for p in programs if p.quota.coverage_years]
                                 or [p.eligibility for p in programs] or [Eligibility()])
-        self.rotation_history: dict[int, list[tuple[int, int, int]]] = {}
+        self._history: tuple[int, dict] = (-1, {})
         self.move_log = MoveLog()
         self.metric_rows: list[tuple[int, str, str, float]] = []
         self.school_rows: list[dict[str, np.ndarray]] = []
@@ -188,8 +188,6 @@ class RotationModel(mesa.Model):
         wf = self.workforce
         rows, schools = np.asarray(rows, dtype=np.int64), np.asarray(schools, dtype=np.int64)
         self._log(rows, wf.host[rows], schools, kind, program)
-        if kind == "rotation":
-            self._record_rotations(rows, wf.host[rows], schools)
         wf.host[rows] = schools
         wf.years_at_school[rows] = 0
         wf.arrived[rows] = self.year
@@ -202,8 +200,6 @@ class RotationModel(mesa.Model):
         wf = self.workforce
         rows, schools = np.asarray(rows, dtype=np.int64), np.asarray(schools, dtype=np.int64)
         self._log(rows, wf.school[rows], schools, kind, program)
-        if kind == "rotation":
-            self._record_rotations(rows, wf.school[rows], schools)
         wf.school[rows] = schools
         moving = wf.host[rows] != schools
         rows, schools = rows[moving], schools[moving]
@@ -219,7 +215,6 @@ class RotationModel(mesa.Model):
         wf = self.workforce
         rows, schools = np.asarray(rows, dtype=np.int64), np.asarray(schools, dtype=np.int64)
         self._log(rows, wf.host[rows], schools, "rotation", program)
-        self._record_rotations(rows, wf.host[rows], schools)
         wf.part_host[rows] = schools
         wf.part_share[rows] = share
         np.add.at(self._arrivals, schools, share)
@@ -232,9 +227,19 @@ class RotationModel(mesa.Model):
         wf.part_host[rows] = -1
         wf.part_share[rows] = 0.0
 
-    def _record_rotations(self, rows: np.ndarray, frm: np.ndarray, to: np.ndarray) -> None:
-        for r, a, b in zip(rows.tolist(), frm.tolist(), to.tolist(), strict=True):
-            self.rotation_history.setdefault(r, []).append((self.year, a, b))
+    @property
+    def rotation_history(self) -> dict[int, list[tuple[int, int, int]]]:
+        """Teacher row -> [(year, from school, to school), ...] of the rotations it started,
+        derived from the move log when asked for (and kept until the log grows)."""
+        if self._history[0] != self.move_log.n:
+            c = self.move_log.columns()
+            sel = np.flatnonzero(c["kind"] == MOVE_KINDS.index("rotation"))
+            history: dict[int, list[tuple[int, int, int]]] = {}
+            for r, y, a, b in zip(c["teacher"][sel].tolist(), c["year"][sel].tolist(),
+                                  c["from_school"][sel].tolist(), c["to_school"][sel].tolist(), strict=True):
+                history.setdefault(r, []).append((y, a, b))
+            self._history = (self.move_log.n, history)
+        return self._history[1]
 
     def _place_agents(self, rows: np.ndarray) -> None:
         """Put each Teacher agent on the cell of its host school (Mesa's own cell bookkeeping)."""

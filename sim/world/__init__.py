@@ -6,19 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.presets import PRESETS, expected_teachers
 from sim.world.roster import RosterError, read_roster, write_roster
-from sim.world.synthetic import PRESETS, synthetic_world
+from sim.world.synthetic import synthetic_world
 from sim.world.system import SchoolSystem, build_graph
 
 __all__ = ["SchoolSystem", "RosterError", "build_world", "read_roster", "write_roster", "expected_teachers"]
-
-
-def expected_teachers(world) -> int:
-    """Teachers a synthetic world would hold, computed before building it (to refuse absurd sizes)."""
-    preset = PRESETS[world.preset]
-    n_d = world.districts or len(preset.district_names)
-    per_d = max(2, round((world.schools_per_district or preset.schools_per_district) * world.scale))
-    return int(n_d * per_d * (world.teachers_per_school or preset.teachers_per_school))
 
 
 def build_world(world, rng: np.random.Generator, source_dir: str | Path = ".") -> SchoolSystem:

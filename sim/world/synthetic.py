@@ -9,44 +9,11 @@ initial between-school CVs fall in the range real counties report (DOMAIN.md: Ni
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, SUBJECTS, TIERS
+from sim.presets import Preset
 from sim.world.system import SchoolSystem, norm_posts
-
-
-@dataclass(frozen=True)
-class Preset:
-    """Size and shape of a synthetic city."""
-
-    district_names: tuple[str, ...]
-    district_types: tuple[str, ...]
-    schools_per_district: int
-    teachers_per_school: float
-    groups_per_district: int
-    school_districts_per_district: int
-    twinning_pairs_per_district: int
-
-
-# Dongcheng: about 79 schools and 8,800 teachers, 7 education groups and 27 twinning pairs (seed
-# articles, 2021 plan); 8 school districts is the project's assumption (issue 2), not a sourced figure.
-DONGCHENG = Preset(("Dongcheng",), ("urban_core",), 79, 8800 / 79, 7, 8, 27)
-
-# Beijing: 16 districts; about 1,600 compulsory schools and 120,000 teachers are round figures of
-# the project's (issue 2), not sourced counts.
-BEIJING = Preset(
-    ("Dongcheng", "Xicheng", "Chaoyang", "Haidian", "Fengtai", "Shijingshan", "Fangshan",
-     "Tongzhou", "Shunyi", "Changping", "Daxing", "Mentougou", "Huairou", "Pinggu", "Miyun",
-     "Yanqing"),
-    ("urban_core", "urban_core", "inner_suburb", "inner_suburb", "inner_suburb", "inner_suburb",
-     "outer_suburb", "outer_suburb", "outer_suburb", "outer_suburb", "outer_suburb", "rural",
-     "rural", "rural", "rural", "rural"),
-    100, 75.0, 8, 10, 30,
-)
-
-PRESETS = {"dongcheng": DONGCHENG, "beijing": BEIJING}
 
 # Share of non-leading schools in each tier (rural, weak, ordinary, strong), by district type.
 TIER_MIX = {
