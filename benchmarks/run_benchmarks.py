@@ -1,51 +1,79 @@
-"""Performance benchmarks of the teacher-rotation simulator.
+"""Performance benchmarks of the teacher-rotation simulator (the figures issue 7 asks for).
 
-Each case runs in a fresh Python subprocess, so imports, caches and peak memory of one case do not
-leak into the next. A case goes from the scenario file to the tidy frames in memory, the way
-`sim.experiment.run` does for one replicate, timed in phases:
+Every measurement runs in a fresh Python subprocess, so imports, caches, the heap and the peak-memory
+counter of one run do not leak into the next.
 
-    load    load_scenario (YAML, extends, overrides, validation), size check, replicate seed
-    world   build_world: the synthetic preset and the place graph (networkx)
-    init    RotationModel(..., world=world): Mesa space, School and Teacher agents, first collect
-            (`agents` is the part spent in RotationModel.add_teachers: workforce rows + Teacher agents)
-    steps   the yearly model.step() calls
-    frames  the model's rows turned into the metrics/schools/moves DataFrames (sim.experiment code)
+- Cases: a scenario file run for 10 years with `sim.experiment.run(path, years=10, reps=1)`, the call
+  a user makes, from the scenario file to the metrics (and the schools and moves frames) in memory,
+  world building included. A few single-call hooks split the wall time into phases:
 
-`total` is load + world + init + steps + frames; the interpreter start and `import sim` are reported
-apart. Peak memory is the subprocess's `ru_maxrss` (whole process, imports included).
+      load    sim.experiment.load_scenario (YAML, extends, overrides, validation)
+      world   sim.model.build_world (the synthetic preset and the networkx place graph)
+      init    RotationModel.__init__ minus world (Mesa space, School and Teacher agents, first
+              collect); `agents` is the part spent in RotationModel.add_teachers
+      steps   the yearly RotationModel.step calls
+      frames  the rest of run(): frames built from the finished model, concat, size check, seeds
 
-The stage profile runs one more subprocess (Beijing preset, Dongcheng 2021 policy), wraps the
-functions and methods RotationModel.step calls with timers on the instance and on the modules it
-looks them up in (nothing in sim/ is edited), and reports inclusive seconds per stage and year.
+  `total` is the wall time of the run() call. `process` is the whole subprocess (interpreter start,
+  `import sim.experiment`, the run). Peak RSS is the subprocess's ru_maxrss (imports included).
+- Scaling: beijing_2022_citywide with `world.scale = n / 120000` for n = 10k, 40k, 120k, 240k teachers
+  (the 120k point reuses the target case's runs, the same configuration); a least-squares fit of
+  log(time per simulated year) on log(teachers) gives the exponent.
+- Command line: `teachersim --help`, `teachersim validate scenarios/dongcheng_2021.yaml`,
+  `python -c "import sim"` (and, for reference, `python -c pass` and `import sim.experiment`), wall time
+  of the subprocess, and which heavy libraries each command loads.
+- Stage profile: one more subprocess runs beijing_2022_citywide year by year with timers wrapped
+  around what RotationModel.step calls. Nothing in sim/ is edited and the list of wrapped names is not
+  hard-coded: it is read from the source of `step` (ast), and then, level by level, from the source of
+  each function it calls (methods of the model and of the objects it holds, functions of sim modules,
+  constructors of sim classes). Stage numbers and titles come from the `# N` comments in `step` and its
+  docstring. The profile fails loudly when `step` calls a method the model does not have, or when a
+  stage it calls was never run.
 
 Usage:
-    python benchmarks/run_benchmarks.py            # all four cases and the stage profile (a few minutes)
-    python benchmarks/run_benchmarks.py --quick    # only the Dongcheng cases, no profile
-    python benchmarks/run_benchmarks.py --json benchmarks/latest.json
+    python benchmarks/run_benchmarks.py            # everything (a few minutes), Markdown on stdout
+    python benchmarks/run_benchmarks.py --quick    # Dongcheng cases and the command-line timings only
+    python benchmarks/run_benchmarks.py --json benchmarks/latest.json   # also save the raw figures
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import builtins
 import datetime as dt
 import functools
 import gc
+import inspect
 import json
+import math
 import os
 import platform
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
+import types
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 PHASES = ("load", "world", "init", "steps", "frames")
+NOMINAL_TEACHERS = 120_000  # beijing preset at world.scale = 1 (about 120,000 teachers)
+SCALING_SIZES = (10_000, 40_000, 120_000, 240_000)
+HEAVY_MODULES = ("seaborn", "dask", "pyarrow", "matplotlib", "mesa", "pandas", "scipy", "networkx", "tqdm",
+                 "pydantic", "numpy", "yaml")
+TARGETS = {  # issue 7
+    "beijing_total_s": 5.0, "beijing_peak_mb": 1024.0, "exponent": 1.15, "dongcheng_total_s": 0.5,
+    "cli_well_under_s": 0.5, "cli_under_s": 1.0,
+}
 
 
 @dataclass(frozen=True)
@@ -53,16 +81,33 @@ class Case:
     name: str
     preset: str
     scenario: str  # file name under scenarios/
-    small: bool  # small cases are repeated (--repeats) and run with --quick
+    kind: str  # "small" (--repeats, run with --quick), "large" (--repeats-large), "scaling" (--repeats-scaling)
+    scale: float | None = None
+    overrides: tuple[str, ...] = field(default=())
+
+    def all_overrides(self) -> list[str]:
+        out = [f"world.preset={self.preset}", *self.overrides]
+        if self.scale is not None:
+            out.append(f"world.scale={self.scale!r}")
+        return out
 
 
+TARGET_CASE = Case("beijing / beijing_2022_citywide", "beijing", "beijing_2022_citywide.yaml", "large")
 CASES = (
-    Case("dongcheng / baseline_drift", "dongcheng", "baseline_drift.yaml", True),
-    Case("dongcheng / dongcheng_2021", "dongcheng", "dongcheng_2021.yaml", True),
-    Case("beijing / baseline_drift", "beijing", "baseline_drift.yaml", False),
-    Case("beijing / dongcheng_2021", "beijing", "dongcheng_2021.yaml", False),
+    TARGET_CASE,
+    Case("dongcheng / dongcheng_2021", "dongcheng", "dongcheng_2021.yaml", "small"),
+    Case("dongcheng / baseline_drift", "dongcheng", "baseline_drift.yaml", "small"),
+    Case("beijing / baseline_drift", "beijing", "baseline_drift.yaml", "large"),
 )
-PROFILE_CASE = CASES[3]
+PROFILE_CASE = TARGET_CASE
+
+
+def scaling_case(n: int) -> Case:
+    scale = n / NOMINAL_TEACHERS
+    if math.isclose(scale, 1.0):
+        return TARGET_CASE
+    return Case(f"beijing_2022_citywide @ {n // 1000}k", "beijing", "beijing_2022_citywide.yaml", "scaling",
+                round(scale, 6))
 
 
 def maxrss_mb() -> float:
@@ -71,103 +116,122 @@ def maxrss_mb() -> float:
     return kb / 1024 if sys.platform != "darwin" else kb / 2**20
 
 
-# ------------------------------------------------------------------------------- one case (worker)
-
-
 @contextmanager
-def patched(obj, name: str, value):
-    old = getattr(obj, name)
+def swap(obj, name: str, value):
+    """Set obj.name to value for the duration; put back exactly what was there (or nothing)."""
+    own = vars(obj)
+    had = name in own
+    old = own.get(name)
     setattr(obj, name, value)
     try:
         yield
     finally:
-        setattr(obj, name, old)
+        if had:
+            setattr(obj, name, old)
+        else:
+            delattr(obj, name)
+
+
+def need_attr(obj, name: str, where: str):
+    """getattr that fails loudly, naming the hook that no longer fits the code."""
+    if not hasattr(obj, name):
+        raise SystemExit(f"benchmark hook: {where} has no attribute {name!r} any more; update benchmarks/")
+    return getattr(obj, name)
+
+
+# ------------------------------------------------------------------------------- one case (worker)
 
 
 def run_case(case: Case, years: int) -> dict:
-    """One case from scenario file to frames in memory; runs inside the worker subprocess."""
+    """One run of `sim.experiment.run` from the scenario file, timed by phase; runs in the worker."""
     t0 = time.perf_counter()
-    import numpy as np
-    import pandas as pd
-
     import sim.experiment as experiment
     import sim.model as model_mod
-    from sim.model import RotationModel, stream_seed
-    from sim.scenario import load_scenario
-    from sim.world import build_world
     out: dict = {"import_s": time.perf_counter() - t0, "rss_mb": {"import": maxrss_mb()}}
-    ph: dict[str, float] = {}
-    gc_stats = {"s": 0.0, "start": 0.0, "gen2": 0}
+    RotationModel = need_attr(model_mod, "RotationModel", "sim.model")
+    ph = dict.fromkeys(("load", "world", "init_all", "agents", "steps", "moves"), 0.0)
+    calls = dict.fromkeys(ph, 0)
+    state = {"in_init": False}
+    info: dict = {"year_s": []}
 
-    def on_gc(phase, info):  # time spent in the cyclic garbage collector during the case
-        if phase == "start":
-            gc_stats["start"] = time.perf_counter()
-        else:
-            gc_stats["s"] += time.perf_counter() - gc_stats["start"]
-            gc_stats["gen2"] += info["generation"] == 2
-    gc.callbacks.append(on_gc)
-
-    t = time.perf_counter()
-    scenario = load_scenario(SCENARIOS / case.scenario, overrides=[f"world.preset={case.preset}"])
-    experiment.check_size(scenario)
-    seed = experiment.replicate_seeds(scenario.run.seed, 1)[0]  # replicate 0, as run() seeds it
-    ph["load"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    world = build_world(scenario.world, np.random.default_rng(stream_seed(seed, "world", 0)), scenario.source_dir)
-    ph["world"] = time.perf_counter() - t
-    out["rss_mb"]["world"] = maxrss_mb()
-
-    # init, with the teacher-agent part (add_teachers) and the Mesa Network timed by wrappers
-    # that are called once each, then removed
-    sub = {"agents": 0.0, "space": 0.0}
-
-    def timed(key, fn):
+    def timed(key, fn, before=None, after=None):
         @functools.wraps(fn)
         def wrapper(*a, **k):
+            if before:
+                before(*a)
             t1 = time.perf_counter()
             try:
                 return fn(*a, **k)
             finally:
-                sub[key] += time.perf_counter() - t1
+                d = time.perf_counter() - t1
+                if key != "agents" or state["in_init"]:
+                    ph[key] += d
+                    calls[key] += 1
+                if after:
+                    after(d, *a)
         return wrapper
 
-    t = time.perf_counter()
-    with patched(RotationModel, "add_teachers", timed("agents", RotationModel.add_teachers)), \
-            patched(model_mod, "Network", timed("space", model_mod.Network)):
-        model = RotationModel(scenario, rng=seed, world=world)
-    ph["init"] = time.perf_counter() - t
-    out["init_agents_s"] = sub["agents"]
-    out["init_space_s"] = sub["space"]
-    out["rss_mb"]["init"] = maxrss_mb()
+    def init_before(model, *a):
+        state["in_init"] = True
 
-    per_year = []
-    t = time.perf_counter()
-    for _ in range(years):
-        ty = time.perf_counter()
-        model.step()
-        per_year.append(time.perf_counter() - ty)
-    ph["steps"] = time.perf_counter() - t
-    out["rss_mb"]["steps"] = maxrss_mb()
+    def init_after(d, model, *a):
+        state["in_init"] = False
+        info.update(schools=model.world.n_schools, teachers_start=model.world.n_teachers)
+        out["rss_mb"]["init"] = maxrss_mb()
 
-    # frames: the same code run() uses (run_replicate builds them from a finished model; it is
-    # handed this model and asked for 0 more years), then the concat run() does over replicates
-    t = time.perf_counter()
-    with patched(experiment, "RotationModel", lambda *a, **k: model):
-        parts = experiment.run_replicate(scenario, 0, seed, 0)
-    frames = [pd.concat([p], ignore_index=True) for p in parts]
-    ph["frames"] = time.perf_counter() - t
-    out["rss_mb"]["frames"] = maxrss_mb()
-    gc.callbacks.remove(on_gc)
-    out["gc_s"], out["gc_gen2_collections"] = gc_stats["s"], gc_stats["gen2"]
+    def step_after(d, model):
+        info["year_s"].append(d)
+        info["teachers_end"] = int(model.workforce.active.sum())
+        out["rss_mb"]["steps"] = maxrss_mb()
 
-    metrics = frames[0]
-    rot = metrics[(metrics["metric"] == "rotations") & (metrics["group"] == "all")]["value"].sum()
+    gc_stats = {"s": 0.0, "start": 0.0, "gen2": 0}
+
+    def on_gc(phase, gc_info):  # time spent in the cyclic garbage collector during the run
+        if phase == "start":
+            gc_stats["start"] = time.perf_counter()
+        else:
+            gc_stats["s"] += time.perf_counter() - gc_stats["start"]
+            gc_stats["gen2"] += gc_info["generation"] == 2
+
+    with ExitStack() as st:
+        st.enter_context(swap(experiment, "load_scenario", timed(
+            "load", need_attr(experiment, "load_scenario", "sim.experiment"))))
+        st.enter_context(swap(model_mod, "build_world", timed(
+            "world", need_attr(model_mod, "build_world", "sim.model"))))
+        st.enter_context(swap(RotationModel, "__init__", timed(
+            "init_all", RotationModel.__init__, before=init_before, after=init_after)))
+        st.enter_context(swap(RotationModel, "add_teachers", timed(
+            "agents", need_attr(RotationModel, "add_teachers", "RotationModel"))))
+        # Mesa keeps the bound `step` it finds at __init__, so the class attribute is swapped first
+        st.enter_context(swap(RotationModel, "step", timed("steps", RotationModel.step, after=step_after)))
+        # a detail of the frames phase, where the code has it: the move log materialised as tuples
+        moves_prop = inspect.getattr_static(RotationModel, "moves", None)
+        if isinstance(moves_prop, property):
+            st.enter_context(swap(RotationModel, "moves", property(timed("moves", moves_prop.fget))))
+        gc.callbacks.append(on_gc)
+        cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        t = time.perf_counter()
+        result = experiment.run(SCENARIOS / case.scenario, years=years, reps=1, overrides=tuple(case.all_overrides()))
+        total = time.perf_counter() - t
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        gc.callbacks.remove(on_gc)
+    expected = {"load": 1, "world": 1, "init_all": 1, "steps": years}
+    wrong = {k: calls[k] for k, v in expected.items() if calls[k] != v}
+    if wrong:
+        raise SystemExit(f"benchmark hooks called {wrong} times, expected {expected}: sim.experiment.run or "
+                         "RotationModel changed how a run is put together; update run_case in benchmarks/")
+    phases = {"load": ph["load"], "world": ph["world"], "init": ph["init_all"] - ph["world"], "steps": ph["steps"]}
+    phases["frames"] = total - sum(phases.values())
+    m = result.metrics
+    rot = m[(m["metric"] == "rotations") & (m["group"] == "all")]["value"].sum()
     out.update(
-        phases_s=ph, total_s=sum(ph.values()), year_s=per_year, peak_rss_mb=maxrss_mb(),
-        schools=model.world.n_schools, teachers_start=model.world.n_teachers,
-        teachers_end=int(model.workforce.active.sum()), rotations=int(rot), moves_rows=len(frames[2]),
-        metrics_rows=len(frames[0]), school_rows=len(frames[1]), years=years, seed=seed,
+        phases_s=phases, total_s=total, init_agents_s=ph["agents"], year_s=info["year_s"],
+        cpu_s=(cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
+        frames_moves_s=ph["moves"] if calls["moves"] else None,
+        peak_rss_mb=maxrss_mb(), gc_s=gc_stats["s"], gc_gen2_collections=gc_stats["gen2"],
+        schools=info["schools"], teachers_start=info["teachers_start"], teachers_end=info["teachers_end"],
+        rotations=int(rot), moves_rows=len(result.moves), metrics_rows=len(result.metrics),
+        school_rows=len(result.schools), years=years, seed=result.seeds[0], overrides=case.all_overrides(),
     )
     return out
 
@@ -186,6 +250,8 @@ class StageTimer:
     def wrap(self, name: str, fn):
         @functools.wraps(fn)
         def timed(*a, **k):
+            if self.stack and self.stack[-1] == name:  # recursion, or one callable reached two ways
+                return fn(*a, **k)
             self.stack.append(name)
             key = tuple(self.stack)
             t0 = time.perf_counter()
@@ -203,77 +269,283 @@ class StageTimer:
         return out
 
 
-def run_profile(case: Case, years: int) -> dict:
+class Sym:
+    """An instance of a sim class known only by its type (built inside the function being read)."""
+
+    def __init__(self, cls: type):
+        self.cls = cls
+
+
+def is_sim(obj) -> bool:
+    mod = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None) or ""
+    return mod == "sim" or mod.startswith("sim.")
+
+
+def function_def(fn) -> ast.FunctionDef | None:
+    try:
+        src = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        return None
+    node = ast.parse(src).body[0]
+    return node if isinstance(node, ast.FunctionDef) else None
+
+
+class StepIntrospector:
+    """Finds what RotationModel.step calls, level by level, and wraps each callable with a timer."""
+
+    def __init__(self, timer: StageTimer, stack: ExitStack, max_depth: int):
+        self.timer = timer
+        self.stack = stack
+        self.max_depth = max_depth
+        self.done: dict[tuple[int, str], str] = {}  # (id(owner), attr) -> label
+        self.top: list[dict] = []  # the stages: label, stage number, title
+
+    # ---- reading expressions
+
+    def evaluate(self, node, env: dict, glb: dict) -> list:
+        """What an expression may refer to, as far as it can be known without running it."""
+        if isinstance(node, ast.Name):
+            if node.id in env:
+                return env[node.id]
+            return [glb[node.id]] if node.id in glb else []
+        if isinstance(node, ast.Attribute):
+            out = []
+            for base in self.evaluate(node.value, env, glb):
+                if isinstance(base, Sym):
+                    v = inspect.getattr_static(base.cls, node.attr, None)
+                    if v is not None:
+                        out.append(v)
+                    continue
+                static = inspect.getattr_static(base if isinstance(base, type) else type(base), node.attr, None)
+                if isinstance(static, property):
+                    continue  # never run a property just to read the code (it could be costly)
+                try:
+                    out.append(getattr(base, node.attr))
+                except Exception:  # noqa: BLE001 - an attribute set later in the run; nothing to wrap
+                    pass
+            return out
+        if isinstance(node, ast.Call):
+            return [Sym(c) for c in self.evaluate(node.func, env, glb) if isinstance(c, type) and is_sim(c)]
+        return []
+
+    def bind(self, fdef: ast.FunctionDef, fn_obj, env: dict) -> dict:
+        """Local names that can be known: parameters given, then simple assignments and for-loops."""
+        glb = getattr(inspect.unwrap(fn_obj), "__globals__", {})
+        for _ in range(2):  # twice: an assignment may use a name bound further down in a loop
+            for node in sorted((n for n in ast.walk(fdef) if isinstance(n, (ast.Assign, ast.For))),
+                               key=lambda n: (n.lineno, n.col_offset)):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    vals = self.evaluate(node.value, env, glb)
+                    if vals:
+                        env[node.targets[0].id] = vals
+                elif isinstance(node, ast.For) and isinstance(node.target, ast.Name):
+                    items = [x for v in self.evaluate(node.iter, env, glb) if isinstance(v, (list, tuple)) for x in v]
+                    if items:
+                        env[node.target.id] = items
+        return env
+
+    # ---- wrapping
+
+    def targets(self, call: ast.Call, env: dict, glb: dict, strict: bool) -> list[tuple]:
+        """(owner, attr, original callable, label, self binding) for each sim callable a call may reach."""
+        f = call.func
+        out = []
+        if isinstance(f, ast.Name):
+            if f.id in env:
+                return []
+            if f.id not in glb:
+                if strict and not hasattr(builtins, f.id):
+                    raise SystemExit(f"stage profile: RotationModel.step calls {f.id}(), which is not defined")
+                return []
+            v = inspect.unwrap(glb[f.id])
+            owner = sys.modules[glb["__name__"]]
+            if isinstance(v, types.FunctionType) and is_sim(v):
+                out.append((owner, f.id, v, f"{v.__module__.rsplit('.', 1)[-1]}.{v.__qualname__}", None))
+            elif isinstance(v, type) and is_sim(v) and "__init__" in v.__dict__:
+                out.append((v, "__init__", v.__dict__["__init__"], f"{v.__name__}()", Sym(v)))
+            return out
+        if not isinstance(f, ast.Attribute):
+            return []
+        bases = self.evaluate(f.value, env, glb)
+        if strict and isinstance(f.value, ast.Name) and f.value.id == "self":
+            for b in bases:
+                if not hasattr(b, f.attr):
+                    raise SystemExit(f"stage profile: RotationModel.step calls self.{f.attr}(), which the model "
+                                     "does not have")
+        for base in bases:
+            if isinstance(base, types.ModuleType):
+                if strict and not hasattr(base, f.attr):
+                    raise SystemExit(f"stage profile: RotationModel.step calls {base.__name__}.{f.attr}(), which "
+                                     "does not exist")
+                v = inspect.unwrap(getattr(base, f.attr, None))
+                if is_sim(base) and isinstance(v, types.FunctionType):
+                    out.append((base, f.attr, v, f"{base.__name__.rsplit('.', 1)[-1]}.{f.attr}", None))
+                continue
+            cls = base.cls if isinstance(base, Sym) else base if isinstance(base, type) else type(base)
+            static = inspect.getattr_static(cls, f.attr, None)
+            static = inspect.unwrap(static) if isinstance(static, types.FunctionType) else static
+            if not isinstance(static, types.FunctionType) or not is_sim(static):
+                continue
+            label = f"{cls.__name__}.{f.attr}"
+            cfg_name = getattr(getattr(base, "config", None), "name", None)
+            if len(bases) > 1 and not isinstance(base, (Sym, type)) and isinstance(cfg_name, str):
+                label += f"[{cfg_name}]"  # one of several objects in a loop, e.g. a rotation program
+            owner = base if not isinstance(base, (Sym, type)) else cls
+            out.append((owner, f.attr, static, label, base if not isinstance(base, type) else Sym(cls)))
+        return out
+
+    def install(self, owner, attr: str, original, label: str, self_obj) -> bool:
+        key = (id(owner), attr)
+        if key in self.done:
+            return False
+        self.done[key] = label
+        if isinstance(owner, type) or isinstance(owner, types.ModuleType):
+            current = owner.__dict__.get(attr, original) if isinstance(owner, type) else getattr(owner, attr)
+            self.stack.enter_context(swap(owner, attr, self.timer.wrap(label, current)))
+        else:  # an instance: wrap its bound method on the instance only
+            self.stack.enter_context(swap(owner, attr, self.timer.wrap(label, getattr(owner, attr))))
+        return True
+
+    def descend(self, fn, env: dict, depth: int) -> None:
+        """Wrap what `fn` calls (depth levels below step), then what those call, up to max_depth."""
+        if depth > self.max_depth:
+            return
+        fdef = function_def(fn)
+        if fdef is None:
+            return
+        glb = getattr(fn, "__globals__", {})
+        env = self.bind(fdef, fn, env)
+        for call in sorted((n for n in ast.walk(fdef) if isinstance(n, ast.Call)),
+                           key=lambda n: (n.lineno, n.col_offset)):
+            for owner, attr, original, label, self_obj in self.targets(call, env, glb, strict=False):
+                if self.install(owner, attr, original, label, self_obj):
+                    self.descend(original, self.callee_env(original, call, env, glb, self_obj), depth + 1)
+
+    def callee_env(self, fn, call: ast.Call, env: dict, glb: dict, self_obj) -> dict:
+        """The callee's parameters bound to what the caller passes, where that is known."""
+        fdef = function_def(fn)
+        if fdef is None:
+            return {}
+        params = [a.arg for a in fdef.args.posonlyargs + fdef.args.args]
+        out: dict = {}
+        if self_obj is not None and params:
+            out[params[0]] = [self_obj]
+            params = params[1:]
+        for p, arg in zip(params, call.args, strict=False):
+            vals = self.evaluate(arg, env, glb)
+            if vals:
+                out[p] = vals
+        for kw in call.keywords:
+            vals = self.evaluate(kw.value, env, glb) if kw.arg else []
+            if vals:
+                out[kw.arg] = vals
+        return out
+
+    def stages(self, model) -> None:
+        """Read RotationModel.step: wrap each call it makes, numbered by the `# N` comment of its line."""
+        cls = type(model)
+        step = inspect.unwrap(cls.step)
+        fdef = function_def(step)
+        if fdef is None:
+            raise SystemExit("stage profile: cannot read the source of RotationModel.step")
+        src_lines = textwrap.dedent(inspect.getsource(step)).splitlines()
+        titles = {}
+        for line in (inspect.getdoc(step) or "").splitlines():
+            mt = re.match(r"\s*(\d+)\.\s+(.*)", line)
+            if mt:  # "3. Rotation: each program ..." -> "Rotation"; without a colon, the first word
+                text = mt.group(2)
+                titles[mt.group(1)] = text.split(":")[0].strip() if ":" in text else text.split()[0]
+        glb = step.__globals__
+        env = self.bind(fdef, step, {"self": [model]})
+        current = "?"
+        for stmt in fdef.body:
+            for ln in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1):
+                mc = re.search(r"#\s*([\d][\d ,\-–]*)\s*$", src_lines[ln - 1])
+                if mc:
+                    current = mc.group(1).strip()
+            for call in sorted((n for n in ast.walk(stmt) if isinstance(n, ast.Call)),
+                               key=lambda n: (n.lineno, n.col_offset)):
+                for owner, attr, original, label, self_obj in self.targets(call, env, glb, strict=True):
+                    nums = re.findall(r"\d+", current)
+                    title = ", ".join(titles.get(n, "") for n in nums if titles.get(n))
+                    stage_label = f"{current} {label}"
+                    if self.install(owner, attr, original, stage_label, self_obj):
+                        self.top.append({"path": stage_label, "stage": current, "title": title, "function": label})
+                        self.descend(original, self.callee_env(original, call, env, glb, self_obj), 2)
+        if not self.top:
+            raise SystemExit("stage profile: found no sim calls in RotationModel.step")
+
+
+def wrapper_overhead_s(n: int = 200_000) -> float:
+    """Seconds a StageTimer wrapper adds to one call (measured on a no-op, best of 3)."""
+    def noop():
+        return None
+
+    timer = StageTimer()
+    wrapped = timer.wrap("noop", noop)
+    best = math.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        for _ in range(n):
+            noop()
+        plain = time.perf_counter() - t
+        t = time.perf_counter()
+        for _ in range(n):
+            wrapped()
+        best = min(best, (time.perf_counter() - t - plain) / n)
+    return max(best, 0.0)
+
+
+def run_profile(case: Case, years: int, depth: int) -> dict:
     """Per-stage times of RotationModel.step, year by year; runs inside the worker subprocess."""
-    import sim.careers as careers
-    import sim.model as model_mod
-    import sim.policies.rotation as rotation_mod
+    import sim.experiment as experiment
     from sim.model import RotationModel
     from sim.scenario import load_scenario
 
-    scenario = load_scenario(SCENARIOS / case.scenario, overrides=[f"world.preset={case.preset}"])
-    from sim.experiment import replicate_seeds
-    seed = replicate_seeds(scenario.run.seed, 1)[0]
+    scenario = load_scenario(SCENARIOS / case.scenario, overrides=case.all_overrides())
+    seed = experiment.replicate_seeds(scenario.run.seed, 1)[0]  # replicate 0, as run() seeds it
     model = RotationModel(scenario, rng=seed)
     timer = StageTimer()
-    w = timer.wrap
+    per_year = []
     with ExitStack() as stack:
-        def patch(obj, attr, name):
-            stack.enter_context(patched(obj, attr, w(name, getattr(obj, attr))))
-
-        # the stages, as step() calls them (module functions are looked up at call time)
-        patch(model_mod, "end_terms", "1 end_terms")
-        patch(model, "_careers", "2 careers")
-        patch(model, "_rotate", "3 rotation")
-        patch(careers, "hire", "4 hiring")
-        patch(careers, "learn", "6 learn")
-        patch(careers, "promote", "6 promote")
-        patch(careers, "update_commute_and_satisfaction", "6 commute_satisfaction")
-        patch(model, "_collect", "7-8 collect")
-        # inside the stages
-        for fn in ("age_one_year", "retirements", "attrition", "voluntary_drift"):
-            patch(careers, fn, fn)
-        patch(model_mod, "eligible_mask", "eligible_mask")
-        patch(rotation_mod, "eligible_mask", "eligible_mask")
-        for program in model.programs:
-            patch(program.selector, "select", "select")
-            patch(program.matcher, "match", "match")
-        for meth in ("remove_teachers", "add_teachers", "move_teacher", "transfer_post", "_log"):
-            patch(model, meth, meth)
-        patch(model_mod, "school_table", "school_table")
-        patch(model_mod, "year_metrics", "year_metrics")
-        patch(model.datacollector, "collect", "datacollector.collect")
-
-        per_year = []
+        intro = StepIntrospector(timer, stack, depth)
+        intro.stages(model)
+        wrapped = sorted(set(intro.done.values()))
         for _ in range(years):
             t0 = time.perf_counter()
             model.step()
             step_s = time.perf_counter() - t0
             per_year.append({"step_s": step_s, "stages": timer.take()})
-    return {"case": case.name, "years": years, "seed": seed, "per_year": per_year,
+    never = [s["path"] for s in intro.top if not any(s["path"] in y["stages"] for y in per_year)]
+    if never:
+        raise SystemExit(f"stage profile: RotationModel.step never ran {never}; the wrappers no longer fit step()")
+    return {"case": case.name, "years": years, "seed": seed, "per_year": per_year, "stages": intro.top,
+            "wrapped": wrapped, "depth": depth, "wrapper_overhead_s": wrapper_overhead_s(),
             "teachers_start": model.world.n_teachers, "schools": model.world.n_schools}
 
 
 def worker_main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--worker", required=True)
+    ap.add_argument("--worker", required=True, help="the case, as JSON")
     ap.add_argument("--mode", choices=("case", "profile"), default="case")
     ap.add_argument("--years", type=int, default=10)
+    ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
-    case = next(c for c in CASES if c.name == a.worker)
-    result = run_case(case, a.years) if a.mode == "case" else run_profile(case, a.years)
+    spec = json.loads(a.worker)
+    case = Case(**{**spec, "overrides": tuple(spec["overrides"])})
+    result = run_case(case, a.years) if a.mode == "case" else run_profile(case, a.years, a.depth)
     Path(a.out).write_text(json.dumps(result))
 
 
 # ---------------------------------------------------------------------------------------- driver
 
 
-def spawn(case: Case, mode: str, years: int) -> dict:
+def spawn(case: Case, mode: str, years: int, depth: int = 4) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", case.name, "--mode", mode,
-               "--years", str(years), "--out", str(out)]
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(asdict(case)), "--mode", mode,
+               "--years", str(years), "--depth", str(depth), "--out", str(out)]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - t0
@@ -285,83 +557,285 @@ def spawn(case: Case, mode: str, years: int) -> dict:
     return result
 
 
+def run_repeated(case: Case, reps: int, years: int) -> dict:
+    runs = []
+    for i in range(reps):
+        print(f"  {case.name}: run {i + 1}/{reps} ...", end=" ", flush=True, file=sys.stderr)
+        runs.append(spawn(case, "case", years))
+        r = runs[-1]
+        print(f"{r['total_s']:.2f} s (steps {r['phases_s']['steps']:.2f} s), process {r['process_wall_s']:.2f} s, "
+              f"peak RSS {r['peak_rss_mb']:.0f} MB, {r['teachers_start']:,} teachers", file=sys.stderr)
+    return {"case": asdict(case), "runs": runs, "median": median_of(runs)}
+
+
 def median_of(runs: list[dict]) -> dict:
-    med = {
-        "total_s": statistics.median(r["total_s"] for r in runs),
+    med = statistics.median
+    out = {
+        "total_s": med(r["total_s"] for r in runs),
         "total_min_s": min(r["total_s"] for r in runs),
         "total_max_s": max(r["total_s"] for r in runs),
-        "phases_s": {p: statistics.median(r["phases_s"][p] for r in runs) for p in PHASES},
-        "init_agents_s": statistics.median(r["init_agents_s"] for r in runs),
-        "init_space_s": statistics.median(r["init_space_s"] for r in runs),
-        "import_s": statistics.median(r["import_s"] for r in runs),
-        "gc_s": statistics.median(r["gc_s"] for r in runs),
-        "process_wall_s": statistics.median(r["process_wall_s"] for r in runs),
-        "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
-        "import_rss_mb": statistics.median(r["rss_mb"]["import"] for r in runs),
+        "phases_s": {p: med(r["phases_s"][p] for r in runs) for p in PHASES},
+        "year_s": med(r["phases_s"]["steps"] / r["years"] for r in runs),
+        "init_agents_s": med(r["init_agents_s"] for r in runs),
+        "cpu_s": med(r["cpu_s"] for r in runs),
+        "frames_moves_s": med(r["frames_moves_s"] for r in runs) if runs[0]["frames_moves_s"] is not None else None,
+        "import_s": med(r["import_s"] for r in runs),
+        "gc_s": med(r["gc_s"] for r in runs),
+        "process_wall_s": med(r["process_wall_s"] for r in runs),
+        "peak_rss_mb": med(r["peak_rss_mb"] for r in runs),
+        "peak_rss_max_mb": max(r["peak_rss_mb"] for r in runs),
+        "import_rss_mb": med(r["rss_mb"]["import"] for r in runs),
     }
-    for key in ("schools", "teachers_start", "teachers_end", "rotations", "moves_rows"):
-        med[key] = runs[0][key]
-    return med
+    for key in ("schools", "teachers_start", "teachers_end", "rotations", "moves_rows", "years"):
+        out[key] = runs[0][key]
+    return out
+
+
+def time_commands(reps: int) -> dict:
+    """Wall time of the command-line entry points, each a fresh subprocess (round robin, median)."""
+    exe = Path(sys.executable).with_name("teachersim")
+    if not exe.exists():
+        found = shutil.which("teachersim")
+        if not found:
+            raise SystemExit("teachersim is not installed next to this python nor on PATH")
+        exe = Path(found)
+    py = sys.executable
+    cmds = {
+        "python -c pass (interpreter only)": [py, "-c", "pass"],
+        'python -c "import sim"': [py, "-c", "import sim"],
+        "teachersim --help": [str(exe), "--help"],
+        "teachersim validate scenarios/dongcheng_2021.yaml": [str(exe), "validate", "scenarios/dongcheng_2021.yaml"],
+        'python -c "import sim.experiment"': [py, "-c", "import sim.experiment"],
+    }
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    for i in range(reps):
+        print(f"  command-line timings: round {i + 1}/{reps}", file=sys.stderr, flush=True)
+        for name, cmd in cmds.items():
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            times[name].append(time.perf_counter() - t0)
+            if proc.returncode != 0:
+                sys.stderr.write(proc.stdout + proc.stderr)
+                raise SystemExit(f"command failed: {name}")
+    probe = ("import json, sys\nfrom sim.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             f"mods = {HEAVY_MODULES!r}\n"
+             "sys.__stderr__.write(json.dumps([m for m in mods if m in sys.modules]))\n")
+    loaded = {}
+    validate = "teachersim validate scenarios/dongcheng_2021.yaml"
+    for name, argv in (("teachersim --help", ["--help"]), (validate, ["validate", "scenarios/dongcheng_2021.yaml"]),
+                       ('python -c "import sim"', "sim"), ('python -c "import sim.experiment"', "sim.experiment")):
+        code = probe if isinstance(argv, list) else (
+            f"import json, sys\nimport {argv}\nmods = {HEAVY_MODULES!r}\n"
+            "sys.stderr.write(json.dumps([m for m in mods if m in sys.modules]))")
+        argv = argv if isinstance(argv, list) else []
+        proc = subprocess.run([py, "-c", code, *(argv or [])], cwd=ROOT, capture_output=True, text=True)
+        loaded[name] = json.loads(proc.stderr.strip().splitlines()[-1]) if proc.stderr.strip() else []
+    return {"runs": times, "median_s": {k: statistics.median(v) for k, v in times.items()},
+            "min_s": {k: min(v) for k, v in times.items()}, "max_s": {k: max(v) for k, v in times.items()},
+            "loaded": loaded}
+
+
+def fit_exponent(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares fit of log(time) = a + b log(teachers): returns (b, a)."""
+    xs = [math.log(n) for n, _ in points]
+    ys = [math.log(t) for _, t in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    return b, my - b * mx
+
+
+def scaling_summary(results: dict[int, dict]) -> dict:
+    pts_year = [(r["median"]["teachers_start"], r["median"]["year_s"]) for r in results.values()]
+    pts_total = [(r["median"]["teachers_start"], r["median"]["total_s"]) for r in results.values()]
+    b_year, a_year = fit_exponent(pts_year)
+    b_total, a_total = fit_exponent(pts_total)
+    local = [math.log(t2 / t1) / math.log(n2 / n1) for (n1, t1), (n2, t2) in zip(pts_year, pts_year[1:], strict=False)]
+    return {"points_year": pts_year, "points_total": pts_total, "exponent_year": b_year, "intercept_year": a_year,
+            "exponent_total": b_total, "intercept_total": a_total, "local_exponents_year": local}
+
+
+def plot_scaling(results: dict[int, dict], summ: dict, path: Path, meta: dict) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.6), dpi=120)
+    for r in results.values():
+        xs = [x["teachers_start"] for x in r["runs"]]
+        ax.scatter(xs, [x["phases_s"]["steps"] / x["years"] for x in r["runs"]], s=12, color="tab:blue", alpha=0.35)
+    ns = [n for n, _ in summ["points_year"]]
+    ax.plot(ns, [t for _, t in summ["points_year"]], "o", color="tab:blue", label="time per simulated year (median)")
+    grid = [min(ns) * 0.9, max(ns) * 1.1]
+    b, a = summ["exponent_year"], summ["intercept_year"]
+    ax.plot(grid, [math.exp(a) * g ** b for g in grid], "-", color="tab:blue",
+            label=f"least-squares fit: time ∝ teachers^{b:.2f}")
+    n0, t0 = summ["points_year"][0]
+    ax.plot(grid, [t0 * g / n0 for g in grid], ":", color="grey", label="linear (exponent 1) through the first point")
+    ax.plot(grid, [t0 * (g / n0) ** TARGETS["exponent"] for g in grid], "--", color="tab:red", lw=0.8,
+            label=f"target bound (exponent {TARGETS['exponent']})")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("teachers at the start of the run")
+    ax.set_ylabel("seconds per simulated year (steps only)")
+    ax.set_title(f"beijing_2022_citywide, {meta['date_utc']}, commit {meta['commit']}", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------ tables
 
 
 def cases_table(results: dict[str, dict]) -> str:
     head = ("| case | schools | teachers | rotations (10 y) | runs | **total s** (min–max) | load | world "
-            "| init (of which teacher agents) | 10 steps | s/year | frames | **peak RSS MB** (after imports) "
-            "| import s | GC s |")
+            "| init (teacher agents) | steps | s/year | frames (`model.moves`) | CPU s | process s "
+            "| **peak RSS MB** (after imports) | import s | GC s |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, r in results.items():
         m = r["median"]
         p = m["phases_s"]
-        years = r["runs"][0]["years"]
         spread = f" ({m['total_min_s']:.2f}–{m['total_max_s']:.2f})" if len(r["runs"]) > 1 else ""
+        mv = f" ({m['frames_moves_s']:.2f})" if m["frames_moves_s"] is not None else ""
         lines.append(
             f"| {name} | {m['schools']:,} | {m['teachers_start']:,} | {m['rotations']:,} | {len(r['runs'])} "
             f"| **{m['total_s']:.2f}**{spread} | {p['load']:.3f} | {p['world']:.2f} "
-            f"| {p['init']:.2f} ({m['init_agents_s']:.2f}) | {p['steps']:.2f} | {p['steps'] / years:.3f} "
-            f"| {p['frames']:.2f} | **{m['peak_rss_mb']:.0f}** ({m['import_rss_mb']:.0f}) | {m['import_s']:.2f} "
-            f"| {m['gc_s']:.2f} |")
+            f"| {p['init']:.2f} ({m['init_agents_s']:.2f}) | {p['steps']:.2f} | {m['year_s']:.3f} "
+            f"| {p['frames']:.2f}{mv} | {m['cpu_s']:.2f} | {m['process_wall_s']:.2f} "
+            f"| **{m['peak_rss_mb']:.0f}** ({m['import_rss_mb']:.0f}) "
+            f"| {m['import_s']:.2f} | {m['gc_s']:.2f} |")
     return "\n".join(lines)
 
 
-def profile_rows(profile: dict) -> list[tuple[str, float, float, float, float]]:
-    """(path, year-1 s, mean s/year, share of step, mean calls/year) in tree order."""
+def scaling_table(results: dict[int, dict], summ: dict) -> str:
+    lines = ["| nominal teachers | world.scale | schools | teachers (actual) | runs | s/year (steps) "
+             "| local exponent from the size before | whole run s | peak RSS MB |", "|---" * 9 + "|"]
+    local = [""] + [f"{x:.2f}" for x in summ["local_exponents_year"]]
+    for (n, r), loc in zip(results.items(), local, strict=True):
+        m = r["median"]
+        lines.append(f"| {n:,} | {n / NOMINAL_TEACHERS:.4g} | {m['schools']:,} | {m['teachers_start']:,} "
+                     f"| {len(r['runs'])} | {m['year_s']:.3f} | {loc} | {m['total_s']:.2f} | {m['peak_rss_mb']:.0f} |")
+    lines.append("")
+    lines.append(f"Fitted exponent (least squares, log time on log teachers, medians): **{summ['exponent_year']:.2f}** "
+                 f"for time per simulated year; {summ['exponent_total']:.2f} for the whole run (world and "
+                 "init included).")
+    return "\n".join(lines)
+
+
+def commands_table(cli: dict) -> str:
+    lines = ["| command | median s (min–max) | heavy libraries loaded |", "|---|---|---|"]
+    for name, v in cli["median_s"].items():
+        loaded = cli["loaded"].get(name)
+        libs = ", ".join(loaded) if loaded else ("none of them" if loaded is not None else "")
+        lines.append(f"| `{name}` | {v:.2f} ({cli['min_s'][name]:.2f}–{cli['max_s'][name]:.2f}) | {libs} |")
+    return "\n".join(lines)
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def targets_table(results: dict[str, dict], summ: dict | None, cli: dict | None) -> str:
+    lines = ["| target (issue 7) | measured (median) | |", "|---|---|---|"]
+    big = results.get(TARGET_CASE.name)
+    if big:
+        m = big["median"]
+        lines.append(f"| beijing + beijing_2022_citywide, 10 years, scenario file → metrics, world included: "
+                     f"< {TARGETS['beijing_total_s']:.0f} s | {m['total_s']:.2f} s in the process "
+                     f"({m['total_min_s']:.2f}–{m['total_max_s']:.2f}); {m['process_wall_s']:.2f} s with interpreter "
+                     f"start and imports | {verdict(m['total_s'] < TARGETS['beijing_total_s'])} |")
+        lines.append(f"| same run: peak memory < 1 GB | {m['peak_rss_mb']:.0f} MB peak RSS (max of runs "
+                     f"{m['peak_rss_max_mb']:.0f} MB) | {verdict(m['peak_rss_max_mb'] < TARGETS['beijing_peak_mb'])} |")
+    if summ:
+        lines.append(f"| cost linear in teachers: fitted exponent at 10k–240k ≤ {TARGETS['exponent']} "
+                     f"| {summ['exponent_year']:.2f} per simulated year ({summ['exponent_total']:.2f} whole run; "
+                     f"{summ['local_exponents_year'][-1]:.2f} between the two largest sizes) "
+                     f"| {verdict(summ['exponent_year'] <= TARGETS['exponent'])} |")
+    small = results.get("dongcheng / dongcheng_2021")
+    if small:
+        m = small["median"]
+        lines.append(f"| dongcheng_2021, 10 years: < {TARGETS['dongcheng_total_s']} s | {m['total_s']:.2f} s in the "
+                     f"process ({m['total_min_s']:.2f}–{m['total_max_s']:.2f}); {m['process_wall_s']:.2f} s with "
+                     f"interpreter start and imports | {verdict(m['total_s'] < TARGETS['dongcheng_total_s'])} |")
+    if cli:
+        for name in ("teachersim --help", "teachersim validate scenarios/dongcheng_2021.yaml"):
+            v = cli["median_s"][name]
+            word = verdict(v < TARGETS["cli_well_under_s"]) if v < TARGETS["cli_well_under_s"] or \
+                v >= TARGETS["cli_under_s"] else "under 1 s, **not well under** (> 0.5 s)"
+            lines.append(f"| `{name}` well under 1 s (read here as < {TARGETS['cli_well_under_s']} s) | {v:.2f} s "
+                         f"| {word} |")
+    return "\n".join(lines)
+
+
+def profile_rows(profile: dict) -> list[dict]:
+    """Rows in tree order: path, stage, year-1 s, mean s/year, share of step, mean calls/year."""
     years = profile["per_year"]
     n = len(years)
     seen: dict[str, int] = {}
     for y in years:
         for path in y["stages"]:
             seen.setdefault(path, len(seen))
-    top_order = sorted({p.split("/")[0] for p in seen}, key=lambda s: (s.split(" ")[0], seen[s]))
-
-    def sort_key(path: str):
-        parts = path.split("/")
-        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        return (top_order.index(parts[0]), *[seen.get(p, 0) for p in prefixes[1:]])
-
+    top = [s["path"] for s in profile["stages"]]
+    children: dict[str, list[str]] = {}
+    for path in seen:
+        if "/" in path:
+            children.setdefault(path.rsplit("/", 1)[0], []).append(path)
     step_total = sum(y["step_s"] for y in years)
-    rows = []
-    for path in sorted(seen, key=sort_key):
+
+    def row(path: str) -> dict:
         tot = sum(y["stages"].get(path, {}).get("s", 0.0) for y in years)
         calls = sum(y["stages"].get(path, {}).get("calls", 0) for y in years)
-        first = years[0]["stages"].get(path, {}).get("s", 0.0)
-        rows.append((path, first, tot / n, tot / step_total, calls / n))
-    top = [p for p in seen if "/" not in p]
-    other_first = years[0]["step_s"] - sum(years[0]["stages"].get(p, {}).get("s", 0.0) for p in top)
-    other_tot = step_total - sum(sum(y["stages"].get(p, {}).get("s", 0.0) for y in years) for p in top)
-    rows.append(("(rest of step: Mesa step wrapper, counts)", other_first, other_tot / n, other_tot / step_total, 0))
-    rows.append(("**whole step**", years[0]["step_s"], step_total / n, 1.0, 0))
+        return {"path": path, "depth": path.count("/"), "year1_s": years[0]["stages"].get(path, {}).get("s", 0.0),
+                "mean_s": tot / n, "share": tot / step_total if step_total else 0.0, "calls": calls / n}
+
+    rows = []
+
+    def visit(path: str) -> None:
+        rows.append(row(path))
+        for c in sorted(children.get(path, []), key=lambda p: seen[p]):
+            visit(c)
+
+    for t in top:
+        visit(t)
+    first = years[0]["step_s"] - sum(years[0]["stages"].get(p, {}).get("s", 0.0) for p in top)
+    rest = step_total - sum(sum(y["stages"].get(p, {}).get("s", 0.0) for y in years) for p in top)
+    rows.append({"path": "(rest of step: Mesa's step wrapper, counts)", "depth": 0, "year1_s": first,
+                 "mean_s": rest / n, "share": rest / step_total if step_total else 0.0, "calls": 0})
+    rows.append({"path": "**whole step**", "depth": 0, "year1_s": years[0]["step_s"], "mean_s": step_total / n,
+                 "share": 1.0, "calls": 0})
     return rows
 
 
-def profile_table(profile: dict) -> str:
+def profile_table(profile: dict, min_share: float) -> str:
     n = len(profile["per_year"])
-    lines = [f"| stage (inclusive; indented = inside the stage above) | year 1 s | mean s/year (years 1–{n}) "
-             f"| share of step | calls/year |", "|---|---|---|---|---|"]
-    for path, first, mean, share, calls in profile_rows(profile):
-        depth = path.count("/")
-        label = "&emsp;" * depth + ("↳ " if depth else "") + path.split("/")[-1]
-        calls_s = f"{calls:,.0f}" if calls else ""
-        lines.append(f"| {label} | {first:.3f} | {mean:.3f} | {100 * share:.1f}% | {calls_s} |")
+    titles = {s["path"]: f"{s['stage']} {s['title']}".strip() for s in profile["stages"]}
+    functions = {s["path"]: s["function"] for s in profile["stages"]}
+    lines = [f"| stage | function (inclusive; indented = called inside the row above) | year 1 s "
+             f"| mean s/year (years 1–{n}) | share of step | calls/year |", "|---|---|---|---|---|---|"]
+    hidden = 0
+    for r in profile_rows(profile):
+        if r["depth"] > 0 and r["share"] < min_share:
+            hidden += 1
+            continue
+        name = functions.get(r["path"], r["path"].split("/")[-1])
+        stage = titles.get(r["path"], "")
+        if r["path"] in titles or r["depth"]:
+            label = "&emsp;" * r["depth"] + ("↳ " if r["depth"] else "") + f"`{name}`"
+        else:
+            label = name  # the rest of the step, the whole step
+        calls = "" if not r["calls"] else f"{r['calls']:,.0f}" if r["calls"] == int(r["calls"]) \
+            else f"{r['calls']:,.1f}"
+        lines.append(f"| {stage} | {label} | {r['year1_s']:.3f} | {r['mean_s']:.3f} | {100 * r['share']:.1f}% "
+                     f"| {calls} |")
+    total_calls = sum(sum(v["calls"] for v in y["stages"].values()) for y in profile["per_year"]) / n
+    lines.append("")
+    lines.append(f"{hidden} nested rows under {100 * min_share:.1f}% of the step are left out (all are in the JSON). "
+                 f"Wrapped callables: {len(profile['wrapped'])}, read from the source down to depth "
+                 f"{profile['depth']}. "
+                 f"Wrapped calls per year: {total_calls:,.0f}; at {1e6 * profile['wrapper_overhead_s']:.2f} µs each "
+                 f"the timers add about {total_calls * profile['wrapper_overhead_s']:.3f} s a year.")
     return "\n".join(lines)
 
 
@@ -383,12 +857,12 @@ def machine() -> dict:
     except OSError:
         pass
     versions = {}
-    for mod in ("numpy", "pandas", "mesa", "networkx"):
+    for mod in ("numpy", "pandas", "scipy", "mesa", "networkx"):
         try:
             versions[mod] = __import__(mod).__version__
         except ImportError:
             versions[mod] = None
-    dirty = git("status", "--porcelain", "--", "sim", "scenarios")
+    dirty = git("--no-optional-locks", "status", "--porcelain", "--", "sim", "scenarios")  # never takes the index lock
     return {
         "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": git("rev-parse", "--short", "HEAD"),
@@ -404,13 +878,25 @@ def main(argv: list[str] | None = None) -> None:
         worker_main(argv)
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="only the Dongcheng cases (no Beijing, no profile)")
+    ap.add_argument("--quick", action="store_true",
+                    help="only the Dongcheng cases and the command-line timings (no Beijing, scaling or profile)")
     ap.add_argument("--json", metavar="PATH", help="write the raw figures to PATH")
-    ap.add_argument("--years", type=int, default=10, help="simulated years per case (default 10)")
-    ap.add_argument("--repeats", type=int, default=3, help="runs of each small case; the median is shown")
-    ap.add_argument("--repeats-large", type=int, default=1, help="runs of each Beijing case (default 1)")
+    ap.add_argument("--years", type=int, default=10, help="simulated years per run (default 10)")
+    ap.add_argument("--repeats", type=int, default=5,
+                    help="runs of each Dongcheng case and of each command (default 5)")
+    ap.add_argument("--repeats-large", type=int, default=3, help="runs of each Beijing case (default 3)")
+    ap.add_argument("--repeats-scaling", type=int, default=2,
+                    help="runs at each scaling size other than 120k (which reuses the Beijing runs; default 2)")
+    ap.add_argument("--scaling-sizes", default=",".join(map(str, SCALING_SIZES)),
+                    help="nominal teacher counts of the scaling runs (default 10000,40000,120000,240000)")
+    ap.add_argument("--plot", metavar="PATH", default=str(Path(__file__).with_name("scaling.png")),
+                    help="where the scaling figure goes (default benchmarks/scaling.png)")
+    ap.add_argument("--no-scaling", action="store_true", help="skip the scaling runs")
     ap.add_argument("--profile-years", type=int, default=10,
-                    help="years of the Beijing stage profile (year 1 and the mean are shown)")
+                    help="years of the stage profile (year 1 and the mean are shown; default 10)")
+    ap.add_argument("--profile-depth", type=int, default=4, help="levels below step() to wrap (default 4)")
+    ap.add_argument("--profile-min-share", type=float, default=0.005,
+                    help="nested profile rows below this share of the step are not printed (default 0.005)")
     ap.add_argument("--no-profile", action="store_true", help="skip the stage profile")
     a = ap.parse_args(argv)
 
@@ -420,31 +906,54 @@ def main(argv: list[str] | None = None) -> None:
           flush=True)
     print(f"{meta['nproc']} CPUs, {meta['cpu']}, Python {meta['python']}, load average {meta['loadavg_start']}\n",
           flush=True)
+
+    cli = time_commands(a.repeats)
+
     results: dict[str, dict] = {}
     for case in CASES:
-        if a.quick and not case.small:
+        if a.quick and case.kind != "small":
             continue
-        reps = a.repeats if case.small else a.repeats_large
-        runs = []
-        for i in range(reps):
-            print(f"  {case.name}: run {i + 1}/{reps} ...", end=" ", flush=True, file=sys.stderr)
-            runs.append(spawn(case, "case", a.years))
-            print(f"{runs[-1]['total_s']:.2f} s, peak RSS {runs[-1]['peak_rss_mb']:.0f} MB", file=sys.stderr)
-        results[case.name] = {"case": asdict(case), "runs": runs, "median": median_of(runs)}
-    print(f"## Cases ({a.years} simulated years; median of the runs)\n")
-    print(cases_table(results) + "\n", flush=True)
+        results[case.name] = run_repeated(case, a.repeats if case.kind == "small" else a.repeats_large, a.years)
+
+    scaling: dict[int, dict] = {}
+    summ = None
+    if not a.quick and not a.no_scaling:
+        for n in (int(x) for x in a.scaling_sizes.split(",")):
+            case = scaling_case(n)
+            if case.name in results:
+                scaling[n] = results[case.name]
+            else:
+                scaling[n] = run_repeated(case, a.repeats_scaling, a.years)
+        summ = scaling_summary(scaling)
+        plot_scaling(scaling, summ, Path(a.plot), meta)
+        print(f"  scaling figure written to {a.plot}", file=sys.stderr)
 
     profile = None
     if not a.quick and not a.no_profile:
         print(f"  stage profile: {PROFILE_CASE.name}, {a.profile_years} years ...", end=" ", flush=True,
               file=sys.stderr)
-        profile = spawn(PROFILE_CASE, "profile", a.profile_years)
+        profile = spawn(PROFILE_CASE, "profile", a.profile_years, a.profile_depth)
         print("done", file=sys.stderr)
+
+    print("## Targets of issue 7\n")
+    print(targets_table(results, summ, cli) + "\n")
+    print(f"## Cases ({a.years} simulated years; median of the runs; seconds)\n")
+    print(cases_table(results) + "\n", flush=True)
+    if summ:
+        print(f"## Scaling: beijing_2022_citywide, {a.years} years\n")
+        print(scaling_table(scaling, summ) + "\n")
+    print(f"## Command line (fresh process each, median of {a.repeats})\n")
+    print(commands_table(cli) + "\n")
+    if profile:
         print(f"## Stage profile of RotationModel.step ({PROFILE_CASE.name})\n")
-        print(profile_table(profile) + "\n")
+        print(profile_table(profile, a.profile_min_share) + "\n")
     meta["loadavg_end"] = os.getloadavg()
+    print(f"load average at the end: {meta['loadavg_end']}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"meta": meta, "cases": results, "profile": profile}, indent=1))
+        Path(a.json).write_text(json.dumps({"meta": meta, "targets": TARGETS, "commands": cli, "cases": results,
+                                            "scaling": {"sizes": {str(k): v for k, v in scaling.items()},
+                                                        "fit": summ} if summ else None,
+                                            "profile": profile}, indent=1))
         print(f"raw figures written to {a.json}", file=sys.stderr)
 
 
