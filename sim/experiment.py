@@ -433,7 +433,7 @@ def sweep(path: str | Path, out: str | Path | None = None, *, workers: int | Non
     Raises SweepError (bad sweep file or folder) before anything is written.
 
     Example:
-        >>> summary = sweep("sweeps/dongcheng_quota.yaml", out="results/quota", workers=2)
+        >>> summary = sweep("sweeps/dongcheng_quota_grid.yaml", out="results/quota", workers=2)
         >>> sim.load_results("results/quota").metrics
     """
     from sim.designs import SweepError, load_sweep
@@ -451,6 +451,8 @@ def sweep(path: str | Path, out: str | Path | None = None, *, workers: int | Non
         executor = Serial() if serial else Dask(workers=workers, address=scheduler, slurm=slurm)
     try:
         executor.__enter__()
+    except ImportError as exc:
+        raise SweepError(str(exc)) from None
     except (OSError, TimeoutError) as exc:
         raise SweepError(f"{executor.describe()}: cannot start or connect: {exc}") from None
     try:

@@ -3,7 +3,10 @@ size (before anything is built) needs no heavy imports."""
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -38,17 +41,91 @@ BEIJING = Preset(
 PRESETS = {"dongcheng": DONGCHENG, "beijing": BEIJING}
 
 
+@dataclass(frozen=True)
+class Shape:
+    """What a synthetic world will hold, known from its size knobs before it is built."""
+
+    district_names: list[str]
+    school_district_names: list[str]
+    schools_per_district: int
+    groups: int  # education groups per district
+    twinning_pairs: int  # pairs asked for per district (fewer when there are too few strong schools)
+    teachers: int  # about this many
+
+
+def synthetic_shape(world) -> Shape:
+    """Names and sizes of a synthetic world, resolved exactly as `sim.world.synthetic` builds it."""
+    preset = PRESETS[world.preset]
+    k = len(preset.district_names)
+    n_d = world.districts or k
+    names = [preset.district_names[d % k] + ("" if d < k else f"_{d // k + 1}") for d in range(n_d)]
+    per_d = max(2, round((world.schools_per_district or preset.schools_per_district) * world.scale))
+    n_sd = max(1, min(world.school_districts_per_district or preset.school_districts_per_district, per_d))
+    groups = preset.groups_per_district if world.groups_per_district is None else world.groups_per_district
+    pairs = (preset.twinning_pairs_per_district if world.twinning_pairs_per_district is None
+             else world.twinning_pairs_per_district)
+    tps = world.teachers_per_school or preset.teachers_per_school
+    return Shape(names, [f"{n}-SD{j + 1}" for n in names for j in range(n_sd)], per_d,
+                 min(groups, per_d // 2), pairs, int(n_d * per_d * tps))
+
+
 def expected_teachers(world) -> int:
     """Teachers a synthetic world would hold, computed before building it (to refuse absurd sizes)."""
-    preset = PRESETS[world.preset]
-    n_d = world.districts or len(preset.district_names)
-    per_d = max(2, round((world.schools_per_district or preset.schools_per_district) * world.scale))
-    return int(n_d * per_d * (world.teachers_per_school or preset.teachers_per_school))
+    return synthetic_shape(world).teachers
+
+
+def roster_paths(scenario) -> tuple[Path, Path]:
+    """The schools and teachers CSV files of a roster scenario."""
+    base = Path(scenario.source_dir)
+    r = scenario.world.roster
+    return base / r.schools_csv, base / r.teachers_csv
+
+
+def _stamp(path: Path) -> tuple[str, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return str(path.resolve()), st.st_mtime_ns, st.st_size
+
+
+@lru_cache(maxsize=16)
+def _data_rows(stamp: tuple[str, int, int]) -> int | None:
+    try:
+        with open(stamp[0], newline="", encoding="utf-8-sig") as fh:
+            return max(sum(1 for row in csv.reader(fh) if row) - 1, 0)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+
+
+def data_rows(path: Path) -> int | None:
+    """Data rows of a CSV file, counted while streaming (nothing kept); None when it cannot be read
+    (the roster reader then says why)."""
+    stamp = _stamp(path)
+    return None if stamp is None else _data_rows(stamp)
+
+
+@lru_cache(maxsize=16)
+def _roster_names(stamp: tuple[str, int, int]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    districts: dict[str, None] = {}
+    school_districts: dict[str, None] = {}
+    try:
+        with open(stamp[0], newline="", encoding="utf-8-sig") as fh:
+            for row in csv.DictReader(fh):
+                d = (row.get("district") or "").strip()
+                if d:
+                    districts.setdefault(d)
+                    school_districts.setdefault((row.get("school_district") or "").strip() or f"{d}-all")
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return tuple(districts), tuple(school_districts)
 
 
 def check_size(scenario) -> None:
-    """Refuse, before building anything, a synthetic world above `world.max_teachers`."""
-    from sim.scenario import ScenarioError
+    """Refuse, before building anything, a world above `world.max_teachers` (a synthetic world from
+    its knobs, a roster from the rows of teachers.csv), and eligibility naming a district or school
+    district that a roster's schools.csv does not have."""
+    from sim.scenario import ScenarioError, name_problems
 
     w = scenario.world
     if w.preset != "roster":
@@ -56,3 +133,32 @@ def check_size(scenario) -> None:
         if n > w.max_teachers:
             raise ScenarioError(f"world: about {n:,} teachers is above world.max_teachers "
                                 f"({w.max_teachers:,}); lower world.scale or the size knobs")
+        return
+    schools_csv, teachers_csv = roster_paths(scenario)
+    n = data_rows(teachers_csv)
+    if n is not None and n > w.max_teachers:
+        raise ScenarioError(f"world.roster.teachers_csv: {teachers_csv} has {n:,} teachers, above "
+                            f"world.max_teachers ({w.max_teachers:,})")
+    stamp = _stamp(schools_csv)
+    names = _roster_names(stamp) if stamp else None
+    if names:
+        problems = name_problems(scenario, list(names[0]), list(names[1]), str(schools_csv))
+        if problems:
+            raise ScenarioError(f"{problems[0][0]}: {problems[0][1]}")
+
+
+def quota_warnings(scenario) -> list[str]:
+    """Quotas larger than the whole world can ever supply. They are not errors: each year a quota
+    is capped at the number of teachers eligible in the district (sim.policies.selection), so the
+    run goes on with every eligible teacher selected; these lines say so before it starts."""
+    w = scenario.world
+    if w.preset == "roster":
+        n = data_rows(roster_paths(scenario)[1])
+        if n is None:
+            return []
+        what = f"the {n:,} teachers of the roster"
+    else:
+        n = expected_teachers(w)
+        what = f"the about {n:,} teachers of this world"
+    return [f"policy.programs.{i}.quota.min_count: {p.quota.min_count:,} is above {what}; each year it is "
+            f"capped at the number eligible" for i, p in enumerate(scenario.policy.programs) if p.quota.min_count > n]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -136,6 +136,13 @@ class Eligibility(Strict):
     exempt_men_over: Annotated[int, Field(ge=30, le=75)] | None = None  # Wuhan 2015: men over 52
     exempt_women_over: Annotated[int, Field(ge=30, le=75)] | None = None  # Wuhan 2015: women over 48
 
+    @field_validator("roles", "levels", "sending_tiers")
+    @classmethod
+    def _not_empty(cls, names: list[str]) -> list[str]:
+        if not names:
+            raise ValueError("empty list: no teacher could ever be eligible (leave the key out to allow all)")
+        return names
+
 
 class Quota(Strict):
     """How many are rotated: the largest of the rules that apply, never more than are eligible."""
@@ -255,14 +262,24 @@ class Scenario(Strict):
 # -------------------------------------------------------------------------------------- loading
 
 
+MAX_YAML_VALUES = 100_000  # a scenario or sweep file holds a few hundred; more is an alias bomb
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(f"{path}: file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
     try:
+        # composing builds only the node tree (no Python objects), so it is as safe as safe_load;
+        # it lets repeated keys and alias bombs be refused before anything is constructed
+        problem = _node_problem(yaml.compose(text, Loader=yaml.SafeLoader))
+        if problem:
+            raise ScenarioError(f"{path}: {problem}")
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -274,6 +291,53 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: top level must be a mapping of keys, not {type(data).__name__}")
     return data
+
+
+def _node_problem(root) -> str | None:
+    """A repeated key in one mapping (YAML would silently keep the last), a recursive alias, or a
+    document whose aliases expand to more than MAX_YAML_VALUES values; None when there is none."""
+    if root is None:
+        return None
+    sizes: dict[int, int] = {}
+    busy: set[int] = set()
+
+    def size(node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in busy:
+            raise _NodeProblem(f"line {node.start_mark.line + 1}: a YAML alias refers to itself")
+        busy.add(id(node))
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                    line = key.start_mark.line + 1
+                    if key.value in seen:
+                        raise _NodeProblem(f"line {line}: key {key.value!r} is repeated (first on line "
+                                           f"{seen[key.value]}); YAML would silently keep only the last")
+                    seen[key.value] = line
+                total += size(key) + size(value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        busy.discard(id(node))
+        if total > MAX_YAML_VALUES:
+            raise _NodeProblem(f"line {node.start_mark.line + 1}: the document expands to more than "
+                               f"{MAX_YAML_VALUES:,} values (YAML aliases); refused")
+        sizes[id(node)] = total
+        return total
+
+    try:
+        size(root)
+    except _NodeProblem as exc:
+        return str(exc)
+    except RecursionError:
+        return "nested too deeply"
+    return None
+
+
+class _NodeProblem(Exception):
+    pass
 
 
 def _merge(base: dict, over: dict, origin: dict[str, str], source: str, prefix: str = "") -> dict:
@@ -355,16 +419,21 @@ def _list_item(node: list, key: str, item: str) -> Any:
     return node[_list_index(node, key, item)]
 
 
+def _source(dotted: str, origin: dict[str, str], default: str) -> str:
+    """The file (or --set) that gave the value at a dotted key, else `default`."""
+    loc = dotted.split(".")
+    for n in range(len(loc), 0, -1):
+        found = origin.get(".".join(loc[:n]))
+        if found:
+            return found
+    return default
+
+
 def _error_line(exc: ValidationError, origin: dict[str, str], default: str) -> str:
     err = exc.errors()[0]
     loc = [str(p) for p in err["loc"]]
     dotted = ".".join(loc) or "(top level)"
-    source = default
-    for n in range(len(loc), 0, -1):
-        found = origin.get(".".join(loc[:n]))
-        if found:
-            source = found
-            break
+    source = _source(".".join(loc), origin, default) if loc else default
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
@@ -375,6 +444,61 @@ def _error_line(exc: ValidationError, origin: dict[str, str], default: str) -> s
     more = len(exc.errors()) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return f"{source}: {dotted}: {msg}{tail}"
+
+
+MIN_TEACHER_AGE = 18  # the youngest a roster teacher may be (docs/roster.md); synthetic staff start at 22
+
+
+def meaning_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    """Rules that pass the schema but that no teacher or school of the world could ever meet, as
+    (dotted key, problem): eligibility nobody can have, and names or links the world does not have
+    (district and school-district names, twinning pairs, education groups). Synthetic worlds are
+    known from their size knobs; roster names are checked by `sim.presets.check_size`."""
+    from sim.presets import synthetic_shape
+
+    problems: list[tuple[str, str]] = []
+    shape = synthetic_shape(scenario.world) if scenario.world.preset != "roster" else None
+    retire = scenario.careers.retirement_age
+    for i, p in enumerate(scenario.policy.programs):
+        key = f"policy.programs.{i}"
+        e = p.eligibility
+        if retire - e.min_years_to_retirement < MIN_TEACHER_AGE:
+            problems.append((f"{key}.eligibility.min_years_to_retirement",
+                             f"{e.min_years_to_retirement} years before retirement at {retire} means younger than "
+                             f"{MIN_TEACHER_AGE}: no teacher could ever be eligible"))
+        if e.max_experience is not None and e.min_years_at_school > e.max_experience + 1:
+            problems.append((f"{key}.eligibility.min_years_at_school",
+                             f"{e.min_years_at_school} years at the school needs more experience than "
+                             f"max_experience ({e.max_experience}) allows: no teacher could ever be eligible"))
+        if shape is None:
+            continue
+        problems += name_problems(scenario, shape.district_names, shape.school_district_names,
+                                  "this world", only=i)
+        if shape.twinning_pairs == 0 and (e.twinned_only or p.scope == "twinning"):
+            what = f"{key}.eligibility.twinned_only" if e.twinned_only else f"{key}.scope"
+            problems.append((what, "this world has no twinning pairs (world.twinning_pairs_per_district is 0)"))
+        if shape.groups == 0 and p.scope == "group":
+            problems.append((f"{key}.scope", "this world has no education groups (world.groups_per_district is 0)"))
+    return problems
+
+
+def name_problems(scenario: Scenario, districts: list[str], school_districts: list[str], where: str,
+                  only: int | None = None) -> list[tuple[str, str]]:
+    """Eligibility `districts` and `school_districts` entries that name no district of the world."""
+    problems = []
+    for i, p in enumerate(scenario.policy.programs):
+        if only is not None and i != only:
+            continue
+        for field_name, known, what in (("districts", districts, "district"),
+                                        ("school_districts", school_districts, "school district")):
+            given = getattr(p.eligibility, field_name)
+            for name in given or []:
+                if name not in known:
+                    shown = ", ".join(known[:6]) + (f", ... ({len(known)} in all)" if len(known) > 6 else "")
+                    problems.append((f"policy.programs.{i}.eligibility.{field_name}",
+                                     f"{what} {name!r} has no schools in {where} (it has {shown})"))
+                    break
+    return problems
 
 
 def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
@@ -407,6 +531,10 @@ def scenario_from_dict(data: dict, origin: dict[str, str] | None = None,
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_error_line(exc, origin or {}, default_source)) from None
+    problems = meaning_problems(scenario)
+    if problems:
+        dotted, problem = problems[0]
+        raise ScenarioError(f"{_source(dotted, origin or {}, default_source)}: {dotted}: {problem}")
     scenario.source_dir = source_dir
     return scenario
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.presets import PRESETS, expected_teachers
+from sim.presets import PRESETS, data_rows, expected_teachers
 from sim.world.roster import RosterError, read_roster, write_roster
 from sim.world.synthetic import synthetic_world
 from sim.world.system import SchoolSystem, build_graph
 
-__all__ = ["SchoolSystem", "RosterError", "build_world", "read_roster", "write_roster", "expected_teachers"]
+__all__ = ["SchoolSystem", "RosterError", "build_world", "check_roster", "read_roster", "write_roster",
+           "expected_teachers"]
 
 
 def build_world(world, rng: np.random.Generator, source_dir: str | Path = ".") -> SchoolSystem:
@@ -19,11 +20,19 @@ def build_world(world, rng: np.random.Generator, source_dir: str | Path = ".") -
     if world.preset == "roster":
         base = Path(source_dir)
         r = world.roster
+        rows = data_rows(base / r.teachers_csv)  # counted while streaming: refused before it is read
+        if rows is not None and rows > world.max_teachers:
+            raise RosterError(f"{base / r.teachers_csv}: {rows} teachers is above "
+                              f"world.max_teachers ({world.max_teachers})")
         system = read_roster(base / r.schools_csv, base / r.teachers_csv,
                              base / r.twinning_csv if r.twinning_csv else None)
         if system.n_teachers > world.max_teachers:
             raise RosterError(f"{base / r.teachers_csv}: {system.n_teachers} teachers is above "
                               f"world.max_teachers ({world.max_teachers})")
+        try:
+            system.check()
+        except ValueError as exc:
+            raise RosterError(f"{base / r.schools_csv}: {exc}") from None
     else:
         system = synthetic_world(
             PRESETS[world.preset], rng, scale=world.scale, districts=world.districts,
@@ -35,3 +44,10 @@ def build_world(world, rng: np.random.Generator, source_dir: str | Path = ".") -
     system.check()
     system.graph = build_graph(system)
     return system
+
+
+def check_roster(scenario) -> None:
+    """Read a roster scenario's CSV files as a run would (RosterError on the first problem); nothing
+    to do for a synthetic world, whose knobs the schema has already checked."""
+    if scenario.world.preset == "roster":
+        build_world(scenario.world, np.random.default_rng(0), scenario.source_dir)

@@ -120,7 +120,12 @@ def read_roster(schools_csv: str | Path, teachers_csv: str | Path,
         cols["school_district"].append(sds.setdefault((d, sd_name), len(sds)))
         g_name = (row.get("group") or "").strip()
         cols["group"].append(groups.setdefault((d, g_name), len(groups)) if g_name else -1)
-        cols["leading"].append((row.get("leading") or "").strip().lower() in ("1", "true", "yes"))
+        leading = (row.get("leading") or "").strip().lower()
+        if leading not in ("", "0", "1", "true", "false", "yes", "no"):
+            raise RosterError(f"{spath}: line {line}: column leading: {leading!r} is not 1 or 0")
+        if leading in ("1", "true", "yes") and not g_name:
+            raise RosterError(f"{spath}: line {line}: column leading: a leading school needs a group")
+        cols["leading"].append(leading in ("1", "true", "yes"))
         cols["district"].append(d)
         cols["level"].append(level)
         cols["tier"].append(_category(spath, line, row, "tier", TIERS))
@@ -175,6 +180,7 @@ def read_roster(schools_csv: str | Path, teachers_csv: str | Path,
                             else (bool if k == "woman" else np.int64)) for k, v in t.items()}
 
     twinning = []
+    listed: set[frozenset[int]] = set()
     if twinning_csv is not None:
         wpath = Path(twinning_csv)
         for line, row in _rows(wpath, ("school_a", "school_b"), ()):
@@ -186,6 +192,10 @@ def read_roster(schools_csv: str | Path, teachers_csv: str | Path,
                 pair.append(ids[sid])
             if pair[0] == pair[1]:
                 raise RosterError(f"{wpath}: line {line}: a school cannot be twinned with itself")
+            if frozenset(pair) in listed:
+                raise RosterError(f"{wpath}: line {line}: the pair {row['school_a'].strip()}, "
+                                  f"{row['school_b'].strip()} is listed twice")
+            listed.add(frozenset(pair))
             twinning.append(pair)
 
     sd_list = sorted(sds.items(), key=lambda kv: kv[1])

@@ -1,0 +1,182 @@
+"""Sweeps on a real Dask cluster: a `dask scheduler` and two `dask worker` processes on 127.0.0.1.
+
+The same sweep gives the serial bytes, and a worker killed with SIGKILL mid-sweep still leaves
+every run exactly once. An opt-in test runs a sweep on a single-node Slurm through dask-jobqueue
+(set TEACHERSIM_SLURM=1 after `sudo scripts/slurm_single_node.sh`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sweep_helpers import INTERRUPTIBLE_RUNS, cli, cli_process, interruptible_sweep, run_files, serial_reference
+
+from sim.experiment import sweep
+
+DASK = Path(sys.executable).with_name("dask")
+STARTUP = 90  # seconds to wait for the scheduler and workers on a busy 2-core machine
+
+
+def _start(*args: str, log: Path) -> subprocess.Popen:
+    out = log.open("w")
+    try:
+        return subprocess.Popen([str(DASK), *args], stdout=out, stderr=subprocess.STDOUT)
+    finally:
+        out.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A scheduler on 127.0.0.1 (random port) and two single-threaded workers without nannies, so a
+    SIGKILL to a worker's process kills the worker itself."""
+    from dask.distributed import Client
+
+    info = tmp_path / "scheduler.json"
+    procs = [_start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file",
+                    str(info), log=tmp_path / "scheduler.log")]
+    try:
+        deadline = time.monotonic() + STARTUP
+        while not info.exists() or not info.read_text().strip():
+            assert procs[0].poll() is None, (tmp_path / "scheduler.log").read_text()
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        for i in range(2):
+            procs.append(_start("worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard", "--host",
+                                "127.0.0.1", "--name", f"w{i}", "--local-directory", str(tmp_path / f"w{i}"),
+                                log=tmp_path / f"worker{i}.log"))
+        with Client(address, timeout=STARTUP) as client:
+            client.wait_for_workers(2, timeout=STARTUP)
+        yield address, procs[1:]
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+
+
+def test_scheduler_and_two_workers_give_the_serial_bytes(dask_cluster, tmp_path):
+    address, _ = dask_cluster
+    path = interruptible_sweep(tmp_path)
+    done = cli("sweep", path, "--out", tmp_path / "out", "--scheduler", address, "--quiet", timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert f"on dask scheduler {address}" in done.stdout
+    assert run_files(tmp_path / "out") == run_files(serial_reference("interruptible"))
+
+
+def test_worker_killed_mid_sweep_still_yields_every_run_once(dask_cluster, tmp_path):
+    address, workers = dask_cluster
+    path = interruptible_sweep(tmp_path)
+    out = tmp_path / "out"
+    proc = cli_process("sweep", path, "--out", out, "--scheduler", address, "--quiet")
+    try:
+        deadline = time.monotonic() + 180
+        while len(list(out.glob("runs/*.parquet"))) < 3:
+            assert proc.poll() is None, "the sweep ended before a worker could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.kill(workers[1].pid, signal.SIGKILL)
+        at_kill = len(list(out.glob("runs/*.parquet")))
+        stdout, stderr = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert workers[1].wait(timeout=10) == -signal.SIGKILL
+    assert at_kill < INTERRUPTIBLE_RUNS, "the kill came after the sweep had finished"
+    assert proc.returncode == 0, stderr
+    assert f"{INTERRUPTIBLE_RUNS} runs: {INTERRUPTIBLE_RUNS} done, 0 failed, 0 missing" in stdout
+    # exactly once: one complete file per run, nothing half-written, nothing failed
+    assert run_files(out) == run_files(serial_reference("interruptible"))
+    assert not (out / ".tmp").exists() and not list((out / "failed").iterdir())
+
+
+def test_slurm_job_script_asks_for_what_the_options_say():
+    pytest.importorskip("dask_jobqueue")
+    from sim.executors import SlurmOptions, _slurm_cluster
+
+    opts = SlurmOptions(jobs=3, cores=2, memory="3GB", walltime="00:20:00", queue="debug",
+                        directives=["--nodes=1"], host="127.0.0.1")
+    cluster = _slurm_cluster(opts)
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    for line in ("#SBATCH -p debug", "#SBATCH -n 1", "#SBATCH --cpus-per-task=2", "#SBATCH -t 00:20:00",
+                 "#SBATCH --nodes=1"):
+        assert line in script, (line, script)
+    assert sys.executable in script
+    assert "--nworkers 2" in script and "--nthreads 1" in script
+    assert "tcp://127.0.0.1:" in script
+
+
+@pytest.mark.skipif(os.environ.get("TEACHERSIM_SLURM") != "1",
+                    reason="needs a Slurm cluster: run scripts/slurm_single_node.sh as root, then TEACHERSIM_SLURM=1")
+def test_sweep_on_single_node_slurm(tmp_path):
+    """Runs the interruptible sweep through dask-jobqueue and cancels every worker job mid-sweep; the
+    adaptive cluster submits new jobs, and the result equals the serial one."""
+    path = interruptible_sweep(tmp_path)
+    out = tmp_path / "out"
+    partition = os.environ.get("TEACHERSIM_SLURM_PARTITION", "debug")
+    proc = cli_process("sweep", path, "--out", out, "--slurm", "--slurm-jobs", "2", "--slurm-cores", "1",
+                       "--slurm-memory", "1GB", "--slurm-walltime", "00:15:00", "--slurm-queue", partition,
+                       "--slurm-host", "127.0.0.1", "--slurm-log-dir", str(tmp_path / "logs"), "--quiet")
+    try:
+        deadline = time.monotonic() + 600
+        while len(list(out.glob("runs/*.parquet"))) < 3:
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "no run finished on Slurm within 10 minutes"
+            time.sleep(0.2)
+        jobs = subprocess.run(["squeue", "-h", "-n", "dask-worker", "-t", "RUNNING", "-o", "%i"],
+                              capture_output=True, text=True, check=True).stdout.split()
+        assert jobs, "no running dask-worker job while runs were finishing"
+        subprocess.run(["scancel", *jobs], check=True)  # every worker gone: the adaptive cluster must resubmit
+        stdout, stderr = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "slurm via dask-jobqueue" in stdout
+    assert run_files(out) == run_files(serial_reference("interruptible"))
+
+
+def test_sweep_api_with_an_executor_object(tmp_path):
+    """sim.experiment.sweep takes any executor with map_unordered; here one that reverses the order
+    of the runs, which must not change a single byte."""
+    from sim.executors import Serial
+
+    class Reversed(Serial):
+        def map_unordered(self, fn, items):
+            yield from super().map_unordered(fn, list(items)[::-1])
+
+    path = interruptible_sweep(tmp_path)
+    summary = sweep(path, tmp_path / "out", executor=Reversed())
+    assert summary.done == INTERRUPTIBLE_RUNS
+    assert run_files(tmp_path / "out") == run_files(serial_reference("interruptible"))
+
+
+def test_unreachable_scheduler_is_bad_input_and_writes_nothing(tmp_path):
+    from sim.designs import SweepError
+    from sim.executors import Dask
+
+    path = interruptible_sweep(tmp_path)
+    with pytest.raises(SweepError, match="tcp://127.0.0.1:1: cannot start or connect"):
+        sweep(path, tmp_path / "out", executor=Dask(address="tcp://127.0.0.1:1", connect_timeout=1))
+    assert not (tmp_path / "out").exists()

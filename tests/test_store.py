@@ -1,0 +1,87 @@
+"""The result store's sweep pieces: atomic files, valid-file checks for resume, the folder lock."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sim.store import (
+    TMP,
+    FolderBusy,
+    folder_lock,
+    replace_atomically,
+    run_id,
+    valid_run_file,
+    write_folder,
+    write_run_file,
+)
+
+FRAME = pd.DataFrame({"scenario": ["a", "a"], "point": [0, 0], "replicate": [1, 1], "seed": [5, 5],
+                      "year": [0, 1], "metric": ["m", "m"], "group": ["all", "all"], "value": [0.5, 0.25]})
+
+
+def test_run_id_sorts_by_point_and_replicate():
+    ids = [run_id("dc", p, r) for p in (2, 10, 100) for r in (0, 3, 12)]
+    assert sorted(ids) == ids
+    assert run_id("dc", 7, 3) == "dc__p000007__r0003"
+
+
+def test_run_file_is_written_whole_and_read_back(tmp_path):
+    path = write_run_file(FRAME, tmp_path, "a__p000000__r0001")
+    assert path == tmp_path / "runs" / "a__p000000__r0001.parquet"
+    assert valid_run_file(path)
+    pd.testing.assert_frame_equal(pd.read_parquet(path), FRAME, check_dtype=False)
+    assert list((tmp_path / TMP).iterdir()) == []  # the temporary file was renamed, not copied
+
+
+def test_a_writer_that_fails_leaves_no_file(tmp_path):
+    final = tmp_path / "runs" / "x.parquet"
+
+    def broken(tmp):
+        tmp.write_bytes(b"PAR1 half a file")
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        replace_atomically(tmp_path, final, broken)
+    assert not final.exists()
+    assert list((tmp_path / TMP).iterdir()) == []
+
+
+def test_an_existing_result_is_replaced_whole(tmp_path):
+    first = write_run_file(FRAME, tmp_path, "r")
+    write_run_file(FRAME.assign(value=[9.0, 9.0]), tmp_path, "r")
+    assert pd.read_parquet(first)["value"].tolist() == [9.0, 9.0]
+
+
+def test_valid_run_file_refuses_what_resume_must_redo(tmp_path):
+    good = write_run_file(FRAME, tmp_path, "good")
+    truncated = tmp_path / "truncated.parquet"
+    truncated.write_bytes(good.read_bytes()[:-20])
+    foreign = tmp_path / "foreign.parquet"
+    pq.write_table(pa.Table.from_pandas(FRAME), foreign)  # no schema version
+    empty = write_run_file(FRAME.iloc[:0], tmp_path, "empty")
+    assert valid_run_file(good)
+    for path in (truncated, foreign, empty, tmp_path / "missing.parquet"):
+        assert not valid_run_file(path), path
+
+
+def test_folder_lock_is_exclusive_and_released(tmp_path):
+    with folder_lock(tmp_path), pytest.raises(FolderBusy, match="another sweep"), folder_lock(tmp_path):
+        pass
+    with folder_lock(tmp_path):  # released on exit
+        pass
+
+
+def test_write_folder_replaces_or_leaves_the_old_one(tmp_path):
+    out = tmp_path / "cmp"
+    write_folder(out, {"a.txt": "one", "sub/b.bin": b"\x00\x01"})
+    assert (out / "a.txt").read_text() == "one" and (out / "sub" / "b.bin").read_bytes() == b"\x00\x01"
+    write_folder(out, {"a.txt": "two"})
+    assert (out / "a.txt").read_text() == "two" and not (out / "sub").exists()
+
+    with pytest.raises(TypeError):  # the second file cannot be written: the first must not land either
+        write_folder(out, {"a.txt": "three", "b.txt": object()})
+    assert (out / "a.txt").read_text() == "two"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cmp"]  # no temporary folder left
