@@ -27,7 +27,7 @@ def _load(path: str, overrides: list[str]):
 
 
 def cmd_validate(args) -> int:
-    from sim.experiment import check_size
+    from sim.presets import check_size
     from sim.scenario import ScenarioError, scenario_to_yaml
 
     scenario = _load(args.scenario, args.set)

@@ -312,7 +312,7 @@ def load_sweep(path: str | Path) -> Sweep:
 
 
 def _checked(path: Path, overrides: list[str]) -> Scenario:
-    from sim.experiment import check_size
+    from sim.presets import check_size
 
     scenario = load_scenario(path, overrides)
     try:

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from sim.codes import MOVE_KINDS, SCHOOL_LEVELS, TIERS
 from sim.model import RotationModel
+from sim.presets import check_size
 from sim.scenario import Scenario, ScenarioError, load_scenario
-from sim.world import expected_teachers
 
 
 def replicate_seeds(root: int, n: int) -> list[int]:
@@ -40,16 +40,6 @@ class RunResult:
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {"metrics": self.metrics, "schools": self.schools, "moves": self.moves}
-
-
-def check_size(scenario: Scenario) -> None:
-    """Refuse, before building anything, a synthetic world above `world.max_teachers`."""
-    w = scenario.world
-    if w.preset != "roster":
-        n = expected_teachers(w)
-        if n > w.max_teachers:
-            raise ScenarioError(f"world: about {n:,} teachers is above world.max_teachers "
-                                f"({w.max_teachers:,}); lower world.scale or the size knobs")
 
 
 def simulate(scenario: Scenario, seed: int, years: int, on_year=None) -> RotationModel:
@@ -83,10 +73,10 @@ def run_replicate(scenario: Scenario, replicate: int, seed: int, years: int,
     schools.insert(4, "level", pd.Categorical(np.asarray(SCHOOL_LEVELS)[s["level"][idx]], categories=SCHOOL_LEVELS))
     schools.insert(5, "tier", pd.Categorical(np.asarray(TIERS)[s["tier"][idx]], categories=TIERS))
     schools.insert(6, "enrolment", (s["enrol_primary"] + s["enrol_junior"])[idx])
-    moves = pd.DataFrame(model.moves, columns=["year", "teacher", "from_school", "to_school", "kind", "program",
-                                               "backbone", "title", "quality"])
-    moves["kind"] = pd.Categorical(np.asarray(MOVE_KINDS)[moves["kind"].to_numpy(dtype=np.int64)],
-                                   categories=MOVE_KINDS)
+    log = model.move_log.columns()
+    moves = pd.DataFrame(log)
+    moves["kind"] = pd.Categorical.from_codes(log["kind"], categories=MOVE_KINDS)
+    moves["program"] = np.asarray(model.move_log.programs, dtype=object)[log["program"]]
     out = []
     for df in (metrics, schools, moves):
         for i, (k, v) in enumerate(head.items()):

@@ -11,8 +11,8 @@ import pytest
 from conftest import BASELINE, REPO, SMALL_BEIJING, scenario
 
 from sim.codes import SCHOOL_LEVELS, TIERS
-from sim.experiment import check_size
 from sim.model import RotationModel
+from sim.presets import check_size
 from sim.scenario import ScenarioError
 from sim.world import RosterError, build_world, expected_teachers, read_roster, write_roster
 
