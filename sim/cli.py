@@ -17,6 +17,10 @@ class BadInput(Exception):
     """Input the user can fix; reported as one line with exit code 2."""
 
 
+class WriteFailed(Exception):
+    """Results could not be written (a full disk, a folder that became unwritable); one line, exit code 1."""
+
+
 def _load(path: str, overrides: list[str]):
     from sim.scenario import ScenarioError, load_scenario
 
@@ -26,38 +30,59 @@ def _load(path: str, overrides: list[str]):
         raise BadInput(str(exc)) from None
 
 
-def cmd_validate(args) -> int:
-    from sim.presets import check_size
-    from sim.scenario import ScenarioError, scenario_to_yaml
+def _check_world(path: str, scenario) -> None:
+    """Before any work: the world's size, a roster's files, and quotas larger than the world
+    (a warning: they are capped each year at the number eligible)."""
+    from sim.presets import check_size, quota_warnings
+    from sim.scenario import ScenarioError
+    from sim.world import RosterError, check_roster
 
-    scenario = _load(args.scenario, args.set)
     try:
         check_size(scenario)
+        check_roster(scenario)
     except ScenarioError as exc:
-        raise BadInput(f"{args.scenario}: {exc}") from None
+        raise BadInput(f"{path}: {exc}") from None
+    except RosterError as exc:
+        raise BadInput(str(exc)) from None
+    for line in quota_warnings(scenario):
+        print(f"teachersim: warning: {path}: {line}", file=sys.stderr)
+
+
+def cmd_validate(args) -> int:
+    from sim.scenario import scenario_to_yaml
+
+    scenario = _load(args.scenario, args.set)
+    _check_world(args.scenario, scenario)
     print(scenario_to_yaml(scenario), end="")
     return 0
 
 
 def cmd_run(args) -> int:
-    from sim.experiment import run
     from sim.scenario import ScenarioError
-    from sim.store import check_writable, write_run
-    from sim.world import RosterError
 
     scenario = _load(args.scenario, args.set)
+    from sim.store import check_writable
+    from sim.world import RosterError
+
     out = Path(args.out) if args.out else Path("results") / scenario.name
     try:
         check_writable(out)
     except OSError as exc:
         raise BadInput(f"--out {out}: {exc}") from None
+    _check_world(args.scenario, scenario)
+    from sim.experiment import run  # Mesa, pandas, ...: only once the input is known to be good
+    from sim.store import write_run
+
     try:
         result = run(scenario, years=args.years, reps=args.reps, seed=args.seed, progress=not args.quiet)
     except RosterError as exc:
         raise BadInput(str(exc)) from None
     except ScenarioError as exc:
         raise BadInput(f"{args.scenario}: {exc}") from None
-    write_run(result, out, figures=not args.no_figures)
+    try:
+        write_run(result, out, figures=not args.no_figures)
+    except OSError as exc:
+        raise WriteFailed(f"{out}: cannot write the results ({exc}); nothing was kept there") from None
     print(f"wrote {out}/ (metrics.parquet, schools.parquet, moves.parquet, manifest.json, summary.md"
           f"{', figures/' if not args.no_figures else ''})")
     return 0
@@ -88,7 +113,10 @@ def cmd_compare(args) -> int:
         raise BadInput(str(exc)) from None
     except ScenarioError as exc:
         raise BadInput(f"compare: {exc}") from None
-    write_comparison(result, out, figures=not args.no_figures)
+    try:
+        write_comparison(result, out, figures=not args.no_figures)
+    except OSError as exc:
+        raise WriteFailed(f"{out}: cannot write the comparison ({exc}); nothing was kept there") from None
     print(result.markdown())
     print(f"wrote {out}/ (comparison.csv, comparison.md, trajectories.parquet, metrics.parquet, manifest.json"
           f"{', figures/' if not args.no_figures else ''})")
@@ -119,10 +147,13 @@ def cmd_sweep(args) -> int:
                         serial=args.serial, resume=args.resume, progress=not args.quiet)
     except SweepError as exc:
         raise BadInput(str(exc)) from None
+    except OSError as exc:
+        raise WriteFailed(f"{args.out or 'the result folder'}: cannot write ({exc}); the runs already finished are "
+                          "kept: run the same command again to do the rest") from None
     except KeyboardInterrupt:
         print("teachersim: interrupted; finished runs are kept: run the same command again (or with --resume) "
               "to do only the rest", file=sys.stderr)
-        return 130
+        return _interrupted_code()
     print(summary.line())
     for run, error in summary.failures:
         print(f"failed: {run}: {error}", file=sys.stderr)
@@ -166,6 +197,25 @@ def cmd_sensitivity(args) -> int:
     shutil.rmtree(folder / ".tmp", ignore_errors=True)
     print(sens.markdown())
     print(f"wrote {folder}/ ({', '.join(written)})")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from sim.html_report import ReportError, write_report
+    from sim.store import check_writable
+
+    if args.out:
+        try:
+            check_writable(Path(args.out).resolve().parent)
+        except OSError as exc:
+            raise BadInput(f"--out {args.out}: {exc}") from None
+        if Path(args.out).is_dir():
+            raise BadInput(f"--out {args.out}: is a folder; give the HTML file's name")
+    try:
+        path = write_report(args.folder, args.out)
+    except ReportError as exc:
+        raise BadInput(str(exc)) from None
+    print(f"wrote {path}")
     return 0
 
 
@@ -248,13 +298,48 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--scenario", help="the base scenario (needed when the sweep has several)")
     a.add_argument("--no-figures", action="store_true", help="skip the PNG figure")
     a.set_defaults(func=cmd_sensitivity)
+    h = sub.add_parser("report", help="write a self-contained HTML report of a run, compare or sweep folder")
+    h.add_argument("folder", help="a result folder written by run, compare or sweep")
+    h.add_argument("--out", help="the HTML file (default FOLDER/report.html)")
+    h.set_defaults(func=cmd_report)
     s = sub.add_parser("scenarios", help="list the scenario files with their descriptions")
     s.add_argument("folder", nargs="?", default=str(SCENARIO_DIR))
     s.set_defaults(func=cmd_scenarios)
     return p
 
 
+_SIGNAL = {"received": None}
+
+
+def _on_terminate(signum, frame) -> None:
+    """SIGTERM (a cluster job's time limit, `kill`) unwinds like Ctrl-C, so that every cleanup
+    (temporary files and folders, the sweep manifest, the Dask cluster) runs."""
+    _SIGNAL["received"] = signum
+    raise KeyboardInterrupt
+
+
+def _interrupted_code() -> int:
+    import signal
+
+    return 128 + (_SIGNAL["received"] or signal.SIGINT)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_terminate)
+    _SIGNAL["received"] = None
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     for name in ("years", "reps", "workers", "slurm_jobs", "slurm_cores"):
         value = getattr(args, name, None)
@@ -266,10 +351,12 @@ def main(argv: list[str] | None = None) -> int:
     except BadInput as exc:
         print(f"teachersim: {exc}", file=sys.stderr)
         return 2
+    except WriteFailed as exc:
+        print(f"teachersim: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("teachersim: interrupted; no partial results were kept", file=sys.stderr)
-        return 130
-
+        return _interrupted_code()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -116,7 +116,7 @@ class Design(Strict):
 class SweepSpec(Strict):
     """A whole sweep file."""
 
-    name: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_\-\.]+$")]
+    name: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_\-][A-Za-z0-9_\-\.]*$")]
     description: str = ""
     bases: Annotated[list[str], Field(min_length=1)]  # scenario files, relative to the sweep file
     set: list[str] = []  # dotted.key=value overrides applied to every base, as --set

@@ -10,15 +10,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
 from sim.codes import MOVE_KINDS, SCHOOL_LEVELS, TIERS
-from sim.model import RotationModel
 from sim.presets import check_size
 from sim.scenario import Scenario, ScenarioError, load_scenario
+
+if TYPE_CHECKING:
+    from sim.model import RotationModel
 
 
 def replicate_seeds(root: int, n: int) -> list[int]:
@@ -44,6 +47,8 @@ class RunResult:
 
 def simulate(scenario: Scenario, seed: int, years: int, on_year=None) -> RotationModel:
     """One replicate's model after `years` steps."""
+    from sim.model import RotationModel  # Mesa: imported when a run starts, so bad input is refused quickly
+
     model = RotationModel(scenario, rng=seed)
     for _ in range(years):
         model.step()
@@ -521,13 +526,16 @@ def _run_sweep(sw, out: Path, executor, previous: dict | None, progress: bool) -
                 bar.update()
         interrupted = False
     finally:
-        done, failed = _count(out)
-        elapsed = time.perf_counter() - t0
-        session |= {"seconds": round(elapsed, 3), "present_before": present, "ran": ran, "failed": failed_now,
-                    "interrupted": interrupted}
-        manifest["status"] = {"done": done, "failed": failed, "missing": sw.n_runs - done - failed}
-        write_json_atomic(manifest, out / "manifest.json", out)
-        clear_tmp(out)
+        try:  # stop the workers first (a no-op when done), so no run lands after the manifest counts the folder
+            executor.__exit__(None, None, None)
+        finally:
+            done, failed = _count(out)
+            elapsed = time.perf_counter() - t0
+            session |= {"seconds": round(elapsed, 3), "present_before": present, "ran": ran, "failed": failed_now,
+                        "interrupted": interrupted}
+            manifest["status"] = {"done": done, "failed": failed, "missing": sw.n_runs - done - failed}
+            write_json_atomic(manifest, out / "manifest.json", out)
+            clear_tmp(out)
     return SweepSummary(out, sw.spec.name, sw.n_runs, present, ran, failed_now, done, failed, round(elapsed, 3),
                         executor.describe(), failures)
 

@@ -4,6 +4,7 @@ size (before anything is built) needs no heavy imports."""
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -78,7 +79,7 @@ def roster_paths(scenario) -> tuple[Path, Path]:
     """The schools and teachers CSV files of a roster scenario."""
     base = Path(scenario.source_dir)
     r = scenario.world.roster
-    return base / r.schools_csv, base / r.teachers_csv
+    return Path(os.path.normpath(base / r.schools_csv)), Path(os.path.normpath(base / r.teachers_csv))
 
 
 def _stamp(path: Path) -> tuple[str, int, int] | None:

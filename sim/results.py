@@ -12,11 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
-from sim.store import FAILED, RUNS, read_manifest, run_id
+from sim.store import FAILED, RUNS, SCHEMA_VERSION, read_manifest, run_id, sha256
 
 KEYS = ["scenario", "point", "replicate", "year"]
+
+
+class ResultsError(ValueError):
+    """A result folder holding a file that cannot be trusted; the message names the file."""
 
 
 @dataclass
@@ -63,15 +69,69 @@ def load_results(path: str | Path, parameters: bool = True) -> Results:
     kind = manifest.get("kind", "run")
     if kind == "sweep":
         return _load_sweep(folder, manifest, parameters)
-    metrics = pd.read_parquet(folder / "metrics.parquet")
+    check_files(folder, manifest)
+    metrics = _read_parquet(folder / "metrics.parquet")
     res = Results(folder, kind, manifest, metrics, str(folder / "metrics.parquet"))
     if kind == "compare":
         res.comparison = pd.read_csv(folder / "comparison.csv")
-        res.trajectories = pd.read_parquet(folder / "trajectories.parquet")
+        res.trajectories = _read_parquet(folder / "trajectories.parquet")
     else:
-        res.schools = pd.read_parquet(folder / "schools.parquet")
-        res.moves = pd.read_parquet(folder / "moves.parquet")
+        res.schools = _read_parquet(folder / "schools.parquet")
+        res.moves = _read_parquet(folder / "moves.parquet")
     return res
+
+
+def check_files(folder: Path, manifest: dict) -> None:
+    """Every file the manifest of a run or comparison lists is there with its recorded checksum
+    (ResultsError naming the first one that is missing, truncated or replaced)."""
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise ResultsError(f"{Path(folder) / 'manifest.json'}: lists no files")
+    for name, digest in sorted(files.items()):
+        path = Path(folder) / name
+        if not path.is_file():
+            raise ResultsError(f"{path}: listed in manifest.json but missing")
+        if sha256(path) != digest:
+            raise ResultsError(f"{path}: does not match its checksum in manifest.json (corrupt or replaced)")
+
+
+def _schema_problem(path: Path) -> str | None:
+    """Why a Parquet file is not one of ours at this schema version; None when it is."""
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        return f"not a readable Parquet file ({str(exc).splitlines()[0]})"
+    version = (schema.metadata or {}).get(b"teachersim_schema_version")
+    if version != str(SCHEMA_VERSION).encode():
+        found = version.decode(errors="replace") if version else "none"
+        return f"schema version {found}, expected {SCHEMA_VERSION} (a foreign file, or written by another version)"
+    return None
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    problem = _schema_problem(path)
+    if problem:
+        raise ResultsError(f"{path}: {problem}")
+    try:
+        return pd.read_parquet(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ResultsError(f"{path}: cannot be read ({str(exc).splitlines()[0]})") from None
+
+
+def check_run_files(folder: Path, manifest: dict) -> None:
+    """Everything in a sweep's runs/ folder is a run of this sweep, whole and of this schema version;
+    anything else (a foreign, corrupt or stray file) is a ResultsError naming it, not skipped."""
+    runs = Path(folder) / RUNS
+    if not runs.is_dir():
+        return
+    expected = {f"{run_id(b['name'], p, r)}.parquet" for b in manifest["bases"]
+                for p in range(manifest["design"]["n_points"]) for r in range(len(manifest["seeds"]))}
+    for path in sorted(runs.iterdir()):
+        if path.name not in expected:
+            raise ResultsError(f"{path}: not a run of this sweep (a foreign file); move it out of {RUNS}/")
+        problem = _schema_problem(path)
+        if problem:
+            raise ResultsError(f"{path}: {problem}")
 
 
 def run_files(folder: Path) -> list[Path]:
@@ -105,15 +165,23 @@ def run_status(folder: Path, manifest: dict) -> pd.DataFrame:
                     status = "done"
                 elif (folder / FAILED / f"{rid}.json").is_file():
                     status = "failed"
-                    error = json.loads((folder / FAILED / f"{rid}.json").read_text(encoding="utf-8"))["error"]
+                    error = _failure(folder / FAILED / f"{rid}.json")
                 rows.append({"run": rid, "scenario": base["name"], "point": point, "replicate": rep, "seed": seed,
                              "status": status, "error": error})
     return pd.DataFrame(rows)
 
 
+def _failure(path: Path) -> str:
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["error"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ResultsError(f"{path}: not a failure record ({type(exc).__name__}: {exc})") from None
+
+
 def _load_sweep(folder: Path, manifest: dict, parameters: bool) -> Results:
+    check_run_files(folder, manifest)
     metrics = read_runs(folder)
-    design = pd.read_parquet(folder / "design.parquet")
+    design = _read_parquet(folder / "design.parquet")
     if parameters and manifest["design"]["parameters"]:
         metrics = metrics.merge(design[["point", *manifest["design"]["parameters"]]], on="point", how="left")
     return Results(folder, "sweep", manifest, metrics, str(folder / RUNS / "*.parquet"), design=design,

@@ -4,11 +4,15 @@ A scenario file is YAML. It may `extends:` another file (path relative to itself
 what differs; nested mappings merge key by key, lists and scalars replace. Command-line
 overrides (`--set dotted.key=value`) are applied last. Every key is checked by pydantic with
 unknown keys rejected, and a problem is reported as one line naming the file and the key.
+YAML is read with the safe loader only; a key repeated in one mapping and a document whose aliases
+expand past MAX_YAML_VALUES are refused. After the schema, `meaning_problems` refuses rules that no
+teacher or school of the world could ever meet (nobody eligible, districts the world does not have).
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -250,7 +254,7 @@ class Run(Strict):
 class Scenario(Strict):
     """A whole scenario. `name` labels results; `description` says it in words."""
 
-    name: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_\-\.]+$")] = "scenario"
+    name: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_\-][A-Za-z0-9_\-\.]*$")] = "scenario"
     description: str = ""
     world: World = World()
     careers: Careers = Careers()
@@ -420,7 +424,14 @@ def _list_item(node: list, key: str, item: str) -> Any:
 
 
 def _source(dotted: str, origin: dict[str, str], default: str) -> str:
-    """The file (or --set) that gave the value at a dotted key, else `default`."""
+    """The file (or --set) that gave the value at a dotted key, else `default`. A problem with a
+    whole mapping (a rule across its keys) is blamed on --set if it set any key there, else on the
+    top file if it did, else on the last base file that did."""
+    if origin.get(dotted) in ("--set", default):  # the top file or --set replaced this value outright
+        return origin[dotted]
+    under = [src for key, src in origin.items() if key.startswith(dotted + ".")]
+    if under:
+        return "--set" if "--set" in under else default if default in under else under[-1]
     loc = dotted.split(".")
     for n in range(len(loc), 0, -1):
         found = origin.get(".".join(loc[:n]))
@@ -520,8 +531,26 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     for item in overrides:
         _apply_override(data, origin, item)
     data.setdefault("name", path.stem)
+    _rebase_roster_paths(data, origin, path.resolve().parent)
     return scenario_from_dict(data, origin=origin, default_source=str(path.resolve()),
                               source_dir=str(path.resolve().parent))
+
+
+def _rebase_roster_paths(data: dict, origin: dict[str, str], top: Path) -> None:
+    """Roster paths are relative to the scenario file that names them: one inherited through
+    `extends:` from a file in another folder is rewritten relative to the top file's folder (where
+    relative paths resolve). Paths given with --set stay relative to the top file."""
+    world = data.get("world")
+    roster = world.get("roster") if isinstance(world, dict) else None
+    if not isinstance(roster, dict):
+        return
+    for key in ("schools_csv", "teachers_csv", "twinning_csv"):
+        value, source = roster.get(key), origin.get(f"world.roster.{key}")
+        if not isinstance(value, str) or not value or source in (None, "--set") or Path(value).is_absolute():
+            continue
+        folder = Path(source).parent
+        if folder != top:
+            roster[key] = os.path.relpath(folder / value, top)
 
 
 def scenario_from_dict(data: dict, origin: dict[str, str] | None = None,

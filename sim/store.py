@@ -87,6 +87,7 @@ def write_run(result, out: str | Path, figures: bool = True) -> Path:
     check_writable(out)
     out.resolve().parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
+    old = None
     try:
         files = {}
         for name, df in result.frames().items():
@@ -107,7 +108,6 @@ def write_run(result, out: str | Path, figures: bool = True) -> Path:
             "files": files,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
-        old = None
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             out.rename(old)
@@ -115,9 +115,17 @@ def write_run(result, out: str | Path, figures: bool = True) -> Path:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
+        _put_back(old, out)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _put_back(old: Path | None, out: Path) -> None:
+    """Interrupted between moving the earlier result aside and renaming the new one into place:
+    put the earlier result back, so that no finished result is lost."""
+    if old is not None and old.exists() and not out.exists():
+        old.rename(out)
 
 
 def read_manifest(folder: str | Path) -> dict:
@@ -125,8 +133,10 @@ def read_manifest(folder: str | Path) -> dict:
     path = Path(folder) / "manifest.json"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON or not UTF-8
         raise ValueError(f"{path}: cannot read manifest: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{path}: not a teachersim manifest (a JSON {type(manifest).__name__})")
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"{path}: schema_version {manifest.get('schema_version')!r}, expected {SCHEMA_VERSION}")
     return manifest
@@ -235,6 +245,7 @@ def write_folder(out: Path, files: dict[str, bytes | str]) -> Path:
     check_writable(out)
     out.resolve().parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
+    old = None
     try:
         for name, content in files.items():
             path = tmp / name
@@ -243,7 +254,6 @@ def write_folder(out: Path, files: dict[str, bytes | str]) -> Path:
                 path.write_bytes(content)
             else:
                 path.write_text(content, encoding="utf-8")
-        old = None
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             out.rename(old)
@@ -251,6 +261,7 @@ def write_folder(out: Path, files: dict[str, bytes | str]) -> Path:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
+        _put_back(old, out)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,19 +21,19 @@ def build_world(world, rng: np.random.Generator, source_dir: str | Path = ".") -
     if world.preset == "roster":
         base = Path(source_dir)
         r = world.roster
-        rows = data_rows(base / r.teachers_csv)  # counted while streaming: refused before it is read
+        schools_csv, teachers_csv = (Path(os.path.normpath(base / p)) for p in (r.schools_csv, r.teachers_csv))
+        twinning_csv = Path(os.path.normpath(base / r.twinning_csv)) if r.twinning_csv else None
+        rows = data_rows(teachers_csv)  # counted while streaming: refused before it is read
         if rows is not None and rows > world.max_teachers:
-            raise RosterError(f"{base / r.teachers_csv}: {rows} teachers is above "
-                              f"world.max_teachers ({world.max_teachers})")
-        system = read_roster(base / r.schools_csv, base / r.teachers_csv,
-                             base / r.twinning_csv if r.twinning_csv else None)
+            raise RosterError(f"{teachers_csv}: {rows} teachers is above world.max_teachers ({world.max_teachers})")
+        system = read_roster(schools_csv, teachers_csv, twinning_csv)
         if system.n_teachers > world.max_teachers:
-            raise RosterError(f"{base / r.teachers_csv}: {system.n_teachers} teachers is above "
+            raise RosterError(f"{teachers_csv}: {system.n_teachers} teachers is above "
                               f"world.max_teachers ({world.max_teachers})")
         try:
             system.check()
         except ValueError as exc:
-            raise RosterError(f"{base / r.schools_csv}: {exc}") from None
+            raise RosterError(f"{schools_csv}: {exc}") from None
     else:
         system = synthetic_world(
             PRESETS[world.preset], rng, scale=world.scale, districts=world.districts,

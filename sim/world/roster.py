@@ -37,7 +37,8 @@ class RosterError(ValueError):
     """A roster that cannot be used; the message is one line naming the file, line and column."""
 
 
-def _rows(path: Path, required: tuple[str, ...], optional: tuple[str, ...]) -> list[tuple[int, dict]]:
+def _rows(path: Path, required: tuple[str, ...], optional: tuple[str, ...],
+          may_be_empty: bool = False) -> list[tuple[int, dict]]:
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
     except FileNotFoundError:
@@ -52,7 +53,7 @@ def _rows(path: Path, required: tuple[str, ...], optional: tuple[str, ...]) -> l
         if unknown:
             raise RosterError(f"{path}: line 1: unknown column(s) {', '.join(unknown)}")
         rows = [(reader.line_num, row) for row in reader]
-    if not rows:
+    if not rows and not may_be_empty:
         raise RosterError(f"{path}: no data rows")
     return rows
 
@@ -183,7 +184,7 @@ def read_roster(schools_csv: str | Path, teachers_csv: str | Path,
     listed: set[frozenset[int]] = set()
     if twinning_csv is not None:
         wpath = Path(twinning_csv)
-        for line, row in _rows(wpath, ("school_a", "school_b"), ()):
+        for line, row in _rows(wpath, ("school_a", "school_b"), (), may_be_empty=True):  # a district without pairs
             pair = []
             for col in ("school_a", "school_b"):
                 sid = (row[col] or "").strip()

@@ -1,0 +1,300 @@
+"""Every figure of sim.plots, rendered from the frozen results fixture, checked for what it drew.
+
+The fixture (tests/data/fixture/, regenerated only on purpose by scripts/make_test_fixture.py)
+holds a small run, a three-scenario comparison and a Sobol sweep, so these tests run no model.
+"""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import networkx as nx  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from conftest import REPO  # noqa: E402
+from matplotlib.collections import LineCollection, PathCollection, PolyCollection, QuadMesh  # noqa: E402
+from matplotlib.patches import FancyArrowPatch  # noqa: E402
+
+from sim import plots  # noqa: E402
+from sim.analysis import sensitivity  # noqa: E402
+from sim.codes import TIERS  # noqa: E402
+from sim.results import load_results  # noqa: E402
+
+FIXTURE = REPO / "tests" / "data" / "fixture"
+COMPARED = ["baseline_drift", "dongcheng_2021", "china_2014_floor"]
+
+
+@pytest.fixture(scope="module")
+def run():
+    return load_results(FIXTURE / "run")
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    return load_results(FIXTURE / "compare")
+
+
+@pytest.fixture(scope="module")
+def sweep_results():
+    return load_results(FIXTURE / "sweep")
+
+
+@pytest.fixture(scope="module")
+def graph():
+    data = json.loads((FIXTURE / "run" / "graph.json").read_text(encoding="utf-8"))
+    return nx.node_link_graph(data, edges="edges")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def visible_axes(fig):
+    return [ax for ax in fig.axes if ax.get_visible()]
+
+
+def line_labels(ax) -> list[str]:
+    return [ln.get_label() for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+
+
+def rendered(fig) -> np.ndarray:
+    """The figure drawn to RGB pixels (checks that drawing itself works, not only building)."""
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3]
+
+
+# -------------------------------------------------------------------------------- runs
+
+
+def test_fixture_is_what_the_script_says(run, comparison, sweep_results):
+    assert run.kind == "run" and comparison.kind == "compare" and sweep_results.kind == "sweep"
+    assert sorted(run.metrics["replicate"].unique()) == [0, 1, 2]
+    assert int(run.metrics["year"].max()) == 4
+    assert list(comparison.manifest["baseline"] for _ in [0]) == ["baseline_drift"]
+    assert set(comparison.metrics["scenario"].astype(str)) == set(COMPARED)
+    assert sweep_results.manifest["design"]["kind"] == "sobol"
+
+
+def test_cv_trajectories_draws_five_indicators_and_the_limits(run):
+    fig = plots.cv_trajectories(run.metrics)
+    axes = visible_axes(fig)
+    assert [ax.get_title() for ax in axes] == ["primary schools", "junior schools"]
+    for ax, limit in zip(axes, (0.50, 0.45), strict=True):
+        dashed = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+        assert len(dashed) == 1 and np.allclose(dashed[0].get_ydata(), limit)
+        drawn = [ln for ln in ax.get_lines() if ln.get_linestyle() == "-" and len(ln.get_xdata())]
+        assert len(drawn) == 5  # one per indicator (legend proxies have no data)
+        assert len([c for c in ax.collections if isinstance(c, PolyCollection)]) == 5  # replicate bands
+    assert axes[0].get_ylabel() == "between-school CV (student-weighted)"
+    assert rendered(fig).std() > 0
+
+
+def test_rotation_activity_counts_rotations_and_coverage(run):
+    fig = plots.rotation_activity(run.metrics)
+    a, b = visible_axes(fig)
+    assert a.get_ylabel() == "rotations started" and b.get_ylabel() == "share of eligible cohort rotated"
+    m = run.metrics
+    want = m[(m["metric"] == "rotations") & (m["group"] == "all")].groupby("year")["value"].mean()
+    line = a.get_lines()[0]
+    assert np.allclose(line.get_xdata(), want.index) and np.allclose(line.get_ydata(), want.to_numpy())
+    assert b.get_ylim() == (0.0, 1.05)
+
+
+def test_cv_by_scenario_draws_a_line_and_band_per_scenario_and_the_limit(comparison):
+    fig = plots.cv_by_scenario(comparison.metrics, "cv_backbone", ("primary", "junior"))
+    axes = visible_axes(fig)
+    assert [ax.get_title() for ax in axes] == ["primary schools", "junior schools"]
+    assert line_labels(axes[0]) == [*COMPARED, "limit 0.50"]
+    assert line_labels(axes[1]) == [*COMPARED, "limit 0.45"]
+    assert len([c for c in axes[0].collections if isinstance(c, PolyCollection)]) == 3
+    # the line is the mean over replicates, the band its t-interval
+    m = comparison.metrics
+    sel = m[(m["metric"] == "cv_backbone") & (m["group"] == "primary") & (m["scenario"] == "dongcheng_2021")]
+    want = sel.groupby("year")["value"].mean()
+    line = axes[0].get_lines()[1]
+    assert np.allclose(line.get_ydata(), want.to_numpy())
+    band = plots.replicate_band(sel, ["year"])
+    assert (band["ci_low"] < band["mean"]).all() and (band["mean"] < band["ci_high"]).all()
+    assert axes[0].get_ylabel() == "cv_backbone"
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == [*COMPARED, "limit 0.50"]
+
+
+def test_lorenz_curves_before_and_after(run):
+    fig = plots.lorenz_curves(run.schools, "backbone")
+    (ax,) = visible_axes(fig)
+    labels = line_labels(ax)
+    assert labels[0] == "equality" and len(labels) == 3
+    assert labels[1].startswith("year 0 (Gini ") and labels[2].startswith("year 4 (Gini ")
+    for ln in ax.get_lines()[1:]:
+        x, y = ln.get_xdata(), ln.get_ydata()
+        assert x[0] == 0 and y[0] == 0 and np.isclose(x[-1], 1) and np.isclose(y[-1], 1)
+        assert np.all(np.diff(y) >= -1e-12) and np.all(y <= x + 1e-9)  # below the diagonal, rising
+    # the Gini in the legend is the student-weighted Gini of the schools (one replicate's check)
+    s = run.schools[(run.schools["year"] == 0)]
+    ginis = []
+    for _, rep in s.groupby("replicate"):
+        x, y = plots.lorenz(rep["backbone_per100"].to_numpy(float), rep["enrolment"].to_numpy(float))
+        ginis.append(1 - np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1])))
+    shown = float(labels[1].split("Gini ")[1].rstrip(")"))
+    assert abs(shown - np.mean(ginis)) < 0.02
+    assert ax.get_xlabel() == "cumulative share of students"
+
+
+def test_flow_heatmap_between_tiers_sums_the_flow_cells(run):
+    fig = plots.flow_heatmap(run.metrics, "flow_tier")
+    (ax,) = visible_axes(fig)
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    m = run.metrics[run.metrics["metric"] == "flow_tier"]
+    tiers = {g.split("->")[i] for g in m["group"] for i in (0, 1)}
+    order = [t for t in TIERS if t in tiers]
+    assert [t.get_text() for t in ax.get_yticklabels()] == order
+    assert [t.get_text() for t in ax.get_xticklabels()] == order
+    assert mesh.get_array().size == len(order) ** 2
+    total = m["value"].sum() / 3  # three replicates
+    assert np.isclose(np.asarray(mesh.get_array()).sum(), total)
+    annotated = sum(float(t.get_text()) for t in ax.texts)
+    assert abs(annotated - total) <= len(order) ** 2 * 0.5  # cell labels are rounded
+    assert ax.get_xlabel() == "to (host)" and ax.get_ylabel() == "from (home)"
+
+
+def test_flow_heatmap_between_districts_has_cross_district_cells(run):
+    fig = plots.flow_heatmap(run.metrics, "flow_district", years=[1, 2])
+    (ax,) = visible_axes(fig)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Dongcheng", "Xicheng"]
+    matrix = plots.flow_matrix(run.metrics, "flow_district", years=[1, 2])
+    assert matrix.shape == (2, 2) and matrix.loc["Dongcheng", "Xicheng"] > 0
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    assert np.allclose(np.asarray(mesh.get_array()).ravel(), matrix.to_numpy().ravel())
+    assert "years 1-2" in fig._suptitle.get_text()
+
+
+def test_coverage_curves(comparison):
+    fig = plots.coverage_curves(comparison.metrics)
+    axes = visible_axes(fig)
+    assert len(axes) == 2
+    assert [ax.get_title() for ax in axes] == ["cumulative share of the eligible cohort who have rotated",
+                                               "share of teachers in post who have rotated during the run"]
+    for ax in axes:
+        assert line_labels(ax) == COMPARED
+        assert ax.get_ylim() == (0.0, 1.05)
+    for ln in axes[0].get_lines()[:3]:
+        assert np.all(np.diff(ln.get_ydata()) >= -1e-12)  # coverage of the cohort never falls
+    eligible = axes[0].get_lines()[1].get_ydata()  # dongcheng_2021: everyone eligible within 3 years
+    assert eligible[-1] > 0.95 and eligible[0] == 0
+
+
+def test_quality_by_tier_draws_a_box_per_tier_and_year(run):
+    fig = plots.quality_by_tier(run.schools)
+    (ax,) = visible_axes(fig)
+    tiers = [t for t in TIERS if t in set(run.schools["tier"].astype(str))]
+    years = [int(t.get_text()) for t in ax.get_xticklabels()]
+    assert years[0] == 0 and years[-1] == 4 and len(years) == 4
+    boxes = [p for p in ax.patches if type(p).__name__ == "PathPatch"]
+    assert len(boxes) == len(tiers) * len(years)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == tiers
+    assert ax.get_ylabel() == "mean teaching quality at the school"
+
+
+def test_difference_forest_one_row_per_scenario_and_marker_per_year(comparison):
+    table = comparison.comparison
+    fig = plots.difference_forest(table)
+    axes = visible_axes(fig)
+    outcomes = list(dict.fromkeys(zip(table["metric"], table["group"], strict=True)))
+    assert [ax.get_title() for ax in axes] == [f"{m} ({g})" for m, g in outcomes]
+    others = ["dongcheng_2021", "china_2014_floor"]
+    for ax, (metric, group) in zip(axes, outcomes, strict=True):
+        assert [t.get_text() for t in ax.get_yticklabels()] == others
+        assert ax.get_xlabel() == "minus baseline_drift"
+        assert len(ax.containers) == 2  # one errorbar set per reported year (2 and 4)
+        points = ax.containers[1].lines[0].get_xdata()
+        want = table[(table["metric"] == metric) & (table["group"] == group) & (table["year"] == 4)]
+        want = want.set_index(want["scenario"].astype(str)).loc[others, "diff"].to_numpy()
+        assert np.allclose(points, want)
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["year 2", "year 4"]
+
+
+def test_compare_trajectories_and_differences(comparison):
+    fig = plots.compare_trajectories(comparison.trajectories, "baseline_drift")
+    axes = visible_axes(fig)
+    assert len(axes) == comparison.trajectories.groupby(["metric", "group"]).ngroups
+    assert line_labels(axes[0]) == COMPARED
+    fig2 = plots.compare_differences(comparison.trajectories, "baseline_drift")
+    axes2 = visible_axes(fig2)
+    assert line_labels(axes2[0]) == ["dongcheng_2021", "china_2014_floor"]
+    assert all(ax.get_ylabel() == "minus baseline_drift" for ax in axes2)
+
+
+def test_sensitivity_bars_from_the_fixture_sweep():
+    sens = sensitivity(FIXTURE / "sweep", "cv_quality", group="all")
+    fig = plots.sensitivity_bars(sens)
+    (ax,) = visible_axes(fig)
+    bars = [p for p in ax.patches if type(p).__name__ == "Rectangle"]
+    assert len(bars) == 2 * len(sens.table)  # S1 and ST per parameter
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(sens.table["parameter"])
+    assert ax.get_xlabel() == "Sobol index (share of output variance)"
+    widths = sorted(b.get_width() for b in bars)
+    assert np.allclose(widths, sorted([*sens.table["S1"], *sens.table["ST"]]))
+
+
+def test_sweep_response_one_point_per_design_point(sweep_results):
+    param = "policy.programs.0.quota.min_count"
+    fig = plots.sweep_response(sweep_results.metrics, param, "cv_backbone", "primary", year=3)
+    (ax,) = visible_axes(fig)
+    assert ax.get_xlabel() == param and ax.get_ylabel() == "cv_backbone (primary), year 3"
+    n_points = sweep_results.manifest["design"]["n_points"]
+    xs = ax.containers[0].lines[0].get_xdata()
+    assert len(xs) == n_points and np.all(np.diff(xs) >= 0)
+    dashed = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert len(dashed) == 1 and np.allclose(dashed[0].get_ydata(), 0.50)
+
+
+def test_network_map_draws_schools_groups_twinning_and_flows(graph, run):
+    fig = plots.network_map(graph, run.moves, year=1)
+    ax = visible_axes(fig)[0]
+    schools = [n for n, d in graph.nodes(data=True) if d["kind"] == "school"]
+    scatter = next(c for c in ax.collections if isinstance(c, PathCollection) and c.get_gid() == "schools")
+    assert len(scatter.get_offsets()) == len(schools)
+    lines = {c.get_gid(): c for c in ax.collections if isinstance(c, LineCollection)}
+    n_twin = sum(1 for *_, d in graph.edges(data=True) if d["kind"] == "twinning")
+    assert len(lines["twinning"].get_segments()) == n_twin > 0
+    members = sum(1 for *_, d in graph.edges(data=True) if d["kind"] == "member" and not d["leading"])
+    assert len(lines["groups"].get_segments()) == members > 0
+    mv = run.moves
+    year1 = mv[(mv["kind"] == "rotation") & (mv["year"] == 1) & (mv["replicate"] == 0)]
+    pairs = {(a, b) for a, b in zip(year1["from_school"], year1["to_school"], strict=True) if a != b}
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch) and p.get_gid() == "flow"]
+    assert len(arrows) == len(pairs) > 0
+    assert f"{len(year1)} rotations in year 1" in ax.get_title()
+    names = {t.get_text() for t in ax.texts if t.get_gid() == "district_label"}
+    assert names == {"Dongcheng", "Xicheng"}
+    assert ax.get_xlabel() == "km east"
+    assert rendered(fig).std() > 0
+
+
+def test_network_map_colours_schools_by_a_value(graph, run):
+    s = run.schools[(run.schools["year"] == 0) & (run.schools["replicate"] == 0)].set_index("school")
+    fig = plots.network_map(graph, values=s["backbone_per100"], value_label="backbone per 100 students")
+    ax = fig.axes[0]
+    scatter = next(c for c in ax.collections if c.get_gid() == "schools")
+    assert np.allclose(scatter.get_array(), s["backbone_per100"].sort_index().to_numpy())
+    assert fig.axes[1].get_ylabel() == "backbone per 100 students"  # the colour bar
+    assert not [p for p in ax.patches if p.get_gid() == "flow"]
+
+
+def test_sweep_response_one_series_per_value_of_a_second_parameter(sweep_results):
+    m = sweep_results.metrics.copy()
+    m["drift_high"] = m["careers.drift_rate"] > 0.04  # a two-valued column standing in for a grid axis
+    fig = plots.sweep_response(m, "policy.programs.0.quota.min_count", "cv_quality", "all", hue="drift_high")
+    (ax,) = visible_axes(fig)
+    assert len(ax.containers) == 2
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["drift_high = False", "drift_high = True"]  # cv_quality has no official limit
+    n = [len(c.lines[0].get_xdata()) for c in ax.containers]
+    assert sum(n) == sweep_results.manifest["design"]["n_points"]
+    assert all(c.lines[0].get_linestyle() == "-" for c in ax.containers)  # joined within a series
