@@ -309,12 +309,19 @@ def parser() -> argparse.ArgumentParser:
 
 
 _SIGNAL = {"received": None}
+# what a Dask cluster torn down mid-task logs (callbacks cancelled under it): noise after an interruption
+_SHUTDOWN_LOGGERS = ("tornado.application", "asyncio", "distributed")
 
 
-def _on_terminate(signum, frame) -> None:
-    """SIGTERM (a cluster job's time limit, `kill`) unwinds like Ctrl-C, so that every cleanup
-    (temporary files and folders, the sweep manifest, the Dask cluster) runs."""
+def _on_interrupt(signum, frame) -> None:
+    """Ctrl-C and SIGTERM (a cluster job's time limit, `kill`) unwind the same way, so that every
+    cleanup runs (temporary files and folders, the sweep manifest, the Dask cluster); the errors a
+    cluster logs while it is stopped mid-task are not shown."""
+    import logging
+
     _SIGNAL["received"] = signum
+    for name in _SHUTDOWN_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     raise KeyboardInterrupt
 
 
@@ -328,15 +335,16 @@ def main(argv: list[str] | None = None) -> int:
     import signal
     import threading
 
-    previous = None
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _on_terminate)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, _on_interrupt)
     _SIGNAL["received"] = None
     try:
         return _main(argv)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _main(argv: list[str] | None) -> int:

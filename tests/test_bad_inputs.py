@@ -24,6 +24,9 @@ CORPUS = REPO / "tests" / "bad_inputs"
 CASES = yaml.safe_load((CORPUS / "expected.yaml").read_text(encoding="utf-8"))["cases"]
 CONTROLS = {"rosters/ok/scenario.yaml", "rosters/ok/schools.csv", "rosters/ok/teachers.csv", "rosters/ok/twinning.csv",
             "sweeps/ok.yaml", "sweeps/base_ok.yaml", "expected.yaml"}
+# files used only through `extends:` by the case named
+HELPERS = {"scenarios/unknown_in_base_parent.yaml": "scenarios/unknown_in_base.yaml",
+           "scenarios/extends_cycle_b.yaml": "scenarios/extends_cycle_a.yaml"}
 # what the issue asks the corpus to cover (the `what` of the cases)
 CATEGORIES = {"YAML syntax, encoding and structure", "unknown keys at every level", "wrong types",
               "shares outside [0, 1]", "negative counts", "quotas no eligible pool can meet",
@@ -84,8 +87,7 @@ def test_every_corpus_file_is_used_by_a_case():
         if path.suffix == ".csv":  # a roster case's broken file, next to the scenario naming it
             assert (path.parent / "scenario.yaml").is_file(), rel
             rel = str(path.parent.relative_to(CORPUS) / "scenario.yaml")
-        if rel == "scenarios/unknown_in_base_parent.yaml":  # the base of unknown_in_base.yaml
-            rel = "scenarios/unknown_in_base.yaml"
+        rel = HELPERS.get(rel, rel)
         assert f"tests/bad_inputs/{rel}" in text, f"{rel} is used by no case"
 
 
