@@ -64,16 +64,21 @@ def voluntary_drift(model) -> int:
     movers = rows[u[rows] < p]
     movers = movers[np.argsort(-wf.quality[movers], kind="stable")]
     vacancies = s["norm"] - model.home_posts()
-    members = {d: np.flatnonzero(s["district"] == d) for d in np.unique(s["district"])}
+    # the stronger schools of the district that fit the teacher's level, by (home, level)
+    targets: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     dest = np.full(len(movers), -1, dtype=np.int64)
-    for i, r in enumerate(movers.tolist()):
-        home = int(wf.school[r])
-        pool = members[s["district"][home]]
-        cand = pool[(s["tier"][pool] > s["tier"][home]) & (vacancies[pool] > 0)
-                    & ((s["level"][pool] == wf.level[r]) | (s["level"][pool] == SCHOOL_LEVELS.index("nine_year")))]
+    for i, (r, home, level) in enumerate(zip(movers.tolist(), wf.school[movers].tolist(),
+                                             wf.level[movers].tolist(), strict=True)):
+        if (home, level) not in targets:
+            pool = np.flatnonzero((s["district"] == s["district"][home]) & (s["tier"] > s["tier"][home])
+                                  & ((s["level"] == level) | (s["level"] == SCHOOL_LEVELS.index("nine_year"))))
+            targets[home, level] = pool, np.exp(s["tier"][pool].astype(float))
+        pool, pool_weight = targets[home, level]
+        open_ = vacancies[pool] > 0
+        cand = pool[open_]
         if len(cand) == 0:
             continue
-        weight = np.exp(s["tier"][cand].astype(float))
+        weight = pool_weight[open_]
         h = int(cand[min(np.searchsorted(np.cumsum(weight) / weight.sum(), pick[r], side="right"), len(cand) - 1)])
         vacancies[h] -= 1
         vacancies[home] += 1

@@ -3,6 +3,8 @@ column arrays appended in batches, because a city-size year logs tens of thousan
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 COLUMNS = ("year", "teacher", "from_school", "to_school", "kind", "program", "backbone", "title", "quality")
@@ -14,6 +16,7 @@ class MoveLog:
     def __init__(self):
         self.programs: list[str] = [""]
         self._chunks: list[dict[str, np.ndarray]] = []
+        self._starts: list[int] = []  # position of each chunk's first move
         self._joined: dict[str, np.ndarray] | None = None
         self.n = 0
 
@@ -24,6 +27,7 @@ class MoveLog:
             return
         if program not in self.programs:
             self.programs.append(program)
+        self._starts.append(self.n)
         self._chunks.append({
             "year": np.full(k, year, dtype=np.int64), "teacher": np.asarray(rows, dtype=np.int64),
             "from_school": np.broadcast_to(np.asarray(frm, dtype=np.int64), (k,)).copy(),
@@ -36,12 +40,19 @@ class MoveLog:
         self.n += k
 
     def columns(self, start: int = 0) -> dict[str, np.ndarray]:
-        """All moves from position `start` on, as column arrays."""
+        """All moves from position `start` on, as column arrays (a year's moves are read every
+        year, so only the chunks from `start` on are joined for them)."""
+        if start > 0:
+            first = bisect.bisect_right(self._starts, start) - 1
+            chunks = self._chunks[first:]
+            offset = start - self._starts[first] if chunks else 0
+            return {c: (np.concatenate([ch[c] for ch in chunks]) if chunks else _empty(c))[offset:] for c in COLUMNS}
         if self._joined is None:
-            self._joined = {c: np.concatenate([ch[c] for ch in self._chunks]) if self._chunks
-                            else np.empty(0, dtype=np.float64 if c == "quality" else np.int64) for c in COLUMNS}
+            self._joined = {c: np.concatenate([ch[c] for ch in self._chunks]) if self._chunks else _empty(c)
+                            for c in COLUMNS}
             self._chunks = [self._joined] if self._chunks else []
-        return {c: v[start:] for c, v in self._joined.items()}
+            self._starts = [0] if self._chunks else []
+        return dict(self._joined)
 
     def tuples(self, start: int = 0) -> list[tuple]:
         """Moves as (year, row, from, to, kind code, program name, backbone, title, quality)."""
@@ -50,3 +61,7 @@ class MoveLog:
         return list(zip(c["year"].tolist(), c["teacher"].tolist(), c["from_school"].tolist(),
                         c["to_school"].tolist(), c["kind"].tolist(), list(names), c["backbone"].tolist(),
                         c["title"].tolist(), c["quality"].tolist(), strict=True))
+
+
+def _empty(column: str) -> np.ndarray:
+    return np.empty(0, dtype=np.float64 if column == "quality" else np.int64)

@@ -28,7 +28,7 @@ from sim.metrics import school_table
 from sim.model import RotationModel
 from sim.policies import DistrictSelection, OptimalMatching, PointsMatching, RotationProgram, SchoolSelection
 from sim.policies.eligibility import eligible_mask
-from sim.policies.matching import Constraints, Needs, points
+from sim.policies.matching import Constraints, NeedQueues, Needs, points
 from sim.policies.sharing import double_teacher_classrooms
 from sim.scenario import load_scenario, scenario_from_dict
 
@@ -696,6 +696,38 @@ def test_mandatory_tenure_is_not_traded_for_the_backbone_floor():
     assert must <= chosen, f"{len(must - chosen)} teachers past the mandatory tenure were swapped out"
 
 
+QUEUE_RULES = [  # (program fields, policy fields)
+    ({"scope": "district"}, {}),
+    ({"scope": "city", "direction": "strong_to_weak"}, {}),
+    ({"scope": "school_district", "direction": "weak_to_strong", "cross_level": True}, {}),
+    ({"scope": "group"}, {}),
+    ({"scope": "district", "form": "part_time", "part_time_share": 0.4}, {}),
+    ({"scope": "city"}, {"receiving_capacity": 1.0}),  # tight room: schools fill up and reopen
+]
+
+
+@pytest.mark.parametrize("rules", range(len(QUEUE_RULES)))
+def test_need_queues_choose_what_the_options_loop_chooses(monkeypatch, rules):
+    """NeedMatching's heap path (NeedQueues) must give the same hosts as the plain loop over
+    Constraints.options, move for move, over several years of a run."""
+    program, policy = QUEUE_RULES[rules]
+    original_best = NeedQueues.best
+    runs = {}
+    for fast in (True, False):
+        queries = []
+        monkeypatch.setattr(NeedQueues, "applies", staticmethod(lambda *a, fast=fast: fast))
+        monkeypatch.setattr(NeedQueues, "best", lambda self, *a, q=queries: q.append(a) or original_best(self, *a))
+        model = build({"name": "q", "quota": {"share_of_eligible": 0.5}, "matching": "need",
+                       "eligibility": {"min_years_at_school": 2}, **program}, world=SMALL3, seed=rules,
+                      policy=policy)
+        model.run_for(3)
+        assert bool(queries) == fast
+        runs[fast] = model.move_log.columns()
+    assert len(runs[True]["teacher"]) > 50
+    for column in runs[True]:
+        assert np.array_equal(runs[True][column], runs[False][column]), column
+
+
 # ------------------------------------------------------------------------- 7. optimal matching
 
 
@@ -710,6 +742,9 @@ CONSTRAINED = [
 @pytest.mark.parametrize("matching", ["random", "need", "optimal", "points"])
 @pytest.mark.parametrize("rules", range(len(CONSTRAINED)))
 def test_every_matcher_respects_scope_direction_level_commute_and_room(monkeypatch, matching, rules):
+    # need matching's heap path does not go through Constraints.options; it is checked against
+    # the options loop move for move in test_need_queues_choose_what_the_options_loop_chooses
+    monkeypatch.setattr(NeedQueues, "applies", staticmethod(lambda *a: False))
     calls = record_options(monkeypatch)
     log = record_applies(monkeypatch)
     model = build({"name": "p", "quota": {"share_of_eligible": 0.4}, "matching": matching,

@@ -13,11 +13,14 @@ host stays home and is counted as unmatched.
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from sim.codes import DISTRICT_BACKBONE, PE_ART_CODES
+from sim.codes import DISTRICT_BACKBONE, PE_ART_CODES, SCHOOL_LEVELS, SUBJECTS
 
+PE_ART_SUBJECT = np.isin(np.arange(len(SUBJECTS)), PE_ART_CODES)  # subject code -> teaches PE/music/art
 SCOPE_COLUMN = {"group": "group", "school_district": "school_district", "district": "district"}
 OPTIMAL_CHUNK = 128  # rotators per exact assignment problem (strongest first)
 
@@ -48,10 +51,7 @@ class Constraints:
         else:
             self.room = np.floor(s["norm"] * model.config.policy.receiving_capacity).astype(np.int64) - present
         self.books_room = program.form != "part_time"
-        self.twins: dict[int, list[int]] = {}
-        for a, b in model.world.twinning.tolist():
-            self.twins.setdefault(a, []).append(b)
-            self.twins.setdefault(b, []).append(a)
+        self.twins = model.world.twins
         self._members = {}
         self._static_cache: dict[tuple[int, int], np.ndarray] = {}
         c = model.config.careers
@@ -156,7 +156,7 @@ class Needs:
             lifted[rotators] = True
         here = act[~lifted[act]]
         self.is_bb = wf.backbone >= DISTRICT_BACKBONE
-        self.is_pa = np.isin(wf.subject, PE_ART_CODES)
+        self.is_pa = PE_ART_SUBJECT[wf.subject]
         block = cons.share_block
         nb = int(block.max()) + 1
         students = np.bincount(block, weights=enrol, minlength=nb)
@@ -201,6 +201,17 @@ class NeedMatching:
         by_class = [needs.need["backbone"], needs.need["pe_art"], needs.need["quality"]]
         # plain Python values in the loop: it runs once per rotator, tens of thousands a year
         rows, homes, kl = rotators.tolist(), wf.school[rotators].tolist(), klass.tolist()
+        if NeedQueues.applies(program, len(rotators), model.world.n_schools):
+            queues = NeedQueues(cons, by_class)
+            levels, quality = wf.level[rotators].tolist(), wf.quality[rotators].tolist()
+            bb, pa = needs.is_bb[rotators].tolist(), needs.is_pa[rotators].tolist()
+            for i in order.tolist():
+                h = queues.best(homes[i], levels[i], kl[i])
+                if h >= 0:
+                    hosts[i] = h
+                    queues.place(homes[i], h, quality[i], bb[i], pa[i])
+            cons.room[:] = queues.room
+            return hosts
         for i in order.tolist():
             cand = cons.options(wf, rows[i])
             if len(cand) == 0:
@@ -210,6 +221,97 @@ class NeedMatching:
             cons.place(homes[i], h)
             needs.book(rows[i], h)
         return hosts
+
+
+class NeedQueues:
+    """Need matching's "feasible host with the greatest need" in O(log n) per rotator.
+
+    Without a commute cap, preferences or twinning, a rotator's hosts are one of a few shared sets
+    (scope block, teacher level, tier bound of the direction) less the home school. Each set keeps,
+    per need class, a lazy max-heap of (-need, school): an entry whose need has changed, or whose
+    school has no room, is dropped when it reaches the top, and a school gets fresh entries when its
+    need changes or its room reopens. Ties go to the lower school id, as `argmax` over the sorted
+    host list does, so the result equals the loop over `Constraints.options`.
+    """
+
+    @staticmethod
+    def applies(program, n_rotators: int, n_schools: int) -> bool:
+        """Whether hosts are shared sets less the home school, and there are enough rotators for
+        building the heaps to pay off (more rotators than schools)."""
+        return (program.commute_cap_minutes is None and not program.prefer and program.scope != "twinning"
+                and n_rotators > n_schools)
+
+    def __init__(self, cons: Constraints, need_by_class: list[np.ndarray]):
+        self.cons = cons
+        self.need = [n.tolist() for n in need_by_class]
+        self.room = cons.room.tolist()
+        self.books_room = cons.books_room
+        self.block, self.tier = cons.block.tolist(), cons.tier.tolist()
+        self.heaps: dict[tuple, list] = {}
+        self.heaps_of: dict[int, list[tuple[int, list]]] = {}  # school -> (class, heap) holding it
+
+    def _heap(self, home: int, level: int, klass: int) -> list:
+        p = self.cons.program
+        key = (self.block[home], -1 if p.cross_level else level,
+               -1 if p.direction == "any" else self.tier[home], klass)
+        heap = self.heaps.get(key)
+        if heap is None:
+            c = self.cons
+            ok = c.block == key[0]
+            if not p.cross_level:
+                ok &= (c.level == level) | (c.level == SCHOOL_LEVELS.index("nine_year"))
+            if p.direction == "strong_to_weak":
+                ok &= c.tier < key[2]
+            elif p.direction == "weak_to_strong":
+                ok &= c.tier > key[2]
+            need = self.need[klass]
+            heap = [(-need[h], h) for h in np.flatnonzero(ok).tolist()]
+            heapq.heapify(heap)
+            for _, h in heap:
+                self.heaps_of.setdefault(h, []).append((klass, heap))
+            self.heaps[key] = heap
+        return heap
+
+    def best(self, home: int, level: int, klass: int) -> int:
+        """The open host with the greatest need of this class for a rotator, or -1."""
+        if self.block[home] < 0:
+            return -1
+        heap, need, room = self._heap(home, level, klass), self.need[klass], self.room
+        own = None
+        found = -1
+        while heap:
+            neg, h = heap[0]
+            if -neg != need[h] or (self.books_room and room[h] <= 0):
+                heapq.heappop(heap)  # stale: a fresh entry exists, or will when the room reopens
+            elif h == home:
+                own = heapq.heappop(heap)
+            else:
+                found = h
+                break
+        if own is not None:
+            heapq.heappush(heap, own)
+        return found
+
+    def _refresh(self, school: int, klass: int | None = None) -> None:
+        for k, heap in self.heaps_of.get(school, ()):
+            if klass is None or k == klass:
+                heapq.heappush(heap, (-self.need[k][school], school))
+
+    def place(self, home: int, host: int, quality: float, backbone: bool, pe_art: bool) -> None:
+        """Book a move as `Constraints.place` and `Needs.book` do."""
+        if self.books_room:
+            self.room[host] -= 1
+            self.room[home] += 1
+            if self.room[home] == 1:
+                self._refresh(home)
+        self.need[2][host] -= quality
+        self._refresh(host, 2)
+        if backbone:
+            self.need[0][host] -= 1.0
+            self._refresh(host, 0)
+        if pe_art:
+            self.need[1][host] -= 1.0
+            self._refresh(host, 1)
 
 
 class OptimalMatching:
@@ -251,18 +353,8 @@ class OptimalMatching:
             slot_j = np.concatenate([np.arange(p) for p in per]) if len(per) else np.empty(0)
             if len(slot_school) == 0:
                 continue
-            value = np.full((k, len(slot_school)), -1e9)
-            for row_i, i in enumerate(chunk):
-                r = int(rotators[i])
-                if not len(opts[row_i]):
-                    continue
-                ok = np.isin(slot_school, opts[row_i])
-                h = slot_school[ok]
-                j = slot_j[ok]
-                v = (wf.quality[r] / qbar) * (needs.need["quality"][h] / qbar - j)
-                v = v + needs.is_bb[r] * (needs.need["backbone"][h] - j * b)
-                v = v + needs.is_pa[r] * (needs.need["pe_art"][h] - j * a)
-                value[row_i, ok] = v - program.commute_weight * cons.commute(wf, r, h)
+            value = self.values(wf, program, cons, needs, rotators[chunk], opts, schools, per, slot_j,
+                                qbar, b, a)
             rr, cc = linear_sum_assignment(value, maximize=True)
             for row_i, c in zip(rr.tolist(), cc.tolist(), strict=True):
                 if value[row_i, c] <= -1e8:
@@ -275,6 +367,26 @@ class OptimalMatching:
             if left and int(np.sum(hosts >= 0)) > placed_before:  # progress made: try the rest again
                 pending = left + pending
         return hosts
+
+
+    @staticmethod
+    def values(wf, program, cons: Constraints, needs: Needs, rows: np.ndarray, opts: list[np.ndarray],
+               schools: np.ndarray, per: np.ndarray, slot_j: np.ndarray, qbar: float, b: float,
+               a: float) -> np.ndarray:
+        """Rotator-by-slot matrix of the class docstring's values; -1e9 where the slot's school is
+        not among the rotator's options. Computed element by element as one array expression."""
+        feasible = np.zeros((len(rows), len(schools)), dtype=bool)
+        for row_i, o in enumerate(opts):
+            feasible[row_i, np.searchsorted(schools, o)] = True
+        slot_pos = np.repeat(np.arange(len(schools)), per)
+        h = schools[slot_pos]
+        q, bb, pa = wf.quality[rows][:, None], needs.is_bb[rows][:, None], needs.is_pa[rows][:, None]
+        v = (q / qbar) * (needs.need["quality"][h] / qbar - slot_j)
+        v = v + bb * (needs.need["backbone"][h] - slot_j * b)
+        v = v + pa * (needs.need["pe_art"][h] - slot_j * a)
+        minutes = cons.fixed_minutes + cons.minutes_per_km * np.hypot(
+            wf.home_x[rows][:, None] - cons.x[h], wf.home_y[rows][:, None] - cons.y[h])
+        return np.where(feasible[:, slot_pos], v - program.commute_weight * minutes, -1e9)
 
 
 class PointsMatching:

@@ -8,6 +8,7 @@ the twinning edges, and is what the Mesa `Network` space is built on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import networkx as nx
 import numpy as np
@@ -48,6 +49,15 @@ class SchoolSystem:
     @property
     def n_schools(self) -> int:
         return len(self.school_names)
+
+    @cached_property
+    def twins(self) -> dict[int, list[int]]:
+        """School id -> its twinning partners (every rotation program looks them up)."""
+        out: dict[int, list[int]] = {}
+        for a, b in self.twinning.tolist():
+            out.setdefault(a, []).append(b)
+            out.setdefault(b, []).append(a)
+        return out
 
     @property
     def n_teachers(self) -> int:
