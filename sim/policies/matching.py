@@ -18,7 +18,7 @@ import heapq
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from sim.codes import DISTRICT_BACKBONE, PE_ART_CODES, SCHOOL_LEVELS, SUBJECTS
+from sim.codes import DISTRICT_BACKBONE, PE_ART_CODES, SCHOOL_LEVELS, SUBJECTS, TIERS
 
 PE_ART_SUBJECT = np.isin(np.arange(len(SUBJECTS)), PE_ART_CODES)  # subject code -> teaches PE/music/art
 SCOPE_COLUMN = {"group": "group", "school_district": "school_district", "district": "district"}
@@ -242,33 +242,49 @@ class NeedQueues:
                 and n_rotators > n_schools)
 
     def __init__(self, cons: Constraints, need_by_class: list[np.ndarray]):
+        p = cons.program
         self.cons = cons
         self.need = [n.tolist() for n in need_by_class]
         self.room = cons.room.tolist()
         self.books_room = cons.books_room
-        self.block, self.tier = cons.block.tolist(), cons.tier.tolist()
+        self.cross_level, self.direction = p.cross_level, p.direction
+        self.block, self.tier, self.level = cons.block.tolist(), cons.tier.tolist(), cons.level.tolist()
+        # (set, class) -> heap; a set is (block, teacher level or -1, home tier or -1)
         self.heaps: dict[tuple, list] = {}
-        self.heaps_of: dict[int, list[tuple[int, list]]] = {}  # school -> (class, heap) holding it
+
+    def _set_of(self, home: int, level: int) -> tuple[int, int, int]:
+        return (self.block[home], -1 if self.cross_level else level,
+                -1 if self.direction == "any" else self.tier[home])
+
+    def _sets_holding(self, school: int) -> list[tuple[int, int, int]]:
+        """Every set a school is a host in: each level it teaches, each home tier it may receive from.
+        Worked out when needed rather than stored per school, so no long-lived objects pile up."""
+        if self.cross_level:
+            levels = (-1,)
+        elif self.level[school] == SCHOOL_LEVELS.index("nine_year"):
+            levels = (0, 1)
+        else:
+            levels = (self.level[school],)
+        t = self.tier[school]
+        bounds = {"any": (-1,), "strong_to_weak": range(t + 1, len(TIERS)), "weak_to_strong": range(t)}[self.direction]
+        return [(self.block[school], lv, u) for lv in levels for u in bounds]
 
     def _heap(self, home: int, level: int, klass: int) -> list:
-        p = self.cons.program
-        key = (self.block[home], -1 if p.cross_level else level,
-               -1 if p.direction == "any" else self.tier[home], klass)
+        key = (self._set_of(home, level), klass)
         heap = self.heaps.get(key)
         if heap is None:
             c = self.cons
-            ok = c.block == key[0]
-            if not p.cross_level:
+            block, _, bound = key[0]
+            ok = c.block == block
+            if not self.cross_level:
                 ok &= (c.level == level) | (c.level == SCHOOL_LEVELS.index("nine_year"))
-            if p.direction == "strong_to_weak":
-                ok &= c.tier < key[2]
-            elif p.direction == "weak_to_strong":
-                ok &= c.tier > key[2]
+            if self.direction == "strong_to_weak":
+                ok &= c.tier < bound
+            elif self.direction == "weak_to_strong":
+                ok &= c.tier > bound
             need = self.need[klass]
             heap = [(-need[h], h) for h in np.flatnonzero(ok).tolist()]
             heapq.heapify(heap)
-            for _, h in heap:
-                self.heaps_of.setdefault(h, []).append((klass, heap))
             self.heaps[key] = heap
         return heap
 
@@ -292,10 +308,13 @@ class NeedQueues:
             heapq.heappush(heap, own)
         return found
 
-    def _refresh(self, school: int, klass: int | None = None) -> None:
-        for k, heap in self.heaps_of.get(school, ()):
-            if klass is None or k == klass:
-                heapq.heappush(heap, (-self.need[k][school], school))
+    def _refresh(self, school: int, classes: tuple[int, ...]) -> None:
+        """Fresh entries for a school whose need (of these classes) changed or whose room reopened."""
+        for key in self._sets_holding(school):
+            for k in classes:
+                heap = self.heaps.get((key, k))
+                if heap is not None:
+                    heapq.heappush(heap, (-self.need[k][school], school))
 
     def place(self, home: int, host: int, quality: float, backbone: bool, pe_art: bool) -> None:
         """Book a move as `Constraints.place` and `Needs.book` do."""
@@ -303,15 +322,15 @@ class NeedQueues:
             self.room[host] -= 1
             self.room[home] += 1
             if self.room[home] == 1:
-                self._refresh(home)
+                self._refresh(home, (0, 1, 2))
         self.need[2][host] -= quality
-        self._refresh(host, 2)
+        self._refresh(host, (2,))
         if backbone:
             self.need[0][host] -= 1.0
-            self._refresh(host, 0)
+            self._refresh(host, (0,))
         if pe_art:
             self.need[1][host] -= 1.0
-            self._refresh(host, 1)
+            self._refresh(host, (1,))
 
 
 class OptimalMatching:
