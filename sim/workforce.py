@@ -22,6 +22,7 @@ COLUMNS = {
     "satisfaction": np.float64,  # 0..1
     "commute": np.float64,  # minutes one way to the host school
     "n_rotations": np.int64,  # rotations started during the run
+    "rotated_in": np.int64,  # year the last rotation started; -1 when none (one rotation a year)
     "term_end": np.int64,  # year the current rotation ends; -1 when not rotated
     "program": np.int64,  # index of the program of the current rotation; -1 when none
     "part_host": np.int64,  # school where a part-time rotator teaches part of the load; -1 when none
@@ -59,7 +60,7 @@ class Workforce:
                 self._cols[name] = grown
         rows = np.arange(self.n, self.n + k)
         defaults = {"active": True, "satisfaction": 0.75, "term_end": -1, "program": -1, "hired": -1,
-                    "part_host": -1}
+                    "part_host": -1, "rotated_in": -1}
         for name in COLUMNS:
             if name in values:
                 self._cols[name][rows] = values[name]

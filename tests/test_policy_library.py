@@ -323,6 +323,19 @@ def test_transfer_moves_the_home_post_at_once_with_no_term():
     assert not any(mv[1] in rows for mv in moves_by_year(model, "return")[2]), "a transfer has no return"
 
 
+def test_a_teacher_transferred_this_year_is_not_rotated_again_by_a_later_program():
+    """A transfer leaves its teacher at home with no term, so a later program that asks for no
+    years at the school must still not rotate them again that year (participation stays a share)."""
+    again = {"name": "again", "eligibility": {"min_years_at_school": 0}, "quota": {"share_of_eligible": 0.9}}
+    model = build(TRANSFER, again, seed=4)
+    model.run_for(2)
+    for year, moves in moves_by_year(model, "rotation").items():
+        rows = Counter(mv[1] for mv in moves)
+        assert len(moves) > 10
+        assert max(rows.values()) == 1, f"year {year}: rotated twice: {[r for r, k in rows.items() if k > 1][:5]}"
+        assert metric_series(model, "participation")[year] <= 1.0
+
+
 # ----------------------------------------------------------------------------- 3. training flow
 
 

@@ -170,12 +170,6 @@ def scenario(data, world: dict, source_dir: str, has_pairs: bool | None = None, 
     programs = []
     for i in range(n):
         p = program(data, i, has_pairs, has_groups)
-        if any(q["form"] == "transfer" for q in programs):
-            # KNOWN ENGINE BUG (reported, not fixed here: sim/policies is not ours to change): a teacher
-            # whose post a transfer program moved this year has years_at_school 0 and no term, so a later
-            # program with min_years_at_school 0 rotates them a second time in the same year, and
-            # `participation` (a share) exceeds 1. Until it is fixed, later programs ask for a year.
-            p["eligibility"]["min_years_at_school"] = max(1, p["eligibility"]["min_years_at_school"])
         programs.append(p)
     spec = {
         "name": "random",

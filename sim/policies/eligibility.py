@@ -8,7 +8,8 @@ from sim.codes import BACKBONE, ROLES, TEACHER_LEVELS, TIERS
 
 
 def eligible_mask(model, eligibility) -> np.ndarray:
-    """Mask over workforce rows: active, at home and on no rotation, long enough at the school,
+    """Mask over workforce rows: active, at home and on no rotation (nor rotated earlier this year,
+    as a transfer's teacher is at home at once), long enough at the school,
     far enough from retirement, of an allowed role, level, sending-school tier, backbone level,
     district and school district, not exempt by age, and past any remote-post minimum stay."""
     wf = model.workforce
@@ -27,6 +28,7 @@ def eligible_mask(model, eligibility) -> np.ndarray:
     mask = (
         wf.active
         & (wf.term_end < 0)
+        & (wf.rotated_in != model.year)
         & (wf.years_at_school >= eligibility.min_years_at_school)
         & (model.config.careers.retirement_age - wf.age >= eligibility.min_years_to_retirement)
         & _allowed(wf.role, ROLES, eligibility.roles)

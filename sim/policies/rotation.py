@@ -56,6 +56,7 @@ class RotationProgram:
         else:
             model.transfer_posts(moved, to, "rotation", cfg.name)
         wf.n_rotations[moved] += 1
+        wf.rotated_in[moved] = model.year
         if cfg.form != "transfer":
             wf.term_end[moved] = model.year + terms[moved]
             wf.program[moved] = self.index
