@@ -19,6 +19,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
+from operator import attrgetter, methodcaller
 
 import numpy as np
 
@@ -108,13 +109,27 @@ class Units:
     enrolment: np.ndarray
     counts: dict[str, np.ndarray]
     quality: np.ndarray  # mean quality of the teachers teaching there (0 where none)
+    _values: dict = field(default_factory=dict, repr=False, compare=False)
+    _samples: dict = field(default_factory=dict, repr=False, compare=False)
 
     def values(self, ind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(X_i, P_i, school id) for an indicator; quality uses staffed units only."""
-        if ind == "quality":
-            staffed = self.counts["teachers"] > 0
-            return self.quality[staffed], self.enrolment[staffed], self.school[staffed]
-        return 100.0 * self.counts[ind] / self.enrolment, self.enrolment, self.school
+        """(X_i, P_i, school id) for an indicator; quality uses staffed units only. Kept: many
+        metrics read the same values."""
+        if ind not in self._values:
+            if ind == "quality":
+                staffed = self.counts["teachers"] > 0
+                self._values[ind] = self.quality[staffed], self.enrolment[staffed], self.school[staffed]
+            else:
+                self._values[ind] = 100.0 * self.counts[ind] / self.enrolment, self.enrolment, self.school
+        return self._values[ind]
+
+    def sample(self, ind: str) -> ineq.Sample:
+        """The indicator's values weighted by students, shared by every index of this group, so the
+        sums they have in common (mean, shares, sort order) are computed once a year."""
+        if ind not in self._samples:
+            x, w, _ = self.values(ind)
+            self._samples[ind] = ineq.Sample(x, w)
+        return self._samples[ind]
 
 
 @dataclass
@@ -162,21 +177,28 @@ class YearContext:
                         self.district_groups.append(key)
 
     def move_array(self, kind: str) -> np.ndarray:
-        """(row, from, to, backbone) of this year's moves of one kind, as an int array."""
-        m = self.moves
-        sel = m["kind"] == MOVE_KINDS.index(kind)
-        return np.stack([m["teacher"][sel], m["from_school"][sel], m["to_school"][sel], m["backbone"][sel]], axis=1)
+        """(row, from, to, backbone) of this year's moves of one kind, as an int array (kept: several
+        metrics read the rotations; do not modify it)."""
+        key = ("moves", kind)
+        if key not in self.cache:
+            m = self.moves
+            sel = m["kind"] == MOVE_KINDS.index(kind)
+            self.cache[key] = np.stack([m["teacher"][sel], m["from_school"][sel], m["to_school"][sel],
+                                        m["backbone"][sel]], axis=1)
+        return self.cache[key]
 
     def achievement(self) -> np.ndarray:
         return self.table["effective_quality"] - self.disruption * self.table["turnover"]
 
 
-def _levels(ctx: YearContext, ind: str, f: Callable, groups=GROUPS) -> list[tuple[str, float]]:
+def _levels(ctx: YearContext, ind: str, index: Callable[[ineq.Sample], float],
+            groups=GROUPS) -> list[tuple[str, float]]:
+    """(group, index of the group's sample) for each group with schools."""
     out = []
     for g in groups:
-        x, w, _ = ctx.units[g].values(ind)
-        if len(x):
-            out.append((g, float(f(x, w))))
+        s = ctx.units[g].sample(ind)
+        if len(s.x):
+            out.append((g, float(index(s))))
     return out
 
 
@@ -190,35 +212,35 @@ def _level_of(group: str) -> str:
 def _mean(ind, ctx):
     """Xbar = sum_i P_i X_i / P; for head counts, 100 * sum C / sum P. Also per district
     (group `level@district`) when the world has several."""
-    return _levels(ctx, ind, ineq.weighted_mean, (*GROUPS, *ctx.district_groups))
+    return _levels(ctx, ind, attrgetter("mean"), (*GROUPS, *ctx.district_groups))
 
 
 def _cv(ind, ctx):
     """Official student-weighted CV (差异系数): sqrt(sum_i (P_i/P) (X_i - Xbar)^2) / Xbar. Also per
     district (group `level@district`), the unit the standard assesses, when the world has several."""
-    return _levels(ctx, ind, ineq.weighted_cv, (*GROUPS, *ctx.district_groups))
+    return _levels(ctx, ind, attrgetter("cv"), (*GROUPS, *ctx.district_groups))
 
 
 def _cv_meets_high(ind, ctx):
     """1 if cv <= 0.50 (primary) or 0.45 (junior), the high-quality standard's limit, else 0 (also
     per district)."""
     groups = [g for g in (*LEVEL_GROUPS, *ctx.district_groups) if _level_of(g) in HIGH_QUALITY_CV]
-    return [(g, float(v <= HIGH_QUALITY_CV[_level_of(g)])) for g, v in _levels(ctx, ind, ineq.weighted_cv, groups)]
+    return [(g, float(v <= HIGH_QUALITY_CV[_level_of(g)])) for g, v in _levels(ctx, ind, attrgetter("cv"), groups)]
 
 
 def _gini(ind, ctx):
     """Student-weighted Gini: sum_i sum_j P_i P_j |X_i - X_j| / (2 P^2 Xbar)."""
-    return _levels(ctx, ind, ineq.weighted_gini)
+    return _levels(ctx, ind, attrgetter("gini"))
 
 
 def _theil_t(ind, ctx):
     """Theil T: sum_i s_i ln(X_i / Xbar), s_i = P_i X_i / sum_j P_j X_j (0 ln 0 = 0)."""
-    return _levels(ctx, ind, ineq.theil_t)
+    return _levels(ctx, ind, attrgetter("theil_t"))
 
 
 def _theil_l(ind, ctx):
     """Theil L (mean log deviation): sum_i (P_i/P) ln(Xbar / X_i); +inf when a school has none."""
-    return _levels(ctx, ind, ineq.theil_l)
+    return _levels(ctx, ind, attrgetter("theil_l"))
 
 
 def _theil_part(ind, ctx, index: str, part: str, piece: str):
@@ -231,32 +253,55 @@ def _theil_part(ind, ctx, index: str, part: str, piece: str):
     for g in GROUPS:
         key = (ind, g, index, part)
         if key not in ctx.cache:  # between and within come from one decomposition
-            x, w, school = ctx.units[g].values(ind)
-            if not len(x):
+            sample = ctx.units[g].sample(ind)
+            if not len(sample.x):
                 continue
-            labels = ctx.schools[part][school]
-            if part == "group":
-                labels = np.where(labels >= 0, labels, -1 - school)
-            ctx.cache[key] = ineq.theil_decomposition(x, w, labels, index)
+            split_key = ("split", ind, g, part)  # T and L share the per-unit sums
+            if split_key not in ctx.cache:
+                ctx.cache[split_key] = sample.split(_unit_numbers(ctx, g, ind, part))
+            ctx.cache[key] = ctx.cache[split_key].theil(index)
         _, between, within = ctx.cache[key]
         out.append((g, between if piece == "between" else within))
     return out
 
 
+def _unit_numbers(ctx, g: str, ind: str, part: str) -> np.ndarray:
+    """Unit 0..k-1 of each school of the group in a partition (each ungrouped school is its own
+    education group). Kept per set of schools: every head count uses the same schools, quality
+    only the staffed ones."""
+    key = ("unit_numbers", g, ind == "quality", part)
+    if key not in ctx.cache:
+        school = ctx.units[g].values(ind)[2]
+        labels = ctx.schools[part][school]
+        if part == "group":
+            labels = np.where(labels >= 0, labels, -1 - school)
+        ctx.cache[key] = _dense_ranks(labels)
+    return ctx.cache[key]
+
+
+def _dense_ranks(labels: np.ndarray) -> np.ndarray:
+    """Rank of each integer label among the distinct labels (np.unique's inverse), by marking the
+    labels present instead of sorting them."""
+    lo = labels.min()
+    present = np.zeros(labels.max() - lo + 1, dtype=bool)
+    present[labels - lo] = True
+    return (np.cumsum(present) - 1)[labels - lo]
+
+
 def _atkinson(ind, ctx, eps: str):
     """Atkinson: 1 - EDE / Xbar, EDE = (sum_i (P_i/P) X_i^(1-e))^(1/(1-e)) (geometric mean at
     e = 1); a school with none makes it 1 for e >= 1."""
-    return _levels(ctx, ind, partial(ineq.atkinson, epsilon={"05": 0.5, "1": 1.0, "2": 2.0}[eps]))
+    return _levels(ctx, ind, methodcaller("atkinson", {"05": 0.5, "1": 1.0, "2": 2.0}[eps]))
 
 
 def _max_min(ind, ctx):
     """max_i X_i / min_i X_i over schools (+inf when the smallest is 0)."""
-    return _levels(ctx, ind, lambda x, w: ineq.max_min_ratio(x))
+    return _levels(ctx, ind, attrgetter("max_min_ratio"))
 
 
 def _p90_p10(ind, ctx):
     """Student-weighted 90th percentile of X_i over the 10th (+inf when the 10th is 0)."""
-    return _levels(ctx, ind, ineq.p90_p10_ratio)
+    return _levels(ctx, ind, attrgetter("p90_p10_ratio"))
 
 
 def _meets_minimum(ind, ctx):
@@ -301,12 +346,14 @@ _register_family("share_meeting_minimum_{ind}", "share of schools meeting the mi
 def _cv_composite(ctx):
     """Mean of cv_teachers, cv_above_qualification, cv_senior_title, cv_backbone, cv_pe_art (a
     teacher-only composite; the official basic-balance composite also counts facilities)."""
-    out = []
-    for g in (*GROUPS, *ctx.district_groups):
-        if len(ctx.units[g].enrolment):
-            cvs = [ineq.weighted_cv(*ctx.units[g].values(ind)[:2]) for ind in HEADCOUNT_INDICATORS]
-            out.append((g, float(np.mean(cvs))))
-    return out
+    if "cv_composite" not in ctx.cache:  # also read by cv_composite_meets_basic
+        out = []
+        for g in (*GROUPS, *ctx.district_groups):
+            if len(ctx.units[g].enrolment):
+                cvs = [ctx.units[g].sample(ind).cv for ind in HEADCOUNT_INDICATORS]
+                out.append((g, float(np.mean(cvs))))
+        ctx.cache["cv_composite"] = out
+    return ctx.cache["cv_composite"]
 
 
 @_register("cv_composite_meets_basic", "composite CV within the basic-balance limit", "1 = yes",
@@ -395,12 +442,21 @@ def _by_scope(ctx):
     same_d = s["district"][a] == s["district"][b]
     n = len(s["tier"])
     t = ctx.twinning
-    pair_codes = np.concatenate([t[:, 0] * n + t[:, 1], t[:, 1] * n + t[:, 0]])
-    twin = int(np.isin(a * n + b, pair_codes).sum())
+    pair_codes = np.sort(np.concatenate([t[:, 0] * n + t[:, 1], t[:, 1] * n + t[:, 0]]))
+    twin = _count_in(a * n + b, pair_codes)
     return [("within_group", float(same_group.sum())), ("cross_group", float((~same_group).sum())),
             ("within_school_district", float(same_sd.sum())),
             ("cross_school_district", float((same_d & ~same_sd).sum())),
             ("cross_district", float((~same_d).sum())), ("twinning_pair", float(twin))]
+
+
+def _count_in(values: np.ndarray, sorted_codes: np.ndarray) -> int:
+    """How many of values are in sorted_codes: a binary search each (np.isin sorts both arrays,
+    slow for a city's tens of thousands of rotations)."""
+    if not len(sorted_codes):
+        return 0
+    at = np.minimum(np.searchsorted(sorted_codes, values), len(sorted_codes) - 1)
+    return int((sorted_codes[at] == values).sum())
 
 
 @_register("full_time_share", "full-time share of this year's rotations", "share", "all")
@@ -491,7 +547,8 @@ def _mean_commute(ctx):
 def _p90_commute(ctx):
     """90th percentile over active teachers of the one-way commute."""
     wf = ctx.workforce
-    return [("all", float(np.percentile(wf.commute[wf.active], 90)))]
+    commute = wf.commute[wf.active]  # a copy, so np.percentile may partition it in place
+    return [("all", float(np.percentile(commute, 90, overwrite_input=True)))]
 
 
 @_register("mean_commute_rotators", "mean one-way commute of teachers on rotation", "minutes", "all")
@@ -524,7 +581,8 @@ def _attrition_rate(ctx):
     left = ctx.move_array("attrition")
     tier = ctx.schools["tier"]
     wf = ctx.workforce
-    staff = np.bincount(tier[wf.host[wf.active]], minlength=len(TIERS))
+    per_school = np.bincount(wf.host[wf.active], minlength=len(tier))
+    staff = np.bincount(tier, weights=per_school, minlength=len(TIERS)).astype(np.int64)
     gone = np.bincount(tier[left[:, 1]], minlength=len(TIERS))
     out = [(TIERS[t], _share(gone[t], staff[t] + gone[t])) for t in range(len(TIERS)) if staff[t] + gone[t]]
     return [*out, ("all", _share(gone.sum(), staff.sum() + gone.sum()))]
@@ -565,8 +623,9 @@ def _sending_loss(ctx):
     away = act & (wf.term_end >= 0) & (wf.part_host < 0) & (wf.host != wf.school)
     n = len(ctx.schools["tier"])
     lent = np.bincount(wf.school[away], weights=wf.quality[away], minlength=n)
-    own = np.bincount(wf.school[act], weights=wf.quality[act], minlength=n)
     sending = lent > 0
+    mine = act & sending[wf.school]  # only sending schools' totals are read: sum no others
+    own = np.bincount(wf.school[mine], weights=wf.quality[mine], minlength=n)
     return [("all", _share(lent[sending].sum(), own[sending].sum()))]
 
 

@@ -1,0 +1,98 @@
+"""The year's inequality metrics share sums between indices and cache them for the year
+(`inequality.Sample`, `YearContext.cache`); that sharing must change no value. Every indicator
+family is checked, value for value (exact equality), against the one-off functions of
+`sim.inequality` on fresh arrays, on small random worlds with the awkward cases: sections
+without teachers (quality drops them), indicators that are zero everywhere or at some schools
+(+inf Theil L), equal values, ungrouped schools."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pytest
+
+from sim import inequality as ineq
+from sim.metrics import ALL_INDICATORS, GROUPS, HEADCOUNT_INDICATORS, REGISTRY, YearContext
+
+STANDALONE = {
+    "mean_<indicator>": ineq.weighted_mean, "cv_<indicator>": ineq.weighted_cv, "gini_<indicator>": ineq.weighted_gini,
+    "theil_t_<indicator>": ineq.theil_t, "theil_l_<indicator>": ineq.theil_l,
+    "atkinson_05_<indicator>": partial(ineq.atkinson, epsilon=0.5),
+    "atkinson_1_<indicator>": partial(ineq.atkinson, epsilon=1.0),
+    "atkinson_2_<indicator>": partial(ineq.atkinson, epsilon=2.0),
+    "max_min_<indicator>": lambda x, w: ineq.max_min_ratio(x), "p90_p10_<indicator>": ineq.p90_p10_ratio,
+}
+
+
+def random_context(seed: int) -> YearContext:
+    rng = np.random.default_rng(seed)
+    n = 40
+    enrol = rng.integers(200, 1500, (n, 2)).astype(float)
+    enrol[rng.random(n) < 0.3, rng.integers(0, 2)] = 0  # schools without one of the sections
+    table = {k: rng.integers(0, 12, (n, 2)).astype(float) * (enrol > 0) for k in HEADCOUNT_INDICATORS}
+    table["teachers"] = table["teachers"] + 10 * (enrol > 0)
+    table["teachers"][rng.random(n) < 0.15, 1] = 0  # junior sections with no teacher: no quality
+    table["backbone"][:, 1] = 0  # an indicator with none anywhere
+    table["pe_art"] = 0.013 * enrol  # equal values per 100 students everywhere
+    table["quality_sum"] = table["teachers"] * rng.uniform(0.2, 0.9, (n, 2))
+    table["enrolment"] = enrol
+    staff = table["teachers"].sum(axis=1)
+    table["mean_quality"] = np.divide(table["quality_sum"].sum(axis=1), staff, out=np.zeros(n), where=staff > 0)
+    group = rng.integers(0, 6, n)
+    group[rng.random(n) < 0.3] = -1  # ungrouped schools
+    schools = {"district": rng.integers(0, 3, n), "school_district": rng.integers(0, 5, n), "group": group,
+               "tier": rng.integers(0, 4, n)}
+    return YearContext(year=1, table=table, schools=schools, district_types=np.zeros(3, dtype=int),
+                       district_names=["a", "b", "c"], workforce=None, counts={}, moves={}, program_names=[],
+                       disruption=0.0, start={})
+
+
+def indicator_metrics():
+    return [m for m in REGISTRY.values()
+            if isinstance(m.fn, partial) and m.fn.args and m.fn.args[0] in ALL_INDICATORS]
+
+
+def expected(ctx: YearContext, family: str, ind: str, group: str) -> float | None:
+    """The value from the one-off functions on freshly built arrays (None: family not covered here)."""
+    x, w, school = ctx.units[group].values(ind)
+    x, w = x.copy(), w.copy()
+    if family in STANDALONE:
+        return float(STANDALONE[family](x, w))
+    if "_between_" in family or "_within_" in family:
+        index = family[6].upper()
+        part = family.split("_between_")[-1].split("_within_")[-1]
+        labels = ctx.schools[part][school]
+        if part == "group":
+            labels = np.where(labels >= 0, labels, -1 - school)
+        _, between, within = ineq.theil_decomposition(x, w, labels, index)
+        return between if "_between_" in family else within
+    return None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_shared_sums_give_the_values_of_the_one_off_functions(seed):
+    ctx = random_context(seed)
+    checked = 0
+    for m in indicator_metrics():
+        ind = m.fn.args[0]
+        for group, value in m.fn(ctx):
+            want = expected(random_context(seed), m.family, ind, group)
+            if want is None:
+                continue
+            assert value == want or (np.isnan(value) and np.isnan(want)), (m.name, group, value, want)
+            checked += 1
+    assert checked > 400
+    assert any(np.isinf(v) for m in indicator_metrics() for _, v in m.fn(ctx))
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_metrics_do_not_depend_on_what_was_computed_before(seed):
+    shared = random_context(seed)
+    everything = {m.name: m.fn(shared) for m in (*indicator_metrics(), REGISTRY["cv_composite"],
+                                                  REGISTRY["cv_composite_meets_basic"])}
+    for name in reversed(everything):  # each metric alone, on a context with an empty cache
+        assert REGISTRY[name].fn(random_context(seed)) == everything[name], name
+    for g in GROUPS:
+        cvs = [ineq.weighted_cv(*random_context(seed).units[g].values(i)[:2]) for i in HEADCOUNT_INDICATORS]
+        assert dict(everything["cv_composite"])[g] == float(np.mean(cvs))
