@@ -251,23 +251,28 @@ class NeedQueues:
         self.block, self.tier, self.level = cons.block.tolist(), cons.tier.tolist(), cons.level.tolist()
         # (set, class) -> heap; a set is (block, teacher level or -1, home tier or -1)
         self.heaps: dict[tuple, list] = {}
+        self.holding: dict[int, tuple] = {}  # school -> the sets it is a host in
 
     def _set_of(self, home: int, level: int) -> tuple[int, int, int]:
         return (self.block[home], -1 if self.cross_level else level,
                 -1 if self.direction == "any" else self.tier[home])
 
-    def _sets_holding(self, school: int) -> list[tuple[int, int, int]]:
-        """Every set a school is a host in: each level it teaches, each home tier it may receive from.
-        Worked out when needed rather than stored per school, so no long-lived objects pile up."""
-        if self.cross_level:
-            levels = (-1,)
-        elif self.level[school] == SCHOOL_LEVELS.index("nine_year"):
-            levels = (0, 1)
-        else:
-            levels = (self.level[school],)
-        t = self.tier[school]
-        bounds = {"any": (-1,), "strong_to_weak": range(t + 1, len(TIERS)), "weak_to_strong": range(t)}[self.direction]
-        return [(self.block[school], lv, u) for lv in levels for u in bounds]
+    def _sets_holding(self, school: int) -> tuple[tuple[int, int, int], ...]:
+        """Every set a school is a host in: each level it teaches, each home tier it may receive
+        from. Kept as tuples of ints, which the garbage collector stops tracking."""
+        found = self.holding.get(school)
+        if found is None:
+            if self.cross_level:
+                levels = (-1,)
+            elif self.level[school] == SCHOOL_LEVELS.index("nine_year"):
+                levels = (0, 1)
+            else:
+                levels = (self.level[school],)
+            t = self.tier[school]
+            bounds = {"any": (-1,), "strong_to_weak": range(t + 1, len(TIERS)),
+                      "weak_to_strong": range(t)}[self.direction]
+            found = self.holding[school] = tuple((self.block[school], lv, u) for lv in levels for u in bounds)
+        return found
 
     def _heap(self, home: int, level: int, klass: int) -> list:
         key = (self._set_of(home, level), klass)
