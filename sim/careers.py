@@ -7,6 +7,8 @@ the rotation policy does not re-randomise who retires, leaves or learns (common 
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, SENIOR_TITLE, TIERS
@@ -64,22 +66,29 @@ def voluntary_drift(model) -> int:
     movers = rows[u[rows] < p]
     movers = movers[np.argsort(-wf.quality[movers], kind="stable")]
     vacancies = s["norm"] - model.home_posts()
-    # the stronger schools of the district that fit the teacher's level, by (home, level)
-    targets: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    district, tier = s["district"].tolist(), s["tier"].tolist()
+    # the stronger schools of the district that fit the teacher's level, by (district, tier, level)
+    pools: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+    # the open ones and their cumulative choice shares, by pool and which of them are open
+    choices: dict[tuple, tuple[list[int], list[float]]] = {}
     dest = np.full(len(movers), -1, dtype=np.int64)
-    for i, (r, home, level) in enumerate(zip(movers.tolist(), wf.school[movers].tolist(),
-                                             wf.level[movers].tolist(), strict=True)):
-        if (home, level) not in targets:
-            pool = np.flatnonzero((s["district"] == s["district"][home]) & (s["tier"] > s["tier"][home])
+    for i, (home, level, draw) in enumerate(zip(wf.school[movers].tolist(), wf.level[movers].tolist(),
+                                                pick[movers].tolist(), strict=True)):
+        key = (district[home], tier[home], level)
+        if key not in pools:
+            pool = np.flatnonzero((s["district"] == key[0]) & (s["tier"] > key[1])
                                   & ((s["level"] == level) | (s["level"] == SCHOOL_LEVELS.index("nine_year"))))
-            targets[home, level] = pool, np.exp(s["tier"][pool].astype(float))
-        pool, pool_weight = targets[home, level]
+            pools[key] = pool, np.exp(s["tier"][pool].astype(float))
+        pool, pool_weight = pools[key]
         open_ = vacancies[pool] > 0
-        cand = pool[open_]
-        if len(cand) == 0:
+        seen = (key, open_.tobytes())
+        if seen not in choices:
+            weight = pool_weight[open_]
+            choices[seen] = pool[open_].tolist(), (np.cumsum(weight) / weight.sum()).tolist()
+        cand, cdf = choices[seen]
+        if not cand:
             continue
-        weight = pool_weight[open_]
-        h = int(cand[min(np.searchsorted(np.cumsum(weight) / weight.sum(), pick[r], side="right"), len(cand) - 1)])
+        h = cand[min(bisect.bisect_right(cdf, draw), len(cand) - 1)]  # as np.searchsorted(side="right")
         vacancies[h] -= 1
         vacancies[home] += 1
         dest[i] = h
