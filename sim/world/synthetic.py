@@ -92,20 +92,25 @@ def synthetic_world(preset: Preset, rng: np.random.Generator, scale: float = 1.0
             group[:n_groups] = np.arange(n_groups) + g_base
             target = int(0.7 * per_d)
             free = list(range(n_groups, per_d))
+            grouped = n_groups
+            lv, xs, ys = levels.tolist(), x.tolist(), y.tolist()
             k = 0
-            while sum(group >= 0) < target and free:
+            while grouped < target and free:
                 leader = k % n_groups
                 k += 1
                 # a group keeps to one level: members teach the leader's level (or are nine-year)
-                fits = [j for j in free if levels[j] in (levels[leader], 2)]
+                fits = [j for j in free if lv[j] in (lv[leader], 2)]
                 if not fits:
-                    if all(not [j for j in free if levels[j] in (levels[g], 2)] for g in range(n_groups)):
+                    if all(not [j for j in free if lv[j] in (lv[g], 2)] for g in range(n_groups)):
                         break
                     continue
-                dist = [(x[j] - x[leader]) ** 2 + (y[j] - y[leader]) ** 2 for j in fits]
-                j = fits[int(np.argmin(dist))]
+                dx = [xs[j] - xs[leader] for j in fits]
+                dy = [ys[j] - ys[leader] for j in fits]
+                dist = [a * a + b * b for a, b in zip(dx, dy, strict=True)]
+                j = fits[dist.index(min(dist))]  # the first nearest, as np.argmin
                 free.remove(j)
                 group[j] = leader + g_base
+                grouped += 1
             group_names += [f"{names[d]}-G{k + 1}" for k in range(n_groups)]
             group_district += [d] * n_groups
         # twinning: each strong or leading school (in turn, several times if needed) is paired with
@@ -224,18 +229,17 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
     share_primary = schools["enrol_primary"] / (schools["enrol_primary"] + schools["enrol_junior"])
     level[nine] = (rng.random(nine.sum()) >= share_primary[school[nine]]).astype(np.int64)
 
+    # cadres: in each school, staff of 35 or more ranked by score (stable): the first is principal,
+    # the next 1-3 vice principals (by staff size), then about 6% of the staff middle managers
     role = np.zeros(n, dtype=np.int64)
     score = quality + 0.02 * experience + rng.normal(0, 0.1, n)
-    starts = np.concatenate([[0], np.cumsum(staff)[:-1]])
-    for s in range(n_s):
-        rows = np.arange(starts[s], starts[s] + staff[s])
-        senior = rows[age[rows] >= 35]
-        ranked = senior[np.argsort(-score[senior], kind="stable")]
-        n_vice = 1 + (staff[s] > 60) + (staff[s] > 120)
-        n_mid = int(round(0.06 * staff[s]))
-        role[ranked[:1]] = 1
-        role[ranked[1:1 + n_vice]] = 2
-        role[ranked[1 + n_vice:1 + n_vice + n_mid]] = 3
+    senior = np.flatnonzero(age >= 35)
+    ranked = senior[np.lexsort((-score[senior], school[senior]))]
+    rank = np.arange(len(ranked)) - np.searchsorted(school[ranked], school[ranked])
+    at = school[ranked]
+    n_vice = 1 + (staff[at] > 60) + (staff[at] > 120)
+    n_mid = np.array([int(round(0.06 * k)) for k in staff.tolist()])[at]
+    role[ranked] = np.where(rank == 0, 1, np.where(rank <= n_vice, 2, np.where(rank <= n_vice + n_mid, 3, 0)))
 
     far = rng.random(n) < np.where(t == 0, 0.4, 0.05)  # some live in the district town
     home_x = schools["x"][school] + rng.normal(0, 3.0, n) + far * rng.normal(0, 15.0, n)
