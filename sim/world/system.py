@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 
 from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, TIERS
+
+if TYPE_CHECKING:  # networkx is imported when a graph is built, not by `teachersim validate`
+    import networkx as nx
 
 # Staffing norms in posts per 100 students, by school section (Beijing norms are near 1:13 for
 # primary and 1:10 for junior middle; we use them as the district's hiring target).
@@ -92,6 +95,8 @@ def norm_posts(level: np.ndarray, enrol_primary: np.ndarray, enrol_junior: np.nd
 
 def build_graph(system: SchoolSystem) -> nx.Graph:
     """The place graph. School nodes are their integer ids; other nodes are 'kind:index' strings."""
+    import networkx as nx
+
     g = nx.Graph()
     g.add_node("city", kind="city", name="city")
     for d, name in enumerate(system.district_names):
