@@ -602,7 +602,11 @@ def _hollow_backbone(ctx):
 
 
 def _tier_mean(ctx, values: np.ndarray, *tiers: str) -> float:
-    mask = np.isin(ctx.schools["tier"], [TIERS.index(t) for t in tiers])
+    return _student_mean(ctx, values, np.isin(ctx.schools["tier"], [TIERS.index(t) for t in tiers]))
+
+
+def _student_mean(ctx, values: np.ndarray, mask: np.ndarray) -> float:
+    """Student-weighted mean of a school value over the masked schools (nan when none)."""
     p = ctx.units["all"].enrolment
     return float(np.sum(p[mask] * values[mask]) / p[mask].sum()) if mask.any() else float("nan")
 
@@ -681,9 +685,7 @@ def _achievement_gap_ur(ctx):
     if not (rural.any() and urban.any()):
         return []
     a = ctx.achievement()
-    p = ctx.units["all"].enrolment
-    gap = np.sum(p[urban] * a[urban]) / p[urban].sum() - np.sum(p[rural] * a[rural]) / p[rural].sum()
-    return [("all", float(gap))]
+    return [("all", _student_mean(ctx, a, urban) - _student_mean(ctx, a, rural))]
 
 
 @_register("disruption_loss", "achievement lost to teacher turnover", "quality units", "all")

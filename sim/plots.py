@@ -55,9 +55,14 @@ def cv_trajectories(metrics: pd.DataFrame) -> plt.Figure:
         ax.text(0.0, HIGH_QUALITY_CV[level], f" limit {HIGH_QUALITY_CV[level]:.2f}", va="bottom", fontsize=8)
         ax.set_title(f"{level} schools")
         ax.set_ylabel("between-school CV (student-weighted)")
+    # one legend under both panels, so that it covers no line
+    handles, labels = axes[0].get_legend_handles_labels()
+    if axes[0].get_legend() is not None:
+        axes[0].get_legend().remove()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
     scenario = ", ".join(sorted(metrics["scenario"].astype(str).unique()))
     fig.suptitle(f"Teacher indicators across schools: {scenario}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 

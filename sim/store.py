@@ -83,12 +83,7 @@ def write_run(result, out: str | Path, figures: bool = True) -> Path:
     """Write a RunResult to `out` (replacing an earlier result there) and return the folder."""
     from sim.report import summary_markdown
 
-    out = Path(out)
-    check_writable(out)
-    out.resolve().parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
-    old = None
-    try:
+    def fill(tmp: Path) -> None:
         files = {}
         for name, df in result.frames().items():
             write_parquet(df, tmp / f"{name}.parquet")
@@ -108,6 +103,21 @@ def write_run(result, out: str | Path, figures: bool = True) -> Path:
             "files": files,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+
+    return build_folder(out, fill)
+
+
+def build_folder(out: str | Path, fill) -> Path:
+    """Fill a temporary folder beside `out` with `fill(tmp)`, then rename it into place, replacing
+    an earlier folder of that name: a failure or an interruption leaves the earlier folder (or
+    none), never a half-written one."""
+    out = Path(out)
+    check_writable(out)
+    out.resolve().parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
+    old = None
+    try:
+        fill(tmp)
         if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             out.rename(old)
@@ -239,14 +249,8 @@ class folder_lock:  # noqa: N801 - used as a context manager, reads like one
 
 
 def write_folder(out: Path, files: dict[str, bytes | str]) -> Path:
-    """Write small files (relative name -> content) into `out` through a temporary folder renamed
-    into place, replacing an earlier folder of that name; a failure leaves nothing behind."""
-    out = Path(out)
-    check_writable(out)
-    out.resolve().parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
-    old = None
-    try:
+    """Write small files (relative name -> content) as the folder `out`, through `build_folder`."""
+    def fill(tmp: Path) -> None:
         for name, content in files.items():
             path = tmp / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -254,17 +258,8 @@ def write_folder(out: Path, files: dict[str, bytes | str]) -> Path:
                 path.write_bytes(content)
             else:
                 path.write_text(content, encoding="utf-8")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        _put_back(old, out)
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+
+    return build_folder(out, fill)
 
 
 def parquet_bytes(df) -> bytes:

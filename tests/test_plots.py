@@ -92,6 +92,13 @@ def test_cv_trajectories_draws_five_indicators_and_the_limits(run):
         assert len(drawn) == 5  # one per indicator (legend proxies have no data)
         assert len([c for c in ax.collections if isinstance(c, PolyCollection)]) == 5  # replicate bands
     assert axes[0].get_ylabel() == "between-school CV (student-weighted)"
+    # the legend sits below the panels, not over a line
+    assert [ax.get_legend() for ax in axes] == [None, None]
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == list(plots.LABELS.values())
+    fig.canvas.draw()
+    box = legend.get_window_extent()
+    assert all(box.y1 <= ax.get_window_extent().y0 for ax in axes)
     assert rendered(fig).std() > 0
 
 
