@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from conftest import metric_series, moves_by_year, moves_of_kind
+from scipy.optimize import linear_sum_assignment
 
 import sim.model
 from sim.codes import MOVE_KINDS, SCHOOL_LEVELS, SENIOR_TITLE, TIERS
@@ -28,7 +29,7 @@ from sim.metrics import school_table
 from sim.model import RotationModel
 from sim.policies import DistrictSelection, OptimalMatching, PointsMatching, RotationProgram, SchoolSelection
 from sim.policies.eligibility import eligible_mask
-from sim.policies.matching import Constraints, NeedQueues, Needs, points
+from sim.policies.matching import Constraints, NeedQueues, Needs, best_assignment, points
 from sim.policies.sharing import double_teacher_classrooms
 from sim.scenario import load_scenario, scenario_from_dict
 
@@ -742,6 +743,22 @@ def test_need_queues_choose_what_the_options_loop_chooses(monkeypatch, rules):
 
 
 # ------------------------------------------------------------------------- 7. optimal matching
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_best_assignment_finds_the_full_problems_optimum(seed):
+    """Solving on each row's k best columns gives the assignment of the whole matrix (continuous
+    values: the optimum is unique), also when some rows have few feasible columns (-1e9)."""
+    rng = np.random.default_rng(seed)
+    k, m = int(rng.integers(2, 40)), int(rng.integers(90, 400))
+    value = rng.normal(size=(k, m)) + rng.normal(size=m)  # shared column quality: rows compete
+    value[rng.random((k, m)) < rng.choice([0.0, 0.5, 0.97])] = -1e9
+    rr, cc = best_assignment(value)
+    full_r, full_c = linear_sum_assignment(value, maximize=True)
+    assert rr.tolist() == full_r.tolist()
+    feasible = value[full_r, full_c] > -1e8
+    assert cc[feasible].tolist() == full_c[feasible].tolist()
+    assert np.isclose(value[rr, cc].sum(), value[full_r, full_c].sum())
 
 
 CONSTRAINED = [
