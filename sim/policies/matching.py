@@ -160,15 +160,16 @@ class Needs:
         block = cons.share_block
         nb = int(block.max()) + 1
         students = np.bincount(block, weights=enrol, minlength=nb)
+        block_act, host_here = block[wf.host[act]], wf.host[here]  # each gathered once
         self.need = {}
         for name, flag in (("backbone", self.is_bb), ("pe_art", self.is_pa)):
-            total = np.bincount(block[wf.host[act]], weights=flag[act], minlength=nb)
+            total = np.bincount(block_act, weights=flag[act], minlength=nb)
             rate = np.divide(total, students, out=np.zeros(nb), where=students > 0)
-            self.need[name] = rate[block] * enrol - np.bincount(wf.host[here], weights=flag[here], minlength=n_s)
-        q_total = np.bincount(block[wf.host[act]], weights=wf.quality[act], minlength=nb)
-        q_count = np.bincount(block[wf.host[act]], minlength=nb)
+            self.need[name] = rate[block] * enrol - np.bincount(host_here, weights=flag[here], minlength=n_s)
+        q_total = np.bincount(block_act, weights=wf.quality[act], minlength=nb)
+        q_count = np.bincount(block_act, minlength=nb)
         self.block_q = np.divide(q_total, q_count, out=np.ones(nb), where=q_count > 0)
-        q_present = np.bincount(wf.host[here], weights=wf.quality[here], minlength=n_s)
+        q_present = np.bincount(host_here, weights=wf.quality[here], minlength=n_s)
         self.need["quality"] = self.block_q[block] * s["norm"] - q_present
         self.wf = wf
 
