@@ -635,6 +635,49 @@ def time_commands(reps: int) -> dict:
             "loaded": loaded}
 
 
+REFERENCE_CODE = """\
+import json, time
+import mesa
+import numpy as np
+t = time.perf_counter()
+model = mesa.Model(rng=0)
+for _ in range(120_000):
+    mesa.Agent(model)
+agents = time.perf_counter() - t
+t = time.perf_counter()
+np.sort(np.random.default_rng(0).random(4_000_000))
+print(json.dumps({"mesa_agents_s": agents, "numpy_sort_s": time.perf_counter() - t}))
+"""
+
+
+def reference_workload(reps: int) -> dict:
+    """How fast the machine is right now: a fixed workload in fresh processes (creating 120,000
+    plain Mesa agents, the yardstick issue 7 quotes at 1-2 s, and sorting 4 million floats).
+    This machine's speed drifts by half or more over minutes, so each benchmark run measures it
+    at its start and end; ratios to it compare runs made at different times."""
+    runs = []
+    for _ in range(reps):
+        proc = subprocess.run([sys.executable, "-c", REFERENCE_CODE], cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr)
+            raise SystemExit("reference workload failed")
+        runs.append(json.loads(proc.stdout))
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]} | {"runs": runs}
+
+
+def reference_text(reference: dict, results: dict[str, dict]) -> str:
+    start, end = reference["start"], reference["end"]
+    text = (f"Machine speed during this run (fresh processes, median): creating 120,000 plain Mesa agents took "
+            f"{start['mesa_agents_s']:.2f} s at the start and {end['mesa_agents_s']:.2f} s at the end (issue 7 quotes "
+            f"1-2 s); sorting 4 million floats {start['numpy_sort_s']:.2f} s and {end['numpy_sort_s']:.2f} s.")
+    target = results.get(TARGET_CASE.name)
+    if target:
+        unit = (start["mesa_agents_s"] + end["mesa_agents_s"]) / 2
+        text += (f" The Beijing run took {target['median']['total_s'] / unit:.1f} times as long as creating the "
+                 "120,000 agents.")
+    return text
+
+
 def fit_exponent(points: list[tuple[float, float]]) -> tuple[float, float]:
     """Least-squares fit of log(time) = a + b log(teachers): returns (b, a)."""
     xs = [math.log(n) for n, _ in points]
@@ -907,6 +950,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{meta['nproc']} CPUs, {meta['cpu']}, Python {meta['python']}, load average {meta['loadavg_start']}\n",
           flush=True)
 
+    print("  reference workload (start)", file=sys.stderr, flush=True)
+    reference = {"start": reference_workload(a.repeats)}
     cli = time_commands(a.repeats)
 
     results: dict[str, dict] = {}
@@ -935,8 +980,11 @@ def main(argv: list[str] | None = None) -> None:
         profile = spawn(PROFILE_CASE, "profile", a.profile_years, a.profile_depth)
         print("done", file=sys.stderr)
 
+    print("  reference workload (end)", file=sys.stderr, flush=True)
+    reference["end"] = reference_workload(a.repeats)
     print("## Targets of issue 7\n")
     print(targets_table(results, summ, cli) + "\n")
+    print(reference_text(reference, results) + "\n")
     print(f"## Cases ({a.years} simulated years; median of the runs; seconds)\n")
     print(cases_table(results) + "\n", flush=True)
     if summ:
@@ -950,7 +998,8 @@ def main(argv: list[str] | None = None) -> None:
     meta["loadavg_end"] = os.getloadavg()
     print(f"load average at the end: {meta['loadavg_end']}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"meta": meta, "targets": TARGETS, "commands": cli, "cases": results,
+        Path(a.json).write_text(json.dumps({"meta": meta, "targets": TARGETS, "reference": reference,
+                                            "commands": cli, "cases": results,
                                             "scaling": {"sizes": {str(k): v for k, v in scaling.items()},
                                                         "fit": summ} if summ else None,
                                             "profile": profile}, indent=1))
