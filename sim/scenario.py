@@ -56,6 +56,9 @@ class World(Strict):
     groups_per_district: Annotated[int, Field(ge=0)] | None = None
     school_districts_per_district: Annotated[int, Field(ge=1)] | None = None
     twinning_pairs_per_district: Annotated[int, Field(ge=0)] | None = None
+    # years; a system already rotating on a fixed cycle (Japan, Korea) starts in steady state:
+    # each teacher's years at the current school drawn uniformly from 0 to this minus 1
+    initial_tenure_max: Annotated[int, Field(ge=1, le=40)] | None = None
     roster: Roster | None = None
     max_teachers: Count = 2_000_000  # refuse to build a world larger than this
 
@@ -65,6 +68,9 @@ class World(Strict):
             raise ValueError("preset 'roster' needs a 'roster' section with schools_csv and teachers_csv")
         if self.preset != "roster" and self.roster is not None:
             raise ValueError("a 'roster' section is only used with preset: roster")
+        if self.preset == "roster" and self.initial_tenure_max is not None:
+            raise ValueError("initial_tenure_max shapes a synthetic world; a roster gives each teacher's "
+                             "years_at_school")
         return self
 
 

@@ -78,6 +78,37 @@ def test_size_knobs_are_respected():
     assert w2.n_schools == round(79 * 0.5)
 
 
+@pytest.mark.parametrize("cycle", [1, 5, 6])
+def test_initial_tenure_max_starts_a_rotating_system_in_steady_state(cycle):
+    """Years at the school uniform on 0..cycle-1 (never above experience); nothing else in the
+    world changes, since the draw comes after every other."""
+    long = world_of(*SMALL_BEIJING, seed=4)
+    steady = world_of(*SMALL_BEIJING, f"world.initial_tenure_max={cycle}", seed=4)
+    t, t0 = steady.teachers, long.teachers
+    for column in t0:
+        if column != "years_at_school":
+            assert np.array_equal(t[column], t0[column]), column
+    for column in long.schools:
+        assert np.array_equal(steady.schools[column], long.schools[column]), column
+    years = t["years_at_school"]
+    assert years.min() == 0 and years.max() == cycle - 1
+    assert np.all(years <= t["experience"])
+    assert np.mean(t0["years_at_school"] >= cycle) > 0.3  # the synthetic default has a backlog
+    seasoned = t["experience"] >= cycle
+    counts = np.bincount(years[seasoned], minlength=cycle)
+    assert counts.min() > 0.8 * counts.mean()  # about uniform over the cycle
+
+
+def test_japan_and_korea_move_about_a_cycle_share_each_year():
+    """Started in steady state, a fixed-cycle system moves about the same number every year
+    instead of its whole backlog in year 1."""
+    for name in ("japan_prefectural", "korea_points"):
+        model = RotationModel(scenario(REPO / "scenarios" / f"{name}.yaml", "world.scale=0.1"), rng=2)
+        model.run_for(5)
+        rotations = [v for y, m, g, v in model.metric_rows if m == "rotations" and g == "all" and y > 0]
+        assert max(rotations) < 1.5 * min(rotations), (name, rotations)
+
+
 def test_world_above_max_teachers_is_refused_before_building():
     sc = scenario(BASELINE, "world.max_teachers=1000")
     with pytest.raises(ScenarioError, match="max_teachers"):

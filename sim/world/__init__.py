@@ -9,7 +9,7 @@ import numpy as np
 
 from sim.presets import PRESETS, data_rows, expected_teachers
 from sim.world.roster import RosterError, read_roster, write_roster
-from sim.world.synthetic import synthetic_world
+from sim.world.synthetic import steady_tenures, synthetic_world
 from sim.world.system import SchoolSystem, build_graph
 
 __all__ = ["SchoolSystem", "RosterError", "build_world", "check_roster", "read_roster", "write_roster",
@@ -42,6 +42,8 @@ def build_world(world, rng: np.random.Generator, source_dir: str | Path = ".") -
             school_districts_per_district=world.school_districts_per_district,
             twinning_pairs_per_district=world.twinning_pairs_per_district,
         )
+        if world.initial_tenure_max is not None:
+            steady_tenures(system, world.initial_tenure_max, rng)
     system.check()
     system.graph = build_graph(system)
     return system

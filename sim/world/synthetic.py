@@ -177,6 +177,16 @@ def synthetic_world(preset: Preset, rng: np.random.Generator, scale: float = 1.0
     )
 
 
+def steady_tenures(system: SchoolSystem, cycle: int, rng: np.random.Generator) -> None:
+    """Start a system that already rotates every `cycle` years in its steady state: each teacher's
+    years at the current school uniform on 0..cycle-1 (never more than their experience). The
+    synthetic draw otherwise has long tenures, as Chinese schools had before rotation, so a
+    fixed-cycle scenario would move everyone past the cycle in its first year."""
+    t = system.teachers
+    drawn = rng.integers(0, cycle, len(t["years_at_school"]))
+    t["years_at_school"] = np.minimum(drawn, t["experience"]).astype(np.int64)
+
+
 def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarray,
                         rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Staff every school near its norm, with tier- and prestige-dependent attributes."""
