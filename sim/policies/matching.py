@@ -201,7 +201,7 @@ class NeedMatching:
         hosts = np.full(len(rotators), -1, dtype=np.int64)
         by_class = [needs.need["backbone"], needs.need["pe_art"], needs.need["quality"]]
         # plain Python values in the loop: it runs once per rotator, tens of thousands a year
-        rows, homes, kl = rotators.tolist(), wf.school[rotators].tolist(), klass.tolist()
+        homes, kl = wf.school[rotators].tolist(), klass.tolist()
         if NeedQueues.applies(program, len(rotators), model.world.n_schools):
             queues = NeedQueues(cons, by_class)
             levels, quality = wf.level[rotators].tolist(), wf.quality[rotators].tolist()
@@ -213,6 +213,7 @@ class NeedMatching:
                     queues.place(homes[i], h, quality[i], bb[i], pa[i])
             cons.room[:] = queues.room
             return hosts
+        rows = rotators.tolist()
         for i in order.tolist():
             cand = cons.options(wf, rows[i])
             if len(cand) == 0:
@@ -374,11 +375,12 @@ class OptimalMatching:
             even = int(np.ceil(3 * k / len(schools))) + 2
             per = np.minimum(cons.room[schools] if cons.books_room else np.full(len(schools), k), min(k, even))
             per = np.maximum(per, 0)
-            slot_school = np.repeat(schools, per)
+            slot_pos = np.repeat(np.arange(len(schools)), per)  # each slot's index into `schools`
+            slot_school = schools[slot_pos]
             slot_j = np.concatenate([np.arange(p) for p in per]) if len(per) else np.empty(0)
             if len(slot_school) == 0:
                 continue
-            value = self.values(wf, program, cons, needs, rotators[chunk], opts, schools, per, slot_j,
+            value = self.values(wf, program, cons, needs, rotators[chunk], opts, schools, slot_pos, slot_j,
                                 qbar, b, a)
             rr, cc = best_assignment(value)
             for row_i, c in zip(rr.tolist(), cc.tolist(), strict=True):
@@ -393,17 +395,15 @@ class OptimalMatching:
                 pending = left + pending
         return hosts
 
-
     @staticmethod
     def values(wf, program, cons: Constraints, needs: Needs, rows: np.ndarray, opts: list[np.ndarray],
-               schools: np.ndarray, per: np.ndarray, slot_j: np.ndarray, qbar: float, b: float,
+               schools: np.ndarray, slot_pos: np.ndarray, slot_j: np.ndarray, qbar: float, b: float,
                a: float) -> np.ndarray:
         """Rotator-by-slot matrix of the class docstring's values; -1e9 where the slot's school is
         not among the rotator's options. Computed element by element as one array expression."""
         feasible = np.zeros((len(rows), len(schools)), dtype=bool)
         for row_i, o in enumerate(opts):
             feasible[row_i, np.searchsorted(schools, o)] = True
-        slot_pos = np.repeat(np.arange(len(schools)), per)
         h = schools[slot_pos]
         q, bb, pa = wf.quality[rows][:, None], needs.is_bb[rows][:, None], needs.is_pa[rows][:, None]
         v = (q / qbar) * (needs.need["quality"][h] / qbar - slot_j)
