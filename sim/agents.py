@@ -7,7 +7,7 @@ the yearly stages stay vectorised. The model moves the agent's cell whenever its
 
 from __future__ import annotations
 
-from mesa.discrete_space import CellAgent, FixedAgent
+from mesa.discrete_space import Cell, CellAgent, FixedAgent
 
 from sim.codes import BACKBONE, QUALIFICATIONS, ROLES, SUBJECTS, TEACHER_LEVELS, TIERS, TITLES
 
@@ -15,10 +15,11 @@ from sim.codes import BACKBONE, QUALIFICATIONS, ROLES, SUBJECTS, TEACHER_LEVELS,
 class Teacher(CellAgent):
     """A teacher or cadre. `row` indexes the model's Workforce."""
 
-    def __init__(self, model, row: int, cell):
+    def __init__(self, model, row: int, cell: Cell | None):
         super().__init__(model)
         self.row = row
-        self.cell = cell
+        if cell is not None:  # None: placed later, with others, by `place_teachers`
+            self.cell = cell
 
     def _get(self, column: str):
         return getattr(self.model.workforce, column)[self.row]
@@ -91,6 +92,37 @@ class Teacher(CellAgent):
     def rotation_history(self) -> list[tuple[int, int, int]]:
         """(year, from school, to school) of each rotation this teacher started in the run."""
         return list(self.model.rotation_history.get(self.row, ()))
+
+
+def place_teachers(teachers: list[Teacher], cells: list[Cell | None]) -> None:
+    """Put each teacher on its cell (None takes it off the space), leaving every agent and cell as
+    `teacher.cell = cell` one teacher at a time would, cell agent order included.
+
+    Why: a Beijing-size year moves tens of thousands of teachers, and Mesa's `cell` property costs
+    several Python calls per move (the setter, `Cell.add_agent`, `Cell.remove_agent`, the `empty`
+    property). This does the same list operations directly and sets `empty` once per cell at the
+    end. It reaches into Mesa's `Cell._agents` and `CellAgent._mesa_cell`: `tests/test_agents.py`
+    checks it against Mesa's own one-at-a-time moves, so a Mesa release that changes them fails
+    there.
+    """
+    touched = set()
+    try:
+        for teacher, cell in zip(teachers, cells, strict=True):
+            old = teacher._mesa_cell
+            if cell is old:
+                continue
+            if cell is not None:
+                if cell.capacity is not None and len(cell._agents) >= cell.capacity:
+                    raise Exception("ERROR: Cell is full")  # what Mesa's Cell.add_agent raises
+                cell._agents.append(teacher)
+                touched.add(cell)
+            if old is not None:
+                old._agents.remove(teacher)
+                touched.add(old)
+            teacher._mesa_cell = cell
+    finally:
+        for cell in touched:
+            cell.empty = not cell._agents
 
 
 class School(FixedAgent):

@@ -9,7 +9,7 @@ import numpy as np
 from mesa.discrete_space import Network
 
 from sim import careers
-from sim.agents import School, Teacher
+from sim.agents import School, Teacher, place_teachers
 from sim.codes import DISTRICT_BACKBONE, MOVE_KINDS, TIERS
 from sim.metrics import YearContext, school_table, year_metrics
 from sim.movelog import MoveLog
@@ -167,8 +167,8 @@ class RotationModel(mesa.Model):
     def add_teachers(self, values: dict[str, np.ndarray]) -> np.ndarray:
         """Append teachers to the workforce and give each a Teacher agent on its host's cell."""
         rows = self.workforce.add(**values)
-        for r, h in zip(rows.tolist(), self.workforce.host[rows].tolist(), strict=True):
-            self.teacher_agents.append(Teacher(self, r, self.space[h]))
+        self.teacher_agents.extend(Teacher(self, r, None) for r in rows.tolist())
+        self._place_agents(rows)
         if self.year > 0:
             np.add.at(self._arrivals, self.workforce.host[rows], 1)
             self._log(rows, np.full(len(rows), -1), self.workforce.host[rows], "hire", "")
@@ -179,9 +179,12 @@ class RotationModel(mesa.Model):
         self._log(rows, wf.host[rows], np.full(len(rows), -1), kind, "")
         wf.excused[rows] |= wf.cohort[rows] & (wf.n_rotations[rows] == 0)
         wf.active[rows] = False
-        for r in rows.tolist():
-            self.teacher_agents[r].remove()
-            self.teacher_agents[r] = None
+        agents = self.teacher_agents
+        leaving = [agents[r] for r in rows.tolist()]
+        place_teachers(leaving, [None] * len(leaving))
+        for r, agent in zip(rows.tolist(), leaving, strict=True):
+            agent.remove()
+            agents[r] = None
 
     def move_teachers(self, rows: np.ndarray, schools: np.ndarray, kind: str, program: str = "") -> None:
         """Change where teachers teach (rotation out or return home); their home posts stay."""
@@ -242,10 +245,9 @@ class RotationModel(mesa.Model):
         return self._history[1]
 
     def _place_agents(self, rows: np.ndarray) -> None:
-        """Put each Teacher agent on the cell of its host school (Mesa's own cell bookkeeping)."""
-        cells = self.space._cells
-        for r, h in zip(rows.tolist(), self.workforce.host[rows].tolist(), strict=True):
-            self.teacher_agents[r].cell = cells[h]
+        """Put each Teacher agent on the cell of its host school, all at once (`place_teachers`)."""
+        cells, agents = self.space._cells, self.teacher_agents
+        place_teachers([agents[r] for r in rows.tolist()], [cells[h] for h in self.workforce.host[rows].tolist()])
 
     def home_posts(self) -> np.ndarray:
         """Home posts held at each school (teachers whose post is there, including those away)."""
