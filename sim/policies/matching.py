@@ -18,7 +18,7 @@ import heapq
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from sim.codes import DISTRICT_BACKBONE, PE_ART_CODES, SCHOOL_LEVELS, SUBJECTS, TIERS
+from sim.codes import DISTRICT_BACKBONE, PE_ART_CODES, SCHOOL_LEVELS, SUBJECTS
 
 PE_ART_SUBJECT = np.isin(np.arange(len(SUBJECTS)), PE_ART_CODES)  # subject code -> teaches PE/music/art
 SCOPE_COLUMN = {"group": "group", "school_district": "school_district", "district": "district"}
@@ -251,35 +251,23 @@ class NeedQueues:
         self.books_room = cons.books_room
         self.cross_level, self.direction = p.cross_level, p.direction
         self.block, self.tier, self.level = cons.block.tolist(), cons.tier.tolist(), cons.level.tolist()
-        # (set, class) -> heap; a set is (block, teacher level or -1, home tier or -1)
-        self.heaps: dict[tuple, list] = {}
-        self.holding: dict[int, tuple] = {}  # school -> the sets it is a host in
+        self.heaps: list[list] = []  # every heap built so far
+        self._heap_index: dict[tuple, int] = {}  # (set, class) -> index into heaps
+        self._rotator_heap: dict[tuple[int, int, int], int] = {}  # (home, level, class) -> index
+        # school * 3 + class -> indexes of the heaps the school is in: tuples of ints, which the
+        # garbage collector stops tracking (lists per school would be promoted and scanned)
+        self._holding: list[tuple[int, ...]] = [()] * (3 * len(self.block))
 
     def _set_of(self, home: int, level: int) -> tuple[int, int, int]:
+        """A rotator's host set: (block, teacher level or -1, home tier or -1)."""
         return (self.block[home], -1 if self.cross_level else level,
                 -1 if self.direction == "any" else self.tier[home])
 
-    def _sets_holding(self, school: int) -> tuple[tuple[int, int, int], ...]:
-        """Every set a school is a host in: each level it teaches, each home tier it may receive
-        from. Kept as tuples of ints, which the garbage collector stops tracking."""
-        found = self.holding.get(school)
-        if found is None:
-            if self.cross_level:
-                levels = (-1,)
-            elif self.level[school] == SCHOOL_LEVELS.index("nine_year"):
-                levels = (0, 1)
-            else:
-                levels = (self.level[school],)
-            t = self.tier[school]
-            bounds = {"any": (-1,), "strong_to_weak": range(t + 1, len(TIERS)),
-                      "weak_to_strong": range(t)}[self.direction]
-            found = self.holding[school] = tuple((self.block[school], lv, u) for lv in levels for u in bounds)
-        return found
-
-    def _heap(self, home: int, level: int, klass: int) -> list:
+    def _heap(self, home: int, level: int, klass: int) -> int:
+        """Index of the heap of a rotator's host set for a need class, built on first use."""
         key = (self._set_of(home, level), klass)
-        heap = self.heaps.get(key)
-        if heap is None:
+        j = self._heap_index.get(key)
+        if j is None:
             c = self.cons
             block, _, bound = key[0]
             ok = c.block == block
@@ -289,17 +277,25 @@ class NeedQueues:
                 ok &= c.tier < bound
             elif self.direction == "weak_to_strong":
                 ok &= c.tier > bound
+            members = np.flatnonzero(ok).tolist()
             need = self.need[klass]
-            heap = [(-need[h], h) for h in np.flatnonzero(ok).tolist()]
+            heap = [(-need[h], h) for h in members]
             heapq.heapify(heap)
-            self.heaps[key] = heap
-        return heap
+            j = self._heap_index[key] = len(self.heaps)
+            self.heaps.append(heap)
+            for h in members:
+                self._holding[3 * h + klass] += (j,)
+        return j
 
     def best(self, home: int, level: int, klass: int) -> int:
         """The open host with the greatest need of this class for a rotator, or -1."""
         if self.block[home] < 0:
             return -1
-        heap, need, room = self._heap(home, level, klass), self.need[klass], self.room
+        key = (home, level, klass)
+        j = self._rotator_heap.get(key)
+        if j is None:
+            j = self._rotator_heap[key] = self._heap(home, level, klass)
+        heap, need, room = self.heaps[j], self.need[klass], self.room
         own = None
         found = -1
         while heap:
@@ -315,13 +311,11 @@ class NeedQueues:
             heapq.heappush(heap, own)
         return found
 
-    def _refresh(self, school: int, classes: tuple[int, ...]) -> None:
-        """Fresh entries for a school whose need (of these classes) changed or whose room reopened."""
-        for key in self._sets_holding(school):
-            for k in classes:
-                heap = self.heaps.get((key, k))
-                if heap is not None:
-                    heapq.heappush(heap, (-self.need[k][school], school))
+    def _refresh(self, school: int, klass: int) -> None:
+        """Fresh entries for a school whose need of this class changed or whose room reopened."""
+        entry = (-self.need[klass][school], school)
+        for j in self._holding[3 * school + klass]:
+            heapq.heappush(self.heaps[j], entry)
 
     def place(self, home: int, host: int, quality: float, backbone: bool, pe_art: bool) -> None:
         """Book a move as `Constraints.place` and `Needs.book` do."""
@@ -329,15 +323,16 @@ class NeedQueues:
             self.room[host] -= 1
             self.room[home] += 1
             if self.room[home] == 1:
-                self._refresh(home, (0, 1, 2))
+                for k in (0, 1, 2):
+                    self._refresh(home, k)
         self.need[2][host] -= quality
-        self._refresh(host, (2,))
+        self._refresh(host, 2)
         if backbone:
             self.need[0][host] -= 1.0
-            self._refresh(host, (0,))
+            self._refresh(host, 0)
         if pe_art:
             self.need[1][host] -= 1.0
-            self._refresh(host, (1,))
+            self._refresh(host, 1)
 
 
 class OptimalMatching:
