@@ -163,9 +163,10 @@ class Needs:
         block_act, host_here = block[wf.host[act]], wf.host[here]  # each gathered once
         self.need = {}
         for name, flag in (("backbone", self.is_bb), ("pe_art", self.is_pa)):
-            total = np.bincount(block_act, weights=flag[act], minlength=nb)
+            # counts of flagged teachers (exact integers, as a 0/1-weighted sum gives, but faster)
+            total = np.bincount(block_act[flag[act]], minlength=nb)
             rate = np.divide(total, students, out=np.zeros(nb), where=students > 0)
-            self.need[name] = rate[block] * enrol - np.bincount(host_here, weights=flag[here], minlength=n_s)
+            self.need[name] = rate[block] * enrol - np.bincount(host_here[flag[here]], minlength=n_s)
         q_total = np.bincount(block_act, weights=wf.quality[act], minlength=nb)
         q_count = np.bincount(block_act, minlength=nb)
         self.block_q = np.divide(q_total, q_count, out=np.ones(nb), where=q_count > 0)
