@@ -179,10 +179,10 @@ class RotationModel(mesa.Model):
         self._log(rows, wf.host[rows], np.full(len(rows), -1), kind, "")
         wf.excused[rows] |= wf.cohort[rows] & (wf.n_rotations[rows] == 0)
         wf.active[rows] = False
-        agents = self.teacher_agents
-        leaving = [agents[r] for r in rows.tolist()]
-        place_teachers(leaving, [None] * len(leaving))
-        for r, agent in zip(rows.tolist(), leaving, strict=True):
+        agents, rows = self.teacher_agents, rows.tolist()
+        leaving = [agents[r] for r in rows]
+        place_teachers(leaving, [None] * len(leaving))  # off their cells, then out of the model
+        for r, agent in zip(rows, leaving, strict=True):
             agent.remove()
             agents[r] = None
 

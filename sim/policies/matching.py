@@ -23,6 +23,7 @@ from sim.codes import DISTRICT_BACKBONE, PE_ART_CODES, SCHOOL_LEVELS, SUBJECTS
 PE_ART_SUBJECT = np.isin(np.arange(len(SUBJECTS)), PE_ART_CODES)  # subject code -> teaches PE/music/art
 SCOPE_COLUMN = {"group": "group", "school_district": "school_district", "district": "district"}
 OPTIMAL_CHUNK = 128  # rotators per exact assignment problem (strongest first)
+NEED_CLASSES = 3  # backbone, PE/art, quality: the order in which need matching places rotators
 
 
 class Constraints:
@@ -255,9 +256,9 @@ class NeedQueues:
         self.heaps: list[list] = []  # every heap built so far
         self._heap_index: dict[tuple, int] = {}  # (set, class) -> index into heaps
         self._rotator_heap: dict[tuple[int, int, int], int] = {}  # (home, level, class) -> index
-        # school * 3 + class -> indexes of the heaps the school is in: tuples of ints, which the
-        # garbage collector stops tracking (lists per school would be promoted and scanned)
-        self._holding: list[tuple[int, ...]] = [()] * (3 * len(self.block))
+        # school * NEED_CLASSES + class -> indexes of the heaps the school is in: tuples of ints,
+        # which the garbage collector stops tracking (lists per school would be promoted and scanned)
+        self._holding: list[tuple[int, ...]] = [()] * (NEED_CLASSES * len(self.block))
 
     def _set_of(self, home: int, level: int) -> tuple[int, int, int]:
         """A rotator's host set: (block, teacher level or -1, home tier or -1)."""
@@ -285,7 +286,7 @@ class NeedQueues:
             j = self._heap_index[key] = len(self.heaps)
             self.heaps.append(heap)
             for h in members:
-                self._holding[3 * h + klass] += (j,)
+                self._holding[NEED_CLASSES * h + klass] += (j,)
         return j
 
     def best(self, home: int, level: int, klass: int) -> int:
@@ -315,7 +316,7 @@ class NeedQueues:
     def _refresh(self, school: int, klass: int) -> None:
         """Fresh entries for a school whose need of this class changed or whose room reopened."""
         entry = (-self.need[klass][school], school)
-        for j in self._holding[3 * school + klass]:
+        for j in self._holding[NEED_CLASSES * school + klass]:
             heapq.heappush(self.heaps[j], entry)
 
     def place(self, home: int, host: int, quality: float, backbone: bool, pe_art: bool) -> None:
@@ -324,7 +325,7 @@ class NeedQueues:
             self.room[host] -= 1
             self.room[home] += 1
             if self.room[home] == 1:
-                for k in (0, 1, 2):
+                for k in range(NEED_CLASSES):
                     self._refresh(home, k)
         self.need[2][host] -= quality
         self._refresh(host, 2)
