@@ -75,11 +75,16 @@ def expected_teachers(world) -> int:
     return synthetic_shape(world).teachers
 
 
+def roster_file(source_dir: str | Path, name: str) -> Path:
+    """A roster CSV named in a scenario, relative to the scenario's folder, with `..` resolved in
+    the text (so messages name the file plainly)."""
+    return Path(os.path.normpath(Path(source_dir) / name))
+
+
 def roster_paths(scenario) -> tuple[Path, Path]:
     """The schools and teachers CSV files of a roster scenario."""
-    base = Path(scenario.source_dir)
     r = scenario.world.roster
-    return Path(os.path.normpath(base / r.schools_csv)), Path(os.path.normpath(base / r.teachers_csv))
+    return roster_file(scenario.source_dir, r.schools_csv), roster_file(scenario.source_dir, r.teachers_csv)
 
 
 def _stamp(path: Path) -> tuple[str, int, int] | None:

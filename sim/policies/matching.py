@@ -74,6 +74,18 @@ class Constraints:
         d = np.hypot(wf.home_x[row] - self.x[hosts], wf.home_y[row] - self.y[hosts])
         return self.fixed_minutes + self.minutes_per_km * d
 
+    def fits(self, hosts: np.ndarray, level: int, home_tier: int) -> np.ndarray:
+        """Mask of the hosts that teach the teacher's level (a nine-year school takes both) and lie
+        in the program's direction from the home school's tier."""
+        ok = np.ones(len(hosts), dtype=bool)
+        if not self.program.cross_level:
+            ok &= (self.level[hosts] == level) | (self.level[hosts] == SCHOOL_LEVELS.index("nine_year"))
+        if self.program.direction == "strong_to_weak":
+            ok &= self.tier[hosts] < home_tier
+        elif self.program.direction == "weak_to_strong":
+            ok &= self.tier[hosts] > home_tier
+        return ok
+
     def _static(self, wf, row: int, home: int) -> np.ndarray:
         """Hosts allowed by scope, level, direction and commute cap (room aside), cached by home
         school and level when no commute cap makes them depend on where the teacher lives."""
@@ -83,13 +95,7 @@ class Constraints:
         if found is not None:
             return found
         hosts = self.candidates(home)
-        ok = hosts != home
-        if not self.program.cross_level:
-            ok &= (self.level[hosts] == wf.level[row]) | (self.level[hosts] == 2)
-        if self.program.direction == "strong_to_weak":
-            ok &= self.tier[hosts] < self.tier[home]
-        elif self.program.direction == "weak_to_strong":
-            ok &= self.tier[hosts] > self.tier[home]
+        ok = (hosts != home) & self.fits(hosts, wf.level[row], self.tier[home])
         if cap is not None:
             ok &= self.commute(wf, row, hosts) <= cap
             return hosts[ok]
@@ -270,16 +276,8 @@ class NeedQueues:
         key = (self._set_of(home, level), klass)
         j = self._heap_index.get(key)
         if j is None:
-            c = self.cons
-            block, _, bound = key[0]
-            ok = c.block == block
-            if not self.cross_level:
-                ok &= (c.level == level) | (c.level == SCHOOL_LEVELS.index("nine_year"))
-            if self.direction == "strong_to_weak":
-                ok &= c.tier < bound
-            elif self.direction == "weak_to_strong":
-                ok &= c.tier > bound
-            members = np.flatnonzero(ok).tolist()
+            in_block = self.cons.candidates(home)  # the set is the same for every home it serves
+            members = in_block[self.cons.fits(in_block, level, self.tier[home])].tolist()
             need = self.need[klass]
             heap = [(-need[h], h) for h in members]
             heapq.heapify(heap)

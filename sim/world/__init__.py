@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-from sim.presets import PRESETS, data_rows, expected_teachers
+from sim.presets import PRESETS, data_rows, expected_teachers, roster_file
 from sim.world.roster import RosterError, read_roster, write_roster
 from sim.world.synthetic import steady_tenures, synthetic_world
 from sim.world.system import SchoolSystem, build_graph
@@ -19,10 +18,9 @@ __all__ = ["SchoolSystem", "RosterError", "build_world", "check_roster", "read_r
 def build_world(world, rng: np.random.Generator, source_dir: str | Path = ".") -> SchoolSystem:
     """Build the SchoolSystem described by a scenario's `world` section, with its place graph."""
     if world.preset == "roster":
-        base = Path(source_dir)
         r = world.roster
-        schools_csv, teachers_csv = (Path(os.path.normpath(base / p)) for p in (r.schools_csv, r.teachers_csv))
-        twinning_csv = Path(os.path.normpath(base / r.twinning_csv)) if r.twinning_csv else None
+        schools_csv, teachers_csv = roster_file(source_dir, r.schools_csv), roster_file(source_dir, r.teachers_csv)
+        twinning_csv = roster_file(source_dir, r.twinning_csv) if r.twinning_csv else None
         rows = data_rows(teachers_csv)  # counted while streaming: refused before it is read
         if rows is not None and rows > world.max_teachers:
             raise RosterError(f"{teachers_csv}: {rows} teachers is above world.max_teachers ({world.max_teachers})")
