@@ -57,41 +57,81 @@ def cmd_validate(args) -> int:
     return 0
 
 
+class _Claim:
+    """Claim the output folder before any work (`sim.folders.claim`); its refusals are one line."""
+
+    def __init__(self, out, kind: str, identity, force: bool):
+        from sim.folders import claim
+
+        self.out = out
+        self.claim = claim(out, kind, identity, force)
+
+    def __enter__(self):
+        from sim.folders import OutputBusy, OutputRefused
+
+        try:
+            claimed = self.claim.__enter__()
+        except OutputBusy as exc:
+            raise WriteFailed(str(exc)) from None
+        except OutputRefused as exc:
+            raise BadInput(str(exc)) from None
+        except OSError as exc:
+            raise BadInput(f"--out {self.out}: {exc}") from None
+        for note in claimed.notes:
+            print(f"teachersim: {note}", file=sys.stderr)
+        return claimed
+
+    def __exit__(self, *exc):
+        return self.claim.__exit__(*exc)
+
+
+def _out(args, default: Path) -> Path:
+    """--out as given (an empty one is refused by the claim), else the default folder."""
+    from sim.store import check_writable
+
+    out = default if args.out is None else args.out
+    try:
+        if str(out).strip():
+            check_writable(Path(out))
+    except OSError as exc:
+        raise BadInput(f"--out {out}: {exc}") from None
+    return out
+
+
 def cmd_run(args) -> int:
     from sim.scenario import ScenarioError
 
     scenario = _load(args.scenario, args.set)
-    from sim.store import check_writable
+    out = _out(args, Path("results") / scenario.name)
+    _check_world(args.scenario, scenario)
+    from sim.experiment import run, with_run  # Mesa, pandas, ...: only once the input is known to be good
+    from sim.store import write_run
     from sim.world import RosterError
 
-    out = Path(args.out) if args.out else Path("results") / scenario.name
     try:
-        check_writable(out)
-    except OSError as exc:
-        raise BadInput(f"--out {out}: {exc}") from None
-    _check_world(args.scenario, scenario)
-    from sim.experiment import run  # Mesa, pandas, ...: only once the input is known to be good
-    from sim.store import write_run
-
-    try:
-        result = run(scenario, years=args.years, reps=args.reps, seed=args.seed, progress=not args.quiet)
-    except RosterError as exc:
-        raise BadInput(str(exc)) from None
+        scenario = with_run(scenario, years=args.years, replicates=args.reps, seed=args.seed)
     except ScenarioError as exc:
         raise BadInput(f"{args.scenario}: {exc}") from None
-    try:
-        write_run(result, out, figures=not args.no_figures)
-    except OSError as exc:
-        raise WriteFailed(f"{out}: cannot write the results ({exc}); nothing was kept there") from None
+    with _Claim(out, "run", scenario.model_dump(mode="json"), args.force):
+        try:
+            result = run(scenario, progress=not args.quiet)
+        except RosterError as exc:
+            raise BadInput(str(exc)) from None
+        except ScenarioError as exc:
+            raise BadInput(f"{args.scenario}: {exc}") from None
+        try:
+            write_run(result, out, figures=not args.no_figures, force=args.force)
+        except OSError as exc:
+            raise WriteFailed(f"{out}: cannot write the results ({exc}); nothing was kept there") from None
     print(f"wrote {out}/ (metrics.parquet, schools.parquet, moves.parquet, manifest.json, summary.md"
           f"{', figures/' if not args.no_figures else ''})")
     return 0
 
 
 def cmd_compare(args) -> int:
-    from sim.experiment import compare
+    from sim.experiment import compare, compared_scenarios
     from sim.scenario import ScenarioError
-    from sim.store import check_writable, write_comparison
+    from sim.store import write_comparison
     from sim.world import RosterError
 
     scenarios = [_load(path, args.set) for path in args.scenarios]
@@ -100,23 +140,25 @@ def cmd_compare(args) -> int:
         if baseline is not None and Path(baseline).suffix in (".yaml", ".yml") and \
                 Path(baseline).resolve() == Path(path).resolve():
             baseline = sc.name
-    out = Path(args.out) if args.out else Path("results") / ("compare-" + "-vs-".join(s.name for s in scenarios))
+    out = _out(args, Path("results") / ("compare-" + "-vs-".join(s.name for s in scenarios)))
     try:
-        check_writable(out)
-    except OSError as exc:
-        raise BadInput(f"--out {out}: {exc}") from None
-    try:
-        result = compare(scenarios, reps=args.reps, years=args.years, seed=args.seed, baseline=baseline,
-                         outcomes=args.outcome or None, at=args.at or None, workers=args.workers,
-                         progress=not args.quiet)
-    except RosterError as exc:
-        raise BadInput(str(exc)) from None
+        resolved, _ = compared_scenarios(scenarios, args.reps, args.years, args.seed, baseline)
     except ScenarioError as exc:
         raise BadInput(f"compare: {exc}") from None
-    try:
-        write_comparison(result, out, figures=not args.no_figures)
-    except OSError as exc:
-        raise WriteFailed(f"{out}: cannot write the comparison ({exc}); nothing was kept there") from None
+    identity = [s.model_dump(mode="json") for s in resolved]
+    with _Claim(out, "compare", identity, args.force):
+        try:
+            result = compare(scenarios, reps=args.reps, years=args.years, seed=args.seed, baseline=baseline,
+                             outcomes=args.outcome or None, at=args.at or None, workers=args.workers,
+                             progress=not args.quiet)
+        except RosterError as exc:
+            raise BadInput(str(exc)) from None
+        except ScenarioError as exc:
+            raise BadInput(f"compare: {exc}") from None
+        try:
+            write_comparison(result, out, figures=not args.no_figures, force=args.force)
+        except OSError as exc:
+            raise WriteFailed(f"{out}: cannot write the comparison ({exc}); nothing was kept there") from None
     print(result.markdown())
     print(f"wrote {out}/ (comparison.csv, comparison.md, trajectories.parquet, metrics.parquet, manifest.json"
           f"{', figures/' if not args.no_figures else ''})")
@@ -128,11 +170,11 @@ def cmd_sweep(args) -> int:
     from sim.executors import SlurmOptions
     from sim.experiment import sweep
 
+    try:
+        sw = load_sweep(args.sweep, args.set, replicates=args.reps, years=args.years, points=args.points)
+    except SweepError as exc:
+        raise BadInput(str(exc)) from None
     if args.dry_run:
-        try:
-            sw = load_sweep(args.sweep)
-        except SweepError as exc:
-            raise BadInput(str(exc)) from None
         print(f"sweep {sw.spec.name}: {len(sw.bases)} base(s) x {len(sw.points)} design point(s) "
               f"({sw.spec.design.kind}) x {sw.spec.replicates} replicate(s) = {sw.n_runs} runs; every point is valid")
         print(sw.design_frame().to_string(index=False, max_rows=20))
@@ -143,7 +185,7 @@ def cmd_sweep(args) -> int:
                              walltime=args.slurm_walltime, queue=args.slurm_queue, account=args.slurm_account,
                              directives=args.slurm_option, host=args.slurm_host, log_directory=args.slurm_log_dir)
     try:
-        summary = sweep(args.sweep, args.out, workers=args.workers, scheduler=args.scheduler, slurm=slurm,
+        summary = sweep(sw, args.out, workers=args.workers, scheduler=args.scheduler, slurm=slurm,
                         serial=args.serial, resume=args.resume, progress=not args.quiet)
     except SweepError as exc:
         raise BadInput(str(exc)) from None
@@ -242,7 +284,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--years", type=int, help="simulated years (overrides run.years)")
     r.add_argument("--reps", type=int, help="replicates (overrides run.replicates)")
     r.add_argument("--seed", type=int, help="root seed (overrides run.seed)")
-    r.add_argument("--out", help="output folder (default results/<scenario name>)")
+    r.add_argument("--out", help="output folder (default results/<scenario name>); an earlier run of the same "
+                   "scenario there is replaced, anything else is refused")
+    r.add_argument("--force", action="store_true", help="replace an earlier run there even of another scenario")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a dotted key")
     r.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -263,13 +307,20 @@ def parser() -> argparse.ArgumentParser:
                    help="a year to report in the table (repeatable; default the last year)")
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key in every scenario")
     c.add_argument("--workers", type=int, help="run on a local Dask cluster of N workers (default: serially)")
-    c.add_argument("--out", help="output folder (default results/compare-<names>)")
+    c.add_argument("--out", help="output folder (default results/compare-<names>); only an earlier comparison "
+                   "of the same scenarios there is replaced")
+    c.add_argument("--force", action="store_true", help="replace an earlier comparison there even of others")
     c.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=cmd_compare)
     w = sub.add_parser("sweep", help="run a sweep file serially, on local Dask, a Dask scheduler or Slurm")
     w.add_argument("sweep", help="sweep YAML file")
     w.add_argument("--out", help="output folder (default results/<sweep name>); rerun into it to resume")
+    w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key in every base, as the file's set: list (repeatable)")
+    w.add_argument("--reps", type=int, help="replicates per design point (overrides the file's replicates)")
+    w.add_argument("--years", type=int, help="simulated years (overrides the file's years)")
+    w.add_argument("--points", type=int, help="design.points: lhs points, sobol N, morris trajectories")
     where = w.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="local Dask cluster of N workers (default: one per CPU)")
     where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786")

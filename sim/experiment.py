@@ -228,22 +228,9 @@ def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, yea
     from sim.executors import Dask, Serial
     from sim.metrics import REGISTRY
 
-    loaded = [s if isinstance(s, Scenario) else load_scenario(s, overrides) for s in scenarios]
-    if len(loaded) < 2:
-        raise ScenarioError("compare needs at least two scenarios")
-    names = [s.name for s in loaded]
-    for n in names:
-        if names.count(n) > 1:
-            raise ScenarioError(f"two scenarios are both named {n!r}; give one another `name:`")
-    b = _baseline_index(scenarios, names, baseline)
-    reps = DEFAULT_COMPARE_REPS if reps is None else reps
-    if reps < 2:
-        raise ScenarioError(f"reps: a paired comparison needs at least 2 replicates, got {reps}")
-    years = loaded[b].run.years if years is None else years
-    seed = loaded[b].run.seed if seed is None else seed
-    resolved = [with_run(s, years=years, replicates=reps, seed=seed) for s in loaded]
-    for s in resolved:
-        check_size(s)
+    resolved, b = compared_scenarios(scenarios, reps, years, seed, baseline, overrides)
+    names = [s.name for s in resolved]
+    reps, years, seed = resolved[b].run.replicates, resolved[b].run.years, resolved[b].run.seed
     wanted = [parse_outcome(o) for o in (outcomes or DEFAULT_OUTCOMES)]
     for metric, _ in wanted:
         if metric not in REGISTRY:
@@ -272,6 +259,30 @@ def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, yea
     table = trajectories[trajectories["year"].isin(at)].reset_index(drop=True)
     return Comparison(resolved, names[b], seeds, pairs, at, metrics, trajectories, table,
                       {"simulate_seconds": round(elapsed, 3)})
+
+
+def compared_scenarios(scenarios: list[Scenario | str | Path], reps: int | None = None,
+                       years: int | None = None, seed: int | None = None, baseline: str | None = None,
+                       overrides: tuple[str, ...] = ()) -> tuple[list[Scenario], int]:
+    """The scenarios a comparison runs (loaded, with the shared reps, years and seed) and the
+    baseline's index: what `compare` runs and what its result folder records."""
+    loaded = [s if isinstance(s, Scenario) else load_scenario(s, overrides) for s in scenarios]
+    if len(loaded) < 2:
+        raise ScenarioError("compare needs at least two scenarios")
+    names = [s.name for s in loaded]
+    for n in names:
+        if names.count(n) > 1:
+            raise ScenarioError(f"two scenarios are both named {n!r}; give one another `name:`")
+    b = _baseline_index(scenarios, names, baseline)
+    reps = DEFAULT_COMPARE_REPS if reps is None else reps
+    if reps < 2:
+        raise ScenarioError(f"reps: a paired comparison needs at least 2 replicates, got {reps}")
+    years = loaded[b].run.years if years is None else years
+    seed = loaded[b].run.seed if seed is None else seed
+    resolved = [with_run(s, years=years, replicates=reps, seed=seed) for s in loaded]
+    for s in resolved:
+        check_size(s)
+    return resolved, b
 
 
 def _baseline_index(given: list, names: list[str], baseline: str | None) -> int:
@@ -341,12 +352,13 @@ class SweepTask:
     seed: int
     outcomes: tuple[str, ...]
     groups: tuple[str, ...] | None
+    fingerprint: str  # of the sweep, recorded in the run file (a file of another sweep is told apart)
 
 
 def sweep_task(task: SweepTask) -> dict:
     """Run one sweep run wherever it is scheduled and write its result file atomically.
 
-    The tidy rows of the kept outcomes go to runs/<run id>.parquet; a run that raises writes
+    The tidy rows of the kept outcomes go to runs/<run id>.parquet (with its checksum file); a run that raises writes
     failed/<run id>.json (error and traceback) instead. Only a small status record goes back to
     the client, so its memory does not grow with the number of runs.
     """
@@ -368,7 +380,7 @@ def sweep_task(task: SweepTask) -> dict:
         head = {"scenario": scenario.name, "point": task.point, "replicate": task.replicate, "seed": task.seed}
         for i, (k, v) in enumerate(head.items()):
             frame.insert(i, k, v)
-        write_run_file(frame, folder, task.run_id)
+        write_run_file(frame, folder, task.run_id, task.fingerprint)
     except Exception as exc:
         record = failure_record(task, f"{type(exc).__name__}: {exc}", traceback.format_exc())
         write_json_atomic(record, failed, folder)
@@ -397,14 +409,16 @@ class SweepSummary:
     seconds: float
     executor: str
     failures: list[tuple[str, str]] = field(default_factory=list)  # the first few (run, error)
+    redone: list[str] = field(default_factory=list)  # "file: problem" of each corrupt or missing run run again
 
     @property
     def missing(self) -> int:
         return self.total - self.done - self.failed
 
     def line(self) -> str:
+        redone = f"; {len(self.redone)} corrupt or missing were run again" if self.redone else ""
         return (f"sweep {self.name}: {self.total} runs: {self.done} done, {self.failed} failed, {self.missing} missing "
-                f"(this session ran {self.ran}, {self.failed_now} failed; {self.present} were already done) "
+                f"(this session ran {self.ran}, {self.failed_now} failed; {self.present} were already done{redone}) "
                 f"in {self.seconds:.1f} s on {self.executor}; results in {self.out}/")
 
 
@@ -460,18 +474,27 @@ def sweep(path: str | Path, out: str | Path | None = None, *, workers: int | Non
 
 
 def _existing_sweep(out: Path, sw, resume: bool) -> dict | None:
-    """The manifest of the same sweep already in `out`, None for a new folder; else SweepError."""
-    from sim.designs import SweepError
-    from sim.store import read_manifest
+    """The manifest of the same sweep already in `out`, None for a new folder; else SweepError.
 
-    if not out.exists() or not any(p for p in out.iterdir() if p.name != ".lock"):
+    A folder holding only what a sweep stopped before its first file leaves (its lock, an empty
+    .tmp) counts as new, so the same command can start it again.
+    """
+    from sim.designs import SweepError
+    from sim.store import LOCK, TMP, read_manifest
+
+    def leftover(p: Path) -> bool:
+        return p.name == LOCK or (p.name == TMP and p.is_dir() and not p.is_symlink() and not any(p.iterdir()))
+
+    if not out.exists() or all(leftover(p) for p in out.iterdir()):
         if resume:
             raise SweepError(f"{out}: --resume: no sweep there to resume")
         return None
+    if not (out / "manifest.json").exists() and not (out / "manifest.json").is_symlink():
+        raise SweepError(f"{out}: folder is not empty and holds no sweep; choose another --out")
     try:
         manifest = read_manifest(out)
-    except ValueError:
-        raise SweepError(f"{out}: folder is not empty and holds no sweep; choose another --out") from None
+    except ValueError as exc:
+        raise SweepError(f"{exc}; choose another --out") from None
     if manifest.get("kind") != "sweep" or manifest.get("fingerprint") != sw.fingerprint():
         what = manifest.get("name", "another result") if manifest.get("kind") == "sweep" else "another result"
         raise SweepError(f"{out}: holds a different sweep ({what}); choose another --out")
@@ -479,30 +502,34 @@ def _existing_sweep(out: Path, sw, resume: bool) -> dict | None:
 
 
 def _run_sweep(sw, out: Path, executor, previous: dict | None, progress: bool) -> SweepSummary:
-    from sim.store import (
-        FAILED,
-        RUNS,
-        clear_tmp,
-        provenance,
-        replace_atomically,
-        run_id,
-        valid_run_file,
-        write_json_atomic,
-        write_parquet,
-    )
+    import logging
+
+    from sim.designs import SweepError
+    from sim.results import check_sweep
+    from sim.store import FAILED, RUNS, clear_tmp, provenance, replace_atomically, write_json_atomic, write_parquet
 
     clear_tmp(out)
-    (out / RUNS).mkdir(parents=True, exist_ok=True)
-    (out / FAILED).mkdir(exist_ok=True)
-    replace_atomically(out, out / "design.parquet", lambda tmp: write_parquet(sw.design_frame(), tmp))
     session = provenance() | {"executor": executor.describe()}
     manifest = _sweep_manifest(sw, (previous or {}).get("sessions", []) + [session])
-    write_json_atomic(manifest, out / "manifest.json", out)
+    found = check_sweep(out, manifest | {"done_runs": (previous or {}).get("done_runs", [])})
+    if found.foreign:
+        more = f" (and {len(found.foreign) - 1} more)" if len(found.foreign) > 1 else ""
+        raise SweepError(found.foreign[0] + more)
+    redone = sorted(found.bad.values())
+    for problem in redone:
+        logging.getLogger("teachersim").warning("teachersim: warning: %s; running it again", problem)
+    _record_status(manifest, found, sw.n_runs)
+    try:  # the manifest first: whatever else lands in the folder, the same command resumes it
+        write_json_atomic(manifest, out / "manifest.json", out)
+        replace_atomically(out, out / "design.parquet", lambda tmp: write_parquet(sw.design_frame(), tmp))
+        (out / RUNS).mkdir(exist_ok=True)
+        (out / FAILED).mkdir(exist_ok=True)
+    except BaseException:
+        clear_tmp(out)
+        raise
 
-    def done_already(base, point, rep) -> bool:
-        return valid_run_file(out / RUNS / f"{run_id(base.name, point, rep)}.parquet")
-
-    present = sum(done_already(b, p, r) for b, p, r, _ in sw.runs())
+    present = len(found.done)
+    done_now: set[str] = set()
     t0 = time.perf_counter()
     ran = failed_now = 0
     failures: list[tuple[str, str]] = []
@@ -510,7 +537,7 @@ def _run_sweep(sw, out: Path, executor, previous: dict | None, progress: bool) -
     try:
         with _bar(progress, sw.n_runs, sw.spec.name, "run", initial=present) as bar:
             bar.set_postfix(failed=0)
-            tasks = _sweep_tasks(sw, out, done_already)
+            tasks = _sweep_tasks(sw, out, found.done)
             for task, status, error in executor.map_unordered(sweep_task, tasks):
                 if error is not None:  # the worker could not record it (e.g. killed too often)
                     status = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
@@ -523,46 +550,47 @@ def _run_sweep(sw, out: Path, executor, previous: dict | None, progress: bool) -
                     if len(failures) < 5:
                         failures.append((task.run_id, status["error"]))
                     bar.set_postfix(failed=failed_now)
+                else:
+                    done_now.add(task.run_id)
                 bar.update()
         interrupted = False
     finally:
         try:  # stop the workers first (a no-op when done), so no run lands after the manifest counts the folder
             executor.__exit__(None, None, None)
         finally:
-            done, failed = _count(out)
+            final = check_sweep(out, manifest, trusted=found.done | done_now)
             elapsed = time.perf_counter() - t0
             session |= {"seconds": round(elapsed, 3), "present_before": present, "ran": ran, "failed": failed_now,
                         "interrupted": interrupted}
-            manifest["status"] = {"done": done, "failed": failed, "missing": sw.n_runs - done - failed}
+            _record_status(manifest, final, sw.n_runs)
             write_json_atomic(manifest, out / "manifest.json", out)
             clear_tmp(out)
-    return SweepSummary(out, sw.spec.name, sw.n_runs, present, ran, failed_now, done, failed, round(elapsed, 3),
-                        executor.describe(), failures)
+    return SweepSummary(out, sw.spec.name, sw.n_runs, present, ran, failed_now, len(final.done), len(final.failed),
+                        round(elapsed, 3), executor.describe(), failures, redone)
 
 
-def _sweep_tasks(sw, out: Path, done_already):
+def _record_status(manifest: dict, found, total: int) -> None:
+    """The counts and the finished runs, from what the folder holds (checked), in the manifest."""
+    done, failed = len(found.done), len(found.failed)
+    manifest["status"] = {"done": done, "failed": failed, "missing": total - done - failed}
+    manifest["done_runs"] = sorted(found.done)
+
+
+def _sweep_tasks(sw, out: Path, done: set[str]):
     """The runs still to do, built one at a time (the scenario is loaded once per design point)."""
     from sim.store import run_id
 
     key, scenario, dump = None, None, None
+    fingerprint = sw.fingerprint()
     for base, point, rep, seed in sw.runs():
-        if done_already(base, point, rep):
+        rid = run_id(base.name, point, rep)
+        if rid in done:
             continue
         if key != (base.name, point):
             key, scenario = (base.name, point), sw.scenario(base, point)
             dump = scenario.model_dump(mode="json")
-        yield SweepTask(str(out), run_id(base.name, point, rep), dump, scenario.source_dir, point, rep, seed,
-                        tuple(sw.spec.outcomes), tuple(sw.spec.groups) if sw.spec.groups else None)
-
-
-def _count(out: Path) -> tuple[int, int]:
-    import os
-
-    from sim.store import FAILED, RUNS
-
-    done = sum(1 for e in os.scandir(out / RUNS) if e.name.endswith(".parquet"))
-    failed = sum(1 for e in os.scandir(out / FAILED) if e.name.endswith(".json"))
-    return done, failed
+        yield SweepTask(str(out), rid, dump, scenario.source_dir, point, rep, seed,
+                        tuple(sw.spec.outcomes), tuple(sw.spec.groups) if sw.spec.groups else None, fingerprint)
 
 
 def _sweep_manifest(sw, sessions: list[dict]) -> dict:
@@ -589,6 +617,6 @@ def _sweep_manifest(sw, sessions: list[dict]) -> dict:
                    "points": sw.points, "table": "design.parquet"},
         "runs": {"total": sw.n_runs, "file": "runs/<scenario>__p<point:06d>__r<replicate:04d>.parquet",
                  "columns": ["scenario", "point", "replicate", "seed", "year", "metric", "group", "value"],
-                 "failed": "failed/<run>.json"},
+                 "checksum": "runs/<run>.parquet.sha256", "failed": "failed/<run>.json"},
         "sessions": sessions,
     }

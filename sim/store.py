@@ -20,6 +20,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.folders import claim, new_build_folder, swap_into_place
+
 SCHEMA_VERSION = 1
 PACKAGES = ("mesa", "numpy", "scipy", "pandas", "pyarrow", "networkx", "pydantic", "matplotlib", "seaborn")
 
@@ -36,6 +38,20 @@ def check_writable(out: Path) -> None:
         raise OSError(f"{ancestor}: is not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise OSError(f"{ancestor}: folder is not writable")
+    if _read_only_fs(ancestor):
+        raise OSError(f"{ancestor}: is on a read-only or virtual file system")
+
+
+def _read_only_fs(folder: Path) -> bool:
+    """True for read-only mounts and for /proc and /sys, where os.access says yes to root but
+    nothing can be created."""
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    parts = folder.resolve().parts
+    return len(parts) > 1 and parts[1] in ("proc", "sys")
 
 
 def versions() -> dict[str, str]:
@@ -76,12 +92,21 @@ def write_parquet(df, path: Path) -> None:
 
 
 def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The SHA-256 of a file, read in blocks (a large file never has to fit in memory)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def write_run(result, out: str | Path, figures: bool = True) -> Path:
-    """Write a RunResult to `out` (replacing an earlier result there) and return the folder."""
+def write_run(result, out: str | Path, figures: bool = True, force: bool = False) -> Path:
+    """Write a RunResult to `out` and return the folder.
+
+    An earlier folder there is replaced only when it is a teachersim run of the same resolved
+    scenario (or `force`); anything else raises OutputRefused before a file is written.
+    """
+    from sim.html_report import GRAPH_FILE, graph_json
     from sim.report import summary_markdown
+
+    identity = result.scenario.model_dump(mode="json")
 
     def fill(tmp: Path) -> None:
         files = {}
@@ -92,10 +117,15 @@ def write_run(result, out: str | Path, figures: bool = True) -> Path:
             from sim.plots import save_run_figures
             for path in save_run_figures(result.metrics, tmp / "figures"):
                 files[str(path.relative_to(tmp))] = sha256(path)
+        graph = graph_json(result)  # a roster run's map for the report, while its roster files are at hand
+        if graph is not None:
+            (tmp / GRAPH_FILE).write_bytes(graph)
+            files[GRAPH_FILE] = sha256(tmp / GRAPH_FILE)
         (tmp / "summary.md").write_text(summary_markdown(result), encoding="utf-8")
         manifest = {
             "schema_version": SCHEMA_VERSION,
-            "scenario": result.scenario.model_dump(mode="json"),
+            "kind": "run",
+            "scenario": identity,
             "seeds": result.seeds,
             "versions": versions(),
             "git_commit": git_commit(),
@@ -104,52 +134,34 @@ def write_run(result, out: str | Path, figures: bool = True) -> Path:
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
 
-    return build_folder(out, fill)
+    return build_folder(out, fill, "run", identity, force)
 
 
-def build_folder(out: str | Path, fill) -> Path:
-    """Fill a temporary folder beside `out` with `fill(tmp)`, then rename it into place, replacing
-    an earlier folder of that name: a failure or an interruption leaves the earlier folder (or
-    none), never a half-written one."""
+def build_folder(out: str | Path, fill, kind: str, identity=None, force: bool = False) -> Path:
+    """Fill a hidden folder beside `out` with `fill(tmp)`, then swap it into place.
+
+    The folder is claimed first (`sim.folders.claim`: locked, checked to be ours to replace); a
+    failure or an interruption leaves the earlier folder (or none), never a half-written one.
+    """
     out = Path(out)
     check_writable(out)
-    out.resolve().parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
-    old = None
-    try:
-        fill(tmp)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        _put_back(old, out)
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with claim(out, kind, identity, force) as claimed:
+        tmp = new_build_folder(claimed.out)
+        try:
+            fill(tmp)
+            swap_into_place(tmp, claimed.out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return out
 
 
-def _put_back(old: Path | None, out: Path) -> None:
-    """Interrupted between moving the earlier result aside and renaming the new one into place:
-    put the earlier result back, so that no finished result is lost."""
-    if old is not None and old.exists() and not out.exists():
-        old.rename(out)
-
-
 def read_manifest(folder: str | Path) -> dict:
-    """The manifest of a result folder, checked for a known schema version."""
-    path = Path(folder) / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:  # ValueError: bad JSON or not UTF-8
-        raise ValueError(f"{path}: cannot read manifest: {exc}") from None
-    if not isinstance(manifest, dict):
-        raise ValueError(f"{path}: not a teachersim manifest (a JSON {type(manifest).__name__})")
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"{path}: schema_version {manifest.get('schema_version')!r}, expected {SCHEMA_VERSION}")
-    return manifest
+    """The manifest of a result folder, read as untrusted input: a regular file of bounded size,
+    every field checked (`sim.manifests`); a ValueError with one line naming the file otherwise."""
+    from sim.manifests import read_manifest as read
+
+    return read(Path(folder))
 
 
 # ------------------------------------------------------------------ sweeps: one file per run
@@ -158,6 +170,7 @@ RUNS = "runs"  # one Parquet file per finished run
 FAILED = "failed"  # one JSON record per failed run
 TMP = ".tmp"  # files being written; renamed into runs/ or failed/ when complete
 LOCK = ".lock"
+CHECKSUM = ".sha256"  # runs/<run id>.parquet.sha256: the run file's SHA-256, in sha256sum's format
 
 
 def run_id(scenario: str, point: int, replicate: int) -> str:
@@ -166,9 +179,15 @@ def run_id(scenario: str, point: int, replicate: int) -> str:
 
 
 def _tmp_path(folder: Path, final: Path) -> Path:
+    """A new empty file in folder/.tmp, created exclusively (O_EXCL: a planted file or link there
+    is never written through)."""
     tmp = Path(folder) / TMP
+    if tmp.is_symlink():
+        raise OSError(f"{tmp}: is a symbolic link; refusing to write through it")
     tmp.mkdir(parents=True, exist_ok=True)
-    return tmp / f"{final.name}.{os.getpid()}.{os.urandom(4).hex()}"
+    fd, name = tempfile.mkstemp(prefix=f"{final.name}.", dir=tmp)
+    os.close(fd)
+    return Path(name)
 
 
 def replace_atomically(folder: Path, final: Path, write) -> None:
@@ -187,26 +206,46 @@ def replace_atomically(folder: Path, final: Path, write) -> None:
         raise
 
 
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write one file through a new temporary file beside it (created exclusively, never through
+    a planted link) renamed onto `path`."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def write_json_atomic(obj, path: Path, folder: Path | None = None) -> None:
     text = json.dumps(obj, indent=2, sort_keys=True, default=str)
     replace_atomically(folder or path.parent, path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_run_file(df, folder: Path, rid: str) -> Path:
-    """A finished run's tidy rows as runs/<run id>.parquet, written atomically."""
-    final = Path(folder) / RUNS / f"{rid}.parquet"
-    replace_atomically(folder, final, lambda tmp: write_parquet(df, tmp))
+def write_run_file(df, folder: Path, rid: str, sweep: str) -> Path:
+    """A finished run's tidy rows as runs/<run id>.parquet, written atomically, with the run id and
+    the sweep's fingerprint in its metadata and its SHA-256 in runs/<run id>.parquet.sha256.
+
+    The checksum file is renamed into place first, so a run file never exists without it (a
+    writer stopped between the two renames leaves a checksum file alone, which is not a run).
+    """
+    folder = Path(folder)
+    final = folder / RUNS / f"{rid}.parquet"
+    sidecar = final.with_name(final.name + CHECKSUM)
+
+    def write(tmp: Path) -> None:
+        table = _table(df)
+        meta = table.schema.metadata | {b"teachersim_run": rid.encode(), b"teachersim_sweep": sweep.encode()}
+        pq.write_table(table.replace_schema_metadata(meta), tmp)
+        line = f"{sha256(tmp)}  {final.name}\n"
+        replace_atomically(folder, sidecar, lambda t: t.write_text(line, encoding="utf-8"))
+
+    replace_atomically(folder, final, write)
     return final
-
-
-def valid_run_file(path: Path) -> bool:
-    """True when `path` is a complete run file of this schema version (what resume may skip)."""
-    try:
-        meta = pq.read_metadata(path)
-    except (OSError, pa.ArrowInvalid):
-        return False
-    version = (meta.metadata or {}).get(b"teachersim_schema_version")
-    return version == str(SCHEMA_VERSION).encode() and meta.num_rows > 0
 
 
 def clear_tmp(folder: Path) -> None:
@@ -248,7 +287,7 @@ class folder_lock:  # noqa: N801 - used as a context manager, reads like one
             self.fd = None
 
 
-def write_folder(out: Path, files: dict[str, bytes | str]) -> Path:
+def write_folder(out: Path, files: dict[str, bytes | str], kind: str, identity=None, force: bool = False) -> Path:
     """Write small files (relative name -> content) as the folder `out`, through `build_folder`."""
     def fill(tmp: Path) -> None:
         for name, content in files.items():
@@ -259,7 +298,7 @@ def write_folder(out: Path, files: dict[str, bytes | str]) -> Path:
             else:
                 path.write_text(content, encoding="utf-8")
 
-    return build_folder(out, fill)
+    return build_folder(out, fill, kind, identity, force)
 
 
 def parquet_bytes(df) -> bytes:
@@ -287,12 +326,14 @@ def _extra_versions() -> dict[str, str]:
     return found
 
 
-def write_comparison(comparison, out: str | Path, figures: bool = True) -> Path:
-    """Write a Comparison to `out` (replacing an earlier one): the table as CSV and Markdown, the
-    paired statistics of every year, every replicate's metrics, figures and a manifest."""
+def write_comparison(comparison, out: str | Path, figures: bool = True, force: bool = False) -> Path:
+    """Write a Comparison to `out`: the table as CSV and Markdown, the paired statistics of every
+    year, every replicate's metrics, figures and a manifest. An earlier comparison of the same
+    scenarios there is replaced (any, with `force`); anything else raises OutputRefused."""
     import io
 
     out = Path(out)
+    identity = [s.model_dump(mode="json") for s in comparison.scenarios]
     files: dict[str, bytes | str] = {
         "comparison.csv": comparison.table.to_csv(index=False, float_format="%.10g"),
         "comparison.md": comparison.markdown(),
@@ -314,7 +355,7 @@ def write_comparison(comparison, out: str | Path, figures: bool = True) -> Path:
         "schema_version": SCHEMA_VERSION,
         "kind": "compare",
         "baseline": comparison.baseline,
-        "scenarios": [s.model_dump(mode="json") for s in comparison.scenarios],
+        "scenarios": identity,
         "seeds": comparison.seeds,
         "outcomes": [f"{m}:{g}" for m, g in comparison.outcomes],
         "at": comparison.at,
@@ -323,4 +364,4 @@ def write_comparison(comparison, out: str | Path, figures: bool = True) -> Path:
                   for name, c in files.items()},
     } | provenance()
     files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True)
-    return write_folder(out, files)
+    return write_folder(out, files, "compare", identity, force)

@@ -10,6 +10,7 @@ import pytest
 from conftest import BASELINE, DONGCHENG, SMALL_BEIJING, SMALL_DONGCHENG, moves_by_year, scenario
 
 from sim.experiment import replicate_seeds, run
+from sim.folders import OutputRefused
 from sim.model import RotationModel, stream_seed
 from sim.store import read_manifest, write_run
 
@@ -20,8 +21,8 @@ def small(path=DONGCHENG, *extra):
     return scenario(path, *SMALL_BEIJING, "run.years=3", "run.replicates=2", *extra)
 
 
-def write(sc, folder, **kw):
-    return write_run(run(sc, **kw), folder, figures=False)
+def write(sc, folder, force=False, **kw):
+    return write_run(run(sc, **kw), folder, figures=False, force=force)
 
 
 def test_same_scenario_and_seed_give_identical_parquet_bytes(tmp_path):
@@ -121,8 +122,10 @@ def test_manifest_records_the_resolved_scenario(tmp_path):
 def test_write_run_replaces_an_earlier_result(tmp_path):
     out = tmp_path / "r"
     write(small(), out, seed=1)
-    (out / "stale.txt").write_text("old", encoding="utf-8")
-    write(small(), out, seed=2)
-    assert not (out / "stale.txt").exists()
+    write(small(), out, seed=1)  # the same resolved scenario: replaced without asking
+    with pytest.raises(OutputRefused, match="differs at run.seed"):
+        write(small(), out, seed=2)
+    assert read_manifest(out)["seeds"] == replicate_seeds(1, 2)
+    write(small(), out, seed=2, force=True)
     assert read_manifest(out)["seeds"] == replicate_seeds(2, 2)
     assert [p.name for p in tmp_path.iterdir()] == ["r"]  # no temporary folders left behind
