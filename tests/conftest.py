@@ -103,3 +103,41 @@ settings.load_profile("teachersim")
 _HYPOTHESIS_HOME = tempfile.mkdtemp(prefix="teachersim-hypothesis-")
 set_hypothesis_home_dir(_HYPOTHESIS_HOME)
 atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, True)
+
+
+# ---------------------------------------------------------------- the browser tests (Debian's chromium)
+
+BROWSER_MISSING = ("chromium is not installed: the browser tests (marked `browser`) are skipped; "
+                   "scripts/test installs it where apt-get can run as root (apt-get install chromium)")
+
+
+def chromium_path() -> str | None:
+    """Debian's chromium, which the report and app tests open pages in (scripts/test installs it)."""
+    import shutil as _shutil
+
+    return _shutil.which("chromium") or _shutil.which("chromium-browser")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: opens pages in a real headless chromium")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without chromium the browser tests are skipped with one line, or, where the browser is
+    required (TEACHERSIM_REQUIRE_BROWSER=1, as .ci/run sets), the session stops with that line."""
+    import os as _os
+
+    browser_tests = [item for item in items if item.get_closest_marker("browser")]
+    if not browser_tests or chromium_path():
+        return
+    if _os.environ.get("TEACHERSIM_REQUIRE_BROWSER") == "1":
+        raise pytest.UsageError(BROWSER_MISSING.replace("are skipped", "cannot run"))
+    for item in browser_tests:
+        item.add_marker(pytest.mark.skip(reason=BROWSER_MISSING))
+    config._teachersim_browser_skipped = len(browser_tests)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    skipped = getattr(config, "_teachersim_browser_skipped", 0)
+    if skipped:
+        terminalreporter.write_line(f"teachersim: {skipped} browser tests skipped: {BROWSER_MISSING}")

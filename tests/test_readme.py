@@ -13,8 +13,10 @@ def _ci_test_command() -> str:
 
 def test_ci_runs_the_readme_test_command():
     command = _ci_test_command()
-    assert "pytest" in command
-    assert command in (ROOT / "README.md").read_text()
+    assert command == "scripts/test"
+    assert f"```bash\n{command}\n```" in (ROOT / "README.md").read_text()
+    script = (ROOT / command).read_text()
+    assert "python -m pytest" in script and "apt-get install" in script
 
 
 def test_readme_main_job_names_a_shipped_scenario():
