@@ -23,19 +23,17 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
-from sim.scenario import Scenario, ScenarioError, _error_line, _read_yaml, load_scenario
+from sim.scenario import Scenario, ScenarioError, Strict, _error_line, _read_yaml, field_problem, load_scenario
 
-FORBIDDEN_PREFIXES = ("run.", "name", "description")  # the sweep itself sets these
+SET_BY_THE_SWEEP = ("run", "name", "description")  # the sweep itself sets these sections and keys
+MAX_POINTS = 10_000  # design points of one sweep (each is checked against every base before any run)
+MAX_RUNS = 100_000  # runs of one sweep: bases x design points x replicates
 
 
 class SweepError(ValueError):
     """A sweep file that cannot be run; its message is one line naming the file and the key."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Parameter(Strict):
@@ -89,6 +87,19 @@ class Parameter(Strict):
         return [float(v) for v in axis]
 
 
+def _parameter_key(path: str) -> str:
+    """A parameter names exactly one scenario field that the sweep does not set itself."""
+    if path.split(".")[0] in SET_BY_THE_SWEEP:
+        raise ValueError("run length, replicates, seed and names are set by the sweep itself")
+    problem = field_problem(path)
+    if problem:
+        raise ValueError(problem)
+    return path
+
+
+ParameterKey = Annotated[str, AfterValidator(_parameter_key)]
+
+
 class Design(Strict):
     """How design points are chosen (the sampler seeds are part of the sweep, so designs repeat)."""
 
@@ -120,7 +131,7 @@ class SweepSpec(Strict):
     description: str = ""
     bases: Annotated[list[str], Field(min_length=1)]  # scenario files, relative to the sweep file
     set: list[str] = []  # dotted.key=value overrides applied to every base, as --set
-    parameters: dict[str, Parameter] = {}
+    parameters: dict[ParameterKey, Parameter] = {}
     design: Design = Design()
     replicates: Annotated[int, Field(ge=1, le=10_000)] = 1
     years: Annotated[int, Field(ge=1, le=200)] | None = None  # None: each base's run.years
@@ -140,15 +151,6 @@ class SweepSpec(Strict):
             raise ValueError("a metric is named twice")
         return names
 
-    @field_validator("parameters")
-    @classmethod
-    def _scenario_paths(cls, params: dict[str, Parameter]) -> dict[str, Parameter]:
-        for path in params:
-            if not path or any(not k for k in path.split(".")):
-                raise ValueError(f"{path!r} is not a dotted scenario key")
-            if path.startswith(FORBIDDEN_PREFIXES):
-                raise ValueError(f"{path!r}: run length, replicates, seed and names are set by the sweep itself")
-        return params
 
 
 def override(path: str, value: Any) -> str:
@@ -258,6 +260,19 @@ def sample(spec: SweepSpec) -> np.ndarray:
     return morris.sample(problem, d.points, num_levels=d.levels or 4, seed=d.seed)
 
 
+def design_size(spec: SweepSpec) -> int:
+    """Design points the sampler would draw, known before drawing them."""
+    params = list(spec.parameters.values())
+    d, k = spec.design, len(params)
+    if d.kind == "grid":
+        return math.prod(len(p.grid(d.levels or 3)) for p in params)
+    if d.kind == "lhs":
+        return d.points
+    if d.kind == "sobol":
+        return d.points * (2 * k + 2 if d.second_order else k + 2)
+    return d.points * (k + 1)  # morris: trajectories of k + 1 points
+
+
 def read_spec(path: Path) -> SweepSpec:
     try:
         data = _read_yaml(path)
@@ -269,18 +284,61 @@ def read_spec(path: Path) -> SweepSpec:
         raise SweepError(_error_line(exc, {}, str(path))) from None
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Read and check a sweep file: schema, bases, design, and every design point of every base.
+def with_options(path: Path, spec: SweepSpec, overrides: list[str] | tuple[str, ...] = (),
+                 replicates: int | None = None, years: int | None = None, points: int | None = None) -> SweepSpec:
+    """The sweep file's spec with the command line's --set, --reps, --years and --points; they are
+    part of the sweep (its fingerprint), so resuming needs the same options."""
+    data = spec.model_dump()
+    given = {"set": ("--set", list(overrides)), "replicates": ("--reps", replicates), "years": ("--years", years),
+             "design.points": ("--points", points)}
+    origin = {}
+    for key, (option, value) in given.items():
+        if value is None or value == []:
+            continue
+        if key == "set":
+            data["set"] = [*data["set"], *value]
+        elif key == "design.points":
+            data["design"]["points"] = value
+        else:
+            data[key] = value
+        origin[key] = option
+    if not origin:
+        return spec
+    try:
+        return SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SweepError(_error_line(exc, origin, str(path))) from None
+
+
+def load_sweep(path, overrides: list[str] | tuple[str, ...] = (), replicates: int | None = None,
+               years: int | None = None, points: int | None = None) -> Sweep:
+    """Read and check a sweep file: schema, size, bases, groups, and every design point of every base.
+
+    Args:
+        path: the sweep file (a Sweep already loaded is returned as it is).
+        overrides, replicates, years, points: the command line's --set, --reps, --years, --points.
 
     Raises SweepError with one line naming the file and the key (and, for a bad design point,
-    the parameter and its value) before anything runs.
+    the parameter and its value) before anything runs. A design of more than MAX_POINTS points or
+    MAX_RUNS runs is refused before it is drawn.
     """
     from sim.experiment import replicate_seeds
 
+    if isinstance(path, Sweep):
+        return path
     path = Path(path)
-    spec = read_spec(path)
-    if spec.design.kind != "grid" and not spec.parameters:
-        raise SweepError(f"{path}: design.kind: a {spec.design.kind} design needs at least one parameter")
+    spec = with_options(path, read_spec(path), overrides, replicates, years, points)
+    if not spec.parameters:
+        raise SweepError(f"{path}: parameters: none given; a sweep varies at least one parameter "
+                         "(to repeat scenarios alone, use teachersim compare or run --reps)")
+    n_points = design_size(spec)
+    if n_points > MAX_POINTS:
+        raise SweepError(f"{path}: design: {n_points:,} design points is above the most a sweep may have "
+                         f"({MAX_POINTS:,}); fewer points, levels or parameters")
+    n_runs = len(spec.bases) * n_points * spec.replicates
+    if n_runs > MAX_RUNS:
+        raise SweepError(f"{path}: design: {len(spec.bases)} base(s) x {n_points:,} points x {spec.replicates} "
+                         f"replicate(s) = {n_runs:,} runs is above the most a sweep may have ({MAX_RUNS:,})")
     base_paths = [(path.parent / b).resolve() for b in spec.bases]
     for given, bp in zip(spec.bases, base_paths, strict=True):
         if not bp.is_file():
@@ -298,6 +356,10 @@ def load_sweep(path: str | Path) -> Sweep:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise SweepError(f"{path}: bases: two bases are both named {dupes[0]!r}; runs are named by base")
+    for group in spec.groups or []:
+        if not known_group(group, bases):
+            raise SweepError(f"{path}: groups: {group!r} is a group of no metric in these bases (groups are "
+                             "primary, junior, all, a tier, level@district, ...; see docs/metrics.md)")
     raw = sample(spec)
     params = list(spec.parameters.items())
     points = [{name: p.value(x) for (name, p), x in zip(params, row, strict=True)} for row in raw]
@@ -309,6 +371,33 @@ def load_sweep(path: str | Path) -> Sweep:
             except ScenarioError as exc:
                 raise SweepError(_point_error(sweep, base, i, exc)) from None
     return sweep
+
+
+# the groups metrics report besides the levels and tiers (sim.metrics: rotations_by_form, _by_scope)
+OTHER_GROUPS = ("full_time", "part_time", "transfer", "training", "within_group", "cross_group",
+                "within_school_district", "cross_school_district", "cross_district", "twinning_pair")
+
+
+def known_group(group: str, bases: list[Base]) -> bool:
+    """Whether some metric can report this group in a base's world: a level or `all`, a tier, a
+    form or scope of rotation, `level@district`, or a flow `from->to` between tiers or districts.
+    A roster's district names are known only once it is read: any name is accepted there."""
+    from sim.codes import TIERS
+    from sim.metrics import GROUPS
+    from sim.presets import synthetic_shape
+
+    if group in (*GROUPS, *TIERS, *OTHER_GROUPS):
+        return True
+    any_district = any(b.scenario.world.preset == "roster" for b in bases)
+    districts = {d for b in bases if b.scenario.world.preset != "roster"
+                 for d in synthetic_shape(b.scenario.world).district_names}
+    level, at, district = group.partition("@")
+    if at:
+        return level in GROUPS and (any_district or district in districts)
+    source, arrow, target = group.partition("->")
+    if arrow:
+        return (source in TIERS and target in TIERS) or any_district or {source, target} <= districts
+    return False
 
 
 def _checked(path: Path, overrides: list[str]) -> Scenario:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import copy
 import os
+import re
+import stat
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Count = Annotated[int, Field(ge=0)]
+Minutes = Annotated[float, Field(ge=0.0, le=600.0)]  # a commute of more than ten hours is a typo
 
 
 class ScenarioError(ValueError):
@@ -31,7 +34,25 @@ class ScenarioError(ValueError):
 class Strict(BaseModel):
     """Base for every scenario section: unknown keys are errors, values are checked on assignment."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # finite numbers only: `.inf` and `.nan` would make metrics non-finite (values parsed past a
+    # float's range, like 1e400, are .inf too)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info) -> Any:
+        """YAML's true and false are not numbers (pydantic would read `years: true` as 1)."""
+        if isinstance(value, bool) and bool not in _plain_types(cls.model_fields[info.field_name].annotation):
+            raise ValueError("true/false is not a number")
+        return value
+
+
+def _plain_types(annotation: Any) -> set:
+    """The types an annotation is made of (through unions, Annotated, list and Literal)."""
+    args = get_args(annotation)
+    if not args:
+        return {annotation}
+    return {annotation} | set().union(*(_plain_types(a) for a in args))
 
 
 # --------------------------------------------------------------------------------------- world
@@ -77,6 +98,38 @@ class World(Strict):
 # ------------------------------------------------------------------------------------- careers
 
 
+class Cadres(Strict):
+    """Leadership posts and how they are kept filled (sim/cadres.py; docs/ODD.md 7.13)."""
+
+    pipeline: bool = True  # false: posts are never refilled and principals never rotate
+    # students per vice-principal post, rounded up; assumption (12 classes of 45), explored 400-900
+    students_per_vice_principal: Annotated[float, Field(gt=0.0, le=100_000.0)] = 540.0
+    vice_principals_min: Annotated[int, Field(ge=0, le=10)] = 1  # posts; assumption, explored 0-1
+    vice_principals_max: Annotated[int, Field(ge=0, le=10)] = 3  # posts; assumption, explored 2-4
+    # students per middle-manager post, rounded; assumption, explored 150-300
+    students_per_middle_manager: Annotated[float, Field(gt=0.0, le=100_000.0)] = 200.0
+    promote_from: list[Literal["school", "group", "district"]] = ["school", "group", "district"]  # pools, in turn
+    promotion_keys: list[Literal["cadre_rank", "title", "backbone", "experience"]] = [
+        "cadre_rank", "title", "backbone", "experience"]  # strict order, ties at random; assumption
+    principal_min_experience: Annotated[int, Field(ge=0, le=40)] = 10  # years taught; assumption, explored 5-15
+    vice_principal_min_experience: Annotated[int, Field(ge=0, le=40)] = 8  # years; assumption, explored 5-12
+    middle_manager_min_experience: Annotated[int, Field(ge=0, le=40)] = 5  # years; assumption, explored 3-8
+    min_years_to_retirement: Annotated[int, Field(ge=0, le=20)] = 5  # years left to be promoted; assumption, 0-10
+    principal_term_years: Annotated[int, Field(ge=1, le=10)] = 3  # years per term; assumption, explored 3-5
+    principal_terms: Annotated[int, Field(ge=0, le=10)] = 2  # terms at one school, then rotate (2014 opinion); 0 never
+    principal_max_years: Annotated[int, Field(ge=1, le=40)] = 9  # years; no deferral past this (Beijing 2016/2021)
+    principal_defer_share: Share = 0.5  # yearly chance that a due principal defers; assumption, explored 0-1
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Cadres:
+        if self.vice_principals_min > self.vice_principals_max:
+            raise ValueError(f"vice_principals_min ({self.vice_principals_min}) is above vice_principals_max "
+                             f"({self.vice_principals_max})")
+        if not self.promote_from or not self.promotion_keys:
+            raise ValueError("promote_from and promotion_keys need at least one entry (or set pipeline: false)")
+        return self
+
+
 class Careers(Strict):
     """Ageing, leaving, hiring, learning and voluntary drift; all rates are per year."""
 
@@ -88,15 +141,17 @@ class Careers(Strict):
     attrition_dissatisfaction: NonNegative = 0.05  # added times (1 - satisfaction)
     hire_fill_urban: Share = 1.0  # share of vacancies filled each year in urban districts
     hire_fill_rural: Share = 0.7  # rural schools struggle to recruit
-    new_hire_quality: NonNegative = 0.8  # mean effectiveness of a new teacher (mean teacher = 1)
-    new_hire_quality_sd: NonNegative = 0.15
+    # mean effectiveness of a new teacher (mean teacher = 1)
+    new_hire_quality: Annotated[float, Field(ge=0.0, le=5.0)] = 0.8
+    new_hire_quality_sd: Annotated[float, Field(ge=0.0, le=2.0)] = 0.15
     new_hire_above_qualification: Share = 0.6  # share of new hires above the required degree
     hire_placement: Literal["vacancies", "weak_first", "training_first"] = "vacancies"
     training_years: Annotated[int, Field(ge=1, le=5)] = 1  # training_first: years at a leading school
-    learning_rate: NonNegative = 0.04  # quality gained per year early in a career
+    learning_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.04  # quality gained per year early in a career
     learning_halflife: Annotated[float, Field(gt=0.0)] = 7.0  # years; experience curve flattens
-    peer_effect: NonNegative = 0.05  # share of the gap to the school's mean closed per year
-    radiation: NonNegative = 0.1  # yearly quality gain of a school's staff per unit share of backbone rotators
+    peer_effect: Share = 0.05  # share of the gap to the school's mean closed per year
+    # yearly quality gain of a school's staff per unit share of backbone rotators
+    radiation: Annotated[float, Field(ge=0.0, le=5.0)] = 0.1
     title_promotion: Share = 0.04  # yearly chance of a title step for an average teacher
     backbone_promotion: Share = 0.025  # yearly chance of a backbone step for an average teacher
     prestige_in_promotion: NonNegative = 0.35  # promotion chances x exp(this x (tier - ordinary)); assumption
@@ -104,10 +159,12 @@ class Careers(Strict):
     drift_rate: Share = 0.03  # yearly share of teachers seeking a transfer to a stronger school
     drift_min_years: Count = 3  # years at a school before a voluntary transfer
     drift_quality_selection: NonNegative = 1.0  # stronger teachers seek transfers more often (and choose first)
-    commute_minutes_per_km: NonNegative = 2.5
-    commute_fixed_minutes: NonNegative = 10.0
-    dissatisfaction_commute_minutes: NonNegative = 60.0  # commutes past this lower satisfaction
-    disruption: NonNegative = 0.3  # achievement lost per unit turnover share (Ronfeldt et al. 2013)
+    commute_minutes_per_km: Annotated[float, Field(ge=0.0, le=60.0)] = 2.5
+    commute_fixed_minutes: Minutes = 10.0
+    dissatisfaction_commute_minutes: Minutes = 60.0  # commutes past this lower satisfaction
+    # achievement lost per unit turnover share (Ronfeldt et al. 2013)
+    disruption: Annotated[float, Field(ge=0.0, le=10.0)] = 0.3
+    cadres: Cadres = Cadres()  # leadership posts, promotion and principal rotation
 
 
 # -------------------------------------------------------------------------------------- policy
@@ -194,8 +251,9 @@ class Program(Strict):
     cross_level: bool = False  # primary teachers may go to junior schools and vice versa
     direction: Literal["any", "strong_to_weak", "weak_to_strong"] = "any"
     matching: Literal["random", "need", "optimal", "points", "leading_school"] = "need"
-    commute_cap_minutes: Annotated[float, Field(gt=0)] | None = None  # Japan: about 90 minutes
-    commute_weight: NonNegative = 0.002  # optimal matching: equity units given up per minute of commute
+    commute_cap_minutes: Annotated[float, Field(gt=0, le=600.0)] | None = None  # Japan: about 90 minutes
+    # optimal matching: equity units given up per minute of commute
+    commute_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.002
     points: Points = Points()
     form: Literal["full_time", "part_time", "transfer"] = "full_time"
     part_time_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5  # share of load taught at the host
@@ -233,7 +291,7 @@ class Policy(Strict):
     receiving_capacity: Annotated[float, Field(ge=1.0, le=3.0)] = 1.15  # posts x norm a host can hold
     double_teacher: DoubleTeacher = DoubleTeacher()
     dormitories_per_district: Count = 0  # rotation dormitory beds per district (Binzhou built 90 dormitories)
-    dormitory_commute_minutes: NonNegative = 15.0  # commute of a rotator who has a dormitory bed
+    dormitory_commute_minutes: Minutes = 15.0  # commute of a rotator who has a dormitory bed
     allowance: Share = 0.0  # satisfaction added for teachers on rotation (pay and allowances)
     title_requires_rotation_years: Count = 0  # years of rotation or rural service before a senior title
 
@@ -273,34 +331,79 @@ class Scenario(Strict):
 
 
 MAX_YAML_VALUES = 100_000  # a scenario or sweep file holds a few hundred; more is an alias bomb
+MAX_YAML_DEPTH = 50  # mappings and lists nested in one another; a scenario needs about 6
+MAX_YAML_BYTES = 1_000_000  # a scenario or sweep file is a few kilobytes
+MAX_EXTENDS = 30  # files in one `extends:` chain
+
+
+def read_text(path: Path, limit: int = MAX_YAML_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most `limit` bytes. A device, FIFO or folder is
+    refused without reading it (opened non-blocking, so a FIFO cannot hang the command)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            what = "a folder" if stat.S_ISDIR(st.st_mode) else "a device, FIFO or socket"
+            raise ScenarioError(f"{path}: is {what}, not a regular file")
+        try:
+            data = fh.read(limit + 1)
+        except OSError as exc:
+            raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(data) > limit:
+        raise ScenarioError(f"{path}: larger than {limit:,} bytes; refused")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: file not found") from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        # composing builds only the node tree (no Python objects), so it is as safe as safe_load;
-        # it lets repeated keys and alias bombs be refused before anything is constructed
-        problem = _node_problem(yaml.compose(text, Loader=yaml.SafeLoader))
-        if problem:
-            raise ScenarioError(f"{path}: {problem}")
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "syntax"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(f"{path}: {where}: invalid YAML: {problem}") from None
+    data = parse_yaml(read_text(path), str(path))
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: top level must be a mapping of keys, not {type(data).__name__}")
     return data
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """Every YAML text the tool reads (files, --set values, a sweep's `set:` items) goes through
+    here: the safe loader only, at most MAX_YAML_BYTES, MAX_YAML_DEPTH levels and MAX_YAML_VALUES
+    values after aliases, no repeated key. Problems are ScenarioError("<where>: ...")."""
+    if len(text) > MAX_YAML_BYTES:
+        raise ScenarioError(f"{where}: larger than {MAX_YAML_BYTES:,} characters; refused")
+    try:
+        # the parser is a loop, not a recursion: the depth is measured before composing recurses
+        problem = _depth_problem(yaml.parse(text, Loader=yaml.SafeLoader))
+        # composing builds only the node tree (no Python objects), so it is as safe as safe_load;
+        # it lets repeated keys and alias bombs be refused before anything is constructed
+        problem = problem or _node_problem(yaml.compose(text, Loader=yaml.SafeLoader))
+        if problem:
+            raise ScenarioError(f"{where}: {problem}")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f"line {mark.line + 1}" if mark is not None else "syntax"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(f"{where}: {at}: invalid YAML: {problem}") from None
+
+
+def _depth_problem(events) -> str | None:
+    depth = 0
+    for event in events:
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                return (f"line {event.start_mark.line + 1}: nested more than {MAX_YAML_DEPTH} levels deep; "
+                        "refused")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    return None
 
 
 def _node_problem(root) -> str | None:
@@ -378,6 +481,8 @@ def _resolve(path: Path, origin: dict[str, str], chain: tuple[Path, ...]) -> dic
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise ScenarioError(f"{chain[-1]}: extends: cyclic extends ({cycle})")
+    if len(chain) >= MAX_EXTENDS:
+        raise ScenarioError(f"{chain[-1]}: extends: a chain of more than {MAX_EXTENDS} files; refused")
     data = _read_yaml(path)
     parent = data.pop("extends", None)
     if parent is None:
@@ -387,46 +492,96 @@ def _resolve(path: Path, origin: dict[str, str], chain: tuple[Path, ...]) -> dic
     parent_path = (path.parent / parent)
     if not parent_path.exists():
         raise ScenarioError(f"{path}: extends: base file {parent!r} not found")
+    if not parent_path.is_file():
+        raise ScenarioError(f"{path}: extends: base file {parent!r} is not a regular file")
     base = _resolve(parent_path, origin, (*chain, path))
     return _merge(base, data, origin, str(path))
 
 
+KEY = re.compile(r"^[A-Za-z0-9_\-]+$")  # one step of a dotted key: a field, a list index or a program name
+
+
 def _apply_override(data: dict, origin: dict[str, str], item: str) -> None:
+    """Set one dotted key. A step into a list is an index or, for a list of named items (programs),
+    a name: `policy.programs.district_exchange.quota.min_count=2500`. The key is recorded in its
+    index form, so problems are reported and traced as for a file."""
     if "=" not in item:
         raise ScenarioError(f"--set {item}: expected dotted.key=value")
     dotted, raw = item.split("=", 1)
     keys = dotted.strip().split(".")
     if not all(keys):
         raise ScenarioError(f"--set {item}: empty key in {dotted!r}")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        raise ScenarioError(f"--set {dotted}: value {raw!r} is not valid YAML") from None
+    bad = next((k for k in keys if not KEY.match(k)), None)
+    if bad is not None:
+        raise ScenarioError(f"--set {item}: {bad!r} in {dotted.strip()!r} is not a key (letters, digits, _ and - only)")
+    value = parse_yaml(raw, f"--set {dotted.strip()}") if raw.strip() else ""
     node: Any = data
+    steps = []
     for key in keys[:-1]:
         if isinstance(node, list):
-            node = _list_item(node, key, item)
+            index = _list_index(node, key, item)
+            steps.append(str(index))
+            node = node[index]
             continue
         if key not in node or not isinstance(node[key], (dict, list)):
             node[key] = {}
+        steps.append(key)
         node = node[key]
     last = keys[-1]
     if isinstance(node, list):
         index = _list_index(node, last, item)
+        steps.append(str(index))
         node[index] = value
     else:
+        steps.append(last)
         node[last] = value
-    _record(origin, dotted.strip(), value, "--set")
+    _record(origin, ".".join(steps), value, "--set")
 
 
 def _list_index(node: list, key: str, item: str) -> int:
-    if not key.isdigit() or int(key) >= len(node):
-        raise ScenarioError(f"--set {item}: {key!r} is not an index of a list of {len(node)}")
-    return int(key)
+    """The index a step names in a list: the number, or the item whose `name` it is."""
+    if key.isdigit():
+        if int(key) >= len(node):
+            raise ScenarioError(f"--set {item}: {key!r} is not an index of a list of {len(node)}")
+        return int(key)
+    names = [x.get("name") if isinstance(x, dict) else None for x in node]
+    if key in names:
+        return names.index(key)
+    known = ", ".join(str(n) for n in names if n is not None) or "none"
+    raise ScenarioError(f"--set {item}: {key!r} is neither an index of a list of {len(node)} nor the name of "
+                        f"one of its items (names: {known})")
 
 
-def _list_item(node: list, key: str, item: str) -> Any:
-    return node[_list_index(node, key, item)]
+def field_problem(dotted: str) -> str | None:
+    """Why a dotted key does not name exactly one field of the scenario schema, None when it does.
+    A step into a list is an index or an item's name; a whole section (`run`, `careers`) is not one
+    field. Used for sweep parameters, whose values replace what the key names."""
+    annotation: Any = Scenario
+    steps = dotted.split(".")
+    if not all(KEY.match(step) for step in steps):
+        return "not a dotted scenario key (letters, digits, _ and - between the dots)"
+    for i, step in enumerate(steps):
+        where = ".".join(steps[:i]) or "the scenario"
+        models = _models(annotation)
+        if models:
+            fields = {k: f for k, f in models[0].model_fields.items() if not f.exclude}
+            if step not in fields:
+                return f"{where} has no key {step!r}"
+            annotation = fields[step].annotation
+        elif get_origin(annotation) is list:
+            annotation = get_args(annotation)[0]
+        else:
+            return f"{where} is a single value: {step!r} cannot be below it"
+    models = _models(annotation)
+    if models:
+        keys = ", ".join(k for k, f in models[0].model_fields.items() if not f.exclude)
+        return f"names the whole section; name one of its keys ({keys})"
+    return None
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    return [t for t in _plain_types(annotation) if isinstance(t, type) and issubclass(t, BaseModel)
+            and get_origin(annotation) is not list]
 
 
 def _source(dotted: str, origin: dict[str, str], default: str) -> str:
@@ -448,7 +603,7 @@ def _source(dotted: str, origin: dict[str, str], default: str) -> str:
 
 def _error_line(exc: ValidationError, origin: dict[str, str], default: str) -> str:
     err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"]]
+    loc = [str(p) for p in err["loc"] if p != "[key]"]  # a mapping's key is named by its own path
     dotted = ".".join(loc) or "(top level)"
     source = _source(".".join(loc), origin, default) if loc else default
     msg = err["msg"]

@@ -130,7 +130,8 @@ def test_set_override_is_applied_after_extends(base_dir):
 @pytest.mark.parametrize("item, fragment", [
     ("run.years", "expected dotted.key=value"),
     ("policy.programs.5.quota.min_count=1", "'5' is not an index"),
-    ("policy.programs.x.quota.min_count=1", "'x' is not an index"),
+    ("policy.programs.x.quota.min_count=1", "'x' is neither an index of a list of 1 nor the name of one of its "
+                          "items (names: district_exchange)"),
     ("run..years=3", "empty key"),
 ])
 def test_bad_set_items_are_one_line_errors(item, fragment):
