@@ -4,11 +4,18 @@ Scenario comparisons are paired: replicate i has the same seed in every scenario
 difference from the baseline is taken replicate by replicate and its uncertainty comes from the
 spread of those paired differences (a paired t-test), which common random numbers make much
 narrower than the difference of two independent means.
+
+Every interval says how much it can be trusted. Below a stated minimum sample (MIN_REPLICATES
+for t-intervals, MIN_SOBOL_BASE and MIN_MORRIS_TRAJECTORIES for sensitivity indices) results
+carry `small_sample` and a SmallSampleWarning is emitted. Intervals are clipped to the values
+the metric can take (its unit in `sim.metrics.REGISTRY`: a CV is never negative, a share lies in
+[0, 1]) and say so in a `clipped` column: a t-interval is symmetric and knows no bounds.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,9 +27,83 @@ MEAN_TEST = "mean over replicates; 95% t-interval (n-1 df)"
 PAIRED_TEST = "paired t-test, two-sided; 95% t-interval of the mean paired difference (n-1 df)"
 RESAMPLES = 1000  # SALib bootstrap resamples behind the confidence intervals
 
+# Below these a t-interval or an index is not an answer. With n = 5 the 95% t quantile is 2.78
+# (4.30 at n = 3, 12.7 at n = 2) and the interval's width itself is uncertain by a factor of
+# about two; Sobol estimates from a Saltelli base sample under 64 are dominated by sampling noise
+# (their bootstrap intervals span the whole [0, 1]); 10 Morris trajectories is the usual minimum
+# for a screening (Campolongo et al. 2007).
+MIN_REPLICATES = 5
+MIN_SOBOL_BASE = 64
+MIN_MORRIS_TRAJECTORIES = 10
+
+# The values a metric can take, by its unit in sim.metrics.REGISTRY; "quality units" (changes,
+# gaps, achievement) may be negative.
+INF = math.inf
+UNIT_RANGES = {">= 0": (0.0, INF), "ratio": (0.0, INF), "teachers": (0.0, INF), "students": (0.0, INF),
+               "minutes": (0.0, INF), "per 100 students": (0.0, INF), "cadres": (0.0, INF), "schools": (0.0, INF),
+               "0..1": (0.0, 1.0), "share": (0.0, 1.0),
+               "1 = yes": (0.0, 1.0), "quality units": (-INF, INF)}
+
 
 class AnalysisError(ValueError):
     """A request the results cannot answer (wrong folder, outcome, group, year); one line."""
+
+
+class SmallSampleWarning(UserWarning):
+    """An interval or index from fewer replicates or design points than the stated minimum."""
+
+
+def metric_range(metric: str | None) -> tuple[float, float]:
+    """(low, high) a metric can take, from its registry unit; unbounded for unknown names."""
+    from sim.metrics import REGISTRY
+
+    m = REGISTRY.get(metric) if metric else None
+    return UNIT_RANGES.get(m.unit, (-INF, INF)) if m else (-INF, INF)
+
+
+def difference_range(metric: str | None) -> tuple[float, float]:
+    """(low, high) a difference of two values of the metric can take."""
+    lo, hi = metric_range(metric)
+    return lo - hi, hi - lo
+
+
+def clip(lo: float, hi: float, bounds: tuple[float, float]) -> tuple[float, float, bool]:
+    """The interval [lo, hi] cut to `bounds`, and whether it had to be cut (NaN stays NaN)."""
+    if math.isnan(lo) or math.isnan(hi):
+        return lo, hi, False
+    a, b = max(lo, bounds[0]), min(hi, bounds[1])
+    return a, b, (a, b) != (lo, hi)
+
+
+def small_sample_note(n: int, minimum: int = MIN_REPLICATES, what: str = "replicates") -> str | None:
+    """One sentence when n is under the minimum, else None."""
+    if n >= minimum:
+        return None
+    return (f"{n} {what}, fewer than the {minimum} below which these intervals are rough guides, "
+            "not answers")
+
+
+def warn_small(n: int, minimum: int = MIN_REPLICATES, what: str = "replicates", where: str = "") -> bool:
+    """Emit a SmallSampleWarning when n is under the minimum; returns whether it was."""
+    note = small_sample_note(n, minimum, what)
+    if note:
+        warnings.warn(f"{where}{': ' if where else ''}{note}", SmallSampleWarning, stacklevel=3)
+    return note is not None
+
+
+def replicates_needed(x: np.ndarray, half_width: float, level: float = LEVEL, limit: int = 10_000) -> int:
+    """The replicates a t-interval of the mean of x would need to be at most +/- half_width wide,
+    taking x's standard deviation as the truth (a planning figure, not a guarantee)."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    sd = float(np.std(x, ddof=1)) if len(x) > 1 else math.nan
+    if not half_width > 0 or math.isnan(sd):
+        raise ValueError("replicates_needed: needs two or more finite values and a positive half-width")
+    # the t quantile exceeds the normal one, so the normal-theory count is a lower bound
+    n = max(2, math.ceil((float(stats.norm.ppf(0.5 + level / 2)) * sd / half_width) ** 2))
+    while n < limit and float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n) > half_width:
+        n += 1
+    return n
 
 
 def t_interval(x: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
@@ -56,6 +137,49 @@ def paired_t(d: np.ndarray, level: float = LEVEL) -> tuple[float, float, float, 
     return mean, lo, hi, float(2 * stats.t.sf(abs(t), n - 1))
 
 
+def band(x: np.ndarray, metric: str | None = None, level: float = LEVEL) -> dict:
+    """Mean, t-interval clipped to the metric's range, n, and the flags `clipped` and
+    `small_sample` (fewer than MIN_REPLICATES values); non-finite values are left out."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    mean, lo, hi = t_interval(x, level)
+    lo, hi, cut = clip(lo, hi, metric_range(metric))
+    return {"mean": mean, "ci_low": lo, "ci_high": hi, "n": len(x), "clipped": cut,
+            "small_sample": len(x) < MIN_REPLICATES}
+
+
+def replicate_band(frame: pd.DataFrame, keys: list[str], value: str = "value") -> pd.DataFrame:
+    """`band` of `value` over replicates for each combination of `keys` (the interval is NaN with a
+    single replicate). The range is that of the rows' `metric` when they share one. Emits one
+    SmallSampleWarning when any combination has fewer than MIN_REPLICATES values."""
+    rows = []
+    for key, part in frame.groupby(keys, observed=True, sort=False):
+        names = part["metric"].unique() if "metric" in part else []
+        metric = str(names[0]) if len(names) == 1 else None
+        rows.append(dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
+                    | band(part[value].to_numpy(dtype=float), metric))
+    out = pd.DataFrame(rows, columns=[*keys, "mean", "ci_low", "ci_high", "n", "clipped", "small_sample"])
+    if len(out):
+        warn_small(int(out["n"].min()), where="replicate band")
+    return out
+
+
+def against_limit(x: np.ndarray, limit: float, metric: str | None = None, level: float = LEVEL) -> dict:
+    """`band` of x and where it lies against `limit`: `below` (the mean is at or under it) and
+    `settled` (the whole interval is on the mean's side and there are MIN_REPLICATES values or
+    more); when not settled, `needed` is the replicates that would make the interval narrower
+    than the mean's distance from the limit (None when the mean is on the limit)."""
+    out = band(x, metric, level)
+    mean, lo, hi = out["mean"], out["ci_low"], out["ci_high"]
+    out["below"] = bool(mean <= limit)
+    clear = (hi <= limit) if out["below"] else (lo > limit)
+    out["settled"] = bool(clear and not out["small_sample"])
+    out["needed"] = None
+    if not out["settled"] and out["n"] > 1 and mean != limit:
+        out["needed"] = max(MIN_REPLICATES, replicates_needed(x, abs(mean - limit), level))
+    return out
+
+
 def parse_outcome(text: str) -> tuple[str, str | None]:
     """`metric` or `metric:group` -> (metric, group or None)."""
     metric, _, group = text.partition(":")
@@ -68,6 +192,8 @@ def paired_summary(metrics: pd.DataFrame, outcomes: list[tuple[str, str]], basel
     the baseline with its t-interval and p-value (tidy, one row per outcome/year/scenario).
 
     Non-finite values (an unbounded index) are left out; `n` says how many replicates were used.
+    Intervals are clipped to the metric's range (`clipped`, `diff_clipped`); `small_sample` marks
+    rows from fewer than MIN_REPLICATES pairs, and a SmallSampleWarning is emitted for them.
     """
     scenarios = scenarios or list(dict.fromkeys(metrics["scenario"].astype(str)))
     rows = []
@@ -85,19 +211,24 @@ def paired_summary(metrics: pd.DataFrame, outcomes: list[tuple[str, str]], basel
                 x = block[name].to_numpy(dtype=float)
                 ok = np.isfinite(x)
                 mean, lo, hi = t_interval(x[ok], level)
+                lo, hi, cut = clip(lo, hi, metric_range(metric))
                 row = {"metric": metric, "group": group, "year": int(year), "scenario": name, "n": int(ok.sum()),
-                       "mean": mean, "ci_low": lo, "ci_high": hi}
+                       "mean": mean, "ci_low": lo, "ci_high": hi, "clipped": cut}
                 if name == baseline:
                     row |= {"diff": 0.0, "diff_ci_low": math.nan, "diff_ci_high": math.nan, "p_value": math.nan,
-                            "n_pairs": int(ok.sum()), "test": "baseline"}
+                            "n_pairs": int(ok.sum()), "test": "baseline", "diff_clipped": False}
                 else:
                     both = ok & np.isfinite(base)
                     d, dlo, dhi, p = paired_t(x[both] - base[both], level)
+                    dlo, dhi, dcut = clip(dlo, dhi, difference_range(metric))
                     row |= {"diff": d, "diff_ci_low": dlo, "diff_ci_high": dhi, "p_value": p,
-                            "n_pairs": int(both.sum()), "test": PAIRED_TEST}
+                            "n_pairs": int(both.sum()), "test": PAIRED_TEST, "diff_clipped": dcut}
+                row["small_sample"] = row["n_pairs"] < MIN_REPLICATES
                 rows.append(row)
     out = pd.DataFrame(rows)
     out["scenario"] = pd.Categorical(out["scenario"], categories=scenarios)
+    if len(out):
+        warn_small(int(out["n_pairs"].min()), what="paired replicates", where="comparison")
     return out
 
 
@@ -109,27 +240,35 @@ def comparison_markdown(table: pd.DataFrame, baseline: str, reps: int, seed: int
         f"{reps} paired replicates from root seed {seed}: replicate i uses the same seed in every scenario.",
         f"Mean: {MEAN_TEST}.",
         f"Difference: scenario minus baseline, replicate by replicate; {PAIRED_TEST}.",
+        "Intervals are cut to the values the outcome can take (a CV is never negative, a share lies in "
+        "[0, 1]); an interval cut so is marked *.",
+    ]
+    note = small_sample_note(int(table["n_pairs"].min()) if len(table) else reps, what="paired replicates")
+    if note:
+        lines.append(f"**Small sample:** {note}; at least {MIN_REPLICATES} are needed before an interval "
+                     "here is read as an answer.")
+    lines += [
         "",
         "| outcome | group | year | scenario | mean [95% CI] | difference from baseline [95% CI] | p | n |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in table.itertuples(index=False):
-        mean = _cell(r.mean, r.ci_low, r.ci_high)
+        mean = _cell(r.mean, r.ci_low, r.ci_high, r.clipped)
         if r.test == "baseline":
             diff, p = "(baseline)", ""
         else:
-            diff = _cell(r.diff, r.diff_ci_low, r.diff_ci_high)
+            diff = _cell(r.diff, r.diff_ci_low, r.diff_ci_high, r.diff_clipped)
             p = "" if math.isnan(r.p_value) else f"{r.p_value:.3g}"
         lines.append(f"| `{r.metric}` | {r.group} | {r.year} | {r.scenario} | {mean} | {diff} | {p} | {r.n} |")
     return "\n".join(lines) + "\n"
 
 
-def _cell(v: float, lo: float, hi: float) -> str:
+def _cell(v: float, lo: float, hi: float, clipped: bool = False) -> str:
     if math.isnan(v):
         return "-"
     if math.isnan(lo):
         return f"{v:.4g}"
-    return f"{v:.4g} [{lo:.4g}, {hi:.4g}]"
+    return f"{v:.4g} [{lo:.4g}, {hi:.4g}]{'*' if clipped else ''}"
 
 
 # ------------------------------------------------------------------------------- sensitivity
@@ -137,7 +276,13 @@ def _cell(v: float, lo: float, hi: float) -> str:
 
 @dataclass
 class Sensitivity:
-    """Sensitivity indices of one outcome from a sobol or morris sweep."""
+    """Sensitivity indices of one outcome from a sobol or morris sweep.
+
+    `table` holds SALib's numbers (index and the half-width `_conf` of its 95% interval);
+    `intervals` the same intervals cut to the index's range (Sobol indices in [0, 1], mu* >= 0).
+    `base_samples` is the Saltelli base sample N (sobol) or the number of trajectories (morris);
+    under MIN_SOBOL_BASE or MIN_MORRIS_TRAJECTORIES `warning` says so and `small_sample` is set.
+    """
 
     method: str  # "sobol" or "morris"
     table: pd.DataFrame  # one row per parameter
@@ -148,25 +293,53 @@ class Sensitivity:
     year: int
     n_points: int
     replicates: int
+    base_samples: int = 0
+    warning: str | None = None
+
+    @property
+    def small_sample(self) -> bool:
+        return self.warning is not None
+
+    @property
+    def intervals(self) -> pd.DataFrame:
+        """One row per parameter and index: value, 95% interval cut to the range, `clipped`."""
+        ranges = {"S1": (0.0, 1.0), "ST": (0.0, 1.0)} if self.method == "sobol" else {"mu_star": (0.0, INF)}
+        rows = []
+        for r in self.table.itertuples(index=False):
+            for name, bounds in ranges.items():
+                v, conf = getattr(r, name), getattr(r, f"{name}_conf")
+                lo, hi, cut = clip(v - conf, v + conf, bounds)
+                rows.append({"parameter": r.parameter, "index": name, "value": v, "ci_low": lo, "ci_high": hi,
+                             "clipped": cut})
+        return pd.DataFrame(rows, columns=["parameter", "index", "value", "ci_low", "ci_high", "clipped"])
 
     def markdown(self) -> str:
         head = (f"# {self.method.capitalize()} sensitivity of `{self.metric}` ({self.group}, year {self.year}, "
                 f"scenario {self.scenario})\n\n"
                 f"Model output at each of {self.n_points} design points: the mean over {self.replicates} "
-                f"replicate(s). Intervals: 95% bootstrap confidence intervals from SALib ({RESAMPLES} resamples).\n\n")
+                f"replicate(s). Intervals: 95% bootstrap confidence intervals from SALib ({RESAMPLES} resamples), "
+                "cut to the index's range (an interval cut so is marked *).\n\n")
+        if self.warning:
+            head += f"**Small sample:** {self.warning}.\n\n"
+        cells = {(r.parameter, r.index): f"{r.value:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}]{'*' if r.clipped else ''}"
+                 for r in self.intervals.itertuples(index=False)}
         if self.method == "sobol":
             lines = ["| parameter | first order S1 [95% CI] | total order ST [95% CI] |", "|---|---|---|"]
             for r in self.table.itertuples(index=False):
-                lines.append(f"| `{r.parameter}` | {_pm(r.S1, r.S1_conf)} | {_pm(r.ST, r.ST_conf)} |")
+                lines.append(f"| `{r.parameter}` | {cells[r.parameter, 'S1']} | {cells[r.parameter, 'ST']} |")
         else:
             lines = ["| parameter | mu* [95% CI] | mu | sigma |", "|---|---|---|---|"]
             for r in self.table.itertuples(index=False):
-                lines.append(f"| `{r.parameter}` | {_pm(r.mu_star, r.mu_star_conf)} | {r.mu:.4g} | {r.sigma:.4g} |")
+                lines.append(f"| `{r.parameter}` | {cells[r.parameter, 'mu_star']} | {r.mu:.4g} | {r.sigma:.4g} |")
         return head + "\n".join(lines) + "\n"
 
 
-def _pm(v: float, conf: float) -> str:
-    return f"{v:.3g} [{v - conf:.3g}, {v + conf:.3g}]"
+def base_samples(method: str, n_points: int, n_parameters: int, second_order: bool) -> int:
+    """Saltelli base sample N (sobol: N (D + 2) points, N (2D + 2) with second order) or the number
+    of Morris trajectories (r (D + 1) points)."""
+    if method == "sobol":
+        return n_points // ((2 if second_order else 1) * n_parameters + 2)
+    return n_points // (n_parameters + 1)
 
 
 def sensitivity_indices(salib: dict, raw: np.ndarray, y: np.ndarray) -> tuple[str, pd.DataFrame, pd.DataFrame | None]:
@@ -258,4 +431,12 @@ def sensitivity(folder, metric: str, group: str | None = None, year: int | None 
     table = pd.read_parquet(folder / "design.parquet")
     raw = table[[f"raw:{p}" for p in salib["problem"]["names"]]].to_numpy(dtype=float)
     method, indices, pairs = sensitivity_indices(salib, raw, y.to_numpy(dtype=float))
-    return Sensitivity(method, indices, pairs, scenario, metric, group, year, n, manifest["spec"]["replicates"])
+    base = base_samples(method, n, len(salib["problem"]["names"]), bool(salib.get("second_order")))
+    minimum, what = ((MIN_SOBOL_BASE, "base samples (Saltelli N)") if method == "sobol"
+                     else (MIN_MORRIS_TRAJECTORIES, "trajectories"))
+    note = small_sample_note(base, minimum, what)
+    if note:
+        note += f" (design `points: {base}`; use `points: {minimum}` or more)"
+        warnings.warn(f"{folder.name}: {note}", SmallSampleWarning, stacklevel=2)
+    return Sensitivity(method, indices, pairs, scenario, metric, group, year, n, manifest["spec"]["replicates"],
+                       base, note)

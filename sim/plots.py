@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib import MatplotlibDeprecationWarning  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter  # noqa: E402
 
 from sim.codes import TIERS  # noqa: E402
 from sim.metrics import BASIC_CV, HIGH_QUALITY_CV, INDICATORS, REGISTRY  # noqa: E402
@@ -38,10 +38,22 @@ LABELS = {"teachers": "teachers", "above_qualification": "above qualification", 
           "backbone": "backbone", "pe_art": "PE/music/art"}
 
 
-def cv_trajectories(metrics: pd.DataFrame) -> plt.Figure:
+TERM_END_COLOUR = "#7f8c8d"
+
+
+def mark_term_ends(ax, term_ends: list[int] | None, label: bool = True) -> None:
+    """Dotted vertical lines at the years the first year's rotators reach the end of their terms
+    (`sim.report.first_term_ends`): where CVs can rise again as rotators go home."""
+    for k, year in enumerate(term_ends or []):
+        ax.axvline(year, color=TERM_END_COLOUR, linestyle=":", linewidth=1.2, zorder=1, gid="term_end",
+                   label="terms of year-1 rotators end" if label and k == 0 else "_nolegend_")
+
+
+def cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None = None) -> plt.Figure:
     """Official CV of each teacher indicator over the years, one panel per level, with the
-    high-quality limit as a dashed line; the band spans the replicates (mean and 95% interval
-    of the replicate values when there are several)."""
+    high-quality limit as a dashed line and, when given, the years the first rotators' terms end
+    as dotted lines; the band spans the replicates (mean and 95% interval of the replicate values
+    when there are several)."""
     sns.set_theme(style="whitegrid", context="notebook")
     data = metrics[metrics["metric"].isin([f"cv_{i}" for i in INDICATORS])
                    & metrics["group"].isin(list(HIGH_QUALITY_CV))].copy()
@@ -53,8 +65,10 @@ def cv_trajectories(metrics: pd.DataFrame) -> plt.Figure:
                      errorbar=("pi", 95), ax=ax, legend=level == "primary")
         ax.axhline(HIGH_QUALITY_CV[level], color="black", linestyle="--", linewidth=1)
         ax.text(0.0, HIGH_QUALITY_CV[level], f" limit {HIGH_QUALITY_CV[level]:.2f}", va="bottom", fontsize=8)
+        mark_term_ends(ax, term_ends, label=level == "primary")
         ax.set_title(f"{level} schools")
         ax.set_ylabel("between-school CV (student-weighted)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     # one legend under both panels, so that it covers no line
     handles, labels = axes[0].get_legend_handles_labels()
     if axes[0].get_legend() is not None:
@@ -66,14 +80,25 @@ def cv_trajectories(metrics: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def rotation_activity(metrics: pd.DataFrame) -> plt.Figure:
-    """Rotations started per year and the cumulative coverage of the eligible cohort."""
+def rotation_activity(metrics: pd.DataFrame, term_ends: list[int] | None = None) -> plt.Figure:
+    """Rotations started and rotators returning home per year, and the cumulative coverage of
+    the eligible cohort; dotted lines at the years the first rotators' terms end, when given."""
     sns.set_theme(style="whitegrid", context="notebook")
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.0))
     allg = metrics[metrics["group"] == "all"]
-    sns.lineplot(allg[allg["metric"] == "rotations"], x="year", y="value", errorbar=("pi", 95), ax=a)
-    a.set_ylabel("rotations started")
-    a.set_title("rotations per year")
+    sns.lineplot(allg[allg["metric"] == "rotations"], x="year", y="value", errorbar=("pi", 95), ax=a,
+                 label="rotations started")
+    if (allg["metric"] == "returns").any():
+        sns.lineplot(allg[allg["metric"] == "returns"], x="year", y="value", errorbar=("pi", 95), ax=a,
+                     label="returns home at term end", linestyle="--")
+    mark_term_ends(a, term_ends)
+    mark_term_ends(b, term_ends, label=False)
+    a.set_ylabel("teachers")
+    a.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    a.legend(fontsize=8)
+    a.set_title("rotations and returns per year")
+    for ax in (a, b):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     sns.lineplot(allg[allg["metric"] == "coverage_eligible"], x="year", y="value", errorbar=("pi", 95), ax=b)
     b.set_ylim(0, 1.05)
     b.set_ylabel("share of eligible cohort rotated")
@@ -82,12 +107,15 @@ def rotation_activity(metrics: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def save_run_figures(metrics: pd.DataFrame, folder: Path) -> list[Path]:
-    """The run's standard figures as PNG files in `folder`."""
+def save_run_figures(metrics: pd.DataFrame, folder: Path, scenario=None) -> list[Path]:
+    """The run's standard figures as PNG files in `folder` (with `scenario`, its first term ends marked)."""
+    from sim.report import first_term_ends, programs_of
+
+    ends = first_term_ends(programs_of(scenario), int(metrics["year"].max())) if scenario is not None else None
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, make in (("cv_trajectories", cv_trajectories), ("rotation_activity", rotation_activity)):
-        fig = make(metrics)
+        fig = make(metrics, term_ends=ends)
         path = folder / f"{name}.png"
         fig.savefig(path, dpi=110, metadata={"Software": None})
         plt.close(fig)
@@ -126,11 +154,15 @@ def compare_trajectories(trajectories: pd.DataFrame, baseline: str) -> plt.Figur
             ax.plot(s["year"], s["mean"], color=colours[name], label=name,
                     linewidth=2.2 if name == baseline else 1.6, linestyle="--" if name == baseline else "-")
             ax.fill_between(s["year"], s["ci_low"], s["ci_high"], color=colours[name], alpha=0.2, linewidth=0)
+        limit = threshold_of(metric, group)
+        if limit is not None:
+            ax.axhline(limit, color="black", linestyle=(0, (4, 2)), linewidth=1, label=f"limit {limit:.2f}")
         ax.set_title(f"{metric} ({group})", fontsize=10)
         ax.set_xlabel("year")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].legend(fontsize=8)
-    fig.suptitle("Scenario means with 95% t-intervals over paired replicates (baseline dashed)")
+    fig.suptitle("Scenario means with 95% t-intervals over paired replicates (baseline dashed; black: official "
+                 "limit)")
     fig.tight_layout()
     return fig
 
@@ -201,18 +233,11 @@ def _colours(names: list[str]) -> dict:
 
 
 def replicate_band(frame: pd.DataFrame, keys: list[str], value: str = "value") -> pd.DataFrame:
-    """Mean and 95% t-interval over replicates of `value` for each combination of `keys`
-    (non-finite values left out; the interval is NaN with a single replicate)."""
-    from sim.analysis import t_interval
+    """Mean and 95% t-interval over replicates of `value` for each combination of `keys`, cut to
+    the metric's range, with `clipped` and `small_sample` flags (`sim.analysis.replicate_band`)."""
+    from sim.analysis import replicate_band
 
-    rows = []
-    for key, part in frame.groupby(keys, observed=True, sort=False):
-        x = part[value].to_numpy(dtype=float)
-        x = x[np.isfinite(x)]
-        mean, lo, hi = t_interval(x)
-        rows.append(dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
-                    | {"mean": mean, "ci_low": lo, "ci_high": hi, "n": len(x)})
-    return pd.DataFrame(rows, columns=[*keys, "mean", "ci_low", "ci_high", "n"])
+    return replicate_band(frame, keys, value)
 
 
 def threshold_of(metric: str, group: str) -> float | None:
@@ -240,9 +265,10 @@ def _band_lines(ax, frame: pd.DataFrame, scenarios: list[str], colours: dict, x:
 
 
 def cv_by_scenario(metrics: pd.DataFrame, metric: str = "cv_backbone",
-                   groups: tuple[str, ...] = ("primary", "junior")) -> plt.Figure:
+                   groups: tuple[str, ...] = ("primary", "junior"), term_ends: list[int] | None = None) -> plt.Figure:
     """One CV metric over the years, one panel per group and one line per scenario: the mean over
-    replicates with its 95% t-interval as a band, and the official limit as a dashed black line."""
+    replicates with its 95% t-interval as a band, the official limit as a dashed black line and,
+    when given, the years the first rotators' terms end as dotted lines."""
     sns.set_theme(style="whitegrid", context="notebook")
     data = metrics[metrics["metric"] == metric]
     scenarios = _order(data["scenario"])
@@ -253,6 +279,7 @@ def cv_by_scenario(metrics: pd.DataFrame, metric: str = "cv_backbone",
         limit = threshold_of(metric, group)
         if limit is not None:
             ax.axhline(limit, color="black", linestyle="--", linewidth=1, label=f"limit {limit:.2f}")
+        mark_term_ends(ax, term_ends)
         ax.set_title(f"{group} schools" if group in HIGH_QUALITY_CV else group)
         ax.set_xlabel("year")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -414,8 +441,14 @@ def quality_by_tier(schools: pd.DataFrame, years: list[int] | None = None) -> pl
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("year")
     axes[0][0].set_ylabel("mean teaching quality at the school")
+    # one legend under the panels, where it covers no box
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if axes[0][0].get_legend() is not None:
+        axes[0][0].get_legend().remove()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9, title="tier",
+               title_fontsize=9)
     fig.suptitle("Teaching quality across schools by tier")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 
@@ -463,8 +496,9 @@ def difference_forest(table: pd.DataFrame, baseline: str | None = None) -> plt.F
 def sweep_response(metrics: pd.DataFrame, parameter: str, metric: str, group: str = "all",
                    year: int | None = None, threshold: float | None = None, hue: str | None = None) -> plt.Figure:
     """A sweep's outcome at one year against one swept parameter: at each design point the mean
-    over its replicates with a 95% t-interval; with `hue` (another swept parameter) one series
-    per value of it, joined by lines. A dashed line marks `threshold` (by default the official
+    over its replicates with a 95% t-interval; with `hue` (another swept parameter, such as the
+    matching rule of a grid) one series per value of it, joined by lines, each with its own marker
+    and set slightly apart so the intervals stay visible. A dashed line marks `threshold` (by default the official
     limit when the outcome is a CV of a level group)."""
     sns.set_theme(style="whitegrid", context="notebook")
     data = metrics[(metrics["metric"] == metric) & (metrics["group"] == group)]
@@ -476,12 +510,18 @@ def sweep_response(metrics: pd.DataFrame, parameter: str, metric: str, group: st
     numeric = pd.api.types.is_numeric_dtype(band[parameter])
     cats = [] if numeric else list(dict.fromkeys(band[parameter].astype(str)))
     series = [(None, band)] if hue is None else [(v, band[band[hue] == v]) for v in sorted(band[hue].unique())]
-    for value, part in series:
+    # series side by side (dodged) so that their intervals do not hide each other
+    span = (float(band[parameter].max() - band[parameter].min()) or 1.0) if numeric else 1.0
+    step = (0.015 if numeric else 0.1) * span
+    markers = "osD^vP*X"
+    for k, (value, part) in enumerate(series):
         part = part.sort_values(parameter) if numeric else part
         xs = part[parameter].to_numpy(dtype=float) if numeric else \
             np.array([cats.index(v) for v in part[parameter].astype(str)], dtype=float)
+        xs = xs + (k - (len(series) - 1) / 2) * step
         err = np.nan_to_num(np.vstack([part["mean"] - part["ci_low"], part["ci_high"] - part["mean"]]).astype(float))
-        ax.errorbar(xs, part["mean"].to_numpy(dtype=float), yerr=err, fmt="o-" if hue else "o", capsize=3,
+        fmt = markers[k % len(markers)] + ("-" if hue else "")
+        ax.errorbar(xs, part["mean"].to_numpy(dtype=float), yerr=err, fmt=fmt, capsize=3,
                     label="design point" if hue is None else f"{hue} = {value}")
     if cats:
         ax.set_xticks(range(len(cats)), cats)
@@ -499,15 +539,59 @@ def sweep_response(metrics: pd.DataFrame, parameter: str, metric: str, group: st
 # ------------------------------------------------------------------------------- the network map
 
 
-def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = None,
-                values: pd.Series | None = None, value_label: str = "", title: str | None = None) -> plt.Figure:
-    """The place graph drawn on the map: schools at their coordinates (colour: tier, or `values`
-    by school id; size: enrolment), districts outlined and named, education groups as thin lines
-    from each member to its leading school, twinning pairs as dashed lines, and the rotations of
-    `year` (every year when None) as arrows from home to host, thicker for more teachers.
+MAX_FLOW_UNITS = 24  # above this many groups (and school districts), flows are drawn between districts
+LABELLED_FLOWS = 12  # the largest flows get their count written on them
 
-    `moves` is a tidy moves frame (`RunResult.moves`); only rotation moves of the first replicate
-    are drawn.
+
+def flow_units(graph, by: str = "auto") -> tuple[dict, str]:
+    """({school: unit name}, what the units are) for drawing rotations as flows between units:
+    `group` (a school's education group, else its school district), `district`, or `auto`
+    (groups when there are at most MAX_FLOW_UNITS of them, else districts; districts too when the
+    world has several districts and no groups)."""
+    nodes = graph.nodes
+    schools = [n for n, d in graph.nodes(data=True) if d.get("kind") == "school"]
+    district_of, sd_of, group_of = {}, {}, {}
+    for d in (n for n, a in graph.nodes(data=True) if a.get("kind") == "district"):
+        for sd in graph.neighbors(d):
+            if nodes[sd].get("kind") != "school_district":
+                continue
+            for s in graph.neighbors(sd):
+                if nodes[s].get("kind") == "school":
+                    district_of[s], sd_of[s] = nodes[d]["name"], nodes[sd]["name"]
+    for g in (n for n, a in graph.nodes(data=True) if a.get("kind") == "group"):
+        for s in graph.neighbors(g):
+            if nodes[s].get("kind") == "school":
+                group_of[s] = nodes[g]["name"]
+    by_group = {s: group_of.get(s) or sd_of.get(s) or district_of.get(s, "?") for s in schools}
+    if by == "auto":
+        n_districts = len(set(district_of.values()))
+        by = "group" if group_of and len(set(by_group.values())) <= MAX_FLOW_UNITS else \
+            ("district" if n_districts > 1 or not group_of else "group")
+    if by == "district":
+        return {s: district_of.get(s, "?") for s in schools}, "districts"
+    return by_group, "education groups (ungrouped schools: their school district)"
+
+
+def _nice(x: float) -> int:
+    """A round number of at most `x` (1, 2, 5, 10, 20, ...) for the width key."""
+    if x < 1:
+        return 1
+    base = 10 ** int(np.floor(np.log10(x)))
+    return int(max(m * base for m in (1, 2, 5) if m * base <= x))
+
+
+def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = None,
+                values: pd.Series | None = None, value_label: str = "", title: str | None = None,
+                by: str = "auto") -> plt.Figure:
+    """The place graph drawn on the map, with the rotations as flows between units.
+
+    Schools sit at their coordinates (colour: tier, or `values` by school id; size: enrolment),
+    districts are outlined and named, education groups drawn as thin lines from each member to
+    its leading school, twinning pairs as dashed lines. The rotations of `year` (every year when
+    None; first replicate of the tidy `moves` frame, `RunResult.moves`) are summed between units
+    (`flow_units`: education groups or districts), one arrow per pair of units from home to host
+    whose width is proportional to the number of teachers; rotations within a unit are the size
+    of the ring at its centre. Thousands of school-to-school arrows would hide each other.
     """
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
@@ -546,18 +630,19 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
     for a, b, d in graph.edges(data=True):
         if d.get("kind") == "twinning":
             twin_segments.append((pos[a], pos[b]))
-    groups = LineCollection(member_segments, colors="#27ae60", linewidths=1.4, alpha=0.8, zorder=2,
-                            label="education group (to its leading school)")
+    faded = moves is not None  # the flows are the point of the figure: the structure steps back
+    groups = LineCollection(member_segments, colors="#27ae60", linewidths=1.0 if faded else 1.4,
+                            alpha=0.45 if faded else 0.8, zorder=2, label="education group (to its leading school)")
     groups.set_gid("groups")
     ax.add_collection(groups)
-    twins = LineCollection(twin_segments, colors="#2c3e50", linewidths=1.2, linestyles="--", zorder=2,
-                           label="twinning pair")
+    twins = LineCollection(twin_segments, colors="#2c3e50", linewidths=1.0, linestyles="--", zorder=2,
+                           alpha=0.5 if faded else 1.0, label="twinning pair")
     twins.set_gid("twinning")
     ax.add_collection(twins)
     # schools
     xy = np.array([pos[s] for s in schools])
     enrol = np.array([graph.nodes[s].get("enrolment", 500) for s in schools], dtype=float)
-    sizes = 25 + 120 * np.sqrt(enrol / max(enrol.max(), 1))
+    sizes = (15 if faded else 25) + (70 if faded else 120) * np.sqrt(enrol / max(enrol.max(), 1))
     if values is not None:
         vals = pd.Series(values).reindex(schools).to_numpy(dtype=float)
         points = ax.scatter(xy[:, 0], xy[:, 1], s=sizes, c=vals, cmap="viridis", edgecolors="black",
@@ -567,12 +652,13 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
     else:
         colours = [TIER_COLOURS[graph.nodes[s]["tier"]] for s in schools]
         ax.scatter(xy[:, 0], xy[:, 1], s=sizes, c=colours, edgecolors="black", linewidths=0.5, zorder=3,
-                   gid="schools")
+                   alpha=0.7 if faded else 1.0, gid="schools")
         present = {graph.nodes[s]["tier"] for s in schools}
         handles = [Line2D([], [], marker="o", linestyle="", markerfacecolor=TIER_COLOURS[t], markeredgecolor="black",
                           label=f"{t} school") for t in TIERS if t in present]
-    # flows
+    # flows between units
     n_moves = 0
+    unit_of, what = flow_units(graph, by)
     if moves is not None and len(moves):
         mv = moves[moves["kind"].astype(str) == "rotation"]
         if "replicate" in mv.columns and len(mv):
@@ -581,16 +667,30 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
             mv = mv[mv["year"] == year]
         mv = mv[mv["from_school"].isin(pos) & mv["to_school"].isin(pos)]
         n_moves = len(mv)
-        counts = mv.groupby(["from_school", "to_school"]).size()
-        top = max(counts.max(), 1) if len(counts) else 1
-        for (a, b), k in counts.items():
-            if a == b:
-                continue
-            width = 0.6 + 3.4 * k / top
-            ax.add_patch(FancyArrowPatch(pos[a], pos[b], arrowstyle="-|>", mutation_scale=6 + 2 * width,
-                                         linewidth=width, color=FLOW_COLOUR, alpha=0.45,
-                                         connectionstyle="arc3,rad=0.15", zorder=4, gid="flow"))
-        handles.append(Line2D([], [], color=FLOW_COLOUR, linewidth=2, label="rotations, home to host"))
+        centre = {u: np.mean([pos[s] for s in schools if unit_of[s] == u], axis=0) for u in set(unit_of.values())}
+        counts = mv.groupby([mv["from_school"].map(unit_of), mv["to_school"].map(unit_of)]).size()
+        top = max(int(counts.max()), 1) if len(counts) else 1
+        between = counts[[a != b for a, b in counts.index]].sort_values(ascending=False)
+        for rank, ((a, b), k) in enumerate(between.items()):
+            width = 0.8 + 9.0 * k / top
+            ax.add_patch(FancyArrowPatch(tuple(centre[a]), tuple(centre[b]), arrowstyle="-|>",
+                                         mutation_scale=8 + 2 * width, linewidth=width, color=FLOW_COLOUR,
+                                         alpha=0.55, connectionstyle="arc3,rad=0.2", shrinkA=6, shrinkB=6,
+                                         zorder=4, gid="flow"))
+            if rank < LABELLED_FLOWS:
+                mx, my = (centre[a] + centre[b]) / 2
+                ax.text(mx, my, f"{k:,}", fontsize=7, ha="center", va="center", zorder=6, gid="flow_label",
+                        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none",
+                              "alpha": 0.8})
+        within = counts[[a == b for a, b in counts.index]]
+        for (u, _), k in within.items():
+            ax.scatter(*centre[u], s=30 + 900 * k / top, facecolors="none", edgecolors=FLOW_COLOUR, linewidths=2,
+                       zorder=4, gid="within")
+        key = sorted({_nice(top), _nice(top / 4)}, reverse=True)
+        handles += [Line2D([], [], color=FLOW_COLOUR, alpha=0.55, linewidth=0.8 + 9.0 * k / top,
+                           label=f"{k:,} rotations between two units") for k in key]
+        handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor=FLOW_COLOUR,
+                              markersize=10, markeredgewidth=2, label="rotations within a unit (ring size)"))
     handles += [Line2D([], [], color="#2c3e50", linestyle="--", label="twinning pair"),
                 Line2D([], [], color="#27ae60", linewidth=1.4, label="education group")]
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0) if values is None else
@@ -600,6 +700,6 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
     ax.set_xlabel("km east")
     ax.set_ylabel("km north")
     when = "all years" if year is None else f"year {year}"
-    ax.set_title(title or (f"Schools, groups and twinning pairs; {n_moves} rotations in {when}"
+    ax.set_title(title or (f"{n_moves:,} rotations in {when} (replicate 0), summed between {what}"
                            if moves is not None else "Schools, groups and twinning pairs"), fontsize=11)
     return fig
