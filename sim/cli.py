@@ -22,10 +22,11 @@ class WriteFailed(Exception):
 
 
 def _load(path: str, overrides: list[str]):
+    from sim.examples import find_scenario
     from sim.scenario import ScenarioError, load_scenario
 
     try:
-        return load_scenario(path, overrides)
+        return load_scenario(find_scenario(path), overrides)
     except ScenarioError as exc:
         raise BadInput(str(exc)) from None
 
@@ -264,14 +265,34 @@ def cmd_report(args) -> int:
 def cmd_scenarios(args) -> int:
     import yaml
 
-    folder = Path(args.folder)
-    files = sorted(p for p in folder.glob("*.yaml") if not p.name.startswith("_"))
+    from sim.examples import SCENARIOS, scenario_files
+
+    folder = Path(args.folder) if args.folder else (SCENARIO_DIR if SCENARIO_DIR.is_dir() else SCENARIOS)
+    files = scenario_files(folder) if folder.is_dir() else {}
     if not files:
         raise BadInput(f"{folder}: no scenario files")
-    for path in files:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        desc = str(data.get("description", "")).strip().splitlines()
-        print(f"{path.stem:28s} {desc[0] if desc else ''}")
+    print(f"# {folder if folder != SCENARIOS else 'shipped with teachersim'}: run one by file or by name")
+    for name, path in files.items():
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, ValueError, yaml.YAMLError):
+            data = {}
+        desc = str(data.get("description", "") if isinstance(data, dict) else "").strip().splitlines()
+        print(f"{name:32s} {desc[0] if desc else ''}")
+    return 0
+
+
+def cmd_init(args) -> int:
+    from sim.examples import copy_examples
+
+    try:
+        written = copy_examples(Path(args.folder))
+    except FileExistsError as exc:
+        raise BadInput(str(exc)) from None
+    except OSError as exc:
+        raise BadInput(f"{args.folder}: cannot create ({exc})") from None
+    print(f"wrote {', '.join(str(p) + '/' for p in written)}: edit them, then "
+          f"teachersim run {written[0]}/dongcheng_2021.yaml")
     return 0
 
 
@@ -280,7 +301,7 @@ def parser() -> argparse.ArgumentParser:
                                 "between schools (China's exchange and rotation policy and others).")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a scenario and write results, figures and a summary")
-    r.add_argument("scenario", help="scenario YAML file")
+    r.add_argument("scenario", help="scenario YAML file, or the name of a shipped one (teachersim scenarios)")
     r.add_argument("--years", type=int, help="simulated years (overrides run.years)")
     r.add_argument("--reps", type=int, help="replicates (overrides run.replicates)")
     r.add_argument("--seed", type=int, help="root seed (overrides run.seed)")
@@ -354,8 +375,12 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--out", help="the HTML file (default FOLDER/report.html)")
     h.set_defaults(func=cmd_report)
     s = sub.add_parser("scenarios", help="list the scenario files with their descriptions")
-    s.add_argument("folder", nargs="?", default=str(SCENARIO_DIR))
+    s.add_argument("folder", nargs="?", help="a folder of scenario files (default ./scenarios if there is one, "
+                   "else the scenarios shipped with teachersim)")
     s.set_defaults(func=cmd_scenarios)
+    i = sub.add_parser("init", help="copy the shipped scenarios and sweeps into a new folder, for editing")
+    i.add_argument("folder", help="a new (or empty) folder")
+    i.set_defaults(func=cmd_init)
     return p
 
 
