@@ -115,7 +115,7 @@ def write_run(result, out: str | Path, figures: bool = True, force: bool = False
             files[f"{name}.parquet"] = sha256(tmp / f"{name}.parquet")
         if figures:
             from sim.plots import save_run_figures
-            for path in save_run_figures(result.metrics, tmp / "figures"):
+            for path in save_run_figures(result.metrics, tmp / "figures", result.scenario):
                 files[str(path.relative_to(tmp))] = sha256(path)
         graph = graph_json(result)  # a roster run's map for the report, while its roster files are at hand
         if graph is not None:
@@ -244,7 +244,13 @@ def write_run_file(df, folder: Path, rid: str, sweep: str) -> Path:
         line = f"{sha256(tmp)}  {final.name}\n"
         replace_atomically(folder, sidecar, lambda t: t.write_text(line, encoding="utf-8"))
 
-    replace_atomically(folder, final, write)
+    existed = final.exists()
+    try:
+        replace_atomically(folder, final, write)
+    except BaseException:
+        if not existed and not final.exists():  # stopped between the renames: no checksum without its file
+            sidecar.unlink(missing_ok=True)
+        raise
     return final
 
 

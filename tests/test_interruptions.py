@@ -31,7 +31,7 @@ from sweep_helpers import INTERRUPTIBLE_RUNS, interruptible_sweep, run_files, se
 
 import sim
 from sim.results import ResultsError
-from sim.store import SCHEMA_VERSION, read_manifest, run_id, valid_run_file
+from sim.store import SCHEMA_VERSION, read_manifest, run_id
 
 REPO = Path(__file__).resolve().parents[1]
 EXCHANGE = REPO / "tests" / "data" / "exchange.yaml"
@@ -144,9 +144,10 @@ def check_sweep_folder(out: Path) -> int:
     kept = run_files(out)
     assert 0 < len(kept) < INTERRUPTIBLE_RUNS
     for name, data in kept.items():
-        assert valid_run_file(out / "runs" / name), name
+        assert (out / "runs" / f"{name}.sha256").is_file(), name
         assert data == reference[name], f"{name} differs from the uninterrupted sweep's"
-    assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(kept), "a stray file in runs/"
+    others = [p.name for p in (out / "runs").iterdir() if p.name not in kept]
+    assert all(n.endswith(".parquet.sha256") for n in others), "a stray file in runs/"
     assert not (out / ".tmp").exists() and list((out / "failed").iterdir()) == []
     manifest = read_manifest(out)
     assert manifest["status"] == {"done": len(kept), "failed": 0, "missing": INTERRUPTIBLE_RUNS - len(kept)}
@@ -292,7 +293,8 @@ def test_full_disk_mid_sweep_keeps_only_complete_run_files(small_disk, tmp_path)
     for name, data in kept.items():  # whatever fitted is complete; nothing is half-written
         assert data == reference[name], name
     runs = sorted(p.name for p in (out / "runs").iterdir()) if (out / "runs").exists() else []
-    assert runs == sorted(kept), "a partial file in runs/"
+    assert [n for n in runs if not n.endswith(".sha256")] == sorted(kept), "a partial file in runs/"
+    assert all(f"{name}.sha256" in runs for name in kept), "a run file without its checksum"
     assert len(kept) < INTERRUPTIBLE_RUNS, f"{how}: the disk was not full after all"
 
 
@@ -383,9 +385,25 @@ def test_a_foreign_file_in_a_sweeps_runs_is_named_not_skipped(sweep_copy):
     assert str(err.value) == f"{stray}: not a run of this sweep (a foreign file); move it out of runs/"
 
 
+def forget(folder: Path, rid: str) -> None:
+    """Edit the manifest as if run `rid` had never finished (a run a killed sweep did not reach)."""
+    import json
+
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["done_runs"].remove(rid)
+    manifest["status"]["done"] -= 1
+    manifest["status"]["missing"] += 1
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
 def test_a_run_file_of_another_schema_is_named(sweep_copy):
+    import hashlib
+
     victim = sweep_copy / "runs" / f"{run_id('exchange', 2, 1)}.parquet"
     pd.read_parquet(victim).to_parquet(victim)  # same rows, written without our schema version
+    digest = hashlib.sha256(victim.read_bytes()).hexdigest()  # and a checksum file that matches it
+    (sweep_copy / "runs" / f"{victim.name}.sha256").write_text(f"{digest}  {victim.name}\n", encoding="utf-8")
     with pytest.raises(ResultsError) as err:
         sim.load_results(sweep_copy)
     assert str(err.value).startswith(f"{victim}: schema version none, expected {SCHEMA_VERSION}")
@@ -397,7 +415,8 @@ def test_a_corrupt_run_file_is_named_and_resume_redoes_it(sweep_copy, tmp_path):
     victim.write_bytes(good[:200])
     with pytest.raises(ResultsError) as err:
         sim.load_results(sweep_copy)
-    assert str(err.value).startswith(f"{victim}: not a readable Parquet file")
+    assert str(err.value) == (f"{victim}: does not match its checksum in {victim.name}.sha256 (corrupt or replaced); "
+                              "running the sweep again (--resume) redoes it")
     manifest = read_manifest(sweep_copy)
     summary = sim.sweep(manifest["sweep_file"], sweep_copy, serial=True)
     assert (summary.ran, summary.present) == (1, INTERRUPTIBLE_RUNS - 1)
@@ -408,6 +427,7 @@ def test_a_corrupt_run_file_is_named_and_resume_redoes_it(sweep_copy, tmp_path):
 def test_a_corrupt_failure_record_is_named(sweep_copy):
     rid = run_id("exchange", 1, 1)
     (sweep_copy / "runs" / f"{rid}.parquet").unlink()
+    forget(sweep_copy, rid)
     record = sweep_copy / "failed" / f"{rid}.json"
     record.write_text("{not json", encoding="utf-8")
     with pytest.raises(ResultsError, match=f"^{record}: not a failure record"):
@@ -416,6 +436,7 @@ def test_a_corrupt_failure_record_is_named(sweep_copy):
 
 def test_a_missing_run_is_reported_as_missing_not_dropped(sweep_copy):
     (sweep_copy / "runs" / f"{run_id('exchange', 0, 0)}.parquet").unlink()
+    forget(sweep_copy, run_id("exchange", 0, 0))
     res = sim.load_results(sweep_copy)
     runs = res.runs.set_index("run")["status"]
     assert runs[run_id("exchange", 0, 0)] == "missing"

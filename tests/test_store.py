@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -15,7 +14,6 @@ from sim.store import (
     folder_lock,
     replace_atomically,
     run_id,
-    valid_run_file,
     write_folder,
     write_run_file,
 )
@@ -30,12 +28,45 @@ def test_run_id_sorts_by_point_and_replicate():
     assert run_id("dc", 7, 3) == "dc__p000007__r0003"
 
 
+SWEEP = "f" * 64  # a sweep fingerprint
+
+
 def test_run_file_is_written_whole_and_read_back(tmp_path):
-    path = write_run_file(FRAME, tmp_path, "a__p000000__r0001")
+    path = write_run_file(FRAME, tmp_path, "a__p000000__r0001", SWEEP)
     assert path == tmp_path / "runs" / "a__p000000__r0001.parquet"
-    assert valid_run_file(path)
     pd.testing.assert_frame_equal(pd.read_parquet(path), FRAME, check_dtype=False)
     assert list((tmp_path / TMP).iterdir()) == []  # the temporary file was renamed, not copied
+    meta = pq.read_schema(path).metadata
+    assert meta[b"teachersim_run"] == b"a__p000000__r0001" and meta[b"teachersim_sweep"] == SWEEP.encode()
+
+
+def test_a_run_file_has_its_checksum_in_sha256sum_format(tmp_path):
+    import hashlib
+    import shutil
+    import subprocess
+
+    path = write_run_file(FRAME, tmp_path, "a__p000000__r0001", SWEEP)
+    sidecar = path.with_name(path.name + ".sha256")
+    assert sidecar.read_text() == f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n"
+    if shutil.which("sha256sum"):
+        done = subprocess.run(["sha256sum", "-c", sidecar.name], cwd=path.parent, capture_output=True, text=True)
+        assert done.returncode == 0 and done.stdout.strip() == f"{path.name}: OK", done
+
+
+def test_a_run_file_stopped_between_its_renames_leaves_no_checksum_alone(tmp_path, monkeypatch):
+    import sim.store as store
+
+    real = store.os.replace
+
+    def stopped(src, dst):
+        if str(dst).endswith(".parquet"):
+            raise KeyboardInterrupt
+        return real(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        write_run_file(FRAME, tmp_path, "a__p000000__r0001", SWEEP)
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == []
 
 
 def test_a_writer_that_fails_leaves_no_file(tmp_path):
@@ -52,21 +83,9 @@ def test_a_writer_that_fails_leaves_no_file(tmp_path):
 
 
 def test_an_existing_result_is_replaced_whole(tmp_path):
-    first = write_run_file(FRAME, tmp_path, "r")
-    write_run_file(FRAME.assign(value=[9.0, 9.0]), tmp_path, "r")
+    first = write_run_file(FRAME, tmp_path, "r", SWEEP)
+    write_run_file(FRAME.assign(value=[9.0, 9.0]), tmp_path, "r", SWEEP)
     assert pd.read_parquet(first)["value"].tolist() == [9.0, 9.0]
-
-
-def test_valid_run_file_refuses_what_resume_must_redo(tmp_path):
-    good = write_run_file(FRAME, tmp_path, "good")
-    truncated = tmp_path / "truncated.parquet"
-    truncated.write_bytes(good.read_bytes()[:-20])
-    foreign = tmp_path / "foreign.parquet"
-    pq.write_table(pa.Table.from_pandas(FRAME), foreign)  # no schema version
-    empty = write_run_file(FRAME.iloc[:0], tmp_path, "empty")
-    assert valid_run_file(good)
-    for path in (truncated, foreign, empty, tmp_path / "missing.parquet"):
-        assert not valid_run_file(path), path
 
 
 def test_folder_lock_is_exclusive_and_released(tmp_path):
