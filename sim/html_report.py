@@ -3,8 +3,10 @@
 `teachersim report DIR` (or `write_report(DIR)`) reads the folder with `load_results` and writes
 one HTML file a researcher can send on: the scenario(s) in words, the key figures (PNG embedded
 as base64, so the file needs nothing beside it), the tables with their intervals, and the
-provenance (versions, seeds, commit, host, timings). Nothing is simulated, except that the place
-graph of a run is rebuilt from its resolved scenario and seed to draw the network map.
+provenance (versions, seeds, commit, host, timings). Nothing is simulated: the network map of a
+roster run is drawn from the place graph the run stored (`graph.json`, since the roster files
+may be gone or elsewhere by the time of the report); that of a synthetic world is rebuilt from
+its resolved scenario and seed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import base64
 import datetime as dt
 import html
 import io
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 REPORT_NAME = "report.html"
+GRAPH_FILE = "graph.json"  # a roster run's place graph, written with the run (store.write_run)
+GRAPH_LIMIT = 64 * 2**20  # bytes; a city's place graph is a few MB
 MAX_TABLE_ROWS = 60
 
 
@@ -234,22 +239,33 @@ def figure_html(make: Callable, caption: str, *args, **kwargs) -> str:
             f"<figcaption>{_md(caption)}</figcaption></figure>")
 
 
+def _breakable(name: str) -> str:
+    """A column name that may wrap after each dot or underscore (long parameter paths)."""
+    return "".join(html.escape(c) + ("<wbr>" if c in "._" else "") for c in name)
+
+
 def table_html(frame: pd.DataFrame, caption: str = "") -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    """A table in a box that scrolls sideways when it is wider than the page (the page never does)."""
+    head = "".join(f"<th>{_breakable(str(c))}</th>" for c in frame.columns)
     rows = []
     for row in frame.itertuples(index=False):
         rows.append("<tr>" + "".join(f"<td>{_md(str(v))}</td>" for v in row) + "</tr>")
     cap = f"<caption>{_md(caption)}</caption>" if caption else ""
-    return f'<table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return f'<div class="table"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
-def interval(mean: float, lo: float, hi: float, digits: int = 3) -> str:
-    """`mean [lo, hi]`, or the mean alone when there is no interval."""
+def interval(mean: float, lo: float, hi: float, digits: int = 3, count: bool = False) -> str:
+    """`mean [lo, hi]`, or the mean alone when there is no interval; head counts (`count`) as
+    whole numbers with separators, never `8.96e+03`."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "-"
+
+    def f(x: float) -> str:
+        return f"{round(x):,}" if count and math.isfinite(x) else f"{x:.{digits}g}"
+
     if lo is None or math.isnan(lo):
-        return f"{mean:.{digits}g}"
-    return f"{mean:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
+        return f(mean)
+    return f"{f(mean)} [{f(lo)}, {f(hi)}]"
 
 
 def _provenance(manifest: dict, seeds: list | None, extra: dict | None = None) -> str:
@@ -287,7 +303,8 @@ h2 { color: #2c3e50; margin-top: 1.6em; }
 figure { margin: 1.2em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { font-size: .9em; color: #555; }
-table { border-collapse: collapse; margin: .8em 0; font-size: .88em; }
+div.table { max-width: 100%; overflow-x: auto; margin: .8em 0; }
+table { border-collapse: collapse; font-size: .88em; }
 th, td { border: 1px solid #ccc; padding: .25em .5em; text-align: left; vertical-align: top; }
 th { background: #f0f3f5; }
 caption { text-align: left; font-size: .9em; color: #555; padding-bottom: .3em; }
@@ -310,22 +327,31 @@ def render(report: Report) -> str:
 
 
 def _headline_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Each headline metric's path: start and last year with 95% t-intervals over replicates, and
+    the lowest, highest and mean over years 1..last of the replicate means (sim.report)."""
     from sim.analysis import t_interval
     from sim.metrics import REGISTRY
-    from sim.report import HEADLINE
+    from sim.report import Trajectory, by_year, fmt, headline, is_count
 
     last = int(metrics["year"].max())
+
+    def at(sel: pd.DataFrame, year: int, name: str) -> str:
+        x = sel.loc[sel["year"] == year, "value"].to_numpy(dtype=float)
+        x = x[np.isfinite(x)]
+        return interval(*t_interval(x), count=is_count(name)) if len(x) else "-"
+
     rows = []
-    for name, group in HEADLINE:
-        cells = []
-        for year in (0, last):
-            v = metrics[(metrics["metric"] == name) & (metrics["group"] == group) & (metrics["year"] == year)]
-            x = v["value"].to_numpy(dtype=float)
-            x = x[np.isfinite(x)]
-            cells.append(interval(*t_interval(x)) if len(x) else "-")
+    for name, group in headline(metrics):
+        sel = metrics[(metrics["metric"] == name) & (metrics["group"] == group)]
+        series = by_year(metrics, name, group)
+        if series.empty:
+            continue
+        t = Trajectory.of(series)
         label = REGISTRY[name].label if name in REGISTRY else name
-        rows.append((f"{label} (`{name}`)", group, *cells))
-    return pd.DataFrame(rows, columns=["metric", "group", "year 0 (start)", f"year {last}"])
+        rows.append((f"{label} (`{name}`)", group, at(sel, 0, name), f"{fmt(name, t.low)} (year {t.low_year})",
+                     f"{fmt(name, t.high)} (year {t.high_year})", fmt(name, t.mean), at(sel, last, name)))
+    return pd.DataFrame(rows, columns=["metric", "group", "year 0 (start)", "lowest (year)", "highest (year)",
+                                       f"mean, years 1-{last}", f"year {last}"])
 
 
 def place_graph(scenario: dict, seed: int, source_dir: str = "."):
@@ -339,19 +365,58 @@ def place_graph(scenario: dict, seed: int, source_dir: str = "."):
     return build_world(sc.world, rng, source_dir).graph
 
 
+def graph_json(result) -> bytes | None:
+    """A roster run's place graph as node-link JSON for `graph.json` (None for a synthetic world,
+    which the report rebuilds from the scenario and seed). Read while the roster files are at hand."""
+    import networkx as nx
+
+    if result.scenario.world.preset != "roster":
+        return None
+    graph = place_graph(result.scenario.model_dump(mode="json"), result.seeds[0], result.scenario.source_dir)
+    data = nx.node_link_data(graph, edges="edges")
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def run_graph(res):
+    """The place graph of a loaded run: the stored `graph.json` (checksummed by load_results) when
+    the manifest lists it, else rebuilt for a synthetic world; ValueError saying why not."""
+    import networkx as nx
+
+    from sim.manifests import listed_file, read_regular
+
+    m = res.manifest
+    if GRAPH_FILE in m.get("files", {}):
+        data = read_regular(listed_file(res.path, GRAPH_FILE), GRAPH_LIMIT)
+        try:
+            return nx.node_link_graph(json.loads(data), edges="edges")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{res.path / GRAPH_FILE}: not a place graph ({exc})") from None
+    if m["scenario"]["world"]["preset"] == "roster":
+        raise ValueError(f"{res.path}: the run stored no {GRAPH_FILE} (written by an older teachersim); "
+                         "run the scenario again to draw its map")
+    return place_graph(m["scenario"], m["seeds"][0])
+
+
 def _run_report(res) -> Report:
     from sim import plots
+    from sim.report import first_term_ends, headline, programs_of, rebound_words, terms_sentence, year_table
 
     m = res.manifest
     sc = m["scenario"]
     rep = Report(f"Run: {sc['name']}", "run")
     rep.add("What was run", _paragraphs(describe_scenario(sc)))
+    last = int(res.metrics["year"].max())
+    programs = programs_of(sc)
+    ends = first_term_ends(programs, last)
+    marks = (f" Dotted: the years the rotators of year 1 reach the end of their terms ({terms_sentence(programs)})."
+             if ends else "")
     figs = [figure_html(plots.cv_trajectories, "Between-school CV of each teacher indicator, with the "
-                        "high-quality limits (dashed); band: the spread over replicates.", res.metrics),
+                        "high-quality limits (dashed); band: the spread over replicates." + marks, res.metrics,
+                        term_ends=ends),
             figure_html(plots.cv_by_scenario, "Backbone CV: mean over replicates with its 95% t-interval, and the "
-                        "limit.", res.metrics, "cv_backbone"),
-            figure_html(plots.rotation_activity, "Rotations per year and coverage of the eligible cohort.",
-                        res.metrics),
+                        "limit (dashed)." + marks, res.metrics, "cv_backbone", term_ends=ends),
+            figure_html(plots.rotation_activity, "Rotations started and rotators returning home per year, and "
+                        "coverage of the eligible cohort." + marks, res.metrics, term_ends=ends),
             figure_html(plots.coverage_curves, "Cumulative coverage of the eligible cohort and of all staff.",
                         res.metrics),
             figure_html(plots.lorenz_curves, "Lorenz curves of backbone teachers across schools, first and last "
@@ -361,19 +426,25 @@ def _run_report(res) -> Report:
     if res.metrics.loc[res.metrics["metric"] == "flow_district", "group"].nunique() > 1:
         figs.append(figure_html(plots.flow_heatmap, "Rotations between districts.", res.metrics, "flow_district"))
     try:
-        graph = place_graph(sc, m["seeds"][0])
-    except Exception as exc:  # e.g. a roster whose files are not where the manifest was written
-        figs.append('<p class="note">Network map not drawn: the place graph could not be rebuilt '
-                    f"({html.escape(str(exc))}).</p>")
+        graph = run_graph(res)
+    except Exception as exc:  # a map that cannot be drawn is reported, not fatal
+        figs.append(f'<p class="note">Network map not drawn: {html.escape(str(exc))}.</p>')
     else:
-        year = 1 if int(res.metrics["year"].max()) >= 1 else None
+        year = 1 if last >= 1 else None
         figs.append(figure_html(plots.network_map, f"The place graph with the rotations of year {year} "
-                                "(replicate 0).", graph, res.moves, year))
+                                "(replicate 0), summed between education groups or districts: arrow width "
+                                "is the number of teachers from home to host.", graph, res.moves, year))
     rep.figures = sum(f.startswith("<figure") for f in figs)
     rep.add("Figures", "\n".join(figs))
     reps = res.metrics["replicate"].nunique()
     rep.add("Headline metrics", table_html(_headline_table(res.metrics),
-                                           f"Mean over {reps} replicate(s) with its 95% t-interval."))
+                                           f"Start and last year: mean over {reps} replicate(s) with its 95% "
+                                           "t-interval; lowest, highest and mean: of the replicate means over the "
+                                           "years after year 0."))
+    words = rebound_words(res.metrics, programs, headline(res.metrics))
+    if words:
+        rep.add("Why the CVs move", _paragraphs(words))
+    rep.add("By year", table_html(year_table(res.metrics, headline(res.metrics)), "Mean over replicates."))
     rep.add("Provenance", _provenance(m, m.get("seeds")))
     return rep
 
@@ -381,6 +452,7 @@ def _run_report(res) -> Report:
 def _compare_report(res) -> Report:
     from sim import plots
     from sim.analysis import MEAN_TEST, PAIRED_TEST
+    from sim.report import is_count
 
     m = res.manifest
     baseline = m["baseline"]
@@ -407,10 +479,11 @@ def _compare_report(res) -> Report:
     t = res.comparison
     rows = []
     for r in t.itertuples(index=False):
-        diff = "(baseline)" if r.test == "baseline" else interval(r.diff, r.diff_ci_low, r.diff_ci_high)
+        count = is_count(r.metric)
+        diff = "(baseline)" if r.test == "baseline" else interval(r.diff, r.diff_ci_low, r.diff_ci_high, count=count)
         p = "" if r.test == "baseline" or math.isnan(r.p_value) else f"{r.p_value:.3g}"
-        rows.append((f"`{r.metric}`", r.group, r.year, r.scenario, interval(r.mean, r.ci_low, r.ci_high), diff, p,
-                     r.n))
+        rows.append((f"`{r.metric}`", r.group, r.year, r.scenario, interval(r.mean, r.ci_low, r.ci_high, count=count),
+                     diff, p, r.n))
     table = pd.DataFrame(rows, columns=["outcome", "group", "year", "scenario", "mean [95% CI]",
                                         "difference from baseline [95% CI]", "p", "n"])
     rep.add("Comparison table", table_html(table, f"Mean: {MEAN_TEST}. Difference: scenario minus baseline, "
@@ -457,9 +530,13 @@ def _sweep_report(res) -> Report:
     rep.add("What was swept", _paragraphs(words))
     metric, group = _sweep_outcome(res)
     last = int(res.metrics["year"].max()) if len(res.metrics) else 0
-    figs = [figure_html(plots.sweep_response, f"`{metric}` ({group}) at year {last} against `{p}`: mean over the "
-                        "replicates of each design point with its 95% t-interval.", res.metrics, p, metric, group, last)
-            for p in d["parameters"]]
+    figs = []
+    for p in d["parameters"]:
+        hue = response_hue(res.metrics, d["parameters"], p)
+        per = f", one series per value of `{hue}`" if hue else ""
+        figs.append(figure_html(plots.sweep_response, f"`{metric}` ({group}) at year {last} against `{p}`{per}: mean "
+                                "over the replicates of each design point with its 95% t-interval.", res.metrics, p,
+                                metric, group, last, hue=hue))
     sens_tables = []
     if d.get("salib"):
         for outcome in spec["outcomes"]:
@@ -488,8 +565,26 @@ def _sweep_report(res) -> Report:
     return rep
 
 
+MAX_HUE_LEVELS = 6  # a swept parameter with at most this many values can split a response plot
+
+
+def response_hue(metrics: pd.DataFrame, parameters: list[str], p: str) -> str | None:
+    """The other swept parameter a response plot against `p` is split by: one with few values (a
+    grid axis such as the matching rule; a categorical one first), so that its levels are not
+    mixed in one cloud; None when every other parameter has many values (LHS, Sobol, Morris)."""
+    choices = []
+    for q in parameters:
+        if q == p or q not in metrics.columns:
+            continue
+        n = metrics[q].nunique()
+        if 1 < n <= MAX_HUE_LEVELS:
+            choices.append((pd.api.types.is_numeric_dtype(metrics[q]), n, q))
+    return min(choices)[2] if choices else None
+
+
 def _points_table(res, year: int) -> str:
     from sim.analysis import t_interval
+    from sim.report import is_count
 
     params = res.manifest["design"]["parameters"]
     rows = res.metrics[res.metrics["year"] == year]
@@ -498,10 +593,10 @@ def _points_table(res, year: int) -> str:
         row = {"scenario": scenario, "point": int(point)}
         for p in params:
             v = part[p].iloc[0]
-            row[p] = f"{v:.4g}" if isinstance(v, float) else str(v)
+            row[p] = (f"{v:,.0f}" if float(v).is_integer() else f"{v:.4g}") if isinstance(v, float) else str(v)
         for (metric, group), cell in part.groupby(["metric", "group"], observed=True, sort=False):
             x = cell["value"].to_numpy(dtype=float)
-            row[f"{metric} ({group})"] = interval(*t_interval(x[np.isfinite(x)]))
+            row[f"{metric} ({group})"] = interval(*t_interval(x[np.isfinite(x)]), count=is_count(metric))
         out.append(row)
     frame = pd.DataFrame(out)
     note = ""
@@ -534,14 +629,11 @@ def build_report(folder: str | Path) -> Report:
 
 def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
     """Write the HTML report of a result folder to `out` (default `<folder>/report.html`)."""
-    from sim.store import check_writable
+    from sim.store import check_writable, write_bytes_atomic
 
     folder = Path(folder)
     out = Path(out) if out is not None else folder / REPORT_NAME
     text = render(build_report(folder))
     check_writable(out.parent)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
-    return out
+    return write_bytes_atomic(out, text.encode("utf-8"))  # a new temporary name, never a planted link
