@@ -262,6 +262,20 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from sim.export import ExportError, export_csv, export_xlsx
+    from sim.results import ResultsError
+
+    try:
+        path = export_xlsx(args.folder) if args.xlsx else export_csv(args.folder)
+    except (ExportError, ResultsError) as exc:
+        raise BadInput(str(exc)) from None
+    except ValueError as exc:  # a folder that is not a result (load_results' one-line errors)
+        raise BadInput(str(exc)) from None
+    print(f"wrote {path}{'/' if path.is_dir() else ''}")
+    return 0
+
+
 def cmd_scenarios(args) -> int:
     import yaml
 
@@ -374,6 +388,12 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("folder", help="a result folder written by run, compare or sweep")
     h.add_argument("--out", help="the HTML file (default FOLDER/report.html)")
     h.set_defaults(func=cmd_report)
+    e = sub.add_parser("export", help="write a result folder's tables as CSV files or an Excel workbook")
+    e.add_argument("folder", help="a result folder written by run, compare or sweep")
+    form = e.add_mutually_exclusive_group(required=True)
+    form.add_argument("--csv", action="store_true", help="FOLDER/csv/<table>.csv")
+    form.add_argument("--xlsx", action="store_true", help="FOLDER/export.xlsx, one sheet per table")
+    e.set_defaults(func=cmd_export)
     s = sub.add_parser("scenarios", help="list the scenario files with their descriptions")
     s.add_argument("folder", nargs="?", help="a folder of scenario files (default ./scenarios if there is one, "
                    "else the scenarios shipped with teachersim)")

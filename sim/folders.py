@@ -28,8 +28,11 @@ from pathlib import Path
 
 PARTIAL = ".teachersim-partial"  # marks a hidden folder as a result being built
 OURS = {"manifest.json", "summary.md", "metrics.parquet", "schools.parquet", "moves.parquet", "figures",
-        "comparison.csv", "comparison.md", "trajectories.parquet", PARTIAL}
+        "comparison.csv", "comparison.md", "trajectories.parquet", "report.html", "export.xlsx", "csv", PARTIAL}
 MANIFEST_LIMIT = 64 * 2**20  # bytes; a real manifest is a few kB
+# what teachersim's other commands add to a result folder (report, export): ours to replace too
+DERIVED = {"report.html", "export.xlsx"} | {f"csv/{table}.csv" for table in
+                                              ("metrics", "schools", "moves", "comparison", "trajectories")}
 
 
 class OutputRefused(ValueError):
@@ -147,8 +150,8 @@ def _foreign_files(out: Path, manifest: dict) -> list[str]:
     """Files and folders in `out` that neither the manifest lists nor teachersim always writes."""
     listed = manifest.get("files")
     listed = {str(k) for k in listed} if isinstance(listed, dict) else set()
-    allowed = listed | {"manifest.json", "summary.md"}
-    folders = {part for name in listed for part in _parents(name)}
+    allowed = listed | {"manifest.json", "summary.md"} | DERIVED
+    folders = {part for name in allowed for part in _parents(name)}
     foreign = []
     for dirpath, dirnames, filenames in os.walk(out):
         rel = Path(dirpath).relative_to(out)
