@@ -38,7 +38,7 @@ LABELS = {"teachers": "teachers", "above_qualification": "above qualification", 
           "backbone": "backbone", "pe_art": "PE/music/art"}
 
 
-TERM_END_COLOUR = "#7f8c8d"
+TERM_END_COLOUR = "#8e44ad"
 
 
 def mark_term_ends(ax, term_ends: list[int] | None, label: bool = True) -> None:
@@ -541,6 +541,7 @@ def sweep_response(metrics: pd.DataFrame, parameter: str, metric: str, group: st
 
 MAX_FLOW_UNITS = 24  # above this many groups (and school districts), flows are drawn between districts
 LABELLED_FLOWS = 12  # the largest flows get their count written on them
+DRAWN_FLOWS = 30  # the largest flows between units drawn; the caption says what share of rotations they carry
 
 
 def flow_units(graph, by: str = "auto") -> tuple[dict, str]:
@@ -583,24 +584,30 @@ def _nice(x: float) -> int:
 def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = None,
                 values: pd.Series | None = None, value_label: str = "", title: str | None = None,
                 by: str = "auto") -> plt.Figure:
-    """The place graph drawn on the map, with the rotations as flows between units.
+    """The place graph drawn on the map and, with `moves`, the rotations as flows between units.
 
-    Schools sit at their coordinates (colour: tier, or `values` by school id; size: enrolment),
-    districts are outlined and named, education groups drawn as thin lines from each member to
-    its leading school, twinning pairs as dashed lines. The rotations of `year` (every year when
-    None; first replicate of the tidy `moves` frame, `RunResult.moves`) are summed between units
-    (`flow_units`: education groups or districts), one arrow per pair of units from home to host
-    whose width is proportional to the number of teachers; rotations within a unit are the size
-    of the ring at its centre. Thousands of school-to-school arrows would hide each other.
+    The map: schools at their coordinates (colour: tier, or `values` by school id; size:
+    enrolment), districts outlined and named, education groups as thin lines from each member to
+    its leading school, twinning pairs as dashed lines. With `moves` (a tidy moves frame,
+    `RunResult.moves`; rotations of `year`, every year when None, first replicate) a second panel
+    sums the rotations between units (`flow_units`: education groups or districts), placed on a
+    circle: one arrow per pair of units from home to host, its width proportional to the number of
+    teachers (the DRAWN_FLOWS largest; the title says what share of the rotations they carry), and
+    rotations within a unit as a ring whose size is their number. Thousands of school-to-school
+    arrows would only hide each other.
     """
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
-    from matplotlib.patches import FancyArrowPatch, Polygon
+    from matplotlib.patches import Polygon
 
     sns.set_theme(style="white", context="notebook")
     schools = sorted(n for n, d in graph.nodes(data=True) if d.get("kind") == "school")
     pos = {n: (graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in schools}
-    fig, ax = plt.subplots(figsize=(10.0, 7.5), layout="constrained")
+    if moves is None:
+        fig, ax = plt.subplots(figsize=(10.0, 7.5), layout="constrained")
+    else:
+        fig, (ax, flow_ax) = plt.subplots(1, 2, figsize=(17.0, 8.0), layout="constrained",
+                                          gridspec_kw={"width_ratios": [1.0, 1.1]})
     # districts: the convex hull of their schools, and the name at the centre
     districts = [n for n, d in graph.nodes(data=True) if d.get("kind") == "district"]
     for d in districts:
@@ -630,19 +637,18 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
     for a, b, d in graph.edges(data=True):
         if d.get("kind") == "twinning":
             twin_segments.append((pos[a], pos[b]))
-    faded = moves is not None  # the flows are the point of the figure: the structure steps back
-    groups = LineCollection(member_segments, colors="#27ae60", linewidths=1.0 if faded else 1.4,
-                            alpha=0.45 if faded else 0.8, zorder=2, label="education group (to its leading school)")
+    groups = LineCollection(member_segments, colors="#27ae60", linewidths=1.4, alpha=0.8, zorder=2,
+                            label="education group (to its leading school)")
     groups.set_gid("groups")
     ax.add_collection(groups)
-    twins = LineCollection(twin_segments, colors="#2c3e50", linewidths=1.0, linestyles="--", zorder=2,
-                           alpha=0.5 if faded else 1.0, label="twinning pair")
+    twins = LineCollection(twin_segments, colors="#2c3e50", linewidths=1.2, linestyles="--", zorder=2,
+                           label="twinning pair")
     twins.set_gid("twinning")
     ax.add_collection(twins)
     # schools
     xy = np.array([pos[s] for s in schools])
     enrol = np.array([graph.nodes[s].get("enrolment", 500) for s in schools], dtype=float)
-    sizes = (15 if faded else 25) + (70 if faded else 120) * np.sqrt(enrol / max(enrol.max(), 1))
+    sizes = 25 + 120 * np.sqrt(enrol / max(enrol.max(), 1))
     if values is not None:
         vals = pd.Series(values).reindex(schools).to_numpy(dtype=float)
         points = ax.scatter(xy[:, 0], xy[:, 1], s=sizes, c=vals, cmap="viridis", edgecolors="black",
@@ -652,54 +658,89 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
     else:
         colours = [TIER_COLOURS[graph.nodes[s]["tier"]] for s in schools]
         ax.scatter(xy[:, 0], xy[:, 1], s=sizes, c=colours, edgecolors="black", linewidths=0.5, zorder=3,
-                   alpha=0.7 if faded else 1.0, gid="schools")
+                   gid="schools")
         present = {graph.nodes[s]["tier"] for s in schools}
         handles = [Line2D([], [], marker="o", linestyle="", markerfacecolor=TIER_COLOURS[t], markeredgecolor="black",
                           label=f"{t} school") for t in TIERS if t in present]
-    # flows between units
-    n_moves = 0
-    unit_of, what = flow_units(graph, by)
-    if moves is not None and len(moves):
-        mv = moves[moves["kind"].astype(str) == "rotation"]
-        if "replicate" in mv.columns and len(mv):
-            mv = mv[mv["replicate"] == mv["replicate"].min()]
-        if year is not None:
-            mv = mv[mv["year"] == year]
-        mv = mv[mv["from_school"].isin(pos) & mv["to_school"].isin(pos)]
-        n_moves = len(mv)
-        centre = {u: np.mean([pos[s] for s in schools if unit_of[s] == u], axis=0) for u in set(unit_of.values())}
-        counts = mv.groupby([mv["from_school"].map(unit_of), mv["to_school"].map(unit_of)]).size()
-        top = max(int(counts.max()), 1) if len(counts) else 1
-        between = counts[[a != b for a, b in counts.index]].sort_values(ascending=False)
-        for rank, ((a, b), k) in enumerate(between.items()):
-            width = 0.8 + 9.0 * k / top
-            ax.add_patch(FancyArrowPatch(tuple(centre[a]), tuple(centre[b]), arrowstyle="-|>",
-                                         mutation_scale=8 + 2 * width, linewidth=width, color=FLOW_COLOUR,
-                                         alpha=0.55, connectionstyle="arc3,rad=0.2", shrinkA=6, shrinkB=6,
-                                         zorder=4, gid="flow"))
-            if rank < LABELLED_FLOWS:
-                mx, my = (centre[a] + centre[b]) / 2
-                ax.text(mx, my, f"{k:,}", fontsize=7, ha="center", va="center", zorder=6, gid="flow_label",
-                        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none",
-                              "alpha": 0.8})
-        within = counts[[a == b for a, b in counts.index]]
-        for (u, _), k in within.items():
-            ax.scatter(*centre[u], s=30 + 900 * k / top, facecolors="none", edgecolors=FLOW_COLOUR, linewidths=2,
-                       zorder=4, gid="within")
-        key = sorted({_nice(top), _nice(top / 4)}, reverse=True)
-        handles += [Line2D([], [], color=FLOW_COLOUR, alpha=0.55, linewidth=0.8 + 9.0 * k / top,
-                           label=f"{k:,} rotations between two units") for k in key]
-        handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor=FLOW_COLOUR,
-                              markersize=10, markeredgewidth=2, label="rotations within a unit (ring size)"))
     handles += [Line2D([], [], color="#2c3e50", linestyle="--", label="twinning pair"),
                 Line2D([], [], color="#27ae60", linewidth=1.4, label="education group")]
-    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0) if values is None else
-              (0.0, -0.08), frameon=False)
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.08), frameon=False,
+              ncol=3 if moves is not None else 1)
     ax.set_aspect("equal")
     ax.autoscale_view()
     ax.set_xlabel("km east")
     ax.set_ylabel("km north")
-    when = "all years" if year is None else f"year {year}"
-    ax.set_title(title or (f"{n_moves:,} rotations in {when} (replicate 0), summed between {what}"
-                           if moves is not None else "Schools, groups and twinning pairs"), fontsize=11)
+    ax.set_title(title or "Schools, education groups and twinning pairs", fontsize=11)
+    if moves is not None:
+        mv = moves[moves["kind"].astype(str) == "rotation"] if len(moves) else moves
+        if "replicate" in mv.columns and len(mv):
+            mv = mv[mv["replicate"] == mv["replicate"].min()]
+        if year is not None and len(mv):
+            mv = mv[mv["year"] == year]
+        mv = mv[mv["from_school"].isin(pos) & mv["to_school"].isin(pos)] if len(mv) else mv
+        _flow_panel(flow_ax, graph, mv, by, "all years" if year is None else f"year {year}")
     return fig
+
+
+def unit_flows(graph, moves: pd.DataFrame, by: str = "auto") -> tuple[pd.Series, list[str], str]:
+    """(rotations by (home unit, host unit), every unit in map order, what the units are) of a
+    moves frame, units as `flow_units` makes them; map order is clockwise around the map's centre
+    from the north, so units near each other on the map are near each other on the circle."""
+    unit_of, what = flow_units(graph, by)
+    xy = {s: np.array([graph.nodes[s]["x"], graph.nodes[s]["y"]]) for s in unit_of}
+    middle = np.mean(list(xy.values()), axis=0)
+    centre = {u: np.mean([xy[s] for s in unit_of if unit_of[s] == u], axis=0) - middle for u in set(unit_of.values())}
+    order = sorted(centre, key=lambda u: ((np.pi / 2 - np.arctan2(centre[u][1], centre[u][0])) % (2 * np.pi), u))
+    if moves is None or not len(moves):
+        return pd.Series(dtype=int), order, what
+    counts = moves.groupby([moves["from_school"].map(unit_of).rename("home"),
+                            moves["to_school"].map(unit_of).rename("host")]).size()
+    return counts, order, what
+
+
+def _flow_panel(ax, graph, mv: pd.DataFrame, by: str, when: str) -> None:
+    """Rotations between units placed on a circle: arrows as wide as their flow, rings for flows within."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyArrowPatch
+
+    counts, units, what = unit_flows(graph, mv, by)
+    angle = {u: np.pi / 2 - 2 * np.pi * k / max(len(units), 1) for k, u in enumerate(units)}
+    at = {u: np.array([np.cos(a), np.sin(a)]) for u, a in angle.items()}
+    ax.scatter([at[u][0] for u in units], [at[u][1] for u in units], s=30, color="#555555", zorder=3, gid="unit")
+    for u in units:
+        x, y = 1.12 * at[u]
+        ax.text(x, y, u, fontsize=8, ha="left" if x > 0.05 else ("right" if x < -0.05 else "center"),
+                va="center", rotation=0, gid="unit_label")
+    total = int(counts.sum()) if len(counts) else 0
+    top = max(int(counts.max()), 1) if len(counts) else 1
+    between = counts[[a != b for a, b in counts.index]].sort_values(ascending=False, kind="stable")
+    drawn = between.head(DRAWN_FLOWS)
+    for rank, ((a, b), k) in enumerate(drawn.items()):
+        width = 0.8 + 11.0 * k / top
+        ax.add_patch(FancyArrowPatch(tuple(at[a]), tuple(at[b]), arrowstyle="-|>", mutation_scale=8 + 1.5 * width,
+                                     linewidth=width, color=FLOW_COLOUR, alpha=0.5, shrinkA=5, shrinkB=5,
+                                     connectionstyle="arc3,rad=0.18", zorder=2, gid="flow"))
+        if rank < LABELLED_FLOWS:
+            mx, my = 0.5 * (at[a] + at[b]) + 0.09 * np.array([at[b][1] - at[a][1], at[a][0] - at[b][0]])
+            ax.text(mx, my, f"{k:,}", fontsize=7, ha="center", va="center", zorder=6, gid="flow_label",
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
+    within = counts[[a == b for a, b in counts.index]]
+    for (u, _), k in within.items():
+        ax.scatter(*at[u], s=40 + 1500 * k / top, facecolors="none", edgecolors=FLOW_COLOUR, linewidths=2,
+                   zorder=4, gid="within")
+    key = sorted({_nice(top), _nice(top / 5)}, reverse=True)
+    handles = [Line2D([], [], color=FLOW_COLOUR, alpha=0.5, linewidth=0.8 + 11.0 * k / top,
+                      label=f"{k:,} rotations, home to host") for k in key]
+    handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor=FLOW_COLOUR,
+                          markersize=12, markeredgewidth=2, label="rotations within a unit (ring size)"))
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.02), frameon=False, ncol=3)
+    ax.set_xlim(-1.6, 1.6)
+    ax.set_ylim(-1.3, 1.3)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    carried = int(drawn.sum()) / max(int(between.sum()), 1)
+    shown = (f"all {len(between)} flows between units drawn" if len(drawn) == len(between) else
+             f"the {len(drawn)} largest of {len(between)} flows between units drawn ({carried:.0%} of the rotations "
+             "between units)")
+    ax.set_title(f"{total:,} rotations in {when} (replicate 0) between {what}:\n{shown}; "
+                 f"{int(within.sum()) if len(within) else 0:,} within a unit", fontsize=10)

@@ -105,12 +105,32 @@ def test_cv_trajectories_draws_five_indicators_and_the_limits(run):
 def test_rotation_activity_counts_rotations_and_coverage(run):
     fig = plots.rotation_activity(run.metrics)
     a, b = visible_axes(fig)
-    assert a.get_ylabel() == "rotations started" and b.get_ylabel() == "share of eligible cohort rotated"
+    assert a.get_ylabel() == "teachers" and b.get_ylabel() == "share of eligible cohort rotated"
     m = run.metrics
-    want = m[(m["metric"] == "rotations") & (m["group"] == "all")].groupby("year")["value"].mean()
-    line = a.get_lines()[0]
-    assert np.allclose(line.get_xdata(), want.index) and np.allclose(line.get_ydata(), want.to_numpy())
+    for line, metric in zip(a.get_lines()[:2], ("rotations", "returns"), strict=True):
+        want = m[(m["metric"] == metric) & (m["group"] == "all")].groupby("year")["value"].mean()
+        assert np.allclose(line.get_xdata(), want.index) and np.allclose(line.get_ydata(), want.to_numpy())
+    assert line_labels(a)[:2] == ["rotations started", "returns home at term end"]
     assert b.get_ylim() == (0.0, 1.05)
+    # head counts on the axis are whole numbers with separators, never 2.5e+03
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in a.get_yticklabels() if t.get_text()]
+    assert ticks and all(t.replace(",", "").lstrip("-\u2212").isdigit() for t in ticks)
+
+
+def test_term_ends_are_marked_where_rotators_go_home(run):
+    from sim.report import first_term_ends, programs_of
+
+    ends = first_term_ends(programs_of(run.manifest["scenario"]), 4)
+    assert ends == [2, 3, 4]  # the fixture's programs have terms of 1-3 years; rotations start in year 1
+    for fig in (plots.cv_trajectories(run.metrics, term_ends=ends),
+                plots.rotation_activity(run.metrics, term_ends=ends),
+                plots.cv_by_scenario(run.metrics, term_ends=ends)):
+        for ax in visible_axes(fig):
+            marks = [ln for ln in ax.get_lines() if ln.get_gid() == "term_end"]
+            assert [ln.get_xdata()[0] for ln in marks] == ends
+    fig = plots.cv_trajectories(run.metrics)
+    assert not [ln for ax in fig.axes for ln in ax.get_lines() if ln.get_gid() == "term_end"]
 
 
 def test_cv_by_scenario_draws_a_line_and_band_per_scenario_and_the_limit(comparison):
@@ -204,8 +224,14 @@ def test_quality_by_tier_draws_a_box_per_tier_and_year(run):
     assert years[0] == 0 and years[-1] == 4 and len(years) == 4
     boxes = [p for p in ax.patches if type(p).__name__ == "PathPatch"]
     assert len(boxes) == len(tiers) * len(years)
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == tiers
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == tiers
     assert ax.get_ylabel() == "mean teaching quality at the school"
+    # the legend covers no box: it sits below the panel
+    fig.canvas.draw()
+    box = legend.get_window_extent()
+    assert ax.get_legend() is None and box.y1 <= ax.get_window_extent().y0
+    assert not any(box.overlaps(b.get_window_extent()) for b in boxes)
 
 
 def test_difference_forest_one_row_per_scenario_and_marker_per_year(comparison):
@@ -229,8 +255,13 @@ def test_difference_forest_one_row_per_scenario_and_marker_per_year(comparison):
 def test_compare_trajectories_and_differences(comparison):
     fig = plots.compare_trajectories(comparison.trajectories, "baseline_drift")
     axes = visible_axes(fig)
-    assert len(axes) == comparison.trajectories.groupby(["metric", "group"]).ngroups
-    assert line_labels(axes[0]) == COMPARED
+    outcomes = list(dict.fromkeys(zip(comparison.trajectories["metric"], comparison.trajectories["group"],
+                                      strict=True)))
+    assert len(axes) == len(outcomes)
+    for ax, (metric, group) in zip(axes, outcomes, strict=True):
+        limit = plots.threshold_of(metric, group)
+        assert line_labels(ax) == COMPARED + ([f"limit {limit:.2f}"] if limit is not None else [])
+    assert any(plots.threshold_of(m, g) is not None for m, g in outcomes)  # the CV panels show their limit
     fig2 = plots.compare_differences(comparison.trajectories, "baseline_drift")
     axes2 = visible_axes(fig2)
     assert line_labels(axes2[0]) == ["dongcheng_2021", "china_2014_floor"]
@@ -263,7 +294,7 @@ def test_sweep_response_one_point_per_design_point(sweep_results):
 
 def test_network_map_draws_schools_groups_twinning_and_flows(graph, run):
     fig = plots.network_map(graph, run.moves, year=1)
-    ax = visible_axes(fig)[0]
+    ax, flow_ax = visible_axes(fig)
     schools = [n for n, d in graph.nodes(data=True) if d["kind"] == "school"]
     scatter = next(c for c in ax.collections if isinstance(c, PathCollection) and c.get_gid() == "schools")
     assert len(scatter.get_offsets()) == len(schools)
@@ -272,16 +303,39 @@ def test_network_map_draws_schools_groups_twinning_and_flows(graph, run):
     assert len(lines["twinning"].get_segments()) == n_twin > 0
     members = sum(1 for *_, d in graph.edges(data=True) if d["kind"] == "member" and not d["leading"])
     assert len(lines["groups"].get_segments()) == members > 0
-    mv = run.moves
-    year1 = mv[(mv["kind"] == "rotation") & (mv["year"] == 1) & (mv["replicate"] == 0)]
-    pairs = {(a, b) for a, b in zip(year1["from_school"], year1["to_school"], strict=True) if a != b}
-    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch) and p.get_gid() == "flow"]
-    assert len(arrows) == len(pairs) > 0
-    assert f"{len(year1)} rotations in year 1" in ax.get_title()
     names = {t.get_text() for t in ax.texts if t.get_gid() == "district_label"}
     assert names == {"Dongcheng", "Xicheng"}
     assert ax.get_xlabel() == "km east"
+    # the flows: summed between units (not one arrow per pair of schools), wider for more teachers
+    mv = run.moves
+    year1 = mv[(mv["kind"] == "rotation") & (mv["year"] == 1) & (mv["replicate"] == 0)]
+    unit_of, _ = plots.flow_units(graph)
+    pairs = year1.groupby([year1["from_school"].map(unit_of), year1["to_school"].map(unit_of)]).size()
+    between = pairs[[a != b for a, b in pairs.index]]
+    school_pairs = {(a, b) for a, b in zip(year1["from_school"], year1["to_school"], strict=True) if a != b}
+    arrows = [p for p in flow_ax.patches if isinstance(p, FancyArrowPatch) and p.get_gid() == "flow"]
+    assert len(arrows) == min(len(between), plots.DRAWN_FLOWS) > 0 and len(arrows) < len(school_pairs)
+    widths = [a.get_linewidth() for a in arrows]  # drawn largest first
+    assert widths == sorted(widths, reverse=True) and widths[0] > widths[-1]
+    labels = [int(t.get_text().replace(",", "")) for t in flow_ax.texts if t.get_gid() == "flow_label"]
+    assert labels == sorted(between, reverse=True)[:len(labels)]
+    assert pairs.sum() == len(year1)
+    assert f"{len(year1):,} rotations in year 1" in flow_ax.get_title()
+    unit_names = {t.get_text() for t in flow_ax.texts if t.get_gid() == "unit_label"}
+    assert unit_names == set(unit_of.values())
     assert rendered(fig).std() > 0
+
+
+def test_flow_units_by_group_or_district(graph):
+    by_group, what = plots.flow_units(graph, "group")
+    assert what.startswith("education groups")
+    groups = {d["name"] for _, d in graph.nodes(data=True) if d["kind"] == "group"}
+    assert groups <= set(by_group.values())
+    member = next(s for g, s, d in graph.edges(data=True) if d["kind"] == "member")
+    by_district, what = plots.flow_units(graph, "district")
+    assert what == "districts" and set(by_district.values()) == {"Dongcheng", "Xicheng"}
+    assert set(by_group) == set(by_district) == {n for n, d in graph.nodes(data=True) if d["kind"] == "school"}
+    assert member in by_group
 
 
 def test_network_map_colours_schools_by_a_value(graph, run):
@@ -305,3 +359,30 @@ def test_sweep_response_one_series_per_value_of_a_second_parameter(sweep_results
     n = [len(c.lines[0].get_xdata()) for c in ax.containers]
     assert sum(n) == sweep_results.manifest["design"]["n_points"]
     assert all(c.lines[0].get_linestyle() == "-" for c in ax.containers)  # joined within a series
+
+
+def test_sweep_response_separates_a_categorical_grid_axis():
+    """A grid of quota x matching rule: one series per rule, set apart, each with its own marker."""
+    import pandas as pd
+
+    from sim.html_report import response_hue
+
+    quota, rule, drift = "policy.programs.0.quota.min_count", "policy.programs.0.matching", "careers.drift_rate"
+    rows = [{"point": 2 * q + r, quota: 500 * (q + 1), rule: ("random", "need")[r], drift: 0.01 * (2 * q + r),
+             "replicate": rep, "year": 10, "metric": "cv_backbone", "group": "primary",
+             "value": 0.9 - 0.1 * q - 0.2 * r + 0.01 * rep}
+            for q in range(4) for r in range(2) for rep in range(3)]
+    m = pd.DataFrame(rows)
+    assert response_hue(m, [quota, rule, drift], quota) == rule
+    assert response_hue(m, [quota, drift], quota) is None  # 8 values: not a grid axis
+    assert response_hue(m, [quota, rule], rule) == quota  # against the rule: one series per quota
+    fig = plots.sweep_response(m, quota, "cv_backbone", "primary", hue=rule)
+    (ax,) = visible_axes(fig)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(labels) == sorted([f"{rule} = need", f"{rule} = random", "threshold 0.50"])
+    need, rand = (c.lines[0] for c in ax.containers)
+    assert need.get_marker() != rand.get_marker()
+    xs_need, xs_rand = need.get_xdata(), rand.get_xdata()
+    assert not set(np.round(xs_need, 6)) & set(np.round(xs_rand, 6))  # set apart: no interval hides another
+    assert np.allclose(need.get_ydata(), [0.71, 0.61, 0.51, 0.41]) and np.allclose(rand.get_ydata(), [0.91, 0.81,
+                                                                                                     0.71, 0.61])

@@ -73,16 +73,28 @@ def screenshot(page: Path, tmp_path: Path, height: int = 2400) -> np.ndarray:
     return mpimg.imread(shot)[..., :3]
 
 
+class Reports:
+    """The report of each fixture folder, written with the command line when a test first asks."""
+
+    KINDS = ("run", "compare", "sweep")
+
+    def __init__(self, out: Path):
+        self.out, self.paths = out, {}
+
+    def __getitem__(self, kind: str) -> Path:
+        if kind not in self.paths:
+            path = self.out / f"{kind}.html"
+            assert main(["report", str(FIXTURE / kind), "--out", str(path)]) == 0
+            self.paths[kind] = path
+        return self.paths[kind]
+
+    def items(self):
+        return [(k, self[k]) for k in self.KINDS]
+
+
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory) -> dict[str, Path]:
-    """The report of each fixture folder, written with the command line."""
-    out = tmp_path_factory.mktemp("reports")
-    paths = {}
-    for kind in ("run", "compare", "sweep"):
-        path = out / f"{kind}.html"
-        assert main(["report", str(FIXTURE / kind), "--out", str(path)]) == 0
-        paths[kind] = path
-    return paths
+def reports(tmp_path_factory) -> Reports:
+    return Reports(tmp_path_factory.mktemp("reports"))
 
 
 def embedded_pngs(text: str) -> list[bytes]:
@@ -199,3 +211,97 @@ def test_report_default_location_is_inside_the_folder(tmp_path):
     assert main(["report", str(folder)]) == 0
     assert (folder / "report.html").is_file()
     assert embedded_pngs((folder / "report.html").read_text(encoding="utf-8"))
+
+
+def test_report_never_writes_through_a_planted_link(tmp_path):
+    """A symbolic link planted at the temporary name the report once used (.report.html.tmp)
+    must not make it overwrite the link's target (issue 13 item 6)."""
+    folder = tmp_path / "run"
+    shutil.copytree(FIXTURE / "run", folder)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    (folder / ".report.html.tmp").symlink_to(victim)
+    before = sorted(p.name for p in folder.iterdir())
+    assert main(["report", str(folder)]) == 0
+    assert victim.read_text(encoding="utf-8") == "precious"
+    assert (folder / ".report.html.tmp").is_symlink()  # left as it was, not followed
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*before, "report.html"])  # no temporary left
+    assert (folder / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert not (folder / "report.html").is_symlink()
+
+
+def test_report_of_a_roster_run_draws_its_network_map(tmp_path):
+    """The roster files are not where the report runs: the map comes from the graph the run stored."""
+    scenario = REPO / "scenarios" / "rosters" / "example" / "roster_example.yaml"
+    out = tmp_path / "roster_run"
+    assert main(["run", str(scenario), "--out", str(out), "--reps", "1", "--years", "2", "--no-figures",
+                 "--quiet"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert "graph.json" in manifest["files"]
+    moved = tmp_path / "elsewhere" / "roster_run"  # sent to a colleague: no roster files beside it
+    moved.parent.mkdir()
+    out.rename(moved)
+    page = tmp_path / "roster.html"
+    assert main(["report", str(moved), "--out", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert "not drawn" not in text
+    assert 'alt="The place graph with the rotations of year 1' in text
+
+
+def test_run_report_shows_trajectories_why_and_whole_head_counts(reports):
+    text = reports["run"].read_text(encoding="utf-8")
+    assert "<th>lowest (year)</th><th>highest (year)</th><th>mean, years 1-4</th>" in text
+    assert "<h2>Why the CVs move</h2>" in text and "come home in years 2-4" in text
+    assert "<h2>By year</h2>" in text
+    assert not re.search(r"\d\.\d+e[+-]\d", text.split("<h2>Provenance</h2>")[0])  # never 8.96e+03
+    teachers = re.search(r"<code>teachers_in_post</code>\)</td><td>all</td><td>([^<]*)</td><td>([^<]*)</td>", text)
+    assert teachers and re.fullmatch(r"\d{1,3}(,\d{3})* \[\d{1,3}(,\d{3})*, \d{1,3}(,\d{3})*\]", teachers.group(1))
+    assert re.fullmatch(r"\d{1,3}(,\d{3})* \(year \d\)", teachers.group(2))
+    # the figures mark the years the first rotators' terms end
+    assert "the rotators of year 1 reach the end of their terms" in text
+
+
+def test_a_wide_table_does_not_widen_the_page(tmp_path):
+    """A sweep's design table with many long parameter columns scrolls inside its box; the page
+    itself is never wider than the window (checked in chromium)."""
+    import pandas as pd
+
+    from sim.html_report import Report, render, table_html
+
+    wide = pd.DataFrame([{f"policy.programs.district_exchange.quota.parameter_{i}": 1000 * i for i in range(14)}
+                         | {f"cv_backbone (primary) outcome {i}": "0.512 [0.488, 0.536]" for i in range(8)}])
+    rep = Report("wide", "sweep")
+    rep.add("Design points", table_html(wide, "a wide table"))
+    page = tmp_path / "wide.html"
+    page.write_text(render(rep), encoding="utf-8")
+    probe = tmp_path / "probe-wide.html"
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", WIDTH_SCRIPT + "</body>"), encoding="utf-8")
+    done = browser(tmp_path, "--window-size=1200,900", "--dump-dom", probe.as_uri())
+    found = re.search(r'<pre id="width-check">(.*?)</pre>', done.stdout, re.S)
+    assert found, done.stdout[-500:]
+    seen = json.loads(found.group(1).replace("&quot;", '"'))
+    assert seen["table"] > seen["window"], seen  # the table is wider than the window...
+    assert seen["page"] <= seen["window"], seen  # ...and the page is not
+
+
+def test_sweep_report_tables_fit_the_page(reports, tmp_path):
+    probe = tmp_path / "probe-sweep.html"
+    probe.write_text(reports["sweep"].read_text(encoding="utf-8").replace("</body>", WIDTH_SCRIPT + "</body>"),
+                     encoding="utf-8")
+    done = browser(tmp_path, "--window-size=1200,900", "--dump-dom", probe.as_uri())
+    seen = json.loads(re.search(r'<pre id="width-check">(.*?)</pre>', done.stdout, re.S).group(1)
+                      .replace("&quot;", '"'))
+    assert seen["page"] <= seen["window"], seen
+
+
+WIDTH_SCRIPT = """<script>
+window.addEventListener('load', function () {
+  var out = document.createElement('pre');
+  out.id = 'width-check';
+  var tables = Array.prototype.slice.call(document.querySelectorAll('table'));
+  out.textContent = JSON.stringify({page: document.documentElement.scrollWidth,
+    window: document.documentElement.clientWidth,
+    table: Math.max.apply(null, tables.map(function (t) { return t.scrollWidth; }))});
+  document.body.appendChild(out);
+});
+</script>"""

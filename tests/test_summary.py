@@ -1,0 +1,106 @@
+"""summary.md (sim/report.py): each headline metric's trajectory, and why CVs rebound, in words.
+
+Made from the frozen run fixture (tests/data/fixture/run: dongcheng_2021's programs, 4 years, 3
+replicates), so no model runs; the expected numbers are recomputed here from its metric rows.
+"""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from conftest import REPO
+
+from sim.report import first_term_ends, headline, programs_of, rebound_words, summary_markdown, terms_sentence
+from sim.results import load_results
+from sim.scenario import Scenario
+
+FIXTURE = REPO / "tests" / "data" / "fixture" / "run"
+
+
+@pytest.fixture(scope="module")
+def run():
+    res = load_results(FIXTURE)
+    return SimpleNamespace(metrics=res.metrics, scenario=Scenario.model_validate(res.manifest["scenario"]))
+
+
+@pytest.fixture(scope="module")
+def summary(run) -> str:
+    return summary_markdown(run)
+
+
+def row(text: str, metric: str, group: str) -> list[str]:
+    line = next(x for x in text.splitlines() if f"(`{metric}`) | {group} |" in x)
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_the_headline_table_gives_the_trajectory_not_only_start_and_end(run, summary):
+    assert "| metric | group | year 0 (start) | lowest (year) | highest (year) | mean, years 1-4 | year 4 |" in summary
+    m = run.metrics
+    sel = m[(m["metric"] == "cv_backbone") & (m["group"] == "primary")]
+    means = sel.groupby("year")["value"].mean()
+    after = means[means.index >= 1]
+    cells = row(summary, "cv_backbone", "primary")
+    assert cells[3] == f"{after.min():.3f} (year {int(after.idxmin())})"
+    assert cells[4] == f"{after.max():.3f} (year {int(after.idxmax())})"
+    assert cells[5] == f"{after.mean():.3f}"
+    last = sel[sel["year"] == 4]["value"]
+    assert cells[6] == f"{last.mean():.3f} [{last.min():.3f}, {last.max():.3f}]"
+
+
+def test_the_table_by_year_has_every_year(run, summary):
+    by_year = summary[summary.index("## By year"):]
+    assert "| metric | group | 0 | 1 | 2 | 3 | 4 |" in by_year
+    m = run.metrics
+    want = m[(m["metric"] == "cv_backbone") & (m["group"] == "junior")].groupby("year")["value"].mean()
+    line = next(x for x in by_year.splitlines() if x.startswith("| `cv_backbone` | junior |"))
+    assert line == "| `cv_backbone` | junior | " + " | ".join(f"{v:.3f}" for v in want) + " |"
+
+
+def test_head_counts_are_whole_numbers(run, summary):
+    assert not re.search(r"\d\.\d+e[+-]\d", summary)  # never 8.96e+03
+    teachers = row(summary, "teachers_in_post", "all")
+    whole = r"\d{1,3}(,\d{3})*"
+    assert re.fullmatch(rf"{whole} \[{whole}, {whole}\]", teachers[2]), teachers
+    assert re.fullmatch(rf"{whole} \(year \d+\)", teachers[3]), teachers
+    m = run.metrics
+    start = m[(m["metric"] == "teachers_in_post") & (m["year"] == 0)]["value"]
+    assert teachers[2] == f"{round(start.mean()):,} [{round(start.min()):,}, {round(start.max()):,}]"
+    rotations = row(summary, "rotations", "all")
+    assert all("." not in c for c in rotations[2:])
+
+
+def test_rebounds_are_explained_by_the_terms_of_the_scenarios_programs(run, summary):
+    why = summary[summary.index("## Why the CVs move"):summary.index("## By year")]
+    assert "`cv_backbone` (primary) falls to" in why
+    # the terms come from the programs: dongcheng_2021's three 1-3 year programs and its 1-year training flow
+    assert ("`twinning_pairs`, `pilot_school_district`, `district_exchange`: terms of 1-3 years; "
+            "`training_flow`: terms of 1 year") in why
+    assert "the rotators of year 1 come home in years 2-4" in why
+    returns = run.metrics[(run.metrics["metric"] == "returns") & (run.metrics["year"] == 3)]["value"].mean()
+    assert f"{round(returns):,} in year 3" in why
+
+
+def test_term_lengths_follow_the_programs_not_a_fixed_number(run):
+    programs = programs_of(run.scenario)
+    assert first_term_ends(programs) == [2, 3, 4]
+    longer = [p | {"term_years_min": 5, "term_years_max": 6} for p in programs if p["name"] == "district_exchange"]
+    assert first_term_ends(longer) == [6, 7] and first_term_ends(longer, last_year=6) == [6]
+    assert terms_sentence(longer) == "`district_exchange`: terms of 5-6 years"
+    staying = [longer[0] | {"stay_share": 0.25}]
+    assert terms_sentence(staying) == "`district_exchange`: terms of 5-6 years, 25% staying on at the host"
+    transfers = [p | {"form": "transfer"} for p in programs]
+    assert first_term_ends(transfers) == [] and terms_sentence(transfers) == ""
+    words = rebound_words(run.metrics, transfers, headline(run.metrics))
+    assert words and "No program of this scenario sends rotators home" in words[1]
+
+
+def test_no_rebound_no_explanation(run):
+    falling = pd.DataFrame([{"metric": "cv_backbone", "group": "primary", "year": y, "replicate": 0,
+                             "value": 1.0 - 0.1 * y} for y in range(6)])
+    assert rebound_words(falling, programs_of(run.scenario), [("cv_backbone", "primary")]) == []
+    rising = falling.assign(value=[1.0, 0.4, 0.5, 0.7, 0.8, 0.8])
+    (first, _) = rebound_words(rising, programs_of(run.scenario), [("cv_backbone", "primary")])
+    assert "falls to 0.400 in year 1, climbs to 0.800 by year 4 and ends at 0.800" in first
