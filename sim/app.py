@@ -1,29 +1,39 @@
-"""Interactive exploration: a Mesa SolaraViz app that steps a scenario year by year.
+"""Interactive exploration: a Solara page that steps a scenario year by year on Mesa's controls.
 
-It shows the place graph with the year's rotations drawn on it and the between-school CV curves
-against the official limits, and lets you pick a scenario, the size of a small world and the
-seed. It needs the `viz` extra (`pip install -e '.[viz]'`).
+Three tabs show the place graph with the year's rotations drawn on it, the between-school CV
+curves against the official limits, and the rotations and coverage so far; the sidebar has Mesa's
+Reset / play / Step buttons, the year, and the next run's scenario, world size and seed (applied on
+Reset). It needs the `viz` extra (`pip install -e '.[viz]'`): its `solara-assets` serves the page's
+scripts locally; without it the page waits for a CDN and stays blank offline.
 
-In a browser, from the repository root:
+In a browser, from the repository root (`--production`: no reload watcher, minified scripts):
 
-    solara run sim/app.py
+    solara run sim/app.py --production
 
 Inline in a notebook (the last expression of a cell displays it):
 
     from sim.app import make_page
     make_page()
 
+Why not Mesa's `SolaraViz` page itself: it names its tabs "Page 0", "Page 1", its sliders hide
+their values and its grid shrinks each figure into a half-width cell. This page keeps Mesa's
+`ModelController` (the buttons, the play loop, Reset re-creating the model) and lays out the rest.
+Each figure is drawn once per year and model, not on every re-render of the page.
+
 Quotas given as head counts are scaled to the small world (`sim.whatif.small_world`).
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import solara
-from mesa.visualization import SolaraViz, make_plot_component
+import solara.lab
+from matplotlib.ticker import MaxNLocator
+from mesa.visualization.solara_viz import ModelController
 from mesa.visualization.utils import update_counter
 
 from sim import plots
@@ -33,6 +43,11 @@ from sim.whatif import small_world
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 DEFAULT_SCENARIO = "dongcheng_2021"
+TITLE = "teachersim explorer"
+TABS = ("Network map", "CV curves", "Rotations and coverage")
+PLAY_INTERVAL_MS = 400
+FIGURE_DPI = 100      # the figures' own sizes (10-11 inches wide) at this dpi fit a laptop's tab width
+FIGURE_MAX_WIDTH = "1100px"
 
 
 def scenario_names(folder: Path = SCENARIO_DIR) -> list[str]:
@@ -41,10 +56,10 @@ def scenario_names(folder: Path = SCENARIO_DIR) -> list[str]:
 
 
 class ExplorerModel(RotationModel):
-    """A RotationModel made from plain keyword parameters, as SolaraViz re-creates it on reset.
+    """A RotationModel made from plain keyword parameters, as Mesa's Reset re-creates it.
 
-    (The scenario's parameter is not called `scenario`: SolaraViz passes a Mesa scenario object
-    under that name when it re-creates a model.)
+    (The scenario's parameter is not called `scenario`: Mesa passes a Mesa scenario object under
+    that name to a model that accepts it.) It stops (`running`) at the scenario's last year.
 
     Args:
         scenario_name: the name of a file in scenarios/.
@@ -59,6 +74,12 @@ class ExplorerModel(RotationModel):
         sc = small_world(path, schools_per_district, teachers_per_school,
                          districts=districts if _preset(path) == "beijing" else None)
         super().__init__(sc, rng=int(rng))
+        self.params = {"scenario_name": scenario_name, "schools_per_district": schools_per_district,
+                       "teachers_per_school": teachers_per_school, "districts": districts, "rng": int(rng)}
+
+    def step(self) -> None:
+        super().step()
+        self.running = self.year < self.config.run.years
 
     def tidy_metrics(self) -> pd.DataFrame:
         """The metric rows so far as a tidy frame (one replicate), as `sim.run` returns them."""
@@ -82,31 +103,11 @@ def _preset(path: Path) -> str:
     return load_scenario(path).world.preset
 
 
-@solara.component
-def NetworkView(model: ExplorerModel):
-    """The place graph with this year's rotations (arrows from home to host)."""
-    update_counter.get()
-    fig = plots.network_map(model.world.graph, model.year_moves(), year=model.year if model.year else None,
-                            title=f"{model.config.name}, year {model.year}: "
-                                  f"{int(model.latest.get('rotations', 0))} rotations")
-    solara.FigureMatplotlib(fig, format="png", bbox_inches="tight")
-    plt.close(fig)
-
-
-@solara.component
-def CVView(model: ExplorerModel):
-    """Between-school CV of each teacher indicator so far, with the high-quality limits."""
-    update_counter.get()
-    fig = plots.cv_trajectories(model.tidy_metrics())
-    solara.FigureMatplotlib(fig, format="png", bbox_inches="tight")
-    plt.close(fig)
-
-
 def model_params() -> dict:
-    """The controls of the sidebar (SolaraViz's model_params)."""
+    """The sidebar's controls, by ExplorerModel keyword (in Mesa's model_params form)."""
     return {
         "scenario_name": {"type": "Select", "value": DEFAULT_SCENARIO, "values": scenario_names(),
-                     "label": "scenario"},
+                          "label": "scenario"},
         "schools_per_district": {"type": "SliderInt", "value": 16, "min": 4, "max": 80, "step": 2,
                                  "label": "schools per district"},
         "teachers_per_school": {"type": "SliderInt", "value": 25, "min": 10, "max": 110, "step": 5,
@@ -117,14 +118,101 @@ def model_params() -> dict:
     }
 
 
-COMPONENTS = [(NetworkView, 0), (CVView, 0), make_plot_component(["rotations", "coverage_eligible"], page=1)]
+# ------------------------------------------------------------------------------------ figures
+
+def whole_years(fig: plt.Figure, years: int) -> plt.Figure:
+    """Year axes span the whole run with whole-year ticks (no 0.5), and each year is a marker
+    (year 0 alone is a single point, which a bare line does not show)."""
+    for ax in fig.axes:
+        ax.set_xlim(-0.3, years + 0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        for line in ax.lines:
+            if line.get_linestyle() == "-":
+                line.set_marker("o")
+                line.set_markersize(4)
+    return fig
+
+
+def draw_network(model: ExplorerModel) -> plt.Figure:
+    return plots.network_map(model.world.graph, model.year_moves(), year=model.year,
+                             title=f"{model.config.name}, year {model.year}: "
+                                   f"{int(model.latest.get('rotations', 0))} rotations")
+
+
+def draw_cv(model: ExplorerModel) -> plt.Figure:
+    return whole_years(plots.cv_trajectories(model.tidy_metrics()), model.config.run.years)
+
+
+def draw_activity(model: ExplorerModel) -> plt.Figure:
+    return whole_years(plots.rotation_activity(model.tidy_metrics()), model.config.run.years)
+
+
+def png(fig: plt.Figure) -> bytes:
+    """The figure as PNG at its own size (the page scales it to the tab's width); closes it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=FIGURE_DPI)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------------- components
+
+@solara.component
+def FigureView(draw, model: ExplorerModel):
+    """One figure of the model's current year, drawn again only when the year or the model changes."""
+    update_counter.get()
+    image = solara.use_memo(lambda: png(draw(model)), [draw, model, model.year])
+    with solara.Div(classes=["figure", draw.__name__.removeprefix("draw_")], style={"max-width": FIGURE_MAX_WIDTH}):
+        solara.Image(image, width="100%")
+
+
+@solara.component
+def YearView(model: ExplorerModel):
+    """The year shown, of the run's years, and this year's rotations."""
+    update_counter.get()
+    solara.Text(f"Year {model.year} of {model.config.run.years}", classes=["year-counter"],
+                style={"display": "block", "margin-top": "0.8em", "font-weight": "bold"})
+    solara.Text(f"{int(model.latest.get('rotations', 0))} rotations this year", style={"display": "block"})
+
+
+@solara.component
+def ParamControls(values: solara.Reactive[dict]):
+    """The next run's scenario, world size and seed; each slider's label shows its value."""
+    for name, spec in model_params().items():
+        def set_value(value, name=name):
+            values.value = {**values.value, name: value}
+
+        if spec["type"] == "Select":
+            solara.Select(spec["label"], value=values.value[name], values=spec["values"], on_value=set_value)
+        else:
+            solara.SliderInt(f"{spec['label']}: {values.value[name]}", value=values.value[name], min=spec["min"],
+                             max=spec["max"], step=spec["step"], on_value=set_value)
+
+
+@solara.component
+def Explorer(model: ExplorerModel):
+    """The page: Mesa's controls and the year in the sidebar, the figures in named tabs."""
+    current = solara.use_reactive(model)
+    values = solara.use_reactive(dict(model.params))
+    with solara.AppBar():
+        solara.AppBarTitle(TITLE)
+    with solara.Sidebar():
+        with solara.Card("Run"):
+            ModelController(current, model_parameters=values,  # it reads these three as reactives
+                            play_interval=solara.use_reactive(PLAY_INTERVAL_MS),
+                            render_interval=solara.use_reactive(1), use_threads=solara.use_reactive(False))
+            YearView(current.value)
+        with solara.Card("Next run (Reset applies it)"):
+            ParamControls(values)
+    with solara.lab.Tabs(lazy=True):
+        for label, draw in zip(TABS, (draw_network, draw_cv, draw_activity), strict=True):
+            with solara.lab.Tab(label):
+                FigureView(draw, current.value)
 
 
 def make_page(model: ExplorerModel | None = None):
-    """The SolaraViz element of the app (a solara element; displays itself in a notebook)."""
-    model = model if model is not None else ExplorerModel()
-    return SolaraViz(model, components=COMPONENTS, model_params=model_params(), name="teachersim explorer",
-                     play_interval=400)
+    """The app's element (a solara element; displays itself in a notebook)."""
+    return Explorer(model if model is not None else ExplorerModel())
 
 
 @solara.component
