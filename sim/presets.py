@@ -3,7 +3,6 @@ size (before anything is built) needs no heavy imports."""
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -97,16 +96,17 @@ def _stamp(path: Path) -> tuple[str, int, int] | None:
 
 @lru_cache(maxsize=16)
 def _data_rows(stamp: tuple[str, int, int]) -> int | None:
+    from sim.world.roster import RosterError, count_rows  # sim.world imports this module
+
     try:
-        with open(stamp[0], newline="", encoding="utf-8-sig") as fh:
-            return max(sum(1 for row in csv.reader(fh) if row) - 1, 0)
-    except (OSError, UnicodeDecodeError, csv.Error):
+        return count_rows(stamp[0], "teachers")
+    except RosterError:
         return None
 
 
 def data_rows(path: Path) -> int | None:
-    """Data rows of a CSV file, counted while streaming (nothing kept); None when it cannot be read
-    (the roster reader then says why)."""
+    """Data rows of a teachers roster file, counted while streaming (nothing kept); None when it
+    cannot be read (the roster reader then says why)."""
     stamp = _stamp(path)
     return None if stamp is None else _data_rows(stamp)
 
@@ -115,15 +115,19 @@ def data_rows(path: Path) -> int | None:
 def _roster_names(stamp: tuple[str, int, int]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     districts: dict[str, None] = {}
     school_districts: dict[str, None] = {}
+    from sim.world.roster import RosterError, read_table  # sim.world imports this module
+
     try:
-        with open(stamp[0], newline="", encoding="utf-8-sig") as fh:
-            for row in csv.DictReader(fh):
-                d = (row.get("district") or "").strip()
-                if d:
-                    districts.setdefault(d)
-                    school_districts.setdefault((row.get("school_district") or "").strip() or f"{d}-all")
-    except (OSError, UnicodeDecodeError, csv.Error):
+        rows = read_table(stamp[0], "schools").rows  # headers and file formats as the roster reader reads them
+    except RosterError:
         return None
+    if not rows:
+        return None
+    for _, row in rows:
+        d = (row.get("district") or "").strip()
+        if d:
+            districts.setdefault(d)
+            school_districts.setdefault((row.get("school_district") or "").strip() or f"{d}-all")
     return tuple(districts), tuple(school_districts)
 
 

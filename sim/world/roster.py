@@ -1,15 +1,26 @@
-"""Real districts from CSV: `schools.csv`, `teachers.csv` and optionally `twinning.csv`.
+"""Real districts from roster files: `schools`, `teachers` and optionally `twinning`, each a CSV
+file (UTF-8 with or without BOM, GB18030/GBK, or UTF-16 with a BOM) or an .xlsx workbook.
 
-The columns are documented in docs/roster.md. Every problem is reported as one line naming the
-file, the line and the column. `write_roster` writes a built world back out in the same format
+The columns are documented in docs/roster.md; Chinese headers and values are read through the one
+alias table in sim.world.aliases. Every problem is reported as one line naming the file, the line
+(or worksheet row) and the column. `write_roster` writes a built world back out in the same format
 (used to make examples and to check that a roster round-trips).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import math
+import os
+import stat
+import unicodedata
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -24,6 +35,7 @@ from sim.codes import (
     TIERS,
     TITLES,
 )
+from sim.world.aliases import SHEETS, VALUES, header_names
 from sim.world.system import SchoolSystem, norm_posts
 
 SCHOOL_REQUIRED = ("school_id", "name", "district", "level", "tier", "enrolment", "x_km", "y_km")
@@ -31,64 +43,304 @@ SCHOOL_OPTIONAL = ("district_type", "school_district", "group", "leading", "juni
 TEACHER_REQUIRED = ("teacher_id", "school_id", "age")
 TEACHER_OPTIONAL = ("role", "level", "subject", "title", "qualification", "backbone", "experience",
                     "years_at_school", "quality", "home_x_km", "home_y_km", "gender")
+TABLES = {"schools": (SCHOOL_REQUIRED, SCHOOL_OPTIONAL), "teachers": (TEACHER_REQUIRED, TEACHER_OPTIONAL),
+          "twinning": (("school_a", "school_b"), ())}
+
+MAX_FILE_BYTES = 256 * 2**20  # a roster file larger than this is refused (2 million teachers fit in about 200 MB)
+MAX_UNPACKED_BYTES = 2 * 2**30  # the XML inside an .xlsx workbook, summed over its parts (a zip bomb guard)
+ACCEPTED = "UTF-8 (with or without BOM), GB18030/GBK, UTF-16 with a BOM, or an .xlsx workbook"
 
 
 class RosterError(ValueError):
     """A roster that cannot be used; the message is one line naming the file, line and column."""
 
 
-def _rows(path: Path, required: tuple[str, ...], optional: tuple[str, ...],
-          may_be_empty: bool = False) -> list[tuple[int, dict]]:
+# ------------------------------------------------------------------------------ reading files
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """Open a regular file for reading, refusing folders, devices and pipes (without blocking on
+    a FIFO) and files above MAX_FILE_BYTES."""
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise RosterError(f"{path}: file not found") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise RosterError(f"{path}: line 1: missing column(s) {', '.join(missing)}")
-        unknown = [c for c in header if c not in required and c not in optional]
-        if unknown:
-            raise RosterError(f"{path}: line 1: unknown column(s) {', '.join(unknown)}")
-        rows = [(reader.line_num, row) for row in reader]
-    if not rows and not may_be_empty:
-        raise RosterError(f"{path}: no data rows")
-    return rows
+    except IsADirectoryError:
+        raise RosterError(f"{path}: is a folder, not a file") from None
+    except OSError as exc:
+        raise RosterError(f"{path}: cannot be read ({exc.strerror})") from None
+    st = os.fstat(fd)
+    problem = None
+    if stat.S_ISDIR(st.st_mode):
+        problem = "is a folder, not a file"
+    elif not stat.S_ISREG(st.st_mode):
+        problem = "is not a regular file (a device, pipe or socket); give a file"
+    elif st.st_size > MAX_FILE_BYTES:
+        problem = f"{st.st_size:,} bytes is above the limit for a roster file ({MAX_FILE_BYTES:,} bytes)"
+    if problem:
+        os.close(fd)
+        raise RosterError(f"{path}: {problem}")
+    return os.fdopen(fd, "rb")
 
 
-def _number(path, line, row, col, kind=float, low=None, high=None, default=None):
-    raw = (row.get(col) or "").strip()
+def _first_bad_line(fh: BinaryIO, encoding: str) -> int | None:
+    """The line of the first byte that is not valid in `encoding`, or None if the file is valid."""
+    fh.seek(0)
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    lines = 0
+    while chunk := fh.read(1 << 20):
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            return lines + chunk[:max(exc.start, 0)].count(b"\n") + 1
+        lines += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return lines + 1
+    return None
+
+
+def text_encoding(path: Path, fh: BinaryIO) -> str:
+    """Decide a CSV file's encoding honestly: a BOM names it; otherwise UTF-8 if the whole file is
+    valid UTF-8, else GB18030 (a superset of GBK) if it is valid GB18030, else refuse."""
+    fh.seek(0)
+    head = fh.read(4)
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        raise RosterError(f"{path}: has NUL bytes at its start (UTF-16 without a byte-order mark?); "
+                          f"accepted: {ACCEPTED}")
+    bad_utf8 = _first_bad_line(fh, "utf-8")
+    if bad_utf8 is None:
+        return "utf-8"
+    bad_gb = _first_bad_line(fh, "gb18030")
+    if bad_gb is None:
+        return "gb18030"
+    where = f"line {bad_utf8}" if bad_utf8 == bad_gb else f"UTF-8 fails on line {bad_utf8}, GB18030 on line {bad_gb}"
+    raise RosterError(f"{path}: neither UTF-8 nor GB18030/GBK text ({where}); accepted: {ACCEPTED}")
+
+
+def _csv_records(path: Path, fh: BinaryIO) -> Iterator[tuple[str, list[str]]]:
+    text = io.TextIOWrapper(fh, encoding=text_encoding(path, fh), newline="")
+    text.seek(0)
+    reader = csv.reader(text, strict=True)
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problem = str(exc)
+            if problem.startswith("field larger than field limit"):
+                problem = f"a field is longer than {csv.field_size_limit():,} characters"
+            raise RosterError(f"{path}: line {reader.line_num}: invalid CSV: {problem}") from None
+        yield f"line {reader.line_num}", fields
+
+
+def _cell(value) -> str:
+    """An .xlsx cell as the text a CSV file would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _xlsx_records(path: Path, fh: BinaryIO, table: str) -> Iterator[tuple[str, list[str]]]:
+    import openpyxl  # imported here: only workbooks need it, and it is slow to import
+
+    try:
+        with zipfile.ZipFile(fh) as z:
+            unpacked = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise RosterError(f"{path}: not a readable .xlsx workbook ({exc})") from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise RosterError(f"{path}: unpacks to {unpacked:,} bytes, above the limit for a roster workbook "
+                          f"({MAX_UNPACKED_BYTES:,} bytes)")
+    fh.seek(0)
+    try:
+        book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure of the parser on a user's file is one line
+        raise RosterError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
+    try:
+        sheets = book.worksheets
+        if len(sheets) == 1:
+            sheet, prefix = sheets[0], ""
+        else:
+            named = [s for s in sheets if s.title.strip().lower() in SHEETS[table]]
+            if len(named) != 1:
+                raise RosterError(f"{path}: the workbook has sheets {', '.join(s.title for s in sheets)}; "
+                                  f"name one of them {' or '.join(SHEETS[table])} (or keep only one sheet)")
+            sheet, prefix = named[0], f"sheet {named[0].title!r} "
+        try:
+            for n, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                yield f"{prefix}row {n}", [_cell(v) for v in values]
+        except RosterError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - as above
+            raise RosterError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
+    finally:
+        book.close()
+
+
+def _records(path: Path, table: str) -> Iterator[tuple[str, list[str]]]:
+    """The rows of a roster file as lists of text, each with where it is ("line 5", "row 5")."""
+    suffix = path.suffix.lower()
+    if suffix in (".xls", ".xlsb", ".ods", ".et"):
+        raise RosterError(f"{path}: {suffix} workbooks are not read; save it as .xlsx or as CSV")
+    with _open_regular(path) as fh:
+        if suffix in (".xlsx", ".xlsm"):
+            yield from _xlsx_records(path, fh, table)
+        else:
+            yield from _csv_records(path, fh)
+
+
+def _clean(text: str) -> str:
+    """A header or category value as compared with the alias table: NFKC (full-width letters,
+    digits and brackets become plain ones) and stripped."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+@dataclass
+class Table:
+    """A roster file read: its rows keyed by the model's column names, each with where it is."""
+
+    path: Path
+    labels: dict[str, str]  # model column -> the header as written in the file
+    rows: list[tuple[str, dict[str, str]]]
+
+    def label(self, col: str) -> str:
+        written = self.labels.get(col, col)
+        return col if written == col else f"{written} ({col})"
+
+    def error(self, where: str, col: str, problem: str) -> RosterError:
+        return RosterError(f"{self.path}: {where}: column {self.label(col)}: {problem}")
+
+
+def _header(path: Path, table: str, where: str, header: list[str]) -> tuple[list[str | None], dict[str, str]]:
+    required, optional = TABLES[table]
+    names = header_names(table)
+    cols: list[str | None] = []
+    first: dict[str, int] = {}
+    labels: dict[str, str] = {}
+    unknown = []
+    for i, raw in enumerate(header):
+        if "\x00" in raw:
+            raise RosterError(f"{path}: {where}: column {i + 1}: the header contains a NUL character")
+        text = _clean(raw)
+        col = names.get(text) or names.get(text.lower()) if text else None
+        if text and col is None:
+            unknown.append(text)
+        if col in first:
+            raise RosterError(f"{path}: {where}: column {col} appears twice (columns {first[col] + 1} and {i + 1})")
+        if col:
+            first[col] = i
+            labels[col] = text
+        cols.append(col)
+    missing = [c for c in required if c not in first]
+    if missing:
+        raise RosterError(f"{path}: {where}: missing column(s) {', '.join(missing)}")
+    if unknown:
+        raise RosterError(f"{path}: {where}: unknown column(s) {', '.join(unknown)}")
+    return cols, labels
+
+
+def _table(path: Path, table: str) -> tuple[Table, Iterator[tuple[str, dict[str, str]]]]:
+    """The header read and checked, and an iterator of the non-empty rows as dicts (a row's
+    problem is raised when the iterator reaches it)."""
+    records = _records(path, table)
+    where, header = next(records, ("", []))
+    while header is not None and not any(h.strip() for h in header):  # blank lines before the header
+        where, header = next(records, ("", None))
+    if header is None:
+        raise RosterError(f"{path}: empty file (no header row)")
+    cols, labels = _header(path, table, where, header)
+    tab = Table(path, labels, [])
+    return tab, _rows(tab, cols, records)
+
+
+def _rows(tab: Table, cols: list[str | None], records) -> Iterator[tuple[str, dict[str, str]]]:
+    for where, fields in records:
+        row = {}
+        for i, value in enumerate(fields):
+            col = cols[i] if i < len(cols) else None
+            if col is None and value.strip():
+                if i < len(cols):
+                    raise RosterError(f"{tab.path}: {where}: column {i + 1} has a value "
+                                      f"({value.strip()[:40]!r}) but no header")
+                used = max(j for j, v in enumerate(fields) if v.strip()) + 1
+                raise RosterError(f"{tab.path}: {where}: {used} fields, but the header has {len(cols)} columns")
+            if col is None:
+                continue
+            if "\x00" in value:
+                raise tab.error(where, col, "contains a NUL character")
+            row[col] = value
+        if any(v.strip() for v in row.values()):
+            yield where, row
+
+
+def read_table(path: str | Path, table: str) -> Table:
+    """Read one roster file (`table` is schools, teachers or twinning) into memory."""
+    tab, rows = _table(Path(path), table)
+    tab.rows = list(rows)
+    return tab
+
+
+def count_rows(path: str | Path, table: str) -> int:
+    """Data rows of a roster file, counted while streaming (nothing kept), so a file above
+    world.max_teachers is refused before it is read into memory."""
+    return sum(1 for _ in _table(Path(path), table)[1])
+
+
+# ------------------------------------------------------------------------------ reading values
+
+
+def _number(tab: Table, where, row, col, kind=float, low=None, high=None, default=None):
+    raw = _clean(row.get(col) or "")
     if raw == "":
         if default is not None:
             return default
-        raise RosterError(f"{path}: line {line}: column {col}: value is empty")
+        raise tab.error(where, col, "value is empty")
     try:
         value = kind(float(raw)) if kind is int and float(raw).is_integer() else kind(raw)
     except ValueError:
-        raise RosterError(f"{path}: line {line}: column {col}: {raw!r} is not a number") from None
+        raise tab.error(where, col, f"{raw!r} is not a number") from None
     if not math.isfinite(value):
-        raise RosterError(f"{path}: line {line}: column {col}: {raw!r} is not a finite number")
+        raise tab.error(where, col, f"{raw!r} is not a finite number")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise RosterError(f"{path}: line {line}: column {col}: {value} is outside [{low}, {high}]")
+        raise tab.error(where, col, f"{value} is outside [{low}, {high}]")
     return value
 
 
-def _category(path, line, row, col, names, default=None):
-    raw = (row.get(col) or "").strip()
+def _category(tab: Table, where, row, col, names, default=None):
+    """The code of a category value, written as the model names it (any case) or as an alias."""
+    raw = _clean(row.get(col) or "")
     if raw == "" and default is not None:
         return names.index(default)
-    if raw not in names:
-        raise RosterError(f"{path}: line {line}: column {col}: {raw!r} is not one of {', '.join(names)}")
-    return names.index(raw)
+    value = VALUES.get(col, {}).get(raw, raw.lower())
+    if value not in names:
+        raise tab.error(where, col, f"{raw!r} is not one of {', '.join(names)}")
+    return names.index(value)
+
+
+def _text(row: dict[str, str], col: str) -> str:
+    return (row.get(col) or "").strip()
 
 
 def read_roster(schools_csv: str | Path, teachers_csv: str | Path,
                 twinning_csv: str | Path | None = None) -> SchoolSystem:
     """Load a real district. Raises RosterError with one line on the first problem found."""
-    spath, tpath = Path(schools_csv), Path(teachers_csv)
-    srows = _rows(spath, SCHOOL_REQUIRED, SCHOOL_OPTIONAL)
+    schools_tab = read_table(schools_csv, "schools")
+    spath = schools_tab.path
+    if not schools_tab.rows:
+        raise RosterError(f"{spath}: no data rows")
     ids: dict[str, int] = {}
     districts: dict[str, int] = {}
     dtype_of: dict[int, int] = {}
@@ -97,105 +349,107 @@ def read_roster(schools_csv: str | Path, teachers_csv: str | Path,
     cols: dict[str, list] = {c: [] for c in ("district", "school_district", "group", "leading", "level",
                                              "tier", "enrol_primary", "enrol_junior", "x", "y")}
     names = []
-    for line, row in srows:
-        sid = (row["school_id"] or "").strip()
+    tab = schools_tab
+    for where, row in tab.rows:
+        sid = _text(row, "school_id")
         if not sid:
-            raise RosterError(f"{spath}: line {line}: column school_id: value is empty")
+            raise tab.error(where, "school_id", "value is empty")
         if sid in ids:
-            raise RosterError(f"{spath}: line {line}: column school_id: duplicate id {sid!r}")
+            raise tab.error(where, "school_id", f"duplicate id {sid!r}")
         ids[sid] = len(ids)
-        names.append((row["name"] or sid).strip())
-        dname = (row["district"] or "").strip()
+        names.append(_text(row, "name") or sid)
+        dname = _text(row, "district")
         if not dname:
-            raise RosterError(f"{spath}: line {line}: column district: value is empty")
+            raise tab.error(where, "district", "value is empty")
         d = districts.setdefault(dname, len(districts))
-        dt = _category(spath, line, row, "district_type", DISTRICT_TYPES, default="urban_core")
+        dt = _category(tab, where, row, "district_type", DISTRICT_TYPES, default="urban_core")
         dtype_of.setdefault(d, dt)
-        level = _category(spath, line, row, "level", SCHOOL_LEVELS)
-        enrol = _number(spath, line, row, "enrolment", int, 1, 20_000)
-        junior = _number(spath, line, row, "junior_enrolment", int, 0, enrol,
+        level = _category(tab, where, row, "level", SCHOOL_LEVELS)
+        enrol = _number(tab, where, row, "enrolment", int, 1, 20_000)
+        junior = _number(tab, where, row, "junior_enrolment", int, 0, enrol,
                          default=enrol if level == 1 else (round(enrol * 0.38) if level == 2 else 0))
         if level == 0 and junior:
-            raise RosterError(f"{spath}: line {line}: column junior_enrolment: a primary school has none")
-        sd_name = (row.get("school_district") or "").strip() or f"{dname}-all"
+            raise tab.error(where, "junior_enrolment", "a primary school has none")
+        sd_name = _text(row, "school_district") or f"{dname}-all"
         cols["school_district"].append(sds.setdefault((d, sd_name), len(sds)))
-        g_name = (row.get("group") or "").strip()
+        g_name = _text(row, "group")
         cols["group"].append(groups.setdefault((d, g_name), len(groups)) if g_name else -1)
-        leading = (row.get("leading") or "").strip().lower()
+        raw_leading = _clean(row.get("leading") or "")
+        leading = VALUES["leading"].get(raw_leading, raw_leading.lower())
         if leading not in ("", "0", "1", "true", "false", "yes", "no"):
-            raise RosterError(f"{spath}: line {line}: column leading: {leading!r} is not 1 or 0")
+            raise tab.error(where, "leading", f"{raw_leading!r} is not 1 or 0")
         if leading in ("1", "true", "yes") and not g_name:
-            raise RosterError(f"{spath}: line {line}: column leading: a leading school needs a group")
+            raise tab.error(where, "leading", "a leading school needs a group")
         cols["leading"].append(leading in ("1", "true", "yes"))
         cols["district"].append(d)
         cols["level"].append(level)
-        cols["tier"].append(_category(spath, line, row, "tier", TIERS))
+        cols["tier"].append(_category(tab, where, row, "tier", TIERS))
         cols["enrol_primary"].append(enrol - junior)
         cols["enrol_junior"].append(junior)
-        cols["x"].append(_number(spath, line, row, "x_km", float, -500, 500))
-        cols["y"].append(_number(spath, line, row, "y_km", float, -500, 500))
+        cols["x"].append(_number(tab, where, row, "x_km", float, -500, 500))
+        cols["y"].append(_number(tab, where, row, "y_km", float, -500, 500))
     schools = {k: np.array(v, dtype=bool if k == "leading" else (float if k in "xy" else np.int64))
                for k, v in cols.items()}
     schools["norm"] = norm_posts(schools["level"], schools["enrol_primary"], schools["enrol_junior"])
 
-    trows = _rows(tpath, TEACHER_REQUIRED, TEACHER_OPTIONAL)
+    tab = read_table(teachers_csv, "teachers")
+    tpath = tab.path
+    if not tab.rows:
+        raise RosterError(f"{tpath}: no data rows")
     seen: set[str] = set()
     t: dict[str, list] = {c: [] for c in ("school", "role", "level", "subject", "title", "qualification",
                                           "backbone", "age", "experience", "years_at_school", "quality",
                                           "home_x", "home_y", "woman")}
-    for line, row in trows:
-        tid = (row["teacher_id"] or "").strip()
+    for where, row in tab.rows:
+        tid = _text(row, "teacher_id")
         if not tid or tid in seen:
-            raise RosterError(f"{tpath}: line {line}: column teacher_id: "
-                              f"{'duplicate id ' + repr(tid) if tid else 'value is empty'}")
+            raise tab.error(where, "teacher_id", f"duplicate id {tid!r}" if tid else "value is empty")
         seen.add(tid)
-        sid = (row["school_id"] or "").strip()
+        sid = _text(row, "school_id")
         if sid not in ids:
-            raise RosterError(f"{tpath}: line {line}: column school_id: unknown school {sid!r}")
+            raise tab.error(where, "school_id", f"unknown school {sid!r}")
         s = ids[sid]
-        age = _number(tpath, line, row, "age", int, 18, 75)
-        exp = _number(tpath, line, row, "experience", int, 0, age - 16, default=max(age - 22, 0))
+        age = _number(tab, where, row, "age", int, 18, 75)
+        exp = _number(tab, where, row, "experience", int, 0, age - 16, default=max(age - 22, 0))
         slevel = cols["level"][s]
         default_level = "junior" if slevel == 1 else "primary"
-        tlevel = _category(tpath, line, row, "level", TEACHER_LEVELS, default=default_level)
+        tlevel = _category(tab, where, row, "level", TEACHER_LEVELS, default=default_level)
         if slevel < 2 and tlevel != slevel:
-            raise RosterError(f"{tpath}: line {line}: column level: {TEACHER_LEVELS[tlevel]} teacher at a "
-                              f"{SCHOOL_LEVELS[slevel]} school")
+            raise tab.error(where, "level", f"{TEACHER_LEVELS[tlevel]} teacher at a {SCHOOL_LEVELS[slevel]} school")
         t["school"].append(s)
-        t["role"].append(_category(tpath, line, row, "role", ROLES, default="teacher"))
+        t["role"].append(_category(tab, where, row, "role", ROLES, default="teacher"))
         t["level"].append(tlevel)
-        t["subject"].append(_category(tpath, line, row, "subject", SUBJECTS, default="other"))
-        t["title"].append(_category(tpath, line, row, "title", TITLES, default="first"))
-        t["qualification"].append(_category(tpath, line, row, "qualification", QUALIFICATIONS,
-                                            default="required"))
-        t["backbone"].append(_category(tpath, line, row, "backbone", BACKBONE, default="none"))
+        t["subject"].append(_category(tab, where, row, "subject", SUBJECTS, default="other"))
+        t["title"].append(_category(tab, where, row, "title", TITLES, default="first"))
+        t["qualification"].append(_category(tab, where, row, "qualification", QUALIFICATIONS, default="required"))
+        t["backbone"].append(_category(tab, where, row, "backbone", BACKBONE, default="none"))
         t["age"].append(age)
         t["experience"].append(exp)
-        t["years_at_school"].append(_number(tpath, line, row, "years_at_school", int, 0, exp + 1,
+        t["years_at_school"].append(_number(tab, where, row, "years_at_school", int, 0, exp + 1,
                                             default=min(exp, 6)))
-        t["quality"].append(_number(tpath, line, row, "quality", float, 0.0, 5.0, default=1.0))
-        t["home_x"].append(_number(tpath, line, row, "home_x_km", float, -500, 500, default=cols["x"][s]))
-        t["home_y"].append(_number(tpath, line, row, "home_y_km", float, -500, 500, default=cols["y"][s]))
-        t["woman"].append(_category(tpath, line, row, "gender", ("man", "woman"), default="woman") == 1)
+        t["quality"].append(_number(tab, where, row, "quality", float, 0.0, 5.0, default=1.0))
+        t["home_x"].append(_number(tab, where, row, "home_x_km", float, -500, 500, default=cols["x"][s]))
+        t["home_y"].append(_number(tab, where, row, "home_y_km", float, -500, 500, default=cols["y"][s]))
+        t["woman"].append(_category(tab, where, row, "gender", ("man", "woman"), default="woman") == 1)
     teachers = {k: np.array(v, dtype=float if k in ("quality", "home_x", "home_y")
                             else (bool if k == "woman" else np.int64)) for k, v in t.items()}
 
     twinning = []
     listed: set[frozenset[int]] = set()
     if twinning_csv is not None:
-        wpath = Path(twinning_csv)
-        for line, row in _rows(wpath, ("school_a", "school_b"), (), may_be_empty=True):  # a district without pairs
+        tab = read_table(twinning_csv, "twinning")  # may have no rows: a district without pairs
+        for where, row in tab.rows:
             pair = []
             for col in ("school_a", "school_b"):
-                sid = (row[col] or "").strip()
+                sid = _text(row, col)
                 if sid not in ids:
-                    raise RosterError(f"{wpath}: line {line}: column {col}: unknown school {sid!r}")
+                    raise tab.error(where, col, f"unknown school {sid!r}")
                 pair.append(ids[sid])
             if pair[0] == pair[1]:
-                raise RosterError(f"{wpath}: line {line}: a school cannot be twinned with itself")
+                raise RosterError(f"{tab.path}: {where}: a school cannot be twinned with itself")
             if frozenset(pair) in listed:
-                raise RosterError(f"{wpath}: line {line}: the pair {row['school_a'].strip()}, "
-                                  f"{row['school_b'].strip()} is listed twice")
+                raise RosterError(f"{tab.path}: {where}: the pair {_text(row, 'school_a')}, "
+                                  f"{_text(row, 'school_b')} is listed twice")
             listed.add(frozenset(pair))
             twinning.append(pair)
 
