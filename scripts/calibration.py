@@ -1,7 +1,7 @@
 """Write docs/calibration.md: each reference scenario's results beside the published figures.
 
 Runs every reference scenario for several replicates (real runs, nothing cached) and sets the
-model's figures, with their spread over replicates, against the figures in DOMAIN.md. Run from
+model's figures, with their spread over replicates, against the published figures (docs/sources.md). Run from
 the repository root:  python scripts/calibration.py [--reps 5]
 """
 
@@ -174,7 +174,8 @@ def main() -> None:
         f"{time.perf_counter() - t0:.0f} s: real runs of {YEARS} years, {args.reps} replicates each "
         "(3 for the Beijing-size scenario), root seed from each scenario file. Regenerate with "
         "`python scripts/calibration.py`. Each scenario's figures are set beside the published figures "
-        "they should reproduce (DOMAIN.md); where the model does not reproduce one, the note says why.",
+        "they should reproduce (docs/sources.md gives each figure's source and its denominator in the "
+        "source's words); where the model does not reproduce one, the note says why.",
         "",
     ]
     Path(args.out).write_text("\n".join(head + lines) + "\n", encoding="utf-8")

@@ -3,8 +3,8 @@
 Stratification is what rotation acts on, so it is built in on purpose: stronger tiers get more
 students, more backbone and senior-title teachers and higher quality, plus a school-level
 prestige effect so that schools of one tier differ too. The figures below were tuned so that the
-initial between-school CVs fall in the range real counties report (DOMAIN.md: Ningguo 2022,
-0.5-0.7, backbone about 1.0); `tests/test_world.py` checks the range.
+initial between-school CVs fall in the range real counties report (docs/sources.md:
+NINGGUO-2022, 0.5-0.7, backbone about 1.0); `tests/test_world.py` checks the range.
 """
 
 from __future__ import annotations
