@@ -405,7 +405,10 @@ def sensitivity(folder, metric: str, group: str | None = None, year: int | None 
     kept = manifest["spec"]["outcomes"]
     if metric not in kept:
         raise AnalysisError(f"--outcome {metric}: not kept by this sweep (kept: {', '.join(kept)})")
-    rows = read_runs(folder, filter=(ds.field("scenario") == scenario) & (ds.field("metric") == metric))
+    try:  # only run files that pass their checksums (a ResultsError names the others)
+        rows = read_runs(folder, filter=(ds.field("scenario") == scenario) & (ds.field("metric") == metric))
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from None
     if rows.empty:
         raise AnalysisError(f"{folder}: no results for {scenario}; run or resume the sweep first")
     groups = list(dict.fromkeys(rows["group"].astype(str)))

@@ -505,13 +505,16 @@ def _run_sweep(sw, out: Path, executor, previous: dict | None, progress: bool) -
     import logging
 
     from sim.designs import SweepError
-    from sim.results import check_sweep
+    from sim.results import ResultsError, check_sweep
     from sim.store import FAILED, RUNS, clear_tmp, provenance, replace_atomically, write_json_atomic, write_parquet
 
     clear_tmp(out)
     session = provenance() | {"executor": executor.describe()}
     manifest = _sweep_manifest(sw, (previous or {}).get("sessions", []) + [session])
-    found = check_sweep(out, manifest | {"done_runs": (previous or {}).get("done_runs", [])})
+    try:
+        found = check_sweep(out, manifest | {"done_runs": (previous or {}).get("done_runs", [])})
+    except ResultsError as exc:
+        raise SweepError(str(exc)) from None
     if found.foreign:
         more = f" (and {len(found.foreign) - 1} more)" if len(found.foreign) > 1 else ""
         raise SweepError(found.foreign[0] + more)

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from sim.manifests import ResultsError, listed_file, read_regular
 from sim.store import CHECKSUM, FAILED, RUNS, SCHEMA_VERSION, read_manifest, run_id, sha256
 
-__all__ = ["ResultsError", "Results", "load_results", "check_sweep"]
+__all__ = ["ResultsError", "Results", "load_results", "check_sweep", "trusted_sweep", "read_runs"]
 
 KEYS = ["scenario", "point", "replicate", "year"]
 RUN_FILE_LIMIT = 256 * 2**20  # bytes; a run file keeps a few outcomes per year
@@ -244,9 +244,11 @@ def _run_file_problem(path: Path, rid: str, runs: _RunNames, fingerprint: str) -
         data = read_regular(path, RUN_FILE_LIMIT)
     except ValueError as exc:
         return str(exc)
+    if not sidecar.exists() and not sidecar.is_symlink():
+        return f"has no checksum file {sidecar.name} (so it was not written whole by this version of teachersim)"
     try:
         line = read_regular(sidecar, RECORD_LIMIT).decode("utf-8")
-    except (ValueError, UnicodeDecodeError) as exc:  # missing, not regular, not text
+    except (ValueError, UnicodeDecodeError) as exc:  # not a regular file, too big, not text
         return f"its checksum file {sidecar.name} cannot be read ({exc})"
     m = re.fullmatch(r"([0-9a-f]{64})  (\S+)\n?", line)
     if m is None or m[2] != path.name:
@@ -283,11 +285,15 @@ def run_files(folder: Path) -> list[Path]:
 
 
 def read_runs(folder: Path, filter=None, columns: list[str] | None = None,
-              only: set[str] | None = None) -> pd.DataFrame:
+              check: SweepCheck | None = None) -> pd.DataFrame:
     """The sweep's metric rows, optionally filtered with a pyarrow expression before loading
     (`pyarrow.dataset.field("metric") == "cv_quality"`), sorted by scenario, point, replicate, year.
-    `only`: the run ids to read (default every run file)."""
-    files = [f for f in run_files(folder) if only is None or f.stem in only]
+
+    Only checked run files are read: `check` (from `trusted_sweep`) or, by default, the folder
+    is checked first (ResultsError when any file cannot be trusted).
+    """
+    check = trusted_sweep(folder) if check is None else check
+    files = [f for f in run_files(folder) if f.stem in check.done]
     if not files:
         return pd.DataFrame(columns=["scenario", "point", "replicate", "seed", "year", "metric", "group", "value"])
     table = ds.dataset([str(f) for f in files], format="parquet").to_table(filter=filter, columns=columns)
@@ -327,7 +333,12 @@ def _failure(path: Path) -> str:
         raise ResultsError(f"{path}: not a failure record ({type(exc).__name__}: {exc})") from None
 
 
-def _load_sweep(folder: Path, manifest: dict, parameters: bool) -> Results:
+def trusted_sweep(folder: Path, manifest: dict | None = None) -> SweepCheck:
+    """`check_sweep` of a sweep folder, or a ResultsError naming every file that cannot be trusted."""
+    folder = Path(folder)
+    manifest = read_manifest(folder) if manifest is None else manifest
+    if manifest.get("kind") != "sweep":
+        raise ResultsError(f"{folder}: not a sweep folder")
     check = check_sweep(folder, manifest)
     problems = check.problems()
     if problems:
@@ -336,8 +347,13 @@ def _load_sweep(folder: Path, manifest: dict, parameters: bool) -> Results:
             advice = "; running the sweep again (--resume) redoes " + ("it" if len(problems) == 1 else
                                                                       "the corrupt and missing runs")
         raise ResultsError(_joined(folder, problems, advice))
+    return check
+
+
+def _load_sweep(folder: Path, manifest: dict, parameters: bool) -> Results:
+    check = trusted_sweep(folder, manifest)
     runs = run_status(folder, manifest, check)
-    metrics = read_runs(folder, only=check.done)
+    metrics = read_runs(folder, check=check)
     design = _read_parquet(listed_file(folder, manifest["design"]["table"]))
     params = manifest["design"]["parameters"]
     missing = [p for p in ["point", *params] if p not in design.columns]

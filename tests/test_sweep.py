@@ -303,3 +303,13 @@ def test_sensitivity_needs_every_design_point(sobol_sweep, tmp_path):
 
     with pytest.raises(AnalysisError, match="1 of 32 design points have no result"):
         sim.sensitivity(partial, "rotations")
+
+
+def test_sensitivity_refuses_a_corrupt_run_file(sobol_sweep, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(sobol_sweep, damaged)
+    victim = damaged / "runs" / f"{run_id('exchange', 5, 0)}.parquet"
+    data = victim.read_bytes()
+    victim.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
+    assert_one_line_error(cli("sensitivity", damaged, "--outcome", "rotations", "--year", "1"),
+                          f"{victim}: does not match its checksum")

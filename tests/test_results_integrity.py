@@ -1,0 +1,325 @@
+"""Result folders as untrusted input (issue 13, items 2, 4 and 9).
+
+Sweep run files carry checksums and are checked against their sweep, their name and the manifest,
+on load and on resume; a sweep stopped before its first file can be started again; a manifest can
+name only regular files inside its folder, and a crafted one gives one line naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import shutil
+import signal
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sweep_helpers import assert_one_line_error, cli, run_files, write_sweep
+
+import sim
+from sim.results import ResultsError
+from sim.store import read_manifest, run_id, write_run_file
+
+GRID = {"kind": "grid"}
+
+
+def tiny_sweep(folder: Path, values=(0.01, 0.05)) -> Path:
+    """2 points x 2 replicates = 4 runs of a tiny world."""
+    return write_sweep(folder, name="tiny", parameters={"careers.drift_rate": {"values": list(values)}},
+                       design=GRID, replicates=2, years=2)
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory):
+    """(sweep file, finished folder) and another sweep with the same run names, other results."""
+    folder = tmp_path_factory.mktemp("integrity")
+    path = tiny_sweep(folder)
+    sim.sweep(path, folder / "out", serial=True)
+    other = tmp_path_factory.mktemp("other")
+    sim.sweep(tiny_sweep(other, values=(0.02, 0.06)), other / "out", serial=True)
+    return path, folder / "out", other / "out"
+
+
+@pytest.fixture
+def copy(done, tmp_path):
+    dest = tmp_path / "out"
+    shutil.copytree(done[1], dest)
+    return dest
+
+
+def run_path(folder: Path, point: int, rep: int) -> Path:
+    return folder / "runs" / f"{run_id('exchange', point, rep)}.parquet"
+
+
+def load_error(folder: Path) -> str:
+    with pytest.raises(ResultsError) as err:
+        sim.load_results(folder)
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+def flip_one_bit_of_a_value(path: Path) -> None:
+    """Change one stored value by one bit (the file stays readable Parquet)."""
+    frame = pd.read_parquet(path)
+    good = path.read_bytes()
+    value = frame.loc[frame["metric"] == "cv_quality", "value"].iloc[0]
+    raw = pd.Series([value]).to_numpy().tobytes()
+    at = good.index(raw)
+    path.write_bytes(good[:at] + bytes([raw[0] ^ 1]) + good[at + 1:])
+    assert pd.read_parquet(path)["value"].ne(frame["value"]).sum() == 1
+
+
+# ----------------------------------------------------------------------- item 2: checksums
+
+
+def test_a_one_bit_flip_is_named_on_load_and_run_again_on_resume(done, copy, caplog):
+    path, _, _ = done
+    victim = run_path(copy, 1, 0)
+    good = victim.read_bytes()
+    flip_one_bit_of_a_value(victim)
+    assert load_error(copy) == (f"{victim}: does not match its checksum in {victim.name}.sha256 (corrupt or "
+                                "replaced); running the sweep again (--resume) redoes it")
+    summary = sim.sweep(path, copy, serial=True, resume=True)
+    assert (summary.ran, summary.present, summary.done, summary.missing) == (1, 3, 4, 0)
+    assert summary.redone == [f"{victim}: does not match its checksum in {victim.name}.sha256 (corrupt or replaced)"]
+    assert f"{victim}: does not match its checksum" in caplog.text and "running it again" in caplog.text
+    assert victim.read_bytes() == good
+    assert len(sim.load_results(copy).metrics) > 0
+
+
+def test_another_sweeps_file_under_the_same_name_is_named(done, copy):
+    path, _, other = done
+    victim = run_path(copy, 0, 1)
+    good = victim.read_bytes()
+    for suffix in ("", ".sha256"):  # the file and its checksum file: the pair is consistent
+        shutil.copy(run_path(other, 0, 1).with_name(victim.name + suffix), victim.with_name(victim.name + suffix))
+    assert load_error(copy).startswith(f"{victim}: written by another sweep (its sweep fingerprint differs)")
+    summary = sim.sweep(path, copy, serial=True)
+    assert summary.ran == 1 and victim.read_bytes() == good
+
+
+def test_a_file_copied_over_another_is_named(copy):
+    victim = run_path(copy, 1, 1)
+    shutil.copy(run_path(copy, 1, 0), victim)
+    assert load_error(copy).startswith(f"{victim}: does not match its checksum in {victim.name}.sha256")
+
+
+def test_a_run_file_without_its_checksum_file_is_named(copy):
+    victim = run_path(copy, 0, 1)
+    victim.with_name(victim.name + ".sha256").unlink()
+    assert load_error(copy).startswith(f"{victim}: has no checksum file {victim.name}.sha256")
+
+
+def test_rows_that_do_not_match_the_name_are_named(copy):
+    """Even with a matching checksum and metadata, the rows must be of the run the name says."""
+    victim = run_path(copy, 1, 1)
+    rows = pd.read_parquet(run_path(copy, 1, 0))
+    fingerprint = read_manifest(copy)["fingerprint"]
+    write_run_file(rows, copy, victim.stem, fingerprint)
+    assert load_error(copy).startswith(f"{victim}: its rows have replicate [0], but its name says 1")
+
+
+def test_a_deleted_run_is_named_and_resume_says_so(done, copy):
+    path, _, _ = done
+    victim = run_path(copy, 0, 0)
+    good = victim.read_bytes()
+    victim.unlink()
+    victim.with_name(victim.name + ".sha256").unlink()
+    assert load_error(copy) == (f"{victim}: listed as done in manifest.json but missing; running the sweep "
+                                "again (--resume) redoes it")
+    resumed = cli("sweep", path, "--out", copy, "--serial", "--quiet", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stderr.splitlines() == [f"teachersim: warning: {victim}: listed as done in manifest.json but "
+                                           "missing; running it again"]
+    assert "4 done, 0 failed, 0 missing" in resumed.stdout and "1 corrupt or missing were run again" in resumed.stdout
+    assert victim.read_bytes() == good
+
+
+def test_every_bad_file_is_named_in_one_line(copy):
+    flipped, deleted = run_path(copy, 0, 0), run_path(copy, 1, 1)
+    flip_one_bit_of_a_value(flipped)
+    deleted.unlink()
+    stray = copy / "runs" / "notes.txt"
+    stray.write_text("mine", encoding="utf-8")
+    message = load_error(copy)
+    assert message.startswith(f"{copy}: 3 files cannot be trusted: ")
+    for path in (flipped, deleted, stray):
+        assert str(path) in message
+    done = cli("report", copy)
+    assert_one_line_error(done, str(flipped), str(deleted), str(stray))
+
+
+def test_a_foreign_file_stops_resume_with_one_line_and_is_left_alone(done, copy):
+    path, _, _ = done
+    stray = copy / "runs" / f"{run_id('exchange', 7, 0)}.parquet"  # a point this sweep does not have
+    shutil.copy(run_path(copy, 0, 0), stray)
+    before = run_files(copy)
+    line = assert_one_line_error(cli("sweep", path, "--out", copy, "--serial", "--quiet"), str(stray),
+                                 "not a run of this sweep (a foreign file); move it out of runs/")
+    assert "Traceback" not in line
+    assert run_files(copy) == before
+
+
+def test_an_extra_failure_record_never_makes_a_negative_count(done, copy):
+    """A failure record beside a finished run (copied in by hand) counted twice: '-1 missing'."""
+    path, _, _ = done
+    record = {"run": run_id("exchange", 0, 0), "error": "RuntimeError: old", "traceback": ""}
+    (copy / "failed" / f"{run_id('exchange', 0, 0)}.json").write_text(json.dumps(record), encoding="utf-8")
+    summary = sim.sweep(path, copy, serial=True)
+    assert (summary.done, summary.failed, summary.missing, summary.ran) == (4, 0, 0, 0)
+    assert "4 done, 0 failed, 0 missing" in summary.line()
+    assert sim.load_results(copy).runs["status"].eq("done").all()
+
+
+# ------------------------------------------------------------ item 4: a full disk at the start
+
+
+def test_a_full_disk_at_the_start_leaves_a_folder_the_same_command_can_start(tmp_path):
+    """The first file a sweep writes fails (files over 1 KiB fail, as on a full disk); the advice
+    in the error line is to run the same command again, and that must work."""
+    path = tiny_sweep(tmp_path)
+    out = tmp_path / "out"
+
+    def full():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+    failed = cli("sweep", path, "--out", out, "--serial", "--quiet", preexec_fn=full)
+    assert failed.returncode == 1, failed.stderr
+    assert "File too large" in failed.stderr and "run the same command again" in failed.stderr
+    again = cli("sweep", path, "--out", out, "--serial", "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert "4 runs: 4 done, 0 failed, 0 missing" in again.stdout
+
+
+# -------------------------------------------------------------- item 9: untrusted manifests
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    from sim.store import write_run
+
+    scenario = sim.load_scenario(Path(__file__).parent / "data" / "sweep_base.yaml",
+                                 ["world.schools_per_district=12", "world.teachers_per_school=15"])
+    out = tmp_path_factory.mktemp("run") / "res"
+    write_run(sim.run(scenario, years=1, reps=1), out, figures=False)
+    return out
+
+
+def with_manifest(src: Path, tmp_path: Path, change) -> Path:
+    folder = tmp_path / "res"
+    shutil.copytree(src, folder)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    change(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("../secret.txt", "'../secret.txt' is not a path inside the folder"),
+    ("/etc/hostname", "'/etc/hostname' is not a path inside the folder"),
+    ("a/../../secret.txt", "is not a path inside the folder"),
+    ("link.parquet", "link.parquet: is a symbolic link"),
+    ("sub", "sub: not a regular file"),
+])
+def test_a_manifest_names_only_regular_files_inside_its_folder(run_folder, tmp_path, name, fragment):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private", encoding="utf-8")
+    digest = hashlib.sha256(b"private").hexdigest()
+    folder = with_manifest(run_folder, tmp_path, lambda m: m["files"].update({name: digest}))
+    (folder / "link.parquet").symlink_to(secret)
+    (folder / "sub").mkdir()
+    message = load_error(folder)
+    assert fragment in message and str(folder) in message
+    assert "private" not in message
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (lambda m: m.update(seeds="12"), "seeds: Input should be a valid list"),
+    (lambda m: m.update(seeds=[True]), "seeds.0: Input should be a valid integer"),
+    (lambda m: m.update(files=[]), "files: Input should be a valid dictionary"),
+    (lambda m: m["files"].update({"metrics.parquet": 5}), "files.metrics.parquet: Input should be a valid string"),
+    (lambda m: m.pop("scenario"), "scenario: Field required"),
+    (lambda m: m.update(kind=7), "kind: 7 is not run, compare or sweep"),
+    (lambda m: m.update(schema_version=True), "schema_version True, expected 1"),
+    (lambda m: m["scenario"].update(run="x"), "scenario.run: Input should be"),
+])
+def test_a_crafted_run_manifest_is_one_line(run_folder, tmp_path, change, fragment):
+    folder = with_manifest(run_folder, tmp_path, change)
+    message = load_error(folder)
+    assert message.startswith(f"{folder / 'manifest.json'}: ") and fragment in message, message
+    assert_one_line_error(cli("report", folder), fragment)
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (lambda m: m["design"].update(n_points=10**12), "design.n_points: Input should be less than or equal to"),
+    (lambda m: m["design"].update(n_points=3), "n_points is 3 but 2 points are listed"),
+    (lambda m: m.update(bases=5), "bases: Input should be a valid list"),
+    (lambda m: m["bases"][0].update(name="../../x"), "bases.0.name: String should match pattern"),
+    (lambda m: m.update(seeds=[1, 2, 3]), "runs.total is 4, but bases x points x seeds = 6"),
+    (lambda m: m.pop("fingerprint"), "fingerprint: Field required"),
+    (lambda m: m["status"].update(done=-1), "status.done: Input should be greater than or equal to 0"),
+    (lambda m: m.update(done_runs=["elsewhere__p000000__r0000"]), "done_runs: 'elsewhere__p000000__r0000' is not"),
+    (lambda m: m["sessions"][0].update(ran="all"), "sessions.0.ran: Input should be a valid integer"),
+])
+def test_a_crafted_sweep_manifest_is_one_line(done, tmp_path, change, fragment):
+    folder = with_manifest(done[1], tmp_path, change)
+    message = load_error(folder)
+    assert message.startswith(f"{folder / 'manifest.json'}: ") and fragment in message, message
+    assert_one_line_error(cli("report", folder), fragment)
+    assert_one_line_error(cli("sweep", done[0], "--out", folder, "--serial", "--quiet"), fragment)
+
+
+def test_a_deeply_nested_manifest_is_one_line(run_folder, tmp_path):
+    folder = tmp_path / "res"
+    shutil.copytree(run_folder, folder)
+    (folder / "manifest.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    assert load_error(folder) == f"{folder / 'manifest.json'}: cannot read manifest: nested too deeply"
+
+
+def test_an_oversized_manifest_is_refused_unread(run_folder, tmp_path):
+    folder = tmp_path / "res"
+    shutil.copytree(run_folder, folder)
+    with open(folder / "manifest.json", "r+b") as f:
+        f.truncate(2**27)  # sparse: 128 MiB that take no disk
+    assert "more than the 67,108,864 allowed" in load_error(folder)
+
+
+def in_thread(fn, seconds: float = 20):
+    """fn() run in a thread; fails (instead of hanging the test run) when it blocks."""
+    result = {}
+
+    def target():
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - the test looks at it
+            result["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "blocked reading a FIFO"
+    return result.get("error")
+
+
+def test_a_fifo_named_manifest_json_does_not_hang(run_folder, tmp_path):
+    folder = tmp_path / "res"
+    shutil.copytree(run_folder, folder)
+    (folder / "manifest.json").unlink()
+    os.mkfifo(folder / "manifest.json")
+    error = in_thread(lambda: sim.load_results(folder))
+    assert isinstance(error, ResultsError)
+    assert str(error) == f"{folder / 'manifest.json'}: cannot read manifest: not a regular file"
+
+
+def test_a_fifo_in_a_sweep_folder_does_not_hang(copy):
+    victim = run_path(copy, 0, 0)
+    victim.unlink()
+    os.mkfifo(victim)
+    error = in_thread(lambda: sim.load_results(copy))
+    assert isinstance(error, ResultsError) and str(error).startswith(f"{victim}: not a regular file")
