@@ -137,13 +137,14 @@ def paired_t(d: np.ndarray, level: float = LEVEL) -> tuple[float, float, float, 
     return mean, lo, hi, float(2 * stats.t.sf(abs(t), n - 1))
 
 
-def band(x: np.ndarray, metric: str | None = None, level: float = LEVEL) -> dict:
-    """Mean, t-interval clipped to the metric's range, n, and the flags `clipped` and
-    `small_sample` (fewer than MIN_REPLICATES values); non-finite values are left out."""
+def band(x: np.ndarray, metric: str | None = None, level: float = LEVEL,
+         bounds: tuple[float, float] | None = None) -> dict:
+    """Mean, t-interval clipped to the metric's range (or `bounds`), n, and the flags `clipped`
+    and `small_sample` (fewer than MIN_REPLICATES values); non-finite values are left out."""
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
     mean, lo, hi = t_interval(x, level)
-    lo, hi, cut = clip(lo, hi, metric_range(metric))
+    lo, hi, cut = clip(lo, hi, bounds or metric_range(metric))
     return {"mean": mean, "ci_low": lo, "ci_high": hi, "n": len(x), "clipped": cut,
             "small_sample": len(x) < MIN_REPLICATES}
 

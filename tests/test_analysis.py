@@ -154,3 +154,9 @@ def test_against_limit_settles_only_a_clear_interval_from_enough_replicates():
     assert wide["needed"] == replicates_needed(np.array([0.02, 0.70, 0.20, 0.60, 0.10]), 0.50 - wide["mean"])
     above = analysis.against_limit(np.array([0.60, 0.62, 0.61, 0.63, 0.60]), 0.50)
     assert not above["below"] and above["settled"]
+
+
+def test_band_takes_explicit_bounds_for_a_derived_share():
+    b = analysis.band(np.array([0.9, 1.0, 0.5]), bounds=(0.0, 1.0))
+    assert b["ci_high"] == 1.0 and b["clipped"] and b["small_sample"]
+    assert not analysis.band(np.array([0.9, 1.0, 0.5]))["clipped"]

@@ -114,19 +114,25 @@ def test_notebook_runs_shows_its_figures_and_answers(executed, name):
 def test_quickstart_answer_is_the_results(executed):
     """The numbers in notebook 01's answer are those of the same run done here."""
     import sim
+    from sim.analysis import MIN_REPLICATES, t_interval
     from sim.metrics import HIGH_QUALITY_CV
 
     nb, _, _ = executed("01_quickstart.ipynb")
     answer = outputs([c for c in nb.cells if c.cell_type == "code"][-2], "text/markdown")[0]
     scenario = sim.small_world(REPO / "scenarios" / "dongcheng_2021.yaml", schools_per_district=20,
                                teachers_per_school=30)
-    m = sim.run(scenario, years=5, reps=3).metrics
+    m = sim.run(scenario, years=5, reps=MIN_REPLICATES).metrics
+    assert f"({MIN_REPLICATES} replicates)" in answer
     for level, limit in HIGH_QUALITY_CV.items():
         sel = m[(m["metric"] == "cv_backbone") & (m["group"] == level)]
-        start, end = sel[sel["year"] == 0]["value"].mean(), sel[sel["year"] == 5]["value"].mean()
+        start = sel[sel["year"] == 0]["value"].mean()
+        end, lo, hi = t_interval(sel[sel["year"] == 5]["value"].to_numpy())
         status = "below" if end <= limit else "still above"
-        assert f"for {level} schools it goes from {start:.2f} to {end:.2f}, {status} the limit of {limit:.2f}" \
-            in answer
+        # the interval is the t-interval cut at 0, and the answer says whether it settles the question
+        settled = hi <= limit if end <= limit else lo > limit
+        assert (f"for {level} schools it goes from {start:.2f} to {end:.2f}, {status} the limit of {limit:.2f} "
+                f"(95% interval {max(lo, 0.0):.2f} to {hi:.2f}, "
+                + ("wholly on that side)" if settled else "which reaches the limit: not settled")) in answer
 
 
 def test_what_if_has_controls_and_a_path_without_them(executed):
@@ -145,8 +151,46 @@ def test_sweep_notebook_runs_serially_into_its_own_folder(executed):
     nb, _, out = executed("04_sweep_and_sensitivity.ipynb")
     source = "".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "serial=True" in source
-    assert len(list((out / "nb04_sobol" / "runs").glob("*.parquet"))) == 8 * (3 + 2) * 2
-    assert len(list((out / "nb04_quota_grid" / "runs").glob("*.parquet"))) == 8 * 2 * 3
+    assert len(list((out / "nb04_sobol" / "runs").glob("*.parquet"))) == 8 * (3 + 2)  # one replicate per point
+    assert len(list((out / "nb04_quota_grid" / "runs").glob("*.parquet"))) == 8 * 2 * 5
     printed = "".join(outputs(nb.cells[1], "text/plain"))
     assert "serial (this process)" in printed and "0 failed" in printed
     assert not (REPO / "results" / "notebooks").exists() or not any((REPO / "results" / "notebooks").iterdir())
+
+
+def answer_of(nb) -> str:
+    return outputs([c for c in nb.cells if c.cell_type == "code"][-2], "text/markdown")[0]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_answer_states_its_sample_and_no_interval_leaves_the_range(executed, name):
+    """Each answer says how many replicates it rests on; CVs and shares are never quoted below 0
+    (notebooks 01, 04 and 05 quote only those; 02 and 03 quote differences, which may be negative)."""
+    nb, _, _ = executed(name)
+    answer = answer_of(nb)
+    assert re.search(r"\d+ (paired )?replicates", answer), answer
+    if name.startswith(("01", "04", "05")):
+        assert "interval" in answer and not re.search(r"\[-|to -", answer), answer
+
+
+def test_what_if_says_which_constraint_binds_when_the_quota_doubles(executed):
+    nb, _, _ = executed("03_what_if.ipynb")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    table = outputs(next(c for c in code if "def main_program_years" in c.source), "text/html")[0]
+    assert all(col in table for col in ("eligible", "selected", "unmatched", "binds"))
+    answer = answer_of(nb)
+    named = re.search(r"what binds at \d+ is (.+?); at \d+ the eligible pool binds", answer)
+    assert named, answer
+    kinds = re.findall(r"the (eligible pool|quota|coverage target|leadership cap) in year\(s\)", named.group(1))
+    assert kinds and all(k in table for k in kinds)
+
+
+def test_sweep_notebook_says_what_its_sample_cannot_settle(executed):
+    """Its Sobol design (base sample 8, under sim.analysis.MIN_SOBOL_BASE) is said not to settle the ranking."""
+    nb, _, _ = executed("04_sweep_and_sensitivity.ipynb")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    sens = next(c for c in code if "sim.sensitivity(" in c.source)
+    assert any("SmallSampleWarning" in o.get("text", "") for o in sens.outputs if o.get("name") == "stderr")
+    answer = answer_of(nb)
+    assert "**not settled**" in answer and "base sample of 8 " in answer
+    assert re.search(r"`points: \d+`", answer)
