@@ -61,7 +61,8 @@ def voluntary_drift(model) -> int:
     rng = model.stream("drift")
     u = rng.random(wf.n)
     pick = rng.random(wf.n)
-    rows = np.flatnonzero(wf.active & (wf.term_end < 0) & (wf.years_at_school >= c.drift_min_years))
+    rows = np.flatnonzero(wf.active & (wf.term_end < 0) & (wf.years_at_school >= c.drift_min_years)
+                          & ((wf.role == 0) | (not c.cadres.pipeline)))  # the bureau appoints cadres
     p = c.drift_rate * np.exp(c.drift_quality_selection * (wf.quality[rows] - 1.0))
     movers = rows[u[rows] < p]
     movers = movers[np.argsort(-wf.quality[movers], kind="stable")]

@@ -21,7 +21,8 @@ ABOVE_QUALIFICATION = QUALIFICATIONS.index("above")
 DISTRICT_BACKBONE = BACKBONE.index("district")
 PE_ART_CODES = tuple(SUBJECTS.index(s) for s in PE_ART_SUBJECTS)
 
-MOVE_KINDS = ("rotation", "return", "stay", "drift", "hire", "retirement", "attrition")
+# promotion: a teacher takes a leadership post at another school; cadre_rotation: principals exchange posts
+MOVE_KINDS = ("rotation", "return", "stay", "drift", "hire", "retirement", "attrition", "promotion", "cadre_rotation")
 
 
 def code(names: tuple[str, ...], value: str, what: str) -> int:

@@ -30,6 +30,8 @@ from sim.codes import (
     DISTRICT_TYPES,
     MOVE_KINDS,
     PE_ART_CODES,
+    ROLES,
+    SCHOOL_LEVELS,
     SENIOR_TITLE,
     TIERS,
 )
@@ -149,6 +151,7 @@ class YearContext:
     start: dict[str, float]  # year-0 values used by change metrics (hollowing out)
     program_forms: dict[str, str] = field(default_factory=dict)  # program name -> form label
     twinning: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
+    cadre_posts: np.ndarray | None = None  # (n_schools, len(ROLES)) leadership posts (sim.cadres)
     units: dict[str, Units] = field(default_factory=dict)
     cache: dict = field(default_factory=dict)  # results shared by several metrics this year
 
@@ -388,6 +391,8 @@ _COUNTS = {
     "title_promotions": "title steps taken this year",
     "double_teacher_reach": "students reached by double-teacher classrooms this year",
     "backbone_promotions": "backbone-level steps taken this year",
+    "cadre_promotions": "leadership posts filled by promotion this year",
+    "principal_rotations": "principals who took the post of another school after their terms this year",
 }
 
 
@@ -572,6 +577,46 @@ def _adapted(ctx):
     wf = ctx.workforce
     rot = wf.active & (wf.term_end >= 0)
     return [("all", _share(np.sum(wf.satisfaction[rot] >= ADAPTED), np.sum(rot)))]
+
+
+@_register("cadres_in_post", "cadres holding a leadership post at the end of the year", "cadres",
+           "all, principal, vice_principal, middle_manager, primary, junior, nine_year (school level)")
+def _cadres_in_post(ctx):
+    """Count of active teachers with a cadre role (principal, vice principal, middle manager), counted at
+    their home school (a cadre away on a full-time rotation keeps the post); by role and by the level of
+    the school."""
+    wf = ctx.workforce
+    cadre = wf.active & (wf.role > 0)
+    by_role = np.bincount(wf.role[cadre], minlength=len(ROLES))
+    by_level = np.bincount(ctx.schools["level"][wf.school[cadre]], minlength=len(SCHOOL_LEVELS))
+    return ([("all", float(cadre.sum()))] + [(ROLES[r], float(by_role[r])) for r in range(1, len(ROLES))]
+            + [(SCHOOL_LEVELS[v], float(by_level[v])) for v in range(len(SCHOOL_LEVELS))])
+
+
+@_register("cadre_posts_filled", "share of leadership posts held", "share", "all")
+def _cadre_posts_filled(ctx):
+    """Sum over schools and cadre roles of min(holders, posts) / sum of posts (posts from the
+    `careers.cadres` norms; a surplus holder does not fill another school's post)."""
+    if ctx.cadre_posts is None:
+        return []
+    wf = ctx.workforce
+    cadre = wf.active & (wf.role > 0)
+    n = len(ctx.schools["level"])
+    held = np.bincount(wf.school[cadre] * len(ROLES) + wf.role[cadre], minlength=n * len(ROLES)).reshape(n, -1)
+    posts = ctx.cadre_posts[:, 1:]
+    return [("all", _share(np.minimum(held[:, 1:], posts).sum(), posts.sum()))]
+
+
+@_register("schools_without_principal", "schools with no principal in post at the end of the year", "schools",
+           "all, primary, junior, nine_year (school level)")
+def _no_principal(ctx):
+    """Count of schools where no active teacher whose home post is there has the principal role."""
+    wf = ctx.workforce
+    level = ctx.schools["level"]
+    has = np.zeros(len(level), dtype=bool)
+    has[wf.school[wf.active & (wf.role == ROLES.index("principal"))]] = True
+    by_level = np.bincount(level[~has], minlength=len(SCHOOL_LEVELS))
+    return [("all", float((~has).sum()))] + [(SCHOOL_LEVELS[v], float(by_level[v])) for v in range(len(SCHOOL_LEVELS))]
 
 
 @_register("attrition_rate", "attrition rate by tier of the school left", "share", "each tier and all")

@@ -8,7 +8,7 @@ import mesa
 import numpy as np
 from mesa.discrete_space import Network
 
-from sim import careers
+from sim import cadres, careers
 from sim.agents import School, Teacher, place_teachers
 from sim.codes import DISTRICT_BACKBONE, MOVE_KINDS, TIERS
 from sim.metrics import YearContext, school_table, year_metrics
@@ -82,6 +82,9 @@ class RotationModel(mesa.Model):
         self._arrivals = np.zeros(self.world.n_schools)
         self._year_moves_from = 0
         self._start: dict[str, float] = {}
+        self.cadre_posts = cadres.leadership_posts(self.world.schools, scenario.careers.cadres)
+        if scenario.careers.cadres.pipeline:
+            cadres.initial_posts(self)
         careers.update_commute_and_satisfaction(self)
         self.datacollector = mesa.DataCollector(
             model_reporters={name: (lambda m, n=name: m.latest.get(n, float("nan"))) for name in HEADLINE})
@@ -101,14 +104,18 @@ class RotationModel(mesa.Model):
         1. Terms end: rotators whose term is over return home, or stay at the host (stay_share).
         2. Careers: ageing, tenure and experience; retirements; attrition (hazard rises at rural
            and weak posts, with commute and dissatisfaction); voluntary transfers toward stronger
-           schools of the district.
+           schools of the district (not cadres, whom the bureau appoints, when the cadre
+           pipeline is on).
         3. Rotation: each program in order: eligibility -> selection under quotas, priorities, the
            backbone floor, gaming by sending schools and the leadership cap -> matching to hosts
            within scope, direction, level, commute cap and receiving capacity -> moves (full-time:
            the Teacher's cell changes; part-time: a share of the load counts at the host;
            transfer: the home post moves).
-        4. Hiring fills home-post vacancies against the staffing norms, placed as the careers
-           section says (vacancies, weak schools first, or training at a leading school first).
+        4. Cadres (`sim.cadres`): principals due after their terms exchange posts; cadres the
+           year's moves left beyond a school's posts take vacant posts or teach; every vacant
+           leadership post is filled by promotion. Then hiring fills home-post vacancies
+           against the staffing norms, placed as the careers section says (vacancies, weak
+           schools first, or training at a leading school first).
         5. Sharing without moving: double-teacher classrooms let the strongest teachers of strong
            schools reach classes at the weakest schools, lifting their effective teaching.
         6. Learning and promotion: experience curve, peer effect, radiation from backbone
@@ -123,6 +130,8 @@ class RotationModel(mesa.Model):
         counts = dict(end_terms(self, self._stay_shares))                      # 1
         counts.update(self._careers())                                          # 2
         counts.update(self._rotate())                                           # 3
+        if self.config.careers.cadres.pipeline:
+            counts.update(cadres.yearly(self))                                  # 4
         counts["hires"] = len(careers.hire(self))                               # 4
         counts.update(self._share_lessons())                                    # 5
         careers.learn(self)                                                     # 6
@@ -204,6 +213,7 @@ class RotationModel(mesa.Model):
         rows, schools = np.asarray(rows, dtype=np.int64), np.asarray(schools, dtype=np.int64)
         self._log(rows, wf.school[rows], schools, kind, program)
         wf.school[rows] = schools
+        wf.post_since[rows] = self.year  # a cadre's post at the new school starts now
         moving = wf.host[rows] != schools
         rows, schools = rows[moving], schools[moving]
         wf.host[rows] = schools
@@ -280,7 +290,7 @@ class RotationModel(mesa.Model):
             moves=self.move_log.columns(self._year_moves_from), program_names=self.move_log.programs,
             disruption=self.config.careers.disruption, start=self._start,
             program_forms={p.name: form_label(p) for p in self.config.policy.programs},
-            twinning=self.world.twinning)
+            twinning=self.world.twinning, cadre_posts=self.cadre_posts)
         if self.year == 0:
             leading = self.world.schools["tier"] == TIERS.index("leading")
             enrol_all = table["enrolment"].sum(axis=1)

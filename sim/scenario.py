@@ -99,7 +99,7 @@ class World(Strict):
 
 
 class Cadres(Strict):
-    """Leadership posts and how they are kept filled (sim/cadres.py; docs/ODD.md 7.13)."""
+    """Leadership posts and how they are kept filled (sim/cadres.py; docs/ODD.md 7.15)."""
 
     pipeline: bool = True  # false: posts are never refilled and principals never rotate
     # students per vice-principal post, rounded up; assumption (12 classes of 45), explored 400-900
@@ -116,8 +116,8 @@ class Cadres(Strict):
     middle_manager_min_experience: Annotated[int, Field(ge=0, le=40)] = 5  # years; assumption, explored 3-8
     min_years_to_retirement: Annotated[int, Field(ge=0, le=20)] = 5  # years left to be promoted; assumption, 0-10
     principal_term_years: Annotated[int, Field(ge=1, le=10)] = 3  # years per term; assumption, explored 3-5
-    principal_terms: Annotated[int, Field(ge=0, le=10)] = 2  # terms at one school, then rotate (2014 opinion); 0 never
-    principal_max_years: Annotated[int, Field(ge=1, le=40)] = 9  # years; no deferral past this (Beijing 2016/2021)
+    principal_terms: Annotated[int, Field(ge=0, le=10)] = 2  # terms at a school, then rotate (MOE-2014); 0 never
+    principal_max_years: Annotated[int, Field(ge=1, le=40)] = 9  # years; no deferral past this (BJ-2016-2021)
     principal_defer_share: Share = 0.5  # yearly chance that a due principal defers; assumption, explored 0-1
 
     @model_validator(mode="after")

@@ -33,6 +33,7 @@ COLUMNS = {
     "excused": bool,  # cohort member who left or lost eligibility before rotating
     "arrived": np.int64,  # year the teacher arrived at the current host
     "hired": np.int64,  # year hired; -1 for the initial staff
+    "post_since": np.int64,  # year a cadre took the current leadership post (0 or less: before the run)
 }
 
 
