@@ -193,23 +193,32 @@ def compare_differences(trajectories: pd.DataFrame, baseline: str) -> plt.Figure
 
 
 def sensitivity_bars(sens) -> plt.Figure:
-    """Sobol first- and total-order indices (or Morris mu* ) per parameter with 95% intervals."""
+    """Sobol first- and total-order indices (or Morris mu* ) per parameter with 95% intervals, cut to
+    the index's range (`Sensitivity.intervals`); the title says when the sample is under the minimum."""
     sns.set_theme(style="whitegrid", context="notebook")
     t = sens.table
+    iv = sens.intervals.set_index(["index", "parameter"])
+
+    def err(name):  # asymmetric error bars of the cut interval (an estimate past the range keeps none there)
+        part = iv.loc[name].reindex(t["parameter"])
+        return np.clip(np.vstack([part["value"] - part["ci_low"], part["ci_high"] - part["value"]]), 0, None)
+
     fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(t) + 2.0))
     y = range(len(t))
     if sens.method == "sobol":
         h = 0.38
-        ax.barh([i - h / 2 for i in y], t["S1"], height=h, xerr=t["S1_conf"], label="first order S1", capsize=3)
-        ax.barh([i + h / 2 for i in y], t["ST"], height=h, xerr=t["ST_conf"], label="total order ST", capsize=3)
+        ax.barh([i - h / 2 for i in y], t["S1"], height=h, xerr=err("S1"), label="first order S1", capsize=3)
+        ax.barh([i + h / 2 for i in y], t["ST"], height=h, xerr=err("ST"), label="total order ST", capsize=3)
         ax.set_xlabel("Sobol index (share of output variance)")
         ax.legend(fontsize=8)
     else:
-        ax.barh(list(y), t["mu_star"], xerr=t["mu_star_conf"], capsize=3, label="mu*")
+        ax.barh(list(y), t["mu_star"], xerr=err("mu_star"), capsize=3, label="mu*")
         ax.set_xlabel("Morris mu* (mean absolute elementary effect)")
     ax.set_yticks(list(y), t["parameter"], fontsize=8)
     ax.invert_yaxis()
-    ax.set_title(f"{sens.metric} ({sens.group}, year {sens.year}, {sens.scenario}); 95% intervals", fontsize=10)
+    note = f"; small sample ({sens.base_samples} base samples): not an answer" if sens.small_sample else ""
+    ax.set_title(f"{sens.metric} ({sens.group}, year {sens.year}, {sens.scenario}); 95% intervals cut to the "
+                 f"index's range{note}", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -142,6 +142,18 @@ def test_a_tiny_sobol_sweep_warns_and_carries_it(tmp_path):
         sens = sim.sensitivity(tmp_path / "out", "rotations", year=1)
     assert sens.base_samples == 4 and sens.small_sample and f"points: {MIN_SOBOL_BASE}" in sens.warning
     assert "**Small sample:**" in sens.markdown()
+    # the figure draws the cut intervals (an error bar ends at a cut end, or at an estimate that is
+    # itself past the range), not SALib's index +/- conf; its title says the sample is small
+    from sim import plots
+
+    iv = sens.intervals
+    assert iv["clipped"].any()
+    fig = plots.sensitivity_bars(sens)
+    ax = fig.axes[0]
+    ends = np.concatenate([seg[:, 0] for c in ax.collections for seg in c.get_segments()])
+    allowed = np.concatenate([iv["ci_low"], iv["ci_high"], iv["value"]])
+    assert all(np.isclose(allowed, e).any() for e in ends)
+    assert "small sample (4 base samples)" in ax.get_title()
 
 
 def test_against_limit_settles_only_a_clear_interval_from_enough_replicates():
