@@ -254,6 +254,22 @@ def table_html(frame: pd.DataFrame, caption: str = "") -> str:
     return f'<div class="table"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
+CLIPPED_NOTE = "* interval cut to the metric's range (a CV, share or count cannot be negative)."
+
+
+def band_cell(x: np.ndarray, metric: str) -> tuple[str, bool]:
+    """`mean [lo, hi]` of replicate values with the t-interval cut to the metric's range (marked *),
+    head counts as whole numbers; and whether it was cut."""
+    from sim.analysis import band
+    from sim.report import is_count
+
+    b = band(x, metric)
+    if not b["n"]:
+        return "-", False
+    return interval(b["mean"], b["ci_low"], b["ci_high"], count=is_count(metric)) + ("*" if b["clipped"] else ""), \
+        b["clipped"]
+
+
 def interval(mean: float, lo: float, hi: float, digits: int = 3, count: bool = False) -> str:
     """`mean [lo, hi]`, or the mean alone when there is no interval; head counts (`count`) as
     whole numbers with separators, never `8.96e+03`."""
@@ -326,19 +342,20 @@ def render(report: Report) -> str:
 # ------------------------------------------------------------------------------ kinds
 
 
-def _headline_table(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Each headline metric's path: start and last year with 95% t-intervals over replicates, and
-    the lowest, highest and mean over years 1..last of the replicate means (sim.report)."""
-    from sim.analysis import t_interval
+def _headline_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """Each headline metric's path: start and last year with 95% t-intervals over replicates (cut
+    to the metric's range), and the lowest, highest and mean over years 1..last of the replicate
+    means (sim.report); and whether an interval was cut."""
     from sim.metrics import REGISTRY
-    from sim.report import Trajectory, by_year, fmt, headline, is_count
+    from sim.report import Trajectory, by_year, fmt, headline
 
     last = int(metrics["year"].max())
+    cut = []
 
     def at(sel: pd.DataFrame, year: int, name: str) -> str:
-        x = sel.loc[sel["year"] == year, "value"].to_numpy(dtype=float)
-        x = x[np.isfinite(x)]
-        return interval(*t_interval(x), count=is_count(name)) if len(x) else "-"
+        text, clipped = band_cell(sel.loc[sel["year"] == year, "value"].to_numpy(dtype=float), name)
+        cut.append(clipped)
+        return text
 
     rows = []
     for name, group in headline(metrics):
@@ -348,10 +365,10 @@ def _headline_table(metrics: pd.DataFrame) -> pd.DataFrame:
             continue
         t = Trajectory.of(series)
         label = REGISTRY[name].label if name in REGISTRY else name
-        rows.append((f"{label} (`{name}`)", group, at(sel, 0, name), f"{fmt(name, t.low)} (year {t.low_year})",
-                     f"{fmt(name, t.high)} (year {t.high_year})", fmt(name, t.mean), at(sel, last, name)))
+        rows.append((f"{label} (`{name}`)", group, at(sel, 0, name), f"{fmt(name, t.low)} (year\u00a0{t.low_year})",
+                     f"{fmt(name, t.high)} (year\u00a0{t.high_year})", fmt(name, t.mean), at(sel, last, name)))
     return pd.DataFrame(rows, columns=["metric", "group", "year 0 (start)", "lowest (year)", "highest (year)",
-                                       f"mean, years 1-{last}", f"year {last}"])
+                                       f"mean, years 1-{last}", f"year {last}"]), any(cut)
 
 
 def place_graph(scenario: dict, seed: int, source_dir: str = "."):
@@ -437,10 +454,14 @@ def _run_report(res) -> Report:
     rep.figures = sum(f.startswith("<figure") for f in figs)
     rep.add("Figures", "\n".join(figs))
     reps = res.metrics["replicate"].nunique()
-    rep.add("Headline metrics", table_html(_headline_table(res.metrics),
-                                           f"Start and last year: mean over {reps} replicate(s) with its 95% "
+    from sim.analysis import small_sample_note
+
+    table, cut = _headline_table(res.metrics)
+    small = small_sample_note(reps)
+    rep.add("Headline metrics", table_html(table, f"Start and last year: mean over {reps} replicate(s) with its 95% "
                                            "t-interval; lowest, highest and mean: of the replicate means over the "
-                                           "years after year 0."))
+                                           "years after year 0." + (f" {CLIPPED_NOTE}" if cut else "")
+                                           + (f" {small[0].upper()}{small[1:]}." if small else "")))
     words = rebound_words(res.metrics, programs, headline(res.metrics))
     if words:
         rep.add("Why the CVs move", _paragraphs(words))
@@ -583,20 +604,17 @@ def response_hue(metrics: pd.DataFrame, parameters: list[str], p: str) -> str | 
 
 
 def _points_table(res, year: int) -> str:
-    from sim.analysis import t_interval
-    from sim.report import is_count
-
     params = res.manifest["design"]["parameters"]
     rows = res.metrics[res.metrics["year"] == year]
-    out = []
+    out, cut = [], False
     for (scenario, point), part in rows.groupby(["scenario", "point"], observed=True, sort=True):
         row = {"scenario": scenario, "point": int(point)}
         for p in params:
             v = part[p].iloc[0]
             row[p] = (f"{v:,.0f}" if float(v).is_integer() else f"{v:.4g}") if isinstance(v, float) else str(v)
         for (metric, group), cell in part.groupby(["metric", "group"], observed=True, sort=False):
-            x = cell["value"].to_numpy(dtype=float)
-            row[f"{metric} ({group})"] = interval(*t_interval(x[np.isfinite(x)]), count=is_count(metric))
+            row[f"{metric} ({group})"], clipped = band_cell(cell["value"].to_numpy(dtype=float), metric)
+            cut |= clipped
         out.append(row)
     frame = pd.DataFrame(out)
     note = ""
@@ -604,7 +622,7 @@ def _points_table(res, year: int) -> str:
         note = f" The first {MAX_TABLE_ROWS} of {len(frame)} points are shown."
         frame = frame.head(MAX_TABLE_ROWS)
     return table_html(frame, f"Every outcome at year {year}: mean over the point's replicates with its 95% "
-                             f"t-interval.{note}")
+                             f"t-interval.{note}" + (f" {CLIPPED_NOTE}" if cut else ""))
 
 
 def build_report(folder: str | Path) -> Report:

@@ -256,7 +256,12 @@ def test_run_report_shows_trajectories_why_and_whole_head_counts(reports):
     assert not re.search(r"\d\.\d+e[+-]\d", text.split("<h2>Provenance</h2>")[0])  # never 8.96e+03
     teachers = re.search(r"<code>teachers_in_post</code>\)</td><td>all</td><td>([^<]*)</td><td>([^<]*)</td>", text)
     assert teachers and re.fullmatch(r"\d{1,3}(,\d{3})* \[\d{1,3}(,\d{3})*, \d{1,3}(,\d{3})*\]", teachers.group(1))
-    assert re.fullmatch(r"\d{1,3}(,\d{3})* \(year \d\)", teachers.group(2))
+    assert re.fullmatch(r"\d{1,3}(,\d{3})* \(year\s\d\)", teachers.group(2))
+    # intervals are cut to the metric's range and say so: no CV or count below zero
+    headline = text[text.index("<h2>Headline metrics</h2>"):text.index("<h2>Why the CVs move</h2>")]
+    cv_rows = [r for r in headline.split("<tr>") if "<code>cv_" in r]
+    assert len(cv_rows) >= 13 and not any("[-" in r for r in cv_rows)
+    assert "]*</td>" in headline and "* interval cut to the metric" in headline
     # the figures mark the years the first rotators' terms end
     assert "the rotators of year 1 reach the end of their terms" in text
 
