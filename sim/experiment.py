@@ -110,7 +110,9 @@ def run(scenario: Scenario | str | Path, years: int | None = None, reps: int | N
 
     Args:
         scenario: a Scenario or the path of a scenario file.
-        years, reps, seed: override the scenario's `run` section.
+        years: simulated years (overrides the scenario's `run.years`).
+        reps: replicates (overrides `run.replicates`).
+        seed: the root seed (overrides `run.seed`).
         overrides: `dotted.key=value` items, as `--set` on the command line (paths only).
         progress: show a tqdm progress bar.
 
@@ -212,7 +214,8 @@ def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, yea
     Args:
         scenarios: Scenarios or scenario files (at least two, with different names).
         reps: paired replicates (default 10); replicate i has the same seed in every scenario.
-        years, seed: simulated years and root seed (default: the baseline's `run` section).
+        years: simulated years (default: the baseline's `run.years`).
+        seed: the root seed (default: the baseline's `run.seed`).
         baseline: a scenario's name or file (default: the first).
         outcomes: `metric` (every group) or `metric:group` (default DEFAULT_OUTCOMES).
         at: the years reported in `table` (default: the last year).
