@@ -36,18 +36,17 @@ from matplotlib.ticker import MaxNLocator
 from mesa.visualization.solara_viz import ModelController
 from mesa.visualization.utils import update_counter
 
-from sim import plots
+from sim import examples, plots
 from sim.codes import MOVE_KINDS
 from sim.model import RotationModel
 from sim.whatif import small_world
 
-SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+SCENARIO_DIR = examples.SCENARIOS  # the shipped scenarios (package data), from any folder
 DEFAULT_SCENARIO = "dongcheng_2021"
 TITLE = "teachersim explorer"
 TABS = ("Network map", "CV curves", "Rotations and coverage")
 PLAY_INTERVAL_MS = 400
-FIGURE_DPI = 100      # the figures' own sizes (10-11 inches wide) at this dpi fit a laptop's tab width
-FIGURE_MAX_WIDTH = "1100px"
+FIGURE_WIDTH_PX = 1200  # each figure is drawn this wide and shown at most this wide (less: the tab's width)
 
 
 def scenario_names(folder: Path = SCENARIO_DIR) -> list[str]:
@@ -62,7 +61,7 @@ class ExplorerModel(RotationModel):
     that name to a model that accepts it.) It stops (`running`) at the scenario's last year.
 
     Args:
-        scenario_name: the name of a file in scenarios/.
+        scenario_name: the name of a shipped scenario (a file in scenarios/).
         schools_per_district, teachers_per_school: the small world's size.
         districts: districts of a Beijing-shaped world (ignored by the one-district Dongcheng preset).
         rng: the run seed.
@@ -148,9 +147,9 @@ def draw_activity(model: ExplorerModel) -> plt.Figure:
 
 
 def png(fig: plt.Figure) -> bytes:
-    """The figure as PNG at its own size (the page scales it to the tab's width); closes it."""
+    """The figure as PNG, FIGURE_WIDTH_PX wide (drawing more pixels than are shown only costs time); closes it."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=FIGURE_DPI)
+    fig.savefig(buf, format="png", dpi=FIGURE_WIDTH_PX / fig.get_figwidth())
     plt.close(fig)
     return buf.getvalue()
 
@@ -162,7 +161,8 @@ def FigureView(draw, model: ExplorerModel):
     """One figure of the model's current year, drawn again only when the year or the model changes."""
     update_counter.get()
     image = solara.use_memo(lambda: png(draw(model)), [draw, model, model.year])
-    with solara.Div(classes=["figure", draw.__name__.removeprefix("draw_")], style={"max-width": FIGURE_MAX_WIDTH}):
+    name = draw.__name__.removeprefix("draw_")  # a class for the browser test: network, cv, activity
+    with solara.Div(classes=["figure", name], style={"max-width": f"{FIGURE_WIDTH_PX}px"}):
         solara.Image(image, width="100%")
 
 

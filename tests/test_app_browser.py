@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -33,8 +32,7 @@ STEP_TIMEOUT = 30
 def needed() -> tuple[str, str]:
     """Chromium's and chromedriver's paths, or one line failing the test with what is missing."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists()
-                                              else None)
+    driver = shutil.which("chromedriver")
     missing = [what for what, ok in [("Debian's chromium (apt-get install -y chromium)", chromium),
                                      ("chromedriver (apt-get install -y chromium-driver)", driver),
                                      ("selenium (pip install -e '.[test]')", importlib.util.find_spec("selenium")),
