@@ -119,7 +119,8 @@ def _joined(folder: Path, problems: list[str], advice: str = "") -> str:
     if len(problems) == 1:
         return problems[0] + advice
     more = f"; and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
-    return f"{folder}: {len(problems)} files cannot be trusted: " + "; ".join(problems[:SHOWN]) + more + advice
+    named = [p.removeprefix(f"{folder}/") for p in problems[:SHOWN]]  # relative to the folder named first
+    return f"{folder}: {len(problems)} files cannot be trusted: " + "; ".join(named) + more + advice
 
 
 def _schema_problem(source) -> str | None:
