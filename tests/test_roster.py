@@ -12,6 +12,8 @@ import codecs
 import csv
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -385,3 +387,32 @@ def test_counting_rows_streams_the_same_reader(copy):
     assert roster.count_rows(copy / "teachers.csv", "teachers") == 8
     write_xlsx(copy / "t.xlsx", {"教师": chinese("teachers.csv")})
     assert roster.count_rows(copy / "t.xlsx", "teachers") == 8
+
+
+# ------------------------------------------------------------------------ through the command
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *map(str, args)], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "MPLBACKEND": "Agg"}, check=False)
+
+
+def test_a_chinese_workbook_roster_runs_from_the_command_line_and_a_broken_one_is_one_line(tmp_path):
+    book = tmp_path / "名册.xlsx"
+    write_xlsx(book, {"学校": chinese("schools.csv"), "教师": chinese("teachers.csv"), "结对": chinese("twinning.csv")})
+    sc = tmp_path / "s.yaml"
+    sc.write_text(f"extends: {TINY / 'roster_scenario.yaml'}\nname: zh_book\nworld:\n  roster:\n"
+                  "    schools_csv: 名册.xlsx\n    teachers_csv: 名册.xlsx\n    twinning_csv: 名册.xlsx\n",
+                  encoding="utf-8")
+    done = cli("run", sc, "--years", "1", "--out", tmp_path / "out", "--quiet", "--no-figures")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert (tmp_path / "out" / "metrics.parquet").is_file()
+
+    write_xlsx(book, {"学校": chinese("schools.csv"), "教师": chinese("teachers.csv").replace(",45,", ",450,"),
+                      "结对": chinese("twinning.csv")})
+    done = cli("run", sc, "--years", "1", "--out", tmp_path / "out2", "--quiet", "--no-figures")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"teachersim: {book}: sheet '教师' row 2: column 年龄 (age): 450 is outside "
+                                        "[18, 75]"]
+    assert not (tmp_path / "out2").exists()

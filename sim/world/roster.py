@@ -16,6 +16,7 @@ import math
 import os
 import stat
 import unicodedata
+import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -154,8 +155,7 @@ def _cell(value) -> str:
 
 
 def _xlsx_records(path: Path, fh: BinaryIO, table: str) -> Iterator[tuple[str, list[str]]]:
-    import openpyxl  # imported here: only workbooks need it, and it is slow to import
-
+    """The rows of the workbook's sheet for `table`, after a guard against zip bombs."""
     try:
         with zipfile.ZipFile(fh) as z:
             unpacked = sum(info.file_size for info in z.infolist())
@@ -164,10 +164,19 @@ def _xlsx_records(path: Path, fh: BinaryIO, table: str) -> Iterator[tuple[str, l
     if unpacked > MAX_UNPACKED_BYTES:
         raise RosterError(f"{path}: unpacks to {unpacked:,} bytes, above the limit for a roster workbook "
                           f"({MAX_UNPACKED_BYTES:,} bytes)")
+    with warnings.catch_warnings():  # openpyxl warns of features it drops (data validation, styles)
+        warnings.simplefilter("ignore")
+        rows = _xlsx_rows(path, fh, table)
+    yield from rows
+
+
+def _xlsx_rows(path: Path, fh: BinaryIO, table: str) -> list[tuple[str, list[str]]]:
+    import openpyxl  # imported here: only workbooks need it, and it is slow to import
+
     fh.seek(0)
     try:
         book = openpyxl.load_workbook(fh, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure of the parser on a user's file is one line
+    except Exception as exc:  # any failure of the parser on a user's file is one line
         raise RosterError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
     try:
         sheets = book.worksheets
@@ -180,11 +189,9 @@ def _xlsx_records(path: Path, fh: BinaryIO, table: str) -> Iterator[tuple[str, l
                                   f"name one of them {' or '.join(SHEETS[table])} (or keep only one sheet)")
             sheet, prefix = named[0], f"sheet {named[0].title!r} "
         try:
-            for n, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                yield f"{prefix}row {n}", [_cell(v) for v in values]
-        except RosterError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - as above
+            return [(f"{prefix}row {n}", [_cell(v) for v in values])
+                    for n, values in enumerate(sheet.iter_rows(values_only=True), start=1)]
+        except Exception as exc:  # as above
             raise RosterError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
     finally:
         book.close()
