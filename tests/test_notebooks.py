@@ -122,7 +122,7 @@ def test_quickstart_answer_is_the_results(executed):
     scenario = sim.small_world(REPO / "scenarios" / "dongcheng_2021.yaml", schools_per_district=20,
                                teachers_per_school=30)
     m = sim.run(scenario, years=5, reps=MIN_REPLICATES).metrics
-    assert f"({MIN_REPLICATES} replicates)" in answer
+    assert f"(small world, {MIN_REPLICATES} replicates)" in answer
     for level, limit in HIGH_QUALITY_CV.items():
         sel = m[(m["metric"] == "cv_backbone") & (m["group"] == level)]
         start = sel[sel["year"] == 0]["value"].mean()
