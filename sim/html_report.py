@@ -472,7 +472,7 @@ def _run_report(res) -> Report:
 
 def _compare_report(res) -> Report:
     from sim import plots
-    from sim.analysis import MEAN_TEST, PAIRED_TEST
+    from sim.analysis import MEAN_TEST, PAIRED_TEST, clip, difference_range, metric_range
     from sim.report import is_count
 
     m = res.manifest
@@ -498,17 +498,25 @@ def _compare_report(res) -> Report:
     rep.figures = sum(f.startswith("<figure") for f in figs)
     rep.add("Figures", "\n".join(figs))
     t = res.comparison
-    rows = []
+    rows, clipped = [], False
     for r in t.itertuples(index=False):
         count = is_count(r.metric)
-        diff = "(baseline)" if r.test == "baseline" else interval(r.diff, r.diff_ci_low, r.diff_ci_high, count=count)
+        lo, hi, cut = clip(r.ci_low, r.ci_high, metric_range(r.metric))  # a table written before intervals were cut
+        mean = interval(r.mean, lo, hi, count=count) + ("*" if cut else "")
+        clipped |= cut
+        if r.test == "baseline":
+            diff = "(baseline)"
+        else:
+            dlo, dhi, dcut = clip(r.diff_ci_low, r.diff_ci_high, difference_range(r.metric))
+            diff = interval(r.diff, dlo, dhi, count=count) + ("*" if dcut else "")
+            clipped |= dcut
         p = "" if r.test == "baseline" or math.isnan(r.p_value) else f"{r.p_value:.3g}"
-        rows.append((f"`{r.metric}`", r.group, r.year, r.scenario, interval(r.mean, r.ci_low, r.ci_high, count=count),
-                     diff, p, r.n))
+        rows.append((f"`{r.metric}`", r.group, r.year, r.scenario, mean, diff, p, r.n))
     table = pd.DataFrame(rows, columns=["outcome", "group", "year", "scenario", "mean [95% CI]",
                                         "difference from baseline [95% CI]", "p", "n"])
     rep.add("Comparison table", table_html(table, f"Mean: {MEAN_TEST}. Difference: scenario minus baseline, "
-                                                  f"replicate by replicate; {PAIRED_TEST}."))
+                                                  f"replicate by replicate; {PAIRED_TEST}."
+                                                  + (f" {CLIPPED_NOTE}" if clipped else "")))
     rep.add("Provenance", _provenance(m, m.get("seeds")))
     return rep
 

@@ -143,6 +143,10 @@ def test_compare_report_has_the_paired_table(reports):
     rows = re.findall(r"<tr><td><code>(\w+)</code></td><td>(\w+)</td><td>(\d+)</td><td>(\w+)</td>", text)
     assert len(rows) == 6 * 2 * 3  # outcomes x reported years x scenarios
     assert text.count("(baseline)</td>") == 6 * 2
+    # a scenario's mean CV has no interval below zero (cut and marked, as the caption says)
+    means = re.findall(r"<tr><td><code>cv_\w+</code></td><td>\w+</td><td>\d+</td><td>\w+</td><td>([^<]*)</td>", text)
+    assert len(means) >= 12 and not any("[-" in m for m in means)
+    assert any(m.endswith("*") for m in means) == ("* interval cut to the metric" in text)
     assert "Part-time" not in text and "from ordinary, strong and leading schools" in text  # china_2014_floor
 
 
