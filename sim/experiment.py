@@ -479,14 +479,19 @@ def sweep(path: str | Path, out: str | Path | None = None, *, workers: int | Non
 def _existing_sweep(out: Path, sw, resume: bool) -> dict | None:
     """The manifest of the same sweep already in `out`, None for a new folder; else SweepError.
 
-    A folder holding only what a sweep stopped before its first file leaves (its lock, an empty
-    .tmp) counts as new, so the same command can start it again.
+    A folder holding only what a sweep stopped before its first file leaves (its lock, a .tmp
+    with at most the half-written manifest or design table) counts as new, so the same command
+    can start it again.
     """
     from sim.designs import SweepError
     from sim.store import LOCK, TMP, read_manifest
 
+    def first_write(p: Path) -> bool:
+        return p.is_file() and not p.is_symlink() and p.name.startswith(("manifest.json.", "design.parquet."))
+
     def leftover(p: Path) -> bool:
-        return p.name == LOCK or (p.name == TMP and p.is_dir() and not p.is_symlink() and not any(p.iterdir()))
+        return p.name == LOCK or (p.name == TMP and p.is_dir() and not p.is_symlink()
+                                  and all(first_write(e) for e in p.iterdir()))
 
     if not out.exists() or all(leftover(p) for p in out.iterdir()):
         if resume:

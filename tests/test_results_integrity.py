@@ -197,6 +197,27 @@ def test_a_full_disk_at_the_start_leaves_a_folder_the_same_command_can_start(tmp
     assert "4 runs: 4 done, 0 failed, 0 missing" in again.stdout
 
 
+def test_a_sweep_killed_while_writing_its_first_file_starts_again(tmp_path):
+    """What SIGKILL during the first manifest write leaves: the lock and a temporary file."""
+    path = tiny_sweep(tmp_path)
+    out = tmp_path / "out"
+    (out / ".tmp").mkdir(parents=True)
+    (out / ".lock").touch()
+    (out / ".tmp" / "manifest.json.k1l2m3n4").write_text('{"schema_ver', encoding="utf-8")
+    summary = sim.sweep(path, out, serial=True)
+    assert (summary.done, summary.missing) == (4, 0)
+    assert not (out / ".tmp").exists()
+
+
+def test_a_user_folder_named_tmp_is_not_taken_for_a_leftover(tmp_path):
+    path = tiny_sweep(tmp_path)
+    out = tmp_path / "out"
+    (out / ".tmp").mkdir(parents=True)
+    (out / ".tmp" / "notes.txt").write_text("mine", encoding="utf-8")
+    assert_one_line_error(cli("sweep", path, "--out", out, "--serial", "--quiet"), "holds no sweep")
+    assert (out / ".tmp" / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
 # -------------------------------------------------------------- item 9: untrusted manifests
 
 
