@@ -111,6 +111,25 @@ def test_a_gbk_file_is_not_valid_utf8_so_the_choice_is_made(tmp_path):
         assert roster.text_encoding(tmp_path / "s.csv", fh) == "gb18030"
 
 
+def test_gbk_whose_first_characters_happen_to_be_utf8_is_still_gbk(tmp_path):
+    """学校 in GBK (D1 A7 D0 A3) is also valid UTF-8 (Cyrillic): the decision is the whole file's."""
+    assert "学校".encode("gbk").decode("utf-8") == "ѧУ"
+    (tmp_path / "s.csv").write_bytes(chinese("schools.csv").encode("gbk"))
+    with open(tmp_path / "s.csv", "rb") as fh:
+        assert roster.text_encoding(tmp_path / "s.csv", fh) == "gb18030"
+
+
+def test_a_damaged_utf8_file_is_refused_not_read_as_gb18030(copy):
+    """UTF-8 Chinese with one bad byte on line 10 is valid GB18030 (as mojibake): refused, not read."""
+    rows = [f"S{i},东城学校,东城,primary,strong,600,0,0" for i in range(8)]
+    text = "school_id,name,district,level,tier,enrolment,x_km,y_km\n" + "\n".join(rows) + "\n"
+    damaged = text.encode() + b"S9,\xe4A,x,primary,strong,600,0,0\n"
+    damaged.decode("gb18030")  # no error: only the UTF-8 text before the bad byte shows what the file is
+    (copy / "schools.csv").write_bytes(damaged)
+    assert error_of(copy) == (f"{copy / 'schools.csv'}: line 10: not valid UTF-8, though the text before it is "
+                              "(a damaged file, or two encodings mixed?); save it again as UTF-8 or GBK")
+
+
 def test_english_values_in_any_case_and_full_width_digits(tmp_path, tiny):
     for name in FILES:
         shutil.copy(TINY / name, tmp_path / name)

@@ -49,6 +49,7 @@ TABLES = {"schools": (SCHOOL_REQUIRED, SCHOOL_OPTIONAL), "teachers": (TEACHER_RE
 
 MAX_FILE_BYTES = 256 * 2**20  # a roster file larger than this is refused (2 million teachers fit in about 200 MB)
 MAX_UNPACKED_BYTES = 2 * 2**30  # the XML inside an .xlsx workbook, summed over its parts (a zip bomb guard)
+DAMAGED_UTF8_BYTES = 64  # valid multi-byte UTF-8 before a bad byte, above which the file is UTF-8 with damage
 ACCEPTED = "UTF-8 (with or without BOM), GB18030/GBK, UTF-16 with a BOM, or an .xlsx workbook"
 
 
@@ -84,21 +85,24 @@ def _open_regular(path: Path) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
-def _first_bad_line(fh: BinaryIO, encoding: str) -> int | None:
-    """The line of the first byte that is not valid in `encoding`, or None if the file is valid."""
+def _first_bad_line(fh: BinaryIO, encoding: str) -> tuple[int, int] | None:
+    """The line of the first byte that is not valid in `encoding`, and how many bytes of
+    non-ASCII characters came before it; None if the whole file is valid."""
     fh.seek(0)
     decoder = codecs.getincrementaldecoder(encoding)("strict")
-    lines = 0
+    lines = wide = 0
     while chunk := fh.read(1 << 20):
         try:
-            decoder.decode(chunk)
+            text = decoder.decode(chunk)
         except UnicodeDecodeError as exc:
-            return lines + chunk[:max(exc.start, 0)].count(b"\n") + 1
+            before = chunk[:max(exc.start, 0)]
+            return lines + before.count(b"\n") + 1, wide + len(before) - len(before.decode(encoding, "ignore"))
         lines += chunk.count(b"\n")
+        wide += len(chunk) - len(text)
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return lines + 1
+        return lines + 1, wide
     return None
 
 
@@ -114,12 +118,17 @@ def text_encoding(path: Path, fh: BinaryIO) -> str:
     if b"\x00" in head:
         raise RosterError(f"{path}: has NUL bytes at its start (UTF-16 without a byte-order mark?); "
                           f"accepted: {ACCEPTED}")
-    bad_utf8 = _first_bad_line(fh, "utf-8")
-    if bad_utf8 is None:
+    utf8 = _first_bad_line(fh, "utf-8")
+    if utf8 is None:
         return "utf-8"
-    bad_gb = _first_bad_line(fh, "gb18030")
-    if bad_gb is None:
+    bad_utf8, wide = utf8
+    if wide >= DAMAGED_UTF8_BYTES:  # GBK text is never valid UTF-8 for so long: a damaged UTF-8 file
+        raise RosterError(f"{path}: line {bad_utf8}: not valid UTF-8, though the text before it is (a damaged "
+                          "file, or two encodings mixed?); save it again as UTF-8 or GBK")
+    gb = _first_bad_line(fh, "gb18030")
+    if gb is None:
         return "gb18030"
+    bad_gb = gb[0]
     where = f"line {bad_utf8}" if bad_utf8 == bad_gb else f"UTF-8 fails on line {bad_utf8}, GB18030 on line {bad_gb}"
     raise RosterError(f"{path}: neither UTF-8 nor GB18030/GBK text ({where}); accepted: {ACCEPTED}")
 
