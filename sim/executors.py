@@ -12,14 +12,19 @@ transient errors, and an adaptive Slurm cluster submits new jobs to replace lost
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 LOCAL_HOST = "127.0.0.1"  # a local cluster listens on loopback only
+logger = logging.getLogger(__name__)
+CLOSE_TIMEOUT = 20.0  # seconds for a cluster to stop on its own before its worker processes are killed
 
 
 def machine_workers() -> int:
@@ -92,32 +97,48 @@ class Dask:
         return f"local dask cluster ({self.workers or machine_workers()} workers on {LOCAL_HOST})"
 
     def __enter__(self) -> Dask:
-        from dask.distributed import Client, LocalCluster
-
-        try:
-            if self.address:
-                self.client = Client(self.address, timeout=self.connect_timeout)
-            elif self.slurm:
-                self.cluster = _slurm_cluster(self.slurm)
-                self.cluster.adapt(minimum_jobs=1, maximum_jobs=self.slurm.jobs)
-                self.client = Client(self.cluster, timeout=self.connect_timeout)
-            else:
-                self.cluster = LocalCluster(n_workers=self.workers or machine_workers(), threads_per_worker=1,
-                                            processes=True, host=LOCAL_HOST, dashboard_address=None,
-                                            silence_logs=logging.ERROR)
-                self.client = Client(self.cluster, timeout=self.connect_timeout)
-        except BaseException:
-            self.__exit__()
-            raise
+        # A signal while the cluster starts or stops is held until that step ends (each is bounded),
+        # then acts: interrupting Dask there leaves a half-started or half-closed cluster, whose
+        # next close() waits forever.
+        with _signals_held() as held:
+            try:
+                self._start()
+            except BaseException:
+                self._stop()
+                raise
+            if held:
+                self._stop()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.client is not None:
-            self.client.close()
-            self.client = None
-        if self.cluster is not None:
-            self.cluster.close()
-            self.cluster = None
+        with _signals_held():
+            self._stop()
+
+    def _start(self) -> None:
+        from dask.distributed import Client
+
+        if self.address:
+            self.client = Client(self.address, timeout=self.connect_timeout)
+        elif self.slurm:
+            self.cluster = _slurm_cluster(self.slurm)
+            self.cluster.adapt(minimum_jobs=1, maximum_jobs=self.slurm.jobs)
+            self.client = Client(self.cluster, timeout=self.connect_timeout)
+        else:
+            from sim.local_cluster import local_cluster
+
+            self.cluster = local_cluster(self.workers or machine_workers(), LOCAL_HOST)
+            self.client = Client(self.cluster, timeout=self.connect_timeout, security=self.cluster.security)
+
+    def _stop(self) -> None:
+        """Close the client and the cluster, at most once; worker processes still there after
+        CLOSE_TIMEOUT are killed."""
+        client, self.client = self.client, None
+        cluster, self.cluster = self.cluster, None
+        if client is not None:
+            with contextlib.suppress(OSError):  # a timeout or a lost scheduler: nothing left to close
+                client.close(timeout=CLOSE_TIMEOUT)
+        if cluster is not None:
+            _close_cluster(cluster)
 
     def _window(self) -> int:
         if self.window:
@@ -154,6 +175,44 @@ class Dask:
             future.release()
             submit_next()
             yield item, result, error
+
+
+@contextlib.contextmanager
+def _signals_held(signals=(signal.SIGINT, signal.SIGTERM)):
+    """Record SIGINT and SIGTERM instead of acting on them, then deliver the last one received to
+    the handler that was there before (the CLI's raises KeyboardInterrupt). Only the main thread
+    can set handlers; elsewhere nothing is held."""
+    held: list[int] = []  # the signals received, in order
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in signals:
+            handler = signal.getsignal(sig)
+            if handler is not None:  # None: a handler not set from Python, which cannot be put back
+                previous[sig] = signal.signal(sig, lambda signum, frame: held.append(signum))
+    try:
+        yield held
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if held:
+            signal.raise_signal(held[-1])
+
+
+def _close_cluster(cluster) -> None:
+    """Close a cluster within CLOSE_TIMEOUT; if it does not stop, kill its worker processes."""
+    from distributed.core import Status
+
+    try:
+        cluster.close(timeout=CLOSE_TIMEOUT)
+    except Exception as exc:  # a timeout, or a worker or job that failed to stop
+        for worker in getattr(cluster, "workers", {}).values():
+            pid = getattr(worker, "pid", None)  # a nanny's worker process; None for Slurm jobs
+            if pid:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        cluster.status = Status.closed  # so that Dask's exit hook does not wait for it again
+        logger.warning("the Dask cluster did not stop within %.0f s (%s); its worker processes were killed",
+                       CLOSE_TIMEOUT, type(exc).__name__)
 
 
 def _slurm_cluster(opts: SlurmOptions):

@@ -1,8 +1,11 @@
-"""Sweeps on a real Dask cluster: a `dask scheduler` and two `dask worker` processes on 127.0.0.1.
+"""Sweeps on a real Dask cluster: a `dask scheduler` and two `dask worker` processes on 127.0.0.1,
+and the local cluster the tool starts.
 
 The same sweep gives the serial bytes, and a worker killed with SIGKILL mid-sweep still leaves
-every run exactly once. An opt-in test runs a sweep on a single-node Slurm through dask-jobqueue
-(set TEACHERSIM_SLURM=1 after `sudo scripts/slurm_single_node.sh`).
+every run exactly once. A SIGINT or SIGTERM while the local cluster starts, runs or stops ends the
+sweep within a bound, with the CLI's interrupted exit code, and a rerun finishes the folder. An
+opt-in test runs a sweep on a single-node Slurm through dask-jobqueue (set TEACHERSIM_SLURM=1
+after `sudo scripts/slurm_single_node.sh`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from sim.experiment import sweep
 
 DASK = Path(sys.executable).with_name("dask")
 STARTUP = 90  # seconds to wait for the scheduler and workers on a busy 2-core machine
+# seconds from the signal to the end of the process: a start-up in progress finishes first (the
+# signal is held), then the cluster has executors.CLOSE_TIMEOUT to stop before its workers are killed
+SIGNAL_BOUND = 60
 
 
 def _start(*args: str, log: Path) -> subprocess.Popen:
@@ -180,3 +186,81 @@ def test_unreachable_scheduler_is_bad_input_and_writes_nothing(tmp_path):
     with pytest.raises(SweepError, match="tcp://127.0.0.1:1: cannot start or connect"):
         sweep(path, tmp_path / "out", executor=Dask(address="tcp://127.0.0.1:1", connect_timeout=1))
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------- signals on a local cluster
+
+
+def _worker_processes(pid: int) -> list:
+    """The local cluster's worker processes: children started by multiprocessing's spawn."""
+    import psutil
+
+    found = []
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            if "multiprocessing" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            pass
+    return found
+
+
+def _ended(process) -> bool:
+    import psutil
+
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _wait(proc: subprocess.Popen, ready, what: str) -> None:
+    deadline = time.monotonic() + 240
+    while not ready():
+        assert proc.poll() is None, f"the sweep ended before {what}: {proc.communicate()[1]}"
+        assert time.monotonic() < deadline, f"never {what}"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("moment", ["starting", "running", "closing"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, moment):
+    """One signal while the cluster starts (workers spawned, nothing written yet), while runs
+    finish, or while it stops (every run done, a worker process already gone: `Cluster.close` in
+    progress, where an interruption used to leave the cluster half-closed and the next close wait
+    forever). The process ends within SIGNAL_BOUND with 128 + the signal, leaves no worker
+    process, and the same command run again ends with the serial bytes."""
+    import psutil
+
+    path = interruptible_sweep(tmp_path)
+    out = tmp_path / "out"
+    proc = cli_process("sweep", path, "--out", out, "--workers", "2", "--quiet")
+    try:
+        runs = lambda: len(list(out.glob("runs/*.parquet")))  # noqa: E731
+        if moment == "starting":
+            _wait(proc, lambda: _worker_processes(proc.pid), "spawning a worker")
+            assert not (out / "manifest.json").exists(), "the cluster had started already"
+        elif moment == "running":
+            _wait(proc, lambda: runs() >= 3, "finishing three runs")
+        else:
+            _wait(proc, lambda: runs() == INTERRUPTIBLE_RUNS, "finishing every run")
+            workers = _worker_processes(proc.pid)
+            _wait(proc, lambda: any(map(_ended, workers)), "stopping a worker process")
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(sig)
+        try:
+            _, stderr = proc.communicate(timeout=SIGNAL_BOUND)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running {SIGNAL_BOUND} s after {sig.name} while {moment}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 128 + sig, (proc.returncode, stderr)
+    assert "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1].startswith("teachersim: interrupted"), stderr
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, f"processes left running: {alive}"
+    again = cli("sweep", path, "--out", out, "--serial", "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert run_files(out) == run_files(serial_reference("interruptible"))
