@@ -25,6 +25,7 @@ HEADLINE = [(f"cv_{i}", g) for i in INDICATORS for g in ("primary", "junior")] +
 ]
 COUNT_UNITS = {"teachers", "students", "cadres", "schools"}  # registry units of head counts
 MAX_YEAR_COLUMNS = 16  # a longer run's table by year shows evenly spaced years (first and last kept)
+MAX_YEARS_IN_WORDS = 12  # years whose rotations and returns the explanation lists
 SHOWN_REBOUNDS = 3  # the largest rebounds named in words
 REBOUND = 0.05  # a CV that rises this much (and 10% of its low) after its lowest year has rebounded
 
@@ -167,6 +168,9 @@ def rebound_words(metrics: pd.DataFrame, programs: list[dict], pairs: list[tuple
     last = int(metrics["year"].max())
     ends = first_term_ends(programs, last)
     span = list(range(1, min(last, max([*ends, *peaks])) + 1))  # the years that explain the rises
+    early = [y for y in span if y <= max(ends, default=1) + 1]  # the first terms, year by year
+    later = [y for y in span if y not in early]
+    span = early + (shown_years(later, max(MAX_YEARS_IN_WORDS - len(early), 2), keep=1) if later else [])
     text = (f"A rotator teaches at the host school only for the term and then goes home, taking the title and "
             f"backbone status back to the school that sent them. Terms in this scenario: {terms_sentence(programs)}; "
             f"so the rotators of year 1 come home in year{'s' if len(ends) > 1 else ''} "
@@ -192,12 +196,14 @@ def _cell(metric: str, values: pd.Series) -> str:
     return fmt(metric, x[0])
 
 
-def shown_years(years: list[int], most: int = MAX_YEAR_COLUMNS) -> list[int]:
-    """At most `most` years, evenly spaced, the first and the last always included."""
+def shown_years(years: list[int], most: int = MAX_YEAR_COLUMNS, keep: int = 2) -> list[int]:
+    """At most `most` years: the first `keep` (year 0 and year 1, where rotation starts), then
+    evenly spaced ones, the last always included."""
     if len(years) <= most:
         return years
-    picks = np.linspace(0, len(years) - 1, most).round().astype(int)
-    return [years[i] for i in sorted(set(picks.tolist()))]
+    rest = years[keep:]
+    picks = np.linspace(0, len(rest) - 1, max(most - keep, 1)).round().astype(int)
+    return years[:keep] + [rest[i] for i in sorted(set(picks.tolist()))]
 
 
 def trajectory_rows(metrics: pd.DataFrame, pairs: list[tuple[str, str]]) -> list[tuple[str, str, list[str]]]:

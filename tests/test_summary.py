@@ -104,3 +104,18 @@ def test_no_rebound_no_explanation(run):
     rising = falling.assign(value=[1.0, 0.4, 0.5, 0.7, 0.8, 0.8])
     (first, _) = rebound_words(rising, programs_of(run.scenario), [("cv_backbone", "primary")])
     assert "falls to 0.400 in year 1, climbs to 0.800 by year 4 and ends at 0.800" in first
+
+
+def test_a_long_run_keeps_its_tables_and_words_short_but_keeps_year_1(run):
+    rows = [{"metric": name, "group": group, "year": y, "replicate": 0, "value": value(y)}
+            for y in range(41) for name, group, value in (
+                ("cv_backbone", "primary", lambda y: 1.0 if y == 0 else 0.4 + 0.01 * y),
+                ("rotations", "all", lambda y: 0 if y == 0 else 100),
+                ("returns", "all", lambda y: 0 if y < 2 else 90))]
+    text = summary_markdown(SimpleNamespace(metrics=pd.DataFrame(rows), scenario=run.scenario))
+    header = next(x for x in text.splitlines() if x.startswith("| metric | group | 0 |"))
+    years = [int(c) for c in header.strip("|").split("|")[2:]]
+    assert years[:2] == [0, 1] and years[-1] == 40 and len(years) <= 16
+    why = text[text.index("## Why the CVs move"):text.index("## By year")]
+    listed = re.findall(r"\d+ in year (\d+)", why[why.index("Rotations started"):why.index("Returns home")])
+    assert listed[:4] == ["1", "2", "3", "4"] and listed[-1] == "40" and len(listed) <= 12
