@@ -435,3 +435,21 @@ def test_a_chinese_workbook_roster_runs_from_the_command_line_and_a_broken_one_i
     assert done.stderr.splitlines() == [f"teachersim: {book}: sheet '教师' row 2: column 年龄 (age): 450 is outside "
                                         "[18, 75]"]
     assert not (tmp_path / "out2").exists()
+
+
+# ------------------------------------------------------------------------------- writing
+
+
+def test_write_roster_replaces_a_planted_link_instead_of_writing_through_it(tmp_path, tiny):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "teachers.csv").symlink_to(victim)
+    roster.write_roster(tiny, out)
+    assert victim.read_text(encoding="utf-8") == "keep me"
+    assert not (out / "teachers.csv").is_symlink()
+    assert sorted(p.name for p in out.iterdir()) == list(FILES)  # no temporary file left
+    back = read(out)
+    for k in ("school", "age", "title", "backbone"):
+        assert np.array_equal(back.teachers[k], tiny.teachers[k]), k

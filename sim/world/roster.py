@@ -15,6 +15,7 @@ import io
 import math
 import os
 import stat
+import tempfile
 import unicodedata
 import warnings
 import zipfile
@@ -486,18 +487,29 @@ def read_roster(schools_csv: str | Path, teachers_csv: str | Path,
     return system
 
 
+def _write_csv(path: Path, rows) -> None:
+    """One CSV file through a new temporary file beside it, renamed onto `path` (never written
+    through a planted link; readers never see half a file)."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows(rows)
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
 def write_roster(system: SchoolSystem, folder: str | Path) -> None:
-    """Write a world as schools.csv, teachers.csv and twinning.csv in `folder`."""
+    """Write a world as schools.csv, teachers.csv and twinning.csv (UTF-8) in `folder`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     s = system.schools
-    with (folder / "schools.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(SCHOOL_REQUIRED + SCHOOL_OPTIONAL)
-        for i, name in enumerate(system.school_names):
-            d = int(s["district"][i])
-            g = int(s["group"][i])
-            w.writerow([f"S{i}", name, system.district_names[d], SCHOOL_LEVELS[s["level"][i]],
+    schools = [SCHOOL_REQUIRED + SCHOOL_OPTIONAL]
+    for i, name in enumerate(system.school_names):
+        d = int(s["district"][i])
+        g = int(s["group"][i])
+        schools.append([f"S{i}", name, system.district_names[d], SCHOOL_LEVELS[s["level"][i]],
                         TIERS[s["tier"][i]], int(s["enrol_primary"][i] + s["enrol_junior"][i]),
                         f"{s['x'][i]:.4f}", f"{s['y'][i]:.4f}",
                         DISTRICT_TYPES[int(system.district_types[d])],
@@ -505,18 +517,13 @@ def write_roster(system: SchoolSystem, folder: str | Path) -> None:
                         system.group_names[g] if g >= 0 else "", int(bool(s["leading"][i])),
                         int(s["enrol_junior"][i])])
     t = system.teachers
-    with (folder / "teachers.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(TEACHER_REQUIRED + TEACHER_OPTIONAL)
-        for r in range(system.n_teachers):
-            w.writerow([f"T{r}", f"S{int(t['school'][r])}", int(t["age"][r]), ROLES[t["role"][r]],
-                        TEACHER_LEVELS[t["level"][r]], SUBJECTS[t["subject"][r]],
-                        TITLES[t["title"][r]],
-                        QUALIFICATIONS[t["qualification"][r]], BACKBONE[t["backbone"][r]],
-                        int(t["experience"][r]), int(t["years_at_school"][r]), f"{t['quality'][r]:.6f}",
-                        f"{t['home_x'][r]:.4f}", f"{t['home_y'][r]:.4f}", "woman" if t["woman"][r] else "man"])
-    with (folder / "twinning.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(("school_a", "school_b"))
-        for a, b in system.twinning:
-            w.writerow([f"S{int(a)}", f"S{int(b)}"])
+    teachers = [TEACHER_REQUIRED + TEACHER_OPTIONAL]
+    for r in range(system.n_teachers):
+        teachers.append([f"T{r}", f"S{int(t['school'][r])}", int(t["age"][r]), ROLES[t["role"][r]],
+                         TEACHER_LEVELS[t["level"][r]], SUBJECTS[t["subject"][r]], TITLES[t["title"][r]],
+                         QUALIFICATIONS[t["qualification"][r]], BACKBONE[t["backbone"][r]],
+                         int(t["experience"][r]), int(t["years_at_school"][r]), f"{t['quality'][r]:.6f}",
+                         f"{t['home_x'][r]:.4f}", f"{t['home_y'][r]:.4f}", "woman" if t["woman"][r] else "man"])
+    twinning = [("school_a", "school_b"), *([f"S{int(a)}", f"S{int(b)}"] for a, b in system.twinning)]
+    for name, rows in (("schools.csv", schools), ("teachers.csv", teachers), ("twinning.csv", twinning)):
+        _write_csv(folder / name, rows)
