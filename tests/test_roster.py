@@ -453,3 +453,17 @@ def test_write_roster_replaces_a_planted_link_instead_of_writing_through_it(tmp_
     back = read(out)
     for k in ("school", "age", "title", "backbone"):
         assert np.array_equal(back.teachers[k], tiny.teachers[k]), k
+
+
+def test_names_in_a_scenario_are_checked_against_a_chinese_roster_before_the_run(tmp_path):
+    """The check before any work (sim.presets.check_size) reads district names with the same reader."""
+    sc = tmp_path / "s.yaml"
+    text = (f"extends: {EXAMPLE_ZH / 'roster_example_zh.yaml'}\nname: e\npolicy:\n  programs:\n    - name: x\n"
+            "      eligibility: {districts: [DISTRICT]}\n      quota: {min_count: 2}\n")
+    sc.write_text(text.replace("DISTRICT", "东城区"), encoding="utf-8")
+    assert cli("validate", sc).returncode == 0
+    sc.write_text(text.replace("DISTRICT", "西城区"), encoding="utf-8")
+    done = cli("validate", sc)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"teachersim: {sc}: policy.programs.0.eligibility.districts: district '西城区' "
+                                        f"has no schools in {EXAMPLE_ZH / 'schools.csv'} (it has 东城区)"]
