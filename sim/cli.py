@@ -427,9 +427,17 @@ def _interrupted_code() -> int:
     return 128 + (_SIGNAL["received"] or signal.SIGINT)
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings (a small sample, a capped quota) as one `teachersim: warning:` line each."""
+    print(f"teachersim: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     import signal
     import threading
+    import warnings
+
+    shown, warnings.showwarning = warnings.showwarning, _warning_line
 
     previous = {}
     if threading.current_thread() is threading.main_thread():
@@ -439,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
     finally:
+        warnings.showwarning = shown
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
