@@ -1,0 +1,94 @@
+"""The local Dask cluster the tool starts, as another local user would see it: nothing to browse
+(no dashboard, no HTTP server at all) and nothing to connect to without this cluster's TLS
+credentials. One real cluster (two worker processes) serves every test here."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from urllib.parse import urlsplit
+
+import psutil
+import pytest
+
+TIMEOUT = 5  # seconds for a refused connection to fail
+
+
+@pytest.fixture(scope="module")
+def local():
+    from sim.executors import Dask
+
+    with Dask(workers=2) as executor:
+        yield executor
+
+
+def _port(address: str) -> int:
+    return urlsplit(address).port
+
+
+def _listening_ports() -> set[int]:
+    me = psutil.Process()
+    return {c.laddr.port for p in [me, *me.children(recursive=True)]
+            for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+
+
+def test_no_dashboard_and_no_http_server(local):
+    """Every port the cluster's processes listen on is one of Dask's own TLS comms (scheduler,
+    workers, nannies); none answers HTTP. Dask starts an HTTP server (127.0.0.1:8787 for the
+    scheduler, with /info and /json pages) even when the dashboard is off."""
+    info = local.client.scheduler_info()
+    assert local.cluster.dashboard_link == "" and info["services"] == {}
+    assert all(w["services"] == {} for w in info["workers"].values()), info["workers"]
+    comms = {_port(local.client.scheduler.address)}
+    for address, worker in info["workers"].items():
+        comms |= {_port(address), _port(worker["nanny"])}
+    assert len(comms) == 5, comms  # the check below must compare something
+    assert _listening_ports() == comms
+    for port in comms:
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+            s.sendall(b"GET /info/main/workers.html HTTP/1.0\r\n\r\n")
+            try:
+                answer = s.recv(64)
+            except (ConnectionError, TimeoutError):
+                answer = b""
+        assert not answer.startswith(b"HTTP/"), (port, answer)
+
+
+def test_the_cluster_answers_its_own_client(local):
+    """The control for the refusals below: the tool's client, with the cluster's credentials, works."""
+    assert local.client.scheduler.address.startswith("tls://127.0.0.1:")
+    assert local.client.submit(sum, [1, 2, 3], pure=False).result(timeout=60) == 6
+
+
+def test_a_client_without_the_credentials_is_refused(local):
+    from distributed import Client
+    from distributed.comm.core import CommClosedError
+
+    address = local.client.scheduler.address
+    with pytest.raises(TypeError, match="TLS expects a `ssl_context`"):  # no credentials at all
+        Client(address, timeout=TIMEOUT)
+    with pytest.raises((OSError, CommClosedError)):  # plain TCP to the TLS port
+        Client(address.replace("tls://", "tcp://"), timeout=TIMEOUT)
+
+
+def test_another_clusters_credentials_are_refused(local):
+    from distributed import Client
+    from distributed.comm.core import FatalCommClosedError
+    from distributed.security import Security
+
+    with pytest.raises(FatalCommClosedError, match="TLS certificate does not match"):
+        Client(local.client.scheduler.address, timeout=TIMEOUT, security=Security.temporary())
+
+
+def test_tls_without_a_client_certificate_is_refused(local, tmp_path):
+    """A process that trusts the cluster's certificate (so its own check of the server passes) but
+    shows none of its own: the scheduler requires one signed by this cluster's authority."""
+    ca = tmp_path / "ca.pem"
+    ca.write_text(local.cluster.security.tls_ca_file, encoding="ascii")  # the PEM text, kept in memory
+    context = ssl.create_default_context(cafile=str(ca))
+    context.check_hostname = False
+    with socket.create_connection(("127.0.0.1", _port(local.client.scheduler.address)), timeout=TIMEOUT) as raw:
+        with pytest.raises(ssl.SSLError, match="CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE"):
+            with context.wrap_socket(raw) as tls:
+                tls.sendall(b"\0" * 8)
+                tls.recv(1)  # TLS 1.3: the refusal arrives after the handshake
