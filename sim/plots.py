@@ -674,7 +674,7 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
     handles += [Line2D([], [], color="#2c3e50", linestyle="--", label="twinning pair"),
                 Line2D([], [], color="#27ae60", linewidth=1.4, label="education group")]
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.08), frameon=False,
-              ncol=3 if moves is not None else 1)
+              ncol=3)
     ax.set_aspect("equal")
     ax.autoscale_view()
     ax.set_xlabel("km east")
