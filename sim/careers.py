@@ -11,6 +11,7 @@ import bisect
 
 import numpy as np
 
+from sim import tenure
 from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, SENIOR_TITLE, TIERS
 from sim.world.synthetic import SUBJECT_SHARES, WOMEN_SHARE
 
@@ -25,7 +26,7 @@ def age_one_year(model) -> None:
     a = wf.active
     wf.age[a] += 1
     wf.experience[a] += 1
-    wf.years_at_school[a] += 1
+    wf.years_at_school[tenure.accrues(model)] += 1  # not while away under careers.tenure pause
     hard = a & ((wf.term_end >= 0) | (model.world.schools["tier"][wf.host] <= TIERS.index("weak")))
     wf.hardship_years[hard] += 1
 
@@ -172,7 +173,7 @@ def promote(model) -> dict[str, int]:
     u_title = model.stream("title").random(wf.n)[rows]
     u_bb = model.stream("backbone").random(wf.n)[rows]
     q = wf.quality[rows]
-    boost = 1.0 + c.rotation_counts_for_promotion * (wf.n_rotations[rows] > 0)
+    boost = 1.0 + c.rotation_counts_for_promotion * (wf.n_rotations[rows] + wf.past_rotations[rows] > 0)
     # prestige schools nominate more of their staff for titles and backbone selection
     boost = boost * np.exp(c.prestige_in_promotion * (model.world.schools["tier"][wf.school[rows]] - 2))
     title = wf.title[rows]

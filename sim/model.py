@@ -8,7 +8,7 @@ import mesa
 import numpy as np
 from mesa.discrete_space import Network
 
-from sim import cadres, careers
+from sim import cadres, careers, tenure
 from sim.agents import School, Teacher, place_teachers
 from sim.codes import DISTRICT_BACKBONE, MOVE_KINDS, TIERS
 from sim.metrics import YearContext, school_table, year_metrics
@@ -64,6 +64,8 @@ class RotationModel(mesa.Model):
         self.teacher_agents: list[Teacher | None] = []
         t = self.world.teachers
         self.add_teachers({**{k: t[k] for k in t}, "host": t["school"], "arrived": -t["years_at_school"]})
+        if scenario.careers.tenure.history_years:
+            tenure.initial_history(self)
         self.programs = [RotationProgram(p, i) for i, p in enumerate(scenario.policy.programs)]
         # the last entry is for new hires training at a leading school (careers.hire_placement)
         self._stay_shares = [p.stay_share for p in scenario.policy.programs] + [0.0]
@@ -81,6 +83,7 @@ class RotationModel(mesa.Model):
         self.latest: dict[str, float] = {}
         self._arrivals = np.zeros(self.world.n_schools)
         self._year_moves_from = 0
+        self.away_last_year: np.ndarray | None = None  # set each year by tenure.away
         self._start: dict[str, float] = {}
         self.cadre_posts = cadres.leadership_posts(self.world.schools, scenario.careers.cadres)
         if scenario.careers.cadres.pipeline:
@@ -127,6 +130,7 @@ class RotationModel(mesa.Model):
         self.year += 1
         self._arrivals = np.zeros(self.world.n_schools)
         self._year_moves_from = self.move_log.n
+        self.away_last_year = tenure.away(self)  # careers.tenure pause: who spent the year away
         counts = dict(end_terms(self, self._stay_shares))                      # 1
         counts.update(self._careers())                                          # 2
         counts.update(self._rotate())                                           # 3
@@ -201,7 +205,8 @@ class RotationModel(mesa.Model):
         rows, schools = np.asarray(rows, dtype=np.int64), np.asarray(schools, dtype=np.int64)
         self._log(rows, wf.host[rows], schools, kind, program)
         wf.host[rows] = schools
-        wf.years_at_school[rows] = 0
+        if tenure.resets_on(self, kind):  # careers.tenure.rotation_counts
+            wf.years_at_school[rows] = 0
         wf.arrived[rows] = self.year
         np.add.at(self._arrivals, schools, 1)
         self._place_agents(rows)
@@ -215,6 +220,8 @@ class RotationModel(mesa.Model):
         wf.school[rows] = schools
         wf.post_since[rows] = self.year  # a cadre's post at the new school starts now
         moving = wf.host[rows] != schools
+        here = rows[~moving]  # a stayer's tenure at the new home is the years since arriving there
+        wf.years_at_school[here] = self.year - wf.arrived[here]
         rows, schools = rows[moving], schools[moving]
         wf.host[rows] = schools
         wf.years_at_school[rows] = 0

@@ -130,6 +130,22 @@ class Cadres(Strict):
         return self
 
 
+class Tenure(Strict):
+    """How rotation counts toward years at the home school, and the history a run starts with (sim/tenure.py)."""
+
+    # reset: restart at 0 on leaving and on coming home (reading of BJ-2016-2021's "continuous
+    # years at the same school"); continue: years away count at home; pause: stop while away
+    rotation_counts: Literal["reset", "continue", "pause"] = "reset"
+    history_years: Annotated[int, Field(ge=0, le=40)] = 0  # years the system rotated before the run; 0 none
+    history_rate: Share = 0.0  # yearly share of teachers who started a rotation in those years
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Tenure:
+        if (self.history_years > 0) != (self.history_rate > 0):
+            raise ValueError("history_years and history_rate go together: set both above 0, or neither")
+        return self
+
+
 class Careers(Strict):
     """Ageing, leaving, hiring, learning and voluntary drift; all rates are per year."""
 
@@ -165,6 +181,7 @@ class Careers(Strict):
     # achievement lost per unit turnover share (Ronfeldt et al. 2013)
     disruption: Annotated[float, Field(ge=0.0, le=10.0)] = 0.3
     cadres: Cadres = Cadres()  # leadership posts, promotion and principal rotation
+    tenure: Tenure = Tenure()  # rotation time and home tenure; rotation history before the run
 
 
 # -------------------------------------------------------------------------------------- policy

@@ -22,6 +22,7 @@ COLUMNS = {
     "satisfaction": np.float64,  # 0..1
     "commute": np.float64,  # minutes one way to the host school
     "n_rotations": np.int64,  # rotations started during the run
+    "past_rotations": np.int64,  # rotations started before the run (careers.tenure history)
     "rotated_in": np.int64,  # year the last rotation started; -1 when none (one rotation a year)
     "term_end": np.int64,  # year the current rotation ends; -1 when not rotated
     "program": np.int64,  # index of the program of the current rotation; -1 when none

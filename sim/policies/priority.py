@@ -19,7 +19,9 @@ def _needs_rotation_for_title(model, rows):
 
 
 PRIORITY_KEYS: dict[str, Callable] = {
-    "never_rotated": lambda model, rows: (model.workforce.n_rotations[rows] > 0).astype(np.int64),
+    # rotations before the run (careers.tenure history) count too
+    "never_rotated": lambda model, rows: (model.workforce.n_rotations[rows] + model.workforce.past_rotations[rows]
+                                          > 0).astype(np.int64),
     "needs_rotation_for_title": _needs_rotation_for_title,
     "youngest_first": lambda model, rows: model.workforce.age[rows],
     "teachers_before_cadres": lambda model, rows: (model.workforce.role[rows] > 0).astype(np.int64),

@@ -134,7 +134,7 @@ class SchoolSelection:
         u = rng.random(wf.n)[rows]
         q_rank = np.argsort(np.argsort(wf.quality[rows], kind="stable"), kind="stable") / max(len(rows) - 1, 1)
         key = program.gaming * q_rank + (1.0 - program.gaming) * u
-        never = (wf.n_rotations[rows] > 0).astype(np.int64)
+        never = (wf.n_rotations[rows] + wf.past_rotations[rows] > 0).astype(np.int64)
         ranked_all = rows[np.lexsort([key, never])]
         schools = model.world.schools
         district_of_row = schools["district"][wf.school[ranked_all]]
