@@ -43,7 +43,8 @@ LEVEL_GROUPS = ("primary", "junior")
 GROUPS = (*LEVEL_GROUPS, "all")
 PARTITIONS = ("school_district", "group", "district")
 # High-quality balanced development standard (2017): per-indicator CV limits and per-school
-# minimums per 100 students by level; basic balance (2012): composite CV limits. DOMAIN.md.
+# minimums per 100 students by level; basic balance (2012): composite CV limits (docs/sources.md:
+# MOE-2017, MOE-2012).
 HIGH_QUALITY_CV = {"primary": 0.50, "junior": 0.45}
 BASIC_CV = {"primary": 0.65, "junior": 0.55}
 SCHOOL_MINIMUM = {"above_qualification": {"primary": 4.2, "junior": 5.3},
@@ -798,7 +799,9 @@ def metrics_markdown() -> str:
         "",
         "Generated from `sim/metrics.py` (`python -m sim.metrics > docs/metrics.md`); do not edit by hand.",
         "Every metric lands in `metrics.parquet` as rows (scenario, replicate, seed, year, metric, group,",
-        "value). Year 0 is the initial state.",
+        "value). Year 0 is the initial state. The limits and per-school minimums are those of the 2017",
+        "high-quality standard and the 2012 basic-balance measures; `docs/sources.md` gives the source of each",
+        "published figure and its denominator.",
         "",
         " ".join(inspect.cleandoc(__doc__).split("\n\n")[2].split()),
         "",
