@@ -307,7 +307,7 @@ def with_options(path: Path, spec: SweepSpec, overrides: list[str] | tuple[str, 
     try:
         return SweepSpec.model_validate(data)
     except ValidationError as exc:
-        raise SweepError(_error_line(exc, origin, str(path))) from None
+        raise SweepError(f"{path}: {_error_line(exc, origin, str(path))}") from None
 
 
 def load_sweep(path, overrides: list[str] | tuple[str, ...] = (), replicates: int | None = None,
@@ -380,13 +380,13 @@ OTHER_GROUPS = ("full_time", "part_time", "transfer", "training", "within_group"
 
 def known_group(group: str, bases: list[Base]) -> bool:
     """Whether some metric can report this group in a base's world: a level or `all`, a tier, a
-    form or scope of rotation, `level@district`, or a flow `from->to` between tiers or districts.
-    A roster's district names are known only once it is read: any name is accepted there."""
-    from sim.codes import TIERS
+    role, a school level, a form or scope of rotation, `level@district`, or a flow `from->to`
+    between tiers or districts. A roster's district names are known only once it is read: any name is accepted there."""
+    from sim.codes import ROLES, SCHOOL_LEVELS, TIERS
     from sim.metrics import GROUPS
     from sim.presets import synthetic_shape
 
-    if group in (*GROUPS, *TIERS, *OTHER_GROUPS):
+    if group in (*GROUPS, *TIERS, *ROLES, *SCHOOL_LEVELS, *OTHER_GROUPS):
         return True
     any_district = any(b.scenario.world.preset == "roster" for b in bases)
     districts = {d for b in bases if b.scenario.world.preset != "roster"

@@ -22,7 +22,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
+# a rate, weight or count-like number; none needs more than 100 (the bound keeps exp() and sums finite)
+NonNegative = Annotated[float, Field(ge=0.0, le=100.0)]
 Count = Annotated[int, Field(ge=0)]
 Minutes = Annotated[float, Field(ge=0.0, le=600.0)]  # a commute of more than ten hours is a typo
 
@@ -164,7 +165,7 @@ class Careers(Strict):
     hire_placement: Literal["vacancies", "weak_first", "training_first"] = "vacancies"
     training_years: Annotated[int, Field(ge=1, le=5)] = 1  # training_first: years at a leading school
     learning_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.04  # quality gained per year early in a career
-    learning_halflife: Annotated[float, Field(gt=0.0)] = 7.0  # years; experience curve flattens
+    learning_halflife: Annotated[float, Field(gt=0.0, le=100.0)] = 7.0  # years; experience curve flattens
     peer_effect: Share = 0.05  # share of the gap to the school's mean closed per year
     # yearly quality gain of a school's staff per unit share of backbone rotators
     radiation: Annotated[float, Field(ge=0.0, le=5.0)] = 0.1
@@ -362,11 +363,12 @@ def read_text(path: Path, limit: int = MAX_YAML_BYTES) -> str:
         raise ScenarioError(f"{path}: file not found") from None
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = "a folder" if stat.S_ISDIR(mode) else "a device, FIFO or socket"
+        raise ScenarioError(f"{path}: is {what}, not a regular file")
     with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            what = "a folder" if stat.S_ISDIR(st.st_mode) else "a device, FIFO or socket"
-            raise ScenarioError(f"{path}: is {what}, not a regular file")
         try:
             data = fh.read(limit + 1)
         except OSError as exc:
@@ -628,7 +630,8 @@ def _error_line(exc: ValidationError, origin: dict[str, str], default: str) -> s
         msg = "unknown key"
     elif err["type"] == "literal_error":
         msg = f"{msg}, got {err.get('input')!r}"
-    elif "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], (dict, list)):
+    elif "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], (dict, list, bool)) \
+            and "[key]" not in err["loc"]:
         msg = f"{msg} (got {err['input']!r})"
     more = len(exc.errors()) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""

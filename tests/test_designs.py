@@ -9,6 +9,7 @@ from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sweep_helpers import SWEEP_BASE, assert_one_line_error, cli, write_sweep
+from sweep_helpers import TINY as TINY_SETS
 
 from sim.designs import Parameter, SweepError, load_sweep, override
 from sim.experiment import replicate_seeds
@@ -178,3 +179,106 @@ def test_example_sweeps_are_valid(path):
     sw = load_sweep(path)
     assert sw.spec.name == path.stem
     assert sw.n_runs > 0
+
+
+# ------------------------------------------------ sizes, names, groups and options (issues 13, 16)
+
+
+@pytest.mark.parametrize("parameters, design", [
+    ({"policy.programs.0.quota.min_count": {"low": 1, "high": 4, "integer": True},
+      "policy.programs.0.matching": {"values": ["random", "need"]}}, {"kind": "grid", "levels": 7}),
+    ({"careers.drift_rate": {"low": 0.0, "high": 0.1}}, {"kind": "lhs", "points": 5}),
+    ({"careers.drift_rate": {"low": 0.0, "high": 0.1}, "careers.peer_effect": {"low": 0.0, "high": 0.2}},
+     {"kind": "sobol", "points": 4}),
+    ({"careers.drift_rate": {"low": 0.0, "high": 0.1}, "careers.peer_effect": {"low": 0.0, "high": 0.2}},
+     {"kind": "sobol", "points": 4, "second_order": True}),
+    ({"careers.drift_rate": {"low": 0.0, "high": 0.1}, "careers.peer_effect": {"low": 0.0, "high": 0.2}},
+     {"kind": "morris", "points": 3}),
+])
+def test_the_size_known_before_drawing_is_the_size_drawn(tmp_path, parameters, design):
+    from sim.designs import design_size, read_spec, sample
+
+    path = write_sweep(tmp_path, parameters=parameters, design=design)
+    spec = read_spec(path)
+    assert design_size(spec) == len(sample(spec)) == len(load_sweep(path).points)
+
+
+def test_a_design_too_large_is_refused_before_it_is_drawn(tmp_path, monkeypatch):
+    import sim.designs
+
+    def never(spec):
+        raise AssertionError("the design was drawn")
+
+    monkeypatch.setattr(sim.designs, "sample", never)
+    path = write_sweep(tmp_path, design={"kind": "lhs", "points": sim.designs.MAX_POINTS + 1})
+    with pytest.raises(SweepError, match=r"design: 10,001 design points is above the most a sweep may have"):
+        load_sweep(path)
+    path = write_sweep(tmp_path, design={"kind": "lhs", "points": 2000}, replicates=60)
+    with pytest.raises(SweepError, match=r"= 120,000 runs is above the most a sweep may have \(100,000\)"):
+        load_sweep(path)
+
+
+def test_programs_are_addressed_by_name_in_parameters_and_set(tmp_path):
+    """Issue 16 item 5: the name form gives the same scenarios as the index form."""
+    by_name = load_sweep(write_sweep(tmp_path, name="by_name", parameters={
+        "policy.programs.district_exchange.quota.min_count": {"values": [5, 10]}},
+        design={"kind": "grid"}, sets=[*TINY_SETS, "policy.programs.district_exchange.matching=random"]))
+    by_index = load_sweep(write_sweep(tmp_path, name="by_index", parameters={
+        "policy.programs.0.quota.min_count": {"values": [5, 10]}},
+        design={"kind": "grid"}, sets=[*TINY_SETS, "policy.programs.0.matching=random"]))
+    for i, count in enumerate((5, 10)):
+        sc = by_name.scenario(by_name.bases[0], i)
+        assert sc.policy.programs[0].quota.min_count == count and sc.policy.programs[0].matching == "random"
+        assert sc == by_index.scenario(by_index.bases[0], i)
+
+
+def test_the_command_line_options_resize_the_sweep(tmp_path):
+    path = write_sweep(tmp_path, design={"kind": "lhs", "points": 3}, replicates=2, years=2)
+    plain = load_sweep(path)
+    sw = load_sweep(path, ["careers.peer_effect=0.02"], replicates=3, years=1, points=4)
+    assert (len(sw.points), sw.spec.replicates, sw.n_runs) == (4, 3, 12)
+    sc = sw.scenario(sw.bases[0], 0)
+    assert sc.careers.peer_effect == 0.02 and sc.run.years == 1 and sc.run.replicates == 3
+    assert sw.fingerprint() != plain.fingerprint()  # resuming needs the same options
+    done = cli("sweep", path, "--dry-run", "--reps", "3", "--years", "1", "--points", "4",
+               "--set", "careers.peer_effect=0.02")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == ("sweep tiny: 1 base(s) x 4 design point(s) (lhs) x 3 replicate(s) = "
+                                           "12 runs; every point is valid")
+    done = cli("sweep", path, "--dry-run", "--points", "0")
+    assert_one_line_error(done, f"{path}: --points: design.points: Input should be greater than or equal to 1")
+
+
+def test_every_group_the_metrics_report_is_known_up_front(tmp_path):
+    """The groups a sweep may keep are checked against the bases before any run: every group a
+    run of a two-district world actually reports must pass that check (and a misspelt one not)."""
+    import sim
+    from sim.designs import known_group
+
+    path = write_sweep(tmp_path, sets=[*TINY_SETS, "world.districts=2",
+                                       "policy.programs.0.scope=city", "policy.programs.0.form=part_time"])
+    sw = load_sweep(path)
+    metrics = sim.run(sw.scenario(sw.bases[0], 0), years=3).metrics
+    groups = set(metrics["group"].astype(str))
+    assert {"primary", "all", "part_time", "cross_district"} <= groups and any("@" in g for g in groups)
+    assert any("->" in g and g.split("->")[0] not in ("rural", "weak") for g in groups)
+    assert [g for g in sorted(groups) if not known_group(g, sw.bases)] == []
+    assert not known_group("primry", sw.bases) and not known_group("primary@Nowhere", sw.bases)
+
+
+def test_the_shipped_quota_grid_varies_the_quota_that_binds():
+    """Issue 16 item 5: the grid's base asked that everyone eligible rotate within 3 years, which
+    outvoted every min_count below it. At each point the program's quota must be min_count alone
+    (a quota is the largest of its rules, sim.policies.selection.district_quota)."""
+    from sim.policies.selection import district_quota
+
+    sw = load_sweep(REPO / "sweeps" / "dongcheng_quota_grid.yaml")
+    counts = set()
+    for i, point in enumerate(sw.points):
+        program = sw.scenario(sw.bases[0], i).policy.programs[3]
+        assert program.name == "district_exchange"
+        count = point["policy.programs.district_exchange.quota.min_count"]
+        for year in (1, 2, 3):  # with 5,000 eligible, all never rotated, 100,000 staff
+            assert district_quota(program.quota, 5000, 5000, 100_000, year) == count
+        counts.add(count)
+    assert counts == {500, 1000, 2000, 3000}

@@ -329,3 +329,92 @@ def test_resolved_yaml_round_trips():
     sc = load_scenario(DONGCHENG, ["run.years=3"])
     again = scenario_from_dict(yaml.safe_load(scenario_to_yaml(sc)))
     assert again.model_dump() == sc.model_dump()
+
+
+# ---------------------------------------------------- programs by name, strict numbers (issues 13, 16)
+
+
+def test_a_program_is_addressed_by_name_as_by_index():
+    by_name = load_scenario(DONGCHENG_2021, ["policy.programs.district_exchange.quota.min_count=2500",
+                                             "policy.programs.training_flow.eligibility.roles.0=teacher"])
+    by_index = load_scenario(DONGCHENG_2021, ["policy.programs.3.quota.min_count=2500",
+                                              "policy.programs.2.eligibility.roles.0=teacher"])
+    assert by_name.policy.programs[3].quota.min_count == 2500
+    assert by_name == by_index
+
+
+def test_a_problem_set_by_name_is_reported_at_its_index_and_blamed_on_set():
+    msg = error_of(DONGCHENG_2021, ["policy.programs.district_exchange.quota.min_count=-1"])
+    assert msg.startswith("--set: policy.programs.3.quota.min_count: Input should be greater than or equal to 0")
+
+
+@pytest.mark.parametrize("item", ["run.years=true", "run.replicates=false", "careers.drift_min_years=true",
+                                  "world.districts=true", "policy.programs.0.quota.min_count=true",
+                                  "careers.drift_rate=true"])
+def test_true_and_false_are_not_numbers(item):
+    """pydantic alone reads `years: true` as 1 year (issue 13 item 8); switches still take them."""
+    msg = error_of(DONGCHENG, [item])
+    assert msg == f"--set: {item.split('=')[0]}: Value error, true/false is not a number"
+    sc = load_scenario(DONGCHENG, ["policy.programs.0.quota.per_school=true", "policy.programs.0.cross_level=yes"])
+    assert sc.policy.programs[0].quota.per_school is True and sc.policy.programs[0].cross_level is True
+
+
+@pytest.mark.parametrize("value", [".inf", "1.0e400"])  # YAML reads a number past a float's range as inf
+@pytest.mark.parametrize("key", ["careers.learning_rate", "careers.commute_fixed_minutes",
+                                 "policy.programs.0.points.performance_weight"])
+def test_numbers_must_be_finite(key, value):
+    assert error_of(DONGCHENG, [f"{key}={value}"]).startswith(f"--set: {key}: Input should be a finite number (got ")
+
+
+def _float_fields(model, prefix=""):
+    """(dotted key, largest allowed value) of every float field of a section and of the sections in
+    it (not through lists), from the schema itself, so fields added later are covered too."""
+    from typing import Annotated, get_args, get_origin
+
+    from pydantic import BaseModel
+    from pydantic.fields import FieldInfo
+
+    from sim.scenario import _plain_types
+
+    for name, info in model.model_fields.items():
+        types = _plain_types(info.annotation)
+        sections = [t for t in types if isinstance(t, type) and issubclass(t, BaseModel)]
+        if get_origin(info.annotation) is list:
+            continue
+        if sections:
+            yield from _float_fields(sections[0], f"{prefix}{name}.")
+        elif float in types:
+            rules = [*info.metadata, *(m for a in get_args(info.annotation) if get_origin(a) is Annotated
+                                       for m in FieldInfo.from_annotation(a).metadata)]
+            top = [m.le for m in rules if getattr(m, "le", None) is not None]
+            below = [m.lt for m in rules if getattr(m, "lt", None) is not None]
+            yield f"{prefix}{name}", top[0] if top else below[0] - 1e-9 if below else 1e300
+
+
+def test_every_float_at_its_largest_value_keeps_the_metrics_finite():
+    """The README promises that only the named indices (Theil L, max/min, P90/P10) can be infinite:
+    every float of the scenario at the top of its range (1e300 where it has none) must keep every
+    other metric finite (issue 13 item 8: .inf and 1e308 gave runs with hundreds of inf rows)."""
+    import warnings
+
+    import numpy as np
+
+    import sim
+    from sim.metrics import REGISTRY
+    from sim.scenario import Careers, Policy, Program
+
+    keys = [*_float_fields(Careers, "careers."), *_float_fields(Policy, "policy."),
+            *_float_fields(Program, "policy.programs.0.")]
+    assert len(keys) > 30 and "policy.programs.0.points.preference_noise" in dict(keys), keys
+    tiny = ["world.schools_per_district=6", "world.teachers_per_school=10"]
+    for key, top in keys:
+        matching = ["policy.programs.0.matching=points"] if ".points." in key else \
+            ["policy.programs.0.matching=optimal"] if key.endswith("commute_weight") else []
+        sc = load_scenario(DONGCHENG, [*tiny, *matching, f"{key}={float(top)!r}"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # an overflow on the way is a failure too
+            m = sim.run(sc, years=2).metrics
+        values = m["value"].to_numpy(dtype=float)
+        named = m["metric"].map(lambda n: REGISTRY[n].may_be_infinite).to_numpy()
+        bad = sorted(set(m.loc[~np.isfinite(values) & ~named, "metric"]))
+        assert not bad, (key, top, bad[:5])

@@ -46,8 +46,9 @@ def dotted(node: ast.AST) -> str:
 
 
 def test_the_package_reads_yaml_only_with_the_safe_loader():
-    """Every yaml call in sim/ is safe_load, safe_dump, or compose with yaml.SafeLoader (which
-    builds nodes, never Python objects); no yaml.load, full_load, unsafe_load or other Loader."""
+    """Every yaml call in sim/ is safe_load, safe_dump, or compose or parse with yaml.SafeLoader
+    (which build nodes or events, never Python objects); no yaml.load, full_load, unsafe_load or
+    other Loader."""
     allowed = {"yaml.safe_load", "yaml.safe_dump"}
     seen = set()
     for path in SOURCES:
@@ -57,9 +58,9 @@ def test_the_package_reads_yaml_only_with_the_safe_loader():
             if not name.startswith("yaml."):
                 continue
             seen.add(name)
-            if name == "yaml.compose":
+            if name in ("yaml.compose", "yaml.parse"):
                 loader = {k.arg: dotted(k.value) for k in call.keywords}.get("Loader")
-                assert loader == "yaml.SafeLoader", f"{path}:{call.lineno}: yaml.compose with Loader={loader}"
+                assert loader == "yaml.SafeLoader", f"{path}:{call.lineno}: {name} with Loader={loader}"
             else:
                 assert name in allowed, f"{path}:{call.lineno}: {name}"
         for node in ast.walk(tree):
@@ -239,8 +240,100 @@ def test_a_local_dask_cluster_listens_on_loopback_only(tmp_path):
     summary = sim.sweep(REPO / "tests" / "bad_inputs" / "sweeps" / "ok.yaml", tmp_path / "out",
                         executor=Spy(workers=1))
     assert summary.done == summary.total == 6
-    assert seen["scheduler"].startswith("tcp://127.0.0.1:"), seen
-    assert seen["workers"] and all(w.startswith("tcp://127.0.0.1:") for w in seen["workers"]), seen
+    loopback = ("tcp://127.0.0.1:", "tls://127.0.0.1:")  # TLS where the tool starts the cluster (issue 13 item 10)
+    assert seen["scheduler"].startswith(loopback), seen
+    assert seen["workers"] and all(w.startswith(loopback) for w in seen["workers"]), seen
     assert seen["listening"], "found no listening socket at all: the check would be vacuous"
     assert all(ip == "127.0.0.1" for _, ip, _ in seen["listening"]), seen["listening"]
     assert not seen["dashboard"] or "127.0.0.1" in seen["dashboard"], seen["dashboard"]
+
+
+# ------------------------------------------- bounded reads and YAML guards everywhere (issue 13)
+
+# 10 x 10 x ... : a million values from a one-line string (the guard refuses more than 100,000)
+BOMB = "[&a [1,1,1,1,1,1,1,1,1,1], &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a], &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b], " \
+       "&d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c], &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d], &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]]"
+DEEP = "[" * 20_000 + "]" * 20_000
+
+
+GUARDED = [(where, "deep", DEEP, "nested more than 50 levels deep")
+           for where in ("file", "base", "set", "sweep file", "sweep set")]
+GUARDED += [(where, "bomb", BOMB, "expands to more than 100,000 values") for where in ("set", "sweep set")]
+
+
+@pytest.mark.parametrize("where, what, text, problem", GUARDED, ids=[f"{g[0]}-{g[1]}" for g in GUARDED])
+def test_the_yaml_guards_apply_to_every_yaml_string(tmp_path, where, what, text, problem):
+    """A 20,000-deep document is refused in one line wherever YAML is read (a scenario file, its
+    base, a --set value, a sweep file, an item of a sweep's set: list), and so is an alias bomb in
+    the two places the file guard did not cover (--set took 2 GB; the deep file a RecursionError)."""
+    from sim.designs import SweepError, load_sweep
+    from sim.scenario import ScenarioError, load_scenario
+
+    scenario = tmp_path / "s.yaml"
+    sweep = tmp_path / "w.yaml"
+    scenario.write_text(f"extends: {BASE}\nname: s\n", encoding="utf-8")
+    overrides = []
+    if where == "file":
+        scenario.write_text(f"extends: {BASE}\nname: s\ndescription: {text}\n", encoding="utf-8")
+    elif where == "base":
+        (tmp_path / "b.yaml").write_text(f"extends: {BASE}\ndescription: {text}\n", encoding="utf-8")
+        scenario.write_text("extends: b.yaml\nname: s\n", encoding="utf-8")
+    elif where == "set":
+        overrides = [f"description={text}"]
+    body = {"name": "w", "bases": [str(scenario)], "outcomes": ["cv_quality"],
+            "parameters": {"careers.drift_rate": {"values": [0.01]}}}
+    if where == "sweep set":
+        body["set"] = [f"description={text}"]
+    sweep.write_text(json.dumps(body) if where != "sweep file" else
+                     json.dumps(body)[:-1] + f', "description": {text}}}', encoding="utf-8")
+    with pytest.raises((ScenarioError, SweepError)) as err:
+        if where.startswith("sweep"):
+            load_sweep(sweep)
+        else:
+            load_scenario(scenario, overrides)
+    assert problem in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_long_extends_chain_is_one_line(tmp_path):
+    """1,200 files each extending the next: a RecursionError traceback before (issue 13 item 11)."""
+    (tmp_path / "f1200.yaml").write_text(f"extends: {BASE}\n", encoding="utf-8")
+    for i in range(1200):
+        (tmp_path / f"f{i}.yaml").write_text(f"extends: f{i + 1}.yaml\n", encoding="utf-8")
+    done = cli("validate", str(tmp_path / "f0.yaml"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines() == [f"teachersim: {tmp_path / 'f29.yaml'}: extends: a chain of more than 30 "
+                                        "files; refused"]
+
+
+@pytest.mark.parametrize("where", ["scenario", "base", "sweep"])
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path, where):
+    """Only regular files are read: a FIFO is refused at once (reading one waits forever)."""
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    target = fifo
+    if where == "base":
+        target = tmp_path / "s.yaml"
+        target.write_text("extends: pipe.yaml\nname: s\n", encoding="utf-8")
+    args = ["sweep", str(target), "--dry-run"] if where == "sweep" else ["validate", str(target)]
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, "-m", "sim", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=60, env=env, check=False)
+    assert done.returncode == 2, done.stderr
+    expected = (f"{target}: extends: base file 'pipe.yaml' is not a regular file" if where == "base"
+                else f"{fifo}: is a device, FIFO or socket, not a regular file")
+    assert done.stderr.splitlines() == [f"teachersim: {expected}"]
+
+
+def test_a_scenario_file_over_the_size_limit_is_refused(tmp_path):
+    """A scenario or sweep file is a few kilobytes; more than 1,000,000 bytes is refused unread."""
+    from sim.designs import SweepError, load_sweep
+    from sim.scenario import ScenarioError, load_scenario
+
+    big = tmp_path / "big.yaml"
+    big.write_text(f"extends: {BASE}\nname: big\n" + "# padding\n" * 110_000, encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"big.yaml: larger than 1,000,000 bytes; refused"):
+        load_scenario(big)
+    with pytest.raises(SweepError, match=r"big.yaml: larger than 1,000,000 bytes; refused"):
+        load_sweep(big)
+    with pytest.raises(ScenarioError, match=r"--set description: larger than 1,000,000 characters"):
+        load_scenario(BASE, ["description=" + "x" * 1_000_001])
