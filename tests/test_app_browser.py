@@ -85,7 +85,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(server, tmp_path_factory):
-    """Headless chromium on the app's page, once the network map has shown."""
+    """Headless chromium on the app's page, once a figure has shown."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
@@ -98,17 +98,18 @@ def page(server, tmp_path_factory):
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     try:
         driver.get(server)
-        WebDriverWait(driver, LOAD_TIMEOUT).until(lambda d: shown_image(d, "network"))
+        WebDriverWait(driver, LOAD_TIMEOUT).until(lambda d: shown_image(d))
         yield driver
     finally:
         driver.quit()
 
 
-def shown_image(driver, figure: str):
-    """The decoded, visible <img> of one of the app's figures (`network`, `cv`, `activity`), or None."""
+def shown_image(driver, figure: str = ""):
+    """The decoded, visible <img> of one of the app's figures (`network`, `cv`, `activity`; any
+    image when not given), or None."""
     from selenium.webdriver.common.by import By
 
-    for img in driver.find_elements(By.CSS_SELECTOR, f".figure.{figure} img"):
+    for img in driver.find_elements(By.CSS_SELECTOR, f".figure.{figure} img" if figure else "img"):
         if img.is_displayed() and driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth",
                                                         img):
             return img
@@ -118,7 +119,9 @@ def shown_image(driver, figure: str):
 def year_shown(driver) -> int:
     from selenium.webdriver.common.by import By
 
-    text = driver.find_element(By.CSS_SELECTOR, ".year-counter").text
+    counters = driver.find_elements(By.CSS_SELECTOR, ".year-counter")
+    assert counters, "no year counter on the page"  # the SolaraViz page showed only 'Time: 0.0'
+    text = counters[0].text
     match = re.fullmatch(r"Year (\d+) of (\d+)", text)
     assert match, f"the year counter reads {text!r}"
     return int(match[1])
@@ -127,11 +130,13 @@ def year_shown(driver) -> int:
 def test_page_loads_with_a_large_network_map_and_tabs_named_in_words(page):
     from selenium.webdriver.common.by import By
 
-    assert app.TITLE in page.find_element(By.TAG_NAME, "body").text
     tabs = [t.text for t in page.find_elements(By.CSS_SELECTOR, ".v-tab")]
+    assert tabs and all(re.fullmatch(r"[A-Za-z]+( [A-Za-z]+)*", t) and not t.lower().startswith("page")
+                        for t in tabs), tabs  # the SolaraViz page read PAGE 0, PAGE 1
     assert [t.lower() for t in tabs] == [t.lower() for t in app.TABS]
-    assert all(re.fullmatch(r"[A-Za-z]+( [A-Za-z]+)*", t) and not t.lower().startswith("page") for t in tabs)
+    assert app.TITLE in page.find_element(By.TAG_NAME, "body").text
     img = shown_image(page, "network")
+    assert img is not None, "no network map shown"
     main = page.find_element(By.CSS_SELECTOR, ".v-content").size["width"]
     assert img.size["width"] >= 0.6 * main, (img.size, main)  # the old grid showed it at under half the width
     assert page.execute_script("return arguments[0].naturalWidth", img) >= 900
@@ -174,7 +179,9 @@ def test_step_button_advances_a_year_and_redraws_the_map(page):
     from selenium.webdriver.support.ui import WebDriverWait
 
     year = year_shown(page)
-    before = shown_image(page, "network").get_attribute("src")
+    img = shown_image(page, "network")
+    assert img is not None, "no network map shown"
+    before = img.get_attribute("src")
     step = next(b for b in page.find_elements(By.CSS_SELECTOR, "button") if b.text.strip().lower() == "step")
     step.click()
     WebDriverWait(page, STEP_TIMEOUT).until(lambda d: year_shown(d) == year + 1)
