@@ -4,7 +4,9 @@ A sweep file (YAML) names base scenarios, parameters by dotted scenario path wit
 list of values, a design (full grid, Latin hypercube, Sobol, Morris), replicates, years and the
 outcomes to keep. A design point is a set of `--set` overrides applied to a base through
 `load_scenario`, so every point passes the same schema as a scenario file. A point that makes an
-invalid scenario stops the sweep before any run starts.
+invalid scenario stops the sweep before any run starts; so do a parameter that is not exactly one
+scenario key, a group no metric reports, and a design larger than MAX_POINTS or MAX_RUNS (its size
+is computed before it is drawn).
 
 Runs are (base, point, replicate). Replicate i uses `replicate_seeds(root, R)[i]` in every base and
 at every point (common random numbers), so a run's result depends only on its scenario and seed,

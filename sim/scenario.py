@@ -2,11 +2,13 @@
 
 A scenario file is YAML. It may `extends:` another file (path relative to itself) and hold only
 what differs; nested mappings merge key by key, lists and scalars replace. Command-line
-overrides (`--set dotted.key=value`) are applied last. Every key is checked by pydantic with
-unknown keys rejected, and a problem is reported as one line naming the file and the key.
-YAML is read with the safe loader only; a key repeated in one mapping and a document whose aliases
-expand past MAX_YAML_VALUES are refused. After the schema, `meaning_problems` refuses rules that no
-teacher or school of the world could ever meet (nobody eligible, districts the world does not have).
+overrides (`--set dotted.key=value`, a program by index or name) are applied last. Every key is
+checked by pydantic with unknown keys rejected, numbers finite and in range, true/false only for
+switches; a problem is reported as one line naming the file and the key. Every YAML text (files,
+--set values, a sweep's set: items) goes through `parse_yaml`: the safe loader only, regular files
+only, and limits on size, nesting, alias expansion and `extends:` chains; a repeated key is
+refused. After the schema, `meaning_problems` refuses rules that no teacher or school of the world
+could ever meet (nobody eligible, districts the world does not have).
 """
 
 from __future__ import annotations
