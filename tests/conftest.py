@@ -107,15 +107,17 @@ atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, True)
 
 # ---------------------------------------------------------------- the browser tests (Debian's chromium)
 
-BROWSER_MISSING = ("chromium is not installed: the browser tests (marked `browser`) are skipped; "
-                   "scripts/test installs it where apt-get can run as root (apt-get install chromium)")
+BROWSER_MISSING = ("chromium or chromedriver is not installed: the browser tests (marked `browser`) are skipped; "
+                   "scripts/test installs them where apt-get can run as root (apt-get install chromium chromium-driver)")
 
 
 def chromium_path() -> str | None:
-    """Debian's chromium, which the report and app tests open pages in (scripts/test installs it)."""
+    """Debian's chromium, which the report and app tests open pages in, when its driver is there too
+    (scripts/test installs both)."""
     import shutil as _shutil
 
-    return _shutil.which("chromium") or _shutil.which("chromium-browser")
+    browser = _shutil.which("chromium") or _shutil.which("chromium-browser")
+    return browser if browser and _shutil.which("chromedriver") else None
 
 
 def pytest_configure(config):

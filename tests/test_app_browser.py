@@ -23,6 +23,8 @@ from conftest import REPO
 
 from sim import app
 
+pytestmark = pytest.mark.browser  # without chromium: one line, skipped (an error in CI; tests/conftest.py)
+
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000"]
 LOAD_TIMEOUT = 90  # seconds for the server to start and the first figure to show (2 shared cores)
