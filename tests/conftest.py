@@ -107,8 +107,9 @@ atexit.register(shutil.rmtree, _HYPOTHESIS_HOME, True)
 
 # ---------------------------------------------------------------- the browser tests (Debian's chromium)
 
-BROWSER_MISSING = ("chromium or chromedriver is not installed: the browser tests (marked `browser`) are skipped; "
-                   "scripts/test installs them where apt-get can run as root (apt-get install chromium chromium-driver)")
+BROWSER_MISSING = ("chromium or chromedriver is not installed: the browser tests (marked `browser`) are "
+                   "skipped; scripts/test installs them where apt-get can run as root "
+                   "(apt-get install chromium chromium-driver)")
 
 
 def chromium_path() -> str | None:

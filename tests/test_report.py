@@ -159,6 +159,7 @@ def test_sweep_report_has_points_and_sensitivity(reports):
     assert [int(p) for p in points] == list(range(16))
 
 
+@pytest.mark.browser
 def test_reports_open_in_chromium_with_every_figure_loaded(reports, tmp_path):
     for kind, page in reports.items():
         seen = images_in_browser(page, tmp_path)
@@ -167,6 +168,7 @@ def test_reports_open_in_chromium_with_every_figure_loaded(reports, tmp_path):
         assert min(seen["widths"]) > 300, (kind, seen)
 
 
+@pytest.mark.browser
 def test_the_browser_check_sees_a_broken_figure(tmp_path):
     """The harness itself: an image that does not decode is reported as not loaded."""
     good = base64.b64encode(_tiny_png()).decode()
@@ -187,6 +189,7 @@ def _tiny_png() -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.browser
 def test_screenshot_of_the_run_report_shows_the_figures(reports, tmp_path):
     pixels = screenshot(reports["run"], tmp_path)
     assert pixels.shape[:2] == (2400, 1200)
@@ -270,6 +273,7 @@ def test_run_report_shows_trajectories_why_and_whole_head_counts(reports):
     assert "the rotators of year 1 reach the end of their terms" in text
 
 
+@pytest.mark.browser
 def test_a_wide_table_does_not_widen_the_page(tmp_path):
     """A sweep's design table with many long parameter columns scrolls inside its box; the page
     itself is never wider than the window (checked in chromium)."""
@@ -293,6 +297,7 @@ def test_a_wide_table_does_not_widen_the_page(tmp_path):
     assert seen["page"] <= seen["window"], seen  # ...and the page is not
 
 
+@pytest.mark.browser
 def test_sweep_report_tables_fit_the_page(reports, tmp_path):
     probe = tmp_path / "probe-sweep.html"
     probe.write_text(reports["sweep"].read_text(encoding="utf-8").replace("</body>", WIDTH_SCRIPT + "</body>"),
