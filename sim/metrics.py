@@ -580,7 +580,7 @@ def _adapted(ctx):
     return [("all", _share(np.sum(wf.satisfaction[rot] >= ADAPTED), np.sum(rot)))]
 
 
-@_register("cadres_in_post", "cadres holding a leadership post at the end of the year", "cadres",
+@_register("cadres_in_post", "cadres holding a leadership post at the end of the year", "teachers",
            "all, principal, vice_principal, middle_manager, primary, junior, nine_year (school level)")
 def _cadres_in_post(ctx):
     """Count of active teachers with a cadre role (principal, vice principal, middle manager), counted at

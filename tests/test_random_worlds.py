@@ -38,7 +38,7 @@ KIND = {k: i for i, k in enumerate(MOVE_KINDS)}
 # the documented range of each unit (sim.metrics.REGISTRY); `quality units` are differences, any sign
 UNIT_BOUNDS = {"0..1": (0.0, 1.0), "share": (0.0, 1.0), "1 = yes": (0.0, 1.0), ">= 0": (0.0, math.inf),
                "ratio": (0.0, math.inf), "teachers": (0.0, math.inf), "students": (0.0, math.inf),
-               "minutes": (0.0, math.inf), "per 100 students": (0.0, math.inf),
+               "minutes": (0.0, math.inf), "per 100 students": (0.0, math.inf), "schools": (0.0, math.inf),
                "quality units": (-math.inf, math.inf)}
 CHANGES = {"hollowing_out_backbone", "hollowing_out_quality"}  # changes since year 0: either sign
 # metrics that are NaN, by their definition, when the world has none of what they are about
