@@ -125,6 +125,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "browser: opens pages in a real headless chromium")
 
 
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected what will not run
 def pytest_collection_modifyitems(config, items):
     """Without chromium the browser tests are skipped with one line, or, where the browser is
     required (TEACHERSIM_REQUIRE_BROWSER=1, as .ci/run sets), the session stops with that line."""
