@@ -510,29 +510,31 @@ def _existing_sweep(out: Path, sw, resume: bool) -> dict | None:
 
 
 def _run_sweep(sw, out: Path, executor, previous: dict | None, progress: bool) -> SweepSummary:
+    import hashlib
     import logging
 
     from sim.designs import SweepError
-    from sim.results import ResultsError, check_sweep
-    from sim.store import FAILED, RUNS, clear_tmp, provenance, replace_atomically, write_json_atomic, write_parquet
+    from sim.results import ResultsError, check_sweep, one_line
+    from sim.store import FAILED, RUNS, clear_tmp, parquet_bytes, provenance, replace_atomically, write_json_atomic
 
     clear_tmp(out)
     session = provenance() | {"executor": executor.describe()}
     manifest = _sweep_manifest(sw, (previous or {}).get("sessions", []) + [session])
+    design = parquet_bytes(sw.design_frame())
+    manifest["design"]["sha256"] = hashlib.sha256(design).hexdigest()
     try:
         found = check_sweep(out, manifest | {"done_runs": (previous or {}).get("done_runs", [])})
     except ResultsError as exc:
         raise SweepError(str(exc)) from None
     if found.foreign:
-        more = f" (and {len(found.foreign) - 1} more)" if len(found.foreign) > 1 else ""
-        raise SweepError(found.foreign[0] + more)
+        raise SweepError(one_line(out, found.foreign))
     redone = sorted(found.bad.values())
     for problem in redone:
         logging.getLogger("teachersim").warning("teachersim: warning: %s; running it again", problem)
     _record_status(manifest, found, sw.n_runs)
     try:  # the manifest first: whatever else lands in the folder, the same command resumes it
         write_json_atomic(manifest, out / "manifest.json", out)
-        replace_atomically(out, out / "design.parquet", lambda tmp: write_parquet(sw.design_frame(), tmp))
+        replace_atomically(out, out / "design.parquet", lambda tmp: tmp.write_bytes(design))
         (out / RUNS).mkdir(exist_ok=True)
         (out / FAILED).mkdir(exist_ok=True)
     except BaseException:

@@ -158,6 +158,7 @@ class SweepDesign(Fields):
     salib: dict[str, Any] | None
     points: list[dict[str, Any]]
     table: Literal["design.parquet"]
+    sha256: Sha256  # of design.parquet
 
 
 class SweepRuns(Fields):

@@ -111,11 +111,11 @@ def check_files(folder: Path, manifest: dict) -> None:
         if sha256(path) != digest:
             problems.append(f"{path}: does not match its checksum in manifest.json (corrupt or replaced)")
     if problems:
-        raise ResultsError(_joined(Path(folder), problems))
+        raise ResultsError(one_line(Path(folder), problems))
 
 
-def _joined(folder: Path, problems: list[str], advice: str = "") -> str:
-    """One line for one or many problems: every file named, up to SHOWN of them."""
+def one_line(folder: Path, problems: list[str], advice: str = "") -> str:
+    """One line for one or many problems ("path: what"): the files named, up to SHOWN of them."""
     if len(problems) == 1:
         return problems[0] + advice
     more = f"; and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""
@@ -347,7 +347,7 @@ def trusted_sweep(folder: Path, manifest: dict | None = None) -> SweepCheck:
         if check.bad:
             advice = "; running the sweep again (--resume) redoes " + ("it" if len(problems) == 1 else
                                                                       "the corrupt and missing runs")
-        raise ResultsError(_joined(folder, problems, advice))
+        raise ResultsError(one_line(folder, problems, advice))
     return check
 
 
@@ -355,7 +355,11 @@ def _load_sweep(folder: Path, manifest: dict, parameters: bool) -> Results:
     check = trusted_sweep(folder, manifest)
     runs = run_status(folder, manifest, check)
     metrics = read_runs(folder, check=check)
-    design = _read_parquet(listed_file(folder, manifest["design"]["table"]))
+    table = listed_file(folder, manifest["design"]["table"])
+    if sha256(table) != manifest["design"]["sha256"]:
+        raise ResultsError(f"{table}: does not match its checksum in manifest.json (corrupt or replaced); "
+                           "running the sweep again (--resume) writes it again")
+    design = _read_parquet(table)
     params = manifest["design"]["parameters"]
     missing = [p for p in ["point", *params] if p not in design.columns]
     if missing:

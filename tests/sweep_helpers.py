@@ -53,6 +53,18 @@ def run_files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((Path(folder) / "runs").glob("*.parquet"))}
 
 
+def forget_run(folder: Path, rid: str) -> None:
+    """Edit a sweep's manifest as if run `rid` had never finished (what a killed sweep leaves)."""
+    import json
+
+    path = Path(folder) / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["done_runs"].remove(rid)
+    manifest["status"]["done"] -= 1
+    manifest["status"]["missing"] += 1
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
 def assert_one_line_error(done: subprocess.CompletedProcess, *fragments: str) -> str:
     assert done.returncode == 2, (done.returncode, done.stderr)
     assert "Traceback" not in done.stderr

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sweep_helpers import INTERRUPTIBLE_RUNS, interruptible_sweep, run_files, serial_reference
+from sweep_helpers import INTERRUPTIBLE_RUNS, forget_run, interruptible_sweep, run_files, serial_reference
 
 import sim
 from sim.results import ResultsError
@@ -385,18 +385,6 @@ def test_a_foreign_file_in_a_sweeps_runs_is_named_not_skipped(sweep_copy):
     assert str(err.value) == f"{stray}: not a run of this sweep (a foreign file); move it out of runs/"
 
 
-def forget(folder: Path, rid: str) -> None:
-    """Edit the manifest as if run `rid` had never finished (a run a killed sweep did not reach)."""
-    import json
-
-    path = folder / "manifest.json"
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    manifest["done_runs"].remove(rid)
-    manifest["status"]["done"] -= 1
-    manifest["status"]["missing"] += 1
-    path.write_text(json.dumps(manifest), encoding="utf-8")
-
-
 def test_a_run_file_of_another_schema_is_named(sweep_copy):
     import hashlib
 
@@ -427,7 +415,7 @@ def test_a_corrupt_run_file_is_named_and_resume_redoes_it(sweep_copy, tmp_path):
 def test_a_corrupt_failure_record_is_named(sweep_copy):
     rid = run_id("exchange", 1, 1)
     (sweep_copy / "runs" / f"{rid}.parquet").unlink()
-    forget(sweep_copy, rid)
+    forget_run(sweep_copy, rid)
     record = sweep_copy / "failed" / f"{rid}.json"
     record.write_text("{not json", encoding="utf-8")
     with pytest.raises(ResultsError, match=f"^{record}: not a failure record"):
@@ -436,7 +424,7 @@ def test_a_corrupt_failure_record_is_named(sweep_copy):
 
 def test_a_missing_run_is_reported_as_missing_not_dropped(sweep_copy):
     (sweep_copy / "runs" / f"{run_id('exchange', 0, 0)}.parquet").unlink()
-    forget(sweep_copy, run_id("exchange", 0, 0))
+    forget_run(sweep_copy, run_id("exchange", 0, 0))
     res = sim.load_results(sweep_copy)
     runs = res.runs.set_index("run")["status"]
     assert runs[run_id("exchange", 0, 0)] == "missing"

@@ -344,3 +344,16 @@ def test_a_fifo_in_a_sweep_folder_does_not_hang(copy):
     os.mkfifo(victim)
     error = in_thread(lambda: sim.load_results(copy))
     assert isinstance(error, ResultsError) and str(error).startswith(f"{victim}: not a regular file")
+
+
+def test_a_changed_design_table_is_named(done, copy):
+    """A flipped parameter value in design.parquet would label every metric row wrongly."""
+    from sim.store import parquet_bytes
+
+    table = copy / "design.parquet"
+    design = pd.read_parquet(table)
+    design.loc[0, "careers.drift_rate"] = 0.5
+    table.write_bytes(parquet_bytes(design))
+    assert load_error(copy).startswith(f"{table}: does not match its checksum in manifest.json")
+    sim.sweep(done[0], copy, serial=True)  # a rerun writes it again
+    assert sim.load_results(copy).design["careers.drift_rate"].tolist() == [0.01, 0.05]

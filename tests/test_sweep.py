@@ -20,6 +20,7 @@ from sweep_helpers import (
     assert_one_line_error,
     cli,
     cli_process,
+    forget_run,
     interruptible_sweep,
     run_files,
     serial_reference,
@@ -299,6 +300,7 @@ def test_sensitivity_needs_every_design_point(sobol_sweep, tmp_path):
     partial = tmp_path / "partial"
     shutil.copytree(sobol_sweep, partial)
     os.remove(partial / "runs" / f"{run_id('exchange', 3, 0)}.parquet")
+    forget_run(partial, run_id("exchange", 3, 0))  # never run, rather than deleted
     from sim.analysis import AnalysisError
 
     with pytest.raises(AnalysisError, match="1 of 32 design points have no result"):
