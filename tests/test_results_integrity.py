@@ -357,3 +357,29 @@ def test_a_changed_design_table_is_named(done, copy):
     assert load_error(copy).startswith(f"{table}: does not match its checksum in manifest.json")
     sim.sweep(done[0], copy, serial=True)  # a rerun writes it again
     assert sim.load_results(copy).design["careers.drift_rate"].tolist() == [0.01, 0.05]
+
+
+@pytest.fixture(scope="module")
+def compare_folder(tmp_path_factory):
+    from sim.store import write_comparison
+
+    tiny = ["world.schools_per_district=12", "world.teachers_per_school=15"]
+    repo = Path(__file__).resolve().parents[1]
+    result = sim.compare([repo / "tests" / "data" / "sweep_base.yaml", repo / "scenarios" / "baseline_drift.yaml"],
+                         reps=2, years=1, overrides=tuple(tiny))
+    out = tmp_path_factory.mktemp("cmp") / "cmp"
+    write_comparison(result, out, figures=False)
+    return out
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (lambda m: m.update(baseline="nobody"), "baseline 'nobody' is not one of the scenarios"),
+    (lambda m: m.update(scenarios=m["scenarios"][:1]), "scenarios: List should have at least 2 items"),
+    (lambda m: m.update(at=[-1]), "at.0: Input should be greater than or equal to 0"),
+    (lambda m: m["files"].update({"../x.csv": "0" * 64}), "'../x.csv' is not a path inside the folder"),
+])
+def test_a_crafted_compare_manifest_is_one_line(compare_folder, tmp_path, change, fragment):
+    assert sim.load_results(compare_folder).kind == "compare"
+    folder = with_manifest(compare_folder, tmp_path, change)
+    message = load_error(folder)
+    assert message.startswith(f"{folder / 'manifest.json'}: ") and fragment in message, message
