@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 import zlib
 
 import mesa
@@ -25,6 +26,10 @@ SCHOOL_FRAME_COLUMNS = (
 )
 HEADLINE = ("cv_backbone", "cv_senior_title", "cv_quality", "rotations", "coverage_eligible",
             "teachers_in_post")
+
+
+class RunWarning(UserWarning):
+    """A problem a run meets and goes on from (a quota larger than a district's pool)."""
 
 
 def stream_seed(seed: int, name: str, year: int) -> np.random.SeedSequence:
@@ -84,6 +89,8 @@ class RotationModel(mesa.Model):
         self._arrivals = np.zeros(self.world.n_schools)
         self._year_moves_from = 0
         self.away_last_year: np.ndarray | None = None  # set each year by tenure.away
+        self.warnings: list[str] = []  # problems a run meets and goes on from (warn_once)
+        self._warned: set = set()
         self._start: dict[str, float] = {}
         self.cadre_posts = cadres.leadership_posts(self.world.schools, scenario.careers.cadres)
         if scenario.careers.cadres.pipeline:
@@ -174,6 +181,13 @@ class RotationModel(mesa.Model):
     def _share_lessons(self) -> dict[str, float]:
         self.double_teacher_lift, reach = double_teacher_classrooms(self)
         return {"double_teacher_reach": reach}
+
+    def warn_once(self, key, text: str) -> None:
+        """Record a problem the run goes on from, and issue it as a Python warning, once per key."""
+        if key not in self._warned:
+            self._warned.add(key)
+            self.warnings.append(text)
+            warnings.warn(text, RunWarning, stacklevel=2)
 
     # ----------------------------------------------------------------------- state changes
 

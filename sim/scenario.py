@@ -140,12 +140,13 @@ class Tenure(Strict):
     # years at the same school"); continue: years away count at home; pause: stop while away
     rotation_counts: Literal["reset", "continue", "pause"] = "reset"
     history_years: Annotated[int, Field(ge=0, le=40)] = 0  # years the system rotated before the run; 0 none
-    history_rate: Share = 0.0  # yearly share of teachers who started a rotation in those years
+    history_rate: Share = 0.0  # yearly share of teachers who started a rotation in those years (with history_years)
 
     @model_validator(mode="after")
-    def _both_or_neither(self) -> Tenure:
-        if (self.history_years > 0) != (self.history_rate > 0):
-            raise ValueError("history_years and history_rate go together: set both above 0, or neither")
+    def _rate_with_years(self) -> Tenure:
+        if self.history_years > 0 and self.history_rate == 0:
+            raise ValueError(f"history_years is {self.history_years} but history_rate is 0: no teacher would have "
+                             "rotated; set history_rate above 0 (or history_years: 0)")
         return self
 
 
@@ -235,7 +236,10 @@ class Quota(Strict):
     """How many are rotated: the largest of the rules that apply, never more than are eligible."""
 
     share_of_eligible: Share = 0.0  # e.g. 0.10, the 2014 national floor
-    min_count: Count = 0  # e.g. 2,000 a year (Dongcheng 2021)
+    # people a year, for a synthetic world at scale 1 (scaled by world.scale); e.g. 2,000 (Dongcheng 2021)
+    min_count: Count = 0
+    # district: min_count in each district; city: one total, shared by the districts as their eligible
+    count_scope: Literal["district", "city"] = "district"
     share_of_staff: Share = 0.0  # e.g. 0.05 of all teachers (Shanghai 2019)
     coverage_years: Annotated[int, Field(ge=1)] | None = None  # every eligible within N years
     per_school: bool = False  # apply share_of_eligible within each school, not district-wide

@@ -11,7 +11,7 @@ import pytest
 from conftest import DONGCHENG, ROTATION, SMALL_BEIJING, SMALL_DONGCHENG, metric_series, scenario
 
 from sim.codes import BACKBONE, ROLES, SCHOOL_LEVELS, TIERS
-from sim.model import RotationModel
+from sim.model import RotationModel, RunWarning
 from sim.policies import DistrictSelection, NeedMatching
 from sim.policies.eligibility import eligible_mask
 from sim.policies.matching import Constraints
@@ -145,6 +145,7 @@ def _priority_wf():
     """A stand-in model: priority keys read the workforce and, for the title rule, the policy."""
     wf = SimpleNamespace(
         n_rotations=np.array([1, 0, 0, 0, 0, 0]),
+        past_rotations=np.zeros(6, dtype=np.int64),  # rotations before the run (careers.tenure)
         role=np.array([0, 1, 0, 0, 0, 2]),
         level=np.array([0, 0, 1, 0, 1, 0]),
         backbone=np.array([3, 2, 0, 0, 2, 0]),
@@ -486,3 +487,44 @@ def test_per_school_quota_takes_a_share_of_every_school():
     got = np.bincount(school[chosen], minlength=n_s)
     assert np.all(got >= want), np.flatnonzero(got < want)
     assert elig[chosen].all()
+
+
+# ------------------------------------------------------------------ head-count scope and scale (issue 15 item 7)
+
+
+def _selected(model, year: int = 1) -> int:
+    return int(metric_series(model, "rotations")[year] + metric_series(model, "unmatched")[year])
+
+
+def test_head_counts_scale_with_the_world():
+    """min_count is people a year for the preset's size: at world.scale 0.5 half as many go."""
+    quota = ("quota.min_count=300", "quota.coverage_years=null")
+    full = policy_model(*quota, world=("world.teachers_per_school=60",))
+    half = policy_model(*quota, world=("world.teachers_per_school=60", "world.scale=0.5"))
+    full.step()
+    half.step()
+    assert _selected(full) == 300
+    assert _selected(half) == 150
+
+
+def test_city_scope_shares_one_head_count_among_the_districts():
+    quota = ("quota.min_count=90", "quota.coverage_years=null")
+    per_district = policy_model(*quota, world=SMALL_BEIJING)
+    city = policy_model(*quota, "quota.count_scope=city", world=SMALL_BEIJING)
+    per_district.step()
+    city.step()
+    assert _selected(per_district) == 3 * 90
+    assert _selected(city) == 90
+    by_district = np.bincount(city.world.schools["district"][[mv[2] for mv in rotation_moves(city)]], minlength=3)
+    assert np.all(by_district > 0)  # shared, not all from one district
+
+
+def test_a_quota_beyond_a_districts_pool_warns_once_per_district():
+    model = policy_model("quota.min_count=100000", world=SMALL_BEIJING)
+    with pytest.warns(RunWarning, match="only .* are eligible"):
+        model.run_for(2)
+    assert len(model.warnings) == 3  # one per district, not one per year
+    assert all("district_exchange" in w and "100,000" in w for w in model.warnings)
+    quiet = policy_model("quota.min_count=10", world=SMALL_BEIJING)
+    quiet.run_for(2)
+    assert quiet.warnings == []

@@ -2,7 +2,9 @@
 
 Quotas apply within each administrative district, the unit of "district management, school
 employment": the number selected in a district is the largest of the quota rules that apply,
-capped at the number eligible there. Teachers past a mandatory tenure are selected first.
+capped at the number eligible there (with a warning, once per run, when a rule asks more). A
+head count (`min_count`) is per district or, with `count_scope: city`, one total shared among
+the districts; on a synthetic world it is scaled by `world.scale`. Teachers past a mandatory tenure are selected first.
 Two selectors: the district ranks all its eligible teachers by the program's priorities
 ("district management"); or each sending school picks its share itself, and with `gaming` > 0
 picks its weaker teachers (Wei & Zhou 2019), subject to the backbone floor. Both then apply the
@@ -20,18 +22,52 @@ from sim.policies.priority import priority_order
 
 
 def district_quota(quota, n_eligible: int, n_never_rotated: int, n_staff: int, year: int,
-                   n_mandatory: int = 0) -> int:
+                   n_mandatory: int = 0, min_count: int | None = None) -> int:
     """Number to rotate in one district this year under a program's quota rules."""
+    return min(district_need(quota, n_eligible, n_never_rotated, n_staff, year, n_mandatory, min_count), n_eligible)
+
+
+def district_need(quota, n_eligible: int, n_never_rotated: int, n_staff: int, year: int,
+                  n_mandatory: int = 0, min_count: int | None = None) -> int:
+    """What the quota rules ask of one district this year, before the cap at the number eligible;
+    `min_count` is the district's head count (`district_min_counts`), quota.min_count when None."""
     need = max(
         math.ceil(quota.share_of_eligible * n_eligible - 1e-9),
-        quota.min_count,
+        quota.min_count if min_count is None else min_count,
         math.ceil(quota.share_of_staff * n_staff - 1e-9),
         n_mandatory,
     )
     if quota.coverage_years:
         years_left = quota.coverage_years - (year - 1) % quota.coverage_years
         need = max(need, math.ceil(n_never_rotated / years_left))
-    return min(need, n_eligible)
+    return need
+
+
+def district_min_counts(model, program, district_of_row: np.ndarray) -> np.ndarray:
+    """Each district's head-count quota this year: `min_count` times `world.scale` on a synthetic
+    world (a count is set for the preset's size), in every district (`count_scope: district`) or
+    shared among the districts in proportion to their eligible teachers (`city`, largest
+    remainder)."""
+    q = program.quota
+    n_d = len(model.world.district_names)
+    world = model.config.world
+    total = q.min_count if world.preset == "roster" else math.ceil(q.min_count * world.scale - 1e-9)
+    if q.count_scope == "district" or total == 0:
+        return np.full(n_d, total, dtype=np.int64)
+    eligible = np.bincount(district_of_row, minlength=n_d)
+    exact = total * eligible / max(eligible.sum(), 1)
+    share = np.floor(exact).astype(np.int64)
+    share[np.argsort(-(exact - share), kind="stable")[: total - share.sum()]] += 1
+    return share
+
+
+def warn_short_pool(model, program, district: int, need: int, n_eligible: int) -> None:
+    """Say once per run, program and district that the quota asks more than the district's pool."""
+    if need > n_eligible:
+        model.warn_once((program.name, district),
+                        f"program {program.name}, district {model.world.district_names[district]}, year "
+                        f"{model.year}: the quota asks {need:,} but only {n_eligible:,} are eligible; all of "
+                        f"them are selected (warned once per run)")
 
 
 def apply_backbone_floor(wf, ranked: np.ndarray, n: int, floor: float, level: str,
@@ -105,11 +141,14 @@ class DistrictSelection:
         ranked_all = priority_order(model, rows, program.priority, tiebreak)
         district_of_row = model.world.schools["district"][wf.school[ranked_all]]
         staff = _district_staff(model)
+        counts = district_min_counts(model, program, district_of_row)
         picked = []
         for d in np.unique(district_of_row):
             ranked, n_must = mandatory_first(wf, ranked_all[district_of_row == d], program.quota)
             never = int(np.sum(wf.n_rotations[ranked] == 0))
-            n = district_quota(program.quota, len(ranked), never, int(staff[d]), model.year, n_must)
+            need = district_need(program.quota, len(ranked), never, int(staff[d]), model.year, n_must, int(counts[d]))
+            warn_short_pool(model, program, int(d), need, len(ranked))
+            n = min(need, len(ranked))
             if program.quota.per_school and program.quota.share_of_eligible > 0:
                 ranked = _per_school_first(wf, ranked, program.quota.share_of_eligible)
                 n = max(n, _per_school_total(wf, ranked, program.quota.share_of_eligible))
@@ -139,11 +178,14 @@ class SchoolSelection:
         schools = model.world.schools
         district_of_row = schools["district"][wf.school[ranked_all]]
         staff = _district_staff(model)
+        counts = district_min_counts(model, program, district_of_row)
         picked = []
         for d in np.unique(district_of_row):
             ranked, n_must = mandatory_first(wf, ranked_all[district_of_row == d], program.quota)
-            n = district_quota(program.quota, len(ranked), int(np.sum(wf.n_rotations[ranked] == 0)),
-                               int(staff[d]), model.year, n_must)
+            need = district_need(program.quota, len(ranked), int(np.sum(wf.n_rotations[ranked] == 0)),
+                                 int(staff[d]), model.year, n_must, int(counts[d]))
+            warn_short_pool(model, program, int(d), need, len(ranked))
+            n = min(need, len(ranked))
             must = _must_move(wf, ranked, program.quota)
             # those who must move go first; the rest of the quota is split among the schools
             shares = dict(_school_shares(wf, ranked[~must], max(n - int(must.sum()), 0)))
