@@ -205,6 +205,28 @@ def cmd_sweep(args) -> int:
     return 1 if summary.failed else 0
 
 
+def cmd_calibrate(args) -> int:
+    from sim.calibrate import CalibrationError, calibrate, load_calibration
+
+    try:
+        cal = load_calibration(args.calibration)
+        summary = calibrate(cal, args.out, workers=args.workers, serial=args.serial, progress=not args.quiet,
+                            force=args.force)
+    except CalibrationError as exc:
+        raise BadInput(str(exc)) from None
+    except OSError as exc:
+        raise WriteFailed(f"{args.out or 'the result folder'}: cannot write ({exc}); the trials already told are "
+                          "kept in its study journal: run the same command again to do the rest") from None
+    except KeyboardInterrupt:
+        print("teachersim: interrupted; the trials already told are kept: run the same command again to go on",
+              file=sys.stderr)
+        return _interrupted_code()
+    for note in summary.notes:
+        print(f"teachersim: {note}", file=sys.stderr)
+    print(summary.line())
+    return 0
+
+
 def cmd_sensitivity(args) -> int:
     from sim.analysis import AnalysisError, sensitivity
     from sim.store import replace_atomically
@@ -376,6 +398,16 @@ def parser() -> argparse.ArgumentParser:
     sl.add_argument("--slurm-host", help="address the scheduler listens on (default: this host's)")
     sl.add_argument("--slurm-log-dir", help="folder for the jobs' logs")
     w.set_defaults(func=cmd_sweep)
+    k = sub.add_parser("calibrate", help="fit scenario parameters to published targets (Optuna TPE) and score "
+                       "held-out targets")
+    k.add_argument("calibration", help="calibration YAML file (docs/calibration.md)")
+    k.add_argument("--out", help="output folder (default results/<name>); rerun into it to resume or add trials")
+    k_where = k.add_mutually_exclusive_group()
+    k_where.add_argument("--workers", type=int, help="local Dask cluster of N workers (default: one per CPU)")
+    k_where.add_argument("--serial", action="store_true", help="in this process, without Dask")
+    k.add_argument("--force", action="store_true", help="replace a different calibration's folder there")
+    k.add_argument("--quiet", action="store_true", help="no progress bar")
+    k.set_defaults(func=cmd_calibrate)
     a = sub.add_parser("sensitivity", help="Sobol or Morris indices of an outcome of a sweep folder")
     a.add_argument("folder", help="a sweep's result folder (sobol or morris design)")
     a.add_argument("--outcome", required=True, metavar="METRIC", help="a metric the sweep kept")

@@ -220,7 +220,12 @@ def load_targets(path: str | Path) -> TargetsFile:
     try:
         return TargetsFile.model_validate(data)
     except ValidationError as exc:
-        raise TargetsError(_error_line(exc, {}, str(path))) from None
+        raise TargetsError(error_line(exc, path)) from None
+
+
+def error_line(exc: ValidationError, path: Path) -> str:
+    """pydantic's first error as one line naming the file and the key."""
+    return _error_line(exc, {}, str(path)).replace("Value error, ", "")
 
 
 def metric_rows(rows) -> dict[tuple[str, str, int], float]:

@@ -1,0 +1,168 @@
+"""teachersim calibrate: parameters recovered from targets the model itself made, a target it cannot
+reach reported as not met, the same trials on every executor, resumed after a kill, bad files refused."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO
+
+from sim.calibrate import CalibrationError, calibrate, load_calibration
+from sim.executors import Serial
+
+BASE = REPO / "tests" / "data" / "exchange.yaml"
+SMALL = ["world.schools_per_district=10", "world.teachers_per_school=20",
+         "policy.programs.0.quota={share_of_eligible: 0.3}"]
+SHARE, ATTRITION = "policy.programs.0.quota.share_of_eligible", "careers.attrition_base"
+TRUE = {SHARE: 0.45, ATTRITION: 0.04}  # the known values the recovery test must find
+TOLERANCE = {SHARE: 0.06, ATTRITION: 0.015}  # stated: about a tenth of each range
+
+
+def write_calibration(folder, targets_: dict, **spec):
+    (folder / "targets.yaml").write_text(yaml.safe_dump({"name": "t", "targets": targets_}), encoding="utf-8")
+    body = {"name": "c", "base": str(BASE), "set": SMALL, "targets": "targets.yaml",
+            "parameters": {SHARE: {"low": 0.05, "high": 0.9}, ATTRITION: {"low": 0.0, "high": 0.1}},
+            "trials": 8, "batch": 4, "startup_trials": 4, "replicates": 2, "seed": 5, **spec}
+    path = folder / "calibration.yaml"
+    path.write_text(yaml.safe_dump(body), encoding="utf-8")
+    return path
+
+
+PART = {"metric": "participation", "year": 1}
+ATTR = {"metric": "attrition_rate", "span": [1, 2]}
+NEVER = {"statistic": {"metric": "coverage_staff", "year": 1}, "published": 0.95,
+         "uncertainty": {"at_least": 0.95}, "denominator": "all staff in post", "source": "DC-2021-08"}
+
+
+def target(stat, value, se):
+    return {"statistic": stat, "published": float(value), "uncertainty": {"se": se}, "denominator": "d",
+            "source": "MOE-2014"}
+
+
+def model_values(folder) -> dict:
+    """The statistics' means at the known values, on the calibration's own replicate seeds."""
+    from sim.calibrate import EvalTask, evaluate
+    from sim.designs import override
+    from sim.scenario import load_scenario
+    from sim.targets import Statistic
+
+    cal = load_calibration(write_calibration(folder, {"p": target(PART, 0.5, 0.01)}))
+    scenario = load_scenario(BASE, [*SMALL, "run.years=2", *(override(k, v) for k, v in TRUE.items())])
+    stats = (("part", Statistic(**PART).model_dump_json()), ("attr", Statistic(**ATTR).model_dump_json()))
+    reps = [evaluate(EvalTask(0, r, s, scenario.model_dump(mode="json"), scenario.source_dir, stats))
+            for r, s in enumerate(cal.seeds)]
+    return {k: float(np.mean([r[k] for r in reps])) for k in ("part", "attr")}
+
+
+def test_known_parameters_are_recovered_and_an_unreachable_target_is_not_met(tmp_path):
+    made = model_values(tmp_path)
+    path = write_calibration(tmp_path, {"part": target(PART, made["part"], 0.03),
+                                        "attr": target(ATTR, made["attr"], 0.01), "never": NEVER},
+                             hold_out=["never"], trials=32, startup_trials=8)
+    summary = calibrate(path, tmp_path / "out", executor=Serial())
+    best = json.loads((tmp_path / "out" / "best.json").read_text())["parameters"]
+    for key, value in TRUE.items():
+        assert abs(best[key] - value) <= TOLERANCE[key], (key, best[key], value)
+    fit = pd.read_csv(tmp_path / "out" / "fit.csv")
+    assert fit.set_index("target").loc[["part", "attr"], "met"].all()
+    never = fit.set_index("target").loc["never"]
+    assert never.role == "held out" and not never.met and never.model_mean < 0.95
+    assert summary.fitted_met == (2, 2) and summary.held_out_met == (0, 1)
+
+
+def test_a_fitted_target_the_model_cannot_reach_is_reported_as_not_met(tmp_path):
+    path = write_calibration(tmp_path, {"never": NEVER}, parameters={SHARE: {"low": 0.05, "high": 0.9}})
+    summary = calibrate(path, tmp_path / "out", executor=Serial())
+    fit = pd.read_csv(tmp_path / "out" / "fit.csv")
+    assert summary.fitted_met == (0, 1) and not fit.met.any()
+    assert "| never | published |" in (tmp_path / "out" / "fit.md").read_text() and "**no**" in \
+        (tmp_path / "out" / "fit.md").read_text()
+
+
+class KilledAfter:
+    """A serial executor that is 'killed' (KeyboardInterrupt) after `n` evaluations."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def describe(self) -> str:
+        return "serial, killed"
+
+    def map_unordered(self, fn, items):
+        for item in items:
+            if self.n == 0:
+                raise KeyboardInterrupt
+            self.n -= 1
+            yield item, fn(item), None
+
+
+def test_the_same_trials_on_every_executor_and_after_a_kill(tmp_path):
+    from sim.executors import Dask
+
+    path = write_calibration(tmp_path, {"part": target(PART, 0.5, 0.03), "attr": target(ATTR, 0.05, 0.01)},
+                             trials=6, batch=3, startup_trials=3)
+    calibrate(path, tmp_path / "serial", executor=Serial())
+    reference = (tmp_path / "serial" / "trials.parquet").read_bytes()
+    with pytest.raises(KeyboardInterrupt):  # killed in the second batch: the first is told, the second running
+        calibrate(path, tmp_path / "killed", executor=KilledAfter(3 * 2 + 3))
+    assert not (tmp_path / "killed" / "trials.parquet").exists()
+    assert json.loads((tmp_path / "killed" / "manifest.json").read_text())["status"] == "running"
+    summary = calibrate(path, tmp_path / "killed", executor=Serial())
+    assert summary.ran == 3  # only the interrupted batch again
+    assert (tmp_path / "killed" / "trials.parquet").read_bytes() == reference
+    calibrate(path, tmp_path / "dask", executor=Dask(workers=2))
+    assert (tmp_path / "dask" / "trials.parquet").read_bytes() == reference
+    assert (tmp_path / "dask" / "fit.csv").read_bytes() == (tmp_path / "serial" / "fit.csv").read_bytes()
+    trials = pd.read_parquet(tmp_path / "serial" / "trials.parquet")
+    assert len(trials) == 6 and (trials.state == "COMPLETE").all() and trials[SHARE].nunique() == 6
+    manifest = json.loads((tmp_path / "serial" / "manifest.json").read_text())
+    assert manifest["kind"] == "calibration" and manifest["status"] == "complete"
+    assert {"trials.parquet", "best.json", "fit.csv", "fit.md", "figures/calibration.png"} <= set(manifest["files"])
+
+
+def test_another_calibration_in_the_folder_is_refused_without_force(tmp_path):
+    path = write_calibration(tmp_path, {"part": target(PART, 0.5, 0.03)}, trials=4,
+                             parameters={SHARE: {"low": 0.05, "high": 0.9}})
+    calibrate(path, tmp_path / "out", executor=Serial())
+    other = write_calibration(tmp_path, {"part": target(PART, 0.2, 0.03)}, trials=4,
+                              parameters={SHARE: {"low": 0.05, "high": 0.9}})
+    with pytest.raises(CalibrationError, match="holds a different calibration"):
+        calibrate(other, tmp_path / "out", executor=Serial())
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("a user's file")
+    with pytest.raises(CalibrationError, match="did not write"):
+        calibrate(other, tmp_path / "mine", executor=Serial())
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "a user's file"
+    calibrate(other, tmp_path / "out", executor=Serial(), force=True)
+    assert json.loads((tmp_path / "out" / "best.json").read_text())["loss"] >= 0
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"parameters": {"careers.nope": {"low": 0, "high": 1}}}, "parameters.careers.nope: careers has no key 'nope'"),
+    ({"hold_out": ["nothing"]}, "hold_out: 'nothing' is not a target"),
+    ({"hold_out": ["part", "attr"]}, "every target is held out"),
+    ({"targets": "missing.yaml"}, "targets: file 'missing.yaml' not found"),
+    ({"parameters": {ATTRITION: {"low": 0.0, "high": 3.0}}},
+     f"parameters.{ATTRITION}: value 3.0 makes the base invalid"),
+    ({"years": 1}, "years: 1 is shorter than the year 2"),
+    ({"replicates": 1}, "replicates"),
+])
+def test_a_bad_calibration_file_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, change, words):
+    from sim.cli import main
+
+    path = write_calibration(tmp_path, {"part": target(PART, 0.5, 0.03), "attr": target(ATTR, 0.05, 0.01)}, **change)
+    out = tmp_path / "out"
+    assert main(["calibrate", str(path), "--out", str(out), "--serial", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(path) in err and words in err, err
+    assert not out.exists()
