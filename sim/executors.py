@@ -118,7 +118,10 @@ class Dask:
         from dask.distributed import Client
 
         if self.address:
-            self.client = Client(self.address, timeout=self.connect_timeout)
+            try:
+                self.client = Client(self.address, timeout=self.connect_timeout)
+            except (TypeError, ValueError, RuntimeError) as exc:  # TLS settings missing or refused, a bad address
+                raise ConnectionError(f"{exc} (Dask's TLS settings: docs/cluster.md)") from None
         elif self.slurm:
             self.cluster = _slurm_cluster(self.slurm)
             self.cluster.adapt(minimum_jobs=1, maximum_jobs=self.slurm.jobs)

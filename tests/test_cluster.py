@@ -55,8 +55,9 @@ def dask_cluster(tmp_path):
     from dask.distributed import Client
 
     info = tmp_path / "scheduler.json"
-    procs = [_start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file",
-                    str(info), log=tmp_path / "scheduler.log")]
+    # --no-dashboard alone still serves /info and /json on 0.0.0.0:8787: keep that server on loopback
+    procs = [_start("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--dashboard-address",
+                    "127.0.0.1:0", "--scheduler-file", str(info), log=tmp_path / "scheduler.log")]
     try:
         deadline = time.monotonic() + STARTUP
         while not info.exists() or not info.read_text().strip():

@@ -4,8 +4,11 @@ credentials. One real cluster (two worker processes) serves every test here."""
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
+import subprocess
+import sys
 from urllib.parse import urlsplit
 
 import psutil
@@ -92,3 +95,20 @@ def test_tls_without_a_client_certificate_is_refused(local, tmp_path):
             with context.wrap_socket(raw) as tls:
                 tls.sendall(b"\0" * 8)
                 tls.recv(1)  # TLS 1.3: the refusal arrives after the handshake
+
+
+@pytest.mark.parametrize("how", ["no TLS settings", "encryption required, tcp address"])
+def test_a_scheduler_the_client_cannot_use_is_one_line_and_writes_nothing(local, tmp_path, how):
+    """`--scheduler` to a TLS scheduler without Dask's TLS settings, or to a plain `tcp://`
+    address while Dask's configuration requires encryption: one line, exit 2, no folder."""
+    from sweep_helpers import REPO, assert_one_line_error, write_sweep
+
+    address, env = local.client.scheduler.address, {}
+    if how != "no TLS settings":
+        address, env = "tcp://127.0.0.1:1", {"DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True"}
+    path = write_sweep(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(tmp_path / "out"),
+                           "--scheduler", address, "--quiet"], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "MPLBACKEND": "Agg", **env}, check=False)
+    assert_one_line_error(done, f"dask scheduler {address}: cannot start or connect", "docs/cluster.md")
+    assert not (tmp_path / "out").exists()
