@@ -26,10 +26,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.manifests import MANIFEST_LIMIT, read_regular
+
 PARTIAL = ".teachersim-partial"  # marks a hidden folder as a result being built
 OURS = {"manifest.json", "summary.md", "metrics.parquet", "schools.parquet", "moves.parquet", "figures",
-        "comparison.csv", "comparison.md", "trajectories.parquet", "report.html", "export.xlsx", "csv", PARTIAL}
-MANIFEST_LIMIT = 64 * 2**20  # bytes; a real manifest is a few kB
+        "comparison.csv", "comparison.md", "trajectories.parquet", "graph.json", "report.html", "export.xlsx", "csv",
+        PARTIAL}
 # what teachersim's other commands add to a result folder (report, export): ours to replace too
 DERIVED = {"report.html", "export.xlsx"} | {f"csv/{table}.csv" for table in
                                               ("metrics", "schools", "moves", "comparison", "trajectories")}
@@ -136,11 +138,9 @@ def differences(a, b, prefix: str = "") -> list[str]:
 
 
 def _manifest(out: Path) -> dict | None:
-    path = out / "manifest.json"
+    """The folder's manifest as a dict, None when there is no readable one (a regular file only)."""
     try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > MANIFEST_LIMIT:
-            return None
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(out / "manifest.json", MANIFEST_LIMIT))
     except (OSError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None

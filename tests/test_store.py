@@ -97,13 +97,13 @@ def test_folder_lock_is_exclusive_and_released(tmp_path):
 
 def test_write_folder_replaces_or_leaves_the_old_one(tmp_path):
     def files(text, *names):
-        manifest = {"schema_version": 1, "kind": "compare", "files": {n: "" for n in names}}
+        manifest = {"schema_version": 1, "kind": "compare", "files": {n: "" for n in ("a.txt", *names)}}
         return {"manifest.json": json.dumps(manifest), "a.txt": text} | {n: b"\x00\x01" for n in names}
 
     out = tmp_path / "cmp"
     write_folder(out, files("one", "sub/b.bin"), "compare")
     assert (out / "a.txt").read_text() == "one" and (out / "sub" / "b.bin").read_bytes() == b"\x00\x01"
-    write_folder(out, files("two", "a.txt"), "compare")
+    write_folder(out, files("two"), "compare")
     assert (out / "a.txt").read_text() == "two" and not (out / "sub").exists()
 
     with pytest.raises(TypeError):  # the second file cannot be written: the first must not land either
