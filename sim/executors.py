@@ -190,7 +190,8 @@ def _signals_held(signals=(signal.SIGINT, signal.SIGTERM)):
     if threading.current_thread() is threading.main_thread():
         for sig in signals:
             handler = signal.getsignal(sig)
-            if handler is not None:  # None: a handler not set from Python, which cannot be put back
+            # None: a handler not set from Python, which cannot be put back; SIG_IGN: nothing to hold
+            if handler not in (None, signal.SIG_IGN):
                 previous[sig] = signal.signal(sig, lambda signum, frame: held.append(signum))
     try:
         yield held

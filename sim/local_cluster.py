@@ -3,7 +3,8 @@
 Anyone who can reach a Dask scheduler can run code in its workers, and on a shared machine every
 local user can reach 127.0.0.1. So the cluster's scheduler, nannies and workers speak TLS with a
 certificate authority made for this cluster alone (`Security.temporary()`, kept in memory and
-passed to the worker processes, never written to disk by this module) and require the same
+passed to the worker processes; Dask writes them for a moment to a private temporary folder to
+load them) and require the same
 credentials from every peer: a process without them is refused.
 
 Dask's scheduler and workers also always start an HTTP server, even with the dashboard off

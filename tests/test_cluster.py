@@ -265,3 +265,22 @@ def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, m
     again = cli("sweep", path, "--out", out, "--serial", "--quiet")
     assert again.returncode == 0, again.stderr
     assert run_files(out) == run_files(serial_reference("interruptible"))
+
+
+def test_signals_held_while_a_cluster_starts_or_stops_act_once_after():
+    """The hold around Cluster start and close: a SIGTERM inside reaches the handler that was there
+    before only when the hold ends, once (the last signal received), so close() is never cut short."""
+    from sim.executors import _signals_held
+
+    seen = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        with _signals_held():
+            signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)
+            assert seen == []
+        assert seen == [signal.SIGTERM]
+        signal.raise_signal(signal.SIGTERM)  # the earlier handler is back
+        assert seen == [signal.SIGTERM, signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
