@@ -344,7 +344,8 @@ def load_sweep(path, overrides: list[str] | tuple[str, ...] = (), replicates: in
     base_paths = [(path.parent / b).resolve() for b in spec.bases]
     for given, bp in zip(spec.bases, base_paths, strict=True):
         if not bp.is_file():
-            raise SweepError(f"{path}: bases: scenario file {given!r} not found")
+            problem = "is not a regular file" if bp.exists() else "not found"
+            raise SweepError(f"{path}: bases: scenario file {given!r} {problem}")
     first = _load_base(path, base_paths[0], spec.set)
     root = first.run.seed if spec.seed is None else spec.seed
     fixed = [*spec.set, f"run.replicates={spec.replicates}", f"run.seed={root}"]
