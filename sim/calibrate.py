@@ -25,6 +25,7 @@ import io
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -180,7 +181,9 @@ def evaluate(task: EvalTask) -> dict[str, float]:
     from sim.targets import metric_rows
 
     scenario = scenario_from_json(task.scenario, task.source_dir)
-    rows = metric_rows(simulate(scenario, task.seed, scenario.run.years).metric_rows)
+    with warnings.catch_warnings():  # a quota capped at the eligible is what a fit explores: one line per
+        warnings.simplefilter("ignore", RuntimeWarning)  # run of hundreds would bury the progress
+        rows = metric_rows(simulate(scenario, task.seed, scenario.run.years).metric_rows)
     return {key: Statistic.model_validate_json(stat).value(rows) for key, stat in task.statistics}
 
 
@@ -463,9 +466,9 @@ def fit_table(cal: Calibration, replicates: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def fit_markdown(cal: Calibration, table: pd.DataFrame, best) -> str:
+def fit_markdown(cal: Calibration, table: pd.DataFrame, best, n_trials: int) -> str:
     lines = [f"# Calibration {cal.spec.name}", "",
-             f"Best of {len(table) and cal.spec.trials} trials: trial {best.number}, loss {best.value:.4g}.", "",
+             f"Best of {n_trials} trials: trial {best.number}, loss {best.value:.4g}.", "",
              "Parameters:", ""]
     lines += [f"- `{k}` = {json.dumps(v)}" for k, v in _values(cal.spec, best.params).items()]
     for role in ("fitted", "held out"):
@@ -536,7 +539,7 @@ def _write_outputs(cal: Calibration, out: Path, study, ran: int, seconds: float,
         "trials.parquet": parquet_bytes(history),
         "best.json": json.dumps(best_doc, indent=2, sort_keys=True).encode(),
         "fit.csv": table.to_csv(index=False).encode(),
-        "fit.md": fit_markdown(cal, table, best).encode(),
+        "fit.md": fit_markdown(cal, table, best, len(history)).encode(),
         "figures/calibration.png": _figure(table, history),
     }
     (out / "figures").mkdir(exist_ok=True)
