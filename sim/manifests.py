@@ -11,7 +11,6 @@ folder (`listed_file`), so it cannot make the tool read or hash anything else.
 from __future__ import annotations
 
 import json
-import os
 import re
 import stat
 from pathlib import Path
@@ -20,10 +19,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.designs import SweepSpec
+from sim.folders import MANIFEST_LIMIT, read_regular  # noqa: F401 - read_regular is used from here too
 from sim.scenario import Scenario
 from sim.store import SCHEMA_VERSION
 
-MANIFEST_LIMIT = 64 * 2**20  # bytes; a sweep manifest lists its design points and finished runs
 FILE_LIMIT = 4 * 2**30  # bytes; the largest result file a manifest may name (a big run's moves)
 MAX_RUNS = 1_000_000  # runs a sweep manifest may describe
 SAFE_NAME = r"^[A-Za-z0-9_\-][A-Za-z0-9_\-\.]{0,79}$"  # a base or sweep name: usable in a file name
@@ -31,27 +30,6 @@ SAFE_NAME = r"^[A-Za-z0-9_\-][A-Za-z0-9_\-\.]{0,79}$"  # a base or sweep name: u
 
 class ResultsError(ValueError):
     """A result folder holding a file that cannot be trusted; the message names the file."""
-
-
-def read_regular(path: Path, limit: int) -> bytes:
-    """The bytes of `path`, which must be a regular file (not a link, FIFO or device) of at most
-    `limit` bytes; OSError or ValueError otherwise. Opened non-blocking, so a FIFO never hangs."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        if os.path.islink(path):
-            raise ValueError("is a symbolic link") from None
-        raise ValueError(exc.strerror or str(exc)) from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError("not a regular file")
-        if info.st_size > limit:
-            raise ValueError(f"{info.st_size:,} bytes, more than the {limit:,} allowed")
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"more than the {limit:,} bytes allowed")
-    return data
 
 
 def listed_file(folder: Path, name: Any, manifest: str = "manifest.json") -> Path:
