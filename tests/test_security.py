@@ -141,7 +141,7 @@ def classify(path: Path) -> str:
     if path.suffix == ".json":
         json.loads(text)
         return "json"
-    assert path.suffix in (".md", ".csv"), path
+    assert path.suffix in (".md", ".csv", ".sha256"), path  # .sha256: a sweep run file's checksum
     return "text"
 
 
