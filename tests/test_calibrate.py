@@ -166,3 +166,11 @@ def test_a_bad_calibration_file_is_one_line_exit_2_and_nothing_written(tmp_path,
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and str(path) in err and words in err, err
     assert not out.exists()
+
+
+def test_the_shipped_calibrations_load_and_hold_out_what_the_docs_say():
+    dc = load_calibration(REPO / "calibration" / "dongcheng_fit.yaml")
+    assert dc.spec.hold_out == ["all_staff_within_three_years"] and dc.scenario.run.years == 3
+    assert set(dc.fitted) == {"at_least_2000_year1", "selected_3236_in_one_year"}
+    bj = load_calibration(REPO / "calibration" / "beijing_fit.yaml")
+    assert bj.spec.hold_out == ["over_90pc_adapt"] and bj.scenario.run.years == 1
