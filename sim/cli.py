@@ -299,9 +299,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_scenarios(args) -> int:
-    import yaml
-
     from sim.examples import SCENARIOS, scenario_files
+    from sim.scenario import ScenarioError, parse_yaml, read_text
 
     folder = Path(args.folder) if args.folder else (SCENARIO_DIR if SCENARIO_DIR.is_dir() else SCENARIOS)
     files = scenario_files(folder) if folder.is_dir() else {}
@@ -309,9 +308,9 @@ def cmd_scenarios(args) -> int:
         raise BadInput(f"{folder}: no scenario files")
     print(f"# {folder if folder != SCENARIOS else 'shipped with teachersim'}: run one by file or by name")
     for name, path in files.items():
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, ValueError, yaml.YAMLError):
+        try:  # the guarded reader: a FIFO, a bomb or a huge file named *.yaml is shown without a description
+            data = parse_yaml(read_text(path), str(path)) or {}
+        except ScenarioError:
             data = {}
         desc = str(data.get("description", "") if isinstance(data, dict) else "").strip().splitlines()
         print(f"{name:32s} {desc[0] if desc else ''}")

@@ -66,3 +66,20 @@ def test_the_wheel_carries_the_scenarios_and_sweeps(tmp_path):
     assert "sim/data/scenarios/_base.yaml" in names
     assert "sim/data/scenarios/rosters/example/teachers.csv" in names
     assert "sim/data/sweeps/dongcheng_sobol.yaml" in names
+
+
+def test_listing_a_folder_never_hangs_or_expands_a_bomb(tmp_path):
+    import os
+
+    (tmp_path / "fine.yaml").write_text("description: A fine scenario.\n")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+    (tmp_path / "bomb.yaml").write_text(bomb + "description: never shown\n")
+    done = subprocess.run([sys.executable, "-m", "sim", "scenarios", str(tmp_path)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()[1:]
+    assert [line.split()[0] for line in lines] == ["bomb", "fine"]  # the FIFO is not a file to list
+    assert "never shown" not in done.stdout and "A fine scenario." in done.stdout
