@@ -73,7 +73,8 @@ class SlurmOptions:
 
 
 class Dask:
-    """Runs tasks on Dask: a LocalCluster (default), an existing scheduler, or a SLURMCluster."""
+    """Runs tasks on Dask: a local cluster (default, `sim.local_cluster`), an existing scheduler, or
+    a SLURMCluster."""
 
     def __init__(self, workers: int | None = None, address: str | None = None,
                  slurm: SlurmOptions | None = None, retries: int = 2, window: int | None = None,
@@ -209,14 +210,18 @@ def _close_cluster(cluster) -> None:
     try:
         cluster.close(timeout=CLOSE_TIMEOUT)
     except Exception as exc:  # a timeout, or a worker or job that failed to stop
-        for worker in getattr(cluster, "workers", {}).values():
-            pid = getattr(worker, "pid", None)  # a nanny's worker process; None for Slurm jobs
-            if pid:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-        cluster.status = Status.closed  # so that Dask's exit hook does not wait for it again
-        logger.warning("the Dask cluster did not stop within %.0f s (%s); its worker processes were killed",
-                       CLOSE_TIMEOUT, type(exc).__name__)
+        pids = [getattr(w, "pid", None) for w in getattr(cluster, "workers", {}).values()]
+        pids = [pid for pid in pids if pid]  # a nanny's worker process; Slurm jobs have none
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        if pids:
+            cluster.status = Status.closed  # so that Dask's exit hook does not wait for it again
+            logger.warning("the Dask cluster did not stop within %.0f s (%s); its worker processes were killed",
+                           CLOSE_TIMEOUT, type(exc).__name__)
+        else:
+            logger.warning("the Dask cluster did not stop within %.0f s (%s); check for jobs still queued",
+                           CLOSE_TIMEOUT, type(exc).__name__)
 
 
 def _slurm_cluster(opts: SlurmOptions):

@@ -284,3 +284,31 @@ def test_signals_held_while_a_cluster_starts_or_stops_act_once_after():
         assert seen == [signal.SIGTERM, signal.SIGTERM]
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_cluster_that_does_not_stop_has_its_worker_processes_killed(caplog):
+    """The last resort of Dask.__exit__: when close() times out, the nannies' worker processes
+    are killed by pid and the cluster is marked closed, so nothing waits for it again."""
+    from distributed.core import Status
+
+    from sim.executors import _close_cluster
+
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+
+    class Stuck:
+        status = Status.closing
+        workers = {0: type("Nanny", (), {"pid": worker.pid})()}
+
+        def close(self, timeout=None):
+            raise TimeoutError(f"timed out after {timeout} s.")
+
+    cluster = Stuck()
+    try:
+        _close_cluster(cluster)
+        assert worker.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    assert cluster.status == Status.closed
+    assert "did not stop within 20 s (TimeoutError); its worker processes were killed" in caplog.text
