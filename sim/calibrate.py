@@ -530,7 +530,10 @@ def _write_outputs(cal: Calibration, out: Path, study, ran: int, seconds: float,
     best = _best(study)
     history = trials_frame(cal, study)
     if best is None:
-        raise CalibrationError(f"{cal.path}: every trial failed; see {out / JOURNAL} (Optuna journal) for the errors")
+        errors = [t.user_attrs.get("error") for t in study.get_trials(deepcopy=False)]
+        first = next((e for e in errors if e), "no trial completed")
+        raise CalibrationError(f"{cal.path}: every trial failed (the first: {first}); the errors are in "
+                               f"{out / JOURNAL}; remove the folder to start again")
     table = fit_table(cal, best.user_attrs["replicates"])
     values = _values(cal.spec, best.params)
     best_doc = {"trial": best.number, "loss": best.value, "parameters": values,
