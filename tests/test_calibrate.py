@@ -174,3 +174,15 @@ def test_the_shipped_calibrations_load_and_hold_out_what_the_docs_say():
     assert set(dc.fitted) == {"at_least_2000_year1", "selected_3236_in_one_year"}
     bj = load_calibration(REPO / "calibration" / "beijing_fit.yaml")
     assert bj.spec.hold_out == ["over_90pc_adapt"] and bj.scenario.run.years == 1
+
+
+def test_the_command_writes_the_folder_and_prints_the_summary(tmp_path, capsys):
+    from sim.cli import main
+
+    path = write_calibration(tmp_path, {"part": target(PART, 0.5, 0.03)}, trials=2, batch=2, startup_trials=2,
+                             parameters={SHARE: {"values": [0.2, 0.5]}})
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out"), "--serial", "--quiet"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("calibration c: 2 trials (this session ran 2)") and "fitted targets met" in line, line
+    best = json.loads((tmp_path / "out" / "best.json").read_text())
+    assert best["parameters"][SHARE] in (0.2, 0.5) and best["set"] == [f"{SHARE}={best['parameters'][SHARE]}"]
