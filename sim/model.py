@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import warnings
 import zlib
+from collections.abc import Sequence
+from pathlib import Path
 
 import mesa
 import numpy as np
 from mesa.discrete_space import Network
+from mesa.experimental.scenarios import Scenario as MesaScenario
 
 from sim import cadres, careers, tenure
 from sim.agents import School, Teacher, place_teachers
 from sim.codes import DISTRICT_BACKBONE, MOVE_KINDS, TIERS
-from sim.metrics import YearContext, school_table, year_metrics
+from sim.examples import find_scenario
+from sim.metrics import INDICATORS, YearContext, school_table, year_metrics
 from sim.movelog import MoveLog
 from sim.policies import RotationProgram, end_terms, form_label
 from sim.policies.eligibility import eligible_mask
 from sim.policies.sharing import double_teacher_classrooms
-from sim.scenario import Eligibility, Scenario
+from sim.scenario import Eligibility, Scenario, load_scenario, with_settings
 from sim.workforce import Workforce
 from sim.world import SchoolSystem, build_world
+
+# the DataCollector's official indicators: each CV of the standard, for the levels its limits apply to
+LEVEL_GROUPS = ("primary", "junior")
+OFFICIAL_BY_LEVEL = tuple((f"cv_{indicator}", level) for indicator in INDICATORS for level in LEVEL_GROUPS)
 
 SCHOOL_FRAME_COLUMNS = (
     "teachers", "above_qualification", "senior_title", "backbone", "pe_art",
@@ -40,27 +48,49 @@ def stream_seed(seed: int, name: str, year: int) -> np.random.SeedSequence:
 class RotationModel(mesa.Model):
     """Teachers (CellAgents) on the schools of a place graph, rotated under a policy.
 
+    A normal Mesa model: Mesa's own runners drive it without glue (`mesa.batch_run(RotationModel,
+    parameters={"scenario": "dongcheng_2021", "careers__drift_rate": [0.0, 0.05]}, rng=[1, 2, 3],
+    max_steps=50)`): it stops by itself at the scenario's years (`running`), takes what Mesa passes
+    as `rng`, and its DataCollector holds the headline metrics and the official indicators' CVs by
+    level (`cv_backbone_primary`, ...).
+
     Example:
-        >>> from sim import load_scenario
-        >>> model = RotationModel(load_scenario("scenarios/dongcheng_2021.yaml"), rng=42)
-        >>> model.run_for(10)
+        >>> model = RotationModel("dongcheng_2021", rng=42)
+        >>> while model.running:
+        ...     model.step()
         >>> model.datacollector.get_model_vars_dataframe().tail(1)
 
     Args:
-        scenario: a validated Scenario.
-        rng: the run seed (an int). None takes `scenario.run.seed`. Every random decision draws
-            from a stream named for its kind and derived from this seed (`stream`).
+        scenario: a Scenario, a scenario file, or the name of a shipped scenario.
+        rng: the run seed: an int, a numpy SeedSequence or a sequence of ints (as Mesa passes
+            them), or None for a fresh seed from the system's entropy (Mesa's convention; the seed
+            drawn is `model.seed`, so the run can be repeated). Every random decision draws from a
+            stream named for its kind and derived from this seed (`stream`).
         world: an already built SchoolSystem (skips building; used by tests and sweeps).
+        years: the year after which `running` turns False (default: the scenario's `run.years`).
+        **settings: scenario settings by path with `__` for the dots, as `--set` takes them
+            (`careers__drift_rate=0.05`, `policy__programs__district_exchange__quota__min_count=2500`).
+
+    Mesa 4 replaces batch_run with `mesa.experimental.scenarios`; Mesa 3.5 ships its `Scenario`
+    (not yet `run_scenarios`), and `RotationModel(scenario=mesa.experimental.scenarios.Scenario(
+    rng=42, file="dongcheng_2021", careers__drift_rate=0.05))` works: `file` names the teachersim
+    scenario, the other parameters are settings.
     """
 
-    def __init__(self, scenario: Scenario, rng: int | None = None, world: SchoolSystem | None = None):
-        seed = scenario.run.seed if rng is None else rng
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-            raise TypeError("rng must be a non-negative int seed (or None for the scenario's seed)")
-        super().__init__(rng=int(seed))
-        self.seed = int(seed)
+    def __init__(self, scenario: Scenario | str | Path, rng=None, world: SchoolSystem | None = None,
+                 years: int | None = None, **settings):
+        mesa_scenario = None
+        if isinstance(scenario, MesaScenario):  # Mesa 4's way: Scenario(rng=..., file=..., settings)
+            mesa_scenario, scenario, rng, settings = _from_mesa_scenario(scenario, rng, settings)
+        scenario = resolve_scenario(scenario, settings)
+        seed = run_seed(rng)
+        if mesa_scenario is not None:
+            mesa_scenario.rng = seed
+        super().__init__(rng=seed, scenario=mesa_scenario)
+        self.seed = seed
         self.config = scenario
         self.year = 0
+        self.years = scenario.run.years if years is None else int(years)
         self.world = world if world is not None else build_world(
             scenario.world, self.stream("world"), scenario.source_dir)
         self.space = Network(self.world.graph, layout=None, random=self.random)
@@ -96,8 +126,11 @@ class RotationModel(mesa.Model):
         if scenario.careers.cadres.pipeline:
             cadres.initial_posts(self)
         careers.update_commute_and_satisfaction(self)
-        self.datacollector = mesa.DataCollector(
-            model_reporters={name: (lambda m, n=name: m.latest.get(n, float("nan"))) for name in HEADLINE})
+        self.latest_by_group: dict[tuple[str, str], float] = {}
+        reporters = {name: (lambda m, n=name: m.latest.get(n, float("nan"))) for name in HEADLINE}
+        reporters |= {f"{metric}_{level}": (lambda m, k=(metric, level): m.latest_by_group.get(k, float("nan")))
+                      for metric, level in OFFICIAL_BY_LEVEL}
+        self.datacollector = mesa.DataCollector(model_reporters=reporters)
         self._collect({"teachers_in_post": int(self.workforce.active.sum())})
 
     # ---------------------------------------------------------------------------- randomness
@@ -150,6 +183,7 @@ class RotationModel(mesa.Model):
         careers.update_commute_and_satisfaction(self)
         counts["teachers_in_post"] = int(self.workforce.active.sum())
         self._collect(counts)                                                   # 7, 8
+        self.running = self.year < self.years
 
     def _careers(self) -> dict[str, int]:
         careers.age_one_year(self)
@@ -323,6 +357,7 @@ class RotationModel(mesa.Model):
         rows_out = year_metrics(ctx)
         self.metric_rows.extend((self.year, m, g, v) for m, g, v in rows_out)
         self.latest = {m: v for m, g, v in rows_out if g == "all"}
+        self.latest_by_group = {(m, g): v for m, g, v in rows_out if g in LEVEL_GROUPS}
         enrol = table["enrolment"].sum(axis=1)
         frame = {col: table[col].sum(axis=1) for col in SCHOOL_FRAME_COLUMNS}
         frame.update({f"{col}_per100": 100.0 * frame[col] / enrol for col in SCHOOL_FRAME_COLUMNS})
@@ -343,3 +378,56 @@ class RotationModel(mesa.Model):
         self.school_frame_latest = frame
         self.school_rows.append(frame)
         self.datacollector.collect(self)
+
+
+def resolve_scenario(scenario: Scenario | str | Path, settings: dict) -> Scenario:
+    """The scenario a model is made from: a Scenario, a file or a shipped name, with keyword
+    settings (`careers__drift_rate=0.05`) applied as `--set` items."""
+    overrides = [f"{key.replace('__', '.')}={_setting_text(value)}" for key, value in settings.items()]
+    if isinstance(scenario, Scenario):
+        return with_settings(scenario, overrides) if overrides else scenario
+    if not isinstance(scenario, (str, Path)):
+        raise TypeError(f"scenario must be a Scenario, a scenario file or a shipped scenario's name, "
+                        f"not {type(scenario).__name__}")
+    return load_scenario(find_scenario(str(scenario)), overrides)
+
+
+def _from_mesa_scenario(mesa_scenario, rng, settings):
+    """(the Mesa scenario, the teachersim scenario it names under `file`, its rng, its other
+    parameters as settings) from a `mesa.experimental.scenarios.Scenario`."""
+    params = {k: v for k, v in vars(mesa_scenario).items() if not k.startswith("_") and k not in ("model", "rng")}
+    if "file" not in params:
+        raise TypeError("a Mesa Scenario for RotationModel names the teachersim scenario as file=... "
+                        "(a scenario file or a shipped scenario's name)")
+    chosen = mesa_scenario.rng if rng is None else rng
+    return mesa_scenario, params.pop("file"), chosen, {**params, **settings}
+
+
+def _setting_text(value) -> str:
+    import json
+
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (np.integer, np.floating)):
+        value = value.item()
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def run_seed(rng) -> int:
+    """A non-negative int run seed from what Mesa passes as `rng`: an int, a SeedSequence, a
+    sequence of ints, or None (fresh entropy, as Mesa does)."""
+    if isinstance(rng, bool):
+        raise TypeError("rng must be an int seed, a SeedSequence, a sequence of ints or None, not a bool")
+    if isinstance(rng, (int, np.integer)):
+        if rng < 0:
+            raise TypeError(f"rng must be a non-negative seed, got {rng}")
+        return int(rng)
+    if rng is None:
+        rng = np.random.SeedSequence()
+    elif isinstance(rng, Sequence) and not isinstance(rng, str) and all(
+            isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 0 for x in rng):
+        rng = np.random.SeedSequence([int(x) for x in rng])
+    if isinstance(rng, np.random.SeedSequence):
+        high, low = rng.generate_state(2, dtype=np.uint32)
+        return (int(high) << 31) ^ int(low)  # 63 bits: fits the scenario's seed range and Parquet int64
+    raise TypeError(f"rng must be an int seed, a SeedSequence, a sequence of ints or None, not {type(rng).__name__}")

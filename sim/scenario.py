@@ -155,7 +155,7 @@ class Careers(Strict):
 
     retirement_age: Annotated[int, Field(ge=45, le=75)] = 60  # years; one age for all (the statutory age for men)
     attrition_base: Share = 0.015  # yearly exit hazard of an urban teacher
-    attrition_rural_extra: Share = 0.06  # added at rural posts; ~7.5%/yr rural loss (DOMAIN.md)
+    attrition_rural_extra: Share = 0.06  # added at rural posts; ~7.5%/yr rural loss (sources.md: RURAL-LOSS)
     attrition_weak_extra: Share = 0.01  # added at weak schools
     attrition_commute_per_hour: NonNegative = 0.03  # added per hour of commute beyond 45 minutes
     attrition_dissatisfaction: NonNegative = 0.05  # added times (1 - satisfaction)
@@ -349,6 +349,11 @@ class Scenario(Strict):
     policy: Policy = Policy()
     run: Run = Run()
     source_dir: str = Field(default=".", exclude=True)  # where relative roster paths resolve
+
+    def __iter__(self):
+        """A scenario is one value, not a sequence of its fields: Mesa's batch_run (which tries to
+        iterate every parameter value) then passes it whole. Use model_dump() for the fields."""
+        raise TypeError("a Scenario is not iterable; use scenario.model_dump() for its fields")
 
 
 # -------------------------------------------------------------------------------------- loading
@@ -753,6 +758,16 @@ def scenario_from_dict(data: dict, origin: dict[str, str] | None = None,
         raise ScenarioError(f"{_source(dotted, origin or {}, default_source)}: {dotted}: {problem}")
     scenario.source_dir = source_dir
     return scenario
+
+
+def with_settings(scenario: Scenario, overrides: list[str] | tuple[str, ...]) -> Scenario:
+    """A loaded scenario with `--set`-style items applied (programs by name or index), checked
+    again as a whole; errors as in load_scenario."""
+    data = scenario.model_dump(mode="json")
+    origin: dict[str, str] = {}
+    for item in overrides:
+        _apply_override(data, origin, item)
+    return scenario_from_dict(data, origin, "--set", scenario.source_dir)
 
 
 def scenario_to_yaml(scenario: Scenario) -> str:

@@ -8,7 +8,7 @@ from conftest import DONGCHENG, ROTATION, SMALL_BEIJING, SMALL_DONGCHENG, metric
 
 from sim.agents import School, Teacher
 from sim.codes import MOVE_KINDS
-from sim.model import HEADLINE, RotationModel
+from sim.model import HEADLINE, OFFICIAL_BY_LEVEL, RotationModel
 from sim.workforce import Workforce
 
 
@@ -17,7 +17,7 @@ def test_run_for_and_datacollector():
     model.run_for(3)
     df = model.datacollector.get_model_vars_dataframe()
     assert len(df) == 4  # year 0 plus three years
-    assert list(df.columns) == list(HEADLINE)
+    assert list(df.columns) == [*HEADLINE, *(f"{m}_{level}" for m, level in OFFICIAL_BY_LEVEL)]
     assert model.year == 3
     assert df["teachers_in_post"].iloc[0] == model.world.n_teachers
     assert df["teachers_in_post"].iloc[-1] == model.workforce.active.sum()
@@ -37,11 +37,15 @@ def test_metric_rows_cover_every_year():
         assert all(len(v) == model.world.n_schools for v in frame.values())
 
 
-def test_rng_defaults_to_scenario_seed_and_is_checked():
+def test_rng_takes_what_mesa_passes_and_is_checked():
     sc = scenario(DONGCHENG, *SMALL_DONGCHENG, "run.seed=123")
-    assert RotationModel(sc).seed == 123
     assert RotationModel(sc, rng=5).seed == 5
-    for bad in (-1, 1.5, "7", True):
+    fresh = {RotationModel(sc).seed for _ in range(3)}  # None: fresh entropy, as in Mesa
+    assert len(fresh) == 3 and all(0 <= s < 2**63 for s in fresh)
+    seq = np.random.SeedSequence(7)
+    assert RotationModel(sc, rng=seq).seed == RotationModel(sc, rng=np.random.SeedSequence(7)).seed
+    assert RotationModel(sc, rng=[1, 2]).seed == RotationModel(sc, rng=np.random.SeedSequence([1, 2])).seed
+    for bad in (-1, 1.5, "7", True, [1, -2]):
         with pytest.raises(TypeError):
             RotationModel(sc, rng=bad)
 
