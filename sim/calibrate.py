@@ -256,6 +256,9 @@ def calibrate(path, out: str | Path | None = None, *, workers: int | None = None
     out = Path(out) if out is not None else Path("results") / cal.spec.name
     try:
         check_writable(out)
+    except OSError as exc:
+        raise CalibrationError(f"--out {out}: {exc}") from None
+    try:
         with claim(out, KIND) as claimed:
             _prepare(cal, claimed.out, force)
             if executor is None:
