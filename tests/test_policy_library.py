@@ -7,7 +7,7 @@ Most checks run small worlds (20 schools of about 30 teachers per district) for 
 watch the model from the inside by wrapping library functions (`RotationProgram.apply`,
 `Constraints.options`, the matchers, the classrooms) with spies that record the state at the
 moment a rule is applied and then call the original unchanged. Expected values are recomputed
-in the test from the rule as DOMAIN.md and the schema state it, not from the code under test.
+in the test from the rule as docs/sources.md and the schema state it, not from the code under test.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The project cites its own bibliography (docs/sources.md), not files outside the repository.
 
 The domain brief and the seed articles the project started from live outside it; every citation
-in the code, the scripts, the README and the docs points to a key of docs/sources.md instead
-(docs/ODD.md is being rewritten and is not checked yet).
+in the code, the scripts, the README, the docs, the scenarios and the tests points to a key of
+docs/sources.md instead.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ OUTSIDE = re.compile(r"DOMAIN\.md|seeds/\d|shared/")
 
 def cited_files() -> list:
     files = [REPO / "README.md", *(REPO / "scripts").glob("*.py"), *(REPO / "sim").rglob("*.py"),
-             *(p for p in (REPO / "docs").glob("*.md") if p.name != "ODD.md")]
+             *(REPO / "docs").glob("*.md"), *(REPO / "scenarios").rglob("*.yaml"),
+             *(p for p in (REPO / "tests").glob("*.py") if p.name != "test_sources.py")]
     return [p for p in files if p.is_file()]
 
 

@@ -45,7 +45,7 @@ def backbone_per_100_by_tier(system) -> dict[int, float]:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_dongcheng_preset_shape(seed):
     w = world_of(seed=seed)
-    # DOMAIN.md: about 79 schools and 8,800 teachers; tolerance 5%
+    # DC-2021-12 (docs/sources.md): about 79 schools and 8,800 teachers; tolerance 5%
     assert abs(w.n_schools - 79) <= 0.05 * 79
     assert abs(w.n_teachers - 8800) <= 0.05 * 8800
     assert len(w.district_names) == 1
