@@ -229,7 +229,7 @@ def cmd_calibrate(args) -> int:
 
 def cmd_sensitivity(args) -> int:
     from sim.analysis import AnalysisError, sensitivity
-    from sim.store import replace_atomically
+    from sim.store import write_bytes_atomic
 
     try:
         sens = sensitivity(args.folder, args.outcome, group=args.group, year=args.year, scenario=args.scenario)
@@ -237,29 +237,26 @@ def cmd_sensitivity(args) -> int:
         raise BadInput(str(exc)) from None
     folder = Path(args.folder) / "sensitivity"
     stem = f"{sens.scenario}__{sens.metric}__{sens.group}__y{sens.year}".replace("/", "_")
-    written = []
-    csv = sens.table.to_csv(index=False, float_format="%.10g")
-    replace_atomically(folder, folder / f"{stem}.csv", lambda tmp: tmp.write_text(csv, encoding="utf-8"))
-    replace_atomically(folder, folder / f"{stem}.md", lambda tmp: tmp.write_text(sens.markdown(), encoding="utf-8"))
-    written += [f"{stem}.csv", f"{stem}.md"]
+    files = {f"{stem}.csv": sens.table.to_csv(index=False, float_format="%.10g").encode(),
+             f"{stem}.md": sens.markdown().encode()}
     if sens.second_order is not None:
-        pairs = sens.second_order.to_csv(index=False, float_format="%.10g")
-        replace_atomically(folder, folder / f"{stem}__second_order.csv",
-                           lambda tmp: tmp.write_text(pairs, encoding="utf-8"))
-        written.append(f"{stem}__second_order.csv")
+        files[f"{stem}__second_order.csv"] = sens.second_order.to_csv(index=False, float_format="%.10g").encode()
     if not args.no_figures:
+        import io
+
         import matplotlib.pyplot as plt
 
         from sim.plots import sensitivity_bars
 
         fig = sensitivity_bars(sens)
-        replace_atomically(folder, folder / f"{stem}.png",
-                           lambda tmp: fig.savefig(tmp, format="png", dpi=110, metadata={"Software": None}))
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
         plt.close(fig)
-        written.append(f"{stem}.png")
-    import shutil
-
-    shutil.rmtree(folder / ".tmp", ignore_errors=True)
+        files[f"{stem}.png"] = buffer.getvalue()
+    folder.mkdir(exist_ok=True)
+    for name, data in files.items():  # each through its own new temporary file: no shared .tmp to clear
+        write_bytes_atomic(folder / name, data)
+    written = list(files)
     print(sens.markdown())
     print(f"wrote {folder}/ ({', '.join(written)})")
     return 0
@@ -331,8 +328,15 @@ def cmd_init(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (exit 2), like every other bad input; --help still shows the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="teachersim", description="Agent-based simulator of teacher rotation "
+    p = _Parser(prog="teachersim", description="Agent-based simulator of teacher rotation "
                                 "between schools (China's exchange and rotation policy and others).")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a scenario and write results, figures and a summary")

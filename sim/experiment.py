@@ -453,6 +453,8 @@ def sweep(path: str | Path, out: str | Path | None = None, *, workers: int | Non
     from sim.store import FolderBusy, check_writable, folder_lock
 
     sw = load_sweep(path)
+    if out is not None and not str(out).strip():
+        raise SweepError("--out: empty path; give a folder name")
     out = Path(out) if out is not None else Path("results") / sw.spec.name
     try:
         check_writable(out)
@@ -503,9 +505,13 @@ def _existing_sweep(out: Path, sw, resume: bool) -> dict | None:
         manifest = read_manifest(out)
     except ValueError as exc:
         raise SweepError(f"{exc}; choose another --out") from None
-    if manifest.get("kind") != "sweep" or manifest.get("fingerprint") != sw.fingerprint():
-        what = manifest.get("name", "another result") if manifest.get("kind") == "sweep" else "another result"
-        raise SweepError(f"{out}: holds a different sweep ({what}); choose another --out")
+    kind = manifest.get("kind", "run")
+    if kind != "sweep":
+        raise SweepError(f"{out}: holds a teachersim {kind if isinstance(kind, str) else 'result'}, not a sweep; "
+                         "choose another --out")
+    if manifest.get("fingerprint") != sw.fingerprint():
+        raise SweepError(f"{out}: holds a different sweep ({manifest.get('name', 'another sweep')}); "
+                         "choose another --out")
     return manifest
 
 

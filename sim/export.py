@@ -26,7 +26,7 @@ import pandas as pd
 
 from sim.codes import BACKBONE, TITLES
 from sim.results import load_results
-from sim.store import replace_atomically, write_bytes_atomic
+from sim.store import write_bytes_atomic
 
 SHEET_ROWS = 1_048_576 - 1  # Excel's rows per sheet, less the header
 TEXT_COLUMNS = ("seed",)  # integers a spreadsheet must not round
@@ -67,10 +67,10 @@ def export_csv(folder: str | Path) -> Path:
     """Write every table as DIR/csv/<table>.csv; returns the csv folder."""
     folder = Path(folder)
     target = folder / "csv"
-    for name, df in tables(folder).items():
-        text = df.to_csv(index=False, float_format="%.10g")
-        replace_atomically(target, target / f"{name}.csv", lambda tmp, t=text: tmp.write_text(t, encoding="utf-8"))
-    _remove_tmp(target)
+    found = tables(folder)
+    target.mkdir(exist_ok=True)
+    for name, df in found.items():
+        write_bytes_atomic(target / f"{name}.csv", df.to_csv(index=False, float_format="%.10g").encode("utf-8"))
     return target
 
 
@@ -113,9 +113,3 @@ def _cells(series: pd.Series, as_text: bool) -> list:
         else:
             out.append(str(v))
     return out
-
-
-def _remove_tmp(folder: Path) -> None:
-    import shutil
-
-    shutil.rmtree(folder / ".tmp", ignore_errors=True)

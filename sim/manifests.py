@@ -205,7 +205,7 @@ def check_fields(path: Path, manifest: dict) -> dict:
     """`manifest` unchanged when every field the tool reads has the right type and the fields
     agree with each other; ResultsError naming `path` and the first bad key otherwise."""
     kind = manifest.get("kind", "run")
-    if kind not in MODELS:
+    if not isinstance(kind, str) or kind not in MODELS:
         raise ResultsError(f"{path}: kind: {kind!r} is not run, compare or sweep")
     try:
         MODELS[kind].model_validate(manifest)

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 # a rate, weight or count-like number; none needs more than 100 (the bound keeps exp() and sums finite)
 NonNegative = Annotated[float, Field(ge=0.0, le=100.0)]
-Count = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Field(ge=0, le=1_000_000_000)]  # a count or years; past a billion is a typo
 Minutes = Annotated[float, Field(ge=0.0, le=600.0)]  # a commute of more than ten hours is a typo
 
 
@@ -77,9 +77,9 @@ class World(Strict):
     districts: Annotated[int, Field(ge=1, le=64)] | None = None  # None: the preset's own count
     schools_per_district: Annotated[int, Field(ge=2, le=2000)] | None = None
     teachers_per_school: Annotated[float, Field(ge=5.0, le=500.0)] | None = None  # mean
-    groups_per_district: Annotated[int, Field(ge=0)] | None = None
-    school_districts_per_district: Annotated[int, Field(ge=1)] | None = None
-    twinning_pairs_per_district: Annotated[int, Field(ge=0)] | None = None
+    groups_per_district: Annotated[int, Field(ge=0, le=2000)] | None = None
+    school_districts_per_district: Annotated[int, Field(ge=1, le=2000)] | None = None
+    twinning_pairs_per_district: Annotated[int, Field(ge=0, le=2000)] | None = None
     # years; a system already rotating on a fixed cycle (Japan, Korea) starts in steady state:
     # each teacher's years at the current school drawn uniformly from 0 to this minus 1
     initial_tenure_max: Annotated[int, Field(ge=1, le=40)] | None = None
@@ -241,9 +241,9 @@ class Quota(Strict):
     # district: min_count in each district; city: one total, shared by the districts as their eligible
     count_scope: Literal["district", "city"] = "district"
     share_of_staff: Share = 0.0  # e.g. 0.05 of all teachers (Shanghai 2019)
-    coverage_years: Annotated[int, Field(ge=1)] | None = None  # every eligible within N years
+    coverage_years: Annotated[int, Field(ge=1, le=200)] | None = None  # every eligible within N years
     per_school: bool = False  # apply share_of_eligible within each school, not district-wide
-    mandatory_after_years: Annotated[int, Field(ge=1)] | None = None  # must move at this tenure (Japan: 6)
+    mandatory_after_years: Annotated[int, Field(ge=1, le=200)] | None = None  # must move at this tenure (Japan: 6)
 
 
 class Points(Strict):

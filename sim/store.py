@@ -7,6 +7,7 @@ a later load would trust. Files carry a schema version; no pickle is used anywhe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -169,6 +170,7 @@ def read_manifest(folder: str | Path) -> dict:
 RUNS = "runs"  # one Parquet file per finished run
 FAILED = "failed"  # one JSON record per failed run
 TMP = ".tmp"  # files being written; renamed into runs/ or failed/ when complete
+TMP_SUFFIX = ".teachersim-tmp"  # what clear_tmp may remove: only files we named
 LOCK = ".lock"
 CHECKSUM = ".sha256"  # runs/<run id>.parquet.sha256: the run file's SHA-256, in sha256sum's format
 
@@ -185,7 +187,7 @@ def _tmp_path(folder: Path, final: Path) -> Path:
     if tmp.is_symlink():
         raise OSError(f"{tmp}: is a symbolic link; refusing to write through it")
     tmp.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f"{final.name}.", dir=tmp)
+    fd, name = tempfile.mkstemp(prefix=f"{final.name}.", suffix=TMP_SUFFIX, dir=tmp)
     os.close(fd)
     return Path(name)
 
@@ -255,8 +257,16 @@ def write_run_file(df, folder: Path, rid: str, sweep: str) -> Path:
 
 
 def clear_tmp(folder: Path) -> None:
-    """Remove what interrupted writers left in folder/.tmp (only called while holding the lock)."""
-    shutil.rmtree(Path(folder) / TMP, ignore_errors=True)
+    """Remove what interrupted writers left in folder/.tmp (only called while holding the lock):
+    our own temporary files only (named *.teachersim-tmp); the folder goes when nothing else is in it."""
+    tmp = Path(folder) / TMP
+    if tmp.is_symlink() or not tmp.is_dir():
+        return
+    for path in tmp.glob(f"*{TMP_SUFFIX}"):
+        if path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        tmp.rmdir()  # only when empty: a user's file there stays
 
 
 class FolderBusy(OSError):

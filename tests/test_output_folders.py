@@ -234,3 +234,58 @@ def test_check_replaceable_accepts_empty_and_missing_folders(tmp_path):
     check_replaceable(tmp_path / "missing", "run")
     (tmp_path / "empty").mkdir()
     check_replaceable(tmp_path / "empty", "run")
+
+
+# ------------------------------------------------ found by the adversarial pass (each failed before)
+
+
+def test_sweep_refuses_an_empty_out(tmp_path):
+    from sweep_helpers import write_sweep
+
+    path = write_sweep(tmp_path)
+    work = tmp_path / "empty"
+    work.mkdir()
+    done = cli("sweep", str(path), "--serial", "--quiet", "--out", "", cwd=work)
+    assert done.returncode == 2 and "--out: empty path" in done.stderr
+    assert list(work.iterdir()) == []
+
+
+def test_a_manifest_kind_that_is_not_text_is_one_line(tmp_path, tiny_result):
+    import json
+
+    out = write_run(tiny_result, tmp_path / "m", figures=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    for kind in ([1], {"a": 1}):
+        (out / "manifest.json").write_text(json.dumps(manifest | {"kind": kind}))
+        for args in (("report", str(out)), ("export", str(out), "--csv")):
+            done = cli(*args)
+            assert done.returncode == 2 and done.stderr.count("\n") == 1 and "kind" in done.stderr, done.stderr
+
+
+def test_counts_past_a_billion_are_refused_before_a_run():
+    done = cli("validate", str(EXCHANGE), "--set", "policy.programs.0.quota.min_count=9223372036854775807")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "min_count" in done.stderr
+
+
+def test_export_and_resume_never_remove_a_users_tmp_folder(tmp_path, tiny_result):
+    from sweep_helpers import write_sweep
+
+    from sim.experiment import sweep
+
+    out = write_run(tiny_result, tmp_path / "r", figures=False)
+    (out / "csv" / ".tmp").mkdir(parents=True)
+    (out / "csv" / ".tmp" / "notes.txt").write_text("mine")
+    assert cli("export", str(out), "--csv").returncode == 0
+    assert (out / "csv" / ".tmp" / "notes.txt").read_text() == "mine"
+    path = write_sweep(tmp_path)
+    sweep(path, tmp_path / "sw", serial=True)
+    (tmp_path / "sw" / ".tmp").mkdir(exist_ok=True)
+    (tmp_path / "sw" / ".tmp" / "mine.txt").write_text("mine")
+    sweep(path, tmp_path / "sw", serial=True, resume=True)
+    assert (tmp_path / "sw" / ".tmp" / "mine.txt").read_text() == "mine"
+
+
+def test_usage_errors_are_one_line():
+    for args in (("run", str(EXCHANGE), "--years", "true"), ("bogus",), ("export",)):
+        done = cli(*args)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--help" in done.stderr, done.stderr
