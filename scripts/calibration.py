@@ -26,7 +26,7 @@ ROTATION = "rotation"
 def spread(values) -> str:
     """Mean [min, max]; head counts (whole numbers) as whole numbers, their mean to one decimal."""
     s = pd.Series(values, dtype=float)
-    whole = bool((s == s.round()).all())
+    whole = bool((s == s.round()).all() and s.abs().max() >= 2)  # a share of exactly 1 is not a count
     one = (lambda v: f"{v:,.0f}") if whole else (lambda v: f"{v:.3f}")
     if len(s) == 1:
         return one(s.iloc[0])
