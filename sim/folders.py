@@ -108,8 +108,9 @@ def check_replaceable(out: Path, kind: str, identity=None, force: bool = False) 
                             "move it away or choose another --out")
     if identity is not None and not force:
         recorded = manifest.get("scenarios" if kind == "compare" else "scenario")
-        if recorded != identity:
-            where = ", ".join(differences(recorded, identity)[:3]) or "its scenario"
+        changed = differences(recorded, identity)
+        if changed:
+            where = ", ".join(changed[:3])
             raise OutputRefused(f"{out}: holds a {kind} of a different scenario (differs at {where}); "
                                 "pass --force to replace it, or choose another --out")
 
@@ -123,11 +124,13 @@ def manifest_kind(manifest: dict) -> str | None:
 
 
 def differences(a, b, prefix: str = "") -> list[str]:
-    """Dotted paths where two JSON-like values differ (for saying which setting changed)."""
+    """Dotted paths where a recorded JSON-like value `a` differs from `b` (for saying which setting
+    changed). A key `a` does not have is a setting added to teachersim since `a` was written, not
+    a change: it is not counted, so upgrading does not make every earlier result "another scenario"."""
     if isinstance(a, dict) and isinstance(b, dict):
         found = []
-        for key in sorted(set(a) | set(b), key=str):
-            found += differences(a.get(key), b.get(key), f"{prefix}{key}.")
+        for key in sorted(a, key=str):
+            found += differences(a[key], b.get(key), f"{prefix}{key}.")
         return found
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         found = []

@@ -289,3 +289,17 @@ def test_usage_errors_are_one_line():
     for args in (("run", str(EXCHANGE), "--years", "true"), ("bogus",), ("export",)):
         done = cli(*args)
         assert done.returncode == 2 and done.stderr.count("\n") == 1 and "--help" in done.stderr, done.stderr
+
+
+def test_a_setting_added_since_a_run_was_written_is_not_a_different_scenario(tmp_path, tiny_result):
+    import json
+
+    out = write_run(tiny_result, tmp_path / "r", figures=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["scenario"]["careers"]["cadres"]  # as written by a teachersim without the cadre pipeline
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    check_replaceable(out, "run", tiny_result.scenario.model_dump(mode="json"))
+    manifest["scenario"]["careers"]["drift_rate"] = 0.5  # a setting it had, changed: still refused
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(OutputRefused, match="careers.drift_rate"):
+        check_replaceable(out, "run", tiny_result.scenario.model_dump(mode="json"))
