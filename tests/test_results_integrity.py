@@ -22,7 +22,7 @@ from sweep_helpers import assert_one_line_error, cli, run_files, write_sweep
 
 import sim
 from sim.results import ResultsError
-from sim.store import read_manifest, run_id, write_run_file
+from sim.store import TMP_SUFFIX, read_manifest, run_id, write_run_file
 
 GRID = {"kind": "grid"}
 
@@ -203,7 +203,8 @@ def test_a_sweep_killed_while_writing_its_first_file_starts_again(tmp_path):
     out = tmp_path / "out"
     (out / ".tmp").mkdir(parents=True)
     (out / ".lock").touch()
-    (out / ".tmp" / "manifest.json.k1l2m3n4").write_text('{"schema_ver', encoding="utf-8")
+    tmp_name = f"manifest.json.k1l2m3n4{TMP_SUFFIX}"  # as store.replace_atomically names it
+    (out / ".tmp" / tmp_name).write_text('{"schema_ver', encoding="utf-8")
     summary = sim.sweep(path, out, serial=True)
     assert (summary.done, summary.missing) == (4, 0)
     assert not (out / ".tmp").exists()
