@@ -535,6 +535,7 @@ def _table(opt: Optimisation, journal: Journal, order: dict) -> pd.DataFrame:
     for name in opt.levers:  # a choice lever may mix types; keep its column one type
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in frame[name]):
             frame[name] = [v if isinstance(v, str) else json.dumps(v) for v in frame[name]]
+    frame["non_dominated"] = front_mask(opt, frame)
     return frame
 
 
@@ -570,7 +571,7 @@ def _front_stats(opt: Optimisation, journal: Journal, order: dict, scale) -> tup
     from pymoo.indicators.hv import HV
 
     frame = _table(opt, journal, order)
-    front = frame[front_mask(opt, frame) & frame["feasible"].to_numpy(bool)]
+    front = frame[frame["non_dominated"] & frame["feasible"]]
     if scale is None or front.empty:
         return int(len(front)), 0.0
     F = (_minimised(opt, front) - scale[0]) / scale[1]
@@ -614,6 +615,10 @@ def constraint_words(opt: Optimisation, j: int) -> str:
     return f"{c.metric} {limit} in year {c.year} in at least {c.share:.0%} of replicates"
 
 
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
 def _value_words(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -623,11 +628,13 @@ def candidate_words(opt: Optimisation, row) -> str:
 
 
 def cheapest(frame: pd.DataFrame) -> pd.Series | None:
-    """The feasible candidate of least mean cost (the first asked among equals), None when none is."""
+    """The feasible candidate of least mean cost (among equals a non-dominated one, then the first
+    asked), None when none is."""
     feasible = frame[frame["feasible"]]
     if feasible.empty:
         return None
-    return feasible.sort_values(["cost", "generation", "position"], kind="stable").iloc[0]
+    order = feasible.assign(dominated=~feasible["non_dominated"])
+    return order.sort_values(["cost", "dominated", "generation", "position"], kind="stable").iloc[0]
 
 
 def _answer(opt: Optimisation, frame: pd.DataFrame) -> str:
@@ -642,16 +649,16 @@ def _answer(opt: Optimisation, frame: pd.DataFrame) -> str:
 
 def _summary(opt: Optimisation, frame: pd.DataFrame, front: pd.DataFrame) -> str:
     spec = opt.spec
-    lines = [f"# Optimisation {spec.name}", "", spec.description.strip(), "",
+    lines = [f"# Optimisation {spec.name}", "", *([spec.description.strip(), ""] if spec.description.strip() else []),
              f"{len(frame)} candidates evaluated over {spec.search.generations} generations (NSGA-II, population "
              f"{spec.search.population}, seed {spec.search.seed}), each on {spec.replicates} replicates "
              "(common random numbers).", "", "## Answer", "", _answer(opt, frame), "", "## Constraints", ""]
     lines += [f"- {constraint_words(opt, j)}" for j in range(len(spec.constraints))] or ["- none"]
     lines += ["", f"## Non-dominated candidates ({len(front)}), means and {INTERVAL:.0%} t-intervals over "
               "replicates", ""]
-    for _, row in front.iterrows():
-        objs = ", ".join(f"{objective_words(opt, i)} {row[f'objective_{i}']:.4g} "
-                         f"[{row[f'objective_{i}_low']:.4g}, {row[f'objective_{i}_high']:.4g}]"
+    for _, row in front.sort_values("objective_0", kind="stable").iterrows():
+        objs = ", ".join(f"{objective_words(opt, i)} {_num(row[f'objective_{i}'])} "
+                         f"[{_num(row[f'objective_{i}_low'])}, {_num(row[f'objective_{i}_high'])}]"
                          for i in range(len(spec.objectives)))
         lines.append(f"- {candidate_words(opt, row)}: {objs}")
     lines += ["", "## Prices", ""]
@@ -664,6 +671,8 @@ def _summary(opt: Optimisation, frame: pd.DataFrame, front: pd.DataFrame) -> str
 
 def _figures(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray, history: pd.DataFrame,
              folder: Path) -> list[str]:
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -673,32 +682,26 @@ def _figures(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray, history: 
     names = []
     n = len(opt.spec.objectives)
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)][:6] or [(0, 0)]
-    fig, axes = plt.subplots(1, len(pairs), figsize=(6 * len(pairs), 5), squeeze=False)
     valid, feasible = frame["valid"].to_numpy(bool), frame["feasible"].to_numpy(bool)
-    best = cheapest(frame)
+    chosen = _chosen(opt, frame, mask)
+    lines = [textwrap.fill(f"{letter}: {why}: {candidate_words(opt, frame.loc[idx])}", 100 * len(pairs),
+                           subsequent_indent="    ") for letter, (idx, why) in chosen.items()]
+    lines = "\n".join(lines).splitlines()
+    fig, axes = plt.subplots(1, len(pairs), figsize=(7 * len(pairs), 5.5 + 0.2 * len(lines)), squeeze=False)
     for ax, (i, j) in zip(axes[0], pairs, strict=True):
         x, y = frame[f"objective_{i}"], frame[f"objective_{j}"]
         ax.scatter(x[valid & ~feasible], y[valid & ~feasible], s=14, c="0.75", label="misses a constraint")
         ax.scatter(x[feasible & ~mask], y[feasible & ~mask], s=18, c="tab:blue", label="meets the constraints")
         ax.scatter(x[mask], y[mask], s=40, c="tab:red", label="non-dominated")
-        chosen = {frame.index[mask][k] for k in (np.argmin(x[mask].to_numpy()), np.argmax(x[mask].to_numpy()))} \
-            if mask.any() else set()
-        if best is not None:
-            chosen.add(best.name)
-        for idx in sorted(chosen):
-            row = frame.loc[idx]
-            text = "\n".join(f"{lever_words(opt, name)} {_value_words(row[name])}" for name in opt.levers)
-            if best is not None and idx == best.name:
-                text = "cheapest meeting the constraints:\n" + text
-            ax.annotate(text, (row[f"objective_{i}"], row[f"objective_{j}"]), fontsize=7, xytext=(6, 6),
+        for letter, (idx, _) in chosen.items():
+            ax.annotate(letter, (x[idx], y[idx]), fontsize=10, fontweight="bold", xytext=(5, 5),
                         textcoords="offset points")
-        ax.set_xlabel(objective_words(opt, i) + (" (higher is better)" if opt.spec.objectives[i].sense == "max"
-                                                 else " (lower is better)"))
-        ax.set_ylabel(objective_words(opt, j) + (" (higher is better)" if opt.spec.objectives[j].sense == "max"
-                                                 else " (lower is better)"))
+        ax.set_xlabel(_axis_words(opt, i))
+        ax.set_ylabel(_axis_words(opt, j))
         ax.legend(fontsize=7)
+    fig.text(0.01, 0.01, "\n".join(lines), fontsize=8, va="bottom", ha="left")
     fig.suptitle(f"{opt.spec.name}: the options found")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.02 + 0.2 * len(lines) / fig.get_figheight(), 1, 0.97))
     fig.savefig(folder / "pareto.png", dpi=110, metadata={"Software": None})
     plt.close(fig)
     names.append("figures/pareto.png")
@@ -714,12 +717,37 @@ def _figures(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray, history: 
     return names
 
 
+def _axis_words(opt: Optimisation, i: int) -> str:
+    import textwrap
+
+    better = "higher" if opt.spec.objectives[i].sense == "max" else "lower"
+    return textwrap.fill(f"{objective_words(opt, i)} ({better} is better)", 60)
+
+
+def _chosen(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray) -> dict[str, tuple[int, str]]:
+    """The options a figure names, by letter: the cheapest meeting the constraints, then the best
+    non-dominated candidate on each objective."""
+    picks: list[tuple[int, str]] = []
+    best = cheapest(frame)
+    if best is not None:
+        picks.append((best.name, "cheapest meeting the constraints"))
+    front = frame[mask]
+    for i, o in enumerate(opt.spec.objectives):
+        if front.empty:
+            break
+        col = front[f"objective_{i}"]
+        idx = col.idxmax() if o.sense == "max" else col.idxmin()
+        if idx not in [p for p, _ in picks]:
+            picks.append((idx, f"best {objective_words(opt, i)}"))
+    return {chr(ord("A") + k): pick for k, pick in enumerate(picks)}
+
+
 def _write_outputs(opt: Optimisation, out: Path, journal: Journal, order: dict, history: list[dict], ran: int,
                    seconds: float, executor: str) -> OptimizeSummary:
     from sim.store import parquet_bytes, sha256, write_bytes_atomic
 
     frame = _table(opt, journal, order)
-    mask = front_mask(opt, frame)
+    mask = frame["non_dominated"].to_numpy(bool)
     front = frame[mask].reset_index(drop=True)
     replicates = pd.DataFrame([{"candidate": key, **row} for key in frame["candidate"]
                                for row in journal.entries[key]["rows"]])
