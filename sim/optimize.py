@@ -267,14 +267,20 @@ def metric_value(metrics: pd.DataFrame, key: str, year: int | None = None, years
 
 def evaluate(task: CandidateTask) -> list[dict]:
     """Run one candidate on each replicate seed: one row per replicate with its objectives,
-    constraint values and cost (what the journal keeps)."""
+    constraint values and cost (what the journal keeps). A search tries quotas above the eligible
+    on purpose (they are capped, as always), so the runs' RunWarnings are not shown."""
+    import warnings
+
     from sim.experiment import replicate_metrics, scenario_from_json
+    from sim.model import RunWarning
 
     spec = OptimizeSpec.model_validate(task.spec)
     scenario = scenario_from_json(task.scenario, task.source_dir)
     rows = []
     for rep, seed in enumerate(task.seeds):
-        metrics = replicate_metrics(scenario, rep, seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RunWarning)
+            metrics = replicate_metrics(scenario, rep, seed)
         row = {"replicate": rep, "seed": seed, "cost": run_cost(scenario, metrics, spec.costs)["total"]}
         for i, o in enumerate(spec.objectives):
             row[f"objective_{i}"] = (run_cost(scenario, metrics, spec.costs, o.year)["total"] if o.metric == "cost"
