@@ -206,13 +206,16 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_optimize(args) -> int:
-    from sim.optimize import OptimizeError, optimize
+    from sim.optimize import CandidateFailed, OptimizeError, optimize
 
     try:
         summary = optimize(args.optimisation, args.out, workers=args.workers, serial=args.serial,
                            progress=not args.quiet)
     except OptimizeError as exc:
         raise BadInput(str(exc)) from None
+    except CandidateFailed as exc:
+        print(f"teachersim: {exc}; the candidates evaluated before it are kept", file=sys.stderr)
+        return 1
     except OSError as exc:
         raise WriteFailed(f"{args.out or 'the result folder'}: cannot write ({exc}); the candidates already "
                           "evaluated are kept: run the same command again to do the rest") from None

@@ -50,6 +50,10 @@ class OptimizeError(ValueError):
     """An optimisation file or folder that cannot be used; one line naming the file and the key."""
 
 
+class CandidateFailed(RuntimeError):
+    """A candidate's run raised (a bug, not bad input); the candidates evaluated before it are kept."""
+
+
 class Lever(Parameter):
     """A scenario key the search may set: a range, whole numbers (integer: true) or values."""
 
@@ -337,10 +341,11 @@ class Journal:
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and {"key", "values", "valid", "rows"} <= set(entry):
                 journal.entries[entry["key"]] = entry
                 kept.append(line)
-            except (ValueError, KeyError, TypeError):
-                continue
         write_bytes_atomic(path, "".join(f"{line}\n" for line in kept).encode())
         return journal
 
@@ -498,7 +503,7 @@ def _search(opt: Optimisation, journal: Journal, executor, progress: bool):
                 tasks.append(task)
         for task, rows, error in executor.map_unordered(evaluate, tasks):
             if error is not None:
-                raise RuntimeError(f"candidate {task.key}: {type(error).__name__}: {error}")
+                raise CandidateFailed(f"candidate {task.key} ({asked[task.key]}): {type(error).__name__}: {error}")
             journal.add({"key": task.key, "values": asked[task.key], "valid": True, "rows": rows})
             ran += 1
         FG = [_objectives(opt, journal.entries[k]) for k in keys]
@@ -643,10 +648,31 @@ def cheapest(frame: pd.DataFrame) -> pd.Series | None:
     return order.sort_values(["cost", "dominated", "generation", "position"], kind="stable").iloc[0]
 
 
+def closest(opt: Optimisation, frame: pd.DataFrame, n: int = 3) -> pd.DataFrame:
+    """The valid candidates nearest to meeting the constraints: least total shortfall of the share
+    of replicates met (then least cost, then first asked)."""
+    short = sum((c.share - frame[f"constraint_{j}_share_met"]).clip(lower=0)
+                for j, c in enumerate(opt.spec.constraints))
+    pool = frame.assign(shortfall=short)[frame["valid"]]
+    return pool.sort_values(["shortfall", "cost", "generation", "position"], kind="stable").head(n)
+
+
 def _answer(opt: Optimisation, frame: pd.DataFrame) -> str:
     best = cheapest(frame)
     if best is None:
         return "No evaluated candidate meets the constraints."
+    return _cheapest_words(opt, best)
+
+
+def _closest_lines(opt: Optimisation, frame: pd.DataFrame) -> list[str]:
+    lines = ["Closest (share of replicates meeting each constraint):", ""]
+    for _, row in closest(opt, frame).iterrows():
+        met = ", ".join(f"{row[f'constraint_{j}_share_met']:.0%}" for j in range(len(opt.spec.constraints)))
+        lines.append(f"- {candidate_words(opt, row)}: {met}")
+    return [*lines, ""]
+
+
+def _cheapest_words(opt: Optimisation, best) -> str:
     c = opt.spec.costs.currency
     return (f"Cheapest candidate meeting the constraints: {candidate_words(opt, best)} "
             f"(cost {best['cost']:,.0f} {c}, {INTERVAL:.0%} interval {best['cost_low']:,.0f} "
@@ -658,9 +684,13 @@ def _summary(opt: Optimisation, frame: pd.DataFrame, front: pd.DataFrame) -> str
     lines = [f"# Optimisation {spec.name}", "", *([spec.description.strip(), ""] if spec.description.strip() else []),
              f"{len(frame)} candidates evaluated over {spec.search.generations} generations (NSGA-II, population "
              f"{spec.search.population}, seed {spec.search.seed}), each on {spec.replicates} replicates "
-             "(common random numbers).", "", "## Answer", "", _answer(opt, frame), "", "## Constraints", ""]
+             "(common random numbers).", "", "## Answer", "", _answer(opt, frame), ""]
+    if cheapest(frame) is None and spec.constraints:
+        lines += _closest_lines(opt, frame)
+    lines += ["## Constraints", ""]
     lines += [f"- {constraint_words(opt, j)}" for j in range(len(spec.constraints))] or ["- none"]
-    lines += ["", f"## Non-dominated candidates ({len(front)}), means and {INTERVAL:.0%} t-intervals over "
+    among = "" if frame["feasible"].any() or not spec.constraints else ", none meeting the constraints"
+    lines += ["", f"## Non-dominated candidates ({len(front)}{among}), means and {INTERVAL:.0%} t-intervals over "
               "replicates", ""]
     for _, row in front.sort_values("objective_0", kind="stable").iterrows():
         objs = ", ".join(f"{objective_words(opt, i)} {_num(row[f'objective_{i}'])} "
@@ -770,5 +800,10 @@ def _write_outputs(opt: Optimisation, out: Path, journal: Journal, order: dict, 
                          cheapest=None if best is None else best["candidate"], executor=executor,
                          wall_seconds=round(seconds, 2))
     write_bytes_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True, default=str).encode())
-    return OptimizeSummary(out, len(frame), ran, int(frame["feasible"].sum()), int(mask.sum()), _answer(opt, frame),
-                           seconds, executor)
+    answer = _answer(opt, frame)
+    if best is None and opt.spec.constraints and frame["valid"].any():
+        near = closest(opt, frame, 1).iloc[0]
+        met = ", ".join(f"{near[f'constraint_{j}_share_met']:.0%}" for j in range(len(opt.spec.constraints)))
+        answer += f" Closest: {candidate_words(opt, near)} (share of replicates meeting each constraint: {met})."
+    front_size = int(mask.sum()) if frame["feasible"].any() else 0  # a front of candidates meeting the constraints
+    return OptimizeSummary(out, len(frame), ran, int(frame["feasible"].sum()), front_size, answer, seconds, executor)

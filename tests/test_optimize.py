@@ -96,11 +96,17 @@ def test_the_cheapest_feasible_candidate_is_feasible_and_cheapest(reference):
     assert list(conv["generation"]) == [1, 2, 3] and (conv["hypervolume"] > 0).all()
 
 
-def test_no_candidate_meeting_the_constraints_is_said_so(tmp_path):
+def test_no_candidate_meeting_the_constraints_is_said_so(tmp_path, capsys):
+    from sim.cli import main
+
     path = write_file(tmp_path, constraints=[{"metric": "rotations", "at_least": 10_000, "year": 1}],
                       search={"generations": 1, "population": 4, "seed": 1})
-    summary = optimize(path, tmp_path / "out", executor=Serial())
-    assert summary.cheapest == "No evaluated candidate meets the constraints."
+    assert main(["optimize", str(path), "--out", str(tmp_path / "out"), "--serial"]) == 0
+    done = capsys.readouterr()
+    assert "No evaluated candidate meets the constraints. Closest: district_exchange: share of eligible" in done.out
+    assert "generation 1/1: 4 candidates evaluated, front of 0, hypervolume 0.0000" in done.err
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "No evaluated candidate meets the constraints." in summary and "Closest (share of replicates" in summary
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["cheapest"] is None
 
 
@@ -201,3 +207,19 @@ def test_not_yaml_is_one_line(tmp_path):
 def test_the_shipped_example_loads():
     opt = load_optimisation(REPO / "optimize" / "dongcheng.yaml")
     assert opt.spec.constraints and any(o.metric == "cost" for o in opt.spec.objectives)
+
+
+def test_a_combination_of_levers_that_makes_no_scenario_is_kept_out_of_the_answer(tmp_path):
+    term = "policy.programs.district_exchange.term_years_"
+    path = write_file(tmp_path, levers={f"{term}min": {"low": 1, "high": 3, "integer": True},
+                                        f"{term}max": {"low": 1, "high": 3, "integer": True}},
+                      objectives=[{"metric": "rotating", "year": 3}, {"metric": "cost"}], constraints=[],
+                      search={"generations": 2, "population": 6, "seed": 3})
+    optimize(path, tmp_path / "out", executor=Serial())
+    cands = pd.read_parquet(tmp_path / "out" / "candidates.parquet")
+    invalid = cands[f"{term}min"] > cands[f"{term}max"]
+    assert invalid.any() and (~invalid).any()
+    assert (cands["valid"] == ~invalid).all() and not cands.loc[invalid, "feasible"].any()
+    assert not cands.loc[invalid, "non_dominated"].any()
+    reps = pd.read_parquet(tmp_path / "out" / "replicates.parquet")
+    assert set(reps["candidate"]) == set(cands.loc[~invalid, "candidate"])
