@@ -205,6 +205,30 @@ def cmd_sweep(args) -> int:
     return 1 if summary.failed else 0
 
 
+def cmd_optimize(args) -> int:
+    from sim.optimize import CandidateFailed, OptimizeError, optimize
+
+    try:
+        summary = optimize(args.optimisation, args.out, workers=args.workers, serial=args.serial,
+                           progress=not args.quiet)
+    except OptimizeError as exc:
+        raise BadInput(str(exc)) from None
+    except CandidateFailed as exc:
+        print(f"teachersim: {exc}; the candidates evaluated before it are kept", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        raise WriteFailed(f"{args.out or 'the result folder'}: cannot write ({exc}); the candidates already "
+                          "evaluated are kept: run the same command again to do the rest") from None
+    except KeyboardInterrupt:
+        print("teachersim: interrupted; the candidates already evaluated are kept: run the same command again "
+              "to go on", file=sys.stderr)
+        return _interrupted_code()
+    for note in summary.notes:
+        print(f"teachersim: {note}", file=sys.stderr)
+    print(summary.line())
+    return 0
+
+
 def cmd_calibrate(args) -> int:
     from sim.calibrate import CalibrationError, calibrate, load_calibration
 
@@ -401,6 +425,15 @@ def parser() -> argparse.ArgumentParser:
     sl.add_argument("--slurm-host", help="address the scheduler listens on (default: this host's)")
     sl.add_argument("--slurm-log-dir", help="folder for the jobs' logs")
     w.set_defaults(func=cmd_sweep)
+    o = sub.add_parser("optimize", help="multi-objective policy search (NSGA-II): levers, objectives, "
+                       "constraints and costs from a file (docs/optimize.md)")
+    o.add_argument("optimisation", help="optimisation YAML file")
+    o.add_argument("--out", help="output folder (default results/<name>); run again into it to resume")
+    where = o.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="local Dask cluster of N workers (default: one per CPU)")
+    where.add_argument("--serial", action="store_true", help="in this process, without Dask")
+    o.add_argument("--quiet", action="store_true", help="no progress lines")
+    o.set_defaults(func=cmd_optimize)
     k = sub.add_parser("calibrate", help="fit scenario parameters to published targets (Optuna TPE) and score "
                        "held-out targets")
     k.add_argument("calibration", help="calibration YAML file (docs/calibration.md)")
