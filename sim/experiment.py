@@ -7,7 +7,9 @@ of every frame records its replicate and seed.
 
 from __future__ import annotations
 
+import gc
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,15 +47,32 @@ class RunResult:
         return {"metrics": self.metrics, "schools": self.schools, "moves": self.moves}
 
 
+@contextmanager
+def frozen_heap():
+    """Objects alive now (the model's agents and arrays) moved out of the garbage collector's
+    reach for the block, so its full collections stop walking 120,000 agents again and again.
+    The earlier state is restored in a `finally`: a notebook's process is left as it was. A
+    process that froze objects itself is left alone (unfreezing would undo its freeze too)."""
+    if gc.get_freeze_count() or not gc.isenabled():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def simulate(scenario: Scenario, seed: int, years: int, on_year=None) -> RotationModel:
     """One replicate's model after `years` steps."""
     from sim.model import RotationModel  # Mesa: imported when a run starts, so bad input is refused quickly
 
     model = RotationModel(scenario, rng=seed)
-    for _ in range(years):
-        model.step()
-        if on_year is not None:
-            on_year()
+    with frozen_heap():
+        for _ in range(years):
+            model.step()
+            if on_year is not None:
+                on_year()
     return model
 
 
