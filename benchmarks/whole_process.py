@@ -4,6 +4,7 @@ tutorial-style Mesa model, alternating fresh processes, as paired ratios.
     python benchmarks/whole_process.py targets --rounds 3     # the issue's four ratios, about 2 minutes a round
     python benchmarks/whole_process.py stages --scenario dongcheng_2021 --rounds 3   # where a run's time goes
     python benchmarks/whole_process.py ab OLD_COMMIT --case dongcheng --rounds 6      # a lever: old vs this checkout
+    python benchmarks/whole_process.py ab OLD --new NEW --case beijing --no-figures   # two commits
 
 `targets` times, in each round and in a rotating order, the tutorial-style model of
 `tutorial_reference.py` at 8,800 and at 120,000 agents (interpreter, `import mesa`, model, 10
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -47,12 +49,17 @@ def tutorial_command(case: str, code_root: Path = ROOT) -> list[str]:
             "--agents", str(TUTORIAL_AGENTS[case])]
 
 
-def wall(cmd: list[str], code_root: Path = ROOT) -> float:
-    """Wall seconds of one fresh process (it must succeed)."""
+def timed(cmd: list[str], code_root: Path = ROOT) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, its own children included) of one fresh process,
+    which must succeed. On a loaded machine the CPU time is the steadier of the two: the wall
+    time also counts the moments the process waited for a core."""
     env = {**os.environ, "PYTHONPATH": str(code_root)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(cmd, cwd=code_root, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def summary(values: list[float]) -> str:
@@ -66,27 +73,32 @@ def targets(rounds: int, tmp: Path) -> dict:
         for figures in (True, False):
             jobs[f"{case} {'figures' if figures else 'no-figures'}"] = run_command(case, figures, tmp / f"{case}")
     times: dict[str, list[float]] = {name: [] for name in jobs}
+    cpu: dict[str, list[float]] = {name: [] for name in jobs}
     names = list(jobs)
     for r in range(rounds):
         order = names[r % len(names):] + names[:r % len(names)]  # rotate, so no command always runs first
         for name in order:
-            times[name].append(wall(jobs[name]))
+            w, c = timed(jobs[name])
+            times[name].append(w)
+            cpu[name].append(c)
         print(f"round {r + 1}: " + "  ".join(f"{n} {times[n][-1]:.2f}" for n in names), file=sys.stderr)
-    out = {"times": times, "ratios": {}}
-    print("| command | whole process s, median (min-max) | run / tutorial, median of paired ratios (min-max) "
-          "| target | met |")
-    print("|---|---|---|---|---|")
+    out = {"times": times, "cpu": cpu, "ratios": {}, "cpu_ratios": {}}
+    print("| command | whole process wall s, median (min-max) | run / tutorial, wall, median of paired ratios "
+          "(min-max) "
+          "| same, CPU time | target | met (wall) |")
+    print("|---|---|---|---|---|---|")
     for case in SCENARIOS:
-        tut = times[f"tutorial {case}"]
-        print(f"| tutorial-style model, {TUTORIAL_AGENTS[case]:,} agents | {summary(tut)} | | | |")
+        tut = f"tutorial {case}"
+        print(f"| tutorial-style model, {TUTORIAL_AGENTS[case]:,} agents | {summary(times[tut])} | | | | |")
         for figures in (True, False):
             name = f"{case} {'figures' if figures else 'no-figures'}"
-            ratios = [a / b for a, b in zip(times[name], tut, strict=True)]
-            out["ratios"][name] = ratios
+            ratios = [a / b for a, b in zip(times[name], times[tut], strict=True)]
+            cpu_ratios = [a / b for a, b in zip(cpu[name], cpu[tut], strict=True)]
+            out["ratios"][name], out["cpu_ratios"][name] = ratios, cpu_ratios
             bound = TARGETS[(case, figures)]
             med = statistics.median(ratios)
             print(f"| `teachersim run {SCENARIOS[case]}`{'' if figures else ' --no-figures'} | {summary(times[name])} "
-                  f"| {summary(ratios)} (tutorial / run {1 / med:.2f}x) | <= {bound:.3f} | "
+                  f"| {summary(ratios)} (tutorial / run {1 / med:.2f}x) | {summary(cpu_ratios)} | <= {bound:.3f} | "
                   f"{'yes' if med <= bound else f'no, {med / bound:.2f}x over'} |")
     return out
 
@@ -150,22 +162,31 @@ def stages(case: str, figures: bool, rounds: int, tmp: Path) -> dict:
     return {"rows": rows}
 
 
-def ab(old: str, case: str, figures: bool, rounds: int, tmp: Path) -> dict:
-    old_root = tmp / "old"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(old_root), old], check=True)
+def ab(old: str, case: str, figures: bool, rounds: int, tmp: Path, new: str | None = None) -> dict:
+    old_root, new_root = tmp / "old", (tmp / "new" if new else ROOT)
+    for root, commit in ((old_root, old), (new_root, new)):
+        if commit:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(root), commit], check=True)
     try:
-        t_old, t_new = [], []
+        t_old, t_new, c_old, c_new = [], [], [], []
         for i in range(rounds):
-            t_old.append(wall(run_command(case, figures, tmp / "out_old"), old_root))
-            t_new.append(wall(run_command(case, figures, tmp / "out_new"), ROOT))
-            print(f"round {i + 1}: old {t_old[-1]:.3f} s  new {t_new[-1]:.3f} s  new/old {t_new[-1] / t_old[-1]:.3f}",
-                  file=sys.stderr)
+            for root, out, t, c in ((old_root, "out_old", t_old, c_old), (new_root, "out_new", t_new, c_new)):
+                w, u = timed(run_command(case, figures, tmp / out), root)
+                t.append(w)
+                c.append(u)
+            print(f"round {i + 1}: old {t_old[-1]:.3f} s  new {t_new[-1]:.3f} s  new/old {t_new[-1] / t_old[-1]:.3f} "
+                  f"(CPU {c_new[-1] / c_old[-1]:.3f})", file=sys.stderr)
     finally:
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old_root)], check=True)
+        for root, commit in ((old_root, old), (new_root, new)):
+            if commit:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(root)], check=True)
     ratios = [n / o for n, o in zip(t_new, t_old, strict=True)]
+    cpu_ratios = [n / o for n, o in zip(c_new, c_old, strict=True)]
     print(f"`teachersim run {SCENARIOS[case]}`{'' if figures else ' --no-figures'}, whole process, {rounds} rounds: "
-          f"old {old} {summary(t_old)} s, this checkout {summary(t_new)} s; paired new/old {summary(ratios)}")
-    return {"old": t_old, "new": t_new, "ratios": ratios}
+          f"old {old} {summary(t_old)} s, {new or 'this checkout'} {summary(t_new)} s; "
+          f"paired new/old {summary(ratios)}; CPU time old {summary(c_old)} s, new {summary(c_new)} s, "
+          f"paired new/old {summary(cpu_ratios)}")
+    return {"old": t_old, "new": t_new, "ratios": ratios, "cpu_old": c_old, "cpu_new": c_new, "cpu_ratios": cpu_ratios}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -176,6 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--case", choices=list(SCENARIOS), default="dongcheng")
     a = sub.add_parser("ab")
     a.add_argument("old", help="git commit to compare this checkout against")
+    a.add_argument("--new", help="a commit to time instead of this checkout")
     a.add_argument("--case", choices=list(SCENARIOS), default="dongcheng")
     for p in (t, s, a):
         p.add_argument("--rounds", type=int, default=3)
@@ -189,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "stages":
             out = stages(args.case, not args.no_figures, args.rounds, Path(tmp))
         else:
-            out = ab(args.old, args.case, not args.no_figures, args.rounds, Path(tmp))
+            out = ab(args.old, args.case, not args.no_figures, args.rounds, Path(tmp), args.new)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 
