@@ -48,27 +48,28 @@ class RunResult:
 
 
 @contextmanager
-def frozen_heap():
-    """Objects alive now (the model's agents and arrays) moved out of the garbage collector's
-    reach for the block, so its full collections stop walking 120,000 agents again and again.
-    The earlier state is restored in a `finally`: a notebook's process is left as it was. A
-    process that froze objects itself is left alone (unfreezing would undo its freeze too)."""
-    if gc.get_freeze_count() or not gc.isenabled():
-        yield
-        return
-    gc.freeze()
+def collector_paused():
+    """Python's cyclic garbage collector off for the block. Building and running a model makes
+    hundreds of thousands of long-lived objects (a Beijing run: 120,000 agents), and each full
+    collection walks all of them again, 3 or 4 times a run, for garbage the model does not make
+    (its objects are freed by reference counting; a Beijing run's peak memory is the same with
+    the collector off). The earlier state is restored in a `finally`, so a notebook's process
+    is left as it was, also when the run fails."""
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
 
 
 def simulate(scenario: Scenario, seed: int, years: int, on_year=None) -> RotationModel:
     """One replicate's model after `years` steps."""
     from sim.model import RotationModel  # Mesa: imported when a run starts, so bad input is refused quickly
 
-    model = RotationModel(scenario, rng=seed)
-    with frozen_heap():
+    with collector_paused():
+        model = RotationModel(scenario, rng=seed)
         for _ in range(years):
             model.step()
             if on_year is not None:
