@@ -104,7 +104,9 @@ def targets(rounds: int, tmp: Path) -> dict:
 
 
 STAGE_TIMER = """
-import json, sys, time
+import time
+top = time.perf_counter()
+import json, sys
 import sim.cli
 hooks = {}
 def wrap(owner, name, key):
@@ -132,15 +134,19 @@ def cmd_run(args):
     return real(args)
 sim.cli.cmd_run = cmd_run
 code = sim.cli.main(sys.argv[1:])
+hooks["top"], hooks["end"] = top, time.perf_counter()
 print(json.dumps(hooks))
 sys.exit(code)
 """
 
 
 def stages(case: str, figures: bool, rounds: int, tmp: Path) -> dict:
-    """Each stage's seconds in a whole-process run. The hooks import the model's modules (and
-    sim.plots) before the run's own imports would, so `imports` is read as the whole process
-    minus the stages; the hooks' own cost is a few microseconds."""
+    """Each stage's seconds in a whole-process run. `perf_counter` is the system's monotonic
+    clock, so the child's readings and the parent's share an origin: the interpreter's start is
+    the time to the child's first line, its exit the time after `main` returns. The hooks import
+    the model's modules (and sim.plots) before the run's own imports would; `imports and
+    checks` is the rest of `main` (imports, reading and checking the scenario, claiming the
+    output folder)."""
     cmd = run_command(case, figures, tmp / case)[3:]
     rows = []
     for _ in range(rounds):
@@ -148,13 +154,16 @@ def stages(case: str, figures: bool, rounds: int, tmp: Path) -> dict:
         t = time.perf_counter()
         proc = subprocess.run([sys.executable, "-c", STAGE_TIMER, *cmd], cwd=ROOT, env=env, check=True,
                               capture_output=True, text=True)
-        whole = time.perf_counter() - t
+        done = time.perf_counter()
         h = json.loads(proc.stdout.strip().splitlines()[-1])
         fig = h.get("figures", 0.0)
-        rows.append({"whole": whole, "world": h["world"], "agents": h["init"] - h["world"], "years": h["years"],
+        rows.append({"whole": done - t, "interpreter start": h["top"] - t,
+                     "imports and checks": h["end"] - h["top"] - h["run"] - h["write"],
+                     "world": h["world"], "agents": h["init"] - h["world"], "years": h["years"],
                      "writing": (h["run"] - h["init"] - h["years"]) + (h["write"] - fig), "figures": fig,
-                     "start-up and imports": whole - h["run"] - h["write"]})
-    keys = ["start-up and imports", "world", "agents", "years", "writing", "figures", "whole"]
+                     "exit": done - h["end"]})
+    keys = ["interpreter start", "imports and checks", "world", "agents", "years", "writing", "figures", "exit",
+            "whole"]
     print(f"| stage ({SCENARIOS[case]}{'' if figures else ', --no-figures'}) | s, median (min-max) of {rounds} |")
     print("|---|---|")
     for k in keys:
