@@ -133,10 +133,13 @@ def cmd_run(args):
     hook_run()
     return real(args)
 sim.cli.cmd_run = cmd_run
-code = sim.cli.main(sys.argv[1:])
-hooks["top"], hooks["end"] = top, time.perf_counter()
-print(json.dumps(hooks))
-sys.exit(code)
+def report():  # exit handlers run before the interpreter's teardown
+    hooks["top"], hooks["end"] = top, time.perf_counter()
+    print(json.dumps(hooks))
+import atexit
+atexit.register(report)
+entry = getattr(sim.cli, "entry", None)  # the command as a process (older code: main alone)
+entry() if entry else sys.exit(sim.cli.main())
 """
 
 

@@ -5,6 +5,7 @@ also when a run fails, so a notebook that runs a scenario is left as it was."""
 from __future__ import annotations
 
 import gc
+import sys
 
 import pytest
 from conftest import DONGCHENG, SMALL_DONGCHENG, scenario
@@ -61,3 +62,19 @@ def test_running_makes_almost_no_cyclic_garbage():
         assert model.world.n_schools == 20
     finally:
         gc.enable()
+
+
+def test_the_command_freezes_the_heap_before_its_process_exits_and_main_does_not(monkeypatch, capsys):
+    """`teachersim` (sim.cli.entry) skips the interpreter's last collections; `main`, which a
+    notebook may call, leaves the collector alone."""
+    import sim.cli
+
+    calls = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    assert sim.cli.main(["scenarios"]) == 0
+    assert calls == []
+    monkeypatch.setattr(sys, "argv", ["teachersim", "scenarios"])
+    with pytest.raises(SystemExit) as done:
+        sim.cli.entry()
+    assert done.value.code == 0 and calls == ["freeze"]
+    assert "dongcheng_2021" in capsys.readouterr().out
