@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -33,8 +34,7 @@ if not _in_jupyter_kernel():  # files are drawn off-screen; a notebook keeps its
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from cycler import cycler  # noqa: E402
-from matplotlib import MatplotlibDeprecationWarning  # noqa: E402
+from matplotlib import MatplotlibDeprecationWarning, cycler  # noqa: E402
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter  # noqa: E402
 
 from sim.codes import TIERS  # noqa: E402
@@ -51,14 +51,16 @@ class _Seaborn:
 sns = _Seaborn()
 
 # seaborn's "deep" palette and its whitegrid style at notebook context (what
-# `sns.set_theme(style="whitegrid", context="notebook")` sets), as a plain rc dict
+# `sns.set_theme(style="whitegrid", context="notebook")` sets), as a plain rc dict; all but
+# "image.cmap" ("rocket", a colormap seaborn registers), which line figures do not use
 DEEP = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974",
         "#64b5cd"]
 RUN_THEME = {
     "axes.prop_cycle": cycler(color=DEEP), "figure.facecolor": "white", "axes.facecolor": "white",
     "axes.labelcolor": ".15", "text.color": ".15", "xtick.color": ".15", "ytick.color": ".15",
     "xtick.direction": "out", "ytick.direction": "out", "axes.axisbelow": True, "axes.grid": True,
-    "axes.edgecolor": ".8", "grid.color": ".8", "grid.linestyle": "-", "font.family": ["sans-serif"],
+    "axes.edgecolor": ".8", "axes.spines.left": True, "axes.spines.bottom": True, "axes.spines.right": True,
+    "axes.spines.top": True, "grid.color": ".8", "grid.linestyle": "-", "font.family": ["sans-serif"],
     "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
     "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
     "xtick.top": False, "ytick.right": False, "xtick.bottom": False, "ytick.left": False,
@@ -68,6 +70,19 @@ RUN_THEME = {
     "ytick.minor.size": 4, "font.size": 12, "axes.labelsize": 12, "axes.titlesize": 12, "xtick.labelsize": 11,
     "ytick.labelsize": 11, "legend.fontsize": 11, "legend.title_fontsize": 12,
 }
+
+
+@contextmanager
+def run_theme():
+    """RUN_THEME for the block, and only its keys put back after: `plt.rc_context` would also
+    put back `interactive`, which a notebook's inline backend switches on when the first figure
+    is made, and later figures would no longer be shown."""
+    saved = {key: plt.rcParams[key] for key in RUN_THEME}
+    plt.rcParams.update(RUN_THEME)
+    try:
+        yield
+    finally:
+        plt.rcParams.update(saved)
 
 
 def band_line(ax, part: pd.DataFrame, colour, **line) -> None:
@@ -102,7 +117,7 @@ def cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None = None) -
     high-quality limit as a dashed line and, when given, the years the first rotators' terms end
     as dotted lines; the band spans the replicates (mean and 95% interval of the replicate values
     when there are several)."""
-    with plt.rc_context(RUN_THEME):
+    with run_theme():
         return _cv_trajectories(metrics, term_ends)
 
 
@@ -133,7 +148,7 @@ def _cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None) -> plt.
 def rotation_activity(metrics: pd.DataFrame, term_ends: list[int] | None = None) -> plt.Figure:
     """Rotations started and rotators returning home per year, and the cumulative coverage of
     the eligible cohort; dotted lines at the years the first rotators' terms end, when given."""
-    with plt.rc_context(RUN_THEME):
+    with run_theme():
         return _rotation_activity(metrics, term_ends)
 
 
