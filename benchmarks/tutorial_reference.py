@@ -4,6 +4,7 @@ year every agent steps, moving to a random neighbouring cell, then one CV of age
 years), the same work on bare NumPy arrays, and creating 120,000 Mesa agents alone.
 
     python benchmarks/tutorial_reference.py
+    python benchmarks/tutorial_reference.py --model-only --agents 8800   # what benchmarks/whole_process.py times
 
 Issue 7 quotes about 14 s, 0.2 s and 1-2 s for these. How the quoted model was written is not
 known (a MultiGrid with neighbourhood look-ups costs more than the cell space used here), so
@@ -12,6 +13,7 @@ compare the simulator with these figures as measured in the same session, not wi
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import mesa
@@ -31,11 +33,11 @@ class Walker(CellAgent):
 
 
 class Tutorial(mesa.Model):
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, n_agents: int = N_AGENTS):
         super().__init__(rng=seed)
         self.grid = OrthogonalMooreGrid((SIDE, SIDE), torus=True, random=self.random)
         cells = self.grid.all_cells.cells
-        for _ in range(N_AGENTS):
+        for _ in range(n_agents):
             Walker(self, cells[self.random.randrange(len(cells))])
         self.cvs: list[float] = []
 
@@ -45,9 +47,9 @@ class Tutorial(mesa.Model):
         self.cvs.append(float(counts.std() / counts.mean()))
 
 
-def mesa_model() -> float:
+def mesa_model(n_agents: int = N_AGENTS) -> float:
     t = time.perf_counter()
-    model = Tutorial()
+    model = Tutorial(n_agents=n_agents)
     for _ in range(YEARS):
         model.step()
     return time.perf_counter() - t
@@ -77,8 +79,16 @@ def agents_alone() -> float:
     return time.perf_counter() - t
 
 
-def main() -> None:
-    print(f"tutorial-style Mesa model, {N_AGENTS:,} agents, {YEARS} years: {mesa_model():.2f} s (issue 7: about 14 s)")
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--agents", type=int, default=N_AGENTS, help="agents of the tutorial-style model")
+    ap.add_argument("--model-only", action="store_true", help="only the tutorial-style model, nothing printed")
+    args = ap.parse_args(argv)
+    if args.model_only:
+        mesa_model(args.agents)
+        return
+    print(f"tutorial-style Mesa model, {args.agents:,} agents, {YEARS} years: {mesa_model(args.agents):.2f} s "
+          "(issue 7, at 120,000: about 14 s)")
     print(f"the same work on bare NumPy arrays: {bare_numpy():.2f} s (issue 7: about 0.2 s)")
     print(f"creating {N_AGENTS:,} Mesa agents alone: {agents_alone():.2f} s (issue 7: about 1-2 s)")
 

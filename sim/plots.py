@@ -5,12 +5,19 @@ Imported only where figures are made, so the command line stays quick to start. 
 `flow_heatmap`, `quality_by_tier`, `network_map` (the place graph with flows); comparisons:
 `compare_trajectories`, `compare_differences`, `difference_forest`; sweeps: `sweep_response`,
 `sensitivity_bars`. Each test in tests/test_plots.py renders one from a frozen fixture.
+
+The two figures every run writes (`cv_trajectories`, `rotation_activity`) are drawn with
+matplotlib alone in seaborn's look (`RUN_THEME`), so `teachersim run` does not import seaborn
+(and through it scipy.stats): about 1.2 s of a 3 s run. The other figures import seaborn on
+first use.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -27,12 +34,68 @@ if not _in_jupyter_kernel():  # files are drawn off-screen; a notebook keeps its
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib import MatplotlibDeprecationWarning  # noqa: E402
+from matplotlib import MatplotlibDeprecationWarning, cycler  # noqa: E402
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter  # noqa: E402
 
 from sim.codes import TIERS  # noqa: E402
 from sim.metrics import BASIC_CV, HIGH_QUALITY_CV, INDICATORS, REGISTRY  # noqa: E402
+
+
+class _Seaborn:
+    """seaborn, imported on first use (it costs about 1.2 s to import, scipy.stats included)."""
+
+    def __getattr__(self, name: str):
+        return getattr(importlib.import_module("seaborn"), name)
+
+
+sns = _Seaborn()
+
+# seaborn's "deep" palette and its whitegrid style at notebook context (what
+# `sns.set_theme(style="whitegrid", context="notebook")` sets), as a plain rc dict; all but
+# "image.cmap" ("rocket", a colormap seaborn registers), which line figures do not use
+DEEP = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974",
+        "#64b5cd"]
+RUN_THEME = {
+    "axes.prop_cycle": cycler(color=DEEP), "figure.facecolor": "white", "axes.facecolor": "white",
+    "axes.labelcolor": ".15", "text.color": ".15", "xtick.color": ".15", "ytick.color": ".15",
+    "xtick.direction": "out", "ytick.direction": "out", "axes.axisbelow": True, "axes.grid": True,
+    "axes.edgecolor": ".8", "axes.spines.left": True, "axes.spines.bottom": True, "axes.spines.right": True,
+    "axes.spines.top": True, "grid.color": ".8", "grid.linestyle": "-", "font.family": ["sans-serif"],
+    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
+    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
+    "xtick.top": False, "ytick.right": False, "xtick.bottom": False, "ytick.left": False,
+    "axes.linewidth": 1.25, "grid.linewidth": 1, "lines.linewidth": 1.5, "lines.markersize": 6,
+    "patch.linewidth": 1, "xtick.major.width": 1.25, "ytick.major.width": 1.25, "xtick.minor.width": 1,
+    "ytick.minor.width": 1, "xtick.major.size": 6, "ytick.major.size": 6, "xtick.minor.size": 4,
+    "ytick.minor.size": 4, "font.size": 12, "axes.labelsize": 12, "axes.titlesize": 12, "xtick.labelsize": 11,
+    "ytick.labelsize": 11, "legend.fontsize": 11, "legend.title_fontsize": 12,
+}
+
+
+@contextmanager
+def run_theme():
+    """RUN_THEME for the block, and only its keys put back after: `plt.rc_context` would also
+    put back `interactive`, which a notebook's inline backend switches on when the first figure
+    is made, and later figures would no longer be shown."""
+    saved = {key: plt.rcParams[key] for key in RUN_THEME}
+    plt.rcParams.update(RUN_THEME)
+    try:
+        yield
+    finally:
+        plt.rcParams.update(saved)
+
+
+def band_line(ax, part: pd.DataFrame, colour, **line) -> None:
+    """The mean over replicates of `value` by year as a line, and the band from the 2.5th to the
+    97.5th percentile of the replicate values (seaborn's `errorbar=("pi", 95)`)."""
+    by_year = part.groupby("year")["value"]
+    mean = by_year.mean()
+    low, high = by_year.quantile(0.025), by_year.quantile(0.975)
+    ax.plot(mean.index, mean.to_numpy(), color=colour, **line)
+    ax.fill_between(mean.index, low.to_numpy(), high.to_numpy(), color=colour, alpha=0.2, linewidth=0)
+    ax.set_xlabel("year")
+    ax.set_ylabel("value")
+
 
 LABELS = {"teachers": "teachers", "above_qualification": "above qualification", "senior_title": "senior title",
           "backbone": "backbone", "pe_art": "PE/music/art"}
@@ -54,15 +117,19 @@ def cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None = None) -
     high-quality limit as a dashed line and, when given, the years the first rotators' terms end
     as dotted lines; the band spans the replicates (mean and 95% interval of the replicate values
     when there are several)."""
-    sns.set_theme(style="whitegrid", context="notebook")
+    with run_theme():
+        return _cv_trajectories(metrics, term_ends)
+
+
+def _cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None) -> plt.Figure:
     data = metrics[metrics["metric"].isin([f"cv_{i}" for i in INDICATORS])
-                   & metrics["group"].isin(list(HIGH_QUALITY_CV))].copy()
-    data["indicator"] = data["metric"].str.removeprefix("cv_").map(LABELS)
+                   & metrics["group"].isin(list(HIGH_QUALITY_CV))]
+    indicator = data["metric"].str.removeprefix("cv_").map(LABELS)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, level in zip(axes, HIGH_QUALITY_CV, strict=True):
-        part = data[data["group"] == level]
-        sns.lineplot(part, x="year", y="value", hue="indicator", hue_order=list(LABELS.values()),
-                     errorbar=("pi", 95), ax=ax, legend=level == "primary")
+        for colour, label in zip(DEEP, LABELS.values(), strict=False):
+            band_line(ax, data[(data["group"] == level) & (indicator == label)], colour,
+                      label=label if level == "primary" else "_nolegend_")
         ax.axhline(HIGH_QUALITY_CV[level], color="black", linestyle="--", linewidth=1)
         ax.text(0.0, HIGH_QUALITY_CV[level], f" limit {HIGH_QUALITY_CV[level]:.2f}", va="bottom", fontsize=8)
         mark_term_ends(ax, term_ends, label=level == "primary")
@@ -71,8 +138,6 @@ def cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None = None) -
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     # one legend under both panels, so that it covers no line
     handles, labels = axes[0].get_legend_handles_labels()
-    if axes[0].get_legend() is not None:
-        axes[0].get_legend().remove()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
     scenario = ", ".join(sorted(metrics["scenario"].astype(str).unique()))
     fig.suptitle(f"Teacher indicators across schools: {scenario}")
@@ -83,14 +148,16 @@ def cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None = None) -
 def rotation_activity(metrics: pd.DataFrame, term_ends: list[int] | None = None) -> plt.Figure:
     """Rotations started and rotators returning home per year, and the cumulative coverage of
     the eligible cohort; dotted lines at the years the first rotators' terms end, when given."""
-    sns.set_theme(style="whitegrid", context="notebook")
+    with run_theme():
+        return _rotation_activity(metrics, term_ends)
+
+
+def _rotation_activity(metrics: pd.DataFrame, term_ends: list[int] | None) -> plt.Figure:
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.0))
     allg = metrics[metrics["group"] == "all"]
-    sns.lineplot(allg[allg["metric"] == "rotations"], x="year", y="value", errorbar=("pi", 95), ax=a,
-                 label="rotations started")
+    band_line(a, allg[allg["metric"] == "rotations"], DEEP[0], label="rotations started")
     if (allg["metric"] == "returns").any():
-        sns.lineplot(allg[allg["metric"] == "returns"], x="year", y="value", errorbar=("pi", 95), ax=a,
-                     label="returns home at term end", linestyle="--")
+        band_line(a, allg[allg["metric"] == "returns"], DEEP[1], label="returns home at term end", linestyle="--")
     mark_term_ends(a, term_ends)
     mark_term_ends(b, term_ends, label=False)
     a.set_ylabel("teachers")
@@ -99,7 +166,7 @@ def rotation_activity(metrics: pd.DataFrame, term_ends: list[int] | None = None)
     a.set_title("rotations and returns per year")
     for ax in (a, b):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    sns.lineplot(allg[allg["metric"] == "coverage_eligible"], x="year", y="value", errorbar=("pi", 95), ax=b)
+    band_line(b, allg[allg["metric"] == "coverage_eligible"], DEEP[0])
     b.set_ylim(0, 1.05)
     b.set_ylabel("share of eligible cohort rotated")
     b.set_title("cumulative coverage")
@@ -225,7 +292,9 @@ def sensitivity_bars(sens) -> plt.Figure:
 
 # -------------------------------------------------------------- figures for notebooks and reports
 
-TIER_COLOURS = dict(zip(TIERS, sns.color_palette("RdYlGn", n_colors=len(TIERS)), strict=True))
+# seaborn's color_palette("RdYlGn", n) without importing seaborn: the colormap sampled at n inner points
+TIER_COLOURS = dict(zip(TIERS, map(tuple, matplotlib.colormaps["RdYlGn"](np.linspace(0, 1, len(TIERS) + 2)[1:-1])[:, :3]
+                                   .tolist()), strict=True))
 FLOW_COLOUR = "#c0392b"
 
 

@@ -386,3 +386,31 @@ def test_sweep_response_separates_a_categorical_grid_axis():
     assert not set(np.round(xs_need, 6)) & set(np.round(xs_rand, 6))  # set apart: no interval hides another
     assert np.allclose(need.get_ydata(), [0.71, 0.61, 0.51, 0.41]) and np.allclose(rand.get_ydata(), [0.91, 0.81,
                                                                                                      0.71, 0.61])
+
+
+def test_run_figures_use_seaborns_look_without_importing_it():
+    """The two run figures are drawn without seaborn (about 1.2 s of a run's start-up); their
+    rc values, palette and tier colours are seaborn's own, so the look cannot drift from the others'."""
+    import seaborn as sns
+
+    theme = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook")}
+    del theme["image.cmap"]  # seaborn's own "rocket" colormap; no run figure draws an image
+    assert {k: v for k, v in plots.RUN_THEME.items() if k != "axes.prop_cycle"} == theme
+    assert plots.DEEP == sns.color_palette("deep").as_hex()
+    assert np.allclose([plots.TIER_COLOURS[t] for t in plots.TIERS], sns.color_palette("RdYlGn", len(plots.TIERS)))
+
+
+def test_the_run_theme_puts_back_only_its_own_settings():
+    """A notebook's inline backend switches `interactive` on when the first figure is made; if
+    the theme put that back too, the notebook's later figures would not be shown."""
+    import matplotlib.pyplot as plt
+
+    before_grid, before_interactive = plt.rcParams["axes.grid"], plt.rcParams["interactive"]
+    try:
+        with plots.run_theme():
+            assert plt.rcParams["axes.grid"] is True
+            plt.rcParams["interactive"] = not before_interactive  # what the inline backend does
+        assert plt.rcParams["axes.grid"] == before_grid
+        assert plt.rcParams["interactive"] == (not before_interactive)
+    finally:
+        plt.rcParams["interactive"] = before_interactive

@@ -1,0 +1,232 @@
+"""Speed as a user feels it (issue 20): `teachersim run` timed whole-process beside the
+tutorial-style Mesa model, alternating fresh processes, as paired ratios.
+
+    python benchmarks/whole_process.py targets --rounds 3     # the issue's four ratios, about 2 minutes a round
+    python benchmarks/whole_process.py stages --scenario dongcheng_2021 --rounds 3   # where a run's time goes
+    python benchmarks/whole_process.py ab OLD_COMMIT --case dongcheng --rounds 6      # a lever: old vs this checkout
+    python benchmarks/whole_process.py ab OLD --new NEW --case beijing --no-figures   # two commits
+
+`targets` times, in each round and in a rotating order, the tutorial-style model of
+`tutorial_reference.py` at 8,800 and at 120,000 agents (interpreter, `import mesa`, model, 10
+years) and `python -m sim run SCENARIO --quiet` with and without `--no-figures` for
+`dongcheng_2021` and `beijing_2022_citywide` (interpreter, imports, world, 10 years, Parquet
+files, figures): every time is a fresh process, as a user types it. Each ratio is run time /
+tutorial time within the same round, so the machine's drift between rounds cancels; the verdict
+is the median over rounds. `ab` times one of those commands for an old commit (a temporary
+`git worktree`, first on PYTHONPATH) and this checkout, alternating. `stages` splits one
+whole-process run into start-up and imports, world, agents, years, writing and figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = {"dongcheng": "dongcheng_2021", "beijing": "beijing_2022_citywide"}
+TUTORIAL_AGENTS = {"dongcheng": 8_800, "beijing": 120_000}
+# (case, target): run time / tutorial time must be at most this
+TARGETS = {("dongcheng", True): 1.5, ("dongcheng", False): 1.0,
+           ("beijing", True): 1 / 2.5, ("beijing", False): 1 / 3}
+
+
+def run_command(case: str, figures: bool, out: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "sim", "run", f"scenarios/{SCENARIOS[case]}.yaml", "--quiet", "--force",
+           "--out", str(out)]
+    return cmd if figures else [*cmd, "--no-figures"]
+
+
+def tutorial_command(case: str, code_root: Path = ROOT) -> list[str]:
+    return [sys.executable, str(code_root / "benchmarks" / "tutorial_reference.py"), "--model-only",
+            "--agents", str(TUTORIAL_AGENTS[case])]
+
+
+def timed(cmd: list[str], code_root: Path = ROOT) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, its own children included) of one fresh process,
+    which must succeed. On a loaded machine the CPU time is the steadier of the two: the wall
+    time also counts the moments the process waited for a core."""
+    env = {**os.environ, "PYTHONPATH": str(code_root)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=code_root, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def summary(values: list[float]) -> str:
+    return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+
+
+def targets(rounds: int, tmp: Path) -> dict:
+    jobs = {}
+    for case in SCENARIOS:
+        jobs[f"tutorial {case}"] = tutorial_command(case)
+        for figures in (True, False):
+            jobs[f"{case} {'figures' if figures else 'no-figures'}"] = run_command(case, figures, tmp / f"{case}")
+    times: dict[str, list[float]] = {name: [] for name in jobs}
+    cpu: dict[str, list[float]] = {name: [] for name in jobs}
+    names = list(jobs)
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]  # rotate, so no command always runs first
+        for name in order:
+            w, c = timed(jobs[name])
+            times[name].append(w)
+            cpu[name].append(c)
+        print(f"round {r + 1}: " + "  ".join(f"{n} {times[n][-1]:.2f}" for n in names), file=sys.stderr)
+    out = {"times": times, "cpu": cpu, "ratios": {}, "cpu_ratios": {}}
+    print("| command | whole process wall s, median (min-max) | run / tutorial, wall, median of paired ratios "
+          "(min-max) "
+          "| same, CPU time | target | met (wall) |")
+    print("|---|---|---|---|---|---|")
+    for case in SCENARIOS:
+        tut = f"tutorial {case}"
+        print(f"| tutorial-style model, {TUTORIAL_AGENTS[case]:,} agents | {summary(times[tut])} | | | | |")
+        for figures in (True, False):
+            name = f"{case} {'figures' if figures else 'no-figures'}"
+            ratios = [a / b for a, b in zip(times[name], times[tut], strict=True)]
+            cpu_ratios = [a / b for a, b in zip(cpu[name], cpu[tut], strict=True)]
+            out["ratios"][name], out["cpu_ratios"][name] = ratios, cpu_ratios
+            bound = TARGETS[(case, figures)]
+            med = statistics.median(ratios)
+            print(f"| `teachersim run {SCENARIOS[case]}`{'' if figures else ' --no-figures'} | {summary(times[name])} "
+                  f"| {summary(ratios)} (tutorial / run {1 / med:.2f}x) | {summary(cpu_ratios)} | <= {bound:.3f} | "
+                  f"{'yes' if med <= bound else f'no, {med / bound:.2f}x over'} |")
+    return out
+
+
+STAGE_TIMER = """
+import time
+top = time.perf_counter()
+import json, sys
+import sim.cli
+hooks = {}
+def wrap(owner, name, key):
+    inner = getattr(owner, name)
+    def timed(*a, **k):
+        t = time.perf_counter()
+        try:
+            return inner(*a, **k)
+        finally:
+            hooks[key] = hooks.get(key, 0.0) + time.perf_counter() - t
+    setattr(owner, name, timed)
+def hook_run():
+    import sim.experiment, sim.model, sim.store
+    wrap(sim.model, "build_world", "world")
+    wrap(sim.model.RotationModel, "__init__", "init")
+    wrap(sim.model.RotationModel, "step", "years")
+    wrap(sim.experiment, "run", "run")
+    wrap(sim.store, "write_run", "write")
+    if "--no-figures" not in sys.argv:
+        import sim.plots
+        wrap(sim.plots, "save_run_figures", "figures")
+real = sim.cli.cmd_run
+def cmd_run(args):
+    hook_run()
+    return real(args)
+sim.cli.cmd_run = cmd_run
+def report():  # exit handlers run before the interpreter's teardown
+    hooks["top"], hooks["end"] = top, time.perf_counter()
+    print(json.dumps(hooks))
+import atexit
+atexit.register(report)
+entry = getattr(sim.cli, "entry", None)  # the command as a process (older code: main alone)
+entry() if entry else sys.exit(sim.cli.main())
+"""
+
+
+def stages(case: str, figures: bool, rounds: int, tmp: Path) -> dict:
+    """Each stage's seconds in a whole-process run. `perf_counter` is the system's monotonic
+    clock, so the child's readings and the parent's share an origin: the interpreter's start is
+    the time to the child's first line, its exit the time after `main` returns. The hooks import
+    the model's modules (and sim.plots) before the run's own imports would; `imports and
+    checks` is the rest of `main` (imports, reading and checking the scenario, claiming the
+    output folder)."""
+    cmd = run_command(case, figures, tmp / case)[3:]
+    rows = []
+    for _ in range(rounds):
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        t = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", STAGE_TIMER, *cmd], cwd=ROOT, env=env, check=True,
+                              capture_output=True, text=True)
+        done = time.perf_counter()
+        h = json.loads(proc.stdout.strip().splitlines()[-1])
+        fig = h.get("figures", 0.0)
+        rows.append({"whole": done - t, "interpreter start": h["top"] - t,
+                     "imports and checks": h["end"] - h["top"] - h["run"] - h["write"],
+                     "world": h["world"], "agents": h["init"] - h["world"], "years": h["years"],
+                     "writing": (h["run"] - h["init"] - h["years"]) + (h["write"] - fig), "figures": fig,
+                     "exit": done - h["end"]})
+    keys = ["interpreter start", "imports and checks", "world", "agents", "years", "writing", "figures", "exit",
+            "whole"]
+    print(f"| stage ({SCENARIOS[case]}{'' if figures else ', --no-figures'}) | s, median (min-max) of {rounds} |")
+    print("|---|---|")
+    for k in keys:
+        print(f"| {k} | {summary([r[k] for r in rows])} |")
+    return {"rows": rows}
+
+
+def ab(old: str, case: str, figures: bool, rounds: int, tmp: Path, new: str | None = None) -> dict:
+    old_root, new_root = tmp / "old", (tmp / "new" if new else ROOT)
+    for root, commit in ((old_root, old), (new_root, new)):
+        if commit:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(root), commit], check=True)
+    try:
+        t_old, t_new, c_old, c_new = [], [], [], []
+        for i in range(rounds):
+            for root, out, t, c in ((old_root, "out_old", t_old, c_old), (new_root, "out_new", t_new, c_new)):
+                w, u = timed(run_command(case, figures, tmp / out), root)
+                t.append(w)
+                c.append(u)
+            print(f"round {i + 1}: old {t_old[-1]:.3f} s  new {t_new[-1]:.3f} s  new/old {t_new[-1] / t_old[-1]:.3f} "
+                  f"(CPU {c_new[-1] / c_old[-1]:.3f})", file=sys.stderr)
+    finally:
+        for root, commit in ((old_root, old), (new_root, new)):
+            if commit:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(root)], check=True)
+    ratios = [n / o for n, o in zip(t_new, t_old, strict=True)]
+    cpu_ratios = [n / o for n, o in zip(c_new, c_old, strict=True)]
+    print(f"`teachersim run {SCENARIOS[case]}`{'' if figures else ' --no-figures'}, whole process, {rounds} rounds: "
+          f"old {old} {summary(t_old)} s, {new or 'this checkout'} {summary(t_new)} s; "
+          f"paired new/old {summary(ratios)}; CPU time old {summary(c_old)} s, new {summary(c_new)} s, "
+          f"paired new/old {summary(cpu_ratios)}")
+    return {"old": t_old, "new": t_new, "ratios": ratios, "cpu_old": c_old, "cpu_new": c_new, "cpu_ratios": cpu_ratios}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("targets")
+    s = sub.add_parser("stages")
+    s.add_argument("--case", choices=list(SCENARIOS), default="dongcheng")
+    a = sub.add_parser("ab")
+    a.add_argument("old", help="git commit to compare this checkout against")
+    a.add_argument("--new", help="a commit to time instead of this checkout")
+    a.add_argument("--case", choices=list(SCENARIOS), default="dongcheng")
+    for p in (t, s, a):
+        p.add_argument("--rounds", type=int, default=3)
+        p.add_argument("--json", type=Path, help="also save the raw times here")
+    for p in (s, a):
+        p.add_argument("--no-figures", action="store_true")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.command == "targets":
+            out = targets(args.rounds, Path(tmp))
+        elif args.command == "stages":
+            out = stages(args.case, not args.no_figures, args.rounds, Path(tmp))
+        else:
+            out = ab(args.old, args.case, not args.no_figures, args.rounds, Path(tmp), args.new)
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Start-up: each command imports only the heavy libraries it uses (issue 20). Each case runs the
+command in a fresh interpreter and reads `sys.modules` as the process exits, so an import added
+at the top of a module cannot slip these back in unnoticed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+HEAVY = ("mesa", "pandas", "scipy", "scipy.stats", "networkx", "pyarrow", "matplotlib", "seaborn", "sim.model")
+
+PROBE = """
+import atexit, json, sys
+def dump():
+    with open(sys.argv[1], "w") as f:
+        json.dump(sorted(m for m in HEAVY if m in sys.modules), f)
+atexit.register(dump)
+from sim.cli import main
+sys.exit(main(sys.argv[2:]))
+""".replace("HEAVY", repr(HEAVY))
+
+
+def loaded(tmp_path: Path, *args: str) -> set[str]:
+    """The heavy modules in sys.modules when `teachersim ARGS` exits (it must succeed)."""
+    record = tmp_path / "modules.json"
+    done = subprocess.run([sys.executable, "-c", PROBE, str(record), *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(record.read_text()))
+
+
+def test_validate_imports_no_model_and_no_heavy_library(tmp_path):
+    mods = loaded(tmp_path, "validate", "scenarios/dongcheng_2021.yaml")
+    assert not mods & {"mesa", "pandas", "sim.model", "scipy", "networkx", "pyarrow", "matplotlib", "seaborn"}, mods
+
+
+def test_listing_the_scenarios_imports_nothing_heavy(tmp_path):
+    assert not loaded(tmp_path, "scenarios")
+
+
+def test_a_run_without_figures_imports_no_plotting_library(tmp_path):
+    mods = loaded(tmp_path, "run", "scenarios/dongcheng_2021.yaml", "--years", "2", "--quiet", "--no-figures",
+                  "--out", str(tmp_path / "out"))
+    assert "sim.model" in mods and "mesa" in mods  # the probe does see what a run imports
+    assert not mods & {"matplotlib", "seaborn", "scipy.stats"}, mods
+
+
+def test_a_run_with_figures_imports_matplotlib_but_not_seaborn(tmp_path):
+    mods = loaded(tmp_path, "run", "scenarios/dongcheng_2021.yaml", "--years", "2", "--quiet",
+                  "--out", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "figures" / "cv_trajectories.png").is_file()
+    assert "matplotlib" in mods
+    assert not mods & {"seaborn", "scipy.stats"}, mods  # seaborn costs about 1.2 s to import, scipy.stats included
