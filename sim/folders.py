@@ -238,8 +238,8 @@ def tidy_leftovers(out: Path) -> list[str]:
     """Repair what killed writers left beside `out`; returns one line per thing done.
 
     An earlier result moved aside (`.NAME.old-*`) is put back when `out` is missing; folders being
-    built (`.NAME.tmp-*`, or `.NAME.XXXXXXXX` from earlier versions) are removed when they hold
-    only files teachersim writes.
+    built (`.NAME.tmp-*`, or `.NAME.` and 8 random characters from earlier versions) are removed
+    when they hold only files teachersim writes.
     """
     notes = []
     if not out.parent.is_dir():
