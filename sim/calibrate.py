@@ -248,7 +248,7 @@ def calibrate(path, out: str | Path | None = None, *, workers: int | None = None
 
     Raises CalibrationError (bad file or folder) before anything is written.
     """
-    from sim.executors import Dask, Serial
+    from sim.executors import Dask, Serial, running
     from sim.folders import OutputRefused, claim
     from sim.store import check_writable
 
@@ -263,18 +263,10 @@ def calibrate(path, out: str | Path | None = None, *, workers: int | None = None
             _prepare(cal, claimed.out, force)
             if executor is None:
                 executor = Serial() if serial else Dask(workers=workers)
-            try:
-                executor.__enter__()
-            except ImportError as exc:
-                raise CalibrationError(str(exc)) from None
-            except (OSError, TimeoutError) as exc:
-                raise CalibrationError(f"{executor.describe()}: cannot start or connect: {exc}") from None
-            try:
+            with running(executor, CalibrationError):
                 t0 = time.perf_counter()
                 study, ran = _optimise(cal, claimed.out, executor, progress)
                 summary = _write_outputs(cal, claimed.out, study, ran, time.perf_counter() - t0, executor.describe())
-            finally:
-                executor.__exit__(None, None, None)
             summary.notes = claimed.notes
             return summary
     except OutputRefused as exc:
@@ -284,20 +276,31 @@ def calibrate(path, out: str | Path | None = None, *, workers: int | None = None
 def _prepare(cal: Calibration, out: Path, force: bool) -> None:
     """A new folder gets a 'running' manifest; the same calibration's folder is resumed; another
     calibration's is refused unless `force`, when only the files its manifest lists are removed."""
+    from sim.manifests import MANIFEST_LIMIT, ResultsError, listed_file, read_regular
     from sim.store import write_bytes_atomic
 
     manifest_path = out / "manifest.json"
     if manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        try:
+            manifest = json.loads(read_regular(manifest_path, MANIFEST_LIMIT))
+        except (ValueError, RecursionError) as exc:
+            raise CalibrationError(f"{manifest_path}: cannot read the manifest ({exc})") from None
+        if not isinstance(manifest, dict):
+            raise CalibrationError(f"{manifest_path}: not a teachersim manifest")
         if manifest.get("fingerprint") == cal.fingerprint():
             return
         if not force:
             raise CalibrationError(f"{out}: holds a different calibration (another file, base, targets or "
                                    "seeds); pass --force to replace it, or choose another --out")
-        for name in manifest.get("files", {}):
-            target = out / name
-            if target.is_file() and not target.is_symlink():
-                target.unlink()
+        files = manifest.get("files")
+        for name in files if isinstance(files, dict) else {}:
+            try:  # only regular files inside the folder, reached without links: the manifest is untrusted
+                target = listed_file(out, name)
+            except ResultsError as exc:
+                if "missing" in str(exc):
+                    continue
+                raise CalibrationError(str(exc)) from None
+            target.unlink()
     out.mkdir(parents=True, exist_ok=True)
     running = _manifest(cal, status="running", files={JOURNAL: None, JOURNAL_LOCK: None})
     write_bytes_atomic(manifest_path, json.dumps(running, indent=2, sort_keys=True).encode())

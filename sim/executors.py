@@ -182,6 +182,22 @@ class Dask:
 
 
 @contextlib.contextmanager
+def running(executor, error: type[Exception]):
+    """Enter `executor` for the body and always leave it; a failure to start or connect (a missing
+    extra, an unreachable scheduler) becomes one line of `error`, the caller's bad-input class."""
+    try:
+        executor.__enter__()
+    except ImportError as exc:
+        raise error(str(exc)) from None
+    except (OSError, TimeoutError) as exc:
+        raise error(f"{executor.describe()}: cannot start or connect: {exc}") from None
+    try:
+        yield executor
+    finally:
+        executor.__exit__(None, None, None)
+
+
+@contextlib.contextmanager
 def _signals_held(signals=(signal.SIGINT, signal.SIGTERM)):
     """Record SIGINT and SIGTERM instead of acting on them, then deliver the last one received to
     the handler that was there before (the CLI's raises KeyboardInterrupt). Only the main thread

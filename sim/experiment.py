@@ -469,7 +469,7 @@ def sweep(path: str | Path, out: str | Path | None = None, *, workers: int | Non
         >>> sim.load_results("results/quota").metrics
     """
     from sim.designs import SweepError, load_sweep
-    from sim.executors import Dask, Serial
+    from sim.executors import Dask, Serial, running
     from sim.store import FolderBusy, check_writable, folder_lock
 
     sw = load_sweep(path)
@@ -483,19 +483,12 @@ def sweep(path: str | Path, out: str | Path | None = None, *, workers: int | Non
     previous = _existing_sweep(out, sw, resume)
     if executor is None:
         executor = Serial() if serial else Dask(workers=workers, address=scheduler, slurm=slurm)
-    try:
-        executor.__enter__()
-    except ImportError as exc:
-        raise SweepError(str(exc)) from None
-    except (OSError, TimeoutError) as exc:
-        raise SweepError(f"{executor.describe()}: cannot start or connect: {exc}") from None
-    try:
-        with folder_lock(out):
-            return _run_sweep(sw, out, executor, previous, progress)
-    except FolderBusy as exc:
-        raise SweepError(str(exc)) from None
-    finally:
-        executor.__exit__(None, None, None)
+    with running(executor, SweepError):
+        try:
+            with folder_lock(out):
+                return _run_sweep(sw, out, executor, previous, progress)
+        except FolderBusy as exc:
+            raise SweepError(str(exc)) from None
 
 
 def _existing_sweep(out: Path, sw, resume: bool) -> dict | None:

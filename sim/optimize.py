@@ -389,7 +389,7 @@ def optimize(path, out: str | Path | None = None, *, workers: int | None = None,
 
     Raises OptimizeError (bad file, or a folder that is not this search's) before anything is written.
     """
-    from sim.executors import Dask, Serial
+    from sim.executors import Dask, Serial, running
     from sim.folders import OutputRefused, claim
     from sim.store import check_writable
 
@@ -403,18 +403,12 @@ def optimize(path, out: str | Path | None = None, *, workers: int | None = None,
         with claim(out, KIND) as claimed:
             _prepare(opt, claimed.out)
             executor = executor or (Serial() if serial else Dask(workers=workers))
-            try:
-                executor.__enter__()
-            except (OSError, TimeoutError, ImportError) as exc:
-                raise OptimizeError(f"{executor.describe()}: cannot start or connect: {exc}") from None
-            try:
+            with running(executor, OptimizeError):
                 t0 = time.perf_counter()
                 journal = Journal.open(claimed.out / JOURNAL)
                 order, history, ran = _search(opt, journal, executor, progress)
                 summary = _write_outputs(opt, claimed.out, journal, order, history, ran,
                                          time.perf_counter() - t0, executor.describe())
-            finally:
-                executor.__exit__(None, None, None)
             summary.notes = claimed.notes
             return summary
     except OutputRefused as exc:
