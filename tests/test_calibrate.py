@@ -209,3 +209,25 @@ def test_the_documented_dongcheng_fit_reproduces_3236_and_not_all_staff_in_three
     staff = targets["all_staff_within_three_years"]
     assert not staff.met(mean["all_staff_within_three_years/published"])  # all staff: not reproduced
     assert staff.met(mean["all_staff_within_three_years/eligible_cohort"])  # the eligible cohort: reproduced
+
+
+def test_force_never_removes_a_file_outside_the_folder_a_crafted_manifest_names(tmp_path):
+    import json
+
+    from sim.calibrate import CalibrationError, _prepare
+
+    out = tmp_path / "out"
+    out.mkdir()
+    outside = tmp_path / "thesis.docx"
+    outside.write_text("three years of work")
+    (out / "manifest.json").write_text(json.dumps({"kind": "calibration", "fingerprint": "another",
+                                                   "files": {"../thesis.docx": "x"}}))
+
+    class Cal:
+        @staticmethod
+        def fingerprint():
+            return "this one"
+
+    with pytest.raises(CalibrationError, match="not a path inside the folder"):
+        _prepare(Cal(), out, force=True)
+    assert outside.read_text() == "three years of work"
