@@ -200,7 +200,7 @@ def paired_summary(metrics: pd.DataFrame, outcomes: list[tuple[str, str]], basel
     scenarios = scenarios or list(dict.fromkeys(metrics["scenario"].astype(str)))
     rows = []
     for metric, group in outcomes:
-        sub = metrics[(metrics["metric"] == metric) & (metrics["group"] == group)]
+        sub = metrics[(metrics["metric"] == metric) & (metrics["subgroup"] == group)]
         if sub.empty:
             raise KeyError(f"{metric}:{group}")
         seeds = sub.groupby(["year", "replicate"])["seed"].nunique()
@@ -214,7 +214,7 @@ def paired_summary(metrics: pd.DataFrame, outcomes: list[tuple[str, str]], basel
                 ok = np.isfinite(x)
                 mean, lo, hi = t_interval(x[ok], level)
                 lo, hi, cut = clip(lo, hi, metric_range(metric))
-                row = {"metric": metric, "group": group, "year": int(year), "scenario": name, "n": int(ok.sum()),
+                row = {"metric": metric, "subgroup": group, "year": int(year), "scenario": name, "n": int(ok.sum()),
                        "mean": mean, "ci_low": lo, "ci_high": hi, "clipped": cut}
                 if name == baseline:
                     row |= {"diff": 0.0, "diff_ci_low": math.nan, "diff_ci_high": math.nan, "p_value": math.nan,
@@ -261,7 +261,7 @@ def comparison_markdown(table: pd.DataFrame, baseline: str, reps: int, seed: int
         else:
             diff = _cell(r.diff, r.diff_ci_low, r.diff_ci_high, r.diff_clipped)
             p = "" if math.isnan(r.p_value) else f"{r.p_value:.3g}"
-        lines.append(f"| `{r.metric}` | {r.group} | {r.year} | {r.scenario} | {mean} | {diff} | {p} | {r.n} |")
+        lines.append(f"| `{r.metric}` | {r.subgroup} | {r.year} | {r.scenario} | {mean} | {diff} | {p} | {r.n} |")
     return "\n".join(lines) + "\n"
 
 
@@ -382,7 +382,7 @@ def sensitivity(folder, metric: str, group: str | None = None, year: int | None 
 
     import pyarrow.dataset as ds
 
-    from sim.results import read_runs
+    from sim.results import parameter_columns, read_design, read_runs
     from sim.store import read_manifest
 
     folder = Path(folder)
@@ -413,7 +413,7 @@ def sensitivity(folder, metric: str, group: str | None = None, year: int | None 
         raise AnalysisError(str(exc)) from None
     if rows.empty:
         raise AnalysisError(f"{folder}: no results for {scenario}; run or resume the sweep first")
-    groups = list(dict.fromkeys(rows["group"].astype(str)))
+    groups = list(dict.fromkeys(rows["subgroup"].astype(str)))
     if group is None:
         group = groups[0] if len(groups) == 1 else "all" if "all" in groups else None
         if group is None:
@@ -424,7 +424,7 @@ def sensitivity(folder, metric: str, group: str | None = None, year: int | None 
     year = int(years[-1]) if year is None else year
     if year not in years:
         raise AnalysisError(f"--year {year}: not a simulated year ({years[0]}..{years[-1]})")
-    sel = rows[(rows["group"] == group) & (rows["year"] == year)]
+    sel = rows[(rows["subgroup"] == group) & (rows["year"] == year)]
     n = design["n_points"]
     y = sel.groupby("point")["value"].mean().reindex(range(n))
     missing = int(y.isna().sum())
@@ -433,8 +433,12 @@ def sensitivity(folder, metric: str, group: str | None = None, year: int | None 
                          "resume the sweep (failed runs are run again) before the analysis")
     if not np.isfinite(y.to_numpy()).all():
         raise AnalysisError(f"--outcome {metric}: infinite values at some design points; choose a bounded outcome")
-    table = pd.read_parquet(folder / "design.parquet")
-    raw = table[[f"raw:{p}" for p in salib["problem"]["names"]]].to_numpy(dtype=float)
+    try:
+        table = read_design(folder, manifest)
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from None
+    columns = parameter_columns(manifest)
+    raw = table[[f"raw_{columns[p]}" for p in salib["problem"]["names"]]].to_numpy(dtype=float)
     method, indices, pairs = sensitivity_indices(salib, raw, y.to_numpy(dtype=float))
     base = base_samples(method, n, len(salib["problem"]["names"]), bool(salib.get("second_order")))
     minimum, what = ((MIN_SOBOL_BASE, "base samples (Saltelli N)") if method == "sobol"

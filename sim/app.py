@@ -82,7 +82,7 @@ class ExplorerModel(RotationModel):
 
     def tidy_metrics(self) -> pd.DataFrame:
         """The metric rows so far as a tidy frame (one replicate), as `sim.run` returns them."""
-        frame = pd.DataFrame(self.metric_rows, columns=["year", "metric", "group", "value"])
+        frame = pd.DataFrame(self.metric_rows, columns=["year", "metric", "subgroup", "value"])
         frame.insert(0, "seed", self.seed)
         frame.insert(0, "replicate", 0)
         frame.insert(0, "scenario", self.config.name)

@@ -50,7 +50,7 @@ class Costs(Strict):
 
 def districts(metrics: pd.DataFrame) -> int:
     """Districts of a run's world, from its `level@district` metric groups (at least 1)."""
-    groups = metrics["group"].astype(str)
+    groups = metrics["subgroup"].astype(str)
     names = {g.split("@", 1)[1] for g in groups.unique() if "@" in g}
     return max(1, len(names))
 
@@ -59,7 +59,7 @@ def run_cost(scenario: Scenario, metrics: pd.DataFrame, costs: Costs, years: int
     """One replicate's cost over years 1..`years` (default: the whole run), by item and in total."""
     years = scenario.run.years if years is None else years
     policy = scenario.policy
-    rotating = metrics[(metrics["metric"] == "rotating") & (metrics["group"] == "all")
+    rotating = metrics[(metrics["metric"] == "rotating") & (metrics["subgroup"] == "all")
                        & (metrics["year"] >= 1) & (metrics["year"] <= years)]
     allowance = policy.allowance * costs.allowance.value * float(rotating["value"].sum())
     beds = policy.dormitories_per_district * districts(metrics)

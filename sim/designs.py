@@ -211,17 +211,22 @@ class Sweep:
             return None
         return salib_problem(self.spec)
 
+    @property
+    def columns(self) -> dict[str, str]:
+        """Dotted parameter path -> the plain column its values have in the design table and the run files."""
+        return column_names(self.parameters, [[p.name for p in b.scenario.policy.programs] for b in self.bases])
+
     def design_frame(self):
-        """The design table: one row per point, one column per parameter (value applied), plus the
-        sampler's number behind it as `raw:<parameter>`."""
+        """The design table: one row per point, one column per parameter under its plain name
+        (the value applied), plus the sampler's number behind it as `raw_<column>`."""
         import pandas as pd
 
         frame = pd.DataFrame({"point": np.arange(len(self.points), dtype=np.int64)})
-        for j, name in enumerate(self.parameters):
+        for j, (name, column) in enumerate(self.columns.items()):
             col = [p[name] for p in self.points]
             numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in col)
-            frame[name] = col if numeric else [v if isinstance(v, str) else json.dumps(v) for v in col]
-            frame[f"raw:{name}"] = self.raw[:, j] if len(self.points) else []
+            frame[column] = col if numeric else [v if isinstance(v, str) else json.dumps(v) for v in col]
+            frame[f"raw_{column}"] = self.raw[:, j] if len(self.points) else []
         return frame
 
     def fingerprint(self) -> str:
@@ -231,6 +236,48 @@ class Sweep:
         body = {"spec": spec, "bases": [(b.name, b.scenario.model_dump(mode="json")) for b in self.bases],
                 "points": self.points, "seeds": self.seeds}
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+RUN_COLUMNS = ("scenario", "point", "replicate", "seed", "year", "metric", "subgroup", "value")
+
+
+def column_names(paths: list[str], programs: list[list[str]] | None = None) -> dict[str, str]:
+    """Plain column names for dotted parameter paths, typed in SQL without quotes.
+
+    A name is the path's last two keys joined by "_" (`policy.programs.0.quota.min_count` ->
+    `quota_min_count`), with more keys from the left while two parameters would share one; a
+    program's index is replaced by its name when every base (`programs`: each base's program
+    names) names that program alike (`district_exchange_quota_min_count`). Characters other than
+    letters, digits and "_" become "_"; a name that is a run file's own column, or starts with
+    a digit, is prefixed with `param_`.
+    """
+    split = [_keys(path, programs or []) for path in paths]
+    names: dict[str, str] = {}
+    for i, (path, keys) in enumerate(zip(paths, split, strict=True)):
+        n = min(2, len(keys))
+        while n < len(keys) and any(k[-n:] == keys[-n:] for j, k in enumerate(split) if j != i):
+            n += 1
+        name = "_".join(keys[-n:])
+        if name in RUN_COLUMNS or not name[0].isalpha():
+            name = f"param_{name}"
+        while name in names.values():  # only paths that differ in case or punctuation alone
+            name += "_"
+        names[path] = name
+    return names
+
+
+def _keys(path: str, programs: list[list[str]]) -> list[str]:
+    import re
+
+    parts = path.split(".")
+    keys = []
+    for i, part in enumerate(parts):
+        if part.isdigit() and i > 0 and parts[i - 1] == "programs" and programs:
+            named = {str(names[int(part)]) if int(part) < len(names) else None for names in programs}
+            if len(named) == 1 and None not in named:
+                part = named.pop()
+        keys.append(re.sub(r"[^a-z0-9_]", "_", part.lower()))
+    return keys
 
 
 def salib_problem(spec: SweepSpec) -> dict:

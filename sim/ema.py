@@ -77,7 +77,7 @@ def evaluate(scenario: str | Path, fixed: list[str], settings: dict, wanted: lis
     metrics = pd.concat(frames, ignore_index=True)
     out = {}
     for metric, group, year in wanted:
-        rows = metrics[(metrics["metric"] == metric) & (metrics["group"] == group) & (metrics["year"] == year)]
+        rows = metrics[(metrics["metric"] == metric) & (metrics["subgroup"] == group) & (metrics["year"] == year)]
         values = rows["value"].to_numpy(dtype=float)
         values = values[np.isfinite(values)]
         out[outcome_name(metric, group, year)] = float(values.mean()) if len(values) else float("nan")
@@ -146,7 +146,7 @@ def sweep_results(folder: str | Path, outcomes: list[str] | tuple[str, ...] = ("
     res = load_results(folder)
     if res.kind != "sweep":
         raise ValueError(f"{folder}: a {res.kind} folder, not a sweep")
-    params = list(res.manifest["design"]["parameters"])
+    params = list(res.parameters)
     years = int(res.metrics["year"].max())
     wanted = [parse(o, years) for o in outcomes]
     keys = ["scenario", "point", "replicate"]
@@ -154,7 +154,7 @@ def sweep_results(folder: str | Path, outcomes: list[str] | tuple[str, ...] = ("
     experiments = runs.merge(res.design[["point", *params]], on="point", how="left")
     result = {}
     for metric, group, year in wanted:
-        rows = res.metrics[(res.metrics["metric"] == metric) & (res.metrics["group"] == group)
+        rows = res.metrics[(res.metrics["metric"] == metric) & (res.metrics["subgroup"] == group)
                            & (res.metrics["year"] == year)]
         values = runs.merge(rows[[*keys, "value"]], on=keys, how="left")["value"].to_numpy(dtype=float)
         result[outcome_name(metric, group, year)] = values

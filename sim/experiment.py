@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -80,9 +80,11 @@ def simulate(scenario: Scenario, seed: int, years: int, on_year=None) -> Rotatio
 def run_replicate(scenario: Scenario, replicate: int, seed: int, years: int,
                   on_year=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One replicate as (metrics, schools, moves) frames."""
+    from sim.model import SCHOOL_FRAME_COLUMNS
+
     model = simulate(scenario, seed, years, on_year)
     head = {"scenario": scenario.name, "replicate": replicate, "seed": seed}
-    metrics = pd.DataFrame(model.metric_rows, columns=["year", "metric", "group", "value"])
+    metrics = pd.DataFrame(model.metric_rows, columns=["year", "metric", "subgroup", "value"])
     s = model.world.schools
     n_s = model.world.n_schools
     school_parts = []
@@ -98,16 +100,35 @@ def run_replicate(scenario: Scenario, replicate: int, seed: int, years: int,
     schools.insert(4, "level", pd.Categorical(np.asarray(SCHOOL_LEVELS)[s["level"][idx]], categories=SCHOOL_LEVELS))
     schools.insert(5, "tier", pd.Categorical(np.asarray(TIERS)[s["tier"][idx]], categories=TIERS))
     schools.insert(6, "enrolment", (s["enrol_primary"] + s["enrol_junior"])[idx])
-    log = model.move_log.columns()
-    moves = pd.DataFrame(log)
-    moves["kind"] = pd.Categorical.from_codes(log["kind"], categories=MOVE_KINDS)
-    moves["program"] = np.asarray(model.move_log.programs, dtype=object)[log["program"]]
+    for column in SCHOOL_FRAME_COLUMNS:
+        schools[column] = whole_numbers(schools[column], f"schools.{column}")
+    moves = moves_frame(model.move_log)
     out = []
     for df in (metrics, schools, moves):
         for i, (k, v) in enumerate(head.items()):
             df.insert(i, k, v)
         out.append(df)
     return tuple(out)
+
+
+def whole_numbers(values: pd.Series, what: str) -> pd.Series:
+    """Head counts as int64: they are sums of whole teachers, kept as floats by the model's arrays."""
+    x = values.to_numpy(dtype=float)
+    whole = np.rint(x)
+    if not np.array_equal(x, whole):
+        raise ValueError(f"{what}: a head count is not a whole number")
+    return pd.Series(whole.astype(np.int64), index=values.index)
+
+
+def moves_frame(log) -> pd.DataFrame:
+    """The move log as a tidy frame, labelled (`sim.movelog.label_moves`)."""
+    from sim.movelog import label_moves
+
+    c = log.columns()
+    moves = pd.DataFrame(c)
+    moves["kind"] = pd.Categorical.from_codes(c["kind"], categories=MOVE_KINDS)
+    moves["program"] = np.asarray(log.programs, dtype=object)[c["program"]]
+    return label_moves(moves)
 
 
 def with_run(scenario: Scenario, **updates) -> Scenario:
@@ -138,7 +159,7 @@ def run(scenario: Scenario | str | Path, years: int | None = None, reps: int | N
 
     Example:
         >>> res = run("scenarios/dongcheng_2021.yaml", years=5, reps=2)
-        >>> res.metrics.query("metric == 'cv_backbone' and group == 'primary'")
+        >>> res.metrics.query("metric == 'cv_backbone' and subgroup == 'primary'")
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario, overrides)
@@ -173,7 +194,7 @@ def scenario_from_json(data: dict, source_dir: str) -> Scenario:
 def replicate_metrics(scenario: Scenario, replicate: int, seed: int) -> pd.DataFrame:
     """One replicate's tidy metric rows only (what compare and sweeps keep), as `run` writes them."""
     model = simulate(scenario, seed, scenario.run.years)
-    metrics = pd.DataFrame(model.metric_rows, columns=["year", "metric", "group", "value"])
+    metrics = pd.DataFrame(model.metric_rows, columns=["year", "metric", "subgroup", "value"])
     for i, (k, v) in enumerate({"scenario": scenario.name, "replicate": replicate, "seed": seed}.items()):
         metrics.insert(i, k, v)
     return metrics
@@ -245,7 +266,7 @@ def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, yea
 
     Example:
         >>> cmp = compare(["scenarios/baseline_drift.yaml", "scenarios/dongcheng_2021.yaml"], reps=5, years=5)
-        >>> cmp.table[["metric", "group", "scenario", "mean", "diff", "diff_ci_low", "diff_ci_high"]]
+        >>> cmp.table[["metric", "subgroup", "scenario", "mean", "diff", "diff_ci_low", "diff_ci_high"]]
     """
     from sim.analysis import paired_summary, parse_outcome
     from sim.executors import Dask, Serial
@@ -325,7 +346,7 @@ def _expand_outcomes(metrics: pd.DataFrame, wanted: list[tuple[str, str | None]]
     base = metrics[metrics["scenario"] == baseline]
     pairs: list[tuple[str, str]] = []
     for metric, group in wanted:
-        groups = list(dict.fromkeys(base.loc[base["metric"] == metric, "group"].astype(str)))
+        groups = list(dict.fromkeys(base.loc[base["metric"] == metric, "subgroup"].astype(str)))
         if group is None:
             pairs += [(metric, g) for g in groups if (metric, g) not in pairs]
         elif group in groups:
@@ -376,12 +397,14 @@ class SweepTask:
     outcomes: tuple[str, ...]
     groups: tuple[str, ...] | None
     fingerprint: str  # of the sweep, recorded in the run file (a file of another sweep is told apart)
+    parameters: tuple[tuple[str, str, Any, str], ...] = ()  # (dotted path, column, value, dtype) of the point
 
 
 def sweep_task(task: SweepTask) -> dict:
     """Run one sweep run wherever it is scheduled and write its result file atomically.
 
-    The tidy rows of the kept outcomes go to runs/<run id>.parquet (with its checksum file); a run that raises writes
+    The tidy rows of the kept outcomes, with the point's parameter values as columns, go to
+    runs/<run id>.parquet (with its checksum file); a run that raises writes
     failed/<run id>.json (error and traceback) instead. Only a small status record goes back to
     the client, so its memory does not grow with the number of runs.
     """
@@ -399,17 +422,26 @@ def sweep_task(task: SweepTask) -> dict:
                 if r[1] in task.outcomes and (task.groups is None or r[2] in task.groups)]
         if not rows:
             raise ValueError(f"no rows for outcomes {list(task.outcomes)} in groups {list(task.groups or [])}")
-        frame = pd.DataFrame(rows, columns=["year", "metric", "group", "value"])
+        frame = pd.DataFrame(rows, columns=["year", "metric", "subgroup", "value"])
         head = {"scenario": scenario.name, "point": task.point, "replicate": task.replicate, "seed": task.seed}
         for i, (k, v) in enumerate(head.items()):
             frame.insert(i, k, v)
-        write_run_file(frame, folder, task.run_id, task.fingerprint)
+        for _, column, value, dtype in task.parameters:
+            frame[column] = pd.Series([value] * len(frame), dtype=dtype)
+        write_run_file(frame, folder, task.run_id, task.fingerprint, parameters_metadata(task.parameters))
     except Exception as exc:
         record = failure_record(task, f"{type(exc).__name__}: {exc}", traceback.format_exc())
         write_json_atomic(record, failed, folder)
         return {"run": task.run_id, "status": "failed", "error": record["error"]}
     failed.unlink(missing_ok=True)
     return {"run": task.run_id, "status": "done", "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def parameters_metadata(parameters) -> dict[bytes, bytes]:
+    """The Parquet metadata naming each parameter column's dotted scenario path."""
+    import json
+
+    return {b"teachersim_parameters": json.dumps({column: path for path, column, *_ in parameters}).encode()}
 
 
 def failure_record(task: SweepTask, error: str, trace: str = "") -> dict:
@@ -499,7 +531,7 @@ def _existing_sweep(out: Path, sw, resume: bool) -> dict | None:
     can start it again.
     """
     from sim.designs import SweepError
-    from sim.store import LOCK, TMP, read_manifest
+    from sim.store import LOCK, SCHEMA_VERSION, TMP, read_manifest
 
     def first_write(p: Path) -> bool:
         return p.is_file() and not p.is_symlink() and p.name.startswith(("manifest.json.", "design.parquet."))
@@ -522,6 +554,10 @@ def _existing_sweep(out: Path, sw, resume: bool) -> dict | None:
     if kind != "sweep":
         raise SweepError(f"{out}: holds a teachersim {kind if isinstance(kind, str) else 'result'}, not a sweep; "
                          "choose another --out")
+    if manifest["schema_version"] != SCHEMA_VERSION:
+        raise SweepError(f"{out}: holds a sweep of results schema {manifest['schema_version']} (an earlier "
+                         f"teachersim; it stays readable), this version writes schema {SCHEMA_VERSION}: "
+                         "choose another --out")
     if manifest.get("fingerprint") != sw.fingerprint():
         raise SweepError(f"{out}: holds a different sweep ({manifest.get('name', 'another sweep')}); "
                          "choose another --out")
@@ -539,7 +575,8 @@ def _run_sweep(sw, out: Path, executor, previous: dict | None, progress: bool) -
     clear_tmp(out)
     session = provenance() | {"executor": executor.describe()}
     manifest = _sweep_manifest(sw, (previous or {}).get("sessions", []) + [session])
-    design = parquet_bytes(sw.design_frame())
+    design_frame = sw.design_frame()
+    design = parquet_bytes(design_frame, parameters_metadata(sw.columns.items()))
     manifest["design"]["sha256"] = hashlib.sha256(design).hexdigest()
     try:
         found = check_sweep(out, manifest | {"done_runs": (previous or {}).get("done_runs", [])})
@@ -569,7 +606,7 @@ def _run_sweep(sw, out: Path, executor, previous: dict | None, progress: bool) -
     try:
         with _bar(progress, sw.n_runs, sw.spec.name, "run", initial=present) as bar:
             bar.set_postfix(failed=0)
-            tasks = _sweep_tasks(sw, out, found.done)
+            tasks = _sweep_tasks(sw, out, found.done, design_frame)
             for task, status, error in executor.map_unordered(sweep_task, tasks):
                 if error is not None:  # the worker could not record it (e.g. killed too often)
                     status = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
@@ -608,10 +645,13 @@ def _record_status(manifest: dict, found, total: int) -> None:
     manifest["done_runs"] = sorted(found.done)
 
 
-def _sweep_tasks(sw, out: Path, done: set[str]):
-    """The runs still to do, built one at a time (the scenario is loaded once per design point)."""
+def _sweep_tasks(sw, out: Path, done: set[str], design: pd.DataFrame):
+    """The runs still to do, built one at a time (the scenario is loaded once per design point).
+    A parameter's column has the design table's dtype in every run file, so they read as one table."""
     from sim.store import run_id
 
+    columns = sw.columns
+    dtypes = {c: str(design[c].dtype) for c in columns.values()}
     key, scenario, dump = None, None, None
     fingerprint = sw.fingerprint()
     for base, point, rep, seed in sw.runs():
@@ -621,8 +661,11 @@ def _sweep_tasks(sw, out: Path, done: set[str]):
         if key != (base.name, point):
             key, scenario = (base.name, point), sw.scenario(base, point)
             dump = scenario.model_dump(mode="json")
+        values = tuple((path, c, design[c].iloc[point].item() if hasattr(design[c].iloc[point], "item")
+                        else design[c].iloc[point], dtypes[c]) for path, c in columns.items())
         yield SweepTask(str(out), rid, dump, scenario.source_dir, point, rep, seed,
-                        tuple(sw.spec.outcomes), tuple(sw.spec.groups) if sw.spec.groups else None, fingerprint)
+                        tuple(sw.spec.outcomes), tuple(sw.spec.groups) if sw.spec.groups else None, fingerprint,
+                        values)
 
 
 def _sweep_manifest(sw, sessions: list[dict]) -> dict:
@@ -645,10 +688,11 @@ def _sweep_manifest(sw, sessions: list[dict]) -> dict:
                   for b in sw.bases],
         "root_seed": sw.seed,
         "seeds": sw.seeds,
-        "design": {"kind": d.kind, "parameters": sw.parameters, "n_points": len(sw.points), "salib": salib,
-                   "points": sw.points, "table": "design.parquet"},
+        "design": {"kind": d.kind, "parameters": sw.parameters, "columns": sw.columns, "n_points": len(sw.points),
+                   "salib": salib, "points": sw.points, "table": "design.parquet"},
         "runs": {"total": sw.n_runs, "file": "runs/<scenario>__p<point:06d>__r<replicate:04d>.parquet",
-                 "columns": ["scenario", "point", "replicate", "seed", "year", "metric", "group", "value"],
+                 "columns": ["scenario", "point", "replicate", "seed", "year", "metric", "subgroup", "value",
+                             *sw.columns.values()],
                  "checksum": "runs/<run>.parquet.sha256", "failed": "failed/<run>.json"},
         "sessions": sessions,
     }

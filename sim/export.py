@@ -3,11 +3,13 @@
 `teachersim export DIR --csv` writes DIR/csv/<table>.csv; `--xlsx` writes DIR/export.xlsx
 (openpyxl). What a spreadsheet would otherwise get wrong is made explicit:
 
-- category codes become their names (a move's title and backbone level; hires come from, and
-  leavers go to, "outside" rather than school -1);
-- seeds are written as text in workbooks, because Excel keeps 15 significant digits and a
-  19-digit seed would be rounded (CSV keeps the digits; open it with a reader that does not
-  guess, or use the workbook);
+- a move's title and backbone level are names (as in moves.parquet); hires come from, and
+  leavers go to, "outside" (null in moves.parquet);
+- seeds are text: a workbook's cells are text cells, because Excel keeps 15 significant digits
+  and a 19-digit seed would be rounded; in CSV they are quoted (like every text field), so a
+  reader told to keep quoted fields as text (LibreOffice's "Format quoted field as text",
+  Excel's Data > From Text/CSV with the column as Text, `pd.read_csv(dtype={"seed": str})`)
+  keeps every digit;
 - infinite values (the few indices that can be infinite, see docs/metrics.md) are the text
   `inf` / `-inf` in workbooks, where a number cannot be infinite, and `inf` in CSV;
 - a table longer than a sheet (1,048,576 rows) is refused in one line: export it as CSV.
@@ -17,6 +19,7 @@ The folder is read through `load_results`, so its checksums are verified first.
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 from pathlib import Path
@@ -24,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.codes import BACKBONE, TITLES
 from sim.results import load_results
 from sim.store import write_bytes_atomic
 
@@ -50,17 +52,18 @@ def tables(folder: str | Path) -> dict[str, pd.DataFrame]:
 
 
 def labelled_moves(moves: pd.DataFrame) -> pd.DataFrame:
-    """Moves with title and backbone names, and "outside" for the side of a hire or an exit."""
+    """Moves with "outside" for the side of a hire or an exit (no school in moves.parquet)."""
     out = moves.copy()
-    for column, names in (("title", TITLES), ("backbone", BACKBONE)):
-        if column in out and pd.api.types.is_integer_dtype(out[column]):
-            out[column] = pd.Categorical.from_codes(out[column].to_numpy(), categories=list(names))
     for column in ("from_school", "to_school"):
-        if column in out and pd.api.types.is_integer_dtype(out[column]):
-            codes = out[column].to_numpy()
-            out[column] = pd.Series([("outside" if c < 0 else int(c)) for c in codes], index=out.index,
-                                    dtype=object)
+        out[column] = pd.Series([("outside" if pd.isna(c) else int(c)) for c in out[column]], index=out.index,
+                                dtype=object)
     return out
+
+
+def with_text_seeds(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its seed columns as text (see the module docstring)."""
+    seeds = [c for c in df.columns if c in TEXT_COLUMNS]
+    return df.astype({c: str for c in seeds}) if seeds else df
 
 
 def export_csv(folder: str | Path) -> Path:
@@ -70,7 +73,8 @@ def export_csv(folder: str | Path) -> Path:
     found = tables(folder)
     target.mkdir(exist_ok=True)
     for name, df in found.items():
-        write_bytes_atomic(target / f"{name}.csv", df.to_csv(index=False, float_format="%.10g").encode("utf-8"))
+        text = with_text_seeds(df).to_csv(index=False, float_format="%.10g", quoting=csv.QUOTE_NONNUMERIC)
+        write_bytes_atomic(target / f"{name}.csv", text.encode("utf-8"))
     return target
 
 

@@ -359,7 +359,7 @@ def _headline_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
 
     rows = []
     for name, group in headline(metrics):
-        sel = metrics[(metrics["metric"] == name) & (metrics["group"] == group)]
+        sel = metrics[(metrics["metric"] == name) & (metrics["subgroup"] == group)]
         series = by_year(metrics, name, group)
         if series.empty:
             continue
@@ -440,7 +440,7 @@ def _run_report(res) -> Report:
                         "year.", res.schools, "backbone"),
             figure_html(plots.quality_by_tier, "Teaching quality across schools by tier over time.", res.schools),
             figure_html(plots.flow_heatmap, "Rotations between tiers (home to host).", res.metrics, "flow_tier")]
-    if res.metrics.loc[res.metrics["metric"] == "flow_district", "group"].nunique() > 1:
+    if res.metrics.loc[res.metrics["metric"] == "flow_district", "subgroup"].nunique() > 1:
         figs.append(figure_html(plots.flow_heatmap, "Rotations between districts.", res.metrics, "flow_district"))
     try:
         graph = run_graph(res)
@@ -511,7 +511,7 @@ def _compare_report(res) -> Report:
             diff = interval(r.diff, dlo, dhi, count=count) + ("*" if dcut else "")
             clipped |= dcut
         p = "" if r.test == "baseline" or math.isnan(r.p_value) else f"{r.p_value:.3g}"
-        rows.append((f"`{r.metric}`", r.group, r.year, r.scenario, mean, diff, p, r.n))
+        rows.append((f"`{r.metric}`", r.subgroup, r.year, r.scenario, mean, diff, p, r.n))
     table = pd.DataFrame(rows, columns=["outcome", "group", "year", "scenario", "mean [95% CI]",
                                         "difference from baseline [95% CI]", "p", "n"])
     rep.add("Comparison table", table_html(table, f"Mean: {MEAN_TEST}. Difference: scenario minus baseline, "
@@ -525,7 +525,7 @@ def _sweep_outcome(res) -> tuple[str, str]:
     """The outcome a sweep report leads with: the backbone CV of primary schools when kept."""
     outcomes = res.manifest["spec"]["outcomes"]
     metric = "cv_backbone" if "cv_backbone" in outcomes else outcomes[0]
-    groups = list(dict.fromkeys(res.metrics.loc[res.metrics["metric"] == metric, "group"].astype(str)))
+    groups = list(dict.fromkeys(res.metrics.loc[res.metrics["metric"] == metric, "subgroup"].astype(str)))
     group = "primary" if "primary" in groups else ("all" if "all" in groups else groups[0])
     return metric, group
 
@@ -560,8 +560,8 @@ def _sweep_report(res) -> Report:
     metric, group = _sweep_outcome(res)
     last = int(res.metrics["year"].max()) if len(res.metrics) else 0
     figs = []
-    for p in d["parameters"]:
-        hue = response_hue(res.metrics, d["parameters"], p)
+    for p in res.parameters:
+        hue = response_hue(res.metrics, list(res.parameters), p)
         per = f", one series per value of `{hue}`" if hue else ""
         figs.append(figure_html(plots.sweep_response, f"`{metric}` ({group}) at year {last} against `{p}`{per}: mean "
                                 "over the replicates of each design point with its 95% t-interval.", res.metrics, p,
@@ -612,7 +612,7 @@ def response_hue(metrics: pd.DataFrame, parameters: list[str], p: str) -> str | 
 
 
 def _points_table(res, year: int) -> str:
-    params = res.manifest["design"]["parameters"]
+    params = list(res.parameters)
     rows = res.metrics[res.metrics["year"] == year]
     out, cut = [], False
     for (scenario, point), part in rows.groupby(["scenario", "point"], observed=True, sort=True):
@@ -620,7 +620,7 @@ def _points_table(res, year: int) -> str:
         for p in params:
             v = part[p].iloc[0]
             row[p] = (f"{v:,.0f}" if float(v).is_integer() else f"{v:.4g}") if isinstance(v, float) else str(v)
-        for (metric, group), cell in part.groupby(["metric", "group"], observed=True, sort=False):
+        for (metric, group), cell in part.groupby(["metric", "subgroup"], observed=True, sort=False):
             row[f"{metric} ({group})"], clipped = band_cell(cell["value"].to_numpy(dtype=float), metric)
             cut |= clipped
         out.append(row)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sim.designs import SweepSpec
 from sim.folders import MANIFEST_LIMIT, read_regular  # noqa: F401 - read_regular is used from here too
 from sim.scenario import Scenario
-from sim.store import SCHEMA_VERSION
+from sim.store import READABLE_VERSIONS
 
 FILE_LIMIT = 4 * 2**30  # bytes; the largest result file a manifest may name (a big run's moves)
 MAX_RUNS = 1_000_000  # runs a sweep manifest may describe
@@ -75,8 +75,9 @@ def read_manifest(folder: Path) -> dict:
     if not isinstance(manifest, dict):
         raise ResultsError(f"{path}: not a teachersim manifest (a JSON {type(manifest).__name__})")
     version = manifest.get("schema_version")
-    if type(version) is not int or version != SCHEMA_VERSION:
-        raise ResultsError(f"{path}: schema_version {version!r}, expected {SCHEMA_VERSION}")
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        raise ResultsError(f"{path}: schema_version {version!r}, expected one of "
+                           f"{', '.join(map(str, READABLE_VERSIONS))} (written by another teachersim version)")
     return check_fields(path, manifest)
 
 

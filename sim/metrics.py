@@ -798,7 +798,7 @@ def metrics_markdown() -> str:
         "# Metrics reference",
         "",
         "Generated from `sim/metrics.py` (`python -m sim.metrics > docs/metrics.md`); do not edit by hand.",
-        "Every metric lands in `metrics.parquet` as rows (scenario, replicate, seed, year, metric, group,",
+        "Every metric lands in `metrics.parquet` as rows (scenario, replicate, seed, year, metric, subgroup,",
         "value). Year 0 is the initial state. The limits and per-school minimums are those of the 2017",
         "high-quality standard and the 2012 basic-balance measures; `docs/sources.md` gives the source of each",
         "published figure and its denominator.",

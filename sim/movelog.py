@@ -65,3 +65,21 @@ class MoveLog:
 
 def _empty(column: str) -> np.ndarray:
     return np.empty(0, dtype=np.float64 if column == "quality" else np.int64)
+
+
+def label_moves(moves):
+    """A moves frame with labels instead of the log's codes (what moves.parquet holds): title and
+    backbone as categories of their names, no school (null) for the outside side of a hire or an
+    exit (the log's -1), no program (null) for a move outside any program ("")."""
+    import pandas as pd
+
+    from sim.codes import BACKBONE, TITLES
+
+    out = moves.copy()
+    for column in ("from_school", "to_school"):
+        codes = out[column].to_numpy()
+        out[column] = pd.Series(codes, index=out.index, dtype="Int64").mask(codes < 0)
+    out["program"] = pd.Series(out["program"], dtype="string").replace("", pd.NA)
+    for column, names in (("backbone", BACKBONE), ("title", TITLES)):
+        out[column] = pd.Categorical.from_codes(out[column].to_numpy(), categories=list(names))
+    return out

@@ -259,7 +259,7 @@ class CandidateTask:
 def metric_value(metrics: pd.DataFrame, key: str, year: int | None = None, years=None) -> float:
     """metric:group at a year (default the last), or its mean over years [first, last]."""
     name, group = key.split(":", 1)
-    rows = metrics[(metrics["metric"] == name) & (metrics["group"] == group)]
+    rows = metrics[(metrics["metric"] == name) & (metrics["subgroup"] == group)]
     if years is not None:
         rows = rows[(rows["year"] >= years[0]) & (rows["year"] <= years[1])]
     else:

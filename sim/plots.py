@@ -123,12 +123,12 @@ def cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None = None) -
 
 def _cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None) -> plt.Figure:
     data = metrics[metrics["metric"].isin([f"cv_{i}" for i in INDICATORS])
-                   & metrics["group"].isin(list(HIGH_QUALITY_CV))]
+                   & metrics["subgroup"].isin(list(HIGH_QUALITY_CV))]
     indicator = data["metric"].str.removeprefix("cv_").map(LABELS)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, level in zip(axes, HIGH_QUALITY_CV, strict=True):
         for colour, label in zip(DEEP, LABELS.values(), strict=False):
-            band_line(ax, data[(data["group"] == level) & (indicator == label)], colour,
+            band_line(ax, data[(data["subgroup"] == level) & (indicator == label)], colour,
                       label=label if level == "primary" else "_nolegend_")
         ax.axhline(HIGH_QUALITY_CV[level], color="black", linestyle="--", linewidth=1)
         ax.text(0.0, HIGH_QUALITY_CV[level], f" limit {HIGH_QUALITY_CV[level]:.2f}", va="bottom", fontsize=8)
@@ -154,7 +154,7 @@ def rotation_activity(metrics: pd.DataFrame, term_ends: list[int] | None = None)
 
 def _rotation_activity(metrics: pd.DataFrame, term_ends: list[int] | None) -> plt.Figure:
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.0))
-    allg = metrics[metrics["group"] == "all"]
+    allg = metrics[metrics["subgroup"] == "all"]
     band_line(a, allg[allg["metric"] == "rotations"], DEEP[0], label="rotations started")
     if (allg["metric"] == "returns").any():
         band_line(a, allg[allg["metric"] == "returns"], DEEP[1], label="returns home at term end", linestyle="--")
@@ -210,12 +210,12 @@ def _scenario_colours(trajectories: pd.DataFrame) -> dict:
 def compare_trajectories(trajectories: pd.DataFrame, baseline: str) -> plt.Figure:
     """Each outcome over the years, one line per scenario, the band its 95% t-interval over replicates."""
     sns.set_theme(style="whitegrid", context="notebook")
-    outcomes = list(dict.fromkeys(zip(trajectories["metric"], trajectories["group"], strict=True)))
+    outcomes = list(dict.fromkeys(zip(trajectories["metric"], trajectories["subgroup"], strict=True)))
     colours = _scenario_colours(trajectories)
     scenarios = list(colours)
     fig, axes = _panels(len(outcomes))
     for ax, (metric, group) in zip(axes, outcomes, strict=True):
-        part = trajectories[(trajectories["metric"] == metric) & (trajectories["group"] == group)]
+        part = trajectories[(trajectories["metric"] == metric) & (trajectories["subgroup"] == group)]
         for name in scenarios:
             s = part[part["scenario"].astype(str) == name].sort_values("year")
             ax.plot(s["year"], s["mean"], color=colours[name], label=name,
@@ -237,12 +237,12 @@ def compare_trajectories(trajectories: pd.DataFrame, baseline: str) -> plt.Figur
 def compare_differences(trajectories: pd.DataFrame, baseline: str) -> plt.Figure:
     """Each scenario minus the baseline, replicate by replicate: mean paired difference and its 95% interval."""
     sns.set_theme(style="whitegrid", context="notebook")
-    outcomes = list(dict.fromkeys(zip(trajectories["metric"], trajectories["group"], strict=True)))
+    outcomes = list(dict.fromkeys(zip(trajectories["metric"], trajectories["subgroup"], strict=True)))
     colours = _scenario_colours(trajectories)
     others = [s for s in colours if s != baseline]
     fig, axes = _panels(len(outcomes))
     for ax, (metric, group) in zip(axes, outcomes, strict=True):
-        part = trajectories[(trajectories["metric"] == metric) & (trajectories["group"] == group)]
+        part = trajectories[(trajectories["metric"] == metric) & (trajectories["subgroup"] == group)]
         ax.axhline(0.0, color="black", linewidth=1)
         for name in others:
             s = part[part["scenario"].astype(str) == name].sort_values("year")
@@ -353,7 +353,7 @@ def cv_by_scenario(metrics: pd.DataFrame, metric: str = "cv_backbone",
     colours = _colours(scenarios)
     fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 4.0), sharey=True, squeeze=False)
     for ax, group in zip(axes[0], groups, strict=True):
-        _band_lines(ax, data[data["group"] == group], scenarios, colours)
+        _band_lines(ax, data[data["subgroup"] == group], scenarios, colours)
         limit = threshold_of(metric, group)
         if limit is not None:
             ax.axhline(limit, color="black", linestyle="--", linewidth=1, label=f"limit {limit:.2f}")
@@ -424,7 +424,7 @@ def flow_matrix(metrics: pd.DataFrame, metric: str = "flow_tier", years: list[in
     if years is not None:
         data = data[data["year"].isin(years)]
     reps = sorted(metrics["replicate"].unique())
-    split = data["group"].astype(str).str.split("->", n=1, expand=True)
+    split = data["subgroup"].astype(str).str.split("->", n=1, expand=True)
     frame = pd.DataFrame({"from": split[0] if len(split) else [], "to": split[1] if len(split) else [],
                           "value": data["value"].to_numpy(dtype=float)})
     labels = list(dict.fromkeys([*frame["from"], *frame["to"]]))
@@ -475,7 +475,7 @@ def coverage_curves(metrics: pd.DataFrame) -> plt.Figure:
     colours = _colours(scenarios)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.0), sharey=True)
     for ax, metric in zip(axes, ("coverage_eligible", "coverage_staff"), strict=True):
-        data = metrics[(metrics["metric"] == metric) & (metrics["group"] == "all")]
+        data = metrics[(metrics["metric"] == metric) & (metrics["subgroup"] == "all")]
         _band_lines(ax, data, scenarios, colours)
         ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
         ax.set_ylim(0, 1.05)
@@ -539,7 +539,7 @@ def difference_forest(table: pd.DataFrame, baseline: str | None = None) -> plt.F
         base = table.loc[table["test"] == "baseline", "scenario"].astype(str)
         baseline = base.iloc[0] if len(base) else ""
     rows = table[table["scenario"].astype(str) != baseline]
-    outcomes = list(dict.fromkeys(zip(rows["metric"], rows["group"], strict=True)))
+    outcomes = list(dict.fromkeys(zip(rows["metric"], rows["subgroup"], strict=True)))
     scenarios = _order(rows["scenario"])
     years = sorted(int(y) for y in rows["year"].unique())
     colours = dict(zip(years, sns.color_palette("crest", n_colors=max(len(years), 1)), strict=False))
@@ -551,7 +551,7 @@ def difference_forest(table: pd.DataFrame, baseline: str | None = None) -> plt.F
         ax.set_visible(False)
     step = 0.6 / max(len(years), 1)
     for ax, (metric, group) in zip(axes.flat, outcomes, strict=False):
-        part = rows[(rows["metric"] == metric) & (rows["group"] == group)]
+        part = rows[(rows["metric"] == metric) & (rows["subgroup"] == group)]
         ax.axvline(0.0, color="black", linewidth=1)
         for k, year in enumerate(years):
             sel = part[part["year"] == year].set_index(part[part["year"] == year]["scenario"].astype(str))
@@ -579,7 +579,7 @@ def sweep_response(metrics: pd.DataFrame, parameter: str, metric: str, group: st
     and set slightly apart so the intervals stay visible. A dashed line marks `threshold` (by default the official
     limit when the outcome is a CV of a level group)."""
     sns.set_theme(style="whitegrid", context="notebook")
-    data = metrics[(metrics["metric"] == metric) & (metrics["group"] == group)]
+    data = metrics[(metrics["metric"] == metric) & (metrics["subgroup"] == group)]
     year = int(data["year"].max()) if year is None else year
     data = data[data["year"] == year]
     keys = ["point", parameter] + ([hue] if hue else [])

@@ -36,7 +36,7 @@ def headline(metrics: pd.DataFrame) -> list[tuple[str, str]]:
     pairs = list(HEADLINE)
     at = pairs.index(("teachers_in_post", "all")) + 1
     pairs[at:at] = [(n, "all") for n in REGISTRY if n.endswith("_in_post") and (n, "all") not in pairs]
-    present = set(zip(metrics["metric"].astype(str), metrics["group"].astype(str), strict=True))
+    present = set(zip(metrics["metric"].astype(str), metrics["subgroup"].astype(str), strict=True))
     return [p for p in pairs if p in present]
 
 
@@ -54,7 +54,7 @@ def fmt(metric: str, value: float, digits: int = 3) -> str:
 
 def by_year(metrics: pd.DataFrame, metric: str, group: str) -> pd.Series:
     """Mean over replicates by year of one metric and group (non-finite values left out)."""
-    rows = metrics[(metrics["metric"] == metric) & (metrics["group"] == group)]
+    rows = metrics[(metrics["metric"] == metric) & (metrics["subgroup"] == group)]
     rows = rows[np.isfinite(rows["value"].to_numpy(dtype=float))]
     return rows.groupby("year")["value"].mean().sort_index()
 
@@ -212,7 +212,7 @@ def trajectory_rows(metrics: pd.DataFrame, pairs: list[tuple[str, str]]) -> list
     last = int(metrics["year"].max())
     rows = []
     for metric, group in pairs:
-        sel = metrics[(metrics["metric"] == metric) & (metrics["group"] == group)]
+        sel = metrics[(metrics["metric"] == metric) & (metrics["subgroup"] == group)]
         series = by_year(metrics, metric, group)
         if series.empty:
             continue

@@ -1,8 +1,11 @@
 """Reading results back for notebooks: a run, a comparison or a sweep folder as tidy frames.
 
 `load_results(DIR)` recognises the folder from its manifest. A sweep's metric rows stay in one
-Parquet file per run; `Results.parquet` is a path (a glob for sweeps) that DuckDB, polars or
-arrow read directly, e.g. ``duckdb.sql(f"select * from read_parquet('{res.parquet}')")``.
+Parquet file per run, each with its point's parameter values as columns; `Results.parquet` is a
+path (a glob for sweeps) that DuckDB, polars or arrow read directly, e.g.
+``duckdb.sql(f"select * from read_parquet('{res.parquet}')")``. Every file and column is in
+results/README.md. A folder of an earlier schema version (READABLE_VERSIONS) is read into the
+frames of this version (`upgrade`), so code written for this version reads both.
 
 Nothing is trusted on its way in: the manifest is checked field by field (`sim.manifests`), a
 run's or comparison's files against the checksums in its manifest, and each sweep run file
@@ -26,6 +29,8 @@ import pyarrow.parquet as pq
 from sim.manifests import ResultsError, listed_file, read_regular
 from sim.store import CHECKSUM, FAILED, RUNS, SCHEMA_VERSION, read_manifest, run_id, sha256
 
+HEAD_COUNTS = ("teachers", "above_qualification", "senior_title", "backbone", "pe_art")  # schools.parquet
+
 __all__ = ["ResultsError", "Results", "load_results", "check_sweep", "trusted_sweep", "read_runs"]
 
 KEYS = ["scenario", "point", "replicate", "year"]
@@ -43,13 +48,14 @@ class Results:
 
     Attributes:
         kind: "run", "compare" or "sweep".
-        metrics: tidy rows (scenario, [point,] replicate, seed, year, metric, group, value); for
-            a sweep with the design's parameter values as extra columns.
+        metrics: tidy rows (scenario, [point,] replicate, seed, year, metric, subgroup, value); for
+            a sweep with the design's parameter values as extra columns (named as in `parameters`).
         parquet: the Parquet path (sweep: glob of the run files) for DuckDB, polars or arrow.
         design: sweep only, one row per design point (parameter values and sampler numbers).
         runs: sweep only, one row per run with its status (done, failed, missing) and error.
         comparison, trajectories: compare only, the paired statistics.
         schools, moves: run only.
+        parameters: sweep only, each parameter's column name -> its dotted scenario path.
     """
 
     path: Path
@@ -63,6 +69,7 @@ class Results:
     trajectories: pd.DataFrame | None = None
     schools: pd.DataFrame | None = None
     moves: pd.DataFrame | None = None
+    parameters: dict[str, str] | None = None
 
 
 def load_results(path: str | Path, parameters: bool = True) -> Results:
@@ -87,15 +94,40 @@ def load_results(path: str | Path, parameters: bool = True) -> Results:
     for name in NEEDED[kind]:
         if name not in manifest["files"]:
             raise ResultsError(f"{folder / 'manifest.json'}: files: {name} is not listed")
-    metrics = _read_parquet(folder / "metrics.parquet")
-    res = Results(folder, kind, manifest, metrics, str(folder / "metrics.parquet"))
+    version = manifest["schema_version"]
+
+    def read(name: str) -> pd.DataFrame:
+        return upgrade(name, _read_parquet(folder / f"{name}.parquet", version), version)
+
+    res = Results(folder, kind, manifest, read("metrics"), str(folder / "metrics.parquet"))
     if kind == "compare":
-        res.comparison = pd.read_csv(folder / "comparison.csv")
-        res.trajectories = _read_parquet(folder / "trajectories.parquet")
+        res.comparison = upgrade("comparison", pd.read_csv(folder / "comparison.csv"), version)
+        res.trajectories = read("trajectories")
     else:
-        res.schools = _read_parquet(folder / "schools.parquet")
-        res.moves = _read_parquet(folder / "moves.parquet")
+        res.schools = read("schools")
+        res.moves = read("moves")
     return res
+
+
+def upgrade(name: str, frame: pd.DataFrame, version: int, columns: dict[str, str] | None = None) -> pd.DataFrame:
+    """A frame of file `name` (metrics, trajectories, comparison, schools, moves, runs, design)
+    written at schema `version`, as this version writes it. `columns`: a sweep's dotted
+    parameter path -> column (for its design table)."""
+    if version >= 2:
+        return frame
+    from sim.movelog import label_moves
+
+    frame = frame.rename(columns={"group": "subgroup"})  # 1 -> 2: `group` is an SQL reserved word
+    if name in ("trajectories", "comparison"):
+        frame["scenario"] = frame["scenario"].astype(str)
+    elif name == "schools":
+        frame = frame.astype({c: "int64" for c in HEAD_COUNTS})
+    elif name == "moves":
+        frame = label_moves(frame)
+    elif name == "design":
+        columns = columns or {}
+        frame = frame.rename(columns=columns | {f"raw:{p}": f"raw_{c}" for p, c in columns.items()})
+    return frame
 
 
 def check_files(folder: Path, manifest: dict) -> None:
@@ -123,21 +155,22 @@ def one_line(folder: Path, problems: list[str], advice: str = "") -> str:
     return f"{folder}: {len(problems)} files cannot be trusted: " + "; ".join(named) + more + advice
 
 
-def _schema_problem(source) -> str | None:
-    """Why a Parquet file (path or buffer) is not one of ours at this schema version; None when it is."""
+def _schema_problem(source, expected: int = SCHEMA_VERSION) -> str | None:
+    """Why a Parquet file (path or buffer) is not one of ours at schema version `expected` (its
+    folder's, from the manifest); None when it is."""
     try:
         schema = pq.read_schema(source)
     except (OSError, pa.ArrowInvalid) as exc:
         return f"not a readable Parquet file ({str(exc).splitlines()[0]})"
     version = (schema.metadata or {}).get(b"teachersim_schema_version")
-    if version != str(SCHEMA_VERSION).encode():
+    if version != str(expected).encode():
         found = version.decode(errors="replace") if version else "none"
-        return f"schema version {found}, expected {SCHEMA_VERSION} (a foreign file, or written by another version)"
+        return f"schema version {found}, expected {expected} (a foreign file, or written by another version)"
     return None
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
-    problem = _schema_problem(path)
+def _read_parquet(path: Path, version: int = SCHEMA_VERSION) -> pd.DataFrame:
+    problem = _schema_problem(path, version)
     if problem:
         raise ResultsError(f"{path}: {problem}")
     try:
@@ -158,6 +191,7 @@ class SweepCheck:
     failed: set[str] = field(default_factory=set)  # run ids with a failure record and no file
     bad: dict[str, str] = field(default_factory=dict)  # run id -> "path: problem" (corrupt or missing)
     foreign: list[str] = field(default_factory=list)  # "path: problem" for files of no run of this sweep
+    version: int = SCHEMA_VERSION  # the folder's schema version (its run files are of it)
 
     def problems(self) -> list[str]:
         return sorted(self.bad.values()) + self.foreign
@@ -173,7 +207,7 @@ def check_sweep(folder: Path, manifest: dict, trusted: set[str] = frozenset()) -
     """
     folder = Path(folder)
     runs = _RunNames(manifest)
-    check = SweepCheck()
+    check = SweepCheck(version=manifest["schema_version"])
     for entry in _entries(folder / RUNS):
         path = folder / RUNS / entry.name
         stem = entry.name.removesuffix(CHECKSUM)
@@ -181,7 +215,8 @@ def check_sweep(folder: Path, manifest: dict, trusted: set[str] = frozenset()) -
         if rid is None:
             check.foreign.append(f"{path}: not a run of this sweep (a foreign file); move it out of {RUNS}/")
         elif entry.name.endswith(".parquet"):
-            problem = None if rid in trusted else _run_file_problem(path, rid, runs, manifest["fingerprint"])
+            problem = None if rid in trusted else _run_file_problem(path, rid, runs, manifest["fingerprint"],
+                                                                     check.version)
             if problem is None:
                 check.done.add(rid)
             else:
@@ -238,7 +273,7 @@ def _entries(folder: Path) -> list:
         raise ResultsError(f"{folder}: cannot be listed ({exc.strerror})") from None
 
 
-def _run_file_problem(path: Path, rid: str, runs: _RunNames, fingerprint: str) -> str | None:
+def _run_file_problem(path: Path, rid: str, runs: _RunNames, fingerprint: str, version: int) -> str | None:
     """Why a sweep's run file cannot be trusted; None when it can."""
     sidecar = path.with_name(path.name + CHECKSUM)
     try:
@@ -257,7 +292,7 @@ def _run_file_problem(path: Path, rid: str, runs: _RunNames, fingerprint: str) -
     if hashlib.sha256(data).hexdigest() != m[1]:
         return f"does not match its checksum in {sidecar.name} (corrupt or replaced)"
     buffer = pa.BufferReader(data)
-    problem = _schema_problem(buffer)
+    problem = _schema_problem(buffer, version)
     if problem:
         return problem
     meta = pq.read_schema(pa.BufferReader(data)).metadata
@@ -289,6 +324,7 @@ def read_runs(folder: Path, filter=None, columns: list[str] | None = None,
               check: SweepCheck | None = None) -> pd.DataFrame:
     """The sweep's metric rows, optionally filtered with a pyarrow expression before loading
     (`pyarrow.dataset.field("metric") == "cv_quality"`), sorted by scenario, point, replicate, year.
+    The rows have this schema version's columns (`upgrade`) whatever version the folder is of.
 
     Only checked run files are read: `check` (from `trusted_sweep`) or, by default, the folder
     is checked first (ResultsError when any file cannot be trusted).
@@ -296,9 +332,9 @@ def read_runs(folder: Path, filter=None, columns: list[str] | None = None,
     check = trusted_sweep(folder) if check is None else check
     files = [f for f in run_files(folder) if f.stem in check.done]
     if not files:
-        return pd.DataFrame(columns=["scenario", "point", "replicate", "seed", "year", "metric", "group", "value"])
+        return pd.DataFrame(columns=["scenario", "point", "replicate", "seed", "year", "metric", "subgroup", "value"])
     table = ds.dataset([str(f) for f in files], format="parquet").to_table(filter=filter, columns=columns)
-    frame = table.to_pandas()
+    frame = upgrade("runs", table.to_pandas(), check.version)
     keys = [k for k in KEYS if k in frame.columns]
     return frame.sort_values(keys, kind="stable", ignore_index=True) if keys else frame
 
@@ -351,19 +387,39 @@ def trusted_sweep(folder: Path, manifest: dict | None = None) -> SweepCheck:
     return check
 
 
-def _load_sweep(folder: Path, manifest: dict, parameters: bool) -> Results:
-    check = trusted_sweep(folder, manifest)
-    runs = run_status(folder, manifest, check)
-    metrics = read_runs(folder, check=check)
+def parameter_columns(manifest: dict) -> dict[str, str]:
+    """A sweep's dotted parameter path -> its column in the design table and the run files (the
+    same rule the sweep wrote them with, `sim.designs.column_names`)."""
+    from sim.designs import column_names
+
+    programs = [[p.get("name") for p in b["scenario"].get("policy", {}).get("programs", [])] for b in manifest["bases"]]
+    return column_names(manifest["design"]["parameters"], programs)
+
+
+def read_design(folder: Path, manifest: dict) -> pd.DataFrame:
+    """A sweep's design table (checked against its checksum), with this version's columns."""
     table = listed_file(folder, manifest["design"]["table"])
     if sha256(table) != manifest["design"]["sha256"]:
         raise ResultsError(f"{table}: does not match its checksum in manifest.json (corrupt or replaced); "
                            "running the sweep again (--resume) writes it again")
-    design = _read_parquet(table)
-    params = manifest["design"]["parameters"]
-    missing = [p for p in ["point", *params] if p not in design.columns]
+    columns = parameter_columns(manifest)
+    design = upgrade("design", _read_parquet(table, manifest["schema_version"]), manifest["schema_version"], columns)
+    missing = [c for c in ["point", *columns.values()] if c not in design.columns]
     if missing:
-        raise ResultsError(f"{folder / 'design.parquet'}: has no column {missing[0]!r}")
-    if parameters and params:
-        metrics = metrics.merge(design[["point", *params]], on="point", how="left")
-    return Results(folder, "sweep", manifest, metrics, str(folder / RUNS / "*.parquet"), design=design, runs=runs)
+        raise ResultsError(f"{table}: has no column {missing[0]!r}")
+    return design
+
+
+def _load_sweep(folder: Path, manifest: dict, parameters: bool) -> Results:
+    check = trusted_sweep(folder, manifest)
+    runs = run_status(folder, manifest, check)
+    metrics = read_runs(folder, check=check)
+    design = read_design(folder, manifest)
+    columns = parameter_columns(manifest)
+    carried = [c for c in columns.values() if c in metrics.columns]  # schema 1 run files carry none
+    if not parameters:
+        metrics = metrics.drop(columns=carried)
+    elif len(carried) < len(columns) and len(metrics):
+        metrics = metrics.drop(columns=carried).merge(design[["point", *columns.values()]], on="point", how="left")
+    return Results(folder, "sweep", manifest, metrics, str(folder / RUNS / "*.parquet"), design=design, runs=runs,
+                   parameters={c: p for p, c in columns.items()})

@@ -23,7 +23,8 @@ import pyarrow.parquet as pq
 
 from sim.folders import claim, new_build_folder, swap_into_place
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: `subgroup` (was `group`), labelled moves, whole head counts, parameters in sweep runs
+READABLE_VERSIONS = (1, 2)  # what sim.results reads (an older folder's frames are brought to this version)
 PACKAGES = ("mesa", "numpy", "scipy", "pandas", "pyarrow", "networkx", "pydantic", "matplotlib", "seaborn")
 
 
@@ -80,9 +81,9 @@ def git_commit() -> str | None:
     return done.stdout.strip() + ("-dirty" if dirty else "")
 
 
-def _table(df) -> pa.Table:
+def _table(df, metadata: dict[bytes, bytes] | None = None) -> pa.Table:
     table = pa.Table.from_pandas(df, preserve_index=False)
-    meta = dict(table.schema.metadata or {})
+    meta = dict(table.schema.metadata or {}) | (metadata or {})
     meta[b"teachersim_schema_version"] = str(SCHEMA_VERSION).encode()
     return table.replace_schema_metadata(meta)
 
@@ -228,9 +229,9 @@ def write_json_atomic(obj, path: Path, folder: Path | None = None) -> None:
     replace_atomically(folder or path.parent, path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_run_file(df, folder: Path, rid: str, sweep: str) -> Path:
+def write_run_file(df, folder: Path, rid: str, sweep: str, metadata: dict[bytes, bytes] | None = None) -> Path:
     """A finished run's tidy rows as runs/<run id>.parquet, written atomically, with the run id and
-    the sweep's fingerprint in its metadata and its SHA-256 in runs/<run id>.parquet.sha256.
+    the sweep's fingerprint (and `metadata`) in its metadata and its SHA-256 in runs/<run id>.parquet.sha256.
 
     The checksum file is renamed into place first, so a run file never exists without it (a
     writer stopped between the two renames leaves a checksum file alone, which is not a run).
@@ -240,7 +241,7 @@ def write_run_file(df, folder: Path, rid: str, sweep: str) -> Path:
     sidecar = final.with_name(final.name + CHECKSUM)
 
     def write(tmp: Path) -> None:
-        table = _table(df)
+        table = _table(df, metadata)
         meta = table.schema.metadata | {b"teachersim_run": rid.encode(), b"teachersim_sweep": sweep.encode()}
         pq.write_table(table.replace_schema_metadata(meta), tmp)
         line = f"{sha256(tmp)}  {final.name}\n"
@@ -317,10 +318,10 @@ def write_folder(out: Path, files: dict[str, bytes | str], kind: str, identity=N
     return build_folder(out, fill, kind, identity, force)
 
 
-def parquet_bytes(df) -> bytes:
-    """A frame as Parquet bytes, with the schema version (for write_folder)."""
+def parquet_bytes(df, metadata: dict[bytes, bytes] | None = None) -> bytes:
+    """A frame as Parquet bytes, with the schema version and `metadata` (for write_folder)."""
     sink = pa.BufferOutputStream()
-    pq.write_table(_table(df), sink)
+    pq.write_table(_table(df, metadata), sink)
     return sink.getvalue().to_pybytes()
 
 

@@ -10,7 +10,7 @@ in every variant), so the effect of the lever comes with a 95% paired-t interval
 Example:
     >>> base = small_world("scenarios/dongcheng_2021.yaml", schools_per_district=20, teachers_per_school=30)
     >>> cmp = what_if(base, "matching", ["need", "random"], reps=4, years=5)
-    >>> cmp.table[["metric", "group", "scenario", "diff", "diff_ci_low", "diff_ci_high"]]
+    >>> cmp.table[["metric", "subgroup", "scenario", "diff", "diff_ci_low", "diff_ci_high"]]
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def first_year_below(trajectories, metric: str, group: str, threshold: float,
     """Scenario -> the first year its mean (over replicates) of `metric` is at or below `threshold`
     (None when it never is), from a trajectories frame (`Comparison.trajectories`). With
     `for_good`, the first year from which it stays there to the last year simulated."""
-    part = trajectories[(trajectories["metric"] == metric) & (trajectories["group"] == group)]
+    part = trajectories[(trajectories["metric"] == metric) & (trajectories["subgroup"] == group)]
     out: dict[str, int | None] = {}
     for name, rows in part.groupby("scenario", observed=True, sort=False):
         rows = rows.sort_values("year")
