@@ -223,7 +223,7 @@ def run_case(case: Case, years: int) -> dict:
     phases = {"load": ph["load"], "world": ph["world"], "init": ph["init_all"] - ph["world"], "steps": ph["steps"]}
     phases["frames"] = total - sum(phases.values())
     m = result.metrics
-    rot = m[(m["metric"] == "rotations") & (m["group"] == "all")]["value"].sum()
+    rot = m[(m["metric"] == "rotations") & (m["subgroup"] == "all")]["value"].sum()
     out.update(
         phases_s=phases, total_s=total, init_agents_s=ph["agents"], year_s=info["year_s"],
         cpu_s=(cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),

@@ -36,7 +36,7 @@ def spread(values) -> str:
 
 def metric(res, name, year, group="all") -> pd.Series:
     m = res.metrics
-    return m[(m.metric == name) & (m.group == group) & (m.year == year)].set_index("replicate")["value"]
+    return m[(m.metric == name) & (m.subgroup == group) & (m.year == year)].set_index("replicate")["value"]
 
 
 def rotator_mix(res, year: int) -> dict[str, pd.Series]:

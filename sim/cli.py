@@ -178,6 +178,7 @@ def cmd_sweep(args) -> int:
     if args.dry_run:
         print(f"sweep {sw.spec.name}: {len(sw.bases)} base(s) x {len(sw.points)} design point(s) "
               f"({sw.spec.design.kind}) x {sw.spec.replicates} replicate(s) = {sw.n_runs} runs; every point is valid")
+        print("columns: " + ", ".join(f"{c} = {path}" for path, c in sw.columns.items()))
         print(sw.design_frame().to_string(index=False, max_rows=20))
         return 0
     slurm = None

@@ -80,8 +80,6 @@ def simulate(scenario: Scenario, seed: int, years: int, on_year=None) -> Rotatio
 def run_replicate(scenario: Scenario, replicate: int, seed: int, years: int,
                   on_year=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One replicate as (metrics, schools, moves) frames."""
-    from sim.model import SCHOOL_FRAME_COLUMNS
-
     model = simulate(scenario, seed, years, on_year)
     head = {"scenario": scenario.name, "replicate": replicate, "seed": seed}
     metrics = pd.DataFrame(model.metric_rows, columns=["year", "metric", "subgroup", "value"])
@@ -100,8 +98,6 @@ def run_replicate(scenario: Scenario, replicate: int, seed: int, years: int,
     schools.insert(4, "level", pd.Categorical(np.asarray(SCHOOL_LEVELS)[s["level"][idx]], categories=SCHOOL_LEVELS))
     schools.insert(5, "tier", pd.Categorical(np.asarray(TIERS)[s["tier"][idx]], categories=TIERS))
     schools.insert(6, "enrolment", (s["enrol_primary"] + s["enrol_junior"])[idx])
-    for column in SCHOOL_FRAME_COLUMNS:
-        schools[column] = whole_numbers(schools[column], f"schools.{column}")
     moves = moves_frame(model.move_log)
     out = []
     for df in (metrics, schools, moves):
@@ -109,15 +105,6 @@ def run_replicate(scenario: Scenario, replicate: int, seed: int, years: int,
             df.insert(i, k, v)
         out.append(df)
     return tuple(out)
-
-
-def whole_numbers(values: pd.Series, what: str) -> pd.Series:
-    """Head counts as int64: they are sums of whole teachers, kept as floats by the model's arrays."""
-    x = values.to_numpy(dtype=float)
-    whole = np.rint(x)
-    if not np.array_equal(x, whole):
-        raise ValueError(f"{what}: a head count is not a whole number")
-    return pd.Series(whole.astype(np.int64), index=values.index)
 
 
 def moves_frame(log) -> pd.DataFrame:

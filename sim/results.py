@@ -29,8 +29,6 @@ import pyarrow.parquet as pq
 from sim.manifests import ResultsError, listed_file, read_regular
 from sim.store import CHECKSUM, FAILED, RUNS, SCHEMA_VERSION, read_manifest, run_id, sha256
 
-HEAD_COUNTS = ("teachers", "above_qualification", "senior_title", "backbone", "pe_art")  # schools.parquet
-
 __all__ = ["ResultsError", "Results", "load_results", "check_sweep", "trusted_sweep", "read_runs"]
 
 KEYS = ["scenario", "point", "replicate", "year"]
@@ -120,8 +118,6 @@ def upgrade(name: str, frame: pd.DataFrame, version: int, columns: dict[str, str
     frame = frame.rename(columns={"group": "subgroup"})  # 1 -> 2: `group` is an SQL reserved word
     if name in ("trajectories", "comparison"):
         frame["scenario"] = frame["scenario"].astype(str)
-    elif name == "schools":
-        frame = frame.astype({c: "int64" for c in HEAD_COUNTS})
     elif name == "moves":
         frame = label_moves(frame)
     elif name == "design":

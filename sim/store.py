@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from sim.folders import claim, new_build_folder, swap_into_place
 
-SCHEMA_VERSION = 2  # 2: `subgroup` (was `group`), labelled moves, whole head counts, parameters in sweep runs
+SCHEMA_VERSION = 2  # 2: `subgroup` (was `group`), labelled moves, parameters in sweep run files
 READABLE_VERSIONS = (1, 2)  # what sim.results reads (an older folder's frames are brought to this version)
 PACKAGES = ("mesa", "numpy", "scipy", "pandas", "pyarrow", "networkx", "pydantic", "matplotlib", "seaborn")
 

@@ -31,7 +31,7 @@ def paired(values_a, values_b, metric="cv_backbone"):
     n = len(values_a)
     return pd.DataFrame({"scenario": ["a"] * n + ["b"] * n, "replicate": list(range(n)) * 2,
                          "seed": list(range(n)) * 2, "year": [5] * (2 * n), "metric": [metric] * (2 * n),
-                         "group": ["primary"] * (2 * n), "value": [*values_a, *values_b]})
+                         "subgroup": ["primary"] * (2 * n), "value": [*values_a, *values_b]})
 
 
 def test_every_registry_unit_has_a_range():

@@ -110,7 +110,7 @@ def test_the_roster_control_is_valid_and_runs():
     import sim
 
     res = sim.run(CORPUS / "rosters" / "ok" / "scenario.yaml", years=2)
-    post = res.metrics.query("metric == 'teachers_in_post' and group == 'all'")["value"]
+    post = res.metrics.query("metric == 'teachers_in_post' and subgroup == 'all'")["value"]
     assert post.iloc[0] == 20
     assert res.metrics.query("metric == 'rotations'")["value"].sum() > 0
 
@@ -141,7 +141,7 @@ def test_a_quota_above_the_world_is_capped_with_a_warning(tmp_path):
     assert yaml.safe_load(done.stdout)["policy"]["programs"][0]["quota"]["min_count"] == 1_000_000
 
     res = sim.run(load_scenario(path, big), years=3)
-    m = res.metrics[res.metrics["group"] == "all"].pivot_table(index="year", columns="metric", values="value")
+    m = res.metrics[res.metrics["subgroup"] == "all"].pivot_table(index="year", columns="metric", values="value")
     for year in (1, 2, 3):
         assert m.loc[year, "eligible"] > 0
         assert m.loc[year, "rotations"] + m.loc[year, "unmatched"] == m.loc[year, "eligible"], year

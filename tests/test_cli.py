@@ -52,7 +52,7 @@ def test_run_writes_results(tmp_path):
         assert (out / name).is_file(), name
     assert not (out / "figures").exists()
     metrics = pd.read_parquet(out / "metrics.parquet")
-    assert list(metrics.columns) == ["scenario", "replicate", "seed", "year", "metric", "group", "value"]
+    assert list(metrics.columns) == ["scenario", "replicate", "seed", "year", "metric", "subgroup", "value"]
     assert sorted(metrics["year"].unique()) == [0, 1, 2]
     rot = metrics[(metrics["metric"] == "rotations") & (metrics["year"] == 1)]["value"]
     assert rot.iloc[0] > 0

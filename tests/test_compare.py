@@ -44,7 +44,7 @@ def test_compare_runs_what_run_runs(policy_vs_baseline):
 
 
 def test_a_real_policy_difference_is_detected(policy_vs_baseline):
-    t = policy_vs_baseline.table.set_index(["metric", "group", "year", "scenario"])
+    t = policy_vs_baseline.table.set_index(["metric", "subgroup", "year", "scenario"])
     rot = t.loc[("rotations", "all", 1, "exchange")]
     assert rot["diff"] > 0 and rot["diff_ci_low"] > 0 and rot["p_value"] < 0.01
     # rotation spreads backbone teachers: the between-school CV falls, and the interval excludes 0
@@ -56,7 +56,7 @@ def test_a_real_policy_difference_is_detected(policy_vs_baseline):
 
 
 def test_outcome_without_group_expands_to_every_group(policy_vs_baseline):
-    groups = policy_vs_baseline.table.query("metric == 'cv_quality'")["group"].unique().tolist()
+    groups = policy_vs_baseline.table.query("metric == 'cv_quality'")["subgroup"].unique().tolist()
     assert groups == ["primary", "junior", "all"]
     assert sorted(policy_vs_baseline.table["year"].unique()) == [1, 2]
     assert sorted(policy_vs_baseline.trajectories["year"].unique()) == [0, 1, 2]
@@ -73,7 +73,7 @@ def test_identical_scenarios_differ_by_exactly_zero(tmp_path):
     assert (rows["diff_ci_low"] == 0.0).all() and (rows["diff_ci_high"] == 0.0).all()
     assert (rows["p_value"] == 1.0).all()
     # and the two scenarios' means are equal too (same seeds, same model)
-    means = cmp.trajectories.pivot_table(index=["metric", "group", "year"], columns="scenario", values="mean",
+    means = cmp.trajectories.pivot_table(index=["metric", "subgroup", "year"], columns="scenario", values="mean",
                                          observed=True)
     assert (means["exchange"] == means["exchange_copy"]).all()
 
@@ -95,14 +95,14 @@ def test_paired_t_matches_scipy():
 
 def test_paired_summary_refuses_unpaired_replicates():
     m = pd.DataFrame({"scenario": ["a", "a", "b", "b"], "replicate": [0, 1, 0, 1], "seed": [1, 2, 1, 3],
-                      "year": [1] * 4, "metric": ["x"] * 4, "group": ["all"] * 4, "value": [1.0, 2.0, 1.5, 2.5]})
+                      "year": [1] * 4, "metric": ["x"] * 4, "subgroup": ["all"] * 4, "value": [1.0, 2.0, 1.5, 2.5]})
     with pytest.raises(ValueError, match="not paired"):
         paired_summary(m, [("x", "all")], "a")
 
 
 def test_paired_summary_leaves_out_infinite_values():
     m = pd.DataFrame({"scenario": ["a"] * 3 + ["b"] * 3, "replicate": [0, 1, 2] * 2, "seed": [1, 2, 3] * 2,
-                      "year": [1] * 6, "metric": ["x"] * 6, "group": ["all"] * 6,
+                      "year": [1] * 6, "metric": ["x"] * 6, "subgroup": ["all"] * 6,
                       "value": [1.0, 2.0, 3.0, 2.0, np.inf, 4.0]})
     row = paired_summary(m, [("x", "all")], "a").query("scenario == 'b'").iloc[0]
     assert row["n"] == 2 and row["n_pairs"] == 2 and row["diff"] == 1.0
@@ -127,7 +127,8 @@ def test_compare_command_writes_table_figures_and_manifest(tmp_path):
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(out / "comparison.csv")
     assert set(table["scenario"]) == {"baseline_drift", "exchange"}
-    assert set(zip(table["metric"], table["group"], strict=True)) == {("cv_backbone", "primary"), ("rotations", "all")}
+    pairs = {("cv_backbone", "primary"), ("rotations", "all")}
+    assert set(zip(table["metric"], table["subgroup"], strict=True)) == pairs
     assert (table["year"] == 2).all()
     md = (out / "comparison.md").read_text(encoding="utf-8")
     assert "paired t-test" in md and "(baseline: baseline_drift)" in md

@@ -65,10 +65,8 @@ def test_design_table_records_values_and_sampler_numbers(tmp_path):
                        design={"kind": "lhs", "points": 4})
     sw = load_sweep(path)
     frame = sw.design_frame()
-    assert list(frame.columns) == ["point", "policy.programs.0.quota.min_count",
-                                   "raw:policy.programs.0.quota.min_count"]
-    np.testing.assert_array_equal(frame["policy.programs.0.quota.min_count"],
-                                  np.minimum(np.floor(frame["raw:policy.programs.0.quota.min_count"]), 20))
+    assert list(frame.columns) == ["point", "quota_min_count", "raw_quota_min_count"]
+    np.testing.assert_array_equal(frame["quota_min_count"], np.minimum(np.floor(frame["raw_quota_min_count"]), 20))
 
 
 def test_seeds_are_the_paired_replicate_seeds(tmp_path):
@@ -259,7 +257,7 @@ def test_every_group_the_metrics_report_is_known_up_front(tmp_path):
                                        "policy.programs.0.scope=city", "policy.programs.0.form=part_time"])
     sw = load_sweep(path)
     metrics = sim.run(sw.scenario(sw.bases[0], 0), years=3).metrics
-    groups = set(metrics["group"].astype(str))
+    groups = set(metrics["subgroup"].astype(str))
     assert {"primary", "all", "part_time", "cross_district"} <= groups and any("@" in g for g in groups)
     assert any("->" in g and g.split("->")[0] not in ("rural", "weak") for g in groups)
     assert [g for g in sorted(groups) if not known_group(g, sw.bases)] == []

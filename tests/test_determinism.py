@@ -66,8 +66,8 @@ def test_run_frames_equal_the_model_run_with_the_replicate_seed():
     res = run(sc)
     model = RotationModel(sc, rng=res.seeds[0])
     model.run_for(3)
-    expected = pd.DataFrame(model.metric_rows, columns=["year", "metric", "group", "value"])
-    got = res.metrics[["year", "metric", "group", "value"]].reset_index(drop=True)
+    expected = pd.DataFrame(model.metric_rows, columns=["year", "metric", "subgroup", "value"])
+    got = res.metrics[["year", "metric", "subgroup", "value"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
     assert len(res.moves) == len(model.moves)
 

@@ -70,9 +70,9 @@ def test_a_sweep_folder_reads_as_experiments_and_outcomes(tmp_path):
     assert summary.failed == 0
     x, outcomes = sweep_results(tmp_path / "out", ["rotations:all"])
     assert len(x) == 4 and set(x["replicate"]) == {0, 1}
-    assert sorted(x["policy.programs.0.quota.min_count"].unique()) == [5, 40]
+    assert sorted(x["quota_min_count"].unique()) == [5, 40]
     rotations = outcomes["rotations__all__y2"]
     assert len(rotations) == 4 and np.isfinite(rotations).all()
-    low = rotations[x["policy.programs.0.quota.min_count"] == 5].mean()
-    high = rotations[x["policy.programs.0.quota.min_count"] == 40].mean()
+    low = rotations[x["quota_min_count"] == 5].mean()
+    high = rotations[x["quota_min_count"] == 40].mean()
     assert high > low

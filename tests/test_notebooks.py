@@ -124,7 +124,7 @@ def test_quickstart_answer_is_the_results(executed):
     m = sim.run(scenario, years=5, reps=MIN_REPLICATES).metrics
     assert f"(small world, {MIN_REPLICATES} replicates)" in answer
     for level, limit in HIGH_QUALITY_CV.items():
-        sel = m[(m["metric"] == "cv_backbone") & (m["group"] == level)]
+        sel = m[(m["metric"] == "cv_backbone") & (m["subgroup"] == level)]
         start = sel[sel["year"] == 0]["value"].mean()
         end, lo, hi = t_interval(sel[sel["year"] == 5]["value"].to_numpy())
         status = "below" if end <= limit else "still above"

@@ -162,8 +162,8 @@ def test_cost_prices_beds_classrooms_and_allowance_by_year():
     sc = load_scenario(BASE, [*TINY, "policy.dormitories_per_district=10", "policy.double_teacher.classrooms=2",
                               "policy.allowance=0.5"])
     metrics = pd.DataFrame({"year": [0, 1, 2, 1], "metric": ["rotating", "rotating", "rotating", "cv_backbone"],
-                            "group": ["all", "all", "all", "primary@A"], "value": [99.0, 4.0, 6.0, 0.3]})
-    metrics = pd.concat([metrics, metrics.assign(group=metrics["group"].str.replace("@A", "@B"))
+                            "subgroup": ["all", "all", "all", "primary@A"], "value": [99.0, 4.0, 6.0, 0.3]})
+    metrics = pd.concat([metrics, metrics.assign(subgroup=metrics["subgroup"].str.replace("@A", "@B"))
                          .iloc[3:]], ignore_index=True)
     cost = run_cost(sc, metrics, Costs.model_validate(PRICES), years=2)
     assert cost["allowance"] == 0.5 * 20000 * (4 + 6)  # year 0 is before the policy

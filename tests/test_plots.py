@@ -108,7 +108,7 @@ def test_rotation_activity_counts_rotations_and_coverage(run):
     assert a.get_ylabel() == "teachers" and b.get_ylabel() == "share of eligible cohort rotated"
     m = run.metrics
     for line, metric in zip(a.get_lines()[:2], ("rotations", "returns"), strict=True):
-        want = m[(m["metric"] == metric) & (m["group"] == "all")].groupby("year")["value"].mean()
+        want = m[(m["metric"] == metric) & (m["subgroup"] == "all")].groupby("year")["value"].mean()
         assert np.allclose(line.get_xdata(), want.index) and np.allclose(line.get_ydata(), want.to_numpy())
     assert line_labels(a)[:2] == ["rotations started", "returns home at term end"]
     assert b.get_ylim() == (0.0, 1.05)
@@ -142,7 +142,7 @@ def test_cv_by_scenario_draws_a_line_and_band_per_scenario_and_the_limit(compari
     assert len([c for c in axes[0].collections if isinstance(c, PolyCollection)]) == 3
     # the line is the mean over replicates, the band its t-interval
     m = comparison.metrics
-    sel = m[(m["metric"] == "cv_backbone") & (m["group"] == "primary") & (m["scenario"] == "dongcheng_2021")]
+    sel = m[(m["metric"] == "cv_backbone") & (m["subgroup"] == "primary") & (m["scenario"] == "dongcheng_2021")]
     want = sel.groupby("year")["value"].mean()
     line = axes[0].get_lines()[1]
     assert np.allclose(line.get_ydata(), want.to_numpy())
@@ -178,7 +178,7 @@ def test_flow_heatmap_between_tiers_sums_the_flow_cells(run):
     (ax,) = visible_axes(fig)
     mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
     m = run.metrics[run.metrics["metric"] == "flow_tier"]
-    tiers = {g.split("->")[i] for g in m["group"] for i in (0, 1)}
+    tiers = {g.split("->")[i] for g in m["subgroup"] for i in (0, 1)}
     order = [t for t in TIERS if t in tiers]
     assert [t.get_text() for t in ax.get_yticklabels()] == order
     assert [t.get_text() for t in ax.get_xticklabels()] == order
@@ -238,7 +238,7 @@ def test_difference_forest_one_row_per_scenario_and_marker_per_year(comparison):
     table = comparison.comparison
     fig = plots.difference_forest(table)
     axes = visible_axes(fig)
-    outcomes = list(dict.fromkeys(zip(table["metric"], table["group"], strict=True)))
+    outcomes = list(dict.fromkeys(zip(table["metric"], table["subgroup"], strict=True)))
     assert [ax.get_title() for ax in axes] == [f"{m} ({g})" for m, g in outcomes]
     others = ["dongcheng_2021", "china_2014_floor"]
     for ax, (metric, group) in zip(axes, outcomes, strict=True):
@@ -246,7 +246,7 @@ def test_difference_forest_one_row_per_scenario_and_marker_per_year(comparison):
         assert ax.get_xlabel() == "minus baseline_drift"
         assert len(ax.containers) == 2  # one errorbar set per reported year (2 and 4)
         points = ax.containers[1].lines[0].get_xdata()
-        want = table[(table["metric"] == metric) & (table["group"] == group) & (table["year"] == 4)]
+        want = table[(table["metric"] == metric) & (table["subgroup"] == group) & (table["year"] == 4)]
         want = want.set_index(want["scenario"].astype(str)).loc[others, "diff"].to_numpy()
         assert np.allclose(points, want)
     assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["year 2", "year 4"]
@@ -255,7 +255,7 @@ def test_difference_forest_one_row_per_scenario_and_marker_per_year(comparison):
 def test_compare_trajectories_and_differences(comparison):
     fig = plots.compare_trajectories(comparison.trajectories, "baseline_drift")
     axes = visible_axes(fig)
-    outcomes = list(dict.fromkeys(zip(comparison.trajectories["metric"], comparison.trajectories["group"],
+    outcomes = list(dict.fromkeys(zip(comparison.trajectories["metric"], comparison.trajectories["subgroup"],
                                       strict=True)))
     assert len(axes) == len(outcomes)
     for ax, (metric, group) in zip(axes, outcomes, strict=True):
@@ -350,8 +350,8 @@ def test_network_map_colours_schools_by_a_value(graph, run):
 
 def test_sweep_response_one_series_per_value_of_a_second_parameter(sweep_results):
     m = sweep_results.metrics.copy()
-    m["drift_high"] = m["careers.drift_rate"] > 0.04  # a two-valued column standing in for a grid axis
-    fig = plots.sweep_response(m, "policy.programs.0.quota.min_count", "cv_quality", "all", hue="drift_high")
+    m["drift_high"] = m["careers_drift_rate"] > 0.04  # a two-valued column standing in for a grid axis
+    fig = plots.sweep_response(m, "quota_min_count", "cv_quality", "all", hue="drift_high")
     (ax,) = visible_axes(fig)
     assert len(ax.containers) == 2
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -369,7 +369,7 @@ def test_sweep_response_separates_a_categorical_grid_axis():
 
     quota, rule, drift = "policy.programs.0.quota.min_count", "policy.programs.0.matching", "careers.drift_rate"
     rows = [{"point": 2 * q + r, quota: 500 * (q + 1), rule: ("random", "need")[r], drift: 0.01 * (2 * q + r),
-             "replicate": rep, "year": 10, "metric": "cv_backbone", "group": "primary",
+             "replicate": rep, "year": 10, "metric": "cv_backbone", "subgroup": "primary",
              "value": 0.9 - 0.1 * q - 0.2 * r + 0.01 * rep}
             for q in range(4) for r in range(2) for rep in range(3)]
     m = pd.DataFrame(rows)

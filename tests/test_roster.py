@@ -283,8 +283,8 @@ def test_the_chinese_example_scenario_runs_as_the_english_one():
 
     en = sim.run(EXAMPLE / "roster_example.yaml", years=2)
     zh = sim.run(EXAMPLE_ZH / "roster_example_zh.yaml", years=2)
-    a = en.metrics[en.metrics["group"] == "all"].reset_index(drop=True)
-    b = zh.metrics[zh.metrics["group"] == "all"].reset_index(drop=True)
+    a = en.metrics[en.metrics["subgroup"] == "all"].reset_index(drop=True)
+    b = zh.metrics[zh.metrics["subgroup"] == "all"].reset_index(drop=True)
     assert len(a) > 0
     assert a[["year", "metric", "value"]].equals(b[["year", "metric", "value"]])
 

@@ -19,7 +19,7 @@ from sim.store import (
 )
 
 FRAME = pd.DataFrame({"scenario": ["a", "a"], "point": [0, 0], "replicate": [1, 1], "seed": [5, 5],
-                      "year": [0, 1], "metric": ["m", "m"], "group": ["all", "all"], "value": [0.5, 0.25]})
+                      "year": [0, 1], "metric": ["m", "m"], "subgroup": ["all", "all"], "value": [0.5, 0.25]})
 
 
 def test_run_id_sorts_by_point_and_replicate():

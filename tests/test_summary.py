@@ -39,7 +39,7 @@ def row(text: str, metric: str, group: str) -> list[str]:
 def test_the_headline_table_gives_the_trajectory_not_only_start_and_end(run, summary):
     assert "| metric | group | year 0 (start) | lowest (year) | highest (year) | mean, years 1-4 | year 4 |" in summary
     m = run.metrics
-    sel = m[(m["metric"] == "cv_backbone") & (m["group"] == "primary")]
+    sel = m[(m["metric"] == "cv_backbone") & (m["subgroup"] == "primary")]
     means = sel.groupby("year")["value"].mean()
     after = means[means.index >= 1]
     cells = row(summary, "cv_backbone", "primary")
@@ -54,7 +54,7 @@ def test_the_table_by_year_has_every_year(run, summary):
     by_year = summary[summary.index("## By year"):]
     assert "| metric | group | 0 | 1 | 2 | 3 | 4 |" in by_year
     m = run.metrics
-    want = m[(m["metric"] == "cv_backbone") & (m["group"] == "junior")].groupby("year")["value"].mean()
+    want = m[(m["metric"] == "cv_backbone") & (m["subgroup"] == "junior")].groupby("year")["value"].mean()
     line = next(x for x in by_year.splitlines() if x.startswith("| `cv_backbone` | junior |"))
     assert line == "| `cv_backbone` | junior | " + " | ".join(f"{v:.3f}" for v in want) + " |"
 
@@ -98,7 +98,7 @@ def test_term_lengths_follow_the_programs_not_a_fixed_number(run):
 
 
 def test_no_rebound_no_explanation(run):
-    falling = pd.DataFrame([{"metric": "cv_backbone", "group": "primary", "year": y, "replicate": 0,
+    falling = pd.DataFrame([{"metric": "cv_backbone", "subgroup": "primary", "year": y, "replicate": 0,
                              "value": 1.0 - 0.1 * y} for y in range(6)])
     assert rebound_words(falling, programs_of(run.scenario), [("cv_backbone", "primary")]) == []
     rising = falling.assign(value=[1.0, 0.4, 0.5, 0.7, 0.8, 0.8])
@@ -107,7 +107,7 @@ def test_no_rebound_no_explanation(run):
 
 
 def test_a_long_run_keeps_its_tables_and_words_short_but_keeps_year_1(run):
-    rows = [{"metric": name, "group": group, "year": y, "replicate": 0, "value": value(y)}
+    rows = [{"metric": name, "subgroup": group, "year": y, "replicate": 0, "value": value(y)}
             for y in range(41) for name, group, value in (
                 ("cv_backbone", "primary", lambda y: 1.0 if y == 0 else 0.4 + 0.01 * y),
                 ("rotations", "all", lambda y: 0 if y == 0 else 100),

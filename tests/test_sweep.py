@@ -55,9 +55,9 @@ def test_every_run_is_one_file_with_its_seed(tiny):
     assert res.kind == "sweep"
     assert (res.metrics["seed"] == res.metrics["replicate"].map(dict(enumerate(seeds)))).all()
     assert set(res.metrics["metric"]) == {"cv_quality", "rotations"}
-    assert list(res.metrics.columns[:8]) == ["scenario", "point", "replicate", "seed", "year", "metric", "group",
+    assert list(res.metrics.columns[:8]) == ["scenario", "point", "replicate", "seed", "year", "metric", "subgroup",
                                              "value"]
-    assert {"careers.drift_rate", "careers.attrition_rural_extra"} <= set(res.metrics.columns)
+    assert {"careers_drift_rate", "careers_attrition_rural_extra"} <= set(res.metrics.columns)
     assert (res.runs["status"] == "done").all() and len(res.runs) == 12
 
 
@@ -76,7 +76,7 @@ def test_a_run_file_holds_what_a_direct_replicate_gives(tiny):
 def test_common_random_numbers_across_bases_and_points(tiny):
     """Year 0 depends only on the seed, so replicate r starts identically in every base and at every point."""
     res = sim.load_results(tiny[1])
-    start = res.metrics.query("year == 0 and metric == 'cv_quality' and group == 'all'")
+    start = res.metrics.query("year == 0 and metric == 'cv_quality' and subgroup == 'all'")
     per_rep = start.groupby("replicate")["value"].nunique()
     assert (per_rep == 1).all()
     assert start.groupby("replicate")["value"].first().nunique() == 2  # replicates do differ

@@ -66,7 +66,7 @@ def test_full_time_share_splits_the_main_program():
 
 
 def test_first_year_below_and_for_good():
-    t = pd.DataFrame({"metric": "cv_backbone", "group": "primary",
+    t = pd.DataFrame({"metric": "cv_backbone", "subgroup": "primary",
                       "scenario": ["a"] * 4 + ["b"] * 4 + ["c"] * 4, "year": [0, 1, 2, 3] * 3,
                       "mean": [0.9, 0.4, 0.6, 0.45, 0.9, 0.8, 0.7, 0.6, 0.9, 0.5, 0.3, 0.2]})
     assert first_year_below(t, "cv_backbone", "primary", 0.5) == {"a": 1, "b": None, "c": 1}
