@@ -228,7 +228,6 @@ def paired_summary(metrics: pd.DataFrame, outcomes: list[tuple[str, str]], basel
                 row["small_sample"] = row["n_pairs"] < MIN_REPLICATES
                 rows.append(row)
     out = pd.DataFrame(rows)
-    out["scenario"] = pd.Categorical(out["scenario"], categories=scenarios)
     if len(out):
         warn_small(int(out["n_pairs"].min()), what="paired replicates", where="comparison")
     return out

@@ -222,10 +222,11 @@ class Sweep:
         import pandas as pd
 
         frame = pd.DataFrame({"point": np.arange(len(self.points), dtype=np.int64)})
-        for j, (name, column) in enumerate(self.columns.items()):
+        for name, column in self.columns.items():
             col = [p[name] for p in self.points]
             numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in col)
             frame[column] = col if numeric else [v if isinstance(v, str) else json.dumps(v) for v in col]
+        for j, column in enumerate(self.columns.values()):
             frame[f"raw_{column}"] = self.raw[:, j] if len(self.points) else []
         return frame
 

@@ -123,6 +123,8 @@ def upgrade(name: str, frame: pd.DataFrame, version: int, columns: dict[str, str
     elif name == "design":
         columns = columns or {}
         frame = frame.rename(columns=columns | {f"raw:{p}": f"raw_{c}" for p, c in columns.items()})
+        order = ["point", *columns.values(), *[f"raw_{c}" for c in columns.values()]]
+        frame = frame[[c for c in order if c in frame.columns] + [c for c in frame.columns if c not in order]]
     return frame
 
 
