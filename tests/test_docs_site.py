@@ -34,6 +34,23 @@ def test_the_site_builds_strictly_with_links_checked(tmp_path):
     assert "load_results" in (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
 
 
+def test_the_notebooks_are_pages_of_the_site_as_committed(tmp_path):
+    """Every notebook of notebooks/ is rendered (mkdocs-jupyter) without being run: the pages show
+    the code, and no output, since the notebooks are committed without outputs; the build
+    writes nothing into the checkout (no cache folder)."""
+    import re
+
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d", str(tmp_path / "site")]
+    before = set(REPO.iterdir())
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert set(REPO.iterdir()) == before
+    for notebook in sorted((REPO / "notebooks").glob("*.ipynb")):
+        page = (tmp_path / "site" / "notebooks" / notebook.stem / "index.html").read_text(encoding="utf-8")
+        assert not re.search(r'class="jp-OutputArea[ "]', page), f"{notebook.name}: rendered with outputs"
+        assert "import sim" in re.sub(r"<[^>]+>", "", page), notebook.name
+
+
 def test_a_broken_internal_link_fails_the_build(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
