@@ -68,8 +68,11 @@ def test_a_run_file_holds_what_a_direct_replicate_gives(tiny):
     direct = replicate_metrics(sw.scenario(base, 2), 1, sw.seeds[1])
     direct = direct[direct["metric"].isin(["cv_quality", "rotations"])].reset_index(drop=True)
     stored = pd.read_parquet(out / "runs" / f"{run_id(base.name, 2, 1)}.parquet")
-    pd.testing.assert_frame_equal(stored.drop(columns="point"), direct, check_dtype=False)
+    params = list(sw.columns.values())
+    pd.testing.assert_frame_equal(stored.drop(columns=["point", *params]), direct, check_dtype=False)
     assert (stored["point"] == 2).all()
+    for path, column in sw.columns.items():  # the point's parameter values, in every row
+        assert (stored[column] == sw.points[2][path]).all()
     assert stored.loc[stored["metric"] == "cv_quality", "value"].nunique() > 1
 
 
