@@ -55,6 +55,8 @@ def test_csv_reads_back_as_the_parquet_values(run_folder):
     res = sim.load_results(run_folder)
     back = pd.read_csv(folder / "metrics.csv")
     assert back["seed"].tolist() == res.metrics["seed"].tolist()  # 19 digits kept exactly
+    seed = res.manifest["seeds"][0]
+    assert f'"{seed}"' in (folder / "metrics.csv").read_text()  # quoted text: a spreadsheet told so keeps it
     assert np.isinf(back["value"].iloc[0])
     np.testing.assert_allclose(back["value"].to_numpy()[1:], res.metrics["value"].to_numpy()[1:], rtol=1e-9)
     moves = pd.read_csv(folder / "moves.csv")

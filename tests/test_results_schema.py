@@ -162,3 +162,16 @@ def test_a_schema_1_sweep_is_not_resumed_into(tmp_path):
     sweep_file.write_text((V1 / "sweep.yaml").read_text().replace("../schema_v1_base.yaml", str(BASE)))
     with pytest.raises(SweepError, match="schema 1.*choose another --out"):
         sim.sweep(sweep_file, folder, serial=True)
+
+
+def test_a_folder_of_an_unknown_schema_version_is_one_line(tmp_path):
+    import json
+
+    from sim.manifests import ResultsError
+
+    folder = shutil.copytree(V1 / "run", tmp_path / "run")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps(manifest | {"schema_version": 99}))
+    with pytest.raises(ResultsError, match=r"manifest.json: schema_version 99, expected one of 1, 2") as err:
+        sim.load_results(folder)
+    assert "\n" not in str(err.value)
