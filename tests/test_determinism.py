@@ -116,7 +116,7 @@ def test_manifest_records_the_resolved_scenario(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["scenario"] == sc.model_dump(mode="json")
     assert manifest["versions"]["mesa"].startswith("3.")
-    assert manifest["schema_version"] == 1
+    assert manifest["schema_version"] == 2
 
 
 def test_write_run_replaces_an_earlier_result(tmp_path):

@@ -281,7 +281,7 @@ def test_sensitivity_bars_from_the_fixture_sweep():
 
 
 def test_sweep_response_one_point_per_design_point(sweep_results):
-    param = "policy.programs.0.quota.min_count"
+    param = "quota_min_count"
     fig = plots.sweep_response(sweep_results.metrics, param, "cv_backbone", "primary", year=3)
     (ax,) = visible_axes(fig)
     assert ax.get_xlabel() == param and ax.get_ylabel() == "cv_backbone (primary), year 3"
