@@ -539,11 +539,13 @@ def _sweep_report(res) -> Report:
     rep = Report(f"Sweep: {m['name']}", "sweep")
     words = [f"**{m['name']}**: {m.get('description') or '(no description)'}"]
     params = []
+    column = {path: c for c, path in res.parameters.items()}
     for name, p in spec["parameters"].items():
+        label = f"`{name}` (column `{column[name]}`)"
         if p.get("values") is not None:
-            params.append(f"`{name}` in {{{', '.join(str(v) for v in p['values'])}}}")
+            params.append(f"{label} in {{{', '.join(str(v) for v in p['values'])}}}")
         else:
-            params.append(f"`{name}` from {p['low']:g} to {p['high']:g}" + (" (whole numbers)" if p["integer"] else ""))
+            params.append(f"{label} from {p['low']:g} to {p['high']:g}" + (" (whole numbers)" if p["integer"] else ""))
     d = m["design"]
     words.append(f"Design: {d['kind']} with {d['n_points']} points over {_list(params) or 'no parameter'}; "
                  f"{spec['replicates']} replicate(s) of {spec['years'] or 'the base'} years at every point; "

@@ -157,6 +157,7 @@ def test_sweep_report_has_points_and_sensitivity(reports):
     assert "<h2>Sensitivity indices</h2>" in text and text.count("sobol indices [95% bootstrap interval]") == 3
     points = re.findall(r"<tr><td>exchange</td><td>(\d+)</td>", text)
     assert [int(p) for p in points] == list(range(16))
+    assert "<code>policy.programs.0.quota.min_count</code> (column <code>quota_min_count</code>)" in text
 
 
 @pytest.mark.browser
