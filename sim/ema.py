@@ -140,7 +140,8 @@ def _probe(spec):
 def sweep_results(folder: str | Path, outcomes: list[str] | tuple[str, ...] = ("cv_backbone:primary",)
                   ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """A sweep folder as EMA's (experiments, outcomes): one row per finished run with the design's
-    parameter values, the base scenario and the replicate; each outcome an array in row order."""
+    parameter values (under their plain column names, `Results.parameters`), the base scenario and
+    the replicate; each outcome an array in row order."""
     from sim.results import load_results
 
     res = load_results(folder)
