@@ -354,7 +354,7 @@ def test_a_damaged_run_file_is_named_on_load(run_folder, tmp_path, damage, messa
 @pytest.mark.parametrize("content, message", [
     ("not json", "cannot read manifest"),
     ("[1, 2]", "not a teachersim manifest (a JSON list)"),
-    ('{"schema_version": 99}', "schema_version 99, expected 1"),
+    ('{"schema_version": 99}', "schema_version 99, expected one of 1, 2"),
 ])
 def test_a_foreign_or_corrupt_manifest_is_named(run_folder, tmp_path, content, message):
     folder = copy_of(run_folder, tmp_path)
