@@ -24,7 +24,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from sim.config.scenario import ScenarioError, Strict, read_yaml_mapping, validation_line
 
 NAME = r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$"
-SOURCES = Path(__file__).resolve().parents[1] / "docs" / "sources.md"
+SOURCES = Path(__file__).resolve().parents[2] / "docs" / "sources.md"
 DEFAULT_SCALE = 0.10  # a bound's distance is counted in units of 10% of the bound (when no `scale`)
 
 
