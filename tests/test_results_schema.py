@@ -14,9 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import sim
-from sim.designs import column_names
-from sim.export import export_csv, export_xlsx
-from sim.store import SCHEMA_VERSION, write_comparison, write_run
+from sim.config.designs import column_names
+from sim.present.outputs import write_comparison, write_run
+from sim.storage.export import export_csv, export_xlsx
+from sim.storage.store import SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = REPO / "tests" / "data" / "schema_v1_base.yaml"
@@ -155,7 +156,7 @@ def test_report_and_export_work_on_a_schema_1_folder(kind, tmp_path):
 
 
 def test_a_schema_1_sweep_is_not_resumed_into(tmp_path):
-    from sim.designs import SweepError
+    from sim.config.designs import SweepError
 
     folder = shutil.copytree(V1 / "sweep", tmp_path / "sweep")
     sweep_file = tmp_path / "sweep.yaml"
@@ -167,7 +168,7 @@ def test_a_schema_1_sweep_is_not_resumed_into(tmp_path):
 def test_a_folder_of_an_unknown_schema_version_is_one_line(tmp_path):
     import json
 
-    from sim.manifests import ResultsError
+    from sim.storage.manifests import ResultsError
 
     folder = shutil.copytree(V1 / "run", tmp_path / "run")
     manifest = json.loads((folder / "manifest.json").read_text())
