@@ -182,16 +182,18 @@ def quota_warnings(scenario) -> list[str]:
         if q.count_scope == "city":
             k = scaled_count(q.min_count, w)
             if k > shape.teachers:
-                lines.append(f"policy.programs.{i}.quota.min_count: {q.min_count:,} (x world.scale: {k:,}) is "
-                             f"above the about {shape.teachers:,} teachers of this world; each year it is capped "
-                             "at the number eligible")
+                scaled = f" (x world.scale: {k:,})" if k != q.min_count else ""
+                lines.append(f"policy.programs.{i}.quota.min_count: {q.min_count:,}{scaled} is above the about "
+                             f"{shape.teachers:,} teachers of this world; each year it is capped at the number "
+                             "eligible")
             continue
         for name in shape.district_names:
             key = "min_count_by_district" if name in q.min_count_by_district else "min_count"
             given = q.min_count_by_district.get(name, q.min_count)
             k = scaled_count(given, w)
             if k > per_district:
-                lines.append(f"policy.programs.{i}.quota.{key}: {given:,} a year in district {name} (x "
-                             f"world.scale: {k:,}) is above its about {per_district:,} teachers; each year it is "
-                             "capped at the number eligible there")
+                scaled = f" (x world.scale: {k:,})" if k != given else ""
+                lines.append(f"policy.programs.{i}.quota.{key}: {given:,} a year in district {name}{scaled} is "
+                             f"above its about {per_district:,} teachers; each year it is capped at the number "
+                             "eligible there")
     return lines
