@@ -102,6 +102,18 @@ def test_counterparts_need_not_meet_the_rules_on_senders():
     assert np.all(tier[back[:, 2]] > tier[back[:, 1]])
 
 
+def test_the_backbone_floor_holds_over_everyone_who_moves_in_a_paired_exchange():
+    """The 2014 opinion's 20% is of all rotators; counterparts are chosen without regard to
+    backbone, so the selected carry twice the floor."""
+    program = {**EXCHANGE, "exchange": "paired", "direction": "strong_to_weak", "backbone_floor": 0.2,
+               "quota": {"share_of_eligible": 0.1}, "eligibility": {"sending_tiers": ["ordinary", "strong", "leading"]}}
+    model = build(program, seed=2)
+    model.step()
+    moves = [mv for mv in moves_of_kind(model, "rotation") if mv[0] == 1]
+    assert len(moves) > 20
+    assert np.mean([mv[6] >= 2 for mv in moves]) >= 0.2
+
+
 # --------------------------------------------------------------------------------- item 6: backfill
 
 

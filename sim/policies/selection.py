@@ -80,6 +80,13 @@ def warn_short_pool(model, program, district: int, need: int, n_eligible: int) -
                         f"them are selected (warned once per run)")
 
 
+def selection_floor(program) -> float:
+    """The backbone share the selected must have for the program's floor to hold over everyone
+    who moves: the floor itself, or in a paired exchange twice it (at most 1), since as many
+    counterparts come back, chosen without regard to backbone (sim.policies.exchange)."""
+    return min(1.0, 2.0 * program.backbone_floor) if program.exchange == "paired" else program.backbone_floor
+
+
 def apply_backbone_floor(wf, ranked: np.ndarray, n: int, floor: float, level: str,
                          protected: int = 0) -> np.ndarray:
     """Take the first n of `ranked`, then swap in backbone teachers until they are at least
@@ -162,7 +169,7 @@ class DistrictSelection:
             if program.quota.per_school and program.quota.share_of_eligible > 0:
                 ranked = _per_school_first(wf, ranked, program.quota.share_of_eligible)
                 n = max(n, _per_school_total(wf, ranked, program.quota.share_of_eligible))
-            chosen = apply_backbone_floor(wf, ranked, n, program.backbone_floor, program.backbone_floor_level,
+            chosen = apply_backbone_floor(wf, ranked, n, selection_floor(program), program.backbone_floor_level,
                                           protected=n_must)
             picked.append(cap_leadership(wf, chosen, program.leadership_cap))
         return np.concatenate(picked)
@@ -205,7 +212,7 @@ class SchoolSelection:
                 n_must = int(must[wf.school[ranked] == school].sum())
                 share = n_must + shares.get(school, 0)
                 if share:
-                    chosen.append(apply_backbone_floor(wf, mine, share, program.backbone_floor,
+                    chosen.append(apply_backbone_floor(wf, mine, share, selection_floor(program),
                                                        program.backbone_floor_level, protected=n_must))
             if chosen:
                 picked.append(cap_leadership(wf, np.concatenate(chosen), program.leadership_cap))
