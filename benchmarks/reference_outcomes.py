@@ -24,8 +24,8 @@ INDICATORS = ("teachers", "above_qualification", "senior_title", "backbone", "pe
 
 
 def outcomes(path: Path, seed: int) -> dict[str, float]:
-    from sim.model import RotationModel
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
+    from sim.core.model import RotationModel
 
     model = RotationModel(load_scenario(path), rng=seed)
     model.run_for(model.years)

@@ -9,9 +9,9 @@ import pytest
 from conftest import BASELINE, DONGCHENG, DONGCHENG_2021, SCENARIOS, metric_series, moves_of_kind, scenario
 
 from sim.codes import DISTRICT_TYPES
-from sim.model import RotationModel
-from sim.presets import quota_warnings
-from sim.scenario import ScenarioError, load_scenario, scenario_from_dict
+from sim.config.checks import quota_warnings
+from sim.config.scenario import ScenarioError, load_scenario, scenario_from_dict
+from sim.core.model import RotationModel
 
 SMALL16 = {"preset": "beijing", "schools_per_district": 6, "teachers_per_school": 30}  # all 16 districts
 SMALL3 = {"preset": "beijing", "districts": 3, "schools_per_district": 20, "teachers_per_school": 30}
