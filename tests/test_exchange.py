@@ -257,3 +257,13 @@ def test_quota_warnings_name_each_district_whose_staff_is_short_at_the_worlds_sc
     small = scenario_from_dict({"world": {"preset": "beijing", "scale": 0.25}, "policy": {"programs": [
         {**EXCHANGE, "quota": {"min_count": 2000}}]}})
     assert quota_warnings(small) == []  # 500 a district: unscaled, 2,000 would have looked short of nothing
+
+
+def test_small_world_scales_per_district_head_counts_too(tmp_path):
+    from sim.experiments.whatif import small_world
+
+    path = tmp_path / "s.yaml"
+    path.write_text("world: {preset: beijing}\npolicy:\n  programs:\n    - name: x\n      quota: {min_count: 500, "
+                    "min_count_by_district: {Miyun: 1000}}\n", encoding="utf-8")
+    quota = small_world(path, schools_per_district=10, teachers_per_school=30).policy.programs[0].quota
+    assert quota.min_count == 20 and quota.min_count_by_district == {"Miyun": 40}  # 300 of 7,500 teachers
