@@ -206,11 +206,19 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_optimize(args) -> int:
-    from sim.optimize import CandidateFailed, OptimizeError, optimize
+    from sim.optimize import CandidateFailed, OptimizeError, load_optimisation, optimize
+    from sim.optimize_answer import answer, finished
 
     try:
-        summary = optimize(args.optimisation, args.out, workers=args.workers, serial=args.serial,
-                           progress=not args.quiet)
+        opt = load_optimisation(args.optimisation)
+        out = Path(args.out) if args.out is not None else Path("results") / opt.spec.name
+        if not (args.answer and finished(opt, out)):  # --answer of a finished search runs no candidate again
+            summary = optimize(opt, out, workers=args.workers, serial=args.serial, progress=not args.quiet)
+            for note in summary.notes:
+                print(f"teachersim: {note}", file=sys.stderr)
+            print(summary.line(), file=sys.stderr if args.answer else sys.stdout)
+        if args.answer:
+            print(answer(opt, out, progress=not args.quiet).text(), end="")
     except OptimizeError as exc:
         raise BadInput(str(exc)) from None
     except CandidateFailed as exc:
@@ -223,9 +231,6 @@ def cmd_optimize(args) -> int:
         print("teachersim: interrupted; the candidates already evaluated are kept: run the same command again "
               "to go on", file=sys.stderr)
         return _interrupted_code()
-    for note in summary.notes:
-        print(f"teachersim: {note}", file=sys.stderr)
-    print(summary.line())
     return 0
 
 
@@ -432,6 +437,8 @@ def parser() -> argparse.ArgumentParser:
     where = o.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="local Dask cluster of N workers (default: one per CPU)")
     where.add_argument("--serial", action="store_true", help="in this process, without Dask")
+    o.add_argument("--answer", action="store_true", help="print the cheapest policy meeting the constraints and how "
+                   "it compares with the base scenario on the same seeds (a finished search is not run again)")
     o.add_argument("--quiet", action="store_true", help="no progress lines")
     o.set_defaults(func=cmd_optimize)
     k = sub.add_parser("calibrate", help="fit scenario parameters to published targets (Optuna TPE) and score "

@@ -42,6 +42,7 @@ from sim.scenario import (
 
 KIND = "optimize"
 JOURNAL = "evaluations.jsonl"  # one line per evaluated candidate, appended as each finishes
+BASE_FILE = "base.json"  # the base scenario's runs on the same seeds, written by the answer (sim.optimize_answer)
 MAX_RUNS = 200_000  # generations x population x replicates: the most runs one search may ask for
 INTERVAL = 0.95  # level of the t-intervals over replicates
 
@@ -427,8 +428,8 @@ def _prepare(opt: Optimisation, out: Path) -> None:
         raise OptimizeError(f"{out}: holds a different optimisation (another file, base, levers or seeds); "
                             "choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(manifest_path, json.dumps(_manifest(opt, "running", {JOURNAL: None}), indent=2,
-                                                 sort_keys=True).encode())
+    manifest = _manifest(opt, "running", {JOURNAL: None, BASE_FILE: None})
+    write_bytes_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())
 
 
 def _manifest(opt: Optimisation, status: str, files: dict, **more) -> dict:
@@ -788,7 +789,7 @@ def _write_outputs(opt: Optimisation, out: Path, journal: Journal, order: dict, 
         write_bytes_atomic(out / name, parquet_bytes(table))
     names = [*tables, *_figures(opt, frame, mask, hist, out / "figures")]
     write_bytes_atomic(out / "summary.md", _summary(opt, frame, front).encode())
-    files = {name: sha256(out / name) for name in [*names, "summary.md"]} | {JOURNAL: None}
+    files = {name: sha256(out / name) for name in [*names, "summary.md"]} | {JOURNAL: None, BASE_FILE: None}
     best = cheapest(frame)
     manifest = _manifest(opt, "done", files, evaluated=len(frame), generations=len(history),
                          cheapest=None if best is None else best["candidate"], executor=executor,

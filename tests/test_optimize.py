@@ -223,3 +223,78 @@ def test_a_combination_of_levers_that_makes_no_scenario_is_kept_out_of_the_answe
     assert not cands.loc[invalid, "non_dominated"].any()
     reps = pd.read_parquet(tmp_path / "out" / "replicates.parquet")
     assert set(reps["candidate"]) == set(cands.loc[~invalid, "candidate"])
+
+
+# ------------------------------------------------------------------------------ --answer
+
+
+def _finished_copy(reference, tmp_path):
+    import shutil
+
+    path, serial, _ = reference
+    out = tmp_path / "done"
+    shutil.copytree(serial, out)
+    return path, out
+
+
+def test_answer_pairs_the_cheapest_policy_with_the_base_scenario_on_the_same_seeds(reference, tmp_path, capsys,
+                                                                                    monkeypatch):
+    from scipy import stats
+
+    import sim.optimize as optimize_module
+    from sim.cli import main
+    from sim.experiment import replicate_metrics
+    from sim.optimize import metric_value
+    from sim.scenario import load_scenario
+
+    path, out = _finished_copy(reference, tmp_path)
+    monkeypatch.setattr(optimize_module, "_search", lambda *a: pytest.fail("a finished search was run again"))
+    assert main(["optimize", str(path), "--out", str(out), "--serial", "--answer"]) == 0
+    text = capsys.readouterr().out
+    manifest = json.loads((out / "manifest.json").read_text())
+    cands = pd.read_parquet(out / "candidates.parquet").set_index("candidate")
+    best = cands.loc[manifest["cheapest"]]
+    assert f"share of eligible {best[SHARE]:g}; dormitories per district {best[BEDS]:g}." in text
+    assert "Over 2 replicates on common seeds" in text
+    # the base scenario, run here on the search's seeds: the file's base and set, no lever changed
+    base = load_scenario(BASE, [*TINY, "run.years=3"])
+    reps = pd.read_parquet(out / "replicates.parquet")
+    mine = reps[reps["candidate"] == manifest["cheapest"]].sort_values("replicate")
+    base_commute = np.array([metric_value(replicate_metrics(base, r, seed), "mean_commute_rotators:all", years=[1, 3])
+                             for r, seed in enumerate(manifest["seeds"])])
+    diff = mine["objective_0"].to_numpy() - base_commute
+    half = stats.t.ppf(0.975, len(diff) - 1) * stats.sem(diff)
+    line = next(x for x in text.splitlines() if x.startswith("- mean one-way commute"))
+    assert f"base scenario {base_commute.mean():.4g}" in line
+    assert f"difference {diff.mean():+.4g} [{diff.mean() - half:+.4g}, {diff.mean() + half:+.4g}]" in line
+    assert "By the base scenario: rotations:all at least 20 in year 1 in at least 100% of replicates: met in" in text
+    # kept in the folder: the next answer runs nothing, and the folder is still this search's
+    import sim.optimize_answer as answer_module
+
+    monkeypatch.setattr(answer_module, "evaluate", lambda task: pytest.fail("the base scenario was run again"))
+    assert main(["optimize", str(path), "--out", str(out), "--serial", "--answer"]) == 0
+    assert capsys.readouterr().out == text
+    monkeypatch.undo()
+    assert optimize(path, out, executor=Serial()).ran == 0
+
+
+def test_answer_of_a_folder_without_the_search_runs_it_first(tmp_path, capsys):
+    from sim.cli import main
+
+    path = write_file(tmp_path, search={"generations": 1, "population": 4, "seed": 1})
+    assert main(["optimize", str(path), "--out", str(tmp_path / "out"), "--serial", "--quiet", "--answer"]) == 0
+    done = capsys.readouterr()
+    assert "optimize: 4 candidates evaluated" in done.err
+    assert done.out.startswith("tiny: ")
+    assert (tmp_path / "out" / "base.json").is_file()
+
+
+def test_answer_with_no_candidate_meeting_the_constraints_names_the_closest(tmp_path, capsys):
+    from sim.cli import main
+
+    path = write_file(tmp_path, constraints=[{"metric": "rotations", "at_least": 10_000, "year": 1}],
+                      search={"generations": 1, "population": 4, "seed": 1})
+    assert main(["optimize", str(path), "--out", str(tmp_path / "out"), "--serial", "--quiet", "--answer"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("tiny: no evaluated candidate meets the constraints. Closest: district_exchange:")
+    assert not (tmp_path / "out" / "base.json").exists()

@@ -1,0 +1,191 @@
+"""The answer of a finished policy search, in a district office's words: the cheapest policy
+meeting the constraints, its objectives with intervals, and how much better it is than the base
+scenario, paired on the same seeds.
+
+The base scenario (the optimisation file's base with its `set`, no lever changed) is run once on
+the search's replicate seeds and kept in the folder (`base.json`, written atomically under the
+folder's lock, with the search's fingerprint), so an answer never runs a candidate again. Each
+replicate of the chosen policy is paired with the base's replicate of the same seed; the
+difference's mean and t-interval are over those pairs (over plausible worlds' mean differences
+when the search judged candidates across a calibration posterior).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.optimize import (
+    BASE_FILE,
+    INTERVAL,
+    KIND,
+    Optimisation,
+    OptimizeError,
+    candidate_words,
+    cheapest,
+    closest,
+    constraint_words,
+    evaluate,
+    objective_words,
+    t_interval,
+)
+
+
+@dataclass
+class Compared:
+    """One objective of the chosen policy: its mean and interval, the base's mean, and the paired
+    difference (policy - base) with its interval."""
+
+    words: str
+    sense: str
+    mean: float
+    low: float
+    high: float
+    base: float
+    diff: float
+    diff_low: float
+    diff_high: float
+
+    @property
+    def verdict(self) -> str:
+        """better / worse when the interval of the difference leaves out 0, else no clear difference."""
+        if self.diff_low <= 0 <= self.diff_high:
+            return "no clear difference"
+        lower = self.diff_high < 0
+        return "better" if lower == (self.sense == "min") else "worse"
+
+
+@dataclass
+class Answer:
+    """What `teachersim optimize FILE --answer` prints."""
+
+    name: str
+    runs: str  # "5 replicates" or "4 plausible worlds x 2 replicates"
+    policy: str | None  # the chosen candidate in words; None when no candidate meets the constraints
+    candidate: str | None
+    objectives: list[Compared] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)  # the chosen policy's share met, in words
+    base_constraints: list[str] = field(default_factory=list)
+    closest: str = ""
+
+    def lines(self) -> list[str]:
+        if self.policy is None:
+            return [f"{self.name}: no evaluated candidate meets the constraints. {self.closest}".strip()]
+        out = [f"{self.name}: the cheapest policy meeting the constraints is: {self.policy}.",
+               f"Over {self.runs} on common seeds (means, {INTERVAL:.0%} t-intervals; difference = policy - base "
+               "scenario, paired by seed):"]
+        for c in self.objectives:
+            out.append(f"- {c.words}: {_n(c.mean)} [{_n(c.low)}, {_n(c.high)}]; base scenario {_n(c.base)}; "
+                       f"difference {_n(c.diff, True)} [{_n(c.diff_low, True)}, {_n(c.diff_high, True)}]: {c.verdict}")
+        if self.constraints:
+            out.append(f"Constraints met by the policy: {'; '.join(self.constraints)}.")
+            out.append(f"By the base scenario: {'; '.join(self.base_constraints)}.")
+        return out
+
+    def text(self) -> str:
+        return "\n".join(self.lines()) + "\n"
+
+
+def _n(x: float, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    return f"{x:{sign},.0f}" if abs(x) >= 1000 else f"{x:{sign}.4g}"
+
+
+def base_rows(opt: Optimisation, out: Path, progress: bool = False) -> list[dict]:
+    """The base scenario's rows on the search's seeds: read from `out`/base.json when it holds this
+    search's, else run once here and written there (under the folder's lock)."""
+    from sim.folders import OutputRefused, claim
+    from sim.optimize import _task
+    from sim.store import write_bytes_atomic
+
+    cached = _read_base(opt, out)
+    if cached is not None:
+        return cached
+    task = _task(opt, "base", {})
+    if isinstance(task, dict):
+        raise OptimizeError(f"{opt.path}: base: {task['error']}")
+    if progress:
+        print(f"running the base scenario on the search's {len(opt.seeds)} seeds (once; kept in {out}/{BASE_FILE})",
+              file=sys.stderr, flush=True)
+    rows = evaluate(task)
+    body = json.dumps({"fingerprint": opt.fingerprint(), "rows": rows}, sort_keys=True).encode()
+    try:
+        with claim(out, KIND):
+            write_bytes_atomic(out / BASE_FILE, body)
+    except OutputRefused as exc:
+        raise OptimizeError(str(exc)) from None
+    return json.loads(body)["rows"]  # as a later answer reads them back
+
+
+def _read_base(opt: Optimisation, out: Path) -> list[dict] | None:
+    path = out / BASE_FILE
+    if not path.is_file() or path.is_symlink():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return None
+    if not isinstance(data, dict) or data.get("fingerprint") != opt.fingerprint():
+        return None
+    return data.get("rows")
+
+
+def finished(opt: Optimisation, out: Path) -> bool:
+    """Whether `out` holds this search, finished (its outputs written)."""
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return manifest.get("fingerprint") == opt.fingerprint() and manifest.get("status") == "done"
+
+
+def _per_world(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A column's values to take an interval over: per replicate, or per world's mean when the rows
+    are of several plausible worlds."""
+    if "world" in frame and frame["world"].nunique() > 1:
+        return frame.groupby("world", sort=True)[column].mean().to_numpy(float)
+    return frame[column].to_numpy(float)
+
+
+def answer(opt: Optimisation, out: str | Path, progress: bool = False) -> Answer:
+    """The answer of the finished search in `out` (raises OptimizeError when it is not finished)."""
+    out = Path(out)
+    if not finished(opt, out):
+        raise OptimizeError(f"{out}: holds no finished search of {opt.path}; run teachersim optimize on it first")
+    frame = pd.read_parquet(out / "candidates.parquet")
+    spec = opt.spec
+    runs = f"{spec.replicates} replicates"
+    best = cheapest(frame)
+    if best is None:
+        near = ""
+        if spec.constraints and frame["valid"].any():
+            row = closest(opt, frame, 1).iloc[0]
+            met = ", ".join(f"{row[f'constraint_{j}_share_met']:.0%}" for j in range(len(spec.constraints)))
+            near = f"Closest: {candidate_words(opt, row)} (share of runs meeting each constraint: {met})."
+        return Answer(spec.name, runs, None, None, closest=near)
+    reps = pd.read_parquet(out / "replicates.parquet")
+    mine = reps[reps["candidate"] == best["candidate"]].drop(columns="candidate")
+    base = pd.DataFrame(base_rows(opt, out, progress))
+    keys = ["world", "replicate"] if "world" in mine else ["replicate"]
+    paired = mine.merge(base, on=keys, suffixes=("", "_base"), validate="one_to_one")
+    if len(paired) != len(mine) or not (paired["seed"] == paired["seed_base"]).all():
+        raise OptimizeError(f"{out}/{BASE_FILE}: the base scenario's runs are not on the search's seeds")
+    result = Answer(spec.name, runs, candidate_words(opt, best), str(best["candidate"]))
+    for i, o in enumerate(spec.objectives):
+        col = f"objective_{i}"
+        paired[f"diff_{i}"] = paired[col] - paired[f"{col}_base"]
+        mean, low, high = t_interval(_per_world(paired, col))
+        diff, diff_low, diff_high = t_interval(_per_world(paired, f"diff_{i}"))
+        result.objectives.append(Compared(objective_words(opt, i), o.sense, mean, low, high,
+                                          float(paired[f"{col}_base"].mean()), diff, diff_low, diff_high))
+    for j, c in enumerate(spec.constraints):
+        words = constraint_words(opt, j)
+        result.constraints.append(f"{words}: met in {np.mean([c.met(v) for v in paired[f'constraint_{j}']]):.0%}")
+        result.base_constraints.append(f"{words}: met in {np.mean([c.met(v) for v in base[f'constraint_{j}']]):.0%}")
+    return result
+
