@@ -214,6 +214,29 @@ def load_optimisation(path) -> Optimisation:
     return opt
 
 
+def load_folder(folder) -> Optimisation:
+    """The optimisation a finished search's folder was made by, from its manifest alone (what
+    `teachersim report` reads: the file may have moved since). Raises OptimizeError."""
+    from sim.experiment import scenario_from_json
+
+    folder = Path(folder)
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        data = manifest["optimisation"]
+        order = manifest.get("lever_order") or list(data["levers"])  # the file's order (the manifest sorts keys)
+        spec = OptimizeSpec.model_validate({**data, "levers": {k: data["levers"][k] for k in order}})
+        base = scenario_from_json(manifest["scenario"], manifest.get("source_dir", "."))
+        opt = Optimisation(path, spec, base, [int(s) for s in manifest["seeds"]])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise OptimizeError(f"{path}: not the manifest of a policy search ({type(exc).__name__}: {exc})") from None
+    if manifest.get("kind") != KIND or manifest.get("fingerprint") != opt.fingerprint():
+        raise OptimizeError(f"{path}: not the manifest of a policy search, or changed since it was written")
+    if manifest.get("status") != "done":
+        raise OptimizeError(f"{folder}: the search has not finished; run teachersim optimize on it again first")
+    return opt
+
+
 def _check_meaning(opt: Optimisation) -> None:
     from sim.designs import Base
 
@@ -437,8 +460,8 @@ def _manifest(opt: Optimisation, status: str, files: dict, **more) -> dict:
 
     return {"schema_version": SCHEMA_VERSION, "kind": KIND, "status": status, "name": opt.spec.name,
             "fingerprint": opt.fingerprint(), "optimisation": opt.spec.model_dump(mode="json"),
-            "scenario": opt.base.model_dump(mode="json"), "seeds": opt.seeds, "versions": versions(),
-            "git_commit": git_commit(), "files": files, **more}
+            "lever_order": opt.levers, "scenario": opt.base.model_dump(mode="json"), "source_dir": opt.base.source_dir,
+            "seeds": opt.seeds, "versions": versions(), "git_commit": git_commit(), "files": files, **more}
 
 
 def _objectives(opt: Optimisation, entry: dict) -> tuple[np.ndarray, np.ndarray]:

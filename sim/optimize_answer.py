@@ -71,6 +71,8 @@ class Answer:
     objectives: list[Compared] = field(default_factory=list)
     constraints: list[str] = field(default_factory=list)  # the chosen policy's share met, in words
     base_constraints: list[str] = field(default_factory=list)
+    shares: list[float] = field(default_factory=list)  # of the policy's runs meeting each constraint
+    base_shares: list[float] = field(default_factory=list)
     closest: str = ""
 
     def lines(self) -> list[str]:
@@ -185,7 +187,9 @@ def answer(opt: Optimisation, out: str | Path, progress: bool = False) -> Answer
                                           float(paired[f"{col}_base"].mean()), diff, diff_low, diff_high))
     for j, c in enumerate(spec.constraints):
         words = constraint_words(opt, j)
-        result.constraints.append(f"{words}: met in {np.mean([c.met(v) for v in paired[f'constraint_{j}']]):.0%}")
-        result.base_constraints.append(f"{words}: met in {np.mean([c.met(v) for v in base[f'constraint_{j}']]):.0%}")
+        result.shares.append(float(np.mean([c.met(v) for v in paired[f"constraint_{j}"]])))
+        result.base_shares.append(float(np.mean([c.met(v) for v in base[f"constraint_{j}"]])))
+        result.constraints.append(f"{words}: met in {result.shares[-1]:.0%}")
+        result.base_constraints.append(f"{words}: met in {result.base_shares[-1]:.0%}")
     return result
 

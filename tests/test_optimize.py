@@ -298,3 +298,46 @@ def test_answer_with_no_candidate_meeting_the_constraints_names_the_closest(tmp_
     out = capsys.readouterr().out
     assert out.startswith("tiny: no evaluated candidate meets the constraints. Closest: district_exchange:")
     assert not (tmp_path / "out" / "base.json").exists()
+
+
+# ------------------------------------------------------------------------------ teachersim report
+
+
+def test_report_of_a_search_folder_in_html_and_markdown(reference, tmp_path, capsys):
+    import re
+
+    from test_report import images_in_browser
+
+    from sim.cli import main
+
+    _, out = _finished_copy(reference, tmp_path)
+    assert main(["report", str(out)]) == 0
+    page, md = (out / "report.html").read_text(), (out / "report.md").read_text()
+    cands = pd.read_parquet(out / "candidates.parquet")
+    front = pd.read_parquet(out / "front.parquet")
+    for text in (page, md):
+        assert "the cheapest policy meeting the constraints is: district_exchange: share of eligible" in text
+        assert "difference = policy - base scenario, paired by seed" in text
+        assert f"{int(cands['feasible'].sum())} of {len(cands)}" in text  # candidates meeting the constraint
+        assert f"{len(front)} non-dominated candidates among those meeting the constraints" in text
+    rows = [x for x in md.splitlines() if x.startswith("| ") and x.rstrip().endswith("| yes |")]
+    assert len(rows) == len(front)  # one row per front member, each meeting the constraints
+    best = cands.loc[cands["candidate"] == json.loads((out / "manifest.json").read_text())["cheapest"]].iloc[0]
+    assert any(x.startswith("| A | ") and f" {best[SHARE]:g} |" in x for x in rows)  # the figure's option A
+    for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", md):
+        assert (out / link).is_file(), link
+    seen = images_in_browser(out / "report.html", tmp_path)
+    assert seen["total"] == 2 and seen["loaded"] == 2, seen
+    assert main(["optimize", str(reference[0]), "--out", str(out), "--serial", "--quiet"]) == 0  # still ours
+
+
+def test_report_of_an_unfinished_search_is_one_line(reference, tmp_path, capsys):
+    from sim.cli import main
+
+    _, out = _finished_copy(reference, tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps({**manifest, "status": "running"}))
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "the search has not finished" in err
+    assert not (out / "report.html").exists() and not (out / "report.md").exists()
