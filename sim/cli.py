@@ -168,7 +168,6 @@ def cmd_compare(args) -> int:
 
 def cmd_sweep(args) -> int:
     from sim.designs import SweepError, load_sweep
-    from sim.executors import SlurmOptions
     from sim.experiment import sweep
 
     try:
@@ -180,13 +179,8 @@ def cmd_sweep(args) -> int:
               f"({sw.spec.design.kind}) x {sw.spec.replicates} replicate(s) = {sw.n_runs} runs; every point is valid")
         print(sw.design_frame().to_string(index=False, max_rows=20))
         return 0
-    slurm = None
-    if args.slurm:
-        slurm = SlurmOptions(jobs=args.slurm_jobs, cores=args.slurm_cores, memory=args.slurm_memory,
-                             walltime=args.slurm_walltime, queue=args.slurm_queue, account=args.slurm_account,
-                             directives=args.slurm_option, host=args.slurm_host, log_directory=args.slurm_log_dir)
     try:
-        summary = sweep(sw, args.out, workers=args.workers, scheduler=args.scheduler, slurm=slurm,
+        summary = sweep(sw, args.out, workers=args.workers, scheduler=args.scheduler, slurm=_slurm_options(args),
                         serial=args.serial, resume=args.resume, progress=not args.quiet)
     except SweepError as exc:
         raise BadInput(str(exc)) from None
@@ -213,7 +207,8 @@ def cmd_optimize(args) -> int:
         opt = load_optimisation(args.optimisation)
         out = Path(args.out) if args.out is not None else Path("results") / opt.spec.name
         if not (args.answer and finished(opt, out)):  # --answer of a finished search runs no candidate again
-            summary = optimize(opt, out, workers=args.workers, serial=args.serial, progress=not args.quiet)
+            summary = optimize(opt, out, workers=args.workers, scheduler=args.scheduler, slurm=_slurm_options(args),
+                               serial=args.serial, progress=not args.quiet)
             for note in summary.notes:
                 print(f"teachersim: {note}", file=sys.stderr)
             print(summary.line(), file=sys.stderr if args.answer else sys.stdout)
@@ -364,6 +359,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _slurm_arguments(p: argparse.ArgumentParser) -> None:
+    sl = p.add_argument_group("Slurm (with --slurm)")
+    sl.add_argument("--slurm-jobs", type=int, default=2, help="most jobs at once (adaptive; default 2)")
+    sl.add_argument("--slurm-cores", type=int, default=1, help="cores per job, one worker each (default 1)")
+    sl.add_argument("--slurm-memory", default="2GB", help="memory per job (default 2GB)")
+    sl.add_argument("--slurm-walltime", default="01:00:00", help="walltime per job (default 01:00:00)")
+    sl.add_argument("--slurm-queue", help="partition")
+    sl.add_argument("--slurm-account", help="account")
+    sl.add_argument("--slurm-option", action="append", default=[], metavar="OPTION",
+                    help="an extra #SBATCH option, e.g. --slurm-option=--nodes=1 (repeatable)")
+    sl.add_argument("--slurm-host", help="address the scheduler listens on (default: this host's)")
+    sl.add_argument("--slurm-log-dir", help="folder for the jobs' logs")
+
+
+def _slurm_options(args):
+    """The Slurm options of --slurm, else None."""
+    from sim.executors import SlurmOptions
+
+    if not args.slurm:
+        return None
+    return SlurmOptions(jobs=args.slurm_jobs, cores=args.slurm_cores, memory=args.slurm_memory,
+                        walltime=args.slurm_walltime, queue=args.slurm_queue, account=args.slurm_account,
+                        directives=args.slurm_option, host=args.slurm_host, log_directory=args.slurm_log_dir)
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="teachersim", description="Agent-based simulator of teacher rotation "
                                 "between schools (China's exchange and rotation policy and others).")
@@ -418,17 +438,7 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--resume", action="store_true", help="the folder must hold this sweep; run only what is missing")
     w.add_argument("--dry-run", action="store_true", help="check the sweep and print its design; run nothing")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
-    sl = w.add_argument_group("Slurm (with --slurm)")
-    sl.add_argument("--slurm-jobs", type=int, default=2, help="most jobs at once (adaptive; default 2)")
-    sl.add_argument("--slurm-cores", type=int, default=1, help="cores per job, one worker each (default 1)")
-    sl.add_argument("--slurm-memory", default="2GB", help="memory per job (default 2GB)")
-    sl.add_argument("--slurm-walltime", default="01:00:00", help="walltime per job (default 01:00:00)")
-    sl.add_argument("--slurm-queue", help="partition")
-    sl.add_argument("--slurm-account", help="account")
-    sl.add_argument("--slurm-option", action="append", default=[], metavar="OPTION",
-                    help="an extra #SBATCH option, e.g. --slurm-option=--nodes=1 (repeatable)")
-    sl.add_argument("--slurm-host", help="address the scheduler listens on (default: this host's)")
-    sl.add_argument("--slurm-log-dir", help="folder for the jobs' logs")
+    _slurm_arguments(w)
     w.set_defaults(func=cmd_sweep)
     o = sub.add_parser("optimize", help="multi-objective policy search (NSGA-II): levers, objectives, "
                        "constraints and costs from a file (docs/optimize.md)")
@@ -436,10 +446,13 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--out", help="output folder (default results/<name>); run again into it to resume")
     where = o.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="local Dask cluster of N workers (default: one per CPU)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786")
+    where.add_argument("--slurm", action="store_true", help="Slurm through dask-jobqueue (extra [cluster])")
     where.add_argument("--serial", action="store_true", help="in this process, without Dask")
     o.add_argument("--answer", action="store_true", help="print the cheapest policy meeting the constraints and how "
                    "it compares with the base scenario on the same seeds (a finished search is not run again)")
     o.add_argument("--quiet", action="store_true", help="no progress lines")
+    _slurm_arguments(o)
     o.set_defaults(func=cmd_optimize)
     k = sub.add_parser("calibrate", help="fit scenario parameters to published targets (Optuna TPE) and score "
                        "held-out targets")

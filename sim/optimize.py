@@ -402,14 +402,16 @@ class OptimizeSummary:
                 f"{self.cheapest}")
 
 
-def optimize(path, out: str | Path | None = None, *, workers: int | None = None, serial: bool = False,
-             executor=None, progress: bool = False) -> OptimizeSummary:
+def optimize(path, out: str | Path | None = None, *, workers: int | None = None, scheduler: str | None = None,
+             slurm=None, serial: bool = False, executor=None, progress: bool = False) -> OptimizeSummary:
     """Run (or resume) an optimisation file and write its folder.
 
     Args:
         path: the optimisation file, or an Optimisation already loaded.
         out: the result folder (default results/<name>); run again into it to resume.
-        workers: size of the local Dask cluster; serial: in this process; executor: overrides both.
+        workers: size of the local Dask cluster; scheduler: the address of an existing Dask scheduler;
+            slurm: a `sim.executors.SlurmOptions` (Slurm through dask-jobqueue); serial: in this
+            process; executor: an executor object instead of all of these.
 
     Raises OptimizeError (bad file, or a folder that is not this search's) before anything is written.
     """
@@ -425,9 +427,11 @@ def optimize(path, out: str | Path | None = None, *, workers: int | None = None,
         raise OptimizeError(f"--out {out}: {exc}") from None
     try:
         with claim(out, KIND) as claimed:
-            _prepare(opt, claimed.out)
-            executor = executor or (Serial() if serial else Dask(workers=workers))
-            with running(executor, OptimizeError):
+            resumed = _check_folder(opt, claimed.out)
+            executor = executor or (Serial() if serial else Dask(workers=workers, address=scheduler, slurm=slurm))
+            with running(executor, OptimizeError):  # an unreachable scheduler: nothing written yet
+                if not resumed:
+                    _start_folder(opt, claimed.out)
                 t0 = time.perf_counter()
                 journal = Journal.open(claimed.out / JOURNAL)
                 order, history, ran = _search(opt, journal, executor, progress)
@@ -439,20 +443,25 @@ def optimize(path, out: str | Path | None = None, *, workers: int | None = None,
         raise OptimizeError(str(exc)) from None
 
 
-def _prepare(opt: Optimisation, out: Path) -> None:
-    """A new folder gets a 'running' manifest; this search's folder is resumed; another's is refused."""
-    from sim.store import write_bytes_atomic
-
+def _check_folder(opt: Optimisation, out: Path) -> bool:
+    """True when `out` holds this search (resume it); False when it is new; another's is refused."""
     manifest_path = out / "manifest.json"
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         if manifest.get("fingerprint") == opt.fingerprint():
-            return
+            return True
         raise OptimizeError(f"{out}: holds a different optimisation (another file, base, levers or seeds); "
                             "choose another --out")
+    return False
+
+
+def _start_folder(opt: Optimisation, out: Path) -> None:
+    """A new folder gets a 'running' manifest (what a resumed search recognises)."""
+    from sim.store import write_bytes_atomic
+
     out.mkdir(parents=True, exist_ok=True)
     manifest = _manifest(opt, "running", {JOURNAL: None, BASE_FILE: None})
-    write_bytes_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())
+    write_bytes_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode())
 
 
 def _manifest(opt: Optimisation, status: str, files: dict, **more) -> dict:
