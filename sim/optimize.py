@@ -125,6 +125,15 @@ class Search(Strict):
     seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
 
 
+class Posterior(Strict):
+    """A calibration's posterior sample (sim.posterior): each candidate is judged in `worlds`
+    plausible worlds drawn from it by weight, from `seed` (default: the replicates' root seed)."""
+
+    file: Annotated[str, Field(min_length=1)]  # relative to the optimisation file
+    worlds: Annotated[int, Field(ge=1, le=1000)] = 8
+    seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None
+
+
 class OptimizeSpec(Strict):
     """A whole optimisation file."""
 
@@ -140,16 +149,20 @@ class OptimizeSpec(Strict):
     constraints: list[Constraint] = []
     costs: Costs
     search: Search = Search()
+    posterior: Posterior | None = None
 
 
 @dataclass
 class Optimisation:
-    """A checked optimisation file: the spec, the resolved base scenario and the replicate seeds."""
+    """A checked optimisation file: the spec, the resolved base scenario, the plausible worlds (each
+    a set of scenario values; one world of none without a posterior) and the seeds of every run:
+    world k's replicate r has seed seeds[k * replicates + r], the same for every candidate."""
 
     path: Path
     spec: OptimizeSpec
     base: Scenario
     seeds: list[int]
+    worlds: list[dict[str, Any]] = field(default_factory=lambda: [{}])
 
     @property
     def levers(self) -> list[str]:
@@ -163,14 +176,14 @@ class Optimisation:
             values[name] = round(value, 4) if isinstance(value, float) else value
         return values
 
-    def scenario(self, values: dict[str, Any]) -> Scenario:
-        """The base with the lever values set (raises ScenarioError)."""
-        return with_settings(self.base, [override(k, v) for k, v in values.items()])
+    def scenario(self, values: dict[str, Any], world: dict[str, Any] | None = None) -> Scenario:
+        """The base in a plausible world (default none) with the lever values set (raises ScenarioError)."""
+        return with_settings(self.base, [override(k, v) for k, v in {**(world or {}), **values}.items()])
 
     def fingerprint(self) -> str:
         spec = self.spec.model_dump(mode="json")
         spec.pop("description")
-        body = {"spec": spec, "base": self.base.model_dump(mode="json"), "seeds": self.seeds}
+        body = {"spec": spec, "base": self.base.model_dump(mode="json"), "seeds": self.seeds, "worlds": self.worlds}
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -209,9 +222,25 @@ def load_optimisation(path) -> Optimisation:
         check_size(base)
     except ScenarioError as exc:
         raise OptimizeError(f"{path}: base: {exc}") from None
-    opt = Optimisation(path, spec, base, replicate_seeds(root, spec.replicates))
+    worlds = _worlds(path, spec, root) if spec.posterior else [{}]
+    opt = Optimisation(path, spec, base, replicate_seeds(root, spec.replicates * len(worlds)), worlds)
     _check_meaning(opt)
     return opt
+
+
+def _worlds(path: Path, spec: OptimizeSpec, root: int) -> list[dict[str, Any]]:
+    """The plausible worlds drawn from the file's posterior sample."""
+    from sim.posterior import PosteriorError, draw_worlds, read_posterior
+
+    post = spec.posterior
+    try:
+        params, rows, weights = read_posterior((path.parent / post.file).resolve())
+    except PosteriorError as exc:
+        raise OptimizeError(f"{path}: posterior.file: {exc}") from None
+    both = sorted(set(params) & set(spec.levers))
+    if both:
+        raise OptimizeError(f"{path}: posterior.file: {both[0]!r} is a lever too; a lever cannot also be uncertain")
+    return draw_worlds(rows, weights, post.worlds, root if post.seed is None else post.seed)[1]
 
 
 def load_folder(folder) -> Optimisation:
@@ -227,7 +256,8 @@ def load_folder(folder) -> Optimisation:
         order = manifest.get("lever_order") or list(data["levers"])  # the file's order (the manifest sorts keys)
         spec = OptimizeSpec.model_validate({**data, "levers": {k: data["levers"][k] for k in order}})
         base = scenario_from_json(manifest["scenario"], manifest.get("source_dir", "."))
-        opt = Optimisation(path, spec, base, [int(s) for s in manifest["seeds"]])
+        worlds = manifest.get("worlds") or [{}]
+        opt = Optimisation(path, spec, base, [int(s) for s in manifest["seeds"]], worlds)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise OptimizeError(f"{path}: not the manifest of a policy search ({type(exc).__name__}: {exc})") from None
     if manifest.get("kind") != KIND or manifest.get("fingerprint") != opt.fingerprint():
@@ -256,6 +286,15 @@ def _check_meaning(opt: Optimisation) -> None:
         last = max([item.year or 0, *(getattr(item, "years", None) or [])])
         if last > years:
             raise OptimizeError(f"{where}: year {last} is after the run's last year ({years})")
+    for k, world in enumerate(opt.worlds):
+        try:
+            opt.scenario({}, world)
+        except ScenarioError as exc:
+            raise OptimizeError(f"{path}: posterior.file: plausible world {k} makes the base invalid: {exc}") from None
+    runs = runs * len(opt.worlds)
+    if runs > MAX_RUNS:
+        raise OptimizeError(f"{path}: search: {runs:,} runs (generations x population x replicates x worlds) is "
+                            f"above the most a search may ask for ({MAX_RUNS:,})")
     for name, lever in spec.levers.items():
         values = lever.values if lever.values is not None else [lever.value(lever.bounds()[0]),
                                                                lever.value(lever.bounds()[1])]
@@ -271,12 +310,12 @@ def _check_meaning(opt: Optimisation) -> None:
 
 @dataclass(frozen=True)
 class CandidateTask:
-    """One candidate on every replicate seed, sendable to a worker."""
+    """One candidate in every plausible world on every replicate seed, sendable to a worker."""
 
     key: str
-    scenario: dict
+    scenarios: tuple[dict, ...]  # the candidate in each world
     source_dir: str
-    seeds: tuple[int, ...]
+    seeds: tuple[int, ...]  # world k's replicate r: seeds[k * replicates + r]
     spec: dict  # OptimizeSpec as JSON: objectives, constraints, costs
 
 
@@ -294,22 +333,25 @@ def metric_value(metrics: pd.DataFrame, key: str, year: int | None = None, years
 
 
 def evaluate(task: CandidateTask) -> list[dict]:
-    """Run one candidate on each replicate seed: one row per replicate with its objectives,
-    constraint values and cost (what the journal keeps). A search tries quotas above the eligible
-    on purpose (they are capped, as always), so the runs' RunWarnings are not shown."""
+    """Run one candidate in each world on each replicate seed: one row per run with its world,
+    replicate, seed, objectives, constraint values and cost (what the journal keeps). A search
+    tries quotas above the eligible on purpose (they are capped, as always), so the runs'
+    RunWarnings are not shown."""
     import warnings
 
     from sim.experiment import replicate_metrics, scenario_from_json
     from sim.model import RunWarning
 
     spec = OptimizeSpec.model_validate(task.spec)
-    scenario = scenario_from_json(task.scenario, task.source_dir)
     rows = []
-    for rep, seed in enumerate(task.seeds):
+    for i, seed in enumerate(task.seeds):
+        world, rep = divmod(i, spec.replicates)
+        scenario = scenario_from_json(task.scenarios[world], task.source_dir)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RunWarning)
             metrics = replicate_metrics(scenario, rep, seed)
-        row = {"replicate": rep, "seed": seed, "cost": run_cost(scenario, metrics, spec.costs)["total"]}
+        row = {"world": world, "replicate": rep, "seed": seed,
+               "cost": run_cost(scenario, metrics, spec.costs)["total"]}
         for i, o in enumerate(spec.objectives):
             row[f"objective_{i}"] = (run_cost(scenario, metrics, spec.costs, o.year)["total"] if o.metric == "cost"
                                      else metric_value(metrics, o.metric, o.year, o.years))
@@ -329,6 +371,18 @@ def t_interval(values: np.ndarray) -> tuple[float, float, float]:
         return mean, mean, mean
     half = float(stats.t.ppf(0.5 + INTERVAL / 2, len(values) - 1) * stats.sem(values))
     return mean, mean - half, mean + half
+
+
+def per_world(rows: pd.DataFrame, column: str) -> np.ndarray:
+    """What an interval is taken over: each run's value, or each plausible world's mean when the
+    runs are of several worlds (runs of one world are not independent draws of the posterior)."""
+    if "world" in rows and rows["world"].nunique() > 1:
+        return rows.groupby("world", sort=True)[column].mean().to_numpy(float)
+    return rows[column].to_numpy(float)
+
+
+def worst(values: np.ndarray, sense: str) -> float:
+    return float(np.max(values) if sense == "min" else np.min(values))
 
 
 def non_dominated(F: np.ndarray) -> np.ndarray:
@@ -470,7 +524,8 @@ def _manifest(opt: Optimisation, status: str, files: dict, **more) -> dict:
     return {"schema_version": SCHEMA_VERSION, "kind": KIND, "status": status, "name": opt.spec.name,
             "fingerprint": opt.fingerprint(), "optimisation": opt.spec.model_dump(mode="json"),
             "lever_order": opt.levers, "scenario": opt.base.model_dump(mode="json"), "source_dir": opt.base.source_dir,
-            "seeds": opt.seeds, "versions": versions(), "git_commit": git_commit(), "files": files, **more}
+            "seeds": opt.seeds, "worlds": opt.worlds, "versions": versions(), "git_commit": git_commit(),
+            "files": files, **more}
 
 
 def _objectives(opt: Optimisation, entry: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -489,11 +544,11 @@ def _objectives(opt: Optimisation, entry: dict) -> tuple[np.ndarray, np.ndarray]
 def _task(opt: Optimisation, key: str, values: dict) -> CandidateTask | dict:
     """The candidate's task, or its journal entry straight away when its values make the base invalid."""
     try:
-        scenario = opt.scenario(values)
+        scenarios = [opt.scenario(values, world) for world in opt.worlds]
     except ScenarioError as exc:
         return {"key": key, "values": values, "valid": False, "error": str(exc), "rows": []}
-    return CandidateTask(key, scenario.model_dump(mode="json"), scenario.source_dir, tuple(opt.seeds),
-                         opt.spec.model_dump(mode="json"))
+    return CandidateTask(key, tuple(sc.model_dump(mode="json") for sc in scenarios), opt.base.source_dir,
+                         tuple(opt.seeds), opt.spec.model_dump(mode="json"))
 
 
 def _search(opt: Optimisation, journal: Journal, executor, progress: bool):
@@ -549,7 +604,8 @@ def _search(opt: Optimisation, journal: Journal, executor, progress: bool):
 
 def _table(opt: Optimisation, journal: Journal, order: dict) -> pd.DataFrame:
     """One row per evaluated candidate, in the order first asked: levers, objectives (mean and
-    t-interval), constraint shares met, cost, feasibility."""
+    t-interval; with a posterior also the worst world's mean), constraint shares met (of all
+    runs), cost, feasibility."""
     spec = opt.spec
     records = []
     for key, (gen, pos) in sorted(order.items(), key=lambda kv: kv[1]):
@@ -557,15 +613,17 @@ def _table(opt: Optimisation, journal: Journal, order: dict) -> pd.DataFrame:
         rec = {"candidate": key, "generation": gen, "position": pos, "valid": bool(entry["valid"])}
         rec |= {name: entry["values"][name] for name in opt.levers}
         rows = pd.DataFrame(entry["rows"])
-        for i in range(len(spec.objectives)):
-            vals = rows[f"objective_{i}"].to_numpy(float) if entry["valid"] else np.array([np.nan])
+        for i, o in enumerate(spec.objectives):
+            vals = per_world(rows, f"objective_{i}") if entry["valid"] else np.array([np.nan])
             rec[f"objective_{i}"], rec[f"objective_{i}_low"], rec[f"objective_{i}_high"] = t_interval(vals)
+            if spec.posterior:
+                rec[f"objective_{i}_worst"] = worst(vals, o.sense)
         ok = bool(entry["valid"])
         for j, c in enumerate(spec.constraints):
             share = float(np.mean([c.met(v) for v in rows[f"constraint_{j}"]])) if entry["valid"] else 0.0
             rec[f"constraint_{j}_share_met"] = share
             ok = ok and share >= c.share
-        rec["cost"], rec["cost_low"], rec["cost_high"] = (t_interval(rows["cost"].to_numpy(float))
+        rec["cost"], rec["cost_low"], rec["cost_high"] = (t_interval(per_world(rows, "cost"))
                                                           if entry["valid"] else (np.nan,) * 3)
         rec["feasible"] = ok
         records.append(rec)
@@ -706,22 +764,32 @@ def _cheapest_words(opt: Optimisation, best) -> str:
             f"to {best['cost_high']:,.0f}).")
 
 
+def _worlds_words(opt: Optimisation) -> str:
+    post = opt.spec.posterior
+    if not post:
+        return ""
+    return (f" in each of {post.worlds} plausible worlds drawn by weight from the posterior sample {post.file}; "
+            "constraints are shares of all runs")
+
+
 def _summary(opt: Optimisation, frame: pd.DataFrame, front: pd.DataFrame) -> str:
     spec = opt.spec
     lines = [f"# Optimisation {spec.name}", "", *([spec.description.strip(), ""] if spec.description.strip() else []),
              f"{len(frame)} candidates evaluated over {spec.search.generations} generations (NSGA-II, population "
              f"{spec.search.population}, seed {spec.search.seed}), each on {spec.replicates} replicates "
-             "(common random numbers).", "", "## Answer", "", _answer(opt, frame), ""]
+             f"(common random numbers){_worlds_words(opt)}.", "", "## Answer", "", _answer(opt, frame), ""]
     if cheapest(frame) is None and spec.constraints:
         lines += _closest_lines(opt, frame)
     lines += ["## Constraints", ""]
     lines += [f"- {constraint_words(opt, j)}" for j in range(len(spec.constraints))] or ["- none"]
     among = "" if frame["feasible"].any() or not spec.constraints else ", none meeting the constraints"
+    over = "plausible worlds' means (worst world after /)" if spec.posterior else "replicates"
     lines += ["", f"## Non-dominated candidates ({len(front)}{among}), means and {INTERVAL:.0%} t-intervals over "
-              "replicates", ""]
+              f"{over}", ""]
     for _, row in front.sort_values("objective_0", kind="stable").iterrows():
         objs = ", ".join(f"{objective_words(opt, i)} {_num(row[f'objective_{i}'])} "
                          f"[{_num(row[f'objective_{i}_low'])}, {_num(row[f'objective_{i}_high'])}]"
+                         + (f" / {_num(row[f'objective_{i}_worst'])}" if spec.posterior else "")
                          for i in range(len(spec.objectives)))
         lines.append(f"- {candidate_words(opt, row)}: {objs}")
     lines += ["", "## Prices", ""]

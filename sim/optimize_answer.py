@@ -32,7 +32,9 @@ from sim.optimize import (
     constraint_words,
     evaluate,
     objective_words,
+    per_world,
     t_interval,
+    worst,
 )
 
 
@@ -50,6 +52,7 @@ class Compared:
     diff: float
     diff_low: float
     diff_high: float
+    worst: float | None = None  # the worst plausible world's mean, with a posterior
 
     @property
     def verdict(self) -> str:
@@ -82,8 +85,10 @@ class Answer:
                f"Over {self.runs} on common seeds (means, {INTERVAL:.0%} t-intervals; difference = policy - base "
                "scenario, paired by seed):"]
         for c in self.objectives:
-            out.append(f"- {c.words}: {_n(c.mean)} [{_n(c.low)}, {_n(c.high)}]; base scenario {_n(c.base)}; "
-                       f"difference {_n(c.diff, True)} [{_n(c.diff_low, True)}, {_n(c.diff_high, True)}]: {c.verdict}")
+            worst_world = "" if c.worst is None else f" (worst world {_n(c.worst)})"
+            out.append(f"- {c.words}: {_n(c.mean)} [{_n(c.low)}, {_n(c.high)}]{worst_world}; "
+                       f"base scenario {_n(c.base)}; difference {_n(c.diff, True)} "
+                       f"[{_n(c.diff_low, True)}, {_n(c.diff_high, True)}]: {c.verdict}")
         if self.constraints:
             out.append(f"Constraints met by the policy: {'; '.join(self.constraints)}.")
             out.append(f"By the base scenario: {'; '.join(self.base_constraints)}.")
@@ -146,14 +151,6 @@ def finished(opt: Optimisation, out: Path) -> bool:
     return manifest.get("fingerprint") == opt.fingerprint() and manifest.get("status") == "done"
 
 
-def _per_world(frame: pd.DataFrame, column: str) -> np.ndarray:
-    """A column's values to take an interval over: per replicate, or per world's mean when the rows
-    are of several plausible worlds."""
-    if "world" in frame and frame["world"].nunique() > 1:
-        return frame.groupby("world", sort=True)[column].mean().to_numpy(float)
-    return frame[column].to_numpy(float)
-
-
 def answer(opt: Optimisation, out: str | Path, progress: bool = False) -> Answer:
     """The answer of the finished search in `out` (raises OptimizeError when it is not finished)."""
     out = Path(out)
@@ -161,7 +158,8 @@ def answer(opt: Optimisation, out: str | Path, progress: bool = False) -> Answer
         raise OptimizeError(f"{out}: holds no finished search of {opt.path}; run teachersim optimize on it first")
     frame = pd.read_parquet(out / "candidates.parquet")
     spec = opt.spec
-    runs = f"{spec.replicates} replicates"
+    runs = (f"{len(opt.worlds)} plausible worlds x {spec.replicates} replicates" if spec.posterior
+            else f"{spec.replicates} replicates")
     best = cheapest(frame)
     if best is None:
         near = ""
@@ -173,18 +171,18 @@ def answer(opt: Optimisation, out: str | Path, progress: bool = False) -> Answer
     reps = pd.read_parquet(out / "replicates.parquet")
     mine = reps[reps["candidate"] == best["candidate"]].drop(columns="candidate")
     base = pd.DataFrame(base_rows(opt, out, progress))
-    keys = ["world", "replicate"] if "world" in mine else ["replicate"]
-    paired = mine.merge(base, on=keys, suffixes=("", "_base"), validate="one_to_one")
+    paired = mine.merge(base, on=["world", "replicate"], suffixes=("", "_base"), validate="one_to_one")
     if len(paired) != len(mine) or not (paired["seed"] == paired["seed_base"]).all():
         raise OptimizeError(f"{out}/{BASE_FILE}: the base scenario's runs are not on the search's seeds")
     result = Answer(spec.name, runs, candidate_words(opt, best), str(best["candidate"]))
     for i, o in enumerate(spec.objectives):
         col = f"objective_{i}"
         paired[f"diff_{i}"] = paired[col] - paired[f"{col}_base"]
-        mean, low, high = t_interval(_per_world(paired, col))
-        diff, diff_low, diff_high = t_interval(_per_world(paired, f"diff_{i}"))
+        mean, low, high = t_interval(per_world(paired, col))
+        diff, diff_low, diff_high = t_interval(per_world(paired, f"diff_{i}"))
         result.objectives.append(Compared(objective_words(opt, i), o.sense, mean, low, high,
-                                          float(paired[f"{col}_base"].mean()), diff, diff_low, diff_high))
+                                          float(paired[f"{col}_base"].mean()), diff, diff_low, diff_high,
+                                          worst(per_world(paired, col), o.sense) if spec.posterior else None))
     for j, c in enumerate(spec.constraints):
         words = constraint_words(opt, j)
         result.shares.append(float(np.mean([c.met(v) for v in paired[f"constraint_{j}"]])))

@@ -21,6 +21,7 @@ from sim.optimize import (
     INTERVAL,
     _chosen,
     _value_words,
+    _worlds_words,
     constraint_words,
     lever_words,
     load_folder,
@@ -57,6 +58,9 @@ def front_table(opt, frame: pd.DataFrame) -> pd.DataFrame:
             mean = row[f"objective_{i}"]
             rec[objective_words(opt, i)] = interval(mean, row[f"objective_{i}_low"], row[f"objective_{i}_high"],
                                                     digits=4, count=abs(mean) >= 1000)
+            if opt.spec.posterior:
+                rec[f"worst world: {objective_words(opt, i)}"] = interval(row[f"objective_{i}_worst"], None, None,
+                                                                          digits=4, count=abs(mean) >= 1000)
         if not any(o.metric == "cost" for o in opt.spec.objectives):
             rec[f"cost ({opt.spec.costs.currency})"] = interval(row["cost"], row["cost_low"], row["cost_high"],
                                                                 count=True)
@@ -105,7 +109,8 @@ def optimize_report(folder: Path, markdown_dir: Path) -> tuple[Report, str]:
     what = [spec.description.strip()] if spec.description.strip() else []
     what.append(f"{len(frame)} candidates evaluated over {len(history)} generations (NSGA-II, population "
                 f"{spec.search.population}, seed {spec.search.seed}), each on the same {spec.replicates} replicate "
-                f"seeds (common random numbers); intervals are {INTERVAL:.0%} t-intervals of the mean.")
+                f"seeds (common random numbers){_worlds_words(opt)}; intervals are {INTERVAL:.0%} t-intervals of the "
+                f"mean{' over the worlds' if spec.posterior else ''}.")
     section("What was asked", what)
     section("Answer", ans.lines())
     met = "is met" if ans.policy else "is not met by any candidate"

@@ -341,3 +341,110 @@ def test_report_of_an_unfinished_search_is_one_line(reference, tmp_path, capsys)
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "the search has not finished" in err
     assert not (out / "report.html").exists() and not (out / "report.md").exists()
+
+
+# ------------------------------------------------------------------------------ calibration posteriors
+
+MIN_COUNT = "policy.programs.district_exchange.quota.min_count"
+
+
+def write_posterior(folder, weights=(0.5, 0.3, 0.2, 0.0), counts=(0, 25, 40, 999)):
+    """A tiny posterior sample as teachersim calibrate writes it: the head count of the exchange
+    is uncertain (the last particle has weight 0 and must never be drawn)."""
+    path = folder / "posterior.parquet"
+    pd.DataFrame({"particle": range(len(weights)), "weight": weights, "distance": 0.1, "generation": 3,
+                  MIN_COUNT: list(counts)}).to_parquet(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def judged(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("posterior")
+    write_posterior(folder)
+    path = write_file(folder, posterior={"file": "posterior.parquet", "worlds": 3},
+                      search={"generations": 2, "population": 6, "seed": 2})
+    optimize(path, folder / "out", executor=Serial())
+    return path, folder / "out"
+
+
+def test_worlds_are_drawn_by_weight_from_the_seed_alone():
+    from sim.posterior import draw_worlds
+
+    rows = [{"a": 0}, {"a": 1}, {"a": 2}]
+    picks, worlds = draw_worlds(rows, np.array([0.7, 0.3, 0.0]), 400, seed=11)
+    assert set(picks) == {0, 1} and worlds[:5] == [rows[i] for i in picks[:5]]
+    assert abs(np.mean(np.array(picks) == 0) - 0.7) < 0.08
+    assert draw_worlds(rows, np.array([0.7, 0.3, 0.0]), 400, seed=11)[0] == picks
+    assert draw_worlds(rows, np.array([0.7, 0.3, 0.0]), 400, seed=12)[0] != picks
+
+
+def test_each_candidate_is_judged_in_every_plausible_world(judged):
+    from scipy import stats
+
+    from sim.experiment import replicate_metrics
+    from sim.optimize import metric_value
+    from sim.scenario import load_scenario
+
+    _, out = judged
+    manifest = json.loads((out / "manifest.json").read_text())
+    worlds = manifest["worlds"]
+    assert len(worlds) == 3 and all(w[MIN_COUNT] in (0, 25, 40) for w in worlds)
+    reps = pd.read_parquet(out / "replicates.parquet")
+    cands = pd.read_parquet(out / "candidates.parquet").set_index("candidate")
+    assert len(manifest["seeds"]) == 6 == len(set(manifest["seeds"]))
+    for key, runs in reps.groupby("candidate"):
+        pairs = sorted(zip(runs["world"], runs["replicate"], strict=True))
+        assert pairs == [(k, r) for k in range(3) for r in range(2)]
+        assert list(runs.sort_values(["world", "replicate"])["seed"]) == manifest["seeds"]  # the same for all
+        means = runs.groupby("world")["objective_0"].mean().to_numpy()
+        row = cands.loc[key]
+        assert row["objective_0"] == pytest.approx(means.mean())
+        assert row["objective_0_worst"] == pytest.approx(means.max())  # commute: minimised
+        if np.ptp(means) > 0:
+            half = stats.t.ppf(0.975, 2) * stats.sem(means)
+            assert row["objective_0_high"] == pytest.approx(means.mean() + half)
+        assert row["constraint_0_share_met"] == pytest.approx(np.mean(runs["constraint_0"] >= 20))
+    # one run again here: world 2's values and the candidate's levers on the base, seed of world 2, replicate 1
+    key, values = next((k, v) for k, v in cands.iterrows() if v["valid"])
+    scenario = load_scenario(BASE, [*TINY, "run.years=3", f"{MIN_COUNT}={worlds[2][MIN_COUNT]}",
+                                    f"{SHARE}={values[SHARE]}", f"{BEDS}={values[BEDS]}"])
+    run = reps[(reps["candidate"] == key) & (reps["world"] == 2) & (reps["replicate"] == 1)].iloc[0]
+    metrics = replicate_metrics(scenario, 1, manifest["seeds"][5])
+    assert run["objective_0"] == metric_value(metrics, "mean_commute_rotators:all", years=[1, 3])
+    assert run["constraint_0"] == metric_value(metrics, "rotations:all", year=1)
+
+
+def test_answer_and_report_of_a_search_across_worlds_give_the_worst_world(judged, tmp_path, capsys):
+    import shutil
+
+    from sim.cli import main
+
+    path, out = judged
+    shutil.copytree(out, tmp_path / "out")
+    assert main(["optimize", str(path), "--out", str(tmp_path / "out"), "--answer", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "Over 3 plausible worlds x 2 replicates on common seeds" in text and "(worst world " in text
+    base = json.loads((tmp_path / "out" / "base.json").read_text())["rows"]
+    assert sorted((r["world"], r["replicate"]) for r in base) == [(k, r) for k in range(3) for r in range(2)]
+    assert main(["report", str(tmp_path / "out")]) == 0
+    assert "worst world: " in (tmp_path / "out" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("frame, words", [
+    (pd.DataFrame({MIN_COUNT: [1, 2]}), "no 'weight' column"),
+    (pd.DataFrame({"weight": [1.0, -1.0], MIN_COUNT: [1, 2]}), "weight: must be finite, non-negative"),
+    (pd.DataFrame({"weight": [1.0], "policy.nope": [1]}), "plausible world 0 makes the base invalid"),
+    (pd.DataFrame({"weight": [1.0], BEDS: [3]}), f"{BEDS!r} is a lever too"),
+    (pd.DataFrame({"weight": [1.0], "particle": [0]}), "no parameter column"),
+    (None, "posterior sample not found"),
+])
+def test_a_bad_posterior_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, frame, words):
+    from sim.cli import main
+
+    if frame is not None:
+        frame.to_parquet(tmp_path / "posterior.parquet")
+    path = write_file(tmp_path, posterior={"file": "posterior.parquet", "worlds": 2})
+    assert main(["optimize", str(path), "--out", str(tmp_path / "out"), "--serial", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(path) in err and words in err, err
+    assert not (tmp_path / "out").exists()
