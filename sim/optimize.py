@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from sim.costs import Costs, run_cost
+from sim.costs import ITEMS, Costs, quantities, run_cost
 from sim.designs import Parameter, ParameterKey, known_group, override
 from sim.scenario import (
     Scenario,
@@ -351,7 +351,8 @@ def evaluate(task: CandidateTask) -> list[dict]:
             warnings.simplefilter("ignore", RunWarning)
             metrics = replicate_metrics(scenario, rep, seed)
         row = {"world": world, "replicate": rep, "seed": seed,
-               "cost": run_cost(scenario, metrics, spec.costs)["total"]}
+               "cost": run_cost(scenario, metrics, spec.costs)["total"],
+               **{f"quantity_{item}": q for item, q in quantities(scenario, metrics).items()}}
         for i, o in enumerate(spec.objectives):
             row[f"objective_{i}"] = (run_cost(scenario, metrics, spec.costs, o.year)["total"] if o.metric == "cost"
                                      else metric_value(metrics, o.metric, o.year, o.years))
@@ -793,10 +794,11 @@ def _summary(opt: Optimisation, frame: pd.DataFrame, front: pd.DataFrame) -> str
                          for i in range(len(spec.objectives)))
         lines.append(f"- {candidate_words(opt, row)}: {objs}")
     lines += ["", "## Prices", ""]
-    for item in ("allowance", "dormitory_bed", "double_teacher_classroom"):
+    for item in ITEMS:
         p = getattr(spec.costs, item)
+        explored = f"; explored {p.explored[0]:,.2f} to {p.explored[1]:,.2f}" if p.explored else ""
         lines.append(f"- {item.replace('_', ' ')}: {p.value:,.2f} {spec.costs.currency} {p.unit} "
-                     f"({p.source if p.source else 'assumption'})")
+                     f"({p.source if p.source else 'assumption'}{explored})")
     return "\n".join(lines) + "\n"
 
 

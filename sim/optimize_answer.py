@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.costs import ITEMS
 from sim.optimize import (
     BASE_FILE,
     INTERVAL,
@@ -64,6 +65,37 @@ class Compared:
 
 
 @dataclass
+class PriceEnd:
+    """The cheapest candidate meeting the constraints when one price is at an end of its explored
+    range (the others as in the file), among the candidates the search evaluated."""
+
+    item: str
+    end: str  # "low" or "high"
+    price: float
+    candidate: str | None
+    words: str  # the candidate in words, "" when it is the chosen one
+
+
+def price_ends(opt: Optimisation, frame: pd.DataFrame, reps: pd.DataFrame) -> list[PriceEnd]:
+    """Each explored price at its two ends: runs re-priced from their quantities (nothing re-run).
+    Feasibility is as evaluated (a constraint on cost is at the file's prices)."""
+    costs = opt.spec.costs
+    chosen = cheapest(frame)
+    out = []
+    for item in ITEMS:
+        price = getattr(costs, item)
+        for end, value in zip(("low", "high"), price.explored or [], strict=False):
+            prices = {i: getattr(costs, i).value for i in ITEMS} | {item: value}
+            cost = sum(reps[f"quantity_{i}"] * prices[i] for i in ITEMS)
+            means = reps.assign(cost=cost).groupby("candidate")["cost"].mean()
+            best = cheapest(frame.assign(cost=frame["candidate"].map(means)))
+            key = None if best is None else str(best["candidate"])
+            same = chosen is not None and key == chosen["candidate"]
+            out.append(PriceEnd(item, end, value, key, "" if same or best is None else candidate_words(opt, best)))
+    return out
+
+
+@dataclass
 class Answer:
     """What `teachersim optimize FILE --answer` prints."""
 
@@ -76,6 +108,8 @@ class Answer:
     base_constraints: list[str] = field(default_factory=list)
     shares: list[float] = field(default_factory=list)  # of the policy's runs meeting each constraint
     base_shares: list[float] = field(default_factory=list)
+    prices: list[PriceEnd] = field(default_factory=list)
+    currency: str = ""
     closest: str = ""
 
     def lines(self) -> list[str]:
@@ -92,6 +126,13 @@ class Answer:
         if self.constraints:
             out.append(f"Constraints met by the policy: {'; '.join(self.constraints)}.")
             out.append(f"By the base scenario: {'; '.join(self.base_constraints)}.")
+        changed = [p for p in self.prices if p.words]
+        if self.prices and not changed:
+            out.append("Prices: with any one price at either end of its explored range, the cheapest choice is the "
+                       "same.")
+        for p in changed:
+            out.append(f"Prices: with {p.item.replace('_', ' ')} at {p.price:,.0f} {self.currency} (the {p.end} end "
+                       f"of its explored range) the cheapest choice would instead be: {p.words}.")
         return out
 
     def text(self) -> str:
@@ -174,7 +215,8 @@ def answer(opt: Optimisation, out: str | Path, progress: bool = False) -> Answer
     paired = mine.merge(base, on=["world", "replicate"], suffixes=("", "_base"), validate="one_to_one")
     if len(paired) != len(mine) or not (paired["seed"] == paired["seed_base"]).all():
         raise OptimizeError(f"{out}/{BASE_FILE}: the base scenario's runs are not on the search's seeds")
-    result = Answer(spec.name, runs, candidate_words(opt, best), str(best["candidate"]))
+    result = Answer(spec.name, runs, candidate_words(opt, best), str(best["candidate"]),
+                    prices=price_ends(opt, frame, reps), currency=spec.costs.currency)
     for i, o in enumerate(spec.objectives):
         col = f"objective_{i}"
         paired[f"diff_{i}"] = paired[col] - paired[f"{col}_base"]

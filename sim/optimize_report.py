@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.costs import ITEMS
 from sim.html_report import Report, _md, _paragraphs, _provenance, interval, table_html
 from sim.optimize import (
     INTERVAL,
@@ -83,6 +84,21 @@ def constraints_table(opt, frame: pd.DataFrame, ans) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def prices_table(opt, ans) -> pd.DataFrame:
+    costs, rows = opt.spec.costs, []
+    ends = {(p.item, p.end): p for p in ans.prices}
+    for item in ITEMS:
+        p = getattr(costs, item)
+        rec = {"price": item.replace("_", " "), f"value ({costs.currency})": f"{p.value:,.2f}", "unit": p.unit,
+               "source": p.source or "assumption",
+               "explored": f"{p.explored[0]:,.2f} to {p.explored[1]:,.2f}" if p.explored else "-"}
+        for end in ("low", "high"):
+            e = ends.get((item, end))
+            rec[f"cheapest at the {end} end"] = "-" if e is None else (e.words or "the same")
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
 def optimize_report(folder: Path, markdown_dir: Path) -> tuple[Report, str]:
     """The HTML report and its markdown twin (figures linked relative to `markdown_dir`)."""
     opt = load_folder(folder)
@@ -122,6 +138,9 @@ def optimize_report(folder: Path, markdown_dir: Path) -> tuple[Report, str]:
             "; mean [interval]; options lettered as in the figure.",
             figures=[("figures/pareto.png", "Each pair of objectives: grey misses a constraint, blue meets them, red "
                       "is non-dominated; the lettered options are spelled out under the figure.")])
+    section("Prices", ["Each price, its source or that it is an assumption, and the cheapest candidate meeting the "
+                       "constraints with that one price at either end of its explored range (the evaluated runs "
+                       "re-priced, nothing run again)."], prices_table(opt, ans))
     conv = history.assign(hypervolume=history["hypervolume"].map(lambda x: f"{x:.4f}"))
     section("Convergence", ["The hypervolume of the front (objectives scaled by the first generation's range, "
                             "reference point 1.1): it levels off when more generations find little better."],

@@ -24,9 +24,11 @@ TINY = ["world.schools_per_district=12", "world.teachers_per_school=15",
         "policy.programs.district_exchange.quota.min_count=0"]
 SHARE = "policy.programs.district_exchange.quota.share_of_eligible"
 BEDS = "policy.dormitories_per_district"
-PRICES = {"allowance": {"value": 20000, "unit": "per teacher-year on rotation at allowance 1.0", "assumption": True},
+PRICES = {"allowance": {"value": 20000, "unit": "per teacher-year on rotation at allowance 1.0", "assumption": True,
+                        "explored": [10000, 40000]},
           "dormitory_bed": {"value": 6000, "unit": "per bed per year", "source": "a test price"},
-          "double_teacher_classroom": {"value": 80000, "unit": "per classroom per year", "assumption": True}}
+          "double_teacher_classroom": {"value": 80000, "unit": "per classroom per year", "assumption": True,
+                                       "explored": [40000, 120000]}}
 OUTPUTS = ("candidates.parquet", "replicates.parquet", "front.parquet", "convergence.parquet")
 
 
@@ -182,6 +184,10 @@ def test_cost_prices_beds_classrooms_and_allowance_by_year():
     ({"constraints": [{"metric": "rotations", "year": 1}]}, "give at_most or at_least"),
     ({"costs": {**PRICES, "dormitory_bed": {"value": 1, "unit": "per bed"}}},
      "costs.dormitory_bed: Value error, give a source, or say assumption: true"),
+    ({"costs": {**PRICES, "allowance": {"value": 1, "unit": "per year", "assumption": True}}},
+     "costs.allowance: Value error, an assumption needs the range it is explored over"),
+    ({"costs": {**PRICES, "allowance": {"value": 1, "unit": "per year", "assumption": True, "explored": [2, 3]}}},
+     "costs.allowance: Value error, explored: [2.0, 3.0] does not contain the value 1"),
     ({"base": "missing.yaml"}, "base: scenario file 'missing.yaml' not found"),
     ({"search": {"generations": 500, "population": 1000}}, "above the most a search may ask for"),
     ({"set": ["world.schools_per_district=-1"]}, "base:"),
@@ -448,3 +454,39 @@ def test_a_bad_posterior_is_one_line_exit_2_and_nothing_written(tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and str(path) in err and words in err, err
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------ prices
+
+
+def test_a_price_at_an_end_of_its_explored_range_can_change_the_cheapest_choice(tmp_path):
+    from sim.optimize_answer import price_ends
+
+    opt = load_optimisation(write_file(tmp_path))  # beds 6,000 a bed-year; classrooms 80,000 (40,000 to 120,000)
+    frame = pd.DataFrame({"candidate": ["beds", "rooms"], "generation": 1, "position": [0, 1], "valid": True,
+                          "feasible": True, "non_dominated": True, SHARE: 0.3, BEDS: [10, 0]})
+    reps = pd.DataFrame({"candidate": ["beds", "rooms"], "quantity_allowance": 0.0,
+                         "quantity_dormitory_bed": [10.0, 0.0], "quantity_double_teacher_classroom": [0.0, 1.0]})
+    frame["cost"] = frame["candidate"].map({"beds": 10 * 6000, "rooms": 80000})  # beds are cheaper at these prices
+    ends = {(e.item, e.end): e for e in price_ends(opt, frame, reps)}
+    assert set(ends) == {("allowance", "low"), ("allowance", "high"), ("double_teacher_classroom", "low"),
+                         ("double_teacher_classroom", "high")}  # the sourced bed price is not explored
+    assert ends["double_teacher_classroom", "low"].candidate == "rooms"  # 40,000 < 60,000
+    assert ends["double_teacher_classroom", "low"].words.endswith("dormitories per district 0")
+    assert ends["double_teacher_classroom", "high"].candidate == "beds" and ends["allowance", "low"].words == ""
+
+
+def test_every_price_of_the_shipped_examples_has_a_unit_and_a_cited_source_or_an_explored_range():
+    import re
+
+    keys = set(re.findall(r"^\| ([A-Z][A-Z0-9-]+) \|", (REPO / "docs" / "sources.md").read_text(), re.M))
+    for path in sorted((REPO / "optimize").glob("*.yaml")):
+        costs = load_optimisation(path).spec.costs
+        for item in ("allowance", "dormitory_bed", "double_teacher_classroom"):
+            price = getattr(costs, item)
+            assert price.unit
+            if price.source is not None:
+                cited = re.findall(r"sources\.md: ([A-Z][A-Z0-9-]+)", price.source)
+                assert cited and set(cited) <= keys, (path, item, price.source)
+            else:
+                assert price.assumption and price.explored, (path, item)
