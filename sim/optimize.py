@@ -804,15 +804,28 @@ def _summary(opt: Optimisation, frame: pd.DataFrame, front: pd.DataFrame) -> str
 
 def _figures(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray, history: pd.DataFrame,
              folder: Path) -> list[str]:
-    import textwrap
-
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "inline" not in matplotlib.get_backend():  # files drawn off-screen; a notebook keeps its inline figures
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     folder.mkdir(exist_ok=True)
-    names = []
+    for name, fig in (("pareto.png", pareto_figure(opt, frame, mask)), ("convergence.png",
+                                                                          convergence_figure(history))):
+        fig.savefig(folder / name, dpi=110, metadata={"Software": None})
+        plt.close(fig)
+    return ["figures/pareto.png", "figures/convergence.png"]
+
+
+def pareto_figure(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray | None = None):
+    """Each pair of objectives: candidates missing a constraint, meeting them, and the front (`mask`,
+    default the frame's `non_dominated`); the chosen options lettered and spelled out in words."""
+    import textwrap
+
+    import matplotlib.pyplot as plt
+
+    mask = frame["non_dominated"].to_numpy(bool) if mask is None else mask
     n = len(opt.spec.objectives)
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)][:6] or [(0, 0)]
     valid, feasible = frame["valid"].to_numpy(bool), frame["feasible"].to_numpy(bool)
@@ -835,19 +848,20 @@ def _figures(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray, history: 
     fig.text(0.01, 0.01, "\n".join(lines), fontsize=8, va="bottom", ha="left")
     fig.suptitle(f"{opt.spec.name}: the options found")
     fig.tight_layout(rect=(0, 0.02 + 0.2 * len(lines) / fig.get_figheight(), 1, 0.97))
-    fig.savefig(folder / "pareto.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    names.append("figures/pareto.png")
+    return fig
+
+
+def convergence_figure(history: pd.DataFrame):
+    """The front's hypervolume by generation."""
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(history["generation"], history["hypervolume"], marker="o")
     ax.set_xlabel("generation")
     ax.set_ylabel("hypervolume of the front (scaled objectives)")
     ax.set_title("convergence")
     fig.tight_layout()
-    fig.savefig(folder / "convergence.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    names.append("figures/convergence.png")
-    return names
+    return fig
 
 
 def _axis_words(opt: Optimisation, i: int) -> str:

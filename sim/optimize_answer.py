@@ -110,6 +110,8 @@ class Answer:
     base_shares: list[float] = field(default_factory=list)
     prices: list[PriceEnd] = field(default_factory=list)
     currency: str = ""
+    base_meets: bool = False  # the base scenario meets every constraint itself
+    base_cheaper: bool = False  # ... and costs less than the chosen policy
     closest: str = ""
 
     def lines(self) -> list[str]:
@@ -126,6 +128,10 @@ class Answer:
         if self.constraints:
             out.append(f"Constraints met by the policy: {'; '.join(self.constraints)}.")
             out.append(f"By the base scenario: {'; '.join(self.base_constraints)}.")
+        if self.base_meets:
+            out.append("The base scenario meets the constraints itself" + (
+                ", and costs less than the cheapest candidate found: keep it, unless the other objectives' "
+                "differences are worth the cost." if self.base_cheaper else "."))
         changed = [p for p in self.prices if p.words]
         if self.prices and not changed:
             out.append("Prices: with any one price at either end of its explored range, the cheapest choice is the "
@@ -231,5 +237,9 @@ def answer(opt: Optimisation, out: str | Path, progress: bool = False) -> Answer
         result.base_shares.append(float(np.mean([c.met(v) for v in base[f"constraint_{j}"]])))
         result.constraints.append(f"{words}: met in {result.shares[-1]:.0%}")
         result.base_constraints.append(f"{words}: met in {result.base_shares[-1]:.0%}")
+    base_cost = float(base["cost"].mean())
+    result.base_meets = bool(spec.constraints) and all(s >= c.share for s, c in
+                                                       zip(result.base_shares, spec.constraints, strict=True))
+    result.base_cheaper = result.base_meets and base_cost < float(best["cost"])
     return result
 

@@ -490,3 +490,16 @@ def test_every_price_of_the_shipped_examples_has_a_unit_and_a_cited_source_or_an
                 assert cited and set(cited) <= keys, (path, item, price.source)
             else:
                 assert price.assumption and price.explored, (path, item)
+
+
+def test_answer_says_when_the_base_scenario_meets_the_constraints_for_less(tmp_path, capsys):
+    from sim.cli import main
+
+    levers = {SHARE: {"low": 0.0, "high": 0.6}, BEDS: {"low": 5, "high": 30, "integer": True}}  # beds cost money
+    path = write_file(tmp_path, levers=levers,
+                      constraints=[{"metric": "rotations", "at_least": 0, "year": 1}],
+                      search={"generations": 1, "population": 4, "seed": 1})
+    assert main(["optimize", str(path), "--out", str(tmp_path / "out"), "--serial", "--quiet", "--answer"]) == 0
+    out = capsys.readouterr().out
+    assert "By the base scenario: rotations:all at least 0 in year 1 in at least 100% of replicates: met in 100%" in out
+    assert "The base scenario meets the constraints itself, and costs less than the cheapest candidate found" in out
