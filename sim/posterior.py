@@ -5,7 +5,8 @@ per particle, a `weight` column (importance weights), bookkeeping columns (`part
 `distance`, `generation`) and one column per fitted parameter named by its dotted scenario path.
 A policy search draws K worlds from it with replacement, with probability proportional to the
 weights, from its own named stream (so the same file and seed give the same worlds); each world
-is the optimisation's base with that particle's parameter values set.
+is the optimisation's base with that particle's parameter values set. A calibration's folder may
+be named instead of the file: its manifest must say the ABC run is complete.
 """
 
 from __future__ import annotations
@@ -42,8 +43,28 @@ def _value(v: Any) -> Any:
     return v
 
 
+SAMPLE = "posterior.parquet"  # the sample's name in a calibration folder
+
+
+def _in_folder(folder: Path) -> Path:
+    """The sample of a finished calibration folder."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise PosteriorError(f"{folder}: a folder without a readable manifest.json; name a posterior sample "
+                             "or a calibration's folder") from None
+    if not isinstance(manifest, dict) or manifest.get("kind") != "calibration":
+        raise PosteriorError(f"{folder}: not a calibration's folder")
+    if manifest.get("status") != "complete" or not (folder / SAMPLE).is_file():
+        raise PosteriorError(f"{folder}: the calibration has no complete posterior sample ({SAMPLE}) yet")
+    return folder / SAMPLE
+
+
 def read_posterior(path: Path) -> tuple[list[str], list[dict[str, Any]], np.ndarray]:
-    """The parameter paths, each particle's values and the normalised weights of a sample."""
+    """The parameter paths, each particle's values and the normalised weights of a sample (a
+    Parquet file, or a finished calibration folder holding one)."""
+    if path.is_dir():
+        path = _in_folder(path)
     if not path.is_file():
         raise PosteriorError(f"{path}: posterior sample not found")
     if path.stat().st_size > MAX_BYTES:

@@ -365,9 +365,12 @@ def write_posterior(folder, weights=(0.5, 0.3, 0.2, 0.0), counts=(0, 25, 40, 999
 
 @pytest.fixture(scope="module")
 def judged(tmp_path_factory):
+    """A search judged across 3 worlds of a finished calibration's folder (named instead of its file)."""
     folder = tmp_path_factory.mktemp("posterior")
-    write_posterior(folder)
-    path = write_file(folder, posterior={"file": "posterior.parquet", "worlds": 3},
+    (folder / "calib").mkdir()
+    write_posterior(folder / "calib")
+    (folder / "calib" / "manifest.json").write_text('{"kind": "calibration", "status": "complete", "method": "abc"}')
+    path = write_file(folder, posterior={"file": "calib", "worlds": 3},
                       search={"generations": 2, "population": 6, "seed": 2})
     optimize(path, folder / "out", executor=Serial())
     return path, folder / "out"
@@ -443,13 +446,19 @@ def test_answer_and_report_of_a_search_across_worlds_give_the_worst_world(judged
     (pd.DataFrame({"weight": [1.0], BEDS: [3]}), f"{BEDS!r} is a lever too"),
     (pd.DataFrame({"weight": [1.0], "particle": [0]}), "no parameter column"),
     (None, "posterior sample not found"),
+    ("running calibration", "the calibration has no complete posterior sample (posterior.parquet) yet"),
 ])
 def test_a_bad_posterior_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, frame, words):
     from sim.cli import main
 
-    if frame is not None:
-        frame.to_parquet(tmp_path / "posterior.parquet")
-    path = write_file(tmp_path, posterior={"file": "posterior.parquet", "worlds": 2})
+    name = "posterior.parquet"
+    if isinstance(frame, pd.DataFrame):
+        frame.to_parquet(tmp_path / name)
+    elif frame == "running calibration":  # a calibration's folder, its ABC run not finished
+        name = "calib"
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text('{"kind": "calibration", "status": "running"}')
+    path = write_file(tmp_path, posterior={"file": name, "worlds": 2})
     assert main(["optimize", str(path), "--out", str(tmp_path / "out"), "--serial", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and str(path) in err and words in err, err
