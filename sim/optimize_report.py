@@ -12,6 +12,7 @@ import base64
 import html
 import json
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +37,21 @@ def _md_table(frame: pd.DataFrame) -> str:
     cells = [[c.replace("|", "\\|").replace("\n", " ") for c in row] for row in cells]
     lines = ["| " + " | ".join(cells[0]) + " |", "|" + "---|" * len(cells[0])]
     return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in cells[1:])])
+
+
+def _blocks(lines: list[str]) -> str:
+    """Paragraphs, with runs of `- ` lines as one list."""
+    out, items = [], []
+    for line in [*lines, ""]:
+        if line.startswith("- "):
+            items.append(f"<li>{_md(line[2:])}</li>")
+            continue
+        if items:
+            out.append("<ul>" + "".join(items) + "</ul>")
+            items = []
+        if line:
+            out.append(_paragraphs([line]))
+    return "\n".join(out)
 
 
 def _png_html(path: Path, caption: str) -> str:
@@ -112,8 +128,9 @@ def optimize_report(folder: Path, markdown_dir: Path) -> tuple[Report, str]:
 
     def section(heading: str, lines: list[str], table: pd.DataFrame | None = None, caption: str = "",
                 figures: tuple = ()) -> None:
-        body = _paragraphs(lines)
-        md.extend([f"## {heading}", "", *[x for line in lines for x in (line, "")]])
+        body = _blocks(lines)
+        md.extend([f"## {heading}", "", *[x for line in lines for x in ((line,) if line.startswith("- ")
+                                                                         else ("", line, ""))], ""])
         if table is not None and not table.empty:
             body += "\n" + table_html(table, caption)
             md.extend([caption, "", _md_table(table), ""] if caption else [_md_table(table), ""])
@@ -150,4 +167,4 @@ def optimize_report(folder: Path, markdown_dir: Path) -> tuple[Report, str]:
     md.extend(["## Provenance", "", f"git commit {manifest.get('git_commit') or 'unknown'}; replicate seeds "
                f"{', '.join(map(str, opt.seeds))}; versions "
                f"{', '.join(f'{k} {v}' for k, v in sorted((manifest.get('versions') or {}).items()))}.", ""])
-    return report, "\n".join(md).rstrip() + "\n"
+    return report, re.sub(r"\n{3,}", "\n\n", "\n".join(md)).strip() + "\n"
