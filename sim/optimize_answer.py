@@ -166,7 +166,13 @@ def base_rows(opt: Optimisation, out: Path, progress: bool = False) -> list[dict
     if progress:
         print(f"running the base scenario on the search's {len(opt.seeds)} seeds (once; kept in {out}/{BASE_FILE})",
               file=sys.stderr, flush=True)
-    rows = evaluate(task)
+    from sim.scenario import ScenarioError
+    from sim.world import RosterError
+
+    try:
+        rows = evaluate(task)
+    except (RosterError, ScenarioError, OSError) as exc:  # a roster moved since the search, say
+        raise OptimizeError(f"{out}: cannot run the base scenario for the paired comparison: {exc}") from None
     body = json.dumps({"fingerprint": opt.fingerprint(), "rows": rows}, sort_keys=True).encode()
     try:
         with claim(out, KIND):
