@@ -2,7 +2,8 @@
 
 The sample is `teachersim calibrate`'s `posterior.parquet` (ABC-SMC's last population): one row
 per particle, a `weight` column (importance weights), bookkeeping columns (`particle`,
-`distance`, `generation`) and one column per fitted parameter named by its dotted scenario path.
+`distance`, `generation`, and the model's means at the particle, `mean:<target>/<reading>`) and
+one column per fitted parameter named by its dotted scenario path (which never holds a colon).
 A policy search draws K worlds from it with replacement, with probability proportional to the
 weights, from its own named stream (so the same file and seed give the same worlds); each world
 is the optimisation's base with that particle's parameter values set. A calibration's folder may
@@ -75,7 +76,7 @@ def read_posterior(path: Path) -> tuple[list[str], list[dict[str, Any]], np.ndar
         raise PosteriorError(f"{path}: not a Parquet file ({type(exc).__name__})") from None
     if "weight" not in frame:
         raise PosteriorError(f"{path}: no 'weight' column (one row per particle, its importance weight)")
-    params = [c for c in frame.columns if c not in BOOKKEEPING]
+    params = [c for c in frame.columns if c not in BOOKKEEPING and ":" not in str(c)]
     if not params:
         raise PosteriorError(f"{path}: no parameter column (one per dotted scenario path)")
     if frame.empty:

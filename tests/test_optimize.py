@@ -355,11 +355,12 @@ MIN_COUNT = "policy.programs.district_exchange.quota.min_count"
 
 
 def write_posterior(folder, weights=(0.5, 0.3, 0.2, 0.0), counts=(0, 25, 40, 999)):
-    """A tiny posterior sample as teachersim calibrate writes it: the head count of the exchange
-    is uncertain (the last particle has weight 0 and must never be drawn)."""
+    """A tiny posterior sample as teachersim calibrate writes it (docs/calibration.md, "Posterior
+    sample"): the head count of the exchange is uncertain (the last particle has weight 0 and must
+    never be drawn); a `mean:` column is the model's mean at the particle, not a parameter."""
     path = folder / "posterior.parquet"
     pd.DataFrame({"particle": range(len(weights)), "weight": weights, "distance": 0.1, "generation": 3,
-                  MIN_COUNT: list(counts)}).to_parquet(path)
+                  MIN_COUNT: list(counts), "mean:dc_rotations/people": 50.0}).to_parquet(path)
     return path
 
 
