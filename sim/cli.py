@@ -290,6 +290,13 @@ def cmd_report(args) -> int:
     from sim.html_report import ReportError, write_report
     from sim.store import check_writable
 
+    if Path(args.folder).is_dir():
+        from sim.optimize_report import is_search_folder
+        from sim.optimize_report import write_report as write_search_report
+
+        if is_search_folder(Path(args.folder)):  # a policy search: report.html and report.md
+            write_report = write_search_report
+
     if args.out:
         try:
             check_writable(Path(args.out).resolve().parent)

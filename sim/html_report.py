@@ -194,7 +194,6 @@ class Report:
     kind: str
     sections: list[str] = field(default_factory=list)
     figures: int = 0
-    markdown: str | None = None  # a twin in markdown (a policy search's report), written beside the HTML
 
     def add(self, heading: str, body: str) -> None:
         self.sections.append(f"<section><h2>{html.escape(heading)}</h2>\n{body}\n</section>")
@@ -634,23 +633,13 @@ def _points_table(res, year: int) -> str:
                              f"t-interval.{note}" + (f" {CLIPPED_NOTE}" if cut else ""))
 
 
-def build_report(folder: str | Path, out: Path | None = None) -> Report:
-    """The report of a result folder (run, compare, sweep or policy search; `out`: where the HTML
-    goes, for the markdown twin's links). Raises ReportError for a folder that is not one."""
+def build_report(folder: str | Path) -> Report:
+    """The report of a result folder (run, compare or sweep). Raises ReportError for a folder that is not one."""
     from sim.results import load_results
 
     folder = Path(folder)
     if not folder.is_dir():
         raise ReportError(f"{folder}: not a folder")
-    if _kind(folder) == "optimize":
-        from sim.optimize import OptimizeError
-        from sim.optimize_report import optimize_report
-
-        try:
-            report, report.markdown = optimize_report(folder, (out or folder / REPORT_NAME).parent)
-        except OptimizeError as exc:
-            raise ReportError(str(exc)) from None
-        return report
     try:
         res = load_results(folder)
     except (ValueError, OSError, KeyError) as exc:
@@ -664,25 +653,13 @@ def build_report(folder: str | Path, out: Path | None = None) -> Report:
     return _run_report(res)
 
 
-def _kind(folder: Path) -> str | None:
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return manifest.get("kind") if isinstance(manifest, dict) else None
-
-
 def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
-    """Write the HTML report of a result folder to `out` (default `<folder>/report.html`), and for
-    a policy search its markdown twin beside it (`report.md`)."""
+    """Write the HTML report of a result folder to `out` (default `<folder>/report.html`)."""
     from sim.store import check_writable, write_bytes_atomic
 
     folder = Path(folder)
     out = Path(out) if out is not None else folder / REPORT_NAME
-    report = build_report(folder, out)
-    text = render(report)
+    text = render(build_report(folder))
     check_writable(out.parent)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if report.markdown is not None:
-        write_bytes_atomic(out.with_suffix(".md"), report.markdown.encode("utf-8"))
     return write_bytes_atomic(out, text.encode("utf-8"))  # a new temporary name, never a planted link

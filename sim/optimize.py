@@ -542,7 +542,7 @@ def _objectives(opt: Optimisation, entry: dict) -> tuple[np.ndarray, np.ndarray]
     return F, G
 
 
-def _task(opt: Optimisation, key: str, values: dict) -> CandidateTask | dict:
+def candidate_task(opt: Optimisation, key: str, values: dict) -> CandidateTask | dict:
     """The candidate's task, or its journal entry straight away when its values make the base invalid."""
     try:
         scenarios = [opt.scenario(values, world) for world in opt.worlds]
@@ -577,7 +577,7 @@ def _search(opt: Optimisation, journal: Journal, executor, progress: bool):
         for pos, (key, v) in enumerate(zip(keys, values, strict=True)):
             order.setdefault(key, (gen, pos))
             if key not in journal.entries and key not in todo:
-                todo[key] = _task(opt, key, v)
+                todo[key] = candidate_task(opt, key, v)
         tasks = []
         for task in todo.values():
             if isinstance(task, dict):
@@ -716,12 +716,12 @@ def _num(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
-def _value_words(value) -> str:
+def value_words(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def candidate_words(opt: Optimisation, row) -> str:
-    return "; ".join(f"{lever_words(opt, n)} {_value_words(row[n])}" for n in opt.levers)
+    return "; ".join(f"{lever_words(opt, n)} {value_words(row[n])}" for n in opt.levers)
 
 
 def cheapest(frame: pd.DataFrame) -> pd.Series | None:
@@ -765,7 +765,7 @@ def _cheapest_words(opt: Optimisation, best) -> str:
             f"to {best['cost_high']:,.0f}).")
 
 
-def _worlds_words(opt: Optimisation) -> str:
+def worlds_words(opt: Optimisation) -> str:
     post = opt.spec.posterior
     if not post:
         return ""
@@ -778,7 +778,7 @@ def _summary(opt: Optimisation, frame: pd.DataFrame, front: pd.DataFrame) -> str
     lines = [f"# Optimisation {spec.name}", "", *([spec.description.strip(), ""] if spec.description.strip() else []),
              f"{len(frame)} candidates evaluated over {spec.search.generations} generations (NSGA-II, population "
              f"{spec.search.population}, seed {spec.search.seed}), each on {spec.replicates} replicates "
-             f"(common random numbers){_worlds_words(opt)}.", "", "## Answer", "", _answer(opt, frame), ""]
+             f"(common random numbers){worlds_words(opt)}.", "", "## Answer", "", _answer(opt, frame), ""]
     if cheapest(frame) is None and spec.constraints:
         lines += _closest_lines(opt, frame)
     lines += ["## Constraints", ""]
@@ -829,7 +829,7 @@ def pareto_figure(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray | Non
     n = len(opt.spec.objectives)
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)][:6] or [(0, 0)]
     valid, feasible = frame["valid"].to_numpy(bool), frame["feasible"].to_numpy(bool)
-    chosen = _chosen(opt, frame, mask)
+    chosen = chosen_options(opt, frame, mask)
     lines = [textwrap.fill(f"{letter}: {why}: {candidate_words(opt, frame.loc[idx])}", 100 * len(pairs),
                            subsequent_indent="    ") for letter, (idx, why) in chosen.items()]
     lines = "\n".join(lines).splitlines()
@@ -871,7 +871,7 @@ def _axis_words(opt: Optimisation, i: int) -> str:
     return textwrap.fill(f"{objective_words(opt, i)} ({better} is better)", 60)
 
 
-def _chosen(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray) -> dict[str, tuple[int, str]]:
+def chosen_options(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray) -> dict[str, tuple[int, str]]:
     """The options a figure names, by letter: the cheapest meeting the constraints, then the best
     non-dominated candidate on each objective."""
     picks: list[tuple[int, str]] = []

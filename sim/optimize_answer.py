@@ -27,6 +27,7 @@ from sim.optimize import (
     KIND,
     Optimisation,
     OptimizeError,
+    candidate_task,
     candidate_words,
     cheapest,
     closest,
@@ -154,13 +155,12 @@ def base_rows(opt: Optimisation, out: Path, progress: bool = False) -> list[dict
     """The base scenario's rows on the search's seeds: read from `out`/base.json when it holds this
     search's, else run once here and written there (under the folder's lock)."""
     from sim.folders import OutputRefused, claim
-    from sim.optimize import _task
     from sim.store import write_bytes_atomic
 
     cached = _read_base(opt, out)
     if cached is not None:
         return cached
-    task = _task(opt, "base", {})
+    task = candidate_task(opt, "base", {})
     if isinstance(task, dict):
         raise OptimizeError(f"{opt.path}: base: {task['error']}")
     if progress:

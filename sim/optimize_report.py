@@ -4,6 +4,8 @@ What a district office reads: the answer (the cheapest policy meeting the constr
 the base scenario on the same seeds), whether each constraint is met, the non-dominated options
 with their intervals, the Pareto figure with the chosen options in words, and the hypervolume by
 generation. Nothing but the base scenario is simulated, and that once (`sim.optimize_answer`).
+`teachersim report DIR` comes here for a search's folder (`is_search_folder`); the page uses the
+HTML report's table, interval and page helpers.
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ from pathlib import Path
 import pandas as pd
 
 from sim.costs import ITEMS
-from sim.html_report import Report, _md, _paragraphs, _provenance, interval, table_html
+from sim.html_report import REPORT_NAME, Report, ReportError, interval, render, table_html
 from sim.optimize import (
     INTERVAL,
-    _chosen,
-    _value_words,
-    _worlds_words,
+    KIND,
+    OptimizeError,
+    chosen_options,
     constraint_words,
     lever_words,
     load_folder,
     objective_words,
+    value_words,
+    worlds_words,
 )
 from sim.optimize_answer import answer
 
@@ -40,17 +44,17 @@ def _md_table(frame: pd.DataFrame) -> str:
 
 
 def _blocks(lines: list[str]) -> str:
-    """Paragraphs, with runs of `- ` lines as one list."""
+    """Paragraphs, with runs of `- ` lines as one list (the text escaped; no markup in it)."""
     out, items = [], []
     for line in [*lines, ""]:
         if line.startswith("- "):
-            items.append(f"<li>{_md(line[2:])}</li>")
+            items.append(f"<li>{html.escape(line[2:])}</li>")
             continue
         if items:
             out.append("<ul>" + "".join(items) + "</ul>")
             items = []
         if line:
-            out.append(_paragraphs([line]))
+            out.append(f"<p>{html.escape(line)}</p>")
     return "\n".join(out)
 
 
@@ -59,18 +63,19 @@ def _png_html(path: Path, caption: str) -> str:
         return f'<p class="note">Figure missing: {html.escape(path.name)}</p>'
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
-            f"<figcaption>{_md(caption)}</figcaption></figure>")
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
 def front_table(opt, frame: pd.DataFrame) -> pd.DataFrame:
     """The non-dominated options in words: letter (as in the figure), levers, objectives and cost
     with intervals, each constraint's share of runs met."""
-    letters = {idx: letter for letter, (idx, _) in _chosen(opt, frame, frame["non_dominated"].to_numpy(bool)).items()}
+    letters = {idx: letter for letter, (idx, _) in
+               chosen_options(opt, frame, frame["non_dominated"].to_numpy(bool)).items()}
     front = frame[frame["non_dominated"]].sort_values("objective_0", kind="stable")
     rows = []
     for idx, row in front.iterrows():
         rec = {"option": letters.get(idx, "")}
-        rec |= {lever_words(opt, n): _value_words(row[n]) for n in opt.levers}
+        rec |= {lever_words(opt, n): value_words(row[n]) for n in opt.levers}
         for i in range(len(opt.spec.objectives)):
             mean = row[f"objective_{i}"]
             rec[objective_words(opt, i)] = interval(mean, row[f"objective_{i}_low"], row[f"objective_{i}_high"],
@@ -142,7 +147,7 @@ def optimize_report(folder: Path, markdown_dir: Path) -> tuple[Report, str]:
     what = [spec.description.strip()] if spec.description.strip() else []
     what.append(f"{len(frame)} candidates evaluated over {len(history)} generations (NSGA-II, population "
                 f"{spec.search.population}, seed {spec.search.seed}), each on the same {spec.replicates} replicate "
-                f"seeds (common random numbers){_worlds_words(opt)}; intervals are {INTERVAL:.0%} t-intervals of the "
+                f"seeds (common random numbers){worlds_words(opt)}; intervals are {INTERVAL:.0%} t-intervals of the "
                 f"mean{' over the worlds' if spec.posterior else ''}.")
     section("What was asked", what)
     section("Answer", ans.lines())
@@ -162,9 +167,48 @@ def optimize_report(folder: Path, markdown_dir: Path) -> tuple[Report, str]:
     section("Convergence", ["The hypervolume of the front (objectives scaled by the first generation's range, "
                             "reference point 1.1): it levels off when more generations find little better."],
             conv, figures=[("figures/convergence.png", "Hypervolume of the front by generation.")])
-    hashed = {k: v for k, v in (manifest.get("files") or {}).items() if v}  # the journal and base.json grow
-    report.add("Provenance", _provenance({**manifest, "files": hashed}, opt.seeds))
+    report.add("Provenance", _provenance(manifest, opt.seeds))
     md.extend(["## Provenance", "", f"git commit {manifest.get('git_commit') or 'unknown'}; replicate seeds "
                f"{', '.join(map(str, opt.seeds))}; versions "
                f"{', '.join(f'{k} {v}' for k, v in sorted((manifest.get('versions') or {}).items()))}.", ""])
     return report, re.sub(r"\n{3,}", "\n\n", "\n".join(md)).strip() + "\n"
+
+
+def _provenance(manifest: dict, seeds: list[int]) -> str:
+    import datetime as dt
+
+    hashed = {k: v for k, v in (manifest.get("files") or {}).items() if v}  # the journal and base.json grow
+    rows = [("git commit", manifest.get("git_commit") or "unknown (not a git checkout)"),
+            ("executor, wall time", f"{manifest.get('executor', '?')}, {manifest.get('wall_seconds', '?')} s"),
+            ("seeds of the runs", ", ".join(map(str, seeds))),
+            ("versions", ", ".join(f"{k} {v}" for k, v in sorted((manifest.get("versions") or {}).items()))),
+            ("file hashes (SHA-256)", "; ".join(f"{k} {v[:16]}..." for k, v in sorted(hashed.items()))),
+            ("report written", dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))]
+    return table_html(pd.DataFrame(rows, columns=["what", "value"]))
+
+
+def is_search_folder(folder: Path) -> bool:
+    """Whether `folder`'s manifest says a policy search wrote it."""
+    try:
+        manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("kind") == KIND
+
+
+def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
+    """Write a search folder's report to `out` (default `<folder>/report.html`) and its markdown
+    twin beside it (`report.md`). Raises ReportError (one line) for a folder that is not a
+    finished search."""
+    from sim.store import check_writable, write_bytes_atomic
+
+    folder = Path(folder)
+    out = Path(out) if out is not None else folder / REPORT_NAME
+    try:
+        report, markdown = optimize_report(folder, out.parent)
+    except OptimizeError as exc:
+        raise ReportError(str(exc)) from None
+    check_writable(out.parent)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(out.with_suffix(".md"), markdown.encode("utf-8"))
+    return write_bytes_atomic(out, render(report).encode("utf-8"))
