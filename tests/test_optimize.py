@@ -15,9 +15,9 @@ import pytest
 import yaml
 from conftest import REPO
 
-from sim.costs import Costs, run_cost
-from sim.executors import Serial
-from sim.optimize import OptimizeError, load_optimisation, non_dominated, optimize
+from sim.experiments.costs import Costs, run_cost
+from sim.experiments.executors import Serial
+from sim.experiments.optimize import OptimizeError, load_optimisation, non_dominated, optimize
 
 BASE = REPO / "tests" / "data" / "sweep_base.yaml"  # one program, 'district_exchange'
 TINY = ["world.schools_per_district=12", "world.teachers_per_school=15",
@@ -113,7 +113,7 @@ def test_no_candidate_meeting_the_constraints_is_said_so(tmp_path, capsys):
 
 
 def test_serial_and_dask_give_identical_outputs(reference, tmp_path):
-    from sim.executors import Dask
+    from sim.experiments.executors import Dask
 
     path, serial, _ = reference
     optimize(path, tmp_path / "dask", executor=Dask(workers=2))
@@ -159,7 +159,7 @@ def test_another_search_in_the_folder_is_refused(reference, tmp_path):
 
 
 def test_cost_prices_beds_classrooms_and_allowance_by_year():
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
 
     sc = load_scenario(BASE, [*TINY, "policy.dormitories_per_district=10", "policy.double_teacher.classrooms=2",
                               "policy.allowance=0.5"])
@@ -247,11 +247,11 @@ def test_answer_pairs_the_cheapest_policy_with_the_base_scenario_on_the_same_see
                                                                                     monkeypatch):
     from scipy import stats
 
-    import sim.optimize as optimize_module
+    import sim.experiments.optimize as optimize_module
     from sim.cli import main
-    from sim.experiment import replicate_metrics
-    from sim.optimize import metric_value
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
+    from sim.experiments.optimize import metric_value
+    from sim.experiments.run import replicate_metrics
 
     path, out = _finished_copy(reference, tmp_path)
     monkeypatch.setattr(optimize_module, "_search", lambda *a: pytest.fail("a finished search was run again"))
@@ -275,7 +275,7 @@ def test_answer_pairs_the_cheapest_policy_with_the_base_scenario_on_the_same_see
     assert f"difference {diff.mean():+.4g} [{diff.mean() - half:+.4g}, {diff.mean() + half:+.4g}]" in line
     assert "By the base scenario: rotations:all at least 20 in year 1 in at least 100% of replicates: met in" in text
     # kept in the folder: the next answer runs nothing, and the folder is still this search's
-    import sim.optimize_answer as answer_module
+    import sim.experiments.optimize_answer as answer_module
 
     monkeypatch.setattr(answer_module, "evaluate", lambda task: pytest.fail("the base scenario was run again"))
     assert main(["optimize", str(path), "--out", str(out), "--serial", "--answer"]) == 0
@@ -378,7 +378,7 @@ def judged(tmp_path_factory):
 
 
 def test_worlds_are_drawn_by_weight_from_the_seed_alone():
-    from sim.posterior import draw_worlds
+    from sim.experiments.posterior import draw_worlds
 
     rows = [{"a": 0}, {"a": 1}, {"a": 2}]
     picks, worlds = draw_worlds(rows, np.array([0.7, 0.3, 0.0]), 400, seed=11)
@@ -391,9 +391,9 @@ def test_worlds_are_drawn_by_weight_from_the_seed_alone():
 def test_each_candidate_is_judged_in_every_plausible_world(judged):
     from scipy import stats
 
-    from sim.experiment import replicate_metrics
-    from sim.optimize import metric_value
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
+    from sim.experiments.optimize import metric_value
+    from sim.experiments.run import replicate_metrics
 
     _, out = judged
     manifest = json.loads((out / "manifest.json").read_text())
@@ -470,7 +470,7 @@ def test_a_bad_posterior_is_one_line_exit_2_and_nothing_written(tmp_path, capsys
 
 
 def test_a_price_at_an_end_of_its_explored_range_can_change_the_cheapest_choice(tmp_path):
-    from sim.optimize_answer import price_ends
+    from sim.experiments.optimize_answer import price_ends
 
     opt = load_optimisation(write_file(tmp_path))  # beds 6,000 a bed-year; classrooms 80,000 (40,000 to 120,000)
     frame = pd.DataFrame({"candidate": ["beds", "rooms"], "generation": 1, "position": [0, 1], "valid": True,
