@@ -108,7 +108,8 @@ def main() -> None:
         row("rotated as a share of eligible (mean of years 1-10)", ">= 10% of eligible (2014 opinion)",
             spread(pd.concat(part, axis=1).mean(axis=1)),
             verdict(pd.concat(part, axis=1).mean(axis=1).min() >= 0.095),
-            "eligible counts all schools; only ordinary, strong and leading schools must send"),
+            "eligible counts all schools; only ordinary, strong and leading schools must send; rotations "
+            "include the weak hosts' teachers sent back in the paired exchange"),
         row("backbone share of rotators (lowest year)", ">= 20% of rotators", spread(pd.concat(bb, axis=1).min(axis=1)),
             verdict(pd.concat(bb, axis=1).min(axis=1).min() >= 0.20)),
         "",

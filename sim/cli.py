@@ -168,7 +168,6 @@ def cmd_compare(args) -> int:
 
 def cmd_sweep(args) -> int:
     from sim.config.designs import SweepError, load_sweep
-    from sim.experiments.executors import SlurmOptions
     from sim.experiments.run import sweep
 
     try:
@@ -181,13 +180,8 @@ def cmd_sweep(args) -> int:
         print("columns: " + ", ".join(f"{c} = {path}" for path, c in sw.columns.items()))
         print(sw.design_frame().to_string(index=False, max_rows=20))
         return 0
-    slurm = None
-    if args.slurm:
-        slurm = SlurmOptions(jobs=args.slurm_jobs, cores=args.slurm_cores, memory=args.slurm_memory,
-                             walltime=args.slurm_walltime, queue=args.slurm_queue, account=args.slurm_account,
-                             directives=args.slurm_option, host=args.slurm_host, log_directory=args.slurm_log_dir)
     try:
-        summary = sweep(sw, args.out, workers=args.workers, scheduler=args.scheduler, slurm=slurm,
+        summary = sweep(sw, args.out, workers=args.workers, scheduler=args.scheduler, slurm=_slurm_options(args),
                         serial=args.serial, resume=args.resume, progress=not args.quiet)
     except SweepError as exc:
         raise BadInput(str(exc)) from None
@@ -207,11 +201,20 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_optimize(args) -> int:
-    from sim.experiments.optimize import CandidateFailed, OptimizeError, optimize
+    from sim.experiments.optimize import CandidateFailed, OptimizeError, load_optimisation, optimize
+    from sim.experiments.optimize_answer import answer, finished
 
     try:
-        summary = optimize(args.optimisation, args.out, workers=args.workers, serial=args.serial,
-                           progress=not args.quiet)
+        opt = load_optimisation(args.optimisation)
+        out = Path(args.out) if args.out is not None else Path("results") / opt.spec.name
+        if not (args.answer and finished(opt, out)):  # --answer of a finished search runs no candidate again
+            summary = optimize(opt, out, workers=args.workers, scheduler=args.scheduler, slurm=_slurm_options(args),
+                               serial=args.serial, progress=not args.quiet)
+            for note in summary.notes:
+                print(f"teachersim: {note}", file=sys.stderr)
+            print(summary.line(), file=sys.stderr if args.answer else sys.stdout)
+        if args.answer:
+            print(answer(opt, out, progress=not args.quiet).text(), end="")
     except OptimizeError as exc:
         raise BadInput(str(exc)) from None
     except CandidateFailed as exc:
@@ -224,9 +227,6 @@ def cmd_optimize(args) -> int:
         print("teachersim: interrupted; the candidates already evaluated are kept: run the same command again "
               "to go on", file=sys.stderr)
         return _interrupted_code()
-    for note in summary.notes:
-        print(f"teachersim: {note}", file=sys.stderr)
-    print(summary.line())
     return 0
 
 
@@ -290,6 +290,13 @@ def cmd_sensitivity(args) -> int:
 def cmd_report(args) -> int:
     from sim.present.html_report import ReportError, write_report
     from sim.storage.store import check_writable
+
+    if Path(args.folder).is_dir():
+        from sim.present.optimize_report import is_search_folder
+        from sim.present.optimize_report import write_report as write_search_report
+
+        if is_search_folder(Path(args.folder)):  # a policy search: report.html and report.md
+            write_report = write_search_report
 
     if args.out:
         try:
@@ -360,6 +367,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _slurm_arguments(p: argparse.ArgumentParser) -> None:
+    sl = p.add_argument_group("Slurm (with --slurm)")
+    sl.add_argument("--slurm-jobs", type=int, default=2, help="most jobs at once (adaptive; default 2)")
+    sl.add_argument("--slurm-cores", type=int, default=1, help="cores per job, one worker each (default 1)")
+    sl.add_argument("--slurm-memory", default="2GB", help="memory per job (default 2GB)")
+    sl.add_argument("--slurm-walltime", default="01:00:00", help="walltime per job (default 01:00:00)")
+    sl.add_argument("--slurm-queue", help="partition")
+    sl.add_argument("--slurm-account", help="account")
+    sl.add_argument("--slurm-option", action="append", default=[], metavar="OPTION",
+                    help="an extra #SBATCH option, e.g. --slurm-option=--nodes=1 (repeatable)")
+    sl.add_argument("--slurm-host", help="address the scheduler listens on (default: this host's)")
+    sl.add_argument("--slurm-log-dir", help="folder for the jobs' logs")
+
+
+def _slurm_options(args):
+    """The Slurm options of --slurm, else None."""
+    from sim.experiments.executors import SlurmOptions
+
+    if not args.slurm:
+        return None
+    return SlurmOptions(jobs=args.slurm_jobs, cores=args.slurm_cores, memory=args.slurm_memory,
+                        walltime=args.slurm_walltime, queue=args.slurm_queue, account=args.slurm_account,
+                        directives=args.slurm_option, host=args.slurm_host, log_directory=args.slurm_log_dir)
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="teachersim", description="Agent-based simulator of teacher rotation "
                                 "between schools (China's exchange and rotation policy and others).")
@@ -414,17 +446,7 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--resume", action="store_true", help="the folder must hold this sweep; run only what is missing")
     w.add_argument("--dry-run", action="store_true", help="check the sweep and print its design; run nothing")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
-    sl = w.add_argument_group("Slurm (with --slurm)")
-    sl.add_argument("--slurm-jobs", type=int, default=2, help="most jobs at once (adaptive; default 2)")
-    sl.add_argument("--slurm-cores", type=int, default=1, help="cores per job, one worker each (default 1)")
-    sl.add_argument("--slurm-memory", default="2GB", help="memory per job (default 2GB)")
-    sl.add_argument("--slurm-walltime", default="01:00:00", help="walltime per job (default 01:00:00)")
-    sl.add_argument("--slurm-queue", help="partition")
-    sl.add_argument("--slurm-account", help="account")
-    sl.add_argument("--slurm-option", action="append", default=[], metavar="OPTION",
-                    help="an extra #SBATCH option, e.g. --slurm-option=--nodes=1 (repeatable)")
-    sl.add_argument("--slurm-host", help="address the scheduler listens on (default: this host's)")
-    sl.add_argument("--slurm-log-dir", help="folder for the jobs' logs")
+    _slurm_arguments(w)
     w.set_defaults(func=cmd_sweep)
     o = sub.add_parser("optimize", help="multi-objective policy search (NSGA-II): levers, objectives, "
                        "constraints and costs from a file (docs/optimize.md)")
@@ -432,8 +454,13 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--out", help="output folder (default results/<name>); run again into it to resume")
     where = o.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="local Dask cluster of N workers (default: one per CPU)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786")
+    where.add_argument("--slurm", action="store_true", help="Slurm through dask-jobqueue (extra [cluster])")
     where.add_argument("--serial", action="store_true", help="in this process, without Dask")
+    o.add_argument("--answer", action="store_true", help="print the cheapest policy meeting the constraints and how "
+                   "it compares with the base scenario on the same seeds (a finished search is not run again)")
     o.add_argument("--quiet", action="store_true", help="no progress lines")
+    _slurm_arguments(o)
     o.set_defaults(func=cmd_optimize)
     k = sub.add_parser("calibrate", help="fit scenario parameters to published targets (Optuna TPE) and score "
                        "held-out targets")
@@ -453,8 +480,9 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--scenario", help="the base scenario (needed when the sweep has several)")
     a.add_argument("--no-figures", action="store_true", help="skip the PNG figure")
     a.set_defaults(func=cmd_sensitivity)
-    h = sub.add_parser("report", help="write a self-contained HTML report of a run, compare or sweep folder")
-    h.add_argument("folder", help="a result folder written by run, compare or sweep")
+    h = sub.add_parser("report", help="write a self-contained HTML report of a run, compare, sweep or optimize "
+                       "folder (an optimize folder's also as markdown, beside it)")
+    h.add_argument("folder", help="a result folder written by run, compare, sweep or optimize")
     h.add_argument("--out", help="the HTML file (default FOLDER/report.html)")
     h.set_defaults(func=cmd_report)
     e = sub.add_parser("export", help="write a result folder's tables as CSV files or an Excel workbook")

@@ -21,8 +21,10 @@ ABOVE_QUALIFICATION = QUALIFICATIONS.index("above")
 DISTRICT_BACKBONE = BACKBONE.index("district")
 PE_ART_CODES = tuple(SUBJECTS.index(s) for s in PE_ART_SUBJECTS)
 
-# promotion: a teacher takes a leadership post at another school; cadre_rotation: principals exchange posts
-MOVE_KINDS = ("rotation", "return", "stay", "drift", "hire", "retirement", "attrition", "promotion", "cadre_rotation")
+# promotion: a teacher takes a leadership post at another school; cadre_rotation: principals exchange posts;
+# cover / cover_end: a cover teacher takes / leaves a full-time rotator's post (backfill)
+MOVE_KINDS = ("rotation", "return", "stay", "drift", "hire", "retirement", "attrition", "promotion", "cadre_rotation",
+              "cover", "cover_end")
 
 
 def code(names: tuple[str, ...], value: str, what: str) -> int:

@@ -136,8 +136,8 @@ def test_a_quota_above_the_world_is_capped_with_a_warning(tmp_path):
     done = command("validate", str(path), "--set", big[0])
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
-        f"teachersim: warning: {path}: policy.programs.0.quota.min_count: 1,000,000 is above the about 180 "
-        "teachers of this world; each year it is capped at the number eligible"]
+        f"teachersim: warning: {path}: policy.programs.0.quota.min_count: 1,000,000 a year in district Dongcheng "
+        "is above its about 180 teachers; each year it is capped at the number eligible there"]
     assert yaml.safe_load(done.stdout)["policy"]["programs"][0]["quota"]["min_count"] == 1_000_000
 
     res = sim.run(load_scenario(path, big), years=3)

@@ -312,3 +312,60 @@ def test_a_cluster_that_does_not_stop_has_its_worker_processes_killed(caplog):
             worker.wait()
     assert cluster.status == Status.closed
     assert "did not stop within 20 s (TimeoutError); its worker processes were killed" in caplog.text
+
+
+# ------------------------------------------------------------------- a policy search on a scheduler
+
+
+def test_policy_search_on_a_scheduler_gives_the_serial_bytes(dask_cluster, tmp_path):
+    from test_optimize import OUTPUTS, write_file
+
+    from sim.experiments.executors import Serial
+    from sim.experiments.optimize import optimize
+
+    address, _ = dask_cluster
+    path = write_file(tmp_path, search={"generations": 2, "population": 6, "seed": 4})
+    optimize(path, tmp_path / "serial", executor=Serial())
+    done = cli("optimize", path, "--out", tmp_path / "dask", "--scheduler", address, "--quiet", timeout=240)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
+    assert manifest["executor"] == f"dask scheduler {address}"
+    for name in OUTPUTS:
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "serial" / name).read_bytes(), name
+
+
+def test_policy_search_on_an_unreachable_scheduler_is_one_line_and_writes_nothing(tmp_path, capsys):
+    from test_optimize import write_file
+
+    from sim.experiments.executors import Dask
+    from sim.experiments.optimize import OptimizeError, optimize
+
+    path = write_file(tmp_path)
+    with pytest.raises(OptimizeError, match="tcp://127.0.0.1:1: cannot start or connect"):
+        optimize(path, tmp_path / "out", executor=Dask(address="tcp://127.0.0.1:1", connect_timeout=1))
+    assert not (tmp_path / "out").exists()
+
+
+def test_policy_search_slurm_options_reach_the_executor(tmp_path, monkeypatch):
+    from test_optimize import write_file
+
+    from sim.cli import _main
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    class Recorded:
+        def __init__(self, **kwargs):
+            seen.update(kwargs)
+            raise Stop
+
+    monkeypatch.setattr("sim.experiments.executors.Dask", Recorded)
+    path = write_file(tmp_path)
+    with pytest.raises(Stop):
+        _main(["optimize", str(path), "--out", str(tmp_path / "out"), "--slurm", "--slurm-jobs", "3",
+               "--slurm-cores", "2", "--slurm-queue", "short"])
+    slurm = seen["slurm"]
+    assert (slurm.jobs, slurm.cores, slurm.queue) == (3, 2, "short") and seen["address"] is None
+    assert not (tmp_path / "out").exists()

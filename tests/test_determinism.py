@@ -100,16 +100,23 @@ def test_stream_seeds_depend_on_seed_name_and_year_only():
 @pytest.mark.parametrize("world", [SMALL_DONGCHENG, SMALL_BEIJING, ()])
 def test_policy_change_does_not_rerandomise_careers_in_year_one(world):
     """Common random numbers: the rotation policy runs after careers, and draws from its own
-    streams, so who retires, leaves, drifts and is hired in year 1 is the same under any policy."""
+    streams, so who retires, leaves and drifts in year 1 is the same under any policy. Hiring
+    comes after rotation and does not hire for a vacancy a rotator fills (`filled_posts`), so a
+    school hires no more than without rotation, and exactly as many where no rotator came."""
     base = RotationModel(scenario(BASELINE, *world), rng=9)
     rot = RotationModel(scenario(DONGCHENG, *world), rng=9)
     base.step()
     rot.step()
     assert moves_by_year(rot, "rotation")[1]  # the policy did act
-    for kind in ("retirement", "attrition", "drift", "hire"):
+    for kind in ("retirement", "attrition", "drift"):
         b, r = moves_by_year(base, kind)[1], moves_by_year(rot, kind)[1]
         assert b == r, kind
     assert moves_by_year(base, "retirement")[1] and moves_by_year(base, "hire")[1]
+    n = base.world.n_schools
+    hired = [np.bincount([mv[3] for mv in moves_by_year(m, "hire")[1]], minlength=n) for m in (base, rot)]
+    hosts = np.bincount([mv[3] for mv in moves_by_year(rot, "rotation")[1]], minlength=n) > 0
+    assert np.all(hired[1] <= hired[0])
+    assert np.array_equal(hired[1][~hosts], hired[0][~hosts])
 
 
 def test_manifest_records_the_resolved_scenario(tmp_path):

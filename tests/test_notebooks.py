@@ -24,7 +24,7 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = REPO / "notebooks"
 NAMES = ["01_quickstart.ipynb", "02_compare_policies.ipynb", "03_what_if.ipynb",
-         "04_sweep_and_sensitivity.ipynb", "05_network.ipynb"]
+         "04_sweep_and_sensitivity.ipynb", "05_network.ipynb", "07_choose_a_policy.ipynb"]
 BUDGET_SECONDS = 60  # each notebook must run well under a minute on the CI machine
 
 
@@ -195,3 +195,19 @@ def test_sweep_notebook_says_what_its_sample_cannot_settle(executed):
     answer = answer_of(nb)
     assert "**not settled**" in answer and "base sample of 8 " in answer
     assert re.search(r"`points: \d+`", answer)
+
+
+def test_policy_notebook_answers_with_its_search_folder(executed):
+    """Notebook 07's answer names the policy the answer of its own search folder chooses, serially."""
+    from sim.experiments.optimize import load_folder
+    from sim.experiments.optimize_answer import answer
+
+    nb, _, out = executed("07_choose_a_policy.ipynb")
+    folder = out / "nb07_choose_a_policy"
+    manifest = (folder / "manifest.json").read_text()
+    assert '"executor": "serial (this process)"' in manifest and '"status": "done"' in manifest
+    ans = answer(load_folder(folder), folder)
+    text = answer_of(nb)
+    assert "3 paired replicates" in text or "3 replicates a candidate" in text
+    assert (f"the cheapest policy meeting both limits is: {ans.policy}." in text if ans.policy
+            else "none of the" in text)

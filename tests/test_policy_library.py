@@ -933,7 +933,7 @@ def test_points_placement_follows_points_order_and_preferences(monkeypatch):
         return hosts
 
     monkeypatch.setattr(PointsMatching, "match", spy)
-    model = build(POINTS, world=SMALL3, seed=4)
+    model = build(POINTS, world=SMALL3, seed=4, policy={"receiving_capacity": 1.15})
     model.run_for(2)
     assert len(seen) == 2
     assert any(call.open for call in seen)

@@ -50,7 +50,7 @@ def test_baseline_drift_resolves_with_base_defaults():
     assert sc.run.seed == 20210901
     # and the schema defaults fill what neither file says
     assert sc.careers.retirement_age == 60
-    assert sc.policy.receiving_capacity == pytest.approx(1.15)
+    assert sc.policy.receiving_capacity == pytest.approx(1.0)  # hosts hold at most their staffing norm
 
 
 def test_dongcheng_resolves_program_and_base_run_section():

@@ -18,7 +18,7 @@ OUTSIDE = re.compile(r"DOMAIN\.md|seeds/\d|shared/")
 
 def cited_files() -> list:
     files = [REPO / "README.md", *(REPO / "scripts").glob("*.py"), *(REPO / "sim").rglob("*.py"),
-             *(REPO / "docs").glob("*.md"), *(REPO / "scenarios").rglob("*.yaml"),
+             *(REPO / "docs").glob("*.md"), *(REPO / "scenarios").rglob("*.yaml"), *(REPO / "optimize").glob("*.yaml"),
              *(p for p in (REPO / "tests").glob("*.py") if p.name != "test_sources.py")]
     return [p for p in files if p.is_file()]
 

@@ -205,6 +205,7 @@ PRIORITY_KEYS = Literal[
 
 
 TIER_NAMES = Literal["rural", "weak", "ordinary", "strong", "leading"]
+DISTRICT_TYPE_NAMES = Literal["urban_core", "inner_suburb", "outer_suburb", "rural"]
 
 
 class Eligibility(Strict):
@@ -218,16 +219,17 @@ class Eligibility(Strict):
     sending_tiers: list[TIER_NAMES] = ["rural", "weak", "ordinary", "strong", "leading"]
     min_backbone: Literal["none", "school", "district", "municipal"] = "none"
     districts: list[str] | None = None  # only schools of these districts take part (None: all)
+    district_types: list[DISTRICT_TYPE_NAMES] | None = None  # only districts of these types send (None: all)
     school_districts: list[str] | None = None  # only these school districts (a pilot school district)
     twinned_only: bool = False  # only schools in a twinning pair (Dongcheng's 27 pilot pairs)
     remote_min_years: Count = 0  # years a teacher at a rural school must stay first (Japan)
     exempt_men_over: Annotated[int, Field(ge=30, le=75)] | None = None  # Wuhan 2015: men over 52
     exempt_women_over: Annotated[int, Field(ge=30, le=75)] | None = None  # Wuhan 2015: women over 48
 
-    @field_validator("roles", "levels", "sending_tiers")
+    @field_validator("roles", "levels", "sending_tiers", "districts", "district_types")
     @classmethod
-    def _not_empty(cls, names: list[str]) -> list[str]:
-        if not names:
+    def _not_empty(cls, names: list[str] | None) -> list[str] | None:
+        if names is not None and not names:
             raise ValueError("empty list: no teacher could ever be eligible (leave the key out to allow all)")
         return names
 
@@ -240,10 +242,19 @@ class Quota(Strict):
     min_count: Count = 0
     # district: min_count in each district; city: one total, shared by the districts as their eligible
     count_scope: Literal["district", "city"] = "district"
+    # district name -> its own head count a year (x world.scale), in place of min_count there
+    min_count_by_district: dict[str, Count] = {}
     share_of_staff: Share = 0.0  # e.g. 0.05 of all teachers (Shanghai 2019)
     coverage_years: Annotated[int, Field(ge=1, le=200)] | None = None  # every eligible within N years
     per_school: bool = False  # apply share_of_eligible within each school, not district-wide
     mandatory_after_years: Annotated[int, Field(ge=1, le=200)] | None = None  # must move at this tenure (Japan: 6)
+
+    @model_validator(mode="after")
+    def _by_district_is_per_district(self) -> Quota:
+        if self.min_count_by_district and self.count_scope == "city":
+            raise ValueError("min_count_by_district gives each district its own head count; it cannot go with "
+                             "count_scope: city (one total shared by the districts)")
+        return self
 
 
 class Points(Strict):
@@ -284,6 +295,17 @@ class Program(Strict):
     term_years_min: Annotated[int, Field(ge=1, le=10)] = 1  # years; Beijing term 1-3
     term_years_max: Annotated[int, Field(ge=1, le=10)] = 3
     stay_share: Share = 0.0  # share of rotators who transfer to the host at term end
+    # how the move is an exchange (docs/ODD.md 7.6.13): one_way, hosts receive and nobody comes back;
+    # paired, each rotator's host sends one of its teachers to the rotator's school (one for one)
+    exchange: Literal["one_way", "paired"] = "one_way"
+    # a full-time rotator's home post while away: none (left open); temporary (a temporary hire, at
+    # the hiring fill rate); pool (a teacher of the district's reserve); the cover leaves at term end
+    backfill: Literal["none", "temporary", "pool"] = "none"
+    # x norm: teachers a host of this program may hold; None: policy.receiving_capacity
+    host_cap: Annotated[float, Field(ge=1.0, le=3.0)] | None = None
+    receiving_districts: list[str] | None = None  # hosts only in these districts (None: any in scope)
+    receiving_district_types: list[DISTRICT_TYPE_NAMES] | None = None  # hosts only in these types
+    receiving_tiers: list[TIER_NAMES] | None = None  # hosts only of these tiers (None: any, as direction allows)
 
     @model_validator(mode="after")
     def _consistent(self) -> Program:
@@ -295,6 +317,11 @@ class Program(Strict):
             raise ValueError("matching 'leading_school' sends teachers within their group: set scope: group")
         if self.form == "part_time" and self.stay_share > 0:
             raise ValueError("a part-time rotator keeps the home post: stay_share must be 0")
+        if self.backfill != "none" and self.form != "full_time":
+            raise ValueError(f"backfill covers a full-time rotator's post; a {self.form} rotator leaves none "
+                             "open: set backfill: none")
+        if [] in (self.receiving_districts, self.receiving_district_types, self.receiving_tiers):
+            raise ValueError("empty receiving list: no school could ever receive (leave the key out to allow all)")
         return self
 
 
@@ -312,7 +339,8 @@ class Policy(Strict):
     """The rotation rules: zero or more programs, run in order each year, and what supports them."""
 
     programs: list[Program] = []
-    receiving_capacity: Annotated[float, Field(ge=1.0, le=3.0)] = 1.15  # posts x norm a host can hold
+    # x norm: teachers a full-time host may hold (1.0: its staffing norm); assumption, explored 1.0-1.3
+    receiving_capacity: Annotated[float, Field(ge=1.0, le=3.0)] = 1.0
     double_teacher: DoubleTeacher = DoubleTeacher()
     dormitories_per_district: Count = 0  # rotation dormitory beds per district (Binzhou built 90 dormitories)
     dormitory_commute_minutes: Minutes = 15.0  # commute of a rotator who has a dormitory bed
@@ -689,18 +717,21 @@ def meaning_problems(scenario: Scenario) -> list[tuple[str, str]]:
 
 def name_problems(scenario: Scenario, districts: list[str], school_districts: list[str], where: str,
                   only: int | None = None) -> list[tuple[str, str]]:
-    """Eligibility `districts` and `school_districts` entries that name no district of the world."""
+    """District and school-district names a program gives (eligibility, receiving districts,
+    per-district head counts) that name no district of the world."""
     problems = []
     for i, p in enumerate(scenario.policy.programs):
         if only is not None and i != only:
             continue
-        for field_name, known, what in (("districts", districts, "district"),
-                                        ("school_districts", school_districts, "school district")):
-            given = getattr(p.eligibility, field_name)
+        for field_name, given, known, what in (
+                ("eligibility.districts", p.eligibility.districts, districts, "district"),
+                ("eligibility.school_districts", p.eligibility.school_districts, school_districts, "school district"),
+                ("receiving_districts", p.receiving_districts, districts, "district"),
+                ("quota.min_count_by_district", list(p.quota.min_count_by_district), districts, "district")):
             for name in given or []:
                 if name not in known:
                     shown = ", ".join(known[:6]) + (f", ... ({len(known)} in all)" if len(known) > 6 else "")
-                    problems.append((f"policy.programs.{i}.eligibility.{field_name}",
+                    problems.append((f"policy.programs.{i}.{field_name}",
                                      f"{what} {name!r} has no schools in {where} (it has {shown})"))
                     break
     return problems

@@ -63,6 +63,7 @@ def voluntary_drift(model) -> int:
     u = rng.random(wf.n)
     pick = rng.random(wf.n)
     rows = np.flatnonzero(wf.active & (wf.term_end < 0) & (wf.years_at_school >= c.drift_min_years)
+                          & (wf.cover_until < 0)  # a cover teacher holds a post for a term only
                           & ((wf.role == 0) | (not c.cadres.pipeline)))  # the bureau appoints cadres
     p = c.drift_rate * np.exp(c.drift_quality_selection * (wf.quality[rows] - 1.0))
     movers = rows[u[rows] < p]
@@ -99,12 +100,12 @@ def voluntary_drift(model) -> int:
 
 
 def hire(model) -> np.ndarray:
-    """Fill vacancies (norm minus home posts) with new teachers; rural districts and rural
-    schools fill only a share of theirs. Returns the new rows."""
+    """Fill vacancies (norm minus filled posts: `RotationModel.filled_posts`) with new teachers;
+    rural districts and rural schools fill only a share of theirs. Returns the new rows."""
     c = model.config.careers
     s = model.world.schools
     rng = model.stream("hiring")
-    vacancies = np.maximum(s["norm"] - model.home_posts(), 0)
+    vacancies = np.maximum(s["norm"] - model.filled_posts(), 0)
     rural = (model.world.district_types[s["district"]] == DISTRICT_TYPES.index("rural")) \
         | (s["tier"] == TIERS.index("rural"))
     fill = np.where(rural, c.hire_fill_rural, c.hire_fill_urban)

@@ -225,14 +225,15 @@ class RotationModel(mesa.Model):
 
     # ----------------------------------------------------------------------- state changes
 
-    def add_teachers(self, values: dict[str, np.ndarray]) -> np.ndarray:
-        """Append teachers to the workforce and give each a Teacher agent on its host's cell."""
+    def add_teachers(self, values: dict[str, np.ndarray], kind: str = "hire") -> np.ndarray:
+        """Append teachers to the workforce and give each a Teacher agent on its host's cell; after
+        year 0 the move log records them as `kind` (a hire, or a cover for a rotator's post)."""
         rows = self.workforce.add(**values)
         self.teacher_agents.extend(Teacher(self, r, None) for r in rows.tolist())
         self._place_agents(rows)
         if self.year > 0:
             np.add.at(self._arrivals, self.workforce.host[rows], 1)
-            self._log(rows, np.full(len(rows), -1), self.workforce.host[rows], "hire", "")
+            self._log(rows, np.full(len(rows), -1), self.workforce.host[rows], kind, "")
         return rows
 
     def remove_teachers(self, rows: np.ndarray, kind: str) -> None:
@@ -315,9 +316,18 @@ class RotationModel(mesa.Model):
         place_teachers([agents[r] for r in rows.tolist()], [cells[h] for h in self.workforce.host[rows].tolist()])
 
     def home_posts(self) -> np.ndarray:
-        """Home posts held at each school (teachers whose post is there, including those away)."""
+        """Home posts held at each school (teachers whose post is there, including those away; a
+        cover teacher holds none: the rotator it covers does)."""
         wf = self.workforce
-        return np.bincount(wf.school[wf.active], minlength=self.world.n_schools)
+        return np.bincount(wf.school[wf.active & (wf.cover_until < 0)], minlength=self.world.n_schools)
+
+    def filled_posts(self) -> np.ndarray:
+        """Posts counted as filled at each school when hiring: its home posts, or the teachers
+        teaching there when more (a full-time rotator hosted in a vacancy fills it until the term
+        ends, so the host does not hire for it as well; a cover fills the post it covers)."""
+        wf = self.workforce
+        present = np.bincount(wf.host[wf.active], minlength=self.world.n_schools)
+        return np.maximum(self.home_posts(), present)
 
     def _log(self, rows, frm, to, kind: str, program: str) -> None:
         wf = self.workforce

@@ -35,6 +35,7 @@ COLUMNS = {
     "arrived": np.int64,  # year the teacher arrived at the current host
     "hired": np.int64,  # year hired; -1 for the initial staff
     "post_since": np.int64,  # year a cadre took the current leadership post (0 or less: before the run)
+    "cover_until": np.int64,  # a cover teacher's last year in a rotator's post (backfill); -1 when none
 }
 
 
@@ -62,7 +63,7 @@ class Workforce:
                 self._cols[name] = grown
         rows = np.arange(self.n, self.n + k)
         defaults = {"active": True, "satisfaction": 0.75, "term_end": -1, "program": -1, "hired": -1,
-                    "part_host": -1, "rotated_in": -1}
+                    "part_host": -1, "rotated_in": -1, "cover_until": -1}
         for name in COLUMNS:
             if name in values:
                 self._cols[name][rows] = values[name]

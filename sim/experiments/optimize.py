@@ -38,10 +38,11 @@ from sim.config.scenario import (
     validation_line,
     with_settings,
 )
-from sim.experiments.costs import Costs, run_cost
+from sim.experiments.costs import ITEMS, Costs, quantities, run_cost
 
 KIND = "optimize"
 JOURNAL = "evaluations.jsonl"  # one line per evaluated candidate, appended as each finishes
+BASE_FILE = "base.json"  # the base scenario's runs on the same seeds, written by the answer (sim.optimize_answer)
 MAX_RUNS = 200_000  # generations x population x replicates: the most runs one search may ask for
 INTERVAL = 0.95  # level of the t-intervals over replicates
 
@@ -124,6 +125,15 @@ class Search(Strict):
     seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
 
 
+class Posterior(Strict):
+    """A calibration's posterior sample (sim.posterior): each candidate is judged in `worlds`
+    plausible worlds drawn from it by weight, from `seed` (default: the replicates' root seed)."""
+
+    file: Annotated[str, Field(min_length=1)]  # relative to the optimisation file
+    worlds: Annotated[int, Field(ge=1, le=1000)] = 8
+    seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None
+
+
 class OptimizeSpec(Strict):
     """A whole optimisation file."""
 
@@ -139,16 +149,20 @@ class OptimizeSpec(Strict):
     constraints: list[Constraint] = []
     costs: Costs
     search: Search = Search()
+    posterior: Posterior | None = None
 
 
 @dataclass
 class Optimisation:
-    """A checked optimisation file: the spec, the resolved base scenario and the replicate seeds."""
+    """A checked optimisation file: the spec, the resolved base scenario, the plausible worlds (each
+    a set of scenario values; one world of none without a posterior) and the seeds of every run:
+    world k's replicate r has seed seeds[k * replicates + r], the same for every candidate."""
 
     path: Path
     spec: OptimizeSpec
     base: Scenario
     seeds: list[int]
+    worlds: list[dict[str, Any]] = field(default_factory=lambda: [{}])
 
     @property
     def levers(self) -> list[str]:
@@ -162,14 +176,14 @@ class Optimisation:
             values[name] = round(value, 4) if isinstance(value, float) else value
         return values
 
-    def scenario(self, values: dict[str, Any]) -> Scenario:
-        """The base with the lever values set (raises ScenarioError)."""
-        return with_settings(self.base, [override(k, v) for k, v in values.items()])
+    def scenario(self, values: dict[str, Any], world: dict[str, Any] | None = None) -> Scenario:
+        """The base in a plausible world (default none) with the lever values set (raises ScenarioError)."""
+        return with_settings(self.base, [override(k, v) for k, v in {**(world or {}), **values}.items()])
 
     def fingerprint(self) -> str:
         spec = self.spec.model_dump(mode="json")
         spec.pop("description")
-        body = {"spec": spec, "base": self.base.model_dump(mode="json"), "seeds": self.seeds}
+        body = {"spec": spec, "base": self.base.model_dump(mode="json"), "seeds": self.seeds, "worlds": self.worlds}
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -208,8 +222,48 @@ def load_optimisation(path) -> Optimisation:
         check_size(base)
     except ScenarioError as exc:
         raise OptimizeError(f"{path}: base: {exc}") from None
-    opt = Optimisation(path, spec, base, replicate_seeds(root, spec.replicates))
+    worlds = _worlds(path, spec, root) if spec.posterior else [{}]
+    opt = Optimisation(path, spec, base, replicate_seeds(root, spec.replicates * len(worlds)), worlds)
     _check_meaning(opt)
+    return opt
+
+
+def _worlds(path: Path, spec: OptimizeSpec, root: int) -> list[dict[str, Any]]:
+    """The plausible worlds drawn from the file's posterior sample."""
+    from sim.experiments.posterior import PosteriorError, draw_worlds, read_posterior
+
+    post = spec.posterior
+    try:
+        params, rows, weights = read_posterior((path.parent / post.file).resolve())
+    except PosteriorError as exc:
+        raise OptimizeError(f"{path}: posterior.file: {exc}") from None
+    both = sorted(set(params) & set(spec.levers))
+    if both:
+        raise OptimizeError(f"{path}: posterior.file: {both[0]!r} is a lever too; a lever cannot also be uncertain")
+    return draw_worlds(rows, weights, post.worlds, root if post.seed is None else post.seed)[1]
+
+
+def load_folder(folder) -> Optimisation:
+    """The optimisation a finished search's folder was made by, from its manifest alone (what
+    `teachersim report` reads: the file may have moved since). Raises OptimizeError."""
+    from sim.experiments.run import scenario_from_json
+
+    folder = Path(folder)
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        data = manifest["optimisation"]
+        order = manifest.get("lever_order") or list(data["levers"])  # the file's order (the manifest sorts keys)
+        spec = OptimizeSpec.model_validate({**data, "levers": {k: data["levers"][k] for k in order}})
+        base = scenario_from_json(manifest["scenario"], manifest.get("source_dir", "."))
+        worlds = manifest.get("worlds") or [{}]
+        opt = Optimisation(path, spec, base, [int(s) for s in manifest["seeds"]], worlds)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise OptimizeError(f"{path}: not the manifest of a policy search ({type(exc).__name__}: {exc})") from None
+    if manifest.get("kind") != KIND or manifest.get("fingerprint") != opt.fingerprint():
+        raise OptimizeError(f"{path}: not the manifest of a policy search, or changed since it was written")
+    if manifest.get("status") != "done":
+        raise OptimizeError(f"{folder}: the search has not finished; run teachersim optimize on it again first")
     return opt
 
 
@@ -232,6 +286,15 @@ def _check_meaning(opt: Optimisation) -> None:
         last = max([item.year or 0, *(getattr(item, "years", None) or [])])
         if last > years:
             raise OptimizeError(f"{where}: year {last} is after the run's last year ({years})")
+    for k, world in enumerate(opt.worlds):
+        try:
+            opt.scenario({}, world)
+        except ScenarioError as exc:
+            raise OptimizeError(f"{path}: posterior.file: plausible world {k} makes the base invalid: {exc}") from None
+    runs = runs * len(opt.worlds)
+    if runs > MAX_RUNS:
+        raise OptimizeError(f"{path}: search: {runs:,} runs (generations x population x replicates x worlds) is "
+                            f"above the most a search may ask for ({MAX_RUNS:,})")
     for name, lever in spec.levers.items():
         values = lever.values if lever.values is not None else [lever.value(lever.bounds()[0]),
                                                                lever.value(lever.bounds()[1])]
@@ -247,12 +310,12 @@ def _check_meaning(opt: Optimisation) -> None:
 
 @dataclass(frozen=True)
 class CandidateTask:
-    """One candidate on every replicate seed, sendable to a worker."""
+    """One candidate in every plausible world on every replicate seed, sendable to a worker."""
 
     key: str
-    scenario: dict
+    scenarios: tuple[dict, ...]  # the candidate in each world
     source_dir: str
-    seeds: tuple[int, ...]
+    seeds: tuple[int, ...]  # world k's replicate r: seeds[k * replicates + r]
     spec: dict  # OptimizeSpec as JSON: objectives, constraints, costs
 
 
@@ -270,22 +333,26 @@ def metric_value(metrics: pd.DataFrame, key: str, year: int | None = None, years
 
 
 def evaluate(task: CandidateTask) -> list[dict]:
-    """Run one candidate on each replicate seed: one row per replicate with its objectives,
-    constraint values and cost (what the journal keeps). A search tries quotas above the eligible
-    on purpose (they are capped, as always), so the runs' RunWarnings are not shown."""
+    """Run one candidate in each world on each replicate seed: one row per run with its world,
+    replicate, seed, objectives, constraint values and cost (what the journal keeps). A search
+    tries quotas above the eligible on purpose (they are capped, as always), so the runs'
+    RunWarnings are not shown."""
     import warnings
 
     from sim.core.model import RunWarning
     from sim.experiments.run import replicate_metrics, scenario_from_json
 
     spec = OptimizeSpec.model_validate(task.spec)
-    scenario = scenario_from_json(task.scenario, task.source_dir)
     rows = []
-    for rep, seed in enumerate(task.seeds):
+    for i, seed in enumerate(task.seeds):
+        world, rep = divmod(i, spec.replicates)
+        scenario = scenario_from_json(task.scenarios[world], task.source_dir)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RunWarning)
             metrics = replicate_metrics(scenario, rep, seed)
-        row = {"replicate": rep, "seed": seed, "cost": run_cost(scenario, metrics, spec.costs)["total"]}
+        row = {"world": world, "replicate": rep, "seed": seed,
+               "cost": run_cost(scenario, metrics, spec.costs)["total"],
+               **{f"quantity_{item}": q for item, q in quantities(scenario, metrics).items()}}
         for i, o in enumerate(spec.objectives):
             row[f"objective_{i}"] = (run_cost(scenario, metrics, spec.costs, o.year)["total"] if o.metric == "cost"
                                      else metric_value(metrics, o.metric, o.year, o.years))
@@ -305,6 +372,18 @@ def t_interval(values: np.ndarray) -> tuple[float, float, float]:
         return mean, mean, mean
     half = float(stats.t.ppf(0.5 + INTERVAL / 2, len(values) - 1) * stats.sem(values))
     return mean, mean - half, mean + half
+
+
+def per_world(rows: pd.DataFrame, column: str) -> np.ndarray:
+    """What an interval is taken over: each run's value, or each plausible world's mean when the
+    runs are of several worlds (runs of one world are not independent draws of the posterior)."""
+    if "world" in rows and rows["world"].nunique() > 1:
+        return rows.groupby("world", sort=True)[column].mean().to_numpy(float)
+    return rows[column].to_numpy(float)
+
+
+def worst(values: np.ndarray, sense: str) -> float:
+    return float(np.max(values) if sense == "min" else np.min(values))
 
 
 def non_dominated(F: np.ndarray) -> np.ndarray:
@@ -378,14 +457,16 @@ class OptimizeSummary:
                 f"{self.cheapest}")
 
 
-def optimize(path, out: str | Path | None = None, *, workers: int | None = None, serial: bool = False,
-             executor=None, progress: bool = False) -> OptimizeSummary:
+def optimize(path, out: str | Path | None = None, *, workers: int | None = None, scheduler: str | None = None,
+             slurm=None, serial: bool = False, executor=None, progress: bool = False) -> OptimizeSummary:
     """Run (or resume) an optimisation file and write its folder.
 
     Args:
         path: the optimisation file, or an Optimisation already loaded.
         out: the result folder (default results/<name>); run again into it to resume.
-        workers: size of the local Dask cluster; serial: in this process; executor: overrides both.
+        workers: size of the local Dask cluster; scheduler: the address of an existing Dask scheduler;
+            slurm: a `sim.executors.SlurmOptions` (Slurm through dask-jobqueue); serial: in this
+            process; executor: an executor object instead of all of these.
 
     Raises OptimizeError (bad file, or a folder that is not this search's) before anything is written.
     """
@@ -401,9 +482,11 @@ def optimize(path, out: str | Path | None = None, *, workers: int | None = None,
         raise OptimizeError(f"--out {out}: {exc}") from None
     try:
         with claim(out, KIND) as claimed:
-            _prepare(opt, claimed.out)
-            executor = executor or (Serial() if serial else Dask(workers=workers))
-            with running(executor, OptimizeError):
+            resumed = _check_folder(opt, claimed.out)
+            executor = executor or (Serial() if serial else Dask(workers=workers, address=scheduler, slurm=slurm))
+            with running(executor, OptimizeError):  # an unreachable scheduler: nothing written yet
+                if not resumed:
+                    _start_folder(opt, claimed.out)
                 t0 = time.perf_counter()
                 journal = Journal.open(claimed.out / JOURNAL)
                 order, history, ran = _search(opt, journal, executor, progress)
@@ -415,20 +498,25 @@ def optimize(path, out: str | Path | None = None, *, workers: int | None = None,
         raise OptimizeError(str(exc)) from None
 
 
-def _prepare(opt: Optimisation, out: Path) -> None:
-    """A new folder gets a 'running' manifest; this search's folder is resumed; another's is refused."""
-    from sim.storage.store import write_bytes_atomic
-
+def _check_folder(opt: Optimisation, out: Path) -> bool:
+    """True when `out` holds this search (resume it); False when it is new; another's is refused."""
     manifest_path = out / "manifest.json"
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         if manifest.get("fingerprint") == opt.fingerprint():
-            return
+            return True
         raise OptimizeError(f"{out}: holds a different optimisation (another file, base, levers or seeds); "
                             "choose another --out")
+    return False
+
+
+def _start_folder(opt: Optimisation, out: Path) -> None:
+    """A new folder gets a 'running' manifest (what a resumed search recognises)."""
+    from sim.storage.store import write_bytes_atomic
+
     out.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(manifest_path, json.dumps(_manifest(opt, "running", {JOURNAL: None}), indent=2,
-                                                 sort_keys=True).encode())
+    manifest = _manifest(opt, "running", {JOURNAL: None, BASE_FILE: None})
+    write_bytes_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode())
 
 
 def _manifest(opt: Optimisation, status: str, files: dict, **more) -> dict:
@@ -436,8 +524,9 @@ def _manifest(opt: Optimisation, status: str, files: dict, **more) -> dict:
 
     return {"schema_version": SCHEMA_VERSION, "kind": KIND, "status": status, "name": opt.spec.name,
             "fingerprint": opt.fingerprint(), "optimisation": opt.spec.model_dump(mode="json"),
-            "scenario": opt.base.model_dump(mode="json"), "seeds": opt.seeds, "versions": versions(),
-            "git_commit": git_commit(), "files": files, **more}
+            "lever_order": opt.levers, "scenario": opt.base.model_dump(mode="json"), "source_dir": opt.base.source_dir,
+            "seeds": opt.seeds, "worlds": opt.worlds, "versions": versions(), "git_commit": git_commit(),
+            "files": files, **more}
 
 
 def _objectives(opt: Optimisation, entry: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -453,14 +542,14 @@ def _objectives(opt: Optimisation, entry: dict) -> tuple[np.ndarray, np.ndarray]
     return F, G
 
 
-def _task(opt: Optimisation, key: str, values: dict) -> CandidateTask | dict:
+def candidate_task(opt: Optimisation, key: str, values: dict) -> CandidateTask | dict:
     """The candidate's task, or its journal entry straight away when its values make the base invalid."""
     try:
-        scenario = opt.scenario(values)
+        scenarios = [opt.scenario(values, world) for world in opt.worlds]
     except ScenarioError as exc:
         return {"key": key, "values": values, "valid": False, "error": str(exc), "rows": []}
-    return CandidateTask(key, scenario.model_dump(mode="json"), scenario.source_dir, tuple(opt.seeds),
-                         opt.spec.model_dump(mode="json"))
+    return CandidateTask(key, tuple(sc.model_dump(mode="json") for sc in scenarios), opt.base.source_dir,
+                         tuple(opt.seeds), opt.spec.model_dump(mode="json"))
 
 
 def _search(opt: Optimisation, journal: Journal, executor, progress: bool):
@@ -488,7 +577,7 @@ def _search(opt: Optimisation, journal: Journal, executor, progress: bool):
         for pos, (key, v) in enumerate(zip(keys, values, strict=True)):
             order.setdefault(key, (gen, pos))
             if key not in journal.entries and key not in todo:
-                todo[key] = _task(opt, key, v)
+                todo[key] = candidate_task(opt, key, v)
         tasks = []
         for task in todo.values():
             if isinstance(task, dict):
@@ -516,7 +605,8 @@ def _search(opt: Optimisation, journal: Journal, executor, progress: bool):
 
 def _table(opt: Optimisation, journal: Journal, order: dict) -> pd.DataFrame:
     """One row per evaluated candidate, in the order first asked: levers, objectives (mean and
-    t-interval), constraint shares met, cost, feasibility."""
+    t-interval; with a posterior also the worst world's mean), constraint shares met (of all
+    runs), cost, feasibility."""
     spec = opt.spec
     records = []
     for key, (gen, pos) in sorted(order.items(), key=lambda kv: kv[1]):
@@ -524,15 +614,17 @@ def _table(opt: Optimisation, journal: Journal, order: dict) -> pd.DataFrame:
         rec = {"candidate": key, "generation": gen, "position": pos, "valid": bool(entry["valid"])}
         rec |= {name: entry["values"][name] for name in opt.levers}
         rows = pd.DataFrame(entry["rows"])
-        for i in range(len(spec.objectives)):
-            vals = rows[f"objective_{i}"].to_numpy(float) if entry["valid"] else np.array([np.nan])
+        for i, o in enumerate(spec.objectives):
+            vals = per_world(rows, f"objective_{i}") if entry["valid"] else np.array([np.nan])
             rec[f"objective_{i}"], rec[f"objective_{i}_low"], rec[f"objective_{i}_high"] = t_interval(vals)
+            if spec.posterior:
+                rec[f"objective_{i}_worst"] = worst(vals, o.sense)
         ok = bool(entry["valid"])
         for j, c in enumerate(spec.constraints):
             share = float(np.mean([c.met(v) for v in rows[f"constraint_{j}"]])) if entry["valid"] else 0.0
             rec[f"constraint_{j}_share_met"] = share
             ok = ok and share >= c.share
-        rec["cost"], rec["cost_low"], rec["cost_high"] = (t_interval(rows["cost"].to_numpy(float))
+        rec["cost"], rec["cost_low"], rec["cost_high"] = (t_interval(per_world(rows, "cost"))
                                                           if entry["valid"] else (np.nan,) * 3)
         rec["feasible"] = ok
         records.append(rec)
@@ -624,12 +716,12 @@ def _num(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
-def _value_words(value) -> str:
+def value_words(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def candidate_words(opt: Optimisation, row) -> str:
-    return "; ".join(f"{lever_words(opt, n)} {_value_words(row[n])}" for n in opt.levers)
+    return "; ".join(f"{lever_words(opt, n)} {value_words(row[n])}" for n in opt.levers)
 
 
 def cheapest(frame: pd.DataFrame) -> pd.Series | None:
@@ -673,47 +765,71 @@ def _cheapest_words(opt: Optimisation, best) -> str:
             f"to {best['cost_high']:,.0f}).")
 
 
+def worlds_words(opt: Optimisation) -> str:
+    post = opt.spec.posterior
+    if not post:
+        return ""
+    return (f" in each of {post.worlds} plausible worlds drawn by weight from the posterior sample {post.file}; "
+            "constraints are shares of all runs")
+
+
 def _summary(opt: Optimisation, frame: pd.DataFrame, front: pd.DataFrame) -> str:
     spec = opt.spec
     lines = [f"# Optimisation {spec.name}", "", *([spec.description.strip(), ""] if spec.description.strip() else []),
              f"{len(frame)} candidates evaluated over {spec.search.generations} generations (NSGA-II, population "
              f"{spec.search.population}, seed {spec.search.seed}), each on {spec.replicates} replicates "
-             "(common random numbers).", "", "## Answer", "", _answer(opt, frame), ""]
+             f"(common random numbers){worlds_words(opt)}.", "", "## Answer", "", _answer(opt, frame), ""]
     if cheapest(frame) is None and spec.constraints:
         lines += _closest_lines(opt, frame)
     lines += ["## Constraints", ""]
     lines += [f"- {constraint_words(opt, j)}" for j in range(len(spec.constraints))] or ["- none"]
     among = "" if frame["feasible"].any() or not spec.constraints else ", none meeting the constraints"
+    over = "plausible worlds' means (worst world after /)" if spec.posterior else "replicates"
     lines += ["", f"## Non-dominated candidates ({len(front)}{among}), means and {INTERVAL:.0%} t-intervals over "
-              "replicates", ""]
+              f"{over}", ""]
     for _, row in front.sort_values("objective_0", kind="stable").iterrows():
         objs = ", ".join(f"{objective_words(opt, i)} {_num(row[f'objective_{i}'])} "
                          f"[{_num(row[f'objective_{i}_low'])}, {_num(row[f'objective_{i}_high'])}]"
+                         + (f" / {_num(row[f'objective_{i}_worst'])}" if spec.posterior else "")
                          for i in range(len(spec.objectives)))
         lines.append(f"- {candidate_words(opt, row)}: {objs}")
     lines += ["", "## Prices", ""]
-    for item in ("allowance", "dormitory_bed", "double_teacher_classroom"):
+    for item in ITEMS:
         p = getattr(spec.costs, item)
+        explored = f"; explored {p.explored[0]:,.2f} to {p.explored[1]:,.2f}" if p.explored else ""
         lines.append(f"- {item.replace('_', ' ')}: {p.value:,.2f} {spec.costs.currency} {p.unit} "
-                     f"({p.source if p.source else 'assumption'})")
+                     f"({p.source if p.source else 'assumption'}{explored})")
     return "\n".join(lines) + "\n"
 
 
 def _figures(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray, history: pd.DataFrame,
              folder: Path) -> list[str]:
-    import textwrap
-
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "inline" not in matplotlib.get_backend():  # files drawn off-screen; a notebook keeps its inline figures
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     folder.mkdir(exist_ok=True)
-    names = []
+    for name, fig in (("pareto.png", pareto_figure(opt, frame, mask)), ("convergence.png",
+                                                                          convergence_figure(history))):
+        fig.savefig(folder / name, dpi=110, metadata={"Software": None})
+        plt.close(fig)
+    return ["figures/pareto.png", "figures/convergence.png"]
+
+
+def pareto_figure(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray | None = None):
+    """Each pair of objectives: candidates missing a constraint, meeting them, and the front (`mask`,
+    default the frame's `non_dominated`); the chosen options lettered and spelled out in words."""
+    import textwrap
+
+    import matplotlib.pyplot as plt
+
+    mask = frame["non_dominated"].to_numpy(bool) if mask is None else mask
     n = len(opt.spec.objectives)
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)][:6] or [(0, 0)]
     valid, feasible = frame["valid"].to_numpy(bool), frame["feasible"].to_numpy(bool)
-    chosen = _chosen(opt, frame, mask)
+    chosen = chosen_options(opt, frame, mask)
     lines = [textwrap.fill(f"{letter}: {why}: {candidate_words(opt, frame.loc[idx])}", 100 * len(pairs),
                            subsequent_indent="    ") for letter, (idx, why) in chosen.items()]
     lines = "\n".join(lines).splitlines()
@@ -732,19 +848,20 @@ def _figures(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray, history: 
     fig.text(0.01, 0.01, "\n".join(lines), fontsize=8, va="bottom", ha="left")
     fig.suptitle(f"{opt.spec.name}: the options found")
     fig.tight_layout(rect=(0, 0.02 + 0.2 * len(lines) / fig.get_figheight(), 1, 0.97))
-    fig.savefig(folder / "pareto.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    names.append("figures/pareto.png")
+    return fig
+
+
+def convergence_figure(history: pd.DataFrame):
+    """The front's hypervolume by generation."""
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(history["generation"], history["hypervolume"], marker="o")
     ax.set_xlabel("generation")
     ax.set_ylabel("hypervolume of the front (scaled objectives)")
     ax.set_title("convergence")
     fig.tight_layout()
-    fig.savefig(folder / "convergence.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    names.append("figures/convergence.png")
-    return names
+    return fig
 
 
 def _axis_words(opt: Optimisation, i: int) -> str:
@@ -754,7 +871,7 @@ def _axis_words(opt: Optimisation, i: int) -> str:
     return textwrap.fill(f"{objective_words(opt, i)} ({better} is better)", 60)
 
 
-def _chosen(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray) -> dict[str, tuple[int, str]]:
+def chosen_options(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray) -> dict[str, tuple[int, str]]:
     """The options a figure names, by letter: the cheapest meeting the constraints, then the best
     non-dominated candidate on each objective."""
     picks: list[tuple[int, str]] = []
@@ -788,7 +905,7 @@ def _write_outputs(opt: Optimisation, out: Path, journal: Journal, order: dict, 
         write_bytes_atomic(out / name, parquet_bytes(table))
     names = [*tables, *_figures(opt, frame, mask, hist, out / "figures")]
     write_bytes_atomic(out / "summary.md", _summary(opt, frame, front).encode())
-    files = {name: sha256(out / name) for name in [*names, "summary.md"]} | {JOURNAL: None}
+    files = {name: sha256(out / name) for name in [*names, "summary.md"]} | {JOURNAL: None, BASE_FILE: None}
     best = cheapest(frame)
     manifest = _manifest(opt, "done", files, evaluated=len(frame), generations=len(history),
                          cheapest=None if best is None else best["candidate"], executor=executor,

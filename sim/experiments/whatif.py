@@ -56,6 +56,8 @@ def small_world(path: str | Path, schools_per_district: int = 20, teachers_per_s
     ratio = teachers_per_district(small.world) / teachers_per_district(full.world)
     scaled = [f"policy.programs.{i}.quota.min_count={max(1, round(p.quota.min_count * ratio))}"
               for i, p in enumerate(full.policy.programs) if p.quota.min_count]
+    scaled += [f"policy.programs.{i}.quota.min_count_by_district.{name}={max(1, round(k * ratio))}"
+               for i, p in enumerate(full.policy.programs) for name, k in p.quota.min_count_by_district.items() if k]
     return load_scenario(path, [*world, *scaled, *overrides])
 
 

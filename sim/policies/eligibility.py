@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.codes import BACKBONE, ROLES, TEACHER_LEVELS, TIERS
+from sim.codes import BACKBONE, DISTRICT_TYPES, ROLES, TEACHER_LEVELS, TIERS
 
 
 def eligible_mask(model, eligibility) -> np.ndarray:
     """Mask over workforce rows: active, at home and on no rotation (nor rotated earlier this year,
     as a transfer's teacher is at home at once), long enough at the school,
     far enough from retirement, of an allowed role, level, sending-school tier, backbone level,
-    district and school district, not exempt by age, and past any remote-post minimum stay."""
+    district, district type and school district, not covering another's post, not exempt by age,
+    and past any remote-post minimum stay."""
     wf = model.workforce
     s = model.world.schools
     school = wf.school
@@ -20,6 +21,9 @@ def eligible_mask(model, eligibility) -> np.ndarray:
     if eligibility.districts is not None:
         ids = [i for i, n in enumerate(model.world.district_names) if n in eligibility.districts]
         school_ok &= np.isin(s["district"], ids)
+    if eligibility.district_types is not None:
+        types = [DISTRICT_TYPES.index(t) for t in eligibility.district_types]
+        school_ok &= np.isin(model.world.district_types[s["district"]], types)
     if eligibility.school_districts is not None:
         ids = [i for i, n in enumerate(model.world.school_district_names) if n in eligibility.school_districts]
         school_ok &= np.isin(s["school_district"], ids)
@@ -36,6 +40,7 @@ def eligible_mask(model, eligibility) -> np.ndarray:
         & school_ok[school]
         & (wf.backbone >= BACKBONE.index(eligibility.min_backbone))
     )
+    mask &= wf.cover_until < 0  # a cover teacher holds another's post for a term (sim.policies.exchange)
     if eligibility.max_experience is not None:
         mask &= wf.experience <= eligibility.max_experience
     if eligibility.remote_min_years:

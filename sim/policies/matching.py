@@ -5,8 +5,11 @@ program's scope (the twin partner, same group, school district, district, or any
 city), fits the teacher's level (a nine-year school takes both; `cross_level` lifts the rule),
 lies in the allowed direction (strong->weak: a lower tier; weak->strong: a higher tier), is not
 the home school, keeps the commute under the cap, and has room (present staff below
-`receiving_capacity` x norm, or for a transfer a vacancy under the norm; a school's room grows
-only when one of its own rotators is placed elsewhere; part-time rotators take no post).
+the program's `host_cap` or the policy's `receiving_capacity` x norm, 1.0 by default; for a
+transfer a vacancy under the norm; in a paired exchange a teacher of the host to send back; a
+school's room grows only when one of its own rotators is placed elsewhere and no cover takes the
+post; part-time rotators take no post), and lies in the receiving districts, district types and
+tiers the program names.
 Preferred hosts (twin partner, group) are used when one is feasible. A rotator with no feasible
 host stays home and is counted as unmatched.
 """
@@ -18,7 +21,7 @@ import heapq
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from sim.codes import DISTRICT_BACKBONE, PE_ART_CODES, SCHOOL_LEVELS, SUBJECTS
+from sim.codes import DISTRICT_BACKBONE, DISTRICT_TYPES, PE_ART_CODES, SCHOOL_LEVELS, SUBJECTS, TIERS
 
 PE_ART_SUBJECT = np.isin(np.arange(len(SUBJECTS)), PE_ART_CODES)  # subject code -> teaches PE/music/art
 SCOPE_COLUMN = {"group": "group", "school_district": "school_district", "district": "district"}
@@ -29,7 +32,7 @@ NEED_CLASSES = 3  # backbone, PE/art, quality: the order in which need matching 
 class Constraints:
     """Feasible hosts for rotators of one program, and the running room left at each school."""
 
-    def __init__(self, model, program, present: np.ndarray):
+    def __init__(self, model, program, present: np.ndarray, counterparts: np.ndarray | None = None):
         s = model.world.schools
         self.model = model
         self.program = program
@@ -45,13 +48,19 @@ class Constraints:
             self.block = s[SCOPE_COLUMN[program.scope]]
         # for block-wide shares, a school outside any block (no group) is a block of its own
         self.share_block = np.where(self.block >= 0, self.block, self.block.max(initial=0) + 1 + np.arange(n))
-        if program.form == "transfer":
+        if counterparts is not None:
+            # a paired exchange: a host takes as many as it has teachers to send back
+            self.room = counterparts.astype(np.int64).copy()
+        elif program.form == "transfer":
             # a transfer takes a post: only vacancies (and posts its own movers free) can be filled
-            wf = model.workforce
-            self.room = s["norm"] - np.bincount(wf.school[wf.active], minlength=n)
+            self.room = s["norm"] - model.home_posts()
         else:
-            self.room = np.floor(s["norm"] * model.config.policy.receiving_capacity).astype(np.int64) - present
-        self.books_room = program.form != "part_time"
+            cap = model.config.policy.receiving_capacity if program.host_cap is None else program.host_cap
+            self.room = np.floor(s["norm"] * cap).astype(np.int64) - present
+        self.books_room = program.form != "part_time" or counterparts is not None
+        # a sender's place opens to others unless a counterpart or a cover takes it
+        self.frees_home = counterparts is None and program.backfill == "none"
+        self.receive_ok = receiving_mask(model, program)
         self.twins = model.world.twins
         self._members = {}
         self._static_cache: dict[tuple[int, int], np.ndarray] = {}
@@ -75,9 +84,9 @@ class Constraints:
         return self.fixed_minutes + self.minutes_per_km * d
 
     def fits(self, hosts: np.ndarray, level: int, home_tier: int) -> np.ndarray:
-        """Mask of the hosts that teach the teacher's level (a nine-year school takes both) and lie
-        in the program's direction from the home school's tier."""
-        ok = np.ones(len(hosts), dtype=bool)
+        """Mask of the hosts that may receive (`receiving_mask`), teach the teacher's level (a
+        nine-year school takes both) and lie in the program's direction from the home school's tier."""
+        ok = self.receive_ok[hosts]
         if not self.program.cross_level:
             ok &= (self.level[hosts] == level) | (self.level[hosts] == SCHOOL_LEVELS.index("nine_year"))
         if self.program.direction == "strong_to_weak":
@@ -121,10 +130,29 @@ class Constraints:
         return hosts
 
     def place(self, home: int, host: int) -> None:
-        """Book a move: one place fewer at the host, one more at the home school."""
+        """Book a move: one place fewer at the host, one more at the home school (unless a
+        counterpart or a cover takes the sender's place)."""
         if self.books_room:
             self.room[host] -= 1
-            self.room[home] += 1
+            if self.frees_home:
+                self.room[home] += 1
+
+
+def receiving_mask(model, program) -> np.ndarray:
+    """Schools that may receive this program's rotators: in `receiving_districts`, of a
+    `receiving_district_types` type and of a `receiving_tiers` tier when the program names them
+    (all schools otherwise)."""
+    s = model.world.schools
+    ok = np.ones(len(s["tier"]), dtype=bool)
+    if program.receiving_districts is not None:
+        ids = [i for i, n in enumerate(model.world.district_names) if n in program.receiving_districts]
+        ok &= np.isin(s["district"], ids)
+    if program.receiving_district_types is not None:
+        types = [DISTRICT_TYPES.index(t) for t in program.receiving_district_types]
+        ok &= np.isin(model.world.district_types[s["district"]], types)
+    if program.receiving_tiers is not None:
+        ok &= np.isin(s["tier"], [TIERS.index(t) for t in program.receiving_tiers])
+    return ok
 
 
 class RandomMatching:
@@ -256,7 +284,7 @@ class NeedQueues:
         self.cons = cons
         self.need = [n.tolist() for n in need_by_class]
         self.room = cons.room.tolist()
-        self.books_room = cons.books_room
+        self.books_room, self.frees_home = cons.books_room, cons.frees_home
         self.cross_level, self.direction = p.cross_level, p.direction
         self.block, self.tier, self.level = cons.block.tolist(), cons.tier.tolist(), cons.level.tolist()
         self.heaps: list[list] = []  # every heap built so far
@@ -321,6 +349,7 @@ class NeedQueues:
         """Book a move as `Constraints.place` and `Needs.book` do."""
         if self.books_room:
             self.room[host] -= 1
+        if self.books_room and self.frees_home:
             self.room[home] += 1
             if self.room[home] == 1:
                 for k in range(NEED_CLASSES):

@@ -9,6 +9,8 @@ there, and the model loop does not change. Three forms of move:
 - part_time: the teacher keeps the home post and cell and teaches `part_time_share` of the load
   at the host for the term; indicators at both schools count the shares;
 - transfer: the home post moves to the host at once (Japan's and Korea's periodic transfers).
+A program may make the move an exchange (`sim.policies.exchange`): paired moves, one for one, and
+covers for the posts full-time rotators leave.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.policies.eligibility import eligible_mask
+from sim.policies.exchange import counterpart_mask, cover_posts, end_covers, pair_up
 from sim.policies.matching import MATCHERS, Constraints
 from sim.policies.selection import SELECTORS
 
@@ -43,12 +46,17 @@ class RotationProgram:
         wf = model.workforce
         eligible = self.eligible(model)
         selected = self.selector.select(model, cfg, eligible, model.stream(f"selection:{cfg.name}"))
-        present = np.bincount(wf.host[wf.active], minlength=model.world.n_schools)
-        cons = Constraints(model, cfg, present)
+        n_s = model.world.n_schools
+        present = np.bincount(wf.host[wf.active], minlength=n_s)
+        pool = counterpart_mask(model, cfg) if cfg.exchange == "paired" else None
+        cons = Constraints(model, cfg, present, None if pool is None else np.bincount(wf.school[pool], minlength=n_s))
         hosts = self.matcher.match(model, cfg, selected, cons, model.stream(f"matching:{cfg.name}"))
-        moved = selected[hosts >= 0]
-        to = hosts[hosts >= 0]
         terms = model.stream(f"term:{cfg.name}").integers(cfg.term_years_min, cfg.term_years_max + 1, wf.n)
+        if pool is None:
+            moved, to = selected[hosts >= 0], hosts[hosts >= 0]
+        else:  # a pair's two members serve the same term
+            moved, to, term_of = pair_up(model, cfg, selected, hosts, pool, model.stream(f"pairing:{cfg.name}"))
+            terms[moved] = terms[term_of]
         if cfg.form == "full_time":
             model.move_teachers(moved, to, "rotation", cfg.name)
         elif cfg.form == "part_time":
@@ -60,14 +68,17 @@ class RotationProgram:
         if cfg.form != "transfer":
             wf.term_end[moved] = model.year + terms[moved]
             wf.program[moved] = self.index
+        if cfg.backfill != "none":
+            cover_posts(model, cfg, moved)
         return {"eligible": int(eligible.sum()), "rotations": len(moved),
-                "unmatched": int(len(selected) - len(moved))}
+                "unmatched": int(np.sum(~np.isin(selected, moved)))}
 
 
 def end_terms(model, stay_shares: list[float]) -> dict[str, int]:
     """Rotators whose term is over go home (a part-timer simply stops teaching at the host), or,
-    with the program's stay_share, take a post at the host."""
+    with the program's stay_share, take a post at the host; the teachers covering their posts leave."""
     wf = model.workforce
+    end_covers(model)
     due = np.flatnonzero(wf.active & (wf.term_end >= 0) & (wf.term_end <= model.year))
     if len(due) == 0:
         return {"returns": 0, "stays": 0}

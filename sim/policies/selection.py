@@ -3,8 +3,9 @@
 Quotas apply within each administrative district, the unit of "district management, school
 employment": the number selected in a district is the largest of the quota rules that apply,
 capped at the number eligible there (with a warning, once per run, when a rule asks more). A
-head count (`min_count`) is per district or, with `count_scope: city`, one total shared among
-the districts; on a synthetic world it is scaled by `world.scale`. Teachers past a mandatory tenure are selected first.
+head count (`min_count`, or a district's own in `min_count_by_district`) is per district or, with
+`count_scope: city`, one total shared among the districts; on a synthetic world it is scaled by
+`world.scale`. Teachers past a mandatory tenure are selected first.
 Two selectors: the district ranks all its eligible teachers by the program's priorities
 ("district management"); or each sending school picks its share itself, and with `gaming` > 0
 picks its weaker teachers (Wei & Zhou 2019), subject to the backbone floor. Both then apply the
@@ -45,20 +46,29 @@ def district_need(quota, n_eligible: int, n_never_rotated: int, n_staff: int, ye
 
 def district_min_counts(model, program, district_of_row: np.ndarray) -> np.ndarray:
     """Each district's head-count quota this year: `min_count` times `world.scale` on a synthetic
-    world (a count is set for the preset's size), in every district (`count_scope: district`) or
-    shared among the districts in proportion to their eligible teachers (`city`, largest
-    remainder)."""
+    world (a count is set for the preset's size), in every district (`count_scope: district`, where
+    `min_count_by_district` gives a district its own count) or shared among the districts in
+    proportion to their eligible teachers (`city`, largest remainder)."""
     q = program.quota
     n_d = len(model.world.district_names)
     world = model.config.world
-    total = q.min_count if world.preset == "roster" else math.ceil(q.min_count * world.scale - 1e-9)
+    total = scaled_count(q.min_count, world)
     if q.count_scope == "district" or total == 0:
-        return np.full(n_d, total, dtype=np.int64)
+        counts = np.full(n_d, total, dtype=np.int64)
+        for d, name in enumerate(model.world.district_names):
+            if name in q.min_count_by_district:
+                counts[d] = scaled_count(q.min_count_by_district[name], world)
+        return counts
     eligible = np.bincount(district_of_row, minlength=n_d)
     exact = total * eligible / max(eligible.sum(), 1)
     share = np.floor(exact).astype(np.int64)
     share[np.argsort(-(exact - share), kind="stable")[: total - share.sum()]] += 1
     return share
+
+
+def scaled_count(count: int, world) -> int:
+    """A head count set for a synthetic preset's size, at this world's scale (a roster's as given)."""
+    return count if world.preset == "roster" else math.ceil(count * world.scale - 1e-9)
 
 
 def warn_short_pool(model, program, district: int, need: int, n_eligible: int) -> None:
@@ -68,6 +78,13 @@ def warn_short_pool(model, program, district: int, need: int, n_eligible: int) -
                         f"program {program.name}, district {model.world.district_names[district]}, year "
                         f"{model.year}: the quota asks {need:,} but only {n_eligible:,} are eligible; all of "
                         f"them are selected (warned once per run)")
+
+
+def selection_floor(program) -> float:
+    """The backbone share the selected must have for the program's floor to hold over everyone
+    who moves: the floor itself, or in a paired exchange twice it (at most 1), since as many
+    counterparts come back, chosen without regard to backbone (sim.policies.exchange)."""
+    return min(1.0, 2.0 * program.backbone_floor) if program.exchange == "paired" else program.backbone_floor
 
 
 def apply_backbone_floor(wf, ranked: np.ndarray, n: int, floor: float, level: str,
@@ -152,7 +169,7 @@ class DistrictSelection:
             if program.quota.per_school and program.quota.share_of_eligible > 0:
                 ranked = _per_school_first(wf, ranked, program.quota.share_of_eligible)
                 n = max(n, _per_school_total(wf, ranked, program.quota.share_of_eligible))
-            chosen = apply_backbone_floor(wf, ranked, n, program.backbone_floor, program.backbone_floor_level,
+            chosen = apply_backbone_floor(wf, ranked, n, selection_floor(program), program.backbone_floor_level,
                                           protected=n_must)
             picked.append(cap_leadership(wf, chosen, program.leadership_cap))
         return np.concatenate(picked)
@@ -195,7 +212,7 @@ class SchoolSelection:
                 n_must = int(must[wf.school[ranked] == school].sum())
                 share = n_must + shares.get(school, 0)
                 if share:
-                    chosen.append(apply_backbone_floor(wf, mine, share, program.backbone_floor,
+                    chosen.append(apply_backbone_floor(wf, mine, share, selection_floor(program),
                                                        program.backbone_floor_level, protected=n_must))
             if chosen:
                 picked.append(cap_leadership(wf, np.concatenate(chosen), program.leadership_cap))

@@ -61,8 +61,9 @@ DIRECTION_WORDS = {"any": "", "strong_to_weak": "from stronger to weaker schools
                    "weak_to_strong": "from weaker to stronger schools"}
 
 
-def describe_program(p: dict) -> str:
-    """One rotation program of a resolved scenario (a `model_dump`) in a sentence or two."""
+def describe_program(p: dict, world: dict | None = None) -> str:
+    """One rotation program of a resolved scenario (a `model_dump`) in a sentence or two; `world`
+    (the scenario's world section) gives the scale that head counts are multiplied by."""
     e, q = p["eligibility"], p["quota"]
     if p["form"] == "full_time":
         form = "Full-time rotation"
@@ -87,6 +88,8 @@ def describe_program(p: dict) -> str:
         cond.append(f"{e['min_backbone']}-level backbone or above")
     if e.get("districts"):
         cond.append(f"in {_list(e['districts'])}")
+    if e.get("district_types"):
+        cond.append(f"in {_list([t.replace('_', ' ') for t in e['district_types']])} districts")
     if e.get("school_districts"):
         cond.append(f"in school district {_list(e['school_districts'])}")
     if e["twinned_only"]:
@@ -98,8 +101,16 @@ def describe_program(p: dict) -> str:
     quota = []
     if q["share_of_eligible"]:
         quota.append(f"{_pct(q['share_of_eligible'])} of the eligible" + (" at each school" if q["per_school"] else ""))
-    if q["min_count"]:
-        quota.append(f"at least {q['min_count']:,} a year in each district")
+    scale = 1.0 if world is None or world.get("preset") == "roster" else float(world.get("scale", 1.0))
+    scaled = f" (set for the preset's size; x world.scale {scale:g} here)" if scale != 1.0 else ""
+    by_district = q.get("min_count_by_district") or {}
+    if q["min_count"] and q.get("count_scope") == "city":
+        quota.append(f"at least {q['min_count']:,} a year in the whole city, shared by the districts as their "
+                     f"eligible{scaled}")
+    elif q["min_count"] or by_district:
+        own = "; ".join(f"{n} {k:,}" for n, k in by_district.items())
+        rest = f"at least {q['min_count']:,} a year in each district" if q["min_count"] else ""
+        quota.append(_list([x for x in (rest, f"own head counts a year in {own}" if own else "") if x]) + scaled)
     if q["share_of_staff"]:
         quota.append(f"{_pct(q['share_of_staff'])} of all staff a year")
     if q.get("coverage_years"):
@@ -119,7 +130,18 @@ def describe_program(p: dict) -> str:
     where = [MATCHING_WORDS[p["matching"]], SCOPE_WORDS[p["scope"]], DIRECTION_WORDS[p["direction"]]]
     if p.get("commute_cap_minutes"):
         where.append(f"commutes of at most {p['commute_cap_minutes']:g} minutes")
+    if p.get("receiving_districts"):
+        where.append(f"hosts in {_list(p['receiving_districts'])}")
+    if p.get("receiving_district_types"):
+        where.append(f"hosts in {_list([t.replace('_', ' ') for t in p['receiving_district_types']])} districts")
+    if p.get("receiving_tiers"):
+        where.append(f"hosts of tier {_list(p['receiving_tiers'])}")
     parts.append(f"Placed by {', '.join(w for w in where if w)}.")
+    if p.get("exchange") == "paired":
+        parts.append("Paired exchange: each host sends one of its teachers to the rotator's school.")
+    if p.get("backfill") in ("temporary", "pool"):
+        parts.append("The sending post is covered while the rotator is away by "
+                     + ("a temporary hire." if p["backfill"] == "temporary" else "a teacher of the district's pool."))
     if p["form"] != "transfer":
         term = (f"{p['term_years_min']} year{'s' if p['term_years_min'] > 1 else ''}"
                 if p["term_years_min"] == p["term_years_max"] else
@@ -173,7 +195,7 @@ def describe_scenario(scenario: dict) -> list[str]:
     programs = scenario["policy"]["programs"]
     if not programs:
         out.append("No rotation program: teachers age, retire, leave, are hired and drift on their own.")
-    out += [describe_program(p) for p in programs]
+    out += [describe_program(p, scenario["world"]) for p in programs]
     changed = changed_settings(scenario)
     if changed:
         out.append("Other settings that differ from the defaults: "

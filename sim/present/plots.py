@@ -4,7 +4,8 @@ Imported only where figures are made, so the command line stays quick to start. 
 `cv_trajectories`, `cv_by_scenario`, `rotation_activity`, `coverage_curves`, `lorenz_curves`,
 `flow_heatmap`, `quality_by_tier`, `network_map` (the place graph with flows); comparisons:
 `compare_trajectories`, `compare_differences`, `difference_forest`; sweeps: `sweep_response`,
-`sensitivity_bars`. Each test in tests/test_plots.py renders one from a frozen fixture.
+`sensitivity_bars`; policy searches: `search_front`, `search_convergence` (tested in
+tests/test_optimize.py). Each test in tests/test_plots.py renders one from a frozen fixture.
 
 The two figures every run writes (`cv_trajectories`, `rotation_activity`) are drawn with
 matplotlib alone in seaborn's look (`RUN_THEME`), so `teachersim run` does not import seaborn
@@ -822,3 +823,18 @@ def _flow_panel(ax, graph, mv: pd.DataFrame, by: str, when: str) -> None:
              "between units)")
     ax.set_title(f"{total:,} rotations in {when} (replicate 0) between {what}:\n{shown}; "
                  f"{int(within.sum()) if len(within) else 0:,} within a unit", fontsize=10)
+
+
+def search_front(folder) -> plt.Figure:
+    """A finished policy search's options on each pair of objectives (its folder's Pareto figure)."""
+    from sim.experiments.optimize import load_folder, pareto_figure
+
+    folder = Path(folder)
+    return pareto_figure(load_folder(folder), pd.read_parquet(folder / "candidates.parquet"))
+
+
+def search_convergence(folder) -> plt.Figure:
+    """A finished policy search's front hypervolume by generation."""
+    from sim.experiments.optimize import convergence_figure
+
+    return convergence_figure(pd.read_parquet(Path(folder) / "convergence.parquet"))
