@@ -28,7 +28,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,33 @@ KIND = "calibration"
 
 class CalibrationError(ValueError):
     """A calibration file or folder that cannot be used; one line naming the file and the key."""
+
+
+class Prior(Strict):
+    """A prior other than uniform over the range: a normal [mean, sd], truncated to the range."""
+
+    normal: tuple[float, Annotated[float, Field(gt=0)]]
+
+
+class AbcOptions(Strict):
+    """ABC-SMC (pyabc) settings: particles per generation, generations, epsilon schedule."""
+
+    population: Annotated[int, Field(ge=2, le=100_000)] = 40  # accepted particles per generation
+    generations: Annotated[int, Field(ge=1, le=100)] = 5  # most generations (raising it continues the run)
+    quantile: Annotated[float, Field(gt=0, lt=1)] = 0.5  # each epsilon: this weighted quantile of the last distances
+    epsilons: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1)] | None = None  # a fixed schedule
+    minimum_epsilon: Annotated[float, Field(ge=0)] = 0.0  # stop once a generation's epsilon is at most this
+    seed: Annotated[int, Field(ge=0, lt=2**32)] = 0  # the proposals' seed (the runs' seeds are `seed` above)
+    priors: dict[str, Prior] = {}  # by parameter; default uniform over its range
+
+    @model_validator(mode="after")
+    def _schedule(self) -> AbcOptions:
+        if self.epsilons is not None:
+            if any(b >= a for a, b in zip(self.epsilons, self.epsilons[1:], strict=False)):
+                raise ValueError("epsilons must decrease")
+            if len(self.epsilons) < self.generations:
+                raise ValueError(f"epsilons: {len(self.epsilons)} values for {self.generations} generations")
+        return self
 
 
 class CalibrationSpec(Strict):
@@ -64,11 +91,18 @@ class CalibrationSpec(Strict):
     years: Annotated[int, Field(ge=1, le=200)] | None = None  # None: the last year a target needs
     seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None  # replicates' root seed; None: the base's
     sampler_seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    method: Literal["tpe", "abc"] = "tpe"  # abc: a posterior sample (sim.abc); trials, batch, startup unused
+    abc: AbcOptions = AbcOptions()
 
     @model_validator(mode="after")
     def _distinct(self) -> CalibrationSpec:
         if len(set(self.hold_out)) != len(self.hold_out):
             raise ValueError("hold_out names a target twice")
+        for key in self.abc.priors:
+            if key not in self.parameters:
+                raise ValueError(f"abc.priors: {key!r} is not one of the parameters")
+            if self.parameters[key].values is not None:
+                raise ValueError(f"abc.priors.{key}: a prior applies to a range, not to values")
         return self
 
 
@@ -106,6 +140,11 @@ class Calibration:
         spec = self.spec.model_dump(mode="json")
         spec.pop("description")
         spec.pop("trials")
+        if self.spec.method == "tpe":  # so folders written before ABC existed still match
+            spec.pop("method")
+            spec.pop("abc")
+        else:
+            spec["abc"].pop("generations")  # raising it continues the run
         body = {"spec": spec, "scenario": self.scenario.model_dump(mode="json"),
                 "targets": self.targets.model_dump(mode="json"), "seeds": self.seeds}
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
@@ -226,9 +265,19 @@ class CalibrationSummary:
     held_out_met: tuple[int, int]
     seconds: float
     executor: str
+    method: str = "tpe"
+    posterior: dict | None = None  # abc: particles, ess, generation, epsilon, evaluations
     notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
+        if self.method == "abc":
+            p = self.posterior
+            return (f"calibration {self.name} (ABC): {p['generation'] + 1} generations, {p['evaluations']} particle "
+                    f"evaluations (this session ran {self.ran} generations) in {self.seconds:.1f} s on "
+                    f"{self.executor}; "
+                    f"epsilon {p['epsilon']:.4g}, {p['particles']} particles (ESS {p['ess']:.1f}); best loss "
+                    f"{self.best_loss:.4g}; fitted targets met {self.fitted_met[0]}/{self.fitted_met[1]}, held out met "
+                    f"{self.held_out_met[0]}/{self.held_out_met[1]} at the best particle; results in {self.out}/")
         return (f"calibration {self.name}: {self.trials} trials (this session ran {self.ran}) in {self.seconds:.1f} s "
                 f"on {self.executor}; best loss {self.best_loss:.4g} at trial {self.best_trial}; fitted targets met "
                 f"{self.fitted_met[0]}/{self.fitted_met[1]}, held out met {self.held_out_met[0]}/"
@@ -265,8 +314,12 @@ def calibrate(path, out: str | Path | None = None, *, workers: int | None = None
                 executor = Serial() if serial else Dask(workers=workers)
             with running(executor, CalibrationError):
                 t0 = time.perf_counter()
-                study, ran = _optimise(cal, claimed.out, executor, progress)
-                summary = _write_outputs(cal, claimed.out, study, ran, time.perf_counter() - t0, executor.describe())
+                if cal.spec.method == "abc":
+                    summary = _abc(cal, claimed.out, executor, progress, t0)
+                else:
+                    study, ran = _optimise(cal, claimed.out, executor, progress)
+                    summary = _write_outputs(cal, claimed.out, study, ran, time.perf_counter() - t0,
+                                             executor.describe())
             summary.notes = claimed.notes
             return summary
     except OutputRefused as exc:
@@ -302,8 +355,15 @@ def _prepare(cal: Calibration, out: Path, force: bool) -> None:
                 raise CalibrationError(str(exc)) from None
             target.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    running = _manifest(cal, status="running", files={JOURNAL: None, JOURNAL_LOCK: None})
+    running = _manifest(cal, status="running", files=_unhashed())
     write_bytes_atomic(manifest_path, json.dumps(running, indent=2, sort_keys=True).encode())
+
+
+def _unhashed() -> dict:
+    """The files a running calibration keeps open (listed without a hash: they change as it runs)."""
+    from sim.abc import DATABASE
+
+    return {JOURNAL: None, JOURNAL_LOCK: None, DATABASE: None, f"{DATABASE}-journal": None}
 
 
 def _manifest(cal: Calibration, status: str, files: dict, **more) -> dict:
@@ -424,12 +484,12 @@ class _NoBar:
         return None
 
 
-def _bar(show: bool, total: int, name: str):
+def _bar(show: bool, total: int, name: str, unit: str = "trial"):
     if not show:
         return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="trial", desc=f"calibrate {name}")
+    return tqdm(total=total, unit=unit, desc=f"calibrate {name}")
 
 
 # ------------------------------------------------------------------------------ outputs
@@ -477,23 +537,30 @@ def fit_markdown(cal: Calibration, table: pd.DataFrame, best, n_trials: int) -> 
              f"Best of {n_trials} trials: trial {best.number}, loss {best.value:.4g}.", "",
              "Parameters:", ""]
     lines += [f"- `{k}` = {json.dumps(v)}" for k, v in _values(cal.spec, best.params).items()]
+    return "\n".join([*lines, "", _fit_sections(table, "at the best trial")])
+
+
+def _fit_sections(table: pd.DataFrame, where: str) -> str:
+    """The fitted and the held-out targets' tables, each target under every reading."""
+    lines = []
     for role in ("fitted", "held out"):
         part = table[table.role == role]
         if part.empty:
             continue
-        lines += ["", f"## {role.capitalize()} targets", "",
+        lines += [f"## {role.capitalize()} targets ({where})", "",
                   "| target | reading | statistic | published | uncertainty | model mean [95% t-interval] | met |",
                   "|---|---|---|---|---|---|---|"]
         for r in part.itertuples():
             lines.append(f"| {r.target} | {r.reading} | {r.statistic} | {r.published:g} | {r.uncertainty} | "
                          f"{r.model_mean:.4g} [{r.ci_low:.4g}, {r.ci_high:.4g}] | {'yes' if r.met else '**no**'} |")
-    lines += ["", "A target is met when the model mean is within its uncertainty (within 2 SE, inside the interval, "
+        lines.append("")
+    lines += ["A target is met when the model mean is within its uncertainty (within 2 SE, inside the interval, "
               "or on the right side of the bound). Readings other than `published` are other readings of an "
               "ambiguous denominator; the fit uses the published reading only.", ""]
     return "\n".join(lines)
 
 
-def _figure(table: pd.DataFrame, history: pd.DataFrame) -> bytes:
+def _figure(table: pd.DataFrame, history: pd.DataFrame, abc_history: bool = False) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -512,16 +579,22 @@ def _figure(table: pd.DataFrame, history: pd.DataFrame) -> bytes:
                      for r in table.itertuples()], fontsize=7)
     a.invert_yaxis()
     a.set_xlabel("model mean / published (green: met)")
-    a.set_title("fit per target at the best trial")
-    ok = history[history.state == "COMPLETE"]
-    b.scatter(ok.trial, ok.loss, s=12, label="trial")
-    b.plot(ok.trial, ok.loss.cummin(), color="tab:orange", label="best so far")
-    if (ok.loss > 0).all() and len(ok):
-        b.set_yscale("log")
-    b.set_xlabel("trial")
-    b.set_ylabel("loss")
-    b.set_title("optimisation history")
-    b.legend()
+    a.set_title(f"fit per target at the best {'particle' if abc_history else 'trial'}")
+    if abc_history:  # generations: epsilon, the distance threshold, falls as the posterior narrows
+        b.plot(history.t, history.epsilon, marker="o")
+        b.set_xlabel("generation")
+        b.set_ylabel("epsilon (distance threshold)")
+        b.set_title("ABC-SMC generations")
+    else:
+        ok = history[history.state == "COMPLETE"]
+        b.scatter(ok.trial, ok.loss, s=12, label="trial")
+        b.plot(ok.trial, ok.loss.cummin(), color="tab:orange", label="best so far")
+        if (ok.loss > 0).all() and len(ok):
+            b.set_yscale("log")
+        b.set_xlabel("trial")
+        b.set_ylabel("loss")
+        b.set_title("optimisation history")
+        b.legend()
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
@@ -555,7 +628,7 @@ def _write_outputs(cal: Calibration, out: Path, study, ran: int, seconds: float,
     for name, data in files.items():
         write_bytes_atomic(out / name, data)
     listed = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-    listed.update({JOURNAL: None, JOURNAL_LOCK: None})
+    listed.update(_unhashed())
     pub = table[table.reading == "published"]
     fitted = pub[pub.role == "fitted"]
     held = pub[pub.role == "held out"]
@@ -566,3 +639,85 @@ def _write_outputs(cal: Calibration, out: Path, study, ran: int, seconds: float,
                          timings={"seconds_this_session": round(seconds, 3), "trials_this_session": ran})
     write_bytes_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True, default=str).encode())
     return summary
+
+
+# ------------------------------------------------------------------------------ ABC
+
+
+def _abc(cal: Calibration, out: Path, executor, progress: bool, t0: float) -> CalibrationSummary:
+    """Run (or resume) the ABC generations, then write posterior.parquet, generations.csv,
+    predictive.csv, best.json, fit.csv/fit.md, the figures and the manifest."""
+    from sim import abc
+    from sim.store import parquet_bytes, write_bytes_atomic
+
+    with _bar(progress, cal.spec.abc.generations, cal.spec.name, unit="generation") as bar:
+        try:
+            ran = abc.run(cal, out, executor, bar)
+        except RuntimeError as exc:
+            raise CalibrationError(f"{cal.path}: {exc}; the generations already finished are kept in "
+                                   f"{out / abc.DATABASE}") from None
+    post = abc.posterior(cal, out)
+    frame = post.frame
+    best = int(frame.sort_values(["distance", "particle"], kind="stable").particle.iloc[0])
+    table = fit_table(cal, post.replicates[best])
+    pred = abc.predictive(cal, frame)
+    values = {k: (frame[k].iloc[best].item() if hasattr(frame[k].iloc[best], "item") else frame[k].iloc[best])
+              for k in cal.spec.parameters}
+    values = {k: json.loads(v) if isinstance(v, str) else v for k, v in values.items()}
+    loss_ = float(frame.distance.iloc[best]) ** 2
+    best_doc = {"particle": best, "generation": int(frame.generation.iloc[0]), "loss": loss_, "parameters": values,
+                "set": [override(k, v) for k, v in values.items()], "base": str(cal.base_path)}
+    gens = post.generations
+    summary_doc = {"particles": len(frame), "ess": round(abc.ess(frame.weight), 3),
+                   "generation": int(frame.generation.iloc[0]), "epsilon": float(gens.epsilon.iloc[-1]),
+                   "evaluations": int(gens.evaluations.sum())}
+    md = abc_markdown(cal, table, pred, best_doc, summary_doc, gens)
+    files = {
+        "posterior.parquet": parquet_bytes(frame),
+        "generations.csv": gens.to_csv(index=False).encode(),
+        "predictive.csv": pred.to_csv(index=False).encode(),
+        "best.json": json.dumps(best_doc, indent=2, sort_keys=True).encode(),
+        "fit.csv": table.to_csv(index=False).encode(),
+        "fit.md": md.encode(),
+        "figures/calibration.png": _figure(table, gens, abc_history=True),
+        "figures/posterior.png": abc.marginals_figure(cal, post),
+    }
+    (out / "figures").mkdir(exist_ok=True)
+    for name, data in files.items():
+        write_bytes_atomic(out / name, data)
+    listed = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    listed.update(_unhashed())
+    pub = table[table.reading == "published"]
+    fitted, held = pub[pub.role == "fitted"], pub[pub.role == "held out"]
+    seconds = time.perf_counter() - t0
+    summary = CalibrationSummary(out, cal.spec.name, int(gens.evaluations.sum()), ran, best, loss_,
+                                 (int(fitted.met.sum()), len(fitted)), (int(held.met.sum()), len(held)),
+                                 seconds, executor.describe(), method="abc", posterior=summary_doc)
+    manifest = _manifest(cal, "complete", listed, method="abc", best=best_doc, posterior=summary_doc,
+                         timings={"seconds_this_session": round(seconds, 3), "generations_this_session": ran})
+    write_bytes_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True, default=str).encode())
+    return summary
+
+
+def abc_markdown(cal: Calibration, table: pd.DataFrame, pred: pd.DataFrame, best: dict, post: dict,
+                 gens: pd.DataFrame) -> str:
+    lines = [f"# Calibration {cal.spec.name} (ABC-SMC, pyabc)", "",
+             f"{post['generation'] + 1} generation(s), {post['evaluations']} particle evaluations of "
+             f"{len(cal.seeds)} replicates each; the last generation's epsilon {post['epsilon']:.4g}, "
+             f"{post['particles']} particles, effective sample size {post['ess']:.1f}. The posterior sample is "
+             "posterior.parquet (weighted).", "",
+             f"Best particle ({best['particle']}, loss {best['loss']:.4g}):", ""]
+    lines += [f"- `{k}` = {json.dumps(v)}" for k, v in best["parameters"].items()]
+    lines += ["", "| generation | epsilon | particles | evaluations |", "|---|---|---|---|"]
+    lines += [f"| {r.t} | {r.epsilon:.4g} | {r.particles} | {r.evaluations} |" for r in gens.itertuples()]
+    lines += ["", _fit_sections(table, "at the best particle")]
+    lines += ["## Posterior predictive check", "",
+              "Each target's replicate mean over the weighted posterior particles: weighted mean and 2.5-97.5% "
+              "weighted quantiles; met when the weighted mean is within the target's uncertainty.", "",
+              "| target | role | reading | published | uncertainty | posterior mean [2.5%, 97.5%] | met |",
+              "|---|---|---|---|---|---|---|"]
+    for r in pred.itertuples():
+        lines.append(f"| {r.target} | {r.role} | {r.reading} | {r.published:g} | {r.uncertainty} | "
+                     f"{r.posterior_mean:.4g} [{r.q025:.4g}, {r.q975:.4g}] | {'yes' if r.met else '**no**'} |")
+    lines.append("")
+    return "\n".join(lines)

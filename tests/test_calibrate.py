@@ -231,3 +231,53 @@ def test_force_never_removes_a_file_outside_the_folder_a_crafted_manifest_names(
     with pytest.raises(CalibrationError, match="not a path inside the folder"):
         _prepare(Cal(), out, force=True)
     assert outside.read_text() == "three years of work"
+
+
+ABC = {"method": "abc", "abc": {"population": 6, "generations": 2, "seed": 3}}
+
+
+def test_abc_gives_a_weighted_posterior_the_same_on_every_executor_and_after_a_kill(tmp_path):
+    """ABC-SMC (pyabc): the posterior sample's format (docs/calibration.md), the same bytes serially,
+    after a kill in the second generation and a resume, and on a local Dask cluster."""
+    from sim.executors import Dask
+
+    path = write_calibration(tmp_path, {"part": target(PART, 0.5, 0.03), "attr": target(ATTR, 0.05, 0.01)}, **ABC)
+    summary = calibrate(path, tmp_path / "serial", executor=Serial())
+    post = pd.read_parquet(tmp_path / "serial" / "posterior.parquet")
+    assert list(post.columns[:4]) == ["particle", "weight", "distance", "generation"]
+    assert set(post.columns[4:6]) == {SHARE, ATTRITION}  # in the calibration file's order
+    assert len(post) == 6 and list(post.particle) == list(range(6)) and (post.generation == 1).all()
+    assert abs(post.weight.sum() - 1) < 1e-12 and (post.weight > 0).all()
+    assert post[SHARE].between(0.05, 0.9).all() and post[ATTRITION].between(0.0, 0.1).all()
+    generations = pd.read_csv(tmp_path / "serial" / "generations.csv")
+    assert list(generations.t) == [0, 1] and generations.epsilon.iloc[1] < generations.epsilon.iloc[0]
+    assert (post.distance <= generations.epsilon.iloc[1]).all()  # generation 1 accepted only under its epsilon
+    assert summary.method == "abc" and summary.ran == 2
+    manifest = json.loads((tmp_path / "serial" / "manifest.json").read_text())
+    assert manifest["method"] == "abc" and manifest["posterior"]["particles"] == 6
+    assert {"posterior.parquet", "figures/posterior.png", "predictive.csv", "abc.db"} <= set(manifest["files"])
+    reference = (tmp_path / "serial" / "posterior.parquet").read_bytes()
+
+    with pytest.raises(KeyboardInterrupt):  # generation 0 is 6 particles (the prior sample); killed in generation 1
+        calibrate(path, tmp_path / "killed", executor=KilledAfter(6 + 2))  # one item per particle
+    assert json.loads((tmp_path / "killed" / "manifest.json").read_text())["status"] == "running"
+    resumed = calibrate(path, tmp_path / "killed", executor=Serial())
+    assert resumed.ran == 1  # only the interrupted generation again
+    assert (tmp_path / "killed" / "posterior.parquet").read_bytes() == reference
+    calibrate(path, tmp_path / "dask", executor=Dask(workers=2))
+    assert (tmp_path / "dask" / "posterior.parquet").read_bytes() == reference
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"abc": {"epsilons": [3.0, 4.0]}}, "abc.epsilons: Value error, epsilons must decrease"),
+    ({"abc": {"priors": {"careers.nope": {"normal": [0, 1]}}}}, "'careers.nope' is not one of the parameters"),
+    ({"method": "grid"}, "method"),
+])
+def test_bad_abc_options_are_one_line_exit_2(tmp_path, capsys, change, words):
+    from sim.cli import main
+
+    path = write_calibration(tmp_path, {"part": target(PART, 0.5, 0.03)}, **{**ABC, **change})
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out"), "--serial", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(path) in err and words.split(": Value error, ")[-1] in err, err
+    assert not (tmp_path / "out").exists()
