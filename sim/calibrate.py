@@ -91,7 +91,9 @@ class CalibrationSpec(Strict):
     years: Annotated[int, Field(ge=1, le=200)] | None = None  # None: the last year a target needs
     seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None  # replicates' root seed; None: the base's
     sampler_seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
-    method: Literal["tpe", "abc"] = "tpe"  # abc: a posterior sample (sim.abc); trials, batch, startup unused
+    # tpe: one summed loss; pareto: one loss per fitted target (multi-objective TPE), a Pareto set;
+    # abc: a posterior sample (sim.abc; trials, batch, startup_trials and sampler_seed unused)
+    method: Literal["tpe", "pareto", "abc"] = "tpe"
     abc: AbcOptions = AbcOptions()
 
     @model_validator(mode="after")
@@ -228,7 +230,17 @@ def evaluate(task: EvalTask) -> dict[str, float]:
 
 def loss(cal: Calibration, means: dict[str, float]) -> float:
     """Sum of squared distances of the fitted targets' published readings (inf if one is undefined)."""
-    return float(sum(cal.targets.targets[n].distance(means[f"{n}/published"]) ** 2 for n in cal.fitted))
+    return float(sum(losses(cal, means)))
+
+
+def losses(cal: Calibration, means: dict[str, float]) -> list[float]:
+    """Each fitted target's squared distance (the objectives of a `pareto` calibration)."""
+    return [float(cal.targets.targets[n].distance(means[f"{n}/published"]) ** 2) for n in cal.fitted]
+
+
+def total(trial) -> float:
+    """A told trial's summed loss, for one objective or several."""
+    return float(sum(trial.values)) if trial.values is not None else math.nan
 
 
 def _distributions(spec: CalibrationSpec) -> dict:
@@ -383,8 +395,9 @@ def _study(cal: Calibration, out: Path, sampler_seed: int):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = JournalStorage(JournalFileBackend(str(out / JOURNAL)))
     sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=cal.spec.startup_trials)
+    directions = ["minimize"] * (len(cal.fitted) if cal.spec.method == "pareto" else 1)
     return optuna.create_study(study_name=cal.spec.name, storage=storage, sampler=sampler,
-                               direction="minimize", load_if_exists=True)
+                               directions=directions, load_if_exists=True)
 
 
 def _optimise(cal: Calibration, out: Path, executor, progress: bool):
@@ -421,9 +434,9 @@ def _optimise(cal: Calibration, out: Path, executor, progress: bool):
                     continue
                 trial.set_user_attr("replicates", per_rep)
                 means = {k: float(np.mean([r[k] for r in per_rep])) for k, _ in stats}
-                value = loss(cal, means)
-                if math.isfinite(value):
-                    study.tell(t.number, value)
+                values = losses(cal, means)
+                if all(math.isfinite(v) for v in values):
+                    study.tell(t.number, values if cal.spec.method == "pareto" else sum(values))
                 else:
                     trial.set_user_attr("error", "a fitted statistic is undefined in these runs (NaN)")
                     study.tell(t.number, state=TrialState.FAIL)
@@ -431,7 +444,7 @@ def _optimise(cal: Calibration, out: Path, executor, progress: bool):
             bar.update(0)
             best = _best(study)
             if best is not None:
-                bar.set_postfix(best=f"{best.value:.4g}", trial=best.number)
+                bar.set_postfix(best=f"{total(best):.4g}", trial=best.number)
     return study, ran
 
 
@@ -462,7 +475,23 @@ def _best(study):
     from optuna.trial import TrialState
 
     done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    return min(done, key=lambda t: (t.value, t.number)) if done else None
+    return min(done, key=lambda t: (total(t), t.number)) if done else None
+
+
+def pareto_frame(cal: Calibration, study) -> pd.DataFrame:
+    """The Pareto set of a `pareto` calibration: the trials no other trial beats on every fitted
+    target's loss, in trial order, with each target's loss and whether it is met."""
+    rows = []
+    for t in sorted(study.best_trials, key=lambda t: t.number):
+        row = {"trial": t.number, "loss": total(t)}
+        row.update({f"loss:{n}": v for n, v in zip(cal.fitted, t.values, strict=True)})
+        reps = t.user_attrs["replicates"]
+        for n in cal.fitted:
+            row[f"met:{n}"] = cal.targets.targets[n].met(float(np.mean([r[f"{n}/published"] for r in reps])))
+        for k, v in _values(cal.spec, t.params).items():
+            row[k] = v if isinstance(v, (int, float)) and not isinstance(v, bool) else json.dumps(v)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 class _NoBar:
@@ -500,7 +529,10 @@ def trials_frame(cal: Calibration, study) -> pd.DataFrame:
     rows = []
     keys = list(cal.statistics())
     for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
-        row = {"trial": t.number, "state": t.state.name, "loss": t.value if t.value is not None else math.nan}
+        row = {"trial": t.number, "state": t.state.name, "loss": total(t)}
+        if cal.spec.method == "pareto":
+            for i, n in enumerate(cal.fitted):
+                row[f"loss:{n}"] = t.values[i] if t.values is not None else math.nan
         values = _values(cal.spec, t.params) if len(t.params) == len(cal.spec.parameters) else {}
         for k in cal.spec.parameters:
             v = values.get(k, math.nan)
@@ -534,10 +566,26 @@ def fit_table(cal: Calibration, replicates: list[dict]) -> pd.DataFrame:
 
 def fit_markdown(cal: Calibration, table: pd.DataFrame, best, n_trials: int) -> str:
     lines = [f"# Calibration {cal.spec.name}", "",
-             f"Best of {n_trials} trials: trial {best.number}, loss {best.value:.4g}.", "",
+             f"Best of {n_trials} trials: trial {best.number}, loss {total(best):.4g}.", "",
              "Parameters:", ""]
     lines += [f"- `{k}` = {json.dumps(v)}" for k, v in _values(cal.spec, best.params).items()]
     return "\n".join([*lines, "", _fit_sections(table, "at the best trial")])
+
+
+def pareto_markdown(cal: Calibration, front: pd.DataFrame) -> str:
+    """The Pareto set: where fitted targets conflict, no one fit meets them all; each row is a fit
+    that no other beats on every target."""
+    names = cal.fitted
+    lines = ["", "## Pareto set (multi-objective)", "",
+             f"{len(front)} trial(s) that no other trial beats on every fitted target's loss (squared distance "
+             "in units of its uncertainty). The best fit above is the one of these with the smallest summed "
+             "loss; pareto.csv has each one's parameters.", "",
+             "| trial | " + " | ".join(f"{n} loss (met)" for n in names) + " | summed loss |",
+             "|---|" + "---|" * (len(names) + 1)]
+    for r in front.to_dict("records"):
+        cells = [f"{r[f'loss:{n}']:.4g} ({'yes' if r[f'met:{n}'] else 'no'})" for n in names]
+        lines.append(f"| {r['trial']} | " + " | ".join(cells) + f" | {r['loss']:.4g} |")
+    return "\n".join([*lines, ""])
 
 
 def _fit_sections(table: pd.DataFrame, where: str) -> str:
@@ -560,7 +608,7 @@ def _fit_sections(table: pd.DataFrame, where: str) -> str:
     return "\n".join(lines)
 
 
-def _figure(table: pd.DataFrame, history: pd.DataFrame, abc_history: bool = False) -> bytes:
+def _figure(table: pd.DataFrame, history: pd.DataFrame, abc_history: bool = False, pareto=None) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -589,6 +637,8 @@ def _figure(table: pd.DataFrame, history: pd.DataFrame, abc_history: bool = Fals
         ok = history[history.state == "COMPLETE"]
         b.scatter(ok.trial, ok.loss, s=12, label="trial")
         b.plot(ok.trial, ok.loss.cummin(), color="tab:orange", label="best so far")
+        if pareto is not None:
+            b.scatter(pareto.trial, pareto.loss, s=40, facecolors="none", edgecolors="tab:red", label="Pareto set")
         if (ok.loss > 0).all() and len(ok):
             b.set_yscale("log")
         b.set_xlabel("trial")
@@ -615,15 +665,22 @@ def _write_outputs(cal: Calibration, out: Path, study, ran: int, seconds: float,
                                f"{out / JOURNAL}; remove the folder to start again")
     table = fit_table(cal, best.user_attrs["replicates"])
     values = _values(cal.spec, best.params)
-    best_doc = {"trial": best.number, "loss": best.value, "parameters": values,
+    best_doc = {"trial": best.number, "loss": total(best), "parameters": values,
                 "set": [override(k, v) for k, v in values.items()], "base": str(cal.base_path)}
+    md = fit_markdown(cal, table, best, len(history))
+    front = pareto_frame(cal, study) if cal.spec.method == "pareto" else None
+    if front is not None:  # the compromise above is the Pareto trial of the smallest summed loss
+        best_doc["pareto_trials"] = [int(x) for x in front.trial]
+        md += pareto_markdown(cal, front)
     files = {
         "trials.parquet": parquet_bytes(history),
         "best.json": json.dumps(best_doc, indent=2, sort_keys=True).encode(),
         "fit.csv": table.to_csv(index=False).encode(),
-        "fit.md": fit_markdown(cal, table, best, len(history)).encode(),
-        "figures/calibration.png": _figure(table, history),
+        "fit.md": md.encode(),
+        "figures/calibration.png": _figure(table, history, pareto=front),
     }
+    if front is not None:
+        files["pareto.csv"] = front.to_csv(index=False).encode()
     (out / "figures").mkdir(exist_ok=True)
     for name, data in files.items():
         write_bytes_atomic(out / name, data)
@@ -632,7 +689,7 @@ def _write_outputs(cal: Calibration, out: Path, study, ran: int, seconds: float,
     pub = table[table.reading == "published"]
     fitted = pub[pub.role == "fitted"]
     held = pub[pub.role == "held out"]
-    summary = CalibrationSummary(out, cal.spec.name, len(history), ran, best.number, float(best.value),
+    summary = CalibrationSummary(out, cal.spec.name, len(history), ran, best.number, total(best),
                                  (int(fitted.met.sum()), len(fitted)), (int(held.met.sum()), len(held)),
                                  seconds, executor)
     manifest = _manifest(cal, "complete", listed, best=best_doc,

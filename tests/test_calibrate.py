@@ -281,3 +281,25 @@ def test_bad_abc_options_are_one_line_exit_2(tmp_path, capsys, change, words):
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and str(path) in err and words.split(": Value error, ")[-1] in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_pareto_gives_the_non_dominated_fits_of_conflicting_targets(tmp_path):
+    """method pareto: one loss per fitted target (multi-objective TPE). Two published figures of the
+    same statistic that cannot both hold: the Pareto set is exactly the trials no other beats on both
+    losses (computed here from trials.parquet), and the best fit is the one of it with the least sum."""
+    conflicting = {"low": target(PART, 0.3, 0.02), "high": target(PART, 0.7, 0.02)}
+    path = write_calibration(tmp_path, conflicting, method="pareto", trials=10, batch=5, startup_trials=5,
+                             parameters={SHARE: {"low": 0.05, "high": 0.9}})
+    calibrate(path, tmp_path / "out", executor=Serial())
+    trials = pd.read_parquet(tmp_path / "out" / "trials.parquet")
+    done = trials[trials.state == "COMPLETE"]
+    losses = done[["loss:low", "loss:high"]].to_numpy()
+    dominated = [bool(((losses <= x).all(axis=1) & (losses < x).any(axis=1)).any()) for x in losses]
+    expected = sorted(done.trial[[not d for d in dominated]])
+    front = pd.read_csv(tmp_path / "out" / "pareto.csv")
+    assert sorted(front.trial) == expected and len(expected) >= 2
+    assert not (front["met:low"] & front["met:high"]).any()  # no fit meets both
+    best = json.loads((tmp_path / "out" / "best.json").read_text())
+    assert best["trial"] == int(front.sort_values(["loss", "trial"]).trial.iloc[0])
+    assert best["pareto_trials"] == sorted(expected)
+    assert "## Pareto set" in (tmp_path / "out" / "fit.md").read_text()
