@@ -296,14 +296,16 @@ class CalibrationSummary:
                 f"{self.held_out_met[1]}; results in {self.out}/")
 
 
-def calibrate(path, out: str | Path | None = None, *, workers: int | None = None, serial: bool = False,
-              executor=None, progress: bool = False, force: bool = False) -> CalibrationSummary:
+def calibrate(path, out: str | Path | None = None, *, workers: int | None = None, scheduler: str | None = None,
+              slurm=None, serial: bool = False, executor=None, progress: bool = False,
+              force: bool = False) -> CalibrationSummary:
     """Run (or resume) a calibration file and write its folder.
 
     Args:
         path: the calibration file, or a Calibration already loaded.
         out: the result folder (default results/<name>); rerun into it to resume or to add trials.
         workers: size of the local Dask cluster (default: this machine's CPUs); serial: no Dask.
+        scheduler: address of an existing Dask scheduler instead; slurm: a `sim.executors.SlurmOptions`.
         executor: an executor object (overrides the above; for tests and embedding).
         force: replace a different calibration's folder there.
 
@@ -323,7 +325,7 @@ def calibrate(path, out: str | Path | None = None, *, workers: int | None = None
         with claim(out, KIND) as claimed:
             _prepare(cal, claimed.out, force)
             if executor is None:
-                executor = Serial() if serial else Dask(workers=workers)
+                executor = Serial() if serial else Dask(workers=workers, address=scheduler, slurm=slurm)
             with running(executor, CalibrationError):
                 t0 = time.perf_counter()
                 if cal.spec.method == "abc":

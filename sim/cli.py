@@ -166,9 +166,19 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def _slurm_options(args):
+    """The Slurm options of --slurm (None without it)."""
+    from sim.executors import SlurmOptions
+
+    if not args.slurm:
+        return None
+    return SlurmOptions(jobs=args.slurm_jobs, cores=args.slurm_cores, memory=args.slurm_memory,
+                        walltime=args.slurm_walltime, queue=args.slurm_queue, account=args.slurm_account,
+                        directives=args.slurm_option, host=args.slurm_host, log_directory=args.slurm_log_dir)
+
+
 def cmd_sweep(args) -> int:
     from sim.designs import SweepError, load_sweep
-    from sim.executors import SlurmOptions
     from sim.experiment import sweep
 
     try:
@@ -180,11 +190,7 @@ def cmd_sweep(args) -> int:
               f"({sw.spec.design.kind}) x {sw.spec.replicates} replicate(s) = {sw.n_runs} runs; every point is valid")
         print(sw.design_frame().to_string(index=False, max_rows=20))
         return 0
-    slurm = None
-    if args.slurm:
-        slurm = SlurmOptions(jobs=args.slurm_jobs, cores=args.slurm_cores, memory=args.slurm_memory,
-                             walltime=args.slurm_walltime, queue=args.slurm_queue, account=args.slurm_account,
-                             directives=args.slurm_option, host=args.slurm_host, log_directory=args.slurm_log_dir)
+    slurm = _slurm_options(args)
     try:
         summary = sweep(sw, args.out, workers=args.workers, scheduler=args.scheduler, slurm=slurm,
                         serial=args.serial, resume=args.resume, progress=not args.quiet)
@@ -234,8 +240,8 @@ def cmd_calibrate(args) -> int:
 
     try:
         cal = load_calibration(args.calibration)
-        summary = calibrate(cal, args.out, workers=args.workers, serial=args.serial, progress=not args.quiet,
-                            force=args.force)
+        summary = calibrate(cal, args.out, workers=args.workers, scheduler=args.scheduler, slurm=_slurm_options(args),
+                            serial=args.serial, progress=not args.quiet, force=args.force)
     except CalibrationError as exc:
         raise BadInput(str(exc)) from None
     except OSError as exc:
@@ -359,6 +365,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _slurm_arguments(p) -> None:
+    sl = p.add_argument_group("Slurm (with --slurm)")
+    sl.add_argument("--slurm-jobs", type=int, default=2, help="most jobs at once (adaptive; default 2)")
+    sl.add_argument("--slurm-cores", type=int, default=1, help="cores per job, one worker each (default 1)")
+    sl.add_argument("--slurm-memory", default="2GB", help="memory per job (default 2GB)")
+    sl.add_argument("--slurm-walltime", default="01:00:00", help="walltime per job (default 01:00:00)")
+    sl.add_argument("--slurm-queue", help="partition")
+    sl.add_argument("--slurm-account", help="account")
+    sl.add_argument("--slurm-option", action="append", default=[], metavar="OPTION",
+                    help="an extra #SBATCH option, e.g. --slurm-option=--nodes=1 (repeatable)")
+    sl.add_argument("--slurm-host", help="address the scheduler listens on (default: this host's)")
+    sl.add_argument("--slurm-log-dir", help="folder for the jobs' logs")
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="teachersim", description="Agent-based simulator of teacher rotation "
                                 "between schools (China's exchange and rotation policy and others).")
@@ -413,17 +433,7 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--resume", action="store_true", help="the folder must hold this sweep; run only what is missing")
     w.add_argument("--dry-run", action="store_true", help="check the sweep and print its design; run nothing")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
-    sl = w.add_argument_group("Slurm (with --slurm)")
-    sl.add_argument("--slurm-jobs", type=int, default=2, help="most jobs at once (adaptive; default 2)")
-    sl.add_argument("--slurm-cores", type=int, default=1, help="cores per job, one worker each (default 1)")
-    sl.add_argument("--slurm-memory", default="2GB", help="memory per job (default 2GB)")
-    sl.add_argument("--slurm-walltime", default="01:00:00", help="walltime per job (default 01:00:00)")
-    sl.add_argument("--slurm-queue", help="partition")
-    sl.add_argument("--slurm-account", help="account")
-    sl.add_argument("--slurm-option", action="append", default=[], metavar="OPTION",
-                    help="an extra #SBATCH option, e.g. --slurm-option=--nodes=1 (repeatable)")
-    sl.add_argument("--slurm-host", help="address the scheduler listens on (default: this host's)")
-    sl.add_argument("--slurm-log-dir", help="folder for the jobs' logs")
+    _slurm_arguments(w)
     w.set_defaults(func=cmd_sweep)
     o = sub.add_parser("optimize", help="multi-objective policy search (NSGA-II): levers, objectives, "
                        "constraints and costs from a file (docs/optimize.md)")
@@ -434,15 +444,18 @@ def parser() -> argparse.ArgumentParser:
     where.add_argument("--serial", action="store_true", help="in this process, without Dask")
     o.add_argument("--quiet", action="store_true", help="no progress lines")
     o.set_defaults(func=cmd_optimize)
-    k = sub.add_parser("calibrate", help="fit scenario parameters to published targets (Optuna TPE) and score "
-                       "held-out targets")
+    k = sub.add_parser("calibrate", help="fit scenario parameters to published targets (Optuna TPE, a Pareto "
+                       "set, or ABC with pyabc) and score held-out targets")
     k.add_argument("calibration", help="calibration YAML file (docs/calibration.md)")
     k.add_argument("--out", help="output folder (default results/<name>); rerun into it to resume or add trials")
     k_where = k.add_mutually_exclusive_group()
     k_where.add_argument("--workers", type=int, help="local Dask cluster of N workers (default: one per CPU)")
+    k_where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786")
+    k_where.add_argument("--slurm", action="store_true", help="Slurm through dask-jobqueue (extra [cluster])")
     k_where.add_argument("--serial", action="store_true", help="in this process, without Dask")
     k.add_argument("--force", action="store_true", help="replace a different calibration's folder there")
     k.add_argument("--quiet", action="store_true", help="no progress bar")
+    _slurm_arguments(k)
     k.set_defaults(func=cmd_calibrate)
     a = sub.add_parser("sensitivity", help="Sobol or Morris indices of an outcome of a sweep folder")
     a.add_argument("folder", help="a sweep's result folder (sobol or morris design)")
