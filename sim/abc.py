@@ -56,7 +56,7 @@ class Simulator:
     statistics: tuple[tuple[str, str], ...]  # (key, Statistic as JSON)
 
     def __call__(self, particle) -> dict:
-        from sim.calibrate import EvalTask, evaluate
+        from sim.calibrate import PATHS, EvalTask, evaluate
         from sim.designs import _checked, override
 
         values = {k: p.value(float(particle[k])) for k, p in zip(self.keys, self.numbers, strict=True)}
@@ -64,7 +64,10 @@ class Simulator:
         dump = scenario.model_dump(mode="json")
         reps = [evaluate(EvalTask(0, r, s, dump, scenario.source_dir, self.statistics))
                 for r, s in enumerate(self.seeds)]
-        return {k: np.array([r[k] for r in reps], dtype=float) for k, _ in self.statistics}
+        out = {k: np.array([r[k] for r in reps], dtype=float) for k, _ in self.statistics}
+        for path in reps[0][PATHS]:  # replicates x years: the report's trajectories
+            out[f"{PATHS}:{path}"] = np.array([r[PATHS][path] for r in reps], dtype=float)
+        return out
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,8 @@ def posterior(cal, out: Path) -> Posterior:
     """The last generation as a weighted sample, rows in particle order (see docs/calibration.md)."""
     import pyabc
 
+    from sim.calibrate import PATHS
+
     history = pyabc.History(f"sqlite:///{out / DATABASE}", _id=1)
     pops = history.get_all_populations()
     pops = pops[pops.t >= 0].sort_values("t")
@@ -262,7 +267,10 @@ def posterior(cal, out: Path) -> Posterior:
             v = par.value(float(p.parameter[key]))
             row[key] = v if isinstance(v, (int, float)) and not isinstance(v, bool) else _json(v)
         n = len(cal.seeds)
-        reps[i] = [{k: float(np.asarray(p.sum_stat[k])[r]) for k in stats} for r in range(n)]
+        paths = {k.split(":", 1)[1]: np.asarray(v, dtype=float) for k, v in p.sum_stat.items()
+                 if k.startswith(f"{PATHS}:")}
+        reps[i] = [{**{k: float(np.asarray(p.sum_stat[k])[r]) for k in stats},
+                    PATHS: {k: v[r].tolist() for k, v in paths.items()}} for r in range(n)]
         for k in stats:
             row[f"mean:{k}"] = float(np.mean(np.asarray(p.sum_stat[k], dtype=float)))
         rows.append(row)

@@ -216,8 +216,13 @@ class EvalTask:
     statistics: tuple[tuple[str, str], ...]  # (key, Statistic as JSON)
 
 
-def evaluate(task: EvalTask) -> dict[str, float]:
-    """Run one replicate and return every statistic (NaN where the run does not define one)."""
+PATHS = "paths"  # the key of a replicate's yearly paths beside its statistics
+
+
+def evaluate(task: EvalTask) -> dict:
+    """Run one replicate and return every statistic (NaN where the run does not define one), and
+    under PATHS each statistic's yearly values for years 0..run.years (the whole path a target is
+    read from, for the report's trajectories)."""
     from sim.experiment import scenario_from_json, simulate
     from sim.targets import metric_rows
 
@@ -225,7 +230,10 @@ def evaluate(task: EvalTask) -> dict[str, float]:
     with warnings.catch_warnings():  # a quota capped at the eligible is what a fit explores: one line per
         warnings.simplefilter("ignore", RuntimeWarning)  # run of hundreds would bury the progress
         rows = metric_rows(simulate(scenario, task.seed, scenario.run.years).metric_rows)
-    return {key: Statistic.model_validate_json(stat).value(rows) for key, stat in task.statistics}
+    stats = [Statistic.model_validate_json(stat) for _, stat in task.statistics]
+    out: dict = {key: stat.value(rows) for (key, _), stat in zip(task.statistics, stats, strict=True)}
+    out[PATHS] = {s.path_key(): [s.at(rows, y) for y in range(scenario.run.years + 1)] for s in stats}
+    return out
 
 
 def loss(cal: Calibration, means: dict[str, float]) -> float:
@@ -654,6 +662,80 @@ def _figure(table: pd.DataFrame, history: pd.DataFrame, abc_history: bool = Fals
     return buf.getvalue()
 
 
+def _path_files(cal: Calibration, replicates: list[dict]) -> dict[str, bytes]:
+    from sim.store import parquet_bytes
+
+    paths = paths_frame(cal, replicates)
+    return {"paths.parquet": parquet_bytes(paths), "figures/paths.png": paths_figure(cal, paths)}
+
+
+def paths_frame(cal: Calibration, replicates: list[dict]) -> pd.DataFrame:
+    """Long table of the best fit's yearly paths: path, replicate, year, value (paths.parquet)."""
+    rows = [{"path": path, "replicate": r, "year": y, "value": float(v)}
+            for r, rep in enumerate(replicates) for path, values in rep[PATHS].items() for y, v in enumerate(values)]
+    return pd.DataFrame(rows, columns=["path", "replicate", "year", "value"])
+
+
+def path_targets(cal: Calibration) -> dict[str, list[tuple]]:
+    """Per path: (target, reading, Statistic, Target) of every target read from it."""
+    out: dict[str, list[tuple]] = {}
+    for name, t in cal.targets.targets.items():
+        for reading, stat in t.readings().items():
+            out.setdefault(stat.path_key(), []).append((name, reading, stat, t))
+    return out
+
+
+def paths_figure(cal: Calibration, paths: pd.DataFrame) -> bytes:
+    """One panel per path at the best fit: every replicate, their mean, and each target read from
+    the path where it is read (a year: a point with its uncertainty; a span: a line over the span)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    marks = path_targets(cal)
+    names = list(dict.fromkeys(paths.path))
+    cols = min(2, len(names))
+    nrows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(6.5 * cols, 3.6 * nrows), squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        part = paths[paths.path == name]
+        for _, rep in part.groupby("replicate"):
+            ax.plot(rep.year, rep.value, color="grey", lw=0.6, alpha=0.6)
+        mean = part.groupby("year").value.mean()
+        ax.plot(mean.index, mean.values, color="tab:blue", lw=1.8, label=f"model mean ({part.replicate.nunique()} "
+                "replicates, grey)")
+        for i, (target, reading, stat, t) in enumerate(marks.get(name, [])):
+            colour = f"C{(i + 1) % 10}"
+            u = t.uncertainty
+            label = f"{target} ({reading})"
+            if stat.year is not None:
+                if u.se is not None:
+                    ax.errorbar([stat.year], [t.published], yerr=[2 * u.se], fmt="o", color=colour, capsize=4,
+                                label=f"{label}: +/- 2 SE")
+                elif u.interval is not None:
+                    lo, hi = u.interval
+                    ax.errorbar([stat.year], [t.published], yerr=[[t.published - lo], [hi - t.published]], fmt="o",
+                                color=colour, capsize=4, label=f"{label}: interval")
+                else:
+                    bound = u.at_least if u.at_least is not None else u.at_most
+                    ax.plot([stat.year], [bound], marker="^" if u.at_least is not None else "v", ms=9, ls="none",
+                            color=colour, label=f"{label}: {u.describe()}")
+            else:
+                ax.hlines(t.published, stat.span[0], stat.span[1], colors=colour, lw=2.2,
+                          label=f"{label}: {stat.aggregate} over years {stat.span[0]}-{stat.span[1]}, {u.describe()}")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("year")
+        ax.legend(fontsize=6.5)
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def _write_outputs(cal: Calibration, out: Path, study, ran: int, seconds: float, executor: str) -> CalibrationSummary:
     """trials.parquet, best.json, fit.csv, fit.md, figures/calibration.png, then the manifest."""
     from sim.store import parquet_bytes, write_bytes_atomic
@@ -681,6 +763,7 @@ def _write_outputs(cal: Calibration, out: Path, study, ran: int, seconds: float,
         "fit.md": md.encode(),
         "figures/calibration.png": _figure(table, history, pareto=front),
     }
+    files.update(_path_files(cal, best.user_attrs["replicates"]))
     if front is not None:
         files["pareto.csv"] = front.to_csv(index=False).encode()
     (out / "figures").mkdir(exist_ok=True)
@@ -741,6 +824,7 @@ def _abc(cal: Calibration, out: Path, executor, progress: bool, t0: float) -> Ca
         "figures/calibration.png": _figure(table, gens, abc_history=True),
         "figures/posterior.png": abc.marginals_figure(cal, post),
     }
+    files.update(_path_files(cal, post.replicates[best]))
     (out / "figures").mkdir(exist_ok=True)
     for name, data in files.items():
         write_bytes_atomic(out / name, data)

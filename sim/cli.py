@@ -465,9 +465,10 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--scenario", help="the base scenario (needed when the sweep has several)")
     a.add_argument("--no-figures", action="store_true", help="skip the PNG figure")
     a.set_defaults(func=cmd_sensitivity)
-    h = sub.add_parser("report", help="write a self-contained HTML report of a run, compare or sweep folder")
-    h.add_argument("folder", help="a result folder written by run, compare or sweep")
-    h.add_argument("--out", help="the HTML file (default FOLDER/report.html)")
+    h = sub.add_parser("report", help="write a self-contained HTML report of a run, compare, sweep or calibrate "
+                       "folder (a calibration's also as report.md)")
+    h.add_argument("folder", help="a result folder written by run, compare, sweep or calibrate")
+    h.add_argument("--out", help="the HTML file (default FOLDER/report.html; a calibration's Markdown beside it)")
     h.set_defaults(func=cmd_report)
     e = sub.add_parser("export", help="write a result folder's tables as CSV files or an Excel workbook")
     e.add_argument("folder", help="a result folder written by run, compare or sweep")

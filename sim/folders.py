@@ -33,7 +33,7 @@ OURS = {"manifest.json", "summary.md", "metrics.parquet", "schools.parquet", "mo
         "comparison.csv", "comparison.md", "trajectories.parquet", "graph.json", "report.html", "export.xlsx", "csv",
         PARTIAL}
 # what teachersim's other commands add to a result folder (report, export): ours to replace too
-DERIVED = {"report.html", "export.xlsx"} | {f"csv/{table}.csv" for table in
+DERIVED = {"report.html", "report.md", "export.xlsx"} | {f"csv/{table}.csv" for table in
                                               ("metrics", "schools", "moves", "comparison", "trajectories")}
 
 

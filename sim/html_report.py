@@ -1,4 +1,5 @@
-"""A self-contained HTML report of a result folder (a run, a comparison or a sweep).
+"""A self-contained HTML report of a result folder (a run, a comparison or a sweep; a calibration's
+is `sim.calibration_report`).
 
 `teachersim report DIR` (or `write_report(DIR)`) reads the folder with `load_results` and writes
 one HTML file a researcher can send on: the scenario(s) in words, the key figures (PNG embedded
@@ -655,10 +656,13 @@ def build_report(folder: str | Path) -> Report:
 
 def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
     """Write the HTML report of a result folder to `out` (default `<folder>/report.html`)."""
+    from sim import calibration_report
     from sim.store import check_writable, write_bytes_atomic
 
     folder = Path(folder)
     out = Path(out) if out is not None else folder / REPORT_NAME
+    if folder.is_dir() and calibration_report.is_calibration(folder):  # with report.md beside the HTML
+        return calibration_report.write(folder, out)[0]
     text = render(build_report(folder))
     check_writable(out.parent)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -257,6 +257,12 @@ def test_abc_gives_a_weighted_posterior_the_same_on_every_executor_and_after_a_k
     assert manifest["method"] == "abc" and manifest["posterior"]["particles"] == 6
     assert {"posterior.parquet", "figures/posterior.png", "predictive.csv", "abc.db"} <= set(manifest["files"])
     reference = (tmp_path / "serial" / "posterior.parquet").read_bytes()
+    from sim.cli import main
+
+    assert main(["report", str(tmp_path / "serial")]) == 0
+    md = (tmp_path / "serial" / "report.md").read_text()
+    assert "## Posterior" in md and "Posterior predictive check" in md and "figures/posterior.png" in md
+    assert (tmp_path / "serial" / "report.html").read_text().count("data:image/png;base64,") == 3
 
     with pytest.raises(KeyboardInterrupt):  # generation 0 is 6 particles (the prior sample); killed in generation 1
         calibrate(path, tmp_path / "killed", executor=KilledAfter(6 + 2))  # one item per particle
