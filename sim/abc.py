@@ -325,15 +325,14 @@ def marginals_figure(cal, post: Posterior) -> bytes:
     the prior's density; and epsilon per generation."""
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: a notebook's backend is left alone
+    from matplotlib.ticker import MaxNLocator
 
     keys = list(cal.spec.parameters)
     cols = min(3, len(keys) + 1)
     nrows = math.ceil((len(keys) + 1) / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.2 * nrows), squeeze=False)
+    fig = Figure(figsize=(4.2 * cols, 3.2 * nrows))
+    axes = fig.subplots(nrows, cols, squeeze=False)
     prior = priors(cal)
     for ax, key in zip(axes.flat, keys, strict=False):
         par = cal.spec.parameters[key]
@@ -351,13 +350,13 @@ def marginals_figure(cal, post: Posterior) -> bytes:
     e.plot(post.generations.t, post.generations.epsilon, marker="o")
     e.set_xlabel("generation")
     e.set_ylabel("epsilon (distance threshold)")
-    e.set_title("epsilon per generation")
+    e.set_title("epsilon per generation (generation 0: the prior sample)", fontsize=9)
+    e.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in list(axes.flat)[len(keys) + 1:]:
         ax.set_visible(False)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
     return buf.getvalue()
 
 

@@ -619,12 +619,10 @@ def _fit_sections(table: pd.DataFrame, where: str) -> str:
 
 
 def _figure(table: pd.DataFrame, history: pd.DataFrame, abc_history: bool = False, pareto=None) -> bytes:
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: a notebook's backend is left alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, max(3.0, 0.45 * len(table) + 1.5)))
+    fig = Figure(figsize=(12, max(3.0, 0.45 * len(table) + 1.5)))
+    a, b = fig.subplots(1, 2)
     scale = table.published.where(table.published != 0, 1.0).abs()
     y = np.arange(len(table))
     ratio = table.model_mean / scale
@@ -658,7 +656,6 @@ def _figure(table: pd.DataFrame, history: pd.DataFrame, abc_history: bool = Fals
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -676,63 +673,15 @@ def paths_frame(cal: Calibration, replicates: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["path", "replicate", "year", "value"])
 
 
-def path_targets(cal: Calibration) -> dict[str, list[tuple]]:
-    """Per path: (target, reading, Statistic, Target) of every target read from it."""
-    out: dict[str, list[tuple]] = {}
-    for name, t in cal.targets.targets.items():
-        for reading, stat in t.readings().items():
-            out.setdefault(stat.path_key(), []).append((name, reading, stat, t))
-    return out
-
-
 def paths_figure(cal: Calibration, paths: pd.DataFrame) -> bytes:
-    """One panel per path at the best fit: every replicate, their mean, and each target read from
-    the path where it is read (a year: a point with its uncertainty; a span: a line over the span)."""
-    import matplotlib
+    """figures/paths.png: `sim.plots.calibration_paths` on a figure of its own (no pyplot state)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from sim.plots import calibration_paths
 
-    marks = path_targets(cal)
-    names = list(dict.fromkeys(paths.path))
-    cols = min(2, len(names))
-    nrows = math.ceil(len(names) / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(6.5 * cols, 3.6 * nrows), squeeze=False)
-    for ax, name in zip(axes.flat, names, strict=False):
-        part = paths[paths.path == name]
-        for _, rep in part.groupby("replicate"):
-            ax.plot(rep.year, rep.value, color="grey", lw=0.6, alpha=0.6)
-        mean = part.groupby("year").value.mean()
-        ax.plot(mean.index, mean.values, color="tab:blue", lw=1.8, label=f"model mean ({part.replicate.nunique()} "
-                "replicates, grey)")
-        for i, (target, reading, stat, t) in enumerate(marks.get(name, [])):
-            colour = f"C{(i + 1) % 10}"
-            u = t.uncertainty
-            label = f"{target} ({reading})"
-            if stat.year is not None:
-                if u.se is not None:
-                    ax.errorbar([stat.year], [t.published], yerr=[2 * u.se], fmt="o", color=colour, capsize=4,
-                                label=f"{label}: +/- 2 SE")
-                elif u.interval is not None:
-                    lo, hi = u.interval
-                    ax.errorbar([stat.year], [t.published], yerr=[[t.published - lo], [hi - t.published]], fmt="o",
-                                color=colour, capsize=4, label=f"{label}: interval")
-                else:
-                    bound = u.at_least if u.at_least is not None else u.at_most
-                    ax.plot([stat.year], [bound], marker="^" if u.at_least is not None else "v", ms=9, ls="none",
-                            color=colour, label=f"{label}: {u.describe()}")
-            else:
-                ax.hlines(t.published, stat.span[0], stat.span[1], colors=colour, lw=2.2,
-                          label=f"{label}: {stat.aggregate} over years {stat.span[0]}-{stat.span[1]}, {u.describe()}")
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("year")
-        ax.legend(fontsize=6.5)
-    for ax in list(axes.flat)[len(names):]:
-        ax.set_visible(False)
-    fig.tight_layout()
+    fig = calibration_paths(paths, cal.targets, figure=Figure())
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
     return buf.getvalue()
 
 

@@ -822,3 +822,54 @@ def _flow_panel(ax, graph, mv: pd.DataFrame, by: str, when: str) -> None:
              "between units)")
     ax.set_title(f"{total:,} rotations in {when} (replicate 0) between {what}:\n{shown}; "
                  f"{int(within.sum()) if len(within) else 0:,} within a unit", fontsize=10)
+
+
+# -------------------------------------------------------------- calibration
+
+
+def calibration_paths(paths: pd.DataFrame, targets, figure=None) -> plt.Figure:
+    """The whole yearly path each calibration target is read from, at the best fit (a calibration
+    folder's paths.parquet: path, replicate, year, value): every replicate, their mean, and each
+    target of `targets` (a `sim.targets.TargetsFile`) where it is read: a year as a point with its
+    uncertainty (2 SE, the interval, or a bound's triangle), a span as a line over its years."""
+    marks: dict[str, list] = {}
+    for name, t in targets.targets.items():
+        for reading, stat in t.readings().items():
+            marks.setdefault(stat.path_key(), []).append((name, reading, stat, t))
+    names = list(dict.fromkeys(paths["path"]))
+    cols = max(1, min(2, len(names)))
+    nrows = max(1, -(-len(names) // cols))  # ceiling
+    fig = plt.figure() if figure is None else figure
+    fig.set_size_inches(6.5 * cols, 3.6 * nrows)
+    axes = fig.subplots(nrows, cols, squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        part = paths[paths["path"] == name]
+        for _, rep in part.groupby("replicate"):
+            ax.plot(rep["year"], rep["value"], color="grey", lw=0.6, alpha=0.6)
+        mean = part.groupby("year")["value"].mean()
+        ax.plot(mean.index, mean.values, color="tab:blue", lw=1.8,
+                label=f"model mean ({part['replicate'].nunique()} replicates, grey)")
+        for i, (target, reading, stat, t) in enumerate(marks.get(name, [])):
+            colour, u, label = f"C{(i + 1) % 10}", t.uncertainty, f"{target} ({reading})"
+            if stat.year is None:
+                ax.hlines(t.published, stat.span[0], stat.span[1], colors=colour, lw=2.2,
+                          label=f"{label}: {stat.aggregate} over years {stat.span[0]}-{stat.span[1]}, {u.describe()}")
+            elif u.se is not None:
+                ax.errorbar([stat.year], [t.published], yerr=[2 * u.se], fmt="o", color=colour, capsize=4,
+                            label=f"{label}: +/- 2 SE")
+            elif u.interval is not None:
+                lo, hi = u.interval
+                ax.errorbar([stat.year], [t.published], yerr=[[t.published - lo], [hi - t.published]], fmt="o",
+                            color=colour, capsize=4, label=f"{label}: interval")
+            else:
+                bound = u.at_least if u.at_least is not None else u.at_most
+                ax.plot([stat.year], [bound], marker="^" if u.at_least is not None else "v", ms=9, ls="none",
+                        color=colour, label=f"{label}: {u.describe()}")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("year")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(fontsize=6.5)
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
