@@ -224,11 +224,12 @@ def evaluate(task: EvalTask) -> dict:
     under PATHS each statistic's yearly values for years 0..run.years (the whole path a target is
     read from, for the report's trajectories)."""
     from sim.experiment import scenario_from_json, simulate
+    from sim.model import RunWarning
     from sim.targets import metric_rows
 
     scenario = scenario_from_json(task.scenario, task.source_dir)
     with warnings.catch_warnings():  # a quota capped at the eligible is what a fit explores: one line per
-        warnings.simplefilter("ignore", RuntimeWarning)  # run of hundreds would bury the progress
+        warnings.simplefilter("ignore", RunWarning)  # run of hundreds would bury the progress
         rows = metric_rows(simulate(scenario, task.seed, scenario.run.years).metric_rows)
     stats = [Statistic.model_validate_json(stat) for _, stat in task.statistics]
     out: dict = {key: stat.value(rows) for (key, _), stat in zip(task.statistics, stats, strict=True)}

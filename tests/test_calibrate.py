@@ -309,3 +309,14 @@ def test_pareto_gives_the_non_dominated_fits_of_conflicting_targets(tmp_path):
     assert best["trial"] == int(front.sort_values(["loss", "trial"]).trial.iloc[0])
     assert best["pareto_trials"] == sorted(expected)
     assert "## Pareto set" in (tmp_path / "out" / "fit.md").read_text()
+
+
+def test_a_run_warning_is_not_printed_during_a_calibration(tmp_path, capsys):
+    """A quota capped at the eligible pool (a RunWarning) is what a fit explores: not one line per run."""
+    path = write_calibration(tmp_path, {"part": target(PART, 0.5, 0.03)}, trials=2, batch=2, startup_trials=2,
+                             set=[*SMALL[:2], "policy.programs.0.quota={min_count: 5000}"],
+                             parameters={ATTRITION: {"low": 0.0, "high": 0.1}})
+    from sim.cli import main
+
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out"), "--serial", "--quiet"]) == 0
+    assert "the quota asks" not in capsys.readouterr().err
