@@ -93,7 +93,7 @@ def _num(x) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
     x = float(x)
-    return f"{x:,.0f}" if abs(x) >= 1000 and float(x).is_integer() else f"{x:.4g}"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
 def _csv(folder: Path, name: str) -> pd.DataFrame:
