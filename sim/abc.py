@@ -86,13 +86,12 @@ class Distance:
 
 
 def _seeded(task):
-    """Run one particle's simulate_one after seeding numpy's and Python's global generators."""
-    import cloudpickle
-
-    blob, seed = task
+    """Run one particle's simulate_one after seeding numpy's and Python's global generators (on a
+    worker, Dask carries simulate_one over its own wire; nothing here pickles)."""
+    simulate_one, seed = task
     np.random.seed(seed)
     random.seed(seed)
-    return cloudpickle.loads(blob)()
+    return simulate_one()
 
 
 def _indexed(task):
@@ -106,14 +105,12 @@ def particle_seed(root: int, t: int, index: int) -> int:
 
 def make_sampler(executor, root: int):
     """A pyabc Sampler that runs particles on one of our executors, in a fixed order (see the module)."""
-    import cloudpickle
     from pyabc.sampler import Sampler
 
     class ExecutorSampler(Sampler):
         def sample_until_n_accepted(self, n, simulate_one, t, *, max_eval=np.inf, all_accepted=False,
                                     ana_vars=None):
-            blob = cloudpickle.dumps(simulate_one)
-            tasks = ((blob, particle_seed(root, t, i)) for i in count())
+            tasks = ((simulate_one, particle_seed(root, t, i)) for i in count())
             results: dict[int, object] = {}
             sample = self._create_empty_sample()
             used = 0  # particles 0..used-1 are in the sample
