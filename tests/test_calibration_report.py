@@ -9,9 +9,9 @@ import json
 import pandas as pd
 from test_calibrate import ATTR, PART, SHARE, target, write_calibration
 
-from sim.calibrate import calibrate
 from sim.cli import main
-from sim.executors import Serial
+from sim.experiments.calibrate import calibrate
+from sim.experiments.executors import Serial
 
 COVERAGE = {"statistic": {"metric": "coverage_staff", "span": [1, 3], "aggregate": "max"}, "published": 0.9,
             "uncertainty": {"at_least": 0.9}, "denominator": "all cadres and teachers in post", "source": "DC-2021-08",
