@@ -166,6 +166,17 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def _slurm_options(args):
+    """The Slurm options of --slurm (None without it)."""
+    from sim.experiments.executors import SlurmOptions
+
+    if not args.slurm:
+        return None
+    return SlurmOptions(jobs=args.slurm_jobs, cores=args.slurm_cores, memory=args.slurm_memory,
+                        walltime=args.slurm_walltime, queue=args.slurm_queue, account=args.slurm_account,
+                        directives=args.slurm_option, host=args.slurm_host, log_directory=args.slurm_log_dir)
+
+
 def cmd_sweep(args) -> int:
     from sim.config.designs import SweepError, load_sweep
     from sim.experiments.run import sweep
@@ -234,8 +245,8 @@ def cmd_calibrate(args) -> int:
 
     try:
         cal = load_calibration(args.calibration)
-        summary = calibrate(cal, args.out, workers=args.workers, serial=args.serial, progress=not args.quiet,
-                            force=args.force)
+        summary = calibrate(cal, args.out, workers=args.workers, scheduler=args.scheduler, slurm=_slurm_options(args),
+                            serial=args.serial, progress=not args.quiet, force=args.force)
     except CalibrationError as exc:
         raise BadInput(str(exc)) from None
     except OSError as exc:
@@ -287,6 +298,7 @@ def cmd_sensitivity(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from sim.present import calibration_report
     from sim.present.html_report import ReportError, write_report
     from sim.storage.store import check_writable
 
@@ -305,7 +317,10 @@ def cmd_report(args) -> int:
         if Path(args.out).is_dir():
             raise BadInput(f"--out {args.out}: is a folder; give the HTML file's name")
     try:
-        path = write_report(args.folder, args.out)
+        if calibration_report.is_calibration(args.folder):  # its report.md beside the HTML
+            path = calibration_report.write(args.folder, args.out or Path(args.folder) / "report.html")[0]
+        else:
+            path = write_report(args.folder, args.out)
     except ReportError as exc:
         raise BadInput(str(exc)) from None
     print(f"wrote {path}")
@@ -380,17 +395,6 @@ def _slurm_arguments(p: argparse.ArgumentParser) -> None:
     sl.add_argument("--slurm-log-dir", help="folder for the jobs' logs")
 
 
-def _slurm_options(args):
-    """The Slurm options of --slurm, else None."""
-    from sim.experiments.executors import SlurmOptions
-
-    if not args.slurm:
-        return None
-    return SlurmOptions(jobs=args.slurm_jobs, cores=args.slurm_cores, memory=args.slurm_memory,
-                        walltime=args.slurm_walltime, queue=args.slurm_queue, account=args.slurm_account,
-                        directives=args.slurm_option, host=args.slurm_host, log_directory=args.slurm_log_dir)
-
-
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="teachersim", description="Agent-based simulator of teacher rotation "
                                 "between schools (China's exchange and rotation policy and others).")
@@ -461,15 +465,18 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--quiet", action="store_true", help="no progress lines")
     _slurm_arguments(o)
     o.set_defaults(func=cmd_optimize)
-    k = sub.add_parser("calibrate", help="fit scenario parameters to published targets (Optuna TPE) and score "
-                       "held-out targets")
+    k = sub.add_parser("calibrate", help="fit scenario parameters to published targets (Optuna TPE, a Pareto "
+                       "set, or ABC with pyabc) and score held-out targets")
     k.add_argument("calibration", help="calibration YAML file (docs/calibration.md)")
     k.add_argument("--out", help="output folder (default results/<name>); rerun into it to resume or add trials")
     k_where = k.add_mutually_exclusive_group()
     k_where.add_argument("--workers", type=int, help="local Dask cluster of N workers (default: one per CPU)")
+    k_where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786")
+    k_where.add_argument("--slurm", action="store_true", help="Slurm through dask-jobqueue (extra [cluster])")
     k_where.add_argument("--serial", action="store_true", help="in this process, without Dask")
     k.add_argument("--force", action="store_true", help="replace a different calibration's folder there")
     k.add_argument("--quiet", action="store_true", help="no progress bar")
+    _slurm_arguments(k)
     k.set_defaults(func=cmd_calibrate)
     a = sub.add_parser("sensitivity", help="Sobol or Morris indices of an outcome of a sweep folder")
     a.add_argument("folder", help="a sweep's result folder (sobol or morris design)")
@@ -479,10 +486,10 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--scenario", help="the base scenario (needed when the sweep has several)")
     a.add_argument("--no-figures", action="store_true", help="skip the PNG figure")
     a.set_defaults(func=cmd_sensitivity)
-    h = sub.add_parser("report", help="write a self-contained HTML report of a run, compare, sweep or optimize "
-                       "folder (an optimize folder's also as markdown, beside it)")
-    h.add_argument("folder", help="a result folder written by run, compare, sweep or optimize")
-    h.add_argument("--out", help="the HTML file (default FOLDER/report.html)")
+    h = sub.add_parser("report", help="write a self-contained HTML report of a run, compare, sweep, optimize or "
+                       "calibrate folder (an optimize or calibrate folder's also as report.md, beside it)")
+    h.add_argument("folder", help="a result folder written by run, compare, sweep, optimize or calibrate")
+    h.add_argument("--out", help="the HTML file (default FOLDER/report.html; report.md beside it where written)")
     h.set_defaults(func=cmd_report)
     e = sub.add_parser("export", help="write a result folder's tables as CSV files or an Excel workbook")
     e.add_argument("folder", help="a result folder written by run, compare or sweep")
