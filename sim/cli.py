@@ -298,16 +298,9 @@ def cmd_sensitivity(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from sim.present import calibration_report
+    from sim.present import calibration_report, optimize_report
     from sim.present.html_report import ReportError, write_report
     from sim.storage.store import check_writable
-
-    if Path(args.folder).is_dir():
-        from sim.present.optimize_report import is_search_folder
-        from sim.present.optimize_report import write_report as write_search_report
-
-        if is_search_folder(Path(args.folder)):  # a policy search: report.html and report.md
-            write_report = write_search_report
 
     if args.out:
         try:
@@ -316,11 +309,14 @@ def cmd_report(args) -> int:
             raise BadInput(f"--out {args.out}: {exc}") from None
         if Path(args.out).is_dir():
             raise BadInput(f"--out {args.out}: is a folder; give the HTML file's name")
-    try:
-        if calibration_report.is_calibration(args.folder):  # its report.md beside the HTML
-            path = calibration_report.write(args.folder, args.out or Path(args.folder) / "report.html")[0]
+    folder = Path(args.folder)
+    try:  # a calibration or a policy search also gets report.md beside the HTML
+        if calibration_report.is_calibration(folder):
+            path = calibration_report.write(folder, args.out or folder / "report.html")[0]
+        elif optimize_report.is_search_folder(folder):
+            path = optimize_report.write_report(folder, args.out)
         else:
-            path = write_report(args.folder, args.out)
+            path = write_report(folder, args.out)
     except ReportError as exc:
         raise BadInput(str(exc)) from None
     print(f"wrote {path}")
