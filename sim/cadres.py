@@ -156,7 +156,7 @@ def _fill(model, role: int, pools: tuple[str, ...]) -> int:
                MIDDLE: cfg.middle_manager_min_experience}[role]
     can = (wf.active & ((wf.role == 0) | (wf.role > role)) & (wf.term_end < 0)
            & (wf.experience >= min_exp)
-           & (model.config.careers.retirement_age - wf.age >= cfg.min_years_to_retirement))
+           & (wf.retire_year - model.year >= cfg.min_years_to_retirement))
     tiebreak = model.stream(f"promotion:{ROLES[role]}").random(wf.n)
     unit_of = {"school": np.arange(len(posts)), "group": s["group"], "district": s["district"]}
     nine = SCHOOL_LEVELS.index("nine_year")

@@ -12,7 +12,7 @@ import numpy as np
 from mesa.discrete_space import Network
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
-from sim import cadres, careers, tenure
+from sim import cadres, careers, retirement, tenure
 from sim.agents import School, Teacher, place_teachers
 from sim.codes import DISTRICT_BACKBONE, MOVE_KINDS, TIERS
 from sim.examples import find_scenario
@@ -23,7 +23,7 @@ from sim.policies.eligibility import eligible_mask
 from sim.policies.sharing import double_teacher_classrooms
 from sim.scenario import Eligibility, Scenario, load_scenario, with_settings
 from sim.workforce import Workforce
-from sim.world import SchoolSystem, build_world
+from sim.world import SchoolSystem, build_world, check_history
 
 # the DataCollector's official indicators: each CV of the standard, for the levels its limits apply to
 LEVEL_GROUPS = ("primary", "junior")
@@ -92,7 +92,8 @@ class RotationModel(mesa.Model):
         self.year = 0
         self.years = scenario.run.years if years is None else int(years)
         self.world = world if world is not None else build_world(
-            scenario.world, self.stream("world"), scenario.source_dir)
+            scenario.world, self.stream("world"), scenario.source_dir, scenario.careers.retirement)
+        check_history(self.world, scenario)
         self.space = Network(self.world.graph, layout=None, random=self.random)
         self.school_agents = [School(self, i, self.space[i]) for i in range(self.world.n_schools)]
         self.workforce = Workforce(capacity=int(self.world.n_teachers * 1.6) + 16)
@@ -228,6 +229,10 @@ class RotationModel(mesa.Model):
     def add_teachers(self, values: dict[str, np.ndarray]) -> np.ndarray:
         """Append teachers to the workforce and give each a Teacher agent on its host's cell."""
         rows = self.workforce.add(**values)
+        wf, world = self.workforce, self.config.world
+        wf.retire_year[rows] = retirement.retirement_year(
+            self.config.careers.retirement, self.year, world.start_year, wf.age[rows], wf.birth_month[rows],
+            wf.woman[rows])
         self.teacher_agents.extend(Teacher(self, r, None) for r in rows.tolist())
         self._place_agents(rows)
         if self.year > 0:

@@ -129,7 +129,7 @@ def test_promotion_keys_rank_the_candidates():
     level = model.world.schools["level"][school]
     pool = np.flatnonzero(wf.active & (wf.school == school) & (wf.term_end < 0)
                           & (wf.experience >= cfg.principal_min_experience)
-                          & (model.config.careers.retirement_age - wf.age >= cfg.min_years_to_retirement)
+                          & (wf.retire_year - model.year >= cfg.min_years_to_retirement)
                           & ((level == SCHOOL_LEVELS.index("nine_year")) | (wf.level == level)))
     assert wf.experience[row] == wf.experience[pool].max()
     _, _, ladder_row = _fill_principal_post(["cadre_rank", "title", "backbone", "experience"])

@@ -30,7 +30,7 @@ def eligible_mask(model, eligibility) -> np.ndarray:
         & (wf.term_end < 0)
         & (wf.rotated_in != model.year)
         & (wf.years_at_school >= eligibility.min_years_at_school)
-        & (model.config.careers.retirement_age - wf.age >= eligibility.min_years_to_retirement)
+        & (wf.retire_year - model.year >= eligibility.min_years_to_retirement)  # own retirement year
         & _allowed(wf.role, ROLES, eligibility.roles)
         & _allowed(wf.level, TEACHER_LEVELS, eligibility.levels)
         & school_ok[school]
