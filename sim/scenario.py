@@ -80,12 +80,12 @@ class Inequality(Strict):
     between-school CVs over seeds match the Ningguo county figures (sources.md: NINGGUO-2022),
     given after each; each explored 0-4 (`scripts/initial_inequality.py`)."""
 
-    above_qualification_primary: Concentration = 3.7  # CV 0.677
-    above_qualification_junior: Concentration = 2.9  # CV 0.542
-    backbone_primary: Concentration = 0.65  # CV 0.674
-    backbone_junior: Concentration = 1.2  # CV 1.055
-    pe_art_primary: Concentration = 1.3  # CV 0.618
-    pe_art_junior: Concentration = 1.15  # CV 0.507
+    above_qualification_primary: Concentration = 3.7  # Ningguo CV 0.677
+    above_qualification_junior: Concentration = 2.9  # Ningguo CV 0.542
+    backbone_primary: Concentration = 0.65  # Ningguo CV 0.674
+    backbone_junior: Concentration = 1.2  # Ningguo CV 1.055
+    pe_art_primary: Concentration = 1.3  # Ningguo CV 0.618
+    pe_art_junior: Concentration = 1.15  # Ningguo CV 0.507
     senior_title_primary: Concentration = 1.0  # assumption: no published CV; the tier table as given
     senior_title_junior: Concentration = 1.0  # assumption, as above
     # SD of a non-rural school's staff relative to its norm (share); assumption, explored 0-0.3
@@ -115,8 +115,8 @@ class World(Strict):
     # (careers.retirement) is by birth month
     start_year: Annotated[int, Field(ge=1950, le=2100)] = 2021
     # shares of women among synthetic staff and new hires, by the level taught (sources.md: MOE-STATS)
-    women_share_primary: Share = 0.7
-    women_share_junior: Share = 0.6
+    women_share_primary: Share = 0.7  # about 70% of primary teachers
+    women_share_junior: Share = 0.6  # about 60% of junior-middle teachers
     inequality: Inequality = Inequality()  # initial between-school spread of each indicator (synthetic)
     roster: Roster | None = None
     max_teachers: Count = 2_000_000  # refuse to build a world larger than this
