@@ -11,7 +11,7 @@ import bisect
 
 import numpy as np
 
-from sim import tenure
+from sim import retirement, tenure
 from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, SENIOR_TITLE, TIERS
 from sim.world.synthetic import SUBJECT_SHARES
 
@@ -35,7 +35,7 @@ def retirements(model) -> np.ndarray:
     """Rows that reach their own statutory retirement age this year (by sex and birth date,
     `careers.retirement`; sim/retirement.py)."""
     wf = model.workforce
-    return np.flatnonzero(wf.active & (wf.retire_year <= model.year))
+    return np.flatnonzero(wf.active & (retirement.years_left(wf.age, wf.birth_month, wf.retire_months) <= 0))
 
 
 def attrition(model) -> np.ndarray:

@@ -230,7 +230,7 @@ class RotationModel(mesa.Model):
         """Append teachers to the workforce and give each a Teacher agent on its host's cell."""
         rows = self.workforce.add(**values)
         wf, world = self.workforce, self.config.world
-        wf.retire_year[rows] = retirement.retirement_year(
+        wf.retire_months[rows] = retirement.statutory_age(
             self.config.careers.retirement, self.year, world.start_year, wf.age[rows], wf.birth_month[rows],
             wf.woman[rows])
         self.teacher_agents.extend(Teacher(self, r, None) for r in rows.tolist())

@@ -8,10 +8,11 @@ from 1 January 2025 by a month for every four (or, from 50, two) months of birth
 outside China, or the counterfactual without the rise).
 
 Ages and dates are in months. Year `t` of a run is dated September of `world.start_year + t`
-(the school year rotations start); a teacher's age at year 0 is whole years then, and the birth
-month places the birthday within the year. A teacher retires at the first year at whose date
-they have reached their own statutory age (at year 1 at the earliest: the world at year 0 is as
-given).
+(the school year rotations start); a teacher's age is whole years then, and the birth month
+places the birthday within the year. Each teacher keeps their own statutory age (`retire_months`,
+set when the teacher is added); they retire at the first year at whose date they have reached it
+(year 1 at the earliest: the world at year 0 is as given), and "N years before retirement"
+counts to it (`years_left`).
 """
 
 from __future__ import annotations
@@ -63,12 +64,24 @@ def age_in_months(age: np.ndarray, birth_month: np.ndarray) -> np.ndarray:
     return np.asarray(age, dtype=np.int64) * 12 + (9 - np.asarray(birth_month, dtype=np.int64)) % 12
 
 
+def statutory_age(cfg, year: int, start_year: int, age: np.ndarray, birth_month: np.ndarray,
+                  woman: np.ndarray) -> np.ndarray:
+    """Each teacher's statutory retirement age in months under `careers.retirement` `cfg`, for
+    teachers aged `age` (whole years) at run year `year` (which dates their birth)."""
+    birth = (start_year + year) * 12 + SEPTEMBER - age_in_months(age, birth_month)
+    return statutory_months(birth, np.where(woman, cfg.women_age, cfg.men_age), cfg.schedule)
+
+
+def years_left(age: np.ndarray, birth_month: np.ndarray, retire_months: np.ndarray) -> np.ndarray:
+    """Years of the run a teacher still works before retiring: the dated years until the
+    statutory age is reached, rounded up (5 years and 1 month left is 6, "more than 5 years
+    before retirement"; 0 or less: retires now)."""
+    return -(-(retire_months - age_in_months(age, birth_month)) // 12)
+
+
 def retirement_year(cfg, year: int, start_year: int, age: np.ndarray, birth_month: np.ndarray,
                     woman: np.ndarray) -> np.ndarray:
-    """The year of the run in which each teacher retires, for teachers aged `age` (whole years)
-    at run year `year`, under `careers.retirement` `cfg`."""
-    months_old = age_in_months(age, birth_month)
-    birth = (start_year + year) * 12 + SEPTEMBER - months_old
-    original = np.where(woman, cfg.women_age, cfg.men_age)
-    left = statutory_months(birth, original, cfg.schedule) - months_old
-    return np.maximum(year + -(-left // 12), max(year, 1))  # ceil: the first dated year past the age
+    """The year of the run in which each teacher retires, for teachers aged `age` at run year
+    `year` (year 1 at the earliest)."""
+    left = years_left(age, birth_month, statutory_age(cfg, year, start_year, age, birth_month, woman))
+    return np.maximum(year + left, max(year, 1))

@@ -35,7 +35,7 @@ COLUMNS = {
     "excused": bool,  # cohort member who left or lost eligibility before rotating
     "arrived": np.int64,  # year the teacher arrived at the current host
     "hired": np.int64,  # year hired; -1 for the initial staff
-    "retire_year": np.int64,  # year of the run the teacher retires in (own sex and birth date)
+    "retire_months": np.int64,  # own statutory retirement age in months (sex and birth date; sim/retirement.py)
     "post_since": np.int64,  # year a cadre took the current leadership post (0 or less: before the run)
 }
 
