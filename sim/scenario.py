@@ -182,6 +182,11 @@ class Tenure(Strict):
         return self
 
 
+# original statutory age -> the age the 2024 decision raises it to (sources.md: NPC-2024); the
+# table sim/data/retirement_china_2024.csv ends there (tests/test_retirement.py checks)
+RAISED_TO = {60: 63, 55: 58, 50: 55}
+
+
 class Retirement(Strict):
     """Statutory retirement by sex and birth month (sim/retirement.py; sources.md: NPC-2024)."""
 
@@ -201,9 +206,12 @@ class Retirement(Strict):
         return self
 
     @property
-    def youngest(self) -> int:
-        """The lowest original age (the schedule only raises it)."""
-        return min(self.men_age, self.women_age)
+    def oldest(self) -> int:
+        """The highest statutory age any teacher can have, in whole years (china_2024 raises men's
+        60 to 63 for those born from September 1976)."""
+        if self.schedule == "fixed":
+            return max(self.men_age, self.women_age)
+        return max(RAISED_TO[self.men_age], RAISED_TO[self.women_age])
 
 
 class Careers(Strict):
@@ -717,7 +725,7 @@ def meaning_problems(scenario: Scenario) -> list[tuple[str, str]]:
 
     problems: list[tuple[str, str]] = []
     shape = synthetic_shape(scenario.world) if scenario.world.preset != "roster" else None
-    retire = scenario.careers.retirement.youngest
+    retire = scenario.careers.retirement.oldest
     for i, p in enumerate(scenario.policy.programs):
         key = f"policy.programs.{i}"
         e = p.eligibility

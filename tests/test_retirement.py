@@ -11,7 +11,7 @@ import pytest
 
 from sim import retirement
 from sim.model import RotationModel
-from sim.scenario import ScenarioError, load_scenario
+from sim.scenario import RAISED_TO, ScenarioError, load_scenario
 from tests.conftest import BASELINE, DONGCHENG, SMALL_DONGCHENG, moves_by_year, scenario
 
 
@@ -33,6 +33,11 @@ def test_the_table_follows_the_2024_decision(born, original, expected):
     """Men and women of original age 55: one month later for every four months of birth, to 63
     and 58; women of original age 50: every two months, to 55 (sources.md: NPC-2024)."""
     assert statutory(born, original) == expected
+
+
+def test_the_table_ends_at_the_ages_the_schema_knows():
+    """The schema's RAISED_TO (used to refuse rules nobody could meet) agrees with the table."""
+    assert {original: int(ages[-1]) // 12 for original, (_, ages) in retirement.schedule().items()} == RAISED_TO
 
 
 def test_a_teachers_year_of_retirement_comes_from_sex_and_birth_month():
