@@ -14,9 +14,9 @@ import argparse
 
 import numpy as np
 
+from sim.config.scenario import load_scenario
+from sim.core.model import RotationModel
 from sim.metrics import INDICATORS
-from sim.model import RotationModel
-from sim.scenario import load_scenario
 
 
 def year0_cvs(path: str, overrides: list[str], seeds: int) -> dict[tuple[str, str], list[float]]:

@@ -13,9 +13,10 @@ from scipy import stats
 from sweep_helpers import SWEEP_BASE, TINY, assert_one_line_error, cli
 
 import sim
-from sim.analysis import PAIRED_TEST, paired_summary, paired_t, t_interval
-from sim.experiment import compare, replicate_seeds
-from sim.scenario import ScenarioError
+from sim.config.scenario import ScenarioError
+from sim.experiments.run import compare
+from sim.experiments.statistics import PAIRED_TEST, paired_summary, paired_t, t_interval
+from sim.seeds import replicate_seeds
 
 SMALL = ("world.schools_per_district=20", "world.teachers_per_school=30")
 POLICY = SWEEP_BASE  # the policy: one district-wide exchange (scenario name 'exchange'), owned by these tests

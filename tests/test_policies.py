@@ -11,14 +11,14 @@ import pytest
 from conftest import DONGCHENG, ROTATION, SMALL_BEIJING, SMALL_DONGCHENG, metric_series, scenario
 
 from sim.codes import BACKBONE, ROLES, SCHOOL_LEVELS, TIERS
-from sim.model import RotationModel, RunWarning
+from sim.config.scenario import Eligibility, Quota, scenario_from_dict
+from sim.core.model import RotationModel, RunWarning
 from sim.policies import DistrictSelection, NeedMatching
 from sim.policies.eligibility import eligible_mask
 from sim.policies.matching import Constraints
 from sim.policies.priority import priority_order
 from sim.policies.selection import apply_backbone_floor, district_quota
-from sim.retirement import years_left
-from sim.scenario import Eligibility, Quota, scenario_from_dict
+from sim.world.retirement import years_left
 
 NINE_YEAR = SCHOOL_LEVELS.index("nine_year")
 

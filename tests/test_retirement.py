@@ -1,4 +1,4 @@
-"""Retirement by sex and birth month (sim/retirement.py; careers.retirement).
+"""Retirement by sex and birth month (sim/world/retirement.py; careers.retirement).
 
 Before, everyone retired at 60 and eligibility's "more than 5 years before retirement" counted
 from 60 for women too, although women teachers retire at 55 (raised from 2025 to 58).
@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import retirement
-from sim.model import RotationModel
-from sim.scenario import RAISED_TO, ScenarioError, load_scenario
+from sim.config.scenario import RAISED_TO, ScenarioError, load_scenario
+from sim.core.model import RotationModel
+from sim.world import retirement
 from tests.conftest import BASELINE, DONGCHENG, SMALL_DONGCHENG, moves_by_year, scenario
 
 

@@ -456,7 +456,7 @@ def test_write_roster_replaces_a_planted_link_instead_of_writing_through_it(tmp_
 
 
 def test_names_in_a_scenario_are_checked_against_a_chinese_roster_before_the_run(tmp_path):
-    """The check before any work (sim.presets.check_size) reads district names with the same reader."""
+    """The check before any work (sim.config.checks.check_size) reads district names with the same reader."""
     sc = tmp_path / "s.yaml"
     text = (f"extends: {EXAMPLE_ZH / 'roster_example_zh.yaml'}\nname: e\npolicy:\n  programs:\n    - name: x\n"
             "      eligibility: {districts: [DISTRICT]}\n      quota: {min_count: 2}\n")
@@ -504,8 +504,8 @@ def test_a_roster_carries_rotation_history_and_birth_months(copy):
 
 
 def test_a_roster_history_reaches_the_run(copy):
-    from sim.model import RotationModel
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
+    from sim.core.model import RotationModel
 
     write_scenario(copy)
     with_teachers(copy, HISTORY_TEACHERS)
@@ -532,7 +532,7 @@ def test_bad_history_values_are_one_line_naming_file_line_and_column(copy, line,
 def test_initial_tenure_max_draws_a_rosters_years_at_the_school(copy):
     """world.initial_tenure_max works for a roster too: its years at the school are drawn from
     0 to the cycle minus 1 (never above experience), replacing the roster's."""
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
     from sim.world import build_world
 
     write_scenario(copy)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.codes import BACKBONE, ROLES, TEACHER_LEVELS, TIERS
-from sim.retirement import years_left
+from sim.world.retirement import years_left
 
 
 def eligible_mask(model, eligibility) -> np.ndarray:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.presets import PRESETS, data_rows, expected_teachers, roster_file
+from sim.world.presets import PRESETS, data_rows, expected_teachers, roster_file
 from sim.world.roster import RosterError, read_roster, write_roster
 from sim.world.synthetic import steady_tenures, synthetic_world
 from sim.world.system import SchoolSystem, build_graph
@@ -15,14 +15,15 @@ __all__ = ["SchoolSystem", "RosterError", "build_world", "check_history", "check
            "write_roster", "expected_teachers"]
 
 
+# the oldest ages a synthetic world draws without a careers.retirement section: a year below the
+# statutory ages of men (60) and women teachers (55) before 2025 (sources.md: NPC-2024)
+OLDEST = (59, 54)
+
+
 def build_world(world, rng: np.random.Generator, source_dir: str | Path = ".", retirement=None) -> SchoolSystem:
     """Build the SchoolSystem described by a scenario's `world` section, with its place graph.
     `retirement` (the scenario's `careers.retirement`; its defaults when None) caps the ages a
     synthetic world draws a year below each sex's original statutory age."""
-    if retirement is None:
-        from sim.scenario import Retirement  # the scenario imports this package
-
-        retirement = Retirement()
     if world.preset == "roster":
         r = world.roster
         schools_csv, teachers_csv = roster_file(source_dir, r.schools_csv), roster_file(source_dir, r.teachers_csv)
@@ -45,7 +46,7 @@ def build_world(world, rng: np.random.Generator, source_dir: str | Path = ".", r
             groups_per_district=world.groups_per_district,
             school_districts_per_district=world.school_districts_per_district,
             twinning_pairs_per_district=world.twinning_pairs_per_district, staff=world,
-            oldest=(retirement.men_age - 1, retirement.women_age - 1),
+            oldest=OLDEST if retirement is None else (retirement.men_age - 1, retirement.women_age - 1),
         )
     if world.initial_tenure_max is not None:
         steady_tenures(system, world.initial_tenure_max, rng)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, SUBJECTS, TIERS
-from sim.presets import Preset
+from sim.world.presets import Preset
 from sim.world.system import SchoolSystem, norm_posts
 
 # Share of non-leading schools in each tier (rural, weak, ordinary, strong), by district type.
@@ -43,10 +43,10 @@ def synthetic_world(preset: Preset, rng: np.random.Generator, scale: float = 1.0
                     districts: int | None = None, schools_per_district: int | None = None,
                     teachers_per_school: float | None = None, groups_per_district: int | None = None,
                     school_districts_per_district: int | None = None,
-                    twinning_pairs_per_district: int | None = None, staff=None,
-                    oldest: tuple[int, int] = (59, 54)) -> SchoolSystem:
+                    twinning_pairs_per_district: int | None = None, *, staff,
+                    oldest: tuple[int, int]) -> SchoolSystem:
     """Build a stratified city from a preset; any size knob given overrides the preset's. `staff`
-    is the scenario's `world` section (inequality knobs, shares of women; defaults when None);
+    is the scenario's `world` section (inequality knobs, shares of women);
     `oldest` the oldest age drawn for men and for women (a year below their retirement age)."""
     n_d = districts or len(preset.district_names)
     names = [preset.district_names[d % len(preset.district_names)] + ("" if d < len(preset.district_names)
@@ -200,10 +200,6 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
     (standard normal) and b the indicator's STANDING slope; the indicator's `world.inequality` knob
     c for the level taught raises these contrasts to the power c and rescales them to the same mean
     (c = 1: the tables as they are; 0: every school alike, chance alone; above 1: more concentrated)."""
-    if staff is None:
-        from sim.scenario import World  # the scenario imports the world package
-
-        staff = World()
     spread = staff.inequality
     tier = schools["tier"]
     n_s = len(tier)

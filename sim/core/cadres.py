@@ -1,0 +1,210 @@
+"""The cadre pipeline: leadership posts sized by the school, filled every year by promotion,
+and principals rotated after their terms.
+
+Every school has one principal post, vice-principal and middle-manager posts by enrolment
+(`careers.cadres` norms). Once a year, after retirements, attrition and drift and before the
+rotation programs:
+
+1. principals who have served the configured terms at one school rotate: those due in a
+   district exchange posts among themselves; each may defer a year (`principal_defer_share`),
+   never past `principal_max_years`;
+2. each role in turn (principal, vice principal, middle manager), cadres beyond the school's
+   posts (a transfer or a stay moved them there) take a vacant post of their role in the
+   district or go back to teaching, and every vacant post is filled by promotion from the
+   pools in `promote_from` (the school, its education group, the district), ranked by
+   `promotion_keys`. A vice principal promoted to principal leaves a vice-principal post that
+   the next pass fills, so vacancies cascade down the ladder in the same year.
+
+A teacher promoted from another school takes the post there (`transfer_posts`, logged as
+`promotion`); the post left behind is refilled by the year's hiring. Cadres hold their posts
+while away on a full-time rotation. Random draws come from the streams `cadre_tenure` (year 0),
+`principal_rotation` and `promotion`, so the teacher streams are not re-randomised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.codes import ROLES, SCHOOL_LEVELS
+from sim.world.retirement import years_left
+
+PRINCIPAL, VICE, MIDDLE = (ROLES.index(r) for r in ("principal", "vice_principal", "middle_manager"))
+CADRE_ROLES = (PRINCIPAL, VICE, MIDDLE)  # filled in this order, top down
+
+
+def leadership_posts(schools: dict[str, np.ndarray], cfg) -> np.ndarray:
+    """Posts per school and role code, shape (n_schools, len(ROLES)); column 0 (teachers) is 0.
+    One principal; vice principals one per `students_per_vice_principal` students (rounded up)
+    between the minimum and maximum; middle managers one per `students_per_middle_manager`."""
+    enrol = (schools["enrol_primary"] + schools["enrol_junior"]).astype(float)
+    posts = np.zeros((len(enrol), len(ROLES)), dtype=np.int64)
+    posts[:, PRINCIPAL] = 1
+    posts[:, VICE] = np.clip(np.ceil(enrol / cfg.students_per_vice_principal - 1e-9),
+                             cfg.vice_principals_min, cfg.vice_principals_max)
+    posts[:, MIDDLE] = np.rint(enrol / cfg.students_per_middle_manager)
+    return posts
+
+
+def initial_posts(model) -> None:
+    """Year 0: bring each school's roles to its posts without moving anyone (surplus cadres
+    teach, vacancies go to the school's own best candidates) and draw principals' years in post
+    (uniform below the cap, never more than their years at the school)."""
+    wf = model.workforce
+    cfg = model.config.careers.cadres
+    held = wf.active & (wf.role > 0)
+    draw = model.stream("cadre_tenure").integers(0, cfg.principal_max_years, wf.n)
+    wf.post_since[held] = -np.minimum(draw, wf.years_at_school)[held]
+    for role in CADRE_ROLES:
+        _surplus(model, role, reassign=False)
+        _fill(model, role, ("school",))
+
+
+def yearly(model) -> dict[str, int]:
+    """The year's principal rotation, then every role's posts filled. Returns counts."""
+    cfg = model.config.careers.cadres
+    rotated = rotate_principals(model) if cfg.principal_terms else 0
+    promoted = 0
+    for role in CADRE_ROLES:
+        _surplus(model, role, reassign=True)
+        promoted += _fill(model, role, tuple(cfg.promote_from))
+    return {"principal_rotations": rotated, "cadre_promotions": promoted}
+
+
+def rotate_principals(model) -> int:
+    """Principals at home who have served `principal_terms` terms of `principal_term_years` at
+    their school rotate, unless they defer (each year with `principal_defer_share`, never once
+    `principal_max_years` are served). Those going in a district take each other's posts (a random
+    cycle, so nobody stays); one alone who must go swaps with the district's longest-serving other
+    principal; one alone who may defer does. Returns the number moved."""
+    cfg = model.config.careers.cadres
+    wf = model.workforce
+    year = model.year
+    s = model.world.schools
+    rows = np.flatnonzero(wf.active & (wf.role == PRINCIPAL) & (wf.term_end < 0))
+    served = year - wf.post_since[rows]
+    rng = model.stream("principal_rotation")
+    u, order_key = rng.random(wf.n)[rows], rng.random(wf.n)[rows]
+    must = served >= cfg.principal_max_years
+    due = served >= cfg.principal_terms * cfg.principal_term_years
+    going = due & (must | (u >= cfg.principal_defer_share))
+    movers, dest = [], []
+    d_of = (s["district"] * len(SCHOOL_LEVELS) + s["level"])[wf.school[rows]]
+    for d in np.unique(d_of[going]).tolist():
+        here = d_of == d
+        go = np.flatnonzero(here & going)
+        if len(go) == 1:
+            if not must[go[0]]:
+                continue
+            others = np.flatnonzero(here & ~going)
+            if len(others) == 0:  # the district's only school of its level: any other school of the district
+                others = np.flatnonzero((d_of // len(SCHOOL_LEVELS) == d // len(SCHOOL_LEVELS)) & ~going)
+            if len(others) == 0:
+                continue
+            go = np.append(go, others[np.lexsort((order_key[others], -served[others]))[0]])
+        go = go[np.argsort(order_key[go], kind="stable")]
+        movers += rows[go].tolist()
+        dest += wf.school[rows[np.roll(go, -1)]].tolist()
+    if not movers:
+        return 0
+    movers_a, dest_a = np.array(movers, dtype=np.int64), np.array(dest, dtype=np.int64)
+    model.transfer_posts(movers_a, dest_a, "cadre_rotation")
+    wf.post_since[movers_a] = year
+    return len(movers_a)
+
+
+def _surplus(model, role: int, reassign: bool) -> None:
+    """Cadres of `role` beyond their school's posts (the latest to take the post there first; one
+    away on a rotation keeps it): with `reassign`, each at home takes a vacant post of the role at
+    another school of its district (the vacant schools in id order); the rest go back to teaching."""
+    wf = model.workforce
+    posts = model.cadre_posts[:, role]
+    holders = np.flatnonzero(wf.active & (wf.role == role))
+    held = np.bincount(wf.school[holders], minlength=len(posts))
+    if not np.any(held > posts):
+        return
+    # by school: those away on a rotation keep their posts, then the earliest to take the post
+    holders = holders[np.lexsort((wf.post_since[holders], wf.term_end[holders] < 0, wf.school[holders]))]
+    rank = np.arange(len(holders)) - np.searchsorted(wf.school[holders], wf.school[holders])
+    extra = holders[rank >= posts[wf.school[holders]]]
+    if reassign:
+        district = model.world.schools["district"]
+        open_ = np.maximum(posts - held, 0)
+        moved, to = [], []
+        for r in extra[wf.term_end[extra] < 0].tolist():
+            cand = np.flatnonzero((open_ > 0) & (district == district[wf.school[r]]))
+            if len(cand):
+                open_[cand[0]] -= 1
+                moved.append(r)
+                to.append(int(cand[0]))
+        if moved:
+            model.transfer_posts(np.array(moved), np.array(to), "promotion")
+            wf.post_since[moved] = model.year
+        extra = np.setdiff1d(extra, moved)
+    wf.role[extra] = 0
+
+
+def _fill(model, role: int, pools: tuple[str, ...]) -> int:
+    """Fill the vacant posts of `role`, trying each pool in turn; returns promotions made."""
+    cfg = model.config.careers.cadres
+    wf = model.workforce
+    s = model.world.schools
+    posts = model.cadre_posts[:, role]
+    held = np.bincount(wf.school[wf.active & (wf.role == role)], minlength=len(posts))
+    vacant = np.maximum(posts - held, 0)
+    if not vacant.any():
+        return 0
+    min_exp = {PRINCIPAL: cfg.principal_min_experience, VICE: cfg.vice_principal_min_experience,
+               MIDDLE: cfg.middle_manager_min_experience}[role]
+    can = (wf.active & ((wf.role == 0) | (wf.role > role)) & (wf.term_end < 0)
+           & (wf.experience >= min_exp)
+           & (years_left(wf.age, wf.birth_month, wf.retire_months) >= cfg.min_years_to_retirement))
+    tiebreak = model.stream(f"promotion:{ROLES[role]}").random(wf.n)
+    unit_of = {"school": np.arange(len(posts)), "group": s["group"], "district": s["district"]}
+    nine = SCHOOL_LEVELS.index("nine_year")
+    promoted = 0
+    for pool in pools:
+        unit = unit_of[pool]
+        open_schools = np.flatnonzero((vacant > 0) & (unit >= 0))  # a school in no group skips that pool
+        if len(open_schools) == 0:
+            continue
+        cand = np.flatnonzero(can & np.isin(unit[wf.school], unit[open_schools]))
+        cand = cand[_ranking(wf, cand, cfg.promotion_keys, tiebreak)]
+        if pool == "school":  # each school's own best candidates, all schools at once
+            cand = cand[(s["level"][wf.school[cand]] == nine) | (s["level"][wf.school[cand]] == wf.level[cand])]
+            cand = cand[np.argsort(wf.school[cand], kind="stable")]
+            at = wf.school[cand]
+            rank = np.arange(len(cand)) - np.searchsorted(at, at)
+            rows_a = cand[rank < vacant[at]]
+            to_a = wf.school[rows_a]
+        else:  # the unit's best candidate who can teach at the school, vacancy by vacancy
+            cand_unit = unit[wf.school[cand]]
+            free = np.ones(len(cand), dtype=bool)
+            rows, to = [], []
+            for school in open_schools.tolist():
+                fits = free & (cand_unit == unit[school])
+                if s["level"][school] != nine:
+                    fits &= wf.level[cand] == s["level"][school]
+                pick = np.flatnonzero(fits)[: vacant[school]]
+                free[pick] = False
+                rows += cand[pick].tolist()
+                to += [school] * len(pick)
+            rows_a, to_a = np.array(rows, dtype=np.int64), np.array(to, dtype=np.int64)
+        if len(rows_a):
+            np.subtract.at(vacant, to_a, 1)
+            away = wf.school[rows_a] != to_a
+            model.transfer_posts(rows_a[away], to_a[away], "promotion")
+            wf.role[rows_a] = role
+            wf.post_since[rows_a] = model.year
+            can[rows_a] = False
+            promoted += len(rows_a)
+    return promoted
+
+
+def _ranking(wf, rows: np.ndarray, keys, tiebreak: np.ndarray) -> np.ndarray:
+    """Order of `rows` for promotion: by the keys in turn (the next rank down the ladder first,
+    then higher title, backbone level and experience), ties by a random draw."""
+    columns = {"cadre_rank": lambda r: np.where(wf.role[r] > 0, wf.role[r], len(ROLES)),
+               "title": lambda r: -wf.title[r], "backbone": lambda r: -wf.backbone[r],
+               "experience": lambda r: -wf.experience[r]}
+    sort_keys = [tiebreak[rows]] + [columns[k](rows) for k in reversed(keys)]
+    return np.lexsort(sort_keys)
