@@ -166,6 +166,17 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def _slurm_options(args):
+    """The Slurm options of --slurm (None without it)."""
+    from sim.experiments.executors import SlurmOptions
+
+    if not args.slurm:
+        return None
+    return SlurmOptions(jobs=args.slurm_jobs, cores=args.slurm_cores, memory=args.slurm_memory,
+                        walltime=args.slurm_walltime, queue=args.slurm_queue, account=args.slurm_account,
+                        directives=args.slurm_option, host=args.slurm_host, log_directory=args.slurm_log_dir)
+
+
 def cmd_sweep(args) -> int:
     from sim.config.designs import SweepError, load_sweep
     from sim.experiments.run import sweep
@@ -235,8 +246,8 @@ def cmd_calibrate(args) -> int:
 
     try:
         cal = load_calibration(args.calibration)
-        summary = calibrate(cal, args.out, workers=args.workers, serial=args.serial, progress=not args.quiet,
-                            force=args.force)
+        summary = calibrate(cal, args.out, workers=args.workers, scheduler=args.scheduler, slurm=_slurm_options(args),
+                            serial=args.serial, progress=not args.quiet, force=args.force)
     except CalibrationError as exc:
         raise BadInput(str(exc)) from None
     except OSError as exc:
@@ -288,15 +299,9 @@ def cmd_sensitivity(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from sim.present import calibration_report, optimize_report
     from sim.present.html_report import ReportError, write_report
     from sim.storage.store import check_writable
-
-    if Path(args.folder).is_dir():
-        from sim.present.optimize_report import is_search_folder
-        from sim.present.optimize_report import write_report as write_search_report
-
-        if is_search_folder(Path(args.folder)):  # a policy search: report.html and report.md
-            write_report = write_search_report
 
     if args.out:
         try:
@@ -305,8 +310,14 @@ def cmd_report(args) -> int:
             raise BadInput(f"--out {args.out}: {exc}") from None
         if Path(args.out).is_dir():
             raise BadInput(f"--out {args.out}: is a folder; give the HTML file's name")
-    try:
-        path = write_report(args.folder, args.out)
+    folder = Path(args.folder)
+    try:  # a calibration or a policy search also gets report.md beside the HTML
+        if calibration_report.is_calibration(folder):
+            path = calibration_report.write(folder, args.out or folder / "report.html")[0]
+        elif optimize_report.is_search_folder(folder):
+            path = optimize_report.write_report(folder, args.out)
+        else:
+            path = write_report(folder, args.out)
     except ReportError as exc:
         raise BadInput(str(exc)) from None
     print(f"wrote {path}")
@@ -381,17 +392,6 @@ def _slurm_arguments(p: argparse.ArgumentParser) -> None:
     sl.add_argument("--slurm-log-dir", help="folder for the jobs' logs")
 
 
-def _slurm_options(args):
-    """The Slurm options of --slurm, else None."""
-    from sim.experiments.executors import SlurmOptions
-
-    if not args.slurm:
-        return None
-    return SlurmOptions(jobs=args.slurm_jobs, cores=args.slurm_cores, memory=args.slurm_memory,
-                        walltime=args.slurm_walltime, queue=args.slurm_queue, account=args.slurm_account,
-                        directives=args.slurm_option, host=args.slurm_host, log_directory=args.slurm_log_dir)
-
-
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="teachersim", description="Agent-based simulator of teacher rotation "
                                 "between schools (China's exchange and rotation policy and others).")
@@ -462,15 +462,18 @@ def parser() -> argparse.ArgumentParser:
     o.add_argument("--quiet", action="store_true", help="no progress lines")
     _slurm_arguments(o)
     o.set_defaults(func=cmd_optimize)
-    k = sub.add_parser("calibrate", help="fit scenario parameters to published targets (Optuna TPE) and score "
-                       "held-out targets")
+    k = sub.add_parser("calibrate", help="fit scenario parameters to published targets (Optuna TPE, a Pareto "
+                       "set, or ABC with pyabc) and score held-out targets")
     k.add_argument("calibration", help="calibration YAML file (docs/calibration.md)")
     k.add_argument("--out", help="output folder (default results/<name>); rerun into it to resume or add trials")
     k_where = k.add_mutually_exclusive_group()
     k_where.add_argument("--workers", type=int, help="local Dask cluster of N workers (default: one per CPU)")
+    k_where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786")
+    k_where.add_argument("--slurm", action="store_true", help="Slurm through dask-jobqueue (extra [cluster])")
     k_where.add_argument("--serial", action="store_true", help="in this process, without Dask")
     k.add_argument("--force", action="store_true", help="replace a different calibration's folder there")
     k.add_argument("--quiet", action="store_true", help="no progress bar")
+    _slurm_arguments(k)
     k.set_defaults(func=cmd_calibrate)
     a = sub.add_parser("sensitivity", help="Sobol or Morris indices of an outcome of a sweep folder")
     a.add_argument("folder", help="a sweep's result folder (sobol or morris design)")
@@ -480,10 +483,10 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--scenario", help="the base scenario (needed when the sweep has several)")
     a.add_argument("--no-figures", action="store_true", help="skip the PNG figure")
     a.set_defaults(func=cmd_sensitivity)
-    h = sub.add_parser("report", help="write a self-contained HTML report of a run, compare, sweep or optimize "
-                       "folder (an optimize folder's also as markdown, beside it)")
-    h.add_argument("folder", help="a result folder written by run, compare, sweep or optimize")
-    h.add_argument("--out", help="the HTML file (default FOLDER/report.html)")
+    h = sub.add_parser("report", help="write a self-contained HTML report of a run, compare, sweep, optimize or "
+                       "calibrate folder (an optimize or calibrate folder's also as report.md, beside it)")
+    h.add_argument("folder", help="a result folder written by run, compare, sweep, optimize or calibrate")
+    h.add_argument("--out", help="the HTML file (default FOLDER/report.html; report.md beside it where written)")
     h.set_defaults(func=cmd_report)
     e = sub.add_parser("export", help="write a result folder's tables as CSV files or an Excel workbook")
     e.add_argument("folder", help="a result folder written by run, compare or sweep")

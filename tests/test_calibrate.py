@@ -231,3 +231,92 @@ def test_force_never_removes_a_file_outside_the_folder_a_crafted_manifest_names(
     with pytest.raises(CalibrationError, match="not a path inside the folder"):
         _prepare(Cal(), out, force=True)
     assert outside.read_text() == "three years of work"
+
+
+ABC = {"method": "abc", "abc": {"population": 6, "generations": 2, "seed": 3}}
+
+
+def test_abc_gives_a_weighted_posterior_the_same_on_every_executor_and_after_a_kill(tmp_path):
+    """ABC-SMC (pyabc): the posterior sample's format (docs/calibration.md), the same bytes serially,
+    after a kill in the second generation and a resume, and on a local Dask cluster."""
+    from sim.experiments.executors import Dask
+
+    path = write_calibration(tmp_path, {"part": target(PART, 0.5, 0.03), "attr": target(ATTR, 0.05, 0.01)}, **ABC)
+    summary = calibrate(path, tmp_path / "serial", executor=Serial())
+    post = pd.read_parquet(tmp_path / "serial" / "posterior.parquet")
+    assert list(post.columns[:4]) == ["particle", "weight", "distance", "generation"]
+    assert set(post.columns[4:6]) == {SHARE, ATTRITION}  # in the calibration file's order
+    assert len(post) == 6 and list(post.particle) == list(range(6)) and (post.generation == 1).all()
+    assert abs(post.weight.sum() - 1) < 1e-12 and (post.weight > 0).all()
+    assert post[SHARE].between(0.05, 0.9).all() and post[ATTRITION].between(0.0, 0.1).all()
+    generations = pd.read_csv(tmp_path / "serial" / "generations.csv")
+    assert list(generations.t) == [0, 1] and generations.epsilon.iloc[1] < generations.epsilon.iloc[0]
+    assert (post.distance <= generations.epsilon.iloc[1]).all()  # generation 1 accepted only under its epsilon
+    assert summary.method == "abc" and summary.ran == 2
+    manifest = json.loads((tmp_path / "serial" / "manifest.json").read_text())
+    assert manifest["method"] == "abc" and manifest["posterior"]["particles"] == 6
+    assert {"posterior.parquet", "figures/posterior.png", "predictive.csv", "abc.db"} <= set(manifest["files"])
+    reference = (tmp_path / "serial" / "posterior.parquet").read_bytes()
+    from sim.cli import main
+
+    assert main(["report", str(tmp_path / "serial")]) == 0
+    md = (tmp_path / "serial" / "report.md").read_text()
+    assert "## Posterior" in md and "Posterior predictive check" in md and "figures/posterior.png" in md
+    assert (tmp_path / "serial" / "report.html").read_text().count("data:image/png;base64,") == 3
+
+    with pytest.raises(KeyboardInterrupt):  # generation 0 is 6 particles (the prior sample); killed in generation 1
+        calibrate(path, tmp_path / "killed", executor=KilledAfter(6 + 2))  # one item per particle
+    assert json.loads((tmp_path / "killed" / "manifest.json").read_text())["status"] == "running"
+    resumed = calibrate(path, tmp_path / "killed", executor=Serial())
+    assert resumed.ran == 1  # only the interrupted generation again
+    assert (tmp_path / "killed" / "posterior.parquet").read_bytes() == reference
+    calibrate(path, tmp_path / "dask", executor=Dask(workers=2))
+    assert (tmp_path / "dask" / "posterior.parquet").read_bytes() == reference
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"abc": {"epsilons": [3.0, 4.0]}}, "abc.epsilons: Value error, epsilons must decrease"),
+    ({"abc": {"priors": {"careers.nope": {"normal": [0, 1]}}}}, "'careers.nope' is not one of the parameters"),
+    ({"method": "grid"}, "method"),
+])
+def test_bad_abc_options_are_one_line_exit_2(tmp_path, capsys, change, words):
+    from sim.cli import main
+
+    path = write_calibration(tmp_path, {"part": target(PART, 0.5, 0.03)}, **{**ABC, **change})
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out"), "--serial", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(path) in err and words.split(": Value error, ")[-1] in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_pareto_gives_the_non_dominated_fits_of_conflicting_targets(tmp_path):
+    """method pareto: one loss per fitted target (multi-objective TPE). Two published figures of the
+    same statistic that cannot both hold: the Pareto set is exactly the trials no other beats on both
+    losses (computed here from trials.parquet), and the best fit is the one of it with the least sum."""
+    conflicting = {"low": target(PART, 0.3, 0.02), "high": target(PART, 0.7, 0.02)}
+    path = write_calibration(tmp_path, conflicting, method="pareto", trials=10, batch=5, startup_trials=5,
+                             parameters={SHARE: {"low": 0.05, "high": 0.9}})
+    calibrate(path, tmp_path / "out", executor=Serial())
+    trials = pd.read_parquet(tmp_path / "out" / "trials.parquet")
+    done = trials[trials.state == "COMPLETE"]
+    losses = done[["loss:low", "loss:high"]].to_numpy()
+    dominated = [bool(((losses <= x).all(axis=1) & (losses < x).any(axis=1)).any()) for x in losses]
+    expected = sorted(done.trial[[not d for d in dominated]])
+    front = pd.read_csv(tmp_path / "out" / "pareto.csv")
+    assert sorted(front.trial) == expected and len(expected) >= 2
+    assert not (front["met:low"] & front["met:high"]).any()  # no fit meets both
+    best = json.loads((tmp_path / "out" / "best.json").read_text())
+    assert best["trial"] == int(front.sort_values(["loss", "trial"]).trial.iloc[0])
+    assert best["pareto_trials"] == sorted(expected)
+    assert "## Pareto set" in (tmp_path / "out" / "fit.md").read_text()
+
+
+def test_a_run_warning_is_not_printed_during_a_calibration(tmp_path, capsys):
+    """A quota capped at the eligible pool (a RunWarning) is what a fit explores: not one line per run."""
+    path = write_calibration(tmp_path, {"part": target(PART, 0.5, 0.03)}, trials=2, batch=2, startup_trials=2,
+                             set=[*SMALL[:2], "policy.programs.0.quota={min_count: 5000}"],
+                             parameters={ATTRITION: {"low": 0.0, "high": 0.1}})
+    from sim.cli import main
+
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out"), "--serial", "--quiet"]) == 0
+    assert "the quota asks" not in capsys.readouterr().err

@@ -156,7 +156,7 @@ def test_validate_prints_resolved_yaml():
     assert data["name"] == "dongcheng_2021"
     assert data["run"] == {"years": 4, "replicates": 1, "seed": 20210901}
     assert data["world"]["preset"] == "dongcheng"  # from _base.yaml
-    assert data["careers"]["retirement_age"] == 60  # a schema default, spelled out
+    assert data["careers"]["retirement"]["women_age"] == 55  # a schema default, spelled out
     programs = {p["name"]: p for p in data["policy"]["programs"]}
     assert programs["district_exchange"]["quota"]["min_count"] == 2000
     assert "source_dir" not in data

@@ -135,6 +135,8 @@ def test_slurm_job_script_asks_for_what_the_options_say():
 
 @pytest.mark.skipif(os.environ.get("TEACHERSIM_SLURM") != "1",
                     reason="needs a Slurm cluster: run scripts/slurm_single_node.sh as root, then TEACHERSIM_SLURM=1")
+
+
 def test_sweep_on_single_node_slurm(tmp_path):
     """Runs the interruptible sweep through dask-jobqueue and cancels every worker job mid-sweep; the
     adaptive cluster submits new jobs, and the result equals the serial one."""
@@ -369,3 +371,47 @@ def test_policy_search_slurm_options_reach_the_executor(tmp_path, monkeypatch):
     slurm = seen["slurm"]
     assert (slurm.jobs, slurm.cores, slurm.queue) == (3, 2, "short") and seen["address"] is None
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------- calibrate on a scheduler
+
+
+def test_calibrate_on_a_scheduler_gives_the_serial_trials_and_posterior(dask_cluster, tmp_path):
+    """`teachersim calibrate --scheduler`: TPE trials and an ABC posterior byte-identical to serial."""
+    from test_calibrate import ABC, ATTR, PART, target, write_calibration
+
+    from sim.cli import main
+    from sim.experiments.calibrate import calibrate
+    from sim.experiments.executors import Serial
+
+    address, _ = dask_cluster
+    targets = {"part": target(PART, 0.5, 0.03), "attr": target(ATTR, 0.05, 0.01)}
+    for method, extra, name in (("tpe", {"trials": 4, "batch": 2, "startup_trials": 2}, "trials.parquet"),
+                                ("abc", ABC, "posterior.parquet")):
+        folder = tmp_path / method
+        folder.mkdir()
+        path = write_calibration(folder, targets, **extra)
+        calibrate(path, folder / "serial", executor=Serial())
+        assert main(["calibrate", str(path), "--out", str(folder / "dask"), "--scheduler", address, "--quiet"]) == 0
+        assert (folder / "dask" / name).read_bytes() == (folder / "serial" / name).read_bytes(), method
+        assert json.loads((folder / "dask" / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_calibrate_slurm_options_reach_the_executor(tmp_path, monkeypatch):
+    """`teachersim calibrate --slurm ...` builds the same SlurmOptions as `sweep --slurm`."""
+    import sim.experiments.calibrate
+    from sim.cli import main
+    from sim.experiments.executors import SlurmOptions
+
+    seen = {}
+
+    def fake(cal, out, **kw):
+        seen.update(kw)
+        raise sim.experiments.calibrate.CalibrationError("stop here")
+
+    monkeypatch.setattr(sim.experiments.calibrate, "calibrate", fake)
+    path = Path(__file__).resolve().parents[1] / "calibration" / "china_2014_fit.yaml"
+    assert main(["calibrate", str(path), "--slurm", "--slurm-jobs", "3", "--slurm-queue", "debug",
+                 "--slurm-option=--nodes=1", "--quiet"]) == 2
+    assert seen["slurm"] == SlurmOptions(jobs=3, queue="debug", directives=["--nodes=1"])
+    assert seen["scheduler"] is None and not seen["serial"]

@@ -24,7 +24,7 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = REPO / "notebooks"
 NAMES = ["01_quickstart.ipynb", "02_compare_policies.ipynb", "03_what_if.ipynb",
-         "04_sweep_and_sensitivity.ipynb", "05_network.ipynb", "07_choose_a_policy.ipynb"]
+         "04_sweep_and_sensitivity.ipynb", "05_network.ipynb", "06_fit_a_district.ipynb", "07_choose_a_policy.ipynb"]
 BUDGET_SECONDS = 60  # each notebook must run well under a minute on the CI machine
 
 
@@ -211,3 +211,27 @@ def test_policy_notebook_answers_with_its_search_folder(executed):
     assert "3 paired replicates" in text or "3 replicates a candidate" in text
     assert (f"the cheapest policy meeting both limits is: {ans.policy}." in text if ans.policy
             else "none of the" in text)
+
+
+def test_fit_a_district_answer_is_its_fit_table(executed):
+    """Notebook 06's answer says what the calibration folder it wrote says: the best quota, each
+    fitted target met or not, and the held-out figure under both readings."""
+    import json
+
+    import pandas as pd
+
+    nb, _, out = executed("06_fit_a_district.ipynb")
+    answer = outputs([c for c in nb.cells if c.cell_type == "code"][-2], "text/markdown")[0]
+    folder = out / "example_district_fit"
+    fit = pd.read_csv(folder / "fit.csv").set_index(["target", "reading"])
+    best = json.loads((folder / "best.json").read_text())["parameters"]
+    assert f"a quota of {best['policy.programs.district_exchange.quota.min_count']} a year" in answer
+    for name in ("rotated_30_in_year1", "exits_4pc_a_year"):
+        row = fit.loc[(name, "published")]
+        assert f"`{name}` {row.model_mean:.3g} against {row.published:g} ({'met' if row.met else '**not met**'})" \
+            in answer
+    for reading, words in (("published", "of all teachers in post"), ("eligible_cohort", "of the cohort eligible")):
+        row = fit.loc[("a_quarter_within_three_years", reading)]
+        assert f"{row.model_mean:.3f} [{row.ci_low:.3f}, {row.ci_high:.3f}], " + \
+            ("within" if row.met else "**not** within") + f" the published >= 0.25 {words}" in answer
+    assert (folder / "report.html").is_file() and (folder / "report.md").is_file()

@@ -18,6 +18,7 @@ from sim.policies.eligibility import eligible_mask
 from sim.policies.matching import Constraints
 from sim.policies.priority import priority_order
 from sim.policies.selection import apply_backbone_floor, district_quota
+from sim.world.retirement import years_left
 
 NINE_YEAR = SCHOOL_LEVELS.index("nine_year")
 
@@ -232,6 +233,8 @@ def test_eligibility_years_at_school_and_retirement_boundaries():
     wf.years_at_school[teachers] = 10
     wf.years_at_school[teachers[0]] = 5  # one year short
     wf.years_at_school[teachers[1]] = 6  # just long enough
+    wf.retire_months[teachers] = 60 * 12  # each teacher's own statutory age: 60 here
+    wf.birth_month[teachers] = 9  # the birthday on the year's date: whole years to retirement
     wf.age[teachers[2]] = 54  # 6 years to retirement at 60: eligible
     wf.age[teachers[3]] = 55  # only 5 years left: "more than 5 years before retirement" fails
     wf.age[teachers[4]] = 59
@@ -241,7 +244,7 @@ def test_eligibility_years_at_school_and_retirement_boundaries():
     assert mask[teachers].tolist() == [False, True, True, False, False, False, False, True]
     # across the whole workforce, nobody eligible is short of either rule
     assert np.all(wf.years_at_school[mask] >= 6)
-    assert np.all(60 - wf.age[mask] >= 6)
+    assert np.all(years_left(wf.age, wf.birth_month, wf.retire_months)[mask] >= 6)
     assert np.all(wf.active[mask]) and np.all(wf.term_end[mask] < 0)
 
 
@@ -271,7 +274,7 @@ def test_rotation_respects_eligibility_in_a_run():
 
     def record(m):
         wf = m.workforce
-        before[m.year] = (wf.years_at_school.copy(), wf.age.copy())
+        before[m.year] = (wf.years_at_school.copy(), years_left(wf.age, wf.birth_month, wf.retire_months))
         return orig(m)
 
     model.programs[0].apply = record
@@ -280,9 +283,9 @@ def test_rotation_respects_eligibility_in_a_run():
     assert moves
     for year, row, frm, _to, *_ in moves:
         assert s["tier"][frm] >= TIERS.index("strong")
-        yrs, age = before[year]
+        yrs, left = before[year]
         assert yrs[row] >= 8
-        assert 60 - age[row] >= 6
+        assert left[row] >= 6  # more than 5 years before the teacher's own retirement
 
 
 # ------------------------------------------------------------------------------- matching

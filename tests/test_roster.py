@@ -467,3 +467,77 @@ def test_names_in_a_scenario_are_checked_against_a_chinese_roster_before_the_run
     assert done.returncode == 2
     assert done.stderr.splitlines() == [f"teachersim: {sc}: policy.programs.0.eligibility.districts: district '西城区' "
                                         f"has no schools in {EXAMPLE_ZH / 'schools.csv'} (it has 东城区)"]
+
+
+# ------------------------------------------------------------------ history, birth month, tenure
+
+HISTORY_TEACHERS = """teacher_id,school_id,age,years_at_school,past_rotations,years_since_rotation,birth_month,gender
+T1,A,45,,2,3,3,man
+T2,A,38,7,1,2,,woman
+T3,B,29,3,,,11,woman
+T4,B,51,12,0,,,man
+T5,C,41,9,1,,,woman
+T6,C,33,6,,,,woman
+T7,D,36,6,,,,woman
+T8,D,47,10,3,1,12,man
+"""
+
+
+def write_scenario(folder: Path) -> None:
+    text = (TINY / "roster_scenario.yaml").read_text(encoding="utf-8")
+    (folder / "roster_scenario.yaml").write_text(
+        text.replace("../../../scenarios/_base.yaml", str(REPO / "scenarios" / "_base.yaml")), encoding="utf-8")
+
+
+def with_teachers(folder: Path, text: str) -> Path:
+    (folder / "teachers.csv").write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_a_roster_carries_rotation_history_and_birth_months(copy):
+    """Optional columns: past rotations (for the never_rotated priority), years since the last one
+    ended (the default years at the school, which restart on coming home) and the birth month."""
+    t = read(with_teachers(copy, HISTORY_TEACHERS)).teachers
+    assert t["past_rotations"].tolist() == [2, 1, 0, 0, 1, 0, 0, 3]
+    assert t["years_at_school"].tolist() == [3, 7, 3, 12, 9, 6, 6, 10]  # T1: empty, so the 3 years since coming home
+    assert t["birth_month"].tolist() == [3, 9, 11, 9, 9, 9, 9, 12]  # September when not given
+
+
+def test_a_roster_history_reaches_the_run(copy):
+    from sim.config.scenario import load_scenario
+    from sim.core.model import RotationModel
+
+    write_scenario(copy)
+    with_teachers(copy, HISTORY_TEACHERS)
+    model = RotationModel(load_scenario(copy / "roster_scenario.yaml"), rng=0)
+    assert model.workforce.past_rotations[:8].tolist() == [2, 1, 0, 0, 1, 0, 0, 3]
+    drawn = load_scenario(copy / "roster_scenario.yaml", ["careers.tenure.history_years=5",
+                                                          "careers.tenure.history_rate=0.1"])
+    with pytest.raises(RosterError, match=r"teachers\.csv: column past_rotations: .*tenure\.history_years \(5\)"):
+        RotationModel(drawn, rng=0)
+
+
+@pytest.mark.parametrize(("line", "column", "problem"), [
+    ("T9,A,40,,,2,,", "years_since_rotation", "given for a teacher with no past_rotations"),
+    ("T9,A,40,,1,,13,", "birth_month", "13 is outside [1, 12]"),
+    ("T9,A,30,,9,,,", "past_rotations", "9 is outside [0, 8]"),
+    ("T9,A,40,,1,20,,", "years_since_rotation", "20 is outside [0, 18]"),
+    ("T9,A,40,,one,,,", "past_rotations", "'one' is not a number"),
+])
+def test_bad_history_values_are_one_line_naming_file_line_and_column(copy, line, column, problem):
+    with_teachers(copy, HISTORY_TEACHERS + line + "\n")
+    assert error_of(copy) == f"{copy / 'teachers.csv'}: line 10: column {column}: {problem}"
+
+
+def test_initial_tenure_max_draws_a_rosters_years_at_the_school(copy):
+    """world.initial_tenure_max works for a roster too: its years at the school are drawn from
+    0 to the cycle minus 1 (never above experience), replacing the roster's."""
+    from sim.config.scenario import load_scenario
+    from sim.world import build_world
+
+    write_scenario(copy)
+    sc = load_scenario(copy / "roster_scenario.yaml", ["world.initial_tenure_max=3"])
+    t = build_world(sc.world, np.random.default_rng(0), sc.source_dir).teachers
+    assert t["years_at_school"].max() <= 2
+    assert np.all(t["years_at_school"] <= t["experience"])
+    assert read(copy).teachers["years_at_school"].min() >= 3  # the roster's own were all longer

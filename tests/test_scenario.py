@@ -49,7 +49,7 @@ def test_baseline_drift_resolves_with_base_defaults():
     assert sc.run.replicates == 1
     assert sc.run.seed == 20210901
     # and the schema defaults fill what neither file says
-    assert sc.careers.retirement_age == 60
+    assert sc.careers.retirement.men_age == 60 and sc.careers.retirement.schedule == "china_2024"
     assert sc.policy.receiving_capacity == pytest.approx(1.0)  # hosts hold at most their staffing norm
 
 

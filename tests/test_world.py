@@ -130,27 +130,64 @@ def test_teachers_fit_their_school_level():
 # ------------------------------------------------------------------------ initial inequality
 
 
-@pytest.mark.parametrize("level", ["primary", "junior"])
-def test_dongcheng_initial_cvs_backbone_largest_and_in_range(level):
-    backbone = []
-    for seed in range(5):
-        cvs = year0_cvs(RotationModel(scenario(BASELINE), rng=seed), level)
-        assert len(cvs) == 5
-        assert max(cvs, key=cvs.get) == "backbone", f"seed {seed}: {cvs}"
-        # each seed within a wide band around the target (world randomness: 79 schools)
-        assert 0.6 <= cvs["backbone"] <= 1.5, f"seed {seed}: {cvs}"
-        assert all(0.0 < v < 1.0 for k, v in cvs.items() if k != "backbone"), f"seed {seed}: {cvs}"
-        backbone.append(cvs["backbone"])
-    # the mean over 5 seeds lies in "roughly 0.8-1.3" (Ningguo 2022 reports 1.055 for junior backbone)
-    assert 0.8 <= float(np.mean(backbone)) <= 1.3
+# Target ranges of the year-0 between-school CVs (docs/ODD.md 5.1): the Ningguo county figures
+# (sources.md: NINGGUO-2022) +- 0.10 for the three indicators it reports; the other two have no
+# published figure and their ranges are assumptions.
+CV_TARGETS = {
+    ("above_qualification", "primary"): 0.677, ("above_qualification", "junior"): 0.542,
+    ("backbone", "primary"): 0.674, ("backbone", "junior"): 1.055,
+    ("pe_art", "primary"): 0.618, ("pe_art", "junior"): 0.507,
+}
+CV_RANGES = {key: (v - 0.10, v + 0.10) for key, v in CV_TARGETS.items()} | {
+    ("teachers", "primary"): (0.03, 0.15), ("teachers", "junior"): (0.03, 0.15),
+    ("senior_title", "primary"): (0.30, 0.70), ("senior_title", "junior"): (0.25, 0.70),
+}
+CV_SEEDS = range(5)
+SEED_TOLERANCE = 0.25  # one 79-school world: CVs vary by seed (SD up to ~0.13 for junior backbone)
+
+
+@pytest.fixture(scope="module")
+def dongcheng_year0_cvs() -> list[dict[tuple[str, str], float]]:
+    out = []
+    for seed in CV_SEEDS:
+        model = RotationModel(scenario(BASELINE), rng=seed)
+        out.append({(ind, level): cv for level in ("primary", "junior")
+                    for ind, cv in year0_cvs(model, level).items()})
+    return out
+
+
+@pytest.mark.parametrize(("indicator", "level"), sorted(CV_RANGES))
+def test_dongcheng_initial_cv_in_its_target_range(dongcheng_year0_cvs, indicator, level):
+    """The mean over five seeds lies in the target range, and every seed near it."""
+    low, high = CV_RANGES[indicator, level]
+    values = [cvs[indicator, level] for cvs in dongcheng_year0_cvs]
+    assert low <= float(np.mean(values)) <= high, values
+    assert all(low - SEED_TOLERANCE <= v <= high + SEED_TOLERANCE for v in values), values
+
+
+def test_an_inequality_knob_of_zero_evens_that_indicator_only():
+    """world.inequality.backbone_junior = 0: every junior section has the same propensity, so the
+    junior backbone CV falls to chance; the mean per 100 students and the other CVs stay."""
+    def year0(*overrides):
+        model = RotationModel(scenario(BASELINE, *overrides), rng=3)
+        return {(m, g): v for y, m, g, v in model.metric_rows if y == 0}
+
+    base, even = year0(), year0("world.inequality.backbone_junior=0")
+    assert even["cv_backbone", "junior"] < 0.6 * base["cv_backbone", "junior"]
+    assert even["mean_backbone", "junior"] == pytest.approx(base["mean_backbone", "junior"], rel=0.1)
+    assert even["cv_backbone", "primary"] == pytest.approx(base["cv_backbone", "primary"])
+    assert even["cv_pe_art", "junior"] == pytest.approx(base["cv_pe_art", "junior"])
 
 
 @pytest.mark.parametrize("level", ["primary", "junior"])
-def test_beijing_initial_cvs_backbone_largest_and_in_range(beijing_world, level):
+def test_beijing_initial_cvs_at_least_the_urban_targets(beijing_world, level):
+    """The Beijing preset holds rural districts, so its CVs are at or above the Dongcheng
+    targets' lower bounds (measured: docs/ODD.md 5.1), and backbone stays among the most unequal."""
     cvs = year0_cvs(beijing_world, level)
-    assert max(cvs, key=cvs.get) == "backbone", cvs
-    # 1,600 schools: sampling noise is small, so the 0.8-1.3 band applies to one world
-    assert 0.8 <= cvs["backbone"] <= 1.3, cvs
+    for (indicator, lv), (low, _) in CV_RANGES.items():
+        if lv == level:
+            assert low <= cvs[indicator] <= 1.6, (indicator, cvs)
+    assert cvs["backbone"] >= max(cvs["teachers"], cvs["senior_title"]), cvs
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

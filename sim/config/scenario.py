@@ -69,6 +69,33 @@ class Roster(Strict):
     twinning_csv: str | None = None  # optional pairs: school_a,school_b
 
 
+# the power to which a school's log contrasts in one indicator (its tier's base and its standing)
+# are raised: 1 the tier tables as given, 0 every school alike (chance alone), above 1 more concentrated
+Concentration = Annotated[float, Field(ge=0.0, le=6.0)]
+
+
+class Inequality(Strict):
+    """How unequal a synthetic world starts, per indicator and level taught (sim/world/synthetic.py;
+    docs/ODD.md 5.1). The defaults are calibrated so that the Dongcheng preset's mean year-0
+    between-school CVs over seeds match the Ningguo county figures (sources.md: NINGGUO-2022),
+    given after each; each explored 0-4 (`scripts/initial_inequality.py`)."""
+
+    above_qualification_primary: Concentration = 3.7  # Ningguo CV 0.677
+    above_qualification_junior: Concentration = 2.9  # Ningguo CV 0.542
+    backbone_primary: Concentration = 0.65  # Ningguo CV 0.674
+    backbone_junior: Concentration = 1.2  # Ningguo CV 1.055
+    pe_art_primary: Concentration = 1.3  # Ningguo CV 0.618
+    pe_art_junior: Concentration = 1.15  # Ningguo CV 0.507
+    senior_title_primary: Concentration = 1.0  # assumption: no published CV; the tier table as given
+    senior_title_junior: Concentration = 1.0  # assumption, as above
+    # SD of a non-rural school's staff relative to its norm (share); assumption, explored 0-0.3
+    staffing_sd: Annotated[float, Field(ge=0.0, le=0.5)] = 0.05
+
+    def power(self, indicator: str) -> tuple[float, float]:
+        """(primary, junior) knob of an indicator."""
+        return getattr(self, f"{indicator}_primary"), getattr(self, f"{indicator}_junior")
+
+
 class World(Strict):
     """Where the teachers are: a synthetic preset with size knobs, or a roster."""
 
@@ -82,7 +109,15 @@ class World(Strict):
     twinning_pairs_per_district: Annotated[int, Field(ge=0, le=2000)] | None = None
     # years; a system already rotating on a fixed cycle (Japan, Korea) starts in steady state:
     # each teacher's years at the current school drawn uniformly from 0 to this minus 1
+    # (for a roster too: it then replaces the roster's years_at_school)
     initial_tenure_max: Annotated[int, Field(ge=1, le=40)] | None = None
+    # calendar year whose September is year 0: ages are as of then, and the retirement schedule
+    # (careers.retirement) is by birth month
+    start_year: Annotated[int, Field(ge=1950, le=2100)] = 2021
+    # shares of women among synthetic staff and new hires, by the level taught (sources.md: MOE-STATS)
+    women_share_primary: Share = 0.7  # about 70% of primary teachers
+    women_share_junior: Share = 0.6  # about 60% of junior-middle teachers
+    inequality: Inequality = Inequality()  # initial between-school spread of each indicator (synthetic)
     roster: Roster | None = None
     max_teachers: Count = 2_000_000  # refuse to build a world larger than this
 
@@ -92,9 +127,6 @@ class World(Strict):
             raise ValueError("preset 'roster' needs a 'roster' section with schools_csv and teachers_csv")
         if self.preset != "roster" and self.roster is not None:
             raise ValueError("a 'roster' section is only used with preset: roster")
-        if self.preset == "roster" and self.initial_tenure_max is not None:
-            raise ValueError("initial_tenure_max shapes a synthetic world; a roster gives each teacher's "
-                             "years_at_school")
         return self
 
 
@@ -150,10 +182,42 @@ class Tenure(Strict):
         return self
 
 
+# original statutory age -> the age the 2024 decision raises it to (sources.md: NPC-2024); the
+# table sim/data/retirement_china_2024.csv ends there (tests/test_retirement.py checks)
+RAISED_TO = {60: 63, 55: 58, 50: 55}
+
+
+class Retirement(Strict):
+    """Statutory retirement by sex and birth month (sim/world/retirement.py; sources.md: NPC-2024)."""
+
+    # china_2024: the original ages below, raised from 2025 by the 2024 decision's table
+    # (sim/data/retirement_china_2024.csv); fixed: the ages below for every birth date
+    schedule: Literal["china_2024", "fixed"] = "china_2024"
+    men_age: Annotated[int, Field(ge=45, le=75)] = 60  # years; the statutory age for men before 2025
+    # years; women in cadre and professional posts (teachers) 55, female workers 50, before 2025
+    women_age: Annotated[int, Field(ge=45, le=75)] = 55
+
+    @model_validator(mode="after")
+    def _in_table(self) -> Retirement:
+        if self.schedule == "china_2024" and (self.men_age != 60 or self.women_age not in (50, 55)):
+            raise ValueError(f"schedule china_2024 raises the ages of men from 60 and of women from 55 or 50 "
+                             f"(got men_age {self.men_age}, women_age {self.women_age}); "
+                             "use schedule: fixed for other ages")
+        return self
+
+    @property
+    def oldest(self) -> int:
+        """The highest statutory age any teacher can have, in whole years (china_2024 raises men's
+        60 to 63 for those born from September 1976)."""
+        if self.schedule == "fixed":
+            return max(self.men_age, self.women_age)
+        return max(RAISED_TO[self.men_age], RAISED_TO[self.women_age])
+
+
 class Careers(Strict):
     """Ageing, leaving, hiring, learning and voluntary drift; all rates are per year."""
 
-    retirement_age: Annotated[int, Field(ge=45, le=75)] = 60  # years; one age for all (the statutory age for men)
+    retirement: Retirement = Retirement()  # statutory ages by sex and birth month (sim/world/retirement.py)
     attrition_base: Share = 0.015  # yearly exit hazard of an urban teacher
     attrition_rural_extra: Share = 0.06  # added at rural posts; ~7.5%/yr rural loss (sources.md: RURAL-LOSS)
     attrition_weak_extra: Share = 0.01  # added at weak schools
@@ -691,7 +755,7 @@ def meaning_problems(scenario: Scenario) -> list[tuple[str, str]]:
 
     problems: list[tuple[str, str]] = []
     shape = synthetic_shape(scenario.world) if scenario.world.preset != "roster" else None
-    retire = scenario.careers.retirement_age
+    retire = scenario.careers.retirement.oldest
     for i, p in enumerate(scenario.policy.programs):
         key = f"policy.programs.{i}"
         e = p.eligibility

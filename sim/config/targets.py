@@ -100,17 +100,25 @@ class Statistic(Strict):
             per = f" / {self.per.metric}:{self.per.group}{lag}"
         return f"{self.metric}:{self.group}{per}, {when}"
 
+    def at(self, rows: dict[tuple[str, str, int], float], year: int) -> float:
+        """The yearly value before aggregation (divided by `per` when given); NaN when undefined."""
+        v = rows.get((self.metric, self.group, year), math.nan)
+        if self.per is not None:
+            lagged = year - self.per.lag
+            d = rows.get((self.per.metric, self.per.group, lagged), math.nan) if lagged >= 0 else math.nan
+            v = v / d if d else math.nan
+        return float(v)
+
+    def path_key(self) -> str:
+        """What the yearly values are, without the years: targets on one path share it."""
+        per = f" / {self.per.metric}:{self.per.group}" + (f" {self.per.lag} year(s) before" if self.per.lag else "") \
+            if self.per is not None else ""
+        return f"{self.metric}:{self.group}{per}"
+
     def value(self, rows: dict[tuple[str, str, int], float]) -> float:
         """The statistic of one replicate from its rows {(metric, group, year): value}; NaN when a
         row is missing or a denominator is 0 (a statistic the run does not define)."""
-        values = []
-        for y in self.years:
-            v = rows.get((self.metric, self.group, y), math.nan)
-            if self.per is not None:
-                d = rows.get((self.per.metric, self.per.group, y - self.per.lag), math.nan)
-                v = v / d if d else math.nan
-            values.append(v)
-        arr = np.asarray(values, dtype=float)
+        arr = np.asarray([self.at(rows, y) for y in self.years], dtype=float)
         if np.isnan(arr).any():
             return math.nan
         return float({"mean": np.mean, "sum": np.sum, "min": np.min, "max": np.max}[self.aggregate](arr))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.codes import ROLES, SCHOOL_LEVELS
+from sim.world.retirement import years_left
 
 PRINCIPAL, VICE, MIDDLE = (ROLES.index(r) for r in ("principal", "vice_principal", "middle_manager"))
 CADRE_ROLES = (PRINCIPAL, VICE, MIDDLE)  # filled in this order, top down
@@ -156,7 +157,7 @@ def _fill(model, role: int, pools: tuple[str, ...]) -> int:
                MIDDLE: cfg.middle_manager_min_experience}[role]
     can = (wf.active & ((wf.role == 0) | (wf.role > role)) & (wf.term_end < 0)
            & (wf.experience >= min_exp)
-           & (model.config.careers.retirement_age - wf.age >= cfg.min_years_to_retirement))
+           & (years_left(wf.age, wf.birth_month, wf.retire_months) >= cfg.min_years_to_retirement))
     tiebreak = model.stream(f"promotion:{ROLES[role]}").random(wf.n)
     unit_of = {"school": np.arange(len(posts)), "group": s["group"], "district": s["district"]}
     nine = SCHOOL_LEVELS.index("nine_year")

@@ -13,7 +13,8 @@ import numpy as np
 
 from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, SENIOR_TITLE, TIERS
 from sim.core import tenure
-from sim.world.synthetic import SUBJECT_SHARES, WOMEN_SHARE
+from sim.world import retirement
+from sim.world.synthetic import SUBJECT_SHARES
 
 MIN_EXPERIENCE_FOR_TITLE = (0, 1, 5, 12, 20)  # years of experience before each title (rough norms)
 BASE_SATISFACTION = 0.75
@@ -32,9 +33,10 @@ def age_one_year(model) -> None:
 
 
 def retirements(model) -> np.ndarray:
-    """Rows that reach retirement age this year."""
+    """Rows that reach their own statutory retirement age this year (by sex and birth date,
+    `careers.retirement`; sim/world/retirement.py)."""
     wf = model.workforce
-    return np.flatnonzero(wf.active & (wf.age >= model.config.careers.retirement_age))
+    return np.flatnonzero(wf.active & (retirement.years_left(wf.age, wf.birth_month, wf.retire_months) <= 0))
 
 
 def attrition(model) -> np.ndarray:
@@ -102,7 +104,7 @@ def voluntary_drift(model) -> int:
 def hire(model) -> np.ndarray:
     """Fill vacancies (norm minus filled posts: `RotationModel.filled_posts`) with new teachers;
     rural districts and rural schools fill only a share of theirs. Returns the new rows."""
-    c = model.config.careers
+    c, w = model.config.careers, model.config.world
     s = model.world.schools
     rng = model.stream("hiring")
     vacancies = np.maximum(s["norm"] - model.filled_posts(), 0)
@@ -132,7 +134,9 @@ def hire(model) -> np.ndarray:
         age=22 + rng.integers(0, 6, k),
         quality=np.clip(rng.normal(c.new_hire_quality, c.new_hire_quality_sd, k), 0.1, None),
         home_x=s["x"][school] + rng.normal(0, 3.0, k), home_y=s["y"][school] + rng.normal(0, 3.0, k),
-        arrived=np.full(k, model.year), hired=np.full(k, model.year), woman=rng.random(k) < WOMEN_SHARE,
+        arrived=np.full(k, model.year), hired=np.full(k, model.year),
+        woman=rng.random(k) < np.where(level == 0, w.women_share_primary, w.women_share_junior),
+        birth_month=rng.integers(1, 13, k),
     )
     if c.hire_placement == "training_first":
         # a new teacher first trains at the leading school of the post's group, then takes the post

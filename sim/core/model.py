@@ -23,7 +23,7 @@ from sim.metrics import INDICATORS, YearContext, school_table, year_metrics
 from sim.policies import RotationProgram, end_terms, form_label
 from sim.policies.eligibility import eligible_mask
 from sim.policies.sharing import double_teacher_classrooms
-from sim.world import SchoolSystem, build_world
+from sim.world import SchoolSystem, build_world, check_history, retirement
 
 # the DataCollector's official indicators: each CV of the standard, for the levels its limits apply to
 LEVEL_GROUPS = ("primary", "junior")
@@ -92,7 +92,8 @@ class RotationModel(mesa.Model):
         self.year = 0
         self.years = scenario.run.years if years is None else int(years)
         self.world = world if world is not None else build_world(
-            scenario.world, self.stream("world"), scenario.source_dir)
+            scenario.world, self.stream("world"), scenario.source_dir, scenario.careers.retirement)
+        check_history(self.world, scenario)
         self.space = Network(self.world.graph, layout=None, random=self.random)
         self.school_agents = [School(self, i, self.space[i]) for i in range(self.world.n_schools)]
         self.workforce = Workforce(capacity=int(self.world.n_teachers * 1.6) + 16)
@@ -229,6 +230,10 @@ class RotationModel(mesa.Model):
         """Append teachers to the workforce and give each a Teacher agent on its host's cell; after
         year 0 the move log records them as `kind` (a hire, or a cover for a rotator's post)."""
         rows = self.workforce.add(**values)
+        wf, world = self.workforce, self.config.world
+        wf.retire_months[rows] = retirement.statutory_age(
+            self.config.careers.retirement, self.year, world.start_year, wf.age[rows], wf.birth_month[rows],
+            wf.woman[rows])
         self.teacher_agents.extend(Teacher(self, r, None) for r in rows.tolist())
         self._place_agents(rows)
         if self.year > 0:

@@ -18,6 +18,7 @@ COLUMNS = {
     "qualification": np.int64, "backbone": np.int64,
     "age": np.int64, "experience": np.int64, "years_at_school": np.int64,
     "quality": np.float64, "home_x": np.float64, "home_y": np.float64, "woman": bool,
+    "birth_month": np.int64,  # 1-12; with the age, places the birth date (sim/world/retirement.py)
     "active": bool,
     "satisfaction": np.float64,  # 0..1
     "commute": np.float64,  # minutes one way to the host school
@@ -34,6 +35,7 @@ COLUMNS = {
     "excused": bool,  # cohort member who left or lost eligibility before rotating
     "arrived": np.int64,  # year the teacher arrived at the current host
     "hired": np.int64,  # year hired; -1 for the initial staff
+    "retire_months": np.int64,  # own statutory retirement age in months (sex and birth date; sim/world/retirement.py)
     "post_since": np.int64,  # year a cadre took the current leadership post (0 or less: before the run)
     "cover_until": np.int64,  # a cover teacher's last year in a rotator's post (backfill); -1 when none
 }

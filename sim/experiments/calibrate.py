@@ -25,10 +25,9 @@ import io
 import json
 import math
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
@@ -37,6 +36,7 @@ from pydantic import Field, ValidationError, model_validator
 from sim.config.designs import Parameter, ParameterKey, checked_scenario, override
 from sim.config.scenario import Scenario, ScenarioError, Strict, read_yaml_mapping
 from sim.config.targets import NAME, Statistic, TargetsError, TargetsFile, error_line, load_targets
+from sim.experiments.evaluation import PATHS, EvalTask, evaluate
 
 JOURNAL = "study.journal"
 JOURNAL_LOCK = "study.journal.lock"  # Optuna's lock beside the journal (present only while it writes)
@@ -45,6 +45,33 @@ KIND = "calibration"
 
 class CalibrationError(ValueError):
     """A calibration file or folder that cannot be used; one line naming the file and the key."""
+
+
+class Prior(Strict):
+    """A prior other than uniform over the range: a normal [mean, sd], truncated to the range."""
+
+    normal: tuple[float, Annotated[float, Field(gt=0)]]
+
+
+class AbcOptions(Strict):
+    """ABC-SMC (pyabc) settings: particles per generation, generations, epsilon schedule."""
+
+    population: Annotated[int, Field(ge=2, le=100_000)] = 40  # accepted particles per generation
+    generations: Annotated[int, Field(ge=1, le=100)] = 5  # most generations (raising it continues the run)
+    quantile: Annotated[float, Field(gt=0, lt=1)] = 0.5  # each epsilon: this weighted quantile of the last distances
+    epsilons: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1)] | None = None  # a fixed schedule
+    minimum_epsilon: Annotated[float, Field(ge=0)] = 0.0  # stop once a generation's epsilon is at most this
+    seed: Annotated[int, Field(ge=0, lt=2**32)] = 0  # the proposals' seed (the runs' seeds are `seed` above)
+    priors: dict[str, Prior] = {}  # by parameter; default uniform over its range
+
+    @model_validator(mode="after")
+    def _schedule(self) -> AbcOptions:
+        if self.epsilons is not None:
+            if any(b >= a for a, b in zip(self.epsilons, self.epsilons[1:], strict=False)):
+                raise ValueError("epsilons must decrease")
+            if len(self.epsilons) < self.generations:
+                raise ValueError(f"epsilons: {len(self.epsilons)} values for {self.generations} generations")
+        return self
 
 
 class CalibrationSpec(Strict):
@@ -64,11 +91,20 @@ class CalibrationSpec(Strict):
     years: Annotated[int, Field(ge=1, le=200)] | None = None  # None: the last year a target needs
     seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None  # replicates' root seed; None: the base's
     sampler_seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    # tpe: one summed loss; pareto: one loss per fitted target (multi-objective TPE), a Pareto set;
+    # abc: a posterior sample (sim.experiments.abc; trials, batch, startup_trials and sampler_seed unused)
+    method: Literal["tpe", "pareto", "abc"] = "tpe"
+    abc: AbcOptions = AbcOptions()
 
     @model_validator(mode="after")
     def _distinct(self) -> CalibrationSpec:
         if len(set(self.hold_out)) != len(self.hold_out):
             raise ValueError("hold_out names a target twice")
+        for key in self.abc.priors:
+            if key not in self.parameters:
+                raise ValueError(f"abc.priors: {key!r} is not one of the parameters")
+            if self.parameters[key].values is not None:
+                raise ValueError(f"abc.priors.{key}: a prior applies to a range, not to values")
         return self
 
 
@@ -106,6 +142,11 @@ class Calibration:
         spec = self.spec.model_dump(mode="json")
         spec.pop("description")
         spec.pop("trials")
+        if self.spec.method == "tpe":  # so folders written before ABC existed still match
+            spec.pop("method")
+            spec.pop("abc")
+        else:
+            spec["abc"].pop("generations")  # raising it continues the run
         body = {"spec": spec, "scenario": self.scenario.model_dump(mode="json"),
                 "targets": self.targets.model_dump(mode="json"), "seeds": self.seeds}
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
@@ -163,33 +204,19 @@ def load_calibration(path: str | Path) -> Calibration:
 # ------------------------------------------------------------------------------ evaluation
 
 
-@dataclass(frozen=True)
-class EvalTask:
-    """One replicate of one candidate, sendable to a worker."""
-
-    trial: int
-    replicate: int
-    seed: int
-    scenario: dict
-    source_dir: str
-    statistics: tuple[tuple[str, str], ...]  # (key, Statistic as JSON)
-
-
-def evaluate(task: EvalTask) -> dict[str, float]:
-    """Run one replicate and return every statistic (NaN where the run does not define one)."""
-    from sim.config.targets import metric_rows
-    from sim.experiments.run import scenario_from_json, simulate
-
-    scenario = scenario_from_json(task.scenario, task.source_dir)
-    with warnings.catch_warnings():  # a quota capped at the eligible is what a fit explores: one line per
-        warnings.simplefilter("ignore", RuntimeWarning)  # run of hundreds would bury the progress
-        rows = metric_rows(simulate(scenario, task.seed, scenario.run.years).metric_rows)
-    return {key: Statistic.model_validate_json(stat).value(rows) for key, stat in task.statistics}
-
-
 def loss(cal: Calibration, means: dict[str, float]) -> float:
     """Sum of squared distances of the fitted targets' published readings (inf if one is undefined)."""
-    return float(sum(cal.targets.targets[n].distance(means[f"{n}/published"]) ** 2 for n in cal.fitted))
+    return float(sum(losses(cal, means)))
+
+
+def losses(cal: Calibration, means: dict[str, float]) -> list[float]:
+    """Each fitted target's squared distance (the objectives of a `pareto` calibration)."""
+    return [float(cal.targets.targets[n].distance(means[f"{n}/published"]) ** 2) for n in cal.fitted]
+
+
+def total(trial) -> float:
+    """A told trial's summed loss, for one objective or several."""
+    return float(sum(trial.values)) if trial.values is not None else math.nan
 
 
 def _distributions(spec: CalibrationSpec) -> dict:
@@ -226,23 +253,35 @@ class CalibrationSummary:
     held_out_met: tuple[int, int]
     seconds: float
     executor: str
+    method: str = "tpe"
+    posterior: dict | None = None  # abc: particles, ess, generation, epsilon, evaluations
     notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
+        if self.method == "abc":
+            p = self.posterior
+            return (f"calibration {self.name} (ABC): {p['generation'] + 1} generations, {p['evaluations']} particle "
+                    f"evaluations (this session ran {self.ran} generations) in {self.seconds:.1f} s on "
+                    f"{self.executor}; "
+                    f"epsilon {p['epsilon']:.4g}, {p['particles']} particles (ESS {p['ess']:.1f}); best loss "
+                    f"{self.best_loss:.4g}; fitted targets met {self.fitted_met[0]}/{self.fitted_met[1]}, held out met "
+                    f"{self.held_out_met[0]}/{self.held_out_met[1]} at the best particle; results in {self.out}/")
         return (f"calibration {self.name}: {self.trials} trials (this session ran {self.ran}) in {self.seconds:.1f} s "
                 f"on {self.executor}; best loss {self.best_loss:.4g} at trial {self.best_trial}; fitted targets met "
                 f"{self.fitted_met[0]}/{self.fitted_met[1]}, held out met {self.held_out_met[0]}/"
                 f"{self.held_out_met[1]}; results in {self.out}/")
 
 
-def calibrate(path, out: str | Path | None = None, *, workers: int | None = None, serial: bool = False,
-              executor=None, progress: bool = False, force: bool = False) -> CalibrationSummary:
+def calibrate(path, out: str | Path | None = None, *, workers: int | None = None, scheduler: str | None = None,
+              slurm=None, serial: bool = False, executor=None, progress: bool = False,
+              force: bool = False) -> CalibrationSummary:
     """Run (or resume) a calibration file and write its folder.
 
     Args:
         path: the calibration file, or a Calibration already loaded.
         out: the result folder (default results/<name>); rerun into it to resume or to add trials.
         workers: size of the local Dask cluster (default: this machine's CPUs); serial: no Dask.
+        scheduler: address of an existing Dask scheduler instead; slurm: a `sim.experiments.executors.SlurmOptions`.
         executor: an executor object (overrides the above; for tests and embedding).
         force: replace a different calibration's folder there.
 
@@ -262,11 +301,15 @@ def calibrate(path, out: str | Path | None = None, *, workers: int | None = None
         with claim(out, KIND) as claimed:
             _prepare(cal, claimed.out, force)
             if executor is None:
-                executor = Serial() if serial else Dask(workers=workers)
+                executor = Serial() if serial else Dask(workers=workers, address=scheduler, slurm=slurm)
             with running(executor, CalibrationError):
                 t0 = time.perf_counter()
-                study, ran = _optimise(cal, claimed.out, executor, progress)
-                summary = _write_outputs(cal, claimed.out, study, ran, time.perf_counter() - t0, executor.describe())
+                if cal.spec.method == "abc":
+                    summary = _abc(cal, claimed.out, executor, progress, t0)
+                else:
+                    study, ran = _optimise(cal, claimed.out, executor, progress)
+                    summary = _write_outputs(cal, claimed.out, study, ran, time.perf_counter() - t0,
+                                             executor.describe())
             summary.notes = claimed.notes
             return summary
     except OutputRefused as exc:
@@ -302,8 +345,15 @@ def _prepare(cal: Calibration, out: Path, force: bool) -> None:
                 raise CalibrationError(str(exc)) from None
             target.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    running = _manifest(cal, status="running", files={JOURNAL: None, JOURNAL_LOCK: None})
+    running = _manifest(cal, status="running", files=_unhashed())
     write_bytes_atomic(manifest_path, json.dumps(running, indent=2, sort_keys=True).encode())
+
+
+def _unhashed() -> dict:
+    """The files a running calibration keeps open (listed without a hash: they change as it runs)."""
+    from sim.experiments.abc import DATABASE
+
+    return {JOURNAL: None, JOURNAL_LOCK: None, DATABASE: None, f"{DATABASE}-journal": None}
 
 
 def _manifest(cal: Calibration, status: str, files: dict, **more) -> dict:
@@ -323,8 +373,9 @@ def _study(cal: Calibration, out: Path, sampler_seed: int):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = JournalStorage(JournalFileBackend(str(out / JOURNAL)))
     sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=cal.spec.startup_trials)
+    directions = ["minimize"] * (len(cal.fitted) if cal.spec.method == "pareto" else 1)
     return optuna.create_study(study_name=cal.spec.name, storage=storage, sampler=sampler,
-                               direction="minimize", load_if_exists=True)
+                               directions=directions, load_if_exists=True)
 
 
 def _optimise(cal: Calibration, out: Path, executor, progress: bool):
@@ -361,9 +412,9 @@ def _optimise(cal: Calibration, out: Path, executor, progress: bool):
                     continue
                 trial.set_user_attr("replicates", per_rep)
                 means = {k: float(np.mean([r[k] for r in per_rep])) for k, _ in stats}
-                value = loss(cal, means)
-                if math.isfinite(value):
-                    study.tell(t.number, value)
+                values = losses(cal, means)
+                if all(math.isfinite(v) for v in values):
+                    study.tell(t.number, values if cal.spec.method == "pareto" else sum(values))
                 else:
                     trial.set_user_attr("error", "a fitted statistic is undefined in these runs (NaN)")
                     study.tell(t.number, state=TrialState.FAIL)
@@ -371,7 +422,7 @@ def _optimise(cal: Calibration, out: Path, executor, progress: bool):
             bar.update(0)
             best = _best(study)
             if best is not None:
-                bar.set_postfix(best=f"{best.value:.4g}", trial=best.number)
+                bar.set_postfix(best=f"{total(best):.4g}", trial=best.number)
     return study, ran
 
 
@@ -402,7 +453,23 @@ def _best(study):
     from optuna.trial import TrialState
 
     done = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    return min(done, key=lambda t: (t.value, t.number)) if done else None
+    return min(done, key=lambda t: (total(t), t.number)) if done else None
+
+
+def pareto_frame(cal: Calibration, study) -> pd.DataFrame:
+    """The Pareto set of a `pareto` calibration: the trials no other trial beats on every fitted
+    target's loss, in trial order, with each target's loss and whether it is met."""
+    rows = []
+    for t in sorted(study.best_trials, key=lambda t: t.number):
+        row = {"trial": t.number, "loss": total(t)}
+        row.update({f"loss:{n}": v for n, v in zip(cal.fitted, t.values, strict=True)})
+        reps = t.user_attrs["replicates"]
+        for n in cal.fitted:
+            row[f"met:{n}"] = cal.targets.targets[n].met(float(np.mean([r[f"{n}/published"] for r in reps])))
+        for k, v in _values(cal.spec, t.params).items():
+            row[k] = v if isinstance(v, (int, float)) and not isinstance(v, bool) else json.dumps(v)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 class _NoBar:
@@ -424,12 +491,12 @@ class _NoBar:
         return None
 
 
-def _bar(show: bool, total: int, name: str):
+def _bar(show: bool, total: int, name: str, unit: str = "trial"):
     if not show:
         return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="trial", desc=f"calibrate {name}")
+    return tqdm(total=total, unit=unit, desc=f"calibrate {name}")
 
 
 # ------------------------------------------------------------------------------ outputs
@@ -440,7 +507,10 @@ def trials_frame(cal: Calibration, study) -> pd.DataFrame:
     rows = []
     keys = list(cal.statistics())
     for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
-        row = {"trial": t.number, "state": t.state.name, "loss": t.value if t.value is not None else math.nan}
+        row = {"trial": t.number, "state": t.state.name, "loss": total(t)}
+        if cal.spec.method == "pareto":
+            for i, n in enumerate(cal.fitted):
+                row[f"loss:{n}"] = t.values[i] if t.values is not None else math.nan
         values = _values(cal.spec, t.params) if len(t.params) == len(cal.spec.parameters) else {}
         for k in cal.spec.parameters:
             v = values.get(k, math.nan)
@@ -474,32 +544,53 @@ def fit_table(cal: Calibration, replicates: list[dict]) -> pd.DataFrame:
 
 def fit_markdown(cal: Calibration, table: pd.DataFrame, best, n_trials: int) -> str:
     lines = [f"# Calibration {cal.spec.name}", "",
-             f"Best of {n_trials} trials: trial {best.number}, loss {best.value:.4g}.", "",
+             f"Best of {n_trials} trials: trial {best.number}, loss {total(best):.4g}.", "",
              "Parameters:", ""]
     lines += [f"- `{k}` = {json.dumps(v)}" for k, v in _values(cal.spec, best.params).items()]
+    return "\n".join([*lines, "", _fit_sections(table, "at the best trial")])
+
+
+def pareto_markdown(cal: Calibration, front: pd.DataFrame) -> str:
+    """The Pareto set: where fitted targets conflict, no one fit meets them all; each row is a fit
+    that no other beats on every target."""
+    names = cal.fitted
+    lines = ["", "## Pareto set (multi-objective)", "",
+             f"{len(front)} trial(s) that no other trial beats on every fitted target's loss (squared distance "
+             "in units of its uncertainty). The best fit above is the one of these with the smallest summed "
+             "loss; pareto.csv has each one's parameters.", "",
+             "| trial | " + " | ".join(f"{n} loss (met)" for n in names) + " | summed loss |",
+             "|---|" + "---|" * (len(names) + 1)]
+    for r in front.to_dict("records"):
+        cells = [f"{r[f'loss:{n}']:.4g} ({'yes' if r[f'met:{n}'] else 'no'})" for n in names]
+        lines.append(f"| {r['trial']} | " + " | ".join(cells) + f" | {r['loss']:.4g} |")
+    return "\n".join([*lines, ""])
+
+
+def _fit_sections(table: pd.DataFrame, where: str) -> str:
+    """The fitted and the held-out targets' tables, each target under every reading."""
+    lines = []
     for role in ("fitted", "held out"):
         part = table[table.role == role]
         if part.empty:
             continue
-        lines += ["", f"## {role.capitalize()} targets", "",
+        lines += [f"## {role.capitalize()} targets ({where})", "",
                   "| target | reading | statistic | published | uncertainty | model mean [95% t-interval] | met |",
                   "|---|---|---|---|---|---|---|"]
         for r in part.itertuples():
             lines.append(f"| {r.target} | {r.reading} | {r.statistic} | {r.published:g} | {r.uncertainty} | "
                          f"{r.model_mean:.4g} [{r.ci_low:.4g}, {r.ci_high:.4g}] | {'yes' if r.met else '**no**'} |")
-    lines += ["", "A target is met when the model mean is within its uncertainty (within 2 SE, inside the interval, "
+        lines.append("")
+    lines += ["A target is met when the model mean is within its uncertainty (within 2 SE, inside the interval, "
               "or on the right side of the bound). Readings other than `published` are other readings of an "
               "ambiguous denominator; the fit uses the published reading only.", ""]
     return "\n".join(lines)
 
 
-def _figure(table: pd.DataFrame, history: pd.DataFrame) -> bytes:
-    import matplotlib
+def _figure(table: pd.DataFrame, history: pd.DataFrame, abc_history: bool = False, pareto=None) -> bytes:
+    from matplotlib.figure import Figure  # no pyplot: a notebook's backend is left alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, max(3.0, 0.45 * len(table) + 1.5)))
+    fig = Figure(figsize=(12, max(3.0, 0.45 * len(table) + 1.5)))
+    a, b = fig.subplots(1, 2)
     scale = table.published.where(table.published != 0, 1.0).abs()
     y = np.arange(len(table))
     ratio = table.model_mean / scale
@@ -512,20 +603,102 @@ def _figure(table: pd.DataFrame, history: pd.DataFrame) -> bytes:
                      for r in table.itertuples()], fontsize=7)
     a.invert_yaxis()
     a.set_xlabel("model mean / published (green: met)")
-    a.set_title("fit per target at the best trial")
-    ok = history[history.state == "COMPLETE"]
-    b.scatter(ok.trial, ok.loss, s=12, label="trial")
-    b.plot(ok.trial, ok.loss.cummin(), color="tab:orange", label="best so far")
-    if (ok.loss > 0).all() and len(ok):
-        b.set_yscale("log")
-    b.set_xlabel("trial")
-    b.set_ylabel("loss")
-    b.set_title("optimisation history")
-    b.legend()
+    a.set_title(f"fit per target at the best {'particle' if abc_history else 'trial'}")
+    if abc_history:  # generations: epsilon, the distance threshold, falls as the posterior narrows
+        b.plot(history.t, history.epsilon, marker="o")
+        b.set_xlabel("generation")
+        b.set_ylabel("epsilon (distance threshold)")
+        b.set_title("ABC-SMC generations")
+    else:
+        ok = history[history.state == "COMPLETE"]
+        b.scatter(ok.trial, ok.loss, s=12, label="trial")
+        b.plot(ok.trial, ok.loss.cummin(), color="tab:orange", label="best so far")
+        if pareto is not None:
+            b.scatter(pareto.trial, pareto.loss, s=40, facecolors="none", edgecolors="tab:red", label="Pareto set")
+        if (ok.loss > 0).all() and len(ok):
+            b.set_yscale("log")
+        b.set_xlabel("trial")
+        b.set_ylabel("loss")
+        b.set_title("optimisation history")
+        b.legend()
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
+    return buf.getvalue()
+
+
+def _path_files(cal: Calibration, replicates: list[dict]) -> dict[str, bytes]:
+    from sim.storage.store import parquet_bytes
+
+    paths = paths_frame(cal, replicates)
+    return {"paths.parquet": parquet_bytes(paths), "figures/paths.png": paths_figure(cal, paths)}
+
+
+def draw_paths(figure, paths: pd.DataFrame, targets):
+    """The whole yearly path each calibration target is read from, at the best fit (a calibration
+    folder's paths.parquet: path, replicate, year, value): every replicate, their mean, and each
+    target of `targets` (a `sim.config.targets.TargetsFile`) where it is read: a year as a point with its
+    uncertainty (2 SE, the interval, or a bound's triangle), a span as a line over its years; on
+    `figure` (a pyplot figure in a notebook, a bare Figure for the folder's PNG)."""
+    from matplotlib.ticker import MaxNLocator
+
+    marks: dict[str, list] = {}
+    for name, t in targets.targets.items():
+        for reading, stat in t.readings().items():
+            marks.setdefault(stat.path_key(), []).append((name, reading, stat, t))
+    names = list(dict.fromkeys(paths["path"]))
+    cols = max(1, min(2, len(names)))
+    nrows = max(1, -(-len(names) // cols))  # ceiling
+    fig = figure
+    fig.set_size_inches(6.5 * cols, 3.6 * nrows)
+    axes = fig.subplots(nrows, cols, squeeze=False)
+    for ax, name in zip(axes.flat, names, strict=False):
+        part = paths[paths["path"] == name]
+        for _, rep in part.groupby("replicate"):
+            ax.plot(rep["year"], rep["value"], color="grey", lw=0.6, alpha=0.6)
+        mean = part.groupby("year")["value"].mean()
+        ax.plot(mean.index, mean.values, color="tab:blue", lw=1.8,
+                label=f"model mean ({part['replicate'].nunique()} replicates, grey)")
+        for i, (target, reading, stat, t) in enumerate(marks.get(name, [])):
+            colour, u, label = f"C{(i + 1) % 10}", t.uncertainty, f"{target} ({reading})"
+            if stat.year is None:
+                ax.hlines(t.published, stat.span[0], stat.span[1], colors=colour, lw=2.2,
+                          label=f"{label}: {stat.aggregate} over years {stat.span[0]}-{stat.span[1]}, {u.describe()}")
+            elif u.se is not None:
+                ax.errorbar([stat.year], [t.published], yerr=[2 * u.se], fmt="o", color=colour, capsize=4,
+                            label=f"{label}: +/- 2 SE")
+            elif u.interval is not None:
+                lo, hi = u.interval
+                ax.errorbar([stat.year], [t.published], yerr=[[t.published - lo], [hi - t.published]], fmt="o",
+                            color=colour, capsize=4, label=f"{label}: interval")
+            else:
+                bound = u.at_least if u.at_least is not None else u.at_most
+                ax.plot([stat.year], [bound], marker="^" if u.at_least is not None else "v", ms=9, ls="none",
+                        color=colour, label=f"{label}: {u.describe()}")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("year")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(fontsize=6.5)
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def paths_frame(cal: Calibration, replicates: list[dict]) -> pd.DataFrame:
+    """Long table of the best fit's yearly paths: path, replicate, year, value (paths.parquet)."""
+    rows = [{"path": path, "replicate": r, "year": y, "value": float(v)}
+            for r, rep in enumerate(replicates) for path, values in rep[PATHS].items() for y, v in enumerate(values)]
+    return pd.DataFrame(rows, columns=["path", "replicate", "year", "value"])
+
+
+def paths_figure(cal: Calibration, paths: pd.DataFrame) -> bytes:
+    """figures/paths.png: `sim.present.plots.calibration_paths` on a figure of its own (no pyplot state)."""
+    from matplotlib.figure import Figure
+
+    fig = draw_paths(Figure(), paths, cal.targets)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
     return buf.getvalue()
 
 
@@ -542,27 +715,118 @@ def _write_outputs(cal: Calibration, out: Path, study, ran: int, seconds: float,
                                f"{out / JOURNAL}; remove the folder to start again")
     table = fit_table(cal, best.user_attrs["replicates"])
     values = _values(cal.spec, best.params)
-    best_doc = {"trial": best.number, "loss": best.value, "parameters": values,
+    best_doc = {"trial": best.number, "loss": total(best), "parameters": values,
                 "set": [override(k, v) for k, v in values.items()], "base": str(cal.base_path)}
+    md = fit_markdown(cal, table, best, len(history))
+    front = pareto_frame(cal, study) if cal.spec.method == "pareto" else None
+    if front is not None:  # the compromise above is the Pareto trial of the smallest summed loss
+        best_doc["pareto_trials"] = [int(x) for x in front.trial]
+        md += pareto_markdown(cal, front)
     files = {
         "trials.parquet": parquet_bytes(history),
         "best.json": json.dumps(best_doc, indent=2, sort_keys=True).encode(),
         "fit.csv": table.to_csv(index=False).encode(),
-        "fit.md": fit_markdown(cal, table, best, len(history)).encode(),
-        "figures/calibration.png": _figure(table, history),
+        "fit.md": md.encode(),
+        "figures/calibration.png": _figure(table, history, pareto=front),
     }
+    files.update(_path_files(cal, best.user_attrs["replicates"]))
+    if front is not None:
+        files["pareto.csv"] = front.to_csv(index=False).encode()
     (out / "figures").mkdir(exist_ok=True)
     for name, data in files.items():
         write_bytes_atomic(out / name, data)
     listed = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-    listed.update({JOURNAL: None, JOURNAL_LOCK: None})
+    listed.update(_unhashed())
     pub = table[table.reading == "published"]
     fitted = pub[pub.role == "fitted"]
     held = pub[pub.role == "held out"]
-    summary = CalibrationSummary(out, cal.spec.name, len(history), ran, best.number, float(best.value),
+    summary = CalibrationSummary(out, cal.spec.name, len(history), ran, best.number, total(best),
                                  (int(fitted.met.sum()), len(fitted)), (int(held.met.sum()), len(held)),
                                  seconds, executor)
     manifest = _manifest(cal, "complete", listed, best=best_doc,
                          timings={"seconds_this_session": round(seconds, 3), "trials_this_session": ran})
     write_bytes_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True, default=str).encode())
     return summary
+
+
+# ------------------------------------------------------------------------------ ABC
+
+
+def _abc(cal: Calibration, out: Path, executor, progress: bool, t0: float) -> CalibrationSummary:
+    """Run (or resume) the ABC generations, then write posterior.parquet, generations.csv,
+    predictive.csv, best.json, fit.csv/fit.md, the figures and the manifest."""
+    from sim.experiments import abc
+    from sim.storage.store import parquet_bytes, write_bytes_atomic
+
+    with _bar(progress, cal.spec.abc.generations, cal.spec.name, unit="generation") as bar:
+        try:
+            ran = abc.run(cal, out, executor, bar)
+        except RuntimeError as exc:
+            raise CalibrationError(f"{cal.path}: {exc}; the generations already finished are kept in "
+                                   f"{out / abc.DATABASE}") from None
+    post = abc.posterior(cal, out)
+    frame = post.frame
+    best = int(frame.sort_values(["distance", "particle"], kind="stable").particle.iloc[0])
+    table = fit_table(cal, post.replicates[best])
+    pred = abc.predictive(cal, frame)
+    values = {k: (frame[k].iloc[best].item() if hasattr(frame[k].iloc[best], "item") else frame[k].iloc[best])
+              for k in cal.spec.parameters}
+    values = {k: json.loads(v) if isinstance(v, str) else v for k, v in values.items()}
+    loss_ = float(frame.distance.iloc[best]) ** 2
+    best_doc = {"particle": best, "generation": int(frame.generation.iloc[0]), "loss": loss_, "parameters": values,
+                "set": [override(k, v) for k, v in values.items()], "base": str(cal.base_path)}
+    gens = post.generations
+    summary_doc = {"particles": len(frame), "ess": round(abc.ess(frame.weight), 3),
+                   "generation": int(frame.generation.iloc[0]), "epsilon": float(gens.epsilon.iloc[-1]),
+                   "evaluations": int(gens.evaluations.sum())}
+    md = abc_markdown(cal, table, pred, best_doc, summary_doc, gens)
+    files = {
+        "posterior.parquet": parquet_bytes(frame),
+        "generations.csv": gens.to_csv(index=False).encode(),
+        "predictive.csv": pred.to_csv(index=False).encode(),
+        "best.json": json.dumps(best_doc, indent=2, sort_keys=True).encode(),
+        "fit.csv": table.to_csv(index=False).encode(),
+        "fit.md": md.encode(),
+        "figures/calibration.png": _figure(table, gens, abc_history=True),
+        "figures/posterior.png": abc.marginals_figure(cal, post),
+    }
+    files.update(_path_files(cal, post.replicates[best]))
+    (out / "figures").mkdir(exist_ok=True)
+    for name, data in files.items():
+        write_bytes_atomic(out / name, data)
+    listed = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    listed.update(_unhashed())
+    pub = table[table.reading == "published"]
+    fitted, held = pub[pub.role == "fitted"], pub[pub.role == "held out"]
+    seconds = time.perf_counter() - t0
+    summary = CalibrationSummary(out, cal.spec.name, int(gens.evaluations.sum()), ran, best, loss_,
+                                 (int(fitted.met.sum()), len(fitted)), (int(held.met.sum()), len(held)),
+                                 seconds, executor.describe(), method="abc", posterior=summary_doc)
+    manifest = _manifest(cal, "complete", listed, method="abc", best=best_doc, posterior=summary_doc,
+                         timings={"seconds_this_session": round(seconds, 3), "generations_this_session": ran})
+    write_bytes_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True, default=str).encode())
+    return summary
+
+
+def abc_markdown(cal: Calibration, table: pd.DataFrame, pred: pd.DataFrame, best: dict, post: dict,
+                 gens: pd.DataFrame) -> str:
+    lines = [f"# Calibration {cal.spec.name} (ABC-SMC, pyabc)", "",
+             f"{post['generation'] + 1} generation(s), {post['evaluations']} particle evaluations of "
+             f"{len(cal.seeds)} replicates each; the last generation's epsilon {post['epsilon']:.4g}, "
+             f"{post['particles']} particles, effective sample size {post['ess']:.1f}. The posterior sample is "
+             "posterior.parquet (weighted).", "",
+             f"Best particle ({best['particle']}, loss {best['loss']:.4g}):", ""]
+    lines += [f"- `{k}` = {json.dumps(v)}" for k, v in best["parameters"].items()]
+    lines += ["", "| generation | epsilon | particles | evaluations |", "|---|---|---|---|"]
+    lines += [f"| {r.t} | {r.epsilon:.4g} | {r.particles} | {r.evaluations} |" for r in gens.itertuples()]
+    lines += ["", _fit_sections(table, "at the best particle")]
+    lines += ["## Posterior predictive check", "",
+              "Each target's replicate mean over the weighted posterior particles: weighted mean and 2.5-97.5% "
+              "weighted quantiles; met when the weighted mean is within the target's uncertainty.", "",
+              "| target | role | reading | published | uncertainty | posterior mean [2.5%, 97.5%] | met |",
+              "|---|---|---|---|---|---|---|"]
+    for r in pred.itertuples():
+        lines.append(f"| {r.target} | {r.role} | {r.reading} | {r.published:g} | {r.uncertainty} | "
+                     f"{r.posterior_mean:.4g} [{r.q025:.4g}, {r.q975:.4g}] | {'yes' if r.met else '**no**'} |")
+    lines.append("")
+    return "\n".join(lines)

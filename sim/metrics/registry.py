@@ -380,7 +380,7 @@ def _allocation(ctx):
 
 _COUNTS = {
     "teachers_in_post": "active teachers (home posts held) at the end of the year",
-    "retirements": "teachers who reached retirement age this year",
+    "retirements": "teachers who reached their own statutory retirement age this year (by sex and birth month)",
     "attrition": "teachers who left for other reasons this year",
     "hires": "new teachers hired this year",
     "drift_transfers": "voluntary transfers to another school this year",

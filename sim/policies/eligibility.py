@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.codes import BACKBONE, DISTRICT_TYPES, ROLES, TEACHER_LEVELS, TIERS
+from sim.world.retirement import years_left
 
 
 def eligible_mask(model, eligibility) -> np.ndarray:
@@ -34,7 +35,7 @@ def eligible_mask(model, eligibility) -> np.ndarray:
         & (wf.term_end < 0)
         & (wf.rotated_in != model.year)
         & (wf.years_at_school >= eligibility.min_years_at_school)
-        & (model.config.careers.retirement_age - wf.age >= eligibility.min_years_to_retirement)
+        & (years_left(wf.age, wf.birth_month, wf.retire_months) >= eligibility.min_years_to_retirement)
         & _allowed(wf.role, ROLES, eligibility.roles)
         & _allowed(wf.level, TEACHER_LEVELS, eligibility.levels)
         & school_ok[school]

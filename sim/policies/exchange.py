@@ -17,7 +17,6 @@ import numpy as np
 from sim.codes import DISTRICT_BACKBONE, DISTRICT_TYPES, SCHOOL_LEVELS, TIERS
 from sim.policies.eligibility import eligible_mask
 from sim.policies.priority import priority_order
-from sim.world.synthetic import WOMEN_SHARE
 
 # eligibility rules that describe who is sent, not who may be sent back: lifted for counterparts
 SENDER_RULES = {"sending_tiers": list(TIERS), "districts": None, "district_types": None, "school_districts": None,
@@ -73,7 +72,7 @@ def cover_posts(model, program, rows: np.ndarray) -> np.ndarray:
     districts and schools fill fewer); `pool`: a teacher of the district's reserve, always found,
     drawn as a random ordinary (non-backbone, non-cadre) teacher of the district (an assumption:
     the pool's make-up is not reported). Returns the new rows."""
-    wf, s, c = model.workforce, model.world.schools, model.config.careers
+    wf, s, c, w = model.workforce, model.world.schools, model.config.careers, model.config.world
     rng = model.stream(f"backfill:{program.name}")
     u = rng.random(wf.n)
     home = wf.school[rows]
@@ -90,12 +89,14 @@ def cover_posts(model, program, rows: np.ndarray) -> np.ndarray:
                   arrived=np.full(k, model.year), hired=np.full(k, model.year), cover_until=wf.term_end[rows])
     if program.backfill == "temporary":
         values |= dict(qualification=np.where(rng.random(k) < c.new_hire_above_qualification, 2, 1),
-                       age=22 + rng.integers(0, 6, k), woman=rng.random(k) < WOMEN_SHARE,
+                       age=22 + rng.integers(0, 6, k), birth_month=rng.integers(1, 13, k),
+                       woman=rng.random(k) < np.where(wf.level[rows] == 0, w.women_share_primary,
+                                                       w.women_share_junior),
                        quality=np.clip(rng.normal(c.new_hire_quality, c.new_hire_quality_sd, k), 0.1, None))
     else:
         donor = _pool_donors(model, home, rng)
         values |= {col: getattr(wf, col)[donor] for col in
-                   ("qualification", "age", "woman", "quality", "title", "experience")}
+                   ("qualification", "age", "birth_month", "woman", "quality", "title", "experience")}
     return model.add_teachers(values, kind="cover")
 
 

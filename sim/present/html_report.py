@@ -1,4 +1,5 @@
-"""A self-contained HTML report of a result folder (a run, a comparison or a sweep).
+"""A self-contained HTML report of a result folder (a run, a comparison or a sweep; a calibration's
+is `sim.present.calibration_report`, which `teachersim report` calls for one).
 
 `teachersim report DIR` (or `write_report(DIR)`) reads the folder with `load_results` and writes
 one HTML file a researcher can send on: the scenario(s) in words, the key figures (PNG embedded
@@ -239,6 +240,11 @@ def _md(text: str) -> str:
     if bold:
         out.append("</strong>")
     return "".join(out)
+
+
+def inline_html(text: str) -> str:
+    """The page's inline Markdown (**bold**, `code`) as HTML, for the other reports' pages."""
+    return _md(text)
 
 
 def _paragraphs(lines: list[str]) -> str:

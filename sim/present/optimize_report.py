@@ -188,9 +188,11 @@ def _provenance(manifest: dict, seeds: list[int]) -> str:
 
 
 def is_search_folder(folder: Path) -> bool:
-    """Whether `folder`'s manifest says a policy search wrote it."""
+    """Whether `folder`'s manifest says a policy search wrote it (read as untrusted)."""
+    from sim.storage.manifests import MANIFEST_LIMIT, read_regular
+
     try:
-        manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads(read_regular(Path(folder) / "manifest.json", MANIFEST_LIMIT))
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and manifest.get("kind") == KIND

@@ -838,3 +838,15 @@ def search_convergence(folder) -> plt.Figure:
     from sim.experiments.optimize import convergence_figure
 
     return convergence_figure(pd.read_parquet(Path(folder) / "convergence.parquet"))
+
+
+# -------------------------------------------------------------- calibration
+
+
+def calibration_paths(paths: pd.DataFrame, targets) -> plt.Figure:
+    """The whole yearly path each calibration target is read from, at the best fit (a calibration
+    folder's paths.parquet), with each target of `targets` where it is read
+    (`sim.experiments.calibrate.draw_paths`, which also draws the folder's figures/paths.png)."""
+    from sim.experiments.calibrate import draw_paths
+
+    return draw_paths(plt.figure(), paths, targets)

@@ -41,6 +41,9 @@ COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
         "home_x_km": ("住址横坐标",),
         "home_y_km": ("住址纵坐标",),
         "gender": ("性别",),
+        "birth_month": ("出生月份",),
+        "past_rotations": ("交流轮岗次数", "已交流次数"),
+        "years_since_rotation": ("距上次交流年数",),
     },
     "twinning": {
         "school_a": ("学校甲", "学校A"),

@@ -44,7 +44,8 @@ SCHOOL_REQUIRED = ("school_id", "name", "district", "level", "tier", "enrolment"
 SCHOOL_OPTIONAL = ("district_type", "school_district", "group", "leading", "junior_enrolment")
 TEACHER_REQUIRED = ("teacher_id", "school_id", "age")
 TEACHER_OPTIONAL = ("role", "level", "subject", "title", "qualification", "backbone", "experience",
-                    "years_at_school", "quality", "home_x_km", "home_y_km", "gender")
+                    "years_at_school", "quality", "home_x_km", "home_y_km", "gender", "birth_month",
+                    "past_rotations", "years_since_rotation")
 TABLES = {"schools": (SCHOOL_REQUIRED, SCHOOL_OPTIONAL), "teachers": (TEACHER_REQUIRED, TEACHER_OPTIONAL),
           "twinning": (("school_a", "school_b"), ())}
 
@@ -416,7 +417,7 @@ def read_roster(schools_csv: str | Path, teachers_csv: str | Path,
     seen: set[str] = set()
     t: dict[str, list] = {c: [] for c in ("school", "role", "level", "subject", "title", "qualification",
                                           "backbone", "age", "experience", "years_at_school", "quality",
-                                          "home_x", "home_y", "woman")}
+                                          "home_x", "home_y", "woman", "birth_month", "past_rotations")}
     for where, row in tab.rows:
         tid = _text(row, "teacher_id")
         if not tid or tid in seen:
@@ -442,14 +443,24 @@ def read_roster(schools_csv: str | Path, teachers_csv: str | Path,
         t["backbone"].append(_category(tab, where, row, "backbone", BACKBONE, default="none"))
         t["age"].append(age)
         t["experience"].append(exp)
+        # rotation history before the run: past rotations, and the years since the last one ended
+        past = _number(tab, where, row, "past_rotations", int, 0, exp, default=0)
+        since = _number(tab, where, row, "years_since_rotation", int, 0, exp, default=-1)
+        if since >= 0 and past == 0:
+            raise tab.error(where, "years_since_rotation", "given for a teacher with no past_rotations")
+        t["past_rotations"].append(past)
+        # continuous years at the school restart on coming home (the default tenure rule, reset)
         t["years_at_school"].append(_number(tab, where, row, "years_at_school", int, 0, exp + 1,
-                                            default=min(exp, 6)))
+                                            default=min(exp, 6) if since < 0 else since))
         t["quality"].append(_number(tab, where, row, "quality", float, 0.0, 5.0, default=1.0))
         t["home_x"].append(_number(tab, where, row, "home_x_km", float, -500, 500, default=cols["x"][s]))
         t["home_y"].append(_number(tab, where, row, "home_y_km", float, -500, 500, default=cols["y"][s]))
         t["woman"].append(_category(tab, where, row, "gender", ("man", "woman"), default="woman") == 1)
+        t["birth_month"].append(_number(tab, where, row, "birth_month", int, 1, 12, default=9))
     teachers = {k: np.array(v, dtype=float if k in ("quality", "home_x", "home_y")
                             else (bool if k == "woman" else np.int64)) for k, v in t.items()}
+    if "past_rotations" not in tab.labels:  # no history given: careers.tenure may draw one
+        del teachers["past_rotations"]
 
     twinning = []
     listed: set[frozenset[int]] = set()
@@ -517,13 +528,15 @@ def write_roster(system: SchoolSystem, folder: str | Path) -> None:
                         system.group_names[g] if g >= 0 else "", int(bool(s["leading"][i])),
                         int(s["enrol_junior"][i])])
     t = system.teachers
-    teachers = [TEACHER_REQUIRED + TEACHER_OPTIONAL]
+    history = "past_rotations" in t  # a world with its own rotation history (a roster that gave one)
+    teachers = [TEACHER_REQUIRED + TEACHER_OPTIONAL[:-2 if not history else None]]
     for r in range(system.n_teachers):
         teachers.append([f"T{r}", f"S{int(t['school'][r])}", int(t["age"][r]), ROLES[t["role"][r]],
                          TEACHER_LEVELS[t["level"][r]], SUBJECTS[t["subject"][r]], TITLES[t["title"][r]],
                          QUALIFICATIONS[t["qualification"][r]], BACKBONE[t["backbone"][r]],
                          int(t["experience"][r]), int(t["years_at_school"][r]), f"{t['quality'][r]:.6f}",
-                         f"{t['home_x'][r]:.4f}", f"{t['home_y'][r]:.4f}", "woman" if t["woman"][r] else "man"])
+                         f"{t['home_x'][r]:.4f}", f"{t['home_y'][r]:.4f}", "woman" if t["woman"][r] else "man",
+                         int(t["birth_month"][r]), *((int(t["past_rotations"][r]), "") if history else ())])
     twinning = [("school_a", "school_b"), *([f"S{int(a)}", f"S{int(b)}"] for a, b in system.twinning)]
     for name, rows in (("schools.csv", schools), ("teachers.csv", teachers), ("twinning.csv", twinning)):
         _write_csv(folder / name, rows)

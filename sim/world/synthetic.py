@@ -2,9 +2,10 @@
 
 Stratification is what rotation acts on, so it is built in on purpose: stronger tiers get more
 students, more backbone and senior-title teachers and higher quality, plus a school-level
-prestige effect so that schools of one tier differ too. The figures below were tuned so that the
-initial between-school CVs fall in the range real counties report (docs/sources.md:
-NINGGUO-2022, 0.5-0.7, backbone about 1.0); `tests/test_world.py` checks the range.
+standing effect so that schools of one tier differ too. How much schools differ in each
+indicator is a knob per indicator and level (`world.inequality`), calibrated so that the year-0
+between-school CVs of the Dongcheng preset fall in the target ranges of docs/ODD.md 5.1 (around
+the Ningguo county figures, sources.md: NINGGUO-2022); `tests/test_world.py` checks each range.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ ENROL_TIER = np.array([0.30, 0.80, 1.00, 1.30, 1.60])
 BACKBONE_TIER = np.array([0.006, 0.015, 0.05, 0.14, 0.24])
 SENIOR_TIER = np.array([0.45, 0.65, 1.00, 1.30, 1.50])
 ABOVE_QUAL_TIER = np.array([0.25, 0.40, 0.55, 0.70, 0.80])
-WOMEN_SHARE = 0.7  # most compulsory-school teachers in China are women
+# log propensity per SD of a school's standing, by indicator (before world.inequality's power);
+# assumption: the first three are the earlier prestige effects, PE/art's gives urban schools a spread
+STANDING = {"senior_title": 0.165, "above_qualification": 0.19, "backbone": 0.47, "pe_art": 0.5}
 SUBJECT_SHARES = np.array([0.24, 0.22, 0.15, 0.14, 0.055, 0.035, 0.035, 0.12])  # order of SUBJECTS
 assert len(SUBJECT_SHARES) == len(SUBJECTS)  # noqa: S101  one share per subject
 
@@ -40,8 +43,11 @@ def synthetic_world(preset: Preset, rng: np.random.Generator, scale: float = 1.0
                     districts: int | None = None, schools_per_district: int | None = None,
                     teachers_per_school: float | None = None, groups_per_district: int | None = None,
                     school_districts_per_district: int | None = None,
-                    twinning_pairs_per_district: int | None = None) -> SchoolSystem:
-    """Build a stratified city from a preset; any size knob given overrides the preset's."""
+                    twinning_pairs_per_district: int | None = None, *, staff,
+                    oldest: tuple[int, int]) -> SchoolSystem:
+    """Build a stratified city from a preset; any size knob given overrides the preset's. `staff`
+    is the scenario's `world` section (inequality knobs, shares of women);
+    `oldest` the oldest age drawn for men and for women (a year below their retirement age)."""
     n_d = districts or len(preset.district_names)
     names = [preset.district_names[d % len(preset.district_names)] + ("" if d < len(preset.district_names)
              else f"_{d // len(preset.district_names) + 1}") for d in range(n_d)]
@@ -165,7 +171,7 @@ def synthetic_world(preset: Preset, rng: np.random.Generator, scale: float = 1.0
         "x": np.array(cols["x"]), "y": np.array(cols["y"]),
     }
     schools["norm"] = norm_posts(level, enrol_primary, enrol_junior)
-    teachers = _synthetic_teachers(schools, dtypes, rng)
+    teachers = _synthetic_teachers(schools, dtypes, rng, staff, oldest)
     names_s = [f"{names[int(schools['district'][i])]}-{TIERS[int(tier[i])][:1].upper()}{i + 1:04d}"
                for i in range(n_s)]
     return SchoolSystem(
@@ -188,25 +194,48 @@ def steady_tenures(system: SchoolSystem, cycle: int, rng: np.random.Generator) -
 
 
 def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarray,
-                        rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Staff every school near its norm, with tier- and prestige-dependent attributes."""
+                        rng: np.random.Generator, staff, oldest: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Staff every school near its norm, with tier- and standing-dependent attributes. A teacher's
+    propensity to hold an indicator is exp(r), r = log(tier base) + b z with z the school's standing
+    (standard normal) and b the indicator's STANDING slope; the indicator's `world.inequality` knob
+    c for the level taught raises these contrasts to the power c and rescales them to the same mean
+    (c = 1: the tables as they are; 0: every school alike, chance alone; above 1: more concentrated)."""
+    spread = staff.inequality
     tier = schools["tier"]
     n_s = len(tier)
     rural_district = district_types[schools["district"]] == DISTRICT_TYPES.index("rural")
-    fill = np.where(tier == 0, rng.uniform(0.80, 1.0, n_s), rng.normal(1.0, 0.05, n_s))
+    fill = np.where(tier == 0, rng.uniform(0.80, 1.0, n_s), rng.normal(1.0, spread.staffing_sd, n_s))
     fill = np.where(tier >= 3, fill + 0.04, fill)  # strong schools are a little over their norm
-    staff = np.maximum(np.rint(schools["norm"] * fill), 6).astype(np.int64)
-    school = np.repeat(np.arange(n_s), staff)
+    staff_n = np.maximum(np.rint(schools["norm"] * fill), 6).astype(np.int64)
+    school = np.repeat(np.arange(n_s), staff_n)
     n = len(school)
-    prestige = rng.normal(0.0, 0.55, n_s)  # school effect beyond its tier
+    standing = rng.standard_normal(n_s)  # a school's standing beyond its tier
     t = tier[school]
-    z = prestige[school]
+    z = standing[school]
 
-    age = np.clip(np.rint(22 + rng.beta(1.6, 1.5, n) * 37.5), 22, 59).astype(np.int64)
+    level = schools["level"][school].copy()
+    nine = level == SCHOOL_LEVELS.index("nine_year")
+    share_primary = schools["enrol_primary"] / (schools["enrol_primary"] + schools["enrol_junior"])
+    level[nine] = (rng.random(nine.sum()) >= share_primary[school[nine]]).astype(np.int64)
+
+    def concentrate(r: np.ndarray, indicator: str) -> np.ndarray:
+        """exp(r) with its contrasts raised to the indicator's knob for each level, mean kept per level."""
+        out = np.empty(n)
+        for lv, c in enumerate(spread.power(indicator)):
+            mine = level == lv
+            if mine.any():
+                r_l = r[mine] - r[mine].mean()
+                out[mine] = np.exp(r[mine]).mean() * np.exp(c * r_l) / np.exp(c * r_l).mean()
+        return out
+
+    woman = rng.random(n) < np.where(level == 0, staff.women_share_primary, staff.women_share_junior)
+    top = np.where(woman, oldest[1], oldest[0])
+    age = np.clip(np.rint(22 + rng.beta(1.6, 1.5, n) * (top - 21.5)), 22, top).astype(np.int64)
     experience = np.clip(age - 22 - rng.integers(0, 3, n), 0, None)
     years_at_school = np.minimum(experience, np.rint(rng.exponential(9.0, n))).astype(np.int64)
 
-    senior_p = SENIOR_TIER[t] * np.exp(0.3 * z) / (1 + np.exp(-(age - 46) / 4.0))
+    senior_p = concentrate(np.log(SENIOR_TIER[t]) + STANDING["senior_title"] * z, "senior_title") \
+        / (1 + np.exp(-(age - 46) / 4.0))
     u = rng.random(n)
     # second-level after a year; first-level comes slowly (about half by 18 years of experience)
     first_p = 1.0 / (1.0 + np.exp(-(experience - 18) / 4.0))
@@ -214,30 +243,29 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
     title = np.where((u < senior_p * 0.55) & (experience >= 12), 3, title)
     title = np.where((title == 3) & (rng.random(n) < 0.05 * (t >= 3)), 4, title)
 
-    above_p = np.clip(ABOVE_QUAL_TIER[t] * np.exp(0.35 * z) + 0.15 * (age < 35), 0, 0.98)
+    above = concentrate(np.log(ABOVE_QUAL_TIER[t]) + STANDING["above_qualification"] * z, "above_qualification")
+    above_p = np.clip(above + 0.15 * (age < 35), 0, 0.98)
     below_p = np.where(t == 0, 0.06, 0.01)
     uq = rng.random(n)
     qualification = np.where(uq < above_p, 2, np.where(uq > 1 - below_p, 0, 1))
 
-    bb_p = np.clip(BACKBONE_TIER[t] * np.exp(0.85 * z) * (experience >= 6) * 1.6, 0, 0.8)
+    bb = concentrate(np.log(BACKBONE_TIER[t]) + STANDING["backbone"] * z, "backbone")
+    bb_p = np.clip(bb * (experience >= 6) * 1.6, 0, 0.8)
     ub = rng.random(n)
     backbone = np.where(ub < bb_p, np.where(ub < bb_p * 0.25, 3, 2),
                         np.where(ub < bb_p + 0.10 * (experience >= 4), 1, 0))
 
     shares = np.tile(SUBJECT_SHARES, (n, 1))
-    shares[rural_district[school] | (t == 0), 4:7] *= 0.5  # rural schools lack PE and art teachers
+    rural_post = rural_district[school] | (t == 0)  # rural schools lack PE and art teachers: half the share
+    shares[:, 4:7] *= concentrate(np.log(np.where(rural_post, 0.5, 1.0)) + STANDING["pe_art"] * z,
+                                  "pe_art")[:, None]
     shares /= shares.sum(axis=1, keepdims=True)
     subject = (rng.random(n)[:, None] < np.cumsum(shares, axis=1)).argmax(axis=1)
 
-    quality = (1.0 + 0.07 * (t - 2) + 0.06 * z
+    quality = (1.0 + 0.07 * (t - 2) + 0.033 * z
                + 0.25 * (1 - np.exp(-experience / 7.0)) - 0.15
                + 0.10 * (backbone >= 2) + rng.normal(0, 0.12, n))
     quality = np.clip(quality, 0.1, None)
-
-    level = schools["level"][school].copy()
-    nine = level == SCHOOL_LEVELS.index("nine_year")
-    share_primary = schools["enrol_primary"] / (schools["enrol_primary"] + schools["enrol_junior"])
-    level[nine] = (rng.random(nine.sum()) >= share_primary[school[nine]]).astype(np.int64)
 
     # cadres: in each school, staff of 35 or more ranked by score (stable): the first is principal,
     # the next 1-3 vice principals (by staff size), then about 6% of the staff middle managers
@@ -247,8 +275,8 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
     ranked = senior[np.lexsort((-score[senior], school[senior]))]
     rank = np.arange(len(ranked)) - np.searchsorted(school[ranked], school[ranked])
     at = school[ranked]
-    n_vice = 1 + (staff[at] > 60) + (staff[at] > 120)
-    n_mid = np.array([int(round(0.06 * k)) for k in staff.tolist()])[at]
+    n_vice = 1 + (staff_n[at] > 60) + (staff_n[at] > 120)
+    n_mid = np.array([int(round(0.06 * k)) for k in staff_n.tolist()])[at]
     role[ranked] = np.where(rank == 0, 1, np.where(rank <= n_vice, 2, np.where(rank <= n_vice + n_mid, 3, 0)))
 
     far = rng.random(n) < np.where(t == 0, 0.4, 0.05)  # some live in the district town
@@ -259,6 +287,6 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
         "subject": subject.astype(np.int64), "title": title.astype(np.int64),
         "qualification": qualification.astype(np.int64), "backbone": backbone.astype(np.int64),
         "age": age, "experience": experience.astype(np.int64), "years_at_school": years_at_school,
-        "quality": quality, "home_x": home_x, "home_y": home_y, "woman": rng.random(n) < WOMEN_SHARE,
+        "quality": quality, "home_x": home_x, "home_y": home_y, "woman": woman,
+        "birth_month": rng.integers(1, 13, n),
     }
-

@@ -29,7 +29,7 @@ SCHOOL_COLUMNS = (
 )
 TEACHER_COLUMNS = (
     "school", "role", "level", "subject", "title", "qualification", "backbone",
-    "age", "experience", "years_at_school", "quality", "home_x", "home_y", "woman",
+    "age", "experience", "years_at_school", "quality", "home_x", "home_y", "woman", "birth_month",
 )
 
 
