@@ -175,8 +175,20 @@ class EvalTask:
     statistics: tuple[tuple[str, str], ...]  # (key, Statistic as JSON)
 
 
+PATH = "path"  # key prefix of the headline CVs' every year in a trial's replicates
+
+
+def path_keys(rows: dict) -> dict[str, float]:
+    """Every year of the headline CVs, keyed `path/metric/group/year`: the trajectory the report gives."""
+    from sim.metrics import INDICATORS
+
+    wanted = {(f"cv_{i}", g) for i in INDICATORS for g in ("primary", "junior")} | {("cv_quality", "all")}
+    return {f"{PATH}/{m}/{g}/{y}": v for (m, g, y), v in sorted(rows.items()) if (m, g) in wanted}
+
+
 def evaluate(task: EvalTask) -> dict[str, float]:
-    """Run one replicate and return every statistic (NaN where the run does not define one)."""
+    """Run one replicate and return every statistic (NaN where the run does not define one) and the
+    headline CVs of every year (`path_keys`)."""
     from sim.experiment import scenario_from_json, simulate
     from sim.targets import metric_rows
 
@@ -184,7 +196,7 @@ def evaluate(task: EvalTask) -> dict[str, float]:
     with warnings.catch_warnings():  # a quota capped at the eligible is what a fit explores: one line per
         warnings.simplefilter("ignore", RuntimeWarning)  # run of hundreds would bury the progress
         rows = metric_rows(simulate(scenario, task.seed, scenario.run.years).metric_rows)
-    return {key: Statistic.model_validate_json(stat).value(rows) for key, stat in task.statistics}
+    return {key: Statistic.model_validate_json(stat).value(rows) for key, stat in task.statistics} | path_keys(rows)
 
 
 def loss(cal: Calibration, means: dict[str, float]) -> float:
@@ -472,6 +484,27 @@ def fit_table(cal: Calibration, replicates: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def path_table(replicates: list[dict]) -> pd.DataFrame:
+    """The headline CVs at the best fit: mean over its replicates in every year, with the time
+    averages over the run and its last five years (empty for a journal written before paths)."""
+    from sim.analysis import RECENT_YEARS, recent_span, span_words
+
+    rows = [(k.split("/")[1], k.split("/")[2], int(k.split("/")[3]), float(np.mean([r[k] for r in replicates])))
+            for k in replicates[0] if k.startswith(PATH + "/")] if replicates else []
+    if not rows:
+        return pd.DataFrame()
+    wide = pd.DataFrame(rows, columns=["metric", "group", "year", "mean"]).pivot_table(
+        index=["metric", "group"], columns="year", values="mean", sort=False)
+    last = int(wide.columns.max())
+    lo, hi = recent_span(last)
+    run = [y for y in wide.columns if y >= 1] or list(wide.columns)
+    out = wide.reset_index()
+    out.insert(2, f"mean, {span_words(1, last)}", wide[run].mean(axis=1).to_numpy())
+    recent = wide[[y for y in run if y >= lo]].mean(axis=1).to_numpy()
+    out.insert(3, f"mean, last {RECENT_YEARS} years ({span_words(lo, hi)})", recent)
+    return out
+
+
 def fit_markdown(cal: Calibration, table: pd.DataFrame, best, n_trials: int) -> str:
     lines = [f"# Calibration {cal.spec.name}", "",
              f"Best of {n_trials} trials: trial {best.number}, loss {best.value:.4g}.", "",
@@ -490,6 +523,15 @@ def fit_markdown(cal: Calibration, table: pd.DataFrame, best, n_trials: int) -> 
     lines += ["", "A target is met when the model mean is within its uncertainty (within 2 SE, inside the interval, "
               "or on the right side of the bound). Readings other than `published` are other readings of an "
               "ambiguous denominator; the fit uses the published reading only.", ""]
+    path = path_table(best.user_attrs["replicates"])
+    if not path.empty:
+        lines += ["## Headline CVs at the best fit, every year", "",
+                  f"Mean over the best trial's {len(best.user_attrs['replicates'])} replicates, and the time averages "
+                  "over the run and its last five years: a fit to one year says nothing of the path around it.", "",
+                  "| " + " | ".join(str(c) for c in path.columns) + " |", "|" + "---|" * len(path.columns)]
+        for r in path.itertuples(index=False):
+            lines.append(f"| `{r[0]}` | {r[1]} | " + " | ".join(f"{v:.3f}" for v in r[2:]) + " |")
+        lines.append("")
     return "\n".join(lines)
 
 

@@ -345,9 +345,9 @@ def render(report: Report) -> str:
 def _headline_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     """Each headline metric's path: start and last year with 95% t-intervals over replicates (cut
     to the metric's range), and the lowest, highest and mean over years 1..last of the replicate
-    means (sim.report); and whether an interval was cut."""
+    means (sim.report), and the mean over the last five years; and whether an interval was cut."""
     from sim.metrics import REGISTRY
-    from sim.report import Trajectory, by_year, fmt, headline
+    from sim.report import Trajectory, average_columns, by_year, fmt, headline
 
     last = int(metrics["year"].max())
     cut = []
@@ -366,9 +366,10 @@ def _headline_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
         t = Trajectory.of(series)
         label = REGISTRY[name].label if name in REGISTRY else name
         rows.append((f"{label} (`{name}`)", group, at(sel, 0, name), f"{fmt(name, t.low)} (year\u00a0{t.low_year})",
-                     f"{fmt(name, t.high)} (year\u00a0{t.high_year})", fmt(name, t.mean), at(sel, last, name)))
+                     f"{fmt(name, t.high)} (year\u00a0{t.high_year})", fmt(name, t.mean), fmt(name, t.recent),
+                     at(sel, last, name)))
     return pd.DataFrame(rows, columns=["metric", "group", "year 0 (start)", "lowest (year)", "highest (year)",
-                                       f"mean, years 1-{last}", f"year {last}"]), any(cut)
+                                       *average_columns(last), f"year {last}"]), any(cut)
 
 
 def place_graph(scenario: dict, seed: int, source_dir: str = "."):
@@ -416,7 +417,7 @@ def run_graph(res):
 
 def _run_report(res) -> Report:
     from sim import plots
-    from sim.report import first_term_ends, headline, programs_of, rebound_words, terms_sentence, year_table
+    from sim.report import first_term_ends, headline, programs_of, rebound_words, terms_sentence, year_tables
 
     m = res.manifest
     sc = m["scenario"]
@@ -459,20 +460,31 @@ def _run_report(res) -> Report:
     table, cut = _headline_table(res.metrics)
     small = small_sample_note(reps)
     rep.add("Headline metrics", table_html(table, f"Start and last year: mean over {reps} replicate(s) with its 95% "
-                                           "t-interval; lowest, highest and mean: of the replicate means over the "
-                                           "years after year 0." + (f" {CLIPPED_NOTE}" if cut else "")
+                                           "t-interval; lowest, highest and the means: of the replicate means over "
+                                           "the years after year 0 (all, and the last five)."
+                                           + (f" {CLIPPED_NOTE}" if cut else "")
                                            + (f" {small[0].upper()}{small[1:]}." if small else "")))
     words = rebound_words(res.metrics, programs, headline(res.metrics))
     if words:
         rep.add("Why the CVs move", _paragraphs(words))
-    rep.add("By year", table_html(year_table(res.metrics, headline(res.metrics)), "Mean over replicates."))
+    rep.add("By year", "\n".join(table_html(t, "Mean over replicates, every year.")
+                                  for t in year_tables(res.metrics, headline(res.metrics))))
     rep.add("Provenance", _provenance(m, m.get("seeds")))
     return rep
 
 
 def _compare_report(res) -> Report:
     from sim import plots
-    from sim.analysis import MEAN_TEST, PAIRED_TEST, clip, difference_range, metric_range
+    from sim.analysis import (
+        MEAN_TEST,
+        PAIRED_TEST,
+        RECENT_YEARS,
+        clip,
+        difference_range,
+        metric_range,
+        path_tables,
+        time_average_summary,
+    )
     from sim.report import is_count
 
     m = res.manifest
@@ -517,6 +529,24 @@ def _compare_report(res) -> Report:
     rep.add("Comparison table", table_html(table, f"Mean: {MEAN_TEST}. Difference: scenario minus baseline, "
                                                   f"replicate by replicate; {PAIRED_TEST}."
                                                   + (f" {CLIPPED_NOTE}" if clipped else "")))
+    outcomes = list(dict.fromkeys(zip(t["metric"].astype(str), t["group"].astype(str), strict=True)))
+    averages = time_average_summary(res.metrics, outcomes, baseline, names)
+    rows = []
+    for r in averages.itertuples(index=False):
+        count = is_count(r.metric)
+        diff = "(baseline)" if r.test == "baseline" else \
+            interval(r.diff, r.diff_ci_low, r.diff_ci_high, count=count) + ("*" if r.diff_clipped else "")
+        rows.append((f"`{r.metric}`", r.group, r.span, r.scenario,
+                     interval(r.mean, r.ci_low, r.ci_high, count=count) + ("*" if r.clipped else ""), diff))
+    rep.add("Time averages", table_html(
+        pd.DataFrame(rows, columns=["outcome", "group", "years", "scenario", "mean [95% CI]",
+                                    "difference from baseline [95% CI]"]),
+        f"Each replicate's mean over the run and over its last {RECENT_YEARS} years, then the same intervals and "
+        "paired test as a single year's."))
+    paths = path_tables(res.trajectories)
+    if paths:
+        rep.add("Headline CVs, every year", "\n".join(table_html(p, "Mean over the paired replicates.")
+                                                      for p in paths))
     rep.add("Provenance", _provenance(m, m.get("seeds")))
     return rep
 
