@@ -7,13 +7,15 @@ Nothing is read or written at import.
 
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
 
-__all__ = ["RotationModel", "Scenario", "ScenarioError", "compare", "load_results", "load_scenario", "run",
-           "scenario_from_dict", "sensitivity", "small_world", "sweep", "what_if", "write_report"]
+__all__ = ["RotationModel", "Scenario", "ScenarioError", "achievement_band", "compare", "load_results",
+           "load_scenario", "run", "scenario_from_dict", "sensitivity", "small_world", "sweep", "what_if",
+           "write_report"]
 __version__ = "0.1.0"
 
 # name -> module: the model and runners pull in Mesa, pandas, Dask and friends, so load on first use only
-_LAZY = {"RotationModel": "sim.model", "run": "sim.experiment", "compare": "sim.experiment",
-         "sweep": "sim.experiment", "load_results": "sim.results", "sensitivity": "sim.analysis",
+_LAZY = {"RotationModel": "sim.model", "achievement_band": "sim.bands", "run": "sim.experiment",
+         "compare": "sim.experiment", "sweep": "sim.experiment", "load_results": "sim.results",
+         "sensitivity": "sim.analysis",
          "small_world": "sim.whatif", "what_if": "sim.whatif", "write_report": "sim.html_report"}
 
 

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.spans import RECENT_YEARS, recent_span, span_words
+
 LEVEL = 0.95
 MEAN_TEST = "mean over replicates; 95% t-interval (n-1 df)"
 PAIRED_TEST = "paired t-test, two-sided; 95% t-interval of the mean paired difference (n-1 df)"
@@ -234,17 +236,7 @@ def paired_summary(metrics: pd.DataFrame, outcomes: list[tuple[str, str]], basel
     return out
 
 
-RECENT_YEARS = 5  # the "last years" time average: where a run settles once the first terms have ended
 PATH_COLUMNS = 16  # years per table of a trajectory; a longer run gets several tables
-
-
-def recent_span(last: int) -> tuple[int, int]:
-    """The last RECENT_YEARS simulated years (never year 0): the span of the "last years" average."""
-    return max(1, last - RECENT_YEARS + 1), last
-
-
-def span_words(lo: int, hi: int) -> str:
-    return f"year {lo}" if lo == hi else f"years {lo}-{hi}"
 
 
 def time_average_summary(metrics: pd.DataFrame, outcomes: list[tuple[str, str]], baseline: str,

@@ -487,7 +487,7 @@ def fit_table(cal: Calibration, replicates: list[dict]) -> pd.DataFrame:
 def path_table(replicates: list[dict]) -> pd.DataFrame:
     """The headline CVs at the best fit: mean over its replicates in every year, with the time
     averages over the run and its last five years (empty for a journal written before paths)."""
-    from sim.analysis import RECENT_YEARS, recent_span, span_words
+    from sim.spans import RECENT_YEARS, recent_span, span_words
 
     rows = [(k.split("/")[1], k.split("/")[2], int(k.split("/")[3]), float(np.mean([r[k] for r in replicates])))
             for k in replicates[0] if k.startswith(PATH + "/")] if replicates else []

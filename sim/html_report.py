@@ -439,6 +439,11 @@ def _run_report(res) -> Report:
                         res.metrics),
             figure_html(plots.lorenz_curves, "Lorenz curves of backbone teachers across schools, first and last "
                         "year.", res.schools, "backbone"),
+            figure_html(plots.achievement_band, "Student achievement proxy: line at the central loss to turnover "
+                        "(0.08 student SD per full turnover), band over the published range 0.06-0.10 (Ronfeldt, Loeb "
+                        "and Wyckoff 2013), at this run's radiation. Radiation's own range needs a run per value: "
+                        "sim.achievement_band (notebook 02).",
+                        plots.achievement_of_run(res.metrics, sc["careers"]["radiation"])),
             figure_html(plots.quality_by_tier, "Teaching quality across schools by tier over time.", res.schools),
             figure_html(plots.flow_heatmap, "Rotations between tiers (home to host).", res.metrics, "flow_tier")]
     if res.metrics.loc[res.metrics["metric"] == "flow_district", "group"].nunique() > 1:
@@ -478,7 +483,6 @@ def _compare_report(res) -> Report:
     from sim.analysis import (
         MEAN_TEST,
         PAIRED_TEST,
-        RECENT_YEARS,
         clip,
         difference_range,
         metric_range,
@@ -486,6 +490,7 @@ def _compare_report(res) -> Report:
         time_average_summary,
     )
     from sim.report import is_count
+    from sim.spans import RECENT_YEARS
 
     m = res.manifest
     baseline = m["baseline"]

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.analysis import RECENT_YEARS, recent_span, span_words
 from sim.metrics import BASIC_CV, HIGH_QUALITY_CV, INDICATORS, REGISTRY
+from sim.spans import RECENT_YEARS, recent_span, span_words
 
 HEADLINE = [(f"cv_{i}", g) for i in INDICATORS for g in ("primary", "junior")] + [
     ("cv_quality", "all"), ("cv_composite", "primary"), ("cv_composite", "junior"),
     ("teachers_in_post", "all"), ("rotations", "all"), ("returns", "all"), ("participation", "all"),
-    ("backbone_share_rotators", "all"), ("coverage_eligible", "all"), ("achievement", "all"),
+    ("backbone_share_rotators", "all"), ("coverage_eligible", "all"),
+    ("achievement_low", "all"), ("achievement", "all"), ("achievement_high", "all"),
     ("achievement_gap", "all"),
 ]
 COUNT_UNITS = {"teachers", "students", "cadres", "schools"}  # registry units of head counts

@@ -102,7 +102,7 @@ def embedded_pngs(text: str) -> list[bytes]:
     return [base64.b64decode(m) for m in re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)]
 
 
-@pytest.mark.parametrize(("kind", "figures"), [("run", 9), ("compare", 5), ("sweep", 5)])
+@pytest.mark.parametrize(("kind", "figures"), [("run", 10), ("compare", 5), ("sweep", 5)])
 def test_report_is_self_contained_with_its_figures(reports, kind, figures):
     text = reports[kind].read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>")
