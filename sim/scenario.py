@@ -254,6 +254,9 @@ class Quota(Strict):
     coverage_years: Annotated[int, Field(ge=1, le=200)] | None = None  # every eligible within N years
     per_school: bool = False  # apply share_of_eligible within each school, not district-wide
     mandatory_after_years: Annotated[int, Field(ge=1, le=200)] | None = None  # must move at this tenure (Japan: 6)
+    # share_of_eligible applies to the eligible not yet at the mandatory tenure and adds to those who
+    # must move (Japan: all at 6 years move, and some between 3 and 6), instead of the larger of the two
+    share_beyond_mandatory: bool = False
 
 
 class Points(Strict):
