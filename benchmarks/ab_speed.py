@@ -6,8 +6,8 @@
 This machine's speed drifts by up to 1.5x within minutes, so two figures taken minutes apart do
 not say which code is faster. Here each round runs the old version (a temporary `git worktree` of
 the given commit, put first on PYTHONPATH) and then this checkout, each in a fresh process that
-imports `sim.experiment` and `sim.model` before the clock starts and then times one
-`sim.experiment.run(...)`, the call a user makes. The verdict is the median over rounds of the
+imports `sim.experiments.run` and `sim.core.model` before the clock starts and then times one
+`sim.experiments.run.run(...)`, the call a user makes. The verdict is the median over rounds of the
 paired ratio new / old, which the drift between rounds leaves alone. Run it on a quiet machine:
 the two versions share the cores with anything else that runs.
 """
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 TIMER = """
 import sys, time
-import sim.experiment as ex, sim.model
+import sim.experiments.run as ex, sim.core.model
 start = time.perf_counter()
 ex.run(sys.argv[1], years=int(sys.argv[2]), reps=1, overrides=tuple(sys.argv[3:]))
 print(time.perf_counter() - start)

@@ -34,8 +34,8 @@ def cases() -> list[tuple[str, list[str]]]:
 
 
 def record(path: Path) -> None:
-    from sim.model import RotationModel
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
+    from sim.core.model import RotationModel
 
     out = {}
     for name, overrides in cases():

@@ -3,24 +3,24 @@
 Every measurement runs in a fresh Python subprocess, so imports, caches, the heap and the peak-memory
 counter of one run do not leak into the next.
 
-- Cases: a scenario file run for 10 years with `sim.experiment.run(path, years=10, reps=1)`, the call
+- Cases: a scenario file run for 10 years with `sim.experiments.run.run(path, years=10, reps=1)`, the call
   a user makes, from the scenario file to the metrics (and the schools and moves frames) in memory,
   world building included. A few single-call hooks split the wall time into phases:
 
-      load    sim.experiment.load_scenario (YAML, extends, overrides, validation)
-      world   sim.model.build_world (the synthetic preset and the networkx place graph)
+      load    sim.experiments.run.load_scenario (YAML, extends, overrides, validation)
+      world   sim.core.model.build_world (the synthetic preset and the networkx place graph)
       init    RotationModel.__init__ minus world (Mesa space, School and Teacher agents, first
               collect); `agents` is the part spent in RotationModel.add_teachers
       steps   the yearly RotationModel.step calls
       frames  the rest of run(): frames built from the finished model, concat, size check, seeds
 
   `total` is the wall time of the run() call. `process` is the whole subprocess (interpreter start,
-  `import sim.experiment`, the run). Peak RSS is the subprocess's ru_maxrss (imports included).
+  `import sim.experiments.run`, the run). Peak RSS is the subprocess's ru_maxrss (imports included).
 - Scaling: beijing_2022_citywide with `world.scale = n / 120000` for n = 10k, 40k, 120k, 240k teachers
   (the 120k point reuses the target case's runs, the same configuration); a least-squares fit of
   log(time per simulated year) on log(teachers) gives the exponent.
 - Command line: `teachersim --help`, `teachersim validate scenarios/dongcheng_2021.yaml`,
-  `python -c "import sim"` (and, for reference, `python -c pass` and `import sim.experiment`), wall time
+  `python -c "import sim"` (and, for reference, `python -c pass` and `import sim.experiments.run`), wall time
   of the subprocess, and which heavy libraries each command loads.
 - Stage profile: one more subprocess runs beijing_2022_citywide year by year with timers wrapped
   around what RotationModel.step calls. Nothing in sim/ is edited and the list of wrapped names is not
@@ -143,12 +143,12 @@ def need_attr(obj, name: str, where: str):
 
 
 def run_case(case: Case, years: int) -> dict:
-    """One run of `sim.experiment.run` from the scenario file, timed by phase; runs in the worker."""
+    """One run of `sim.experiments.run.run` from the scenario file, timed by phase; runs in the worker."""
     t0 = time.perf_counter()
-    import sim.experiment as experiment
-    import sim.model as model_mod
+    import sim.core.model as model_mod
+    import sim.experiments.run as experiment
     out: dict = {"import_s": time.perf_counter() - t0, "rss_mb": {"import": maxrss_mb()}}
-    RotationModel = need_attr(model_mod, "RotationModel", "sim.model")
+    RotationModel = need_attr(model_mod, "RotationModel", "sim.core.model")
     ph = dict.fromkeys(("load", "world", "init_all", "agents", "steps", "moves"), 0.0)
     calls = dict.fromkeys(ph, 0)
     state = {"in_init": False}
@@ -195,9 +195,9 @@ def run_case(case: Case, years: int) -> dict:
 
     with ExitStack() as st:
         st.enter_context(swap(experiment, "load_scenario", timed(
-            "load", need_attr(experiment, "load_scenario", "sim.experiment"))))
+            "load", need_attr(experiment, "load_scenario", "sim.experiments.run"))))
         st.enter_context(swap(model_mod, "build_world", timed(
-            "world", need_attr(model_mod, "build_world", "sim.model"))))
+            "world", need_attr(model_mod, "build_world", "sim.core.model"))))
         st.enter_context(swap(RotationModel, "__init__", timed(
             "init_all", RotationModel.__init__, before=init_before, after=init_after)))
         st.enter_context(swap(RotationModel, "add_teachers", timed(
@@ -218,7 +218,7 @@ def run_case(case: Case, years: int) -> dict:
     expected = {"load": 1, "world": 1, "init_all": 1, "steps": years}
     wrong = {k: calls[k] for k, v in expected.items() if calls[k] != v}
     if wrong:
-        raise SystemExit(f"benchmark hooks called {wrong} times, expected {expected}: sim.experiment.run or "
+        raise SystemExit(f"benchmark hooks called {wrong} times, expected {expected}: sim.experiments.run.run or "
                          "RotationModel changed how a run is put together; update run_case in benchmarks/")
     phases = {"load": ph["load"], "world": ph["world"], "init": ph["init_all"] - ph["world"], "steps": ph["steps"]}
     phases["frames"] = total - sum(phases.values())
@@ -498,9 +498,9 @@ def wrapper_overhead_s(n: int = 200_000) -> float:
 
 def run_profile(case: Case, years: int, depth: int) -> dict:
     """Per-stage times of RotationModel.step, year by year; runs inside the worker subprocess."""
-    import sim.experiment as experiment
-    from sim.model import RotationModel
-    from sim.scenario import load_scenario
+    import sim.experiments.run as experiment
+    from sim.config.scenario import load_scenario
+    from sim.core.model import RotationModel
 
     scenario = load_scenario(SCENARIOS / case.scenario, overrides=case.all_overrides())
     seed = experiment.replicate_seeds(scenario.run.seed, 1)[0]  # replicate 0, as run() seeds it
@@ -605,7 +605,7 @@ def time_commands(reps: int) -> dict:
         'python -c "import sim"': [py, "-c", "import sim"],
         "teachersim --help": [str(exe), "--help"],
         "teachersim validate scenarios/dongcheng_2021.yaml": [str(exe), "validate", "scenarios/dongcheng_2021.yaml"],
-        'python -c "import sim.experiment"': [py, "-c", "import sim.experiment"],
+        'python -c "import sim.experiments.run"': [py, "-c", "import sim.experiments.run"],
     }
     times: dict[str, list[float]] = {k: [] for k in cmds}
     for i in range(reps):
@@ -623,7 +623,8 @@ def time_commands(reps: int) -> dict:
     loaded = {}
     validate = "teachersim validate scenarios/dongcheng_2021.yaml"
     for name, argv in (("teachersim --help", ["--help"]), (validate, ["validate", "scenarios/dongcheng_2021.yaml"]),
-                       ('python -c "import sim"', "sim"), ('python -c "import sim.experiment"', "sim.experiment")):
+                       ('python -c "import sim"', "sim"),
+                       ('python -c "import sim.experiments.run"', "sim.experiments.run")):
         code = probe if isinstance(argv, list) else (
             f"import json, sys\nimport {argv}\nmods = {HEAVY_MODULES!r}\n"
             "sys.stderr.write(json.dumps([m for m in mods if m in sys.modules]))")

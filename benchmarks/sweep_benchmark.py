@@ -6,7 +6,7 @@
 2. The client's peak memory (ru_maxrss of the client process) for sweeps of tiny runs, 100 and
    1,000 runs on 2 local workers: it should not grow with the number of runs.
 
-Each measurement is a fresh `python` subprocess calling `sim.experiment.sweep`, so imports and
+Each measurement is a fresh `python` subprocess calling `sim.experiments.run.sweep`, so imports and
 the peak-memory counter start clean. `wall` is the whole subprocess (imports, validating the
 design, starting the cluster, running, closing); `runs` is the run phase only (what the sweep
 summary reports). With a LocalCluster the scheduler lives in the client process and is counted;
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from sim.experiment import sweep
+from sim.experiments.run import sweep
 args = json.loads(sys.argv[1])
 t0 = time.perf_counter()
 s = sweep(args["path"], args["out"], serial=args["serial"], workers=args["workers"])
@@ -52,7 +52,7 @@ print(json.dumps({"wall": time.perf_counter() - t0, "runs_seconds": s.seconds, "
 
 
 def program_index(name: str) -> int:
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
 
     programs = load_scenario(ROOT / "scenarios" / "dongcheng_2021.yaml").policy.programs
     return [p.name for p in programs].index(name)

@@ -119,15 +119,15 @@ def wrap(owner, name, key):
             hooks[key] = hooks.get(key, 0.0) + time.perf_counter() - t
     setattr(owner, name, timed)
 def hook_run():
-    import sim.experiment, sim.model, sim.store
-    wrap(sim.model, "build_world", "world")
-    wrap(sim.model.RotationModel, "__init__", "init")
-    wrap(sim.model.RotationModel, "step", "years")
-    wrap(sim.experiment, "run", "run")
-    wrap(sim.store, "write_run", "write")
+    import sim.experiments.run, sim.core.model, sim.present.outputs
+    wrap(sim.core.model, "build_world", "world")
+    wrap(sim.core.model.RotationModel, "__init__", "init")
+    wrap(sim.core.model.RotationModel, "step", "years")
+    wrap(sim.experiments.run, "run", "run")
+    wrap(sim.present.outputs, "write_run", "write")
     if "--no-figures" not in sys.argv:
-        import sim.plots
-        wrap(sim.plots, "save_run_figures", "figures")
+        import sim.present.plots
+        wrap(sim.present.plots, "save_run_figures", "figures")
 real = sim.cli.cmd_run
 def cmd_run(args):
     hook_run()
@@ -147,7 +147,7 @@ def stages(case: str, figures: bool, rounds: int, tmp: Path) -> dict:
     """Each stage's seconds in a whole-process run. `perf_counter` is the system's monotonic
     clock, so the child's readings and the parent's share an origin: the interpreter's start is
     the time to the child's first line, its exit the time after `main` returns. The hooks import
-    the model's modules (and sim.plots) before the run's own imports would; `imports and
+    the model's modules (and sim.present.plots) before the run's own imports would; `imports and
     checks` is the rest of `main` (imports, reading and checking the scenario, claiming the
     output folder)."""
     cmd = run_command(case, figures, tmp / case)[3:]

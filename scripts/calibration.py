@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.codes import SENIOR_TITLE, TITLES
-from sim.experiment import run
+from sim.experiments.run import run
 
 ROOT = Path(__file__).resolve().parents[1]
 YEARS = 10

@@ -16,9 +16,9 @@ import warnings
 
 import pandas as pd
 
-from sim.experiment import run
-from sim.report import by_year
-from sim.scenario import load_scenario
+from sim.config.scenario import load_scenario
+from sim.experiments.run import run
+from sim.present.report import by_year
 
 VARIANTS = {
     "as shipped (7 years of history, pause)": [],

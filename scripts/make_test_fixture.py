@@ -41,9 +41,9 @@ SEED = 20210901
 
 
 def make_run(out: Path) -> None:
-    from sim.experiment import run
-    from sim.model import RotationModel
-    from sim.store import write_run
+    from sim.core.model import RotationModel
+    from sim.experiments.run import run
+    from sim.present.outputs import write_run
 
     overrides = (*WORLD, *DONGCHENG_SCALED, "policy.programs.3.scope=city")
     result = run(SCENARIOS / "dongcheng_2021.yaml", years=4, reps=3, seed=SEED, overrides=overrides)
@@ -54,9 +54,9 @@ def make_run(out: Path) -> None:
 
 
 def make_compare(out: Path) -> None:
-    from sim.experiment import compare
-    from sim.scenario import load_scenario
-    from sim.store import write_comparison
+    from sim.config.scenario import load_scenario
+    from sim.experiments.run import compare
+    from sim.present.outputs import write_comparison
 
     scenarios = [load_scenario(SCENARIOS / "baseline_drift.yaml", WORLD),
                  load_scenario(SCENARIOS / "dongcheng_2021.yaml", [*WORLD, *DONGCHENG_SCALED]),
@@ -68,7 +68,7 @@ def make_compare(out: Path) -> None:
 
 
 def make_sweep(out: Path) -> None:
-    from sim.experiment import sweep
+    from sim.experiments.run import sweep
 
     spec = {
         "name": "fixture_sobol",

@@ -1,4 +1,4 @@
-"""Write docs/scenario_reference.md from the pydantic schema in sim/scenario.py.
+"""Write docs/scenario_reference.md from the pydantic schema in sim/config/scenario.py.
 
 Every key a scenario file may hold, with its type, its allowed range, its default and the comment
 written beside it in the schema (its unit and source). The schema is the one source: a test
@@ -19,12 +19,12 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from sim.scenario import Scenario
+from sim.config.scenario import Scenario
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "scenario_reference.md"
 HEADER = """# Scenario reference
 
-Generated from the schema (`sim/scenario.py`) by `scripts/scenario_reference.py`; do not edit by
+Generated from the schema (`sim/config/scenario.py`) by `scripts/scenario_reference.py`; do not edit by
 hand. Unknown keys are errors. A list of sections (`policy.programs`) is addressed by index or by
 the program's `name` in `--set` and sweep files. Units and sources are in the notes; a value
 labelled *assumption* has no published source and is explored in the range its note gives.

@@ -19,8 +19,8 @@ SEED = 123
 
 
 def baseline_rows() -> list[tuple[int, str, str, float]]:
-    from sim.model import RotationModel
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
+    from sim.core.model import RotationModel
 
     model = RotationModel(load_scenario(SCENARIO, OVERRIDES), rng=SEED)
     model.run_for(3)

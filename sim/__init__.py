@@ -1,11 +1,11 @@
 """teachersim: an agent-based simulator of teacher and cadre rotation between schools.
 
 The public API: `load_scenario`, `run`, `compare`, `sweep`, `load_results`, `RotationModel`; for
-notebooks also `small_world`, `what_if` (sim.whatif) and `write_report` (the HTML report).
+notebooks also `small_world`, `what_if` (sim.experiments.whatif) and `write_report` (the HTML report).
 Nothing is read or written at import.
 """
 
-from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
+from sim.config.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
 
 __all__ = ["RotationModel", "Scenario", "ScenarioError", "achievement_band", "compare", "load_results",
            "load_scenario", "run", "scenario_from_dict", "sensitivity", "small_world", "sweep", "what_if",
@@ -13,10 +13,11 @@ __all__ = ["RotationModel", "Scenario", "ScenarioError", "achievement_band", "co
 __version__ = "0.1.0"
 
 # name -> module: the model and runners pull in Mesa, pandas, Dask and friends, so load on first use only
-_LAZY = {"RotationModel": "sim.model", "achievement_band": "sim.bands", "run": "sim.experiment",
-         "compare": "sim.experiment", "sweep": "sim.experiment", "load_results": "sim.results",
-         "sensitivity": "sim.analysis",
-         "small_world": "sim.whatif", "what_if": "sim.whatif", "write_report": "sim.html_report"}
+_LAZY = {"RotationModel": "sim.core.model", "achievement_band": "sim.experiments.bands",
+         "run": "sim.experiments.run", "compare": "sim.experiments.run",
+         "sweep": "sim.experiments.run", "load_results": "sim.storage.results",
+         "sensitivity": "sim.experiments.statistics", "small_world": "sim.experiments.whatif",
+         "what_if": "sim.experiments.whatif", "write_report": "sim.present.html_report"}
 
 
 def __getattr__(name):

@@ -22,8 +22,8 @@ class WriteFailed(Exception):
 
 
 def _load(path: str, overrides: list[str]):
-    from sim.examples import find_scenario
-    from sim.scenario import ScenarioError, load_scenario
+    from sim.config.examples import find_scenario
+    from sim.config.scenario import ScenarioError, load_scenario
 
     try:
         return load_scenario(find_scenario(path), overrides)
@@ -34,8 +34,8 @@ def _load(path: str, overrides: list[str]):
 def _check_world(path: str, scenario) -> None:
     """Before any work: the world's size, a roster's files, and quotas larger than the world
     (a warning: they are capped each year at the number eligible)."""
-    from sim.presets import check_size, quota_warnings
-    from sim.scenario import ScenarioError
+    from sim.config.checks import check_size, quota_warnings
+    from sim.config.scenario import ScenarioError
     from sim.world import RosterError, check_roster
 
     try:
@@ -50,7 +50,7 @@ def _check_world(path: str, scenario) -> None:
 
 
 def cmd_validate(args) -> int:
-    from sim.scenario import scenario_to_yaml
+    from sim.config.scenario import scenario_to_yaml
 
     scenario = _load(args.scenario, args.set)
     _check_world(args.scenario, scenario)
@@ -59,16 +59,16 @@ def cmd_validate(args) -> int:
 
 
 class _Claim:
-    """Claim the output folder before any work (`sim.folders.claim`); its refusals are one line."""
+    """Claim the output folder before any work (`sim.storage.folders.claim`); its refusals are one line."""
 
     def __init__(self, out, kind: str, identity, force: bool):
-        from sim.folders import claim
+        from sim.storage.folders import claim
 
         self.out = out
         self.claim = claim(out, kind, identity, force)
 
     def __enter__(self):
-        from sim.folders import OutputBusy, OutputRefused
+        from sim.storage.folders import OutputBusy, OutputRefused
 
         try:
             claimed = self.claim.__enter__()
@@ -88,7 +88,7 @@ class _Claim:
 
 def _out(args, default: Path) -> Path:
     """--out as given (an empty one is refused by the claim), else the default folder."""
-    from sim.store import check_writable
+    from sim.storage.store import check_writable
 
     out = default if args.out is None else args.out
     try:
@@ -100,13 +100,13 @@ def _out(args, default: Path) -> Path:
 
 
 def cmd_run(args) -> int:
-    from sim.scenario import ScenarioError
+    from sim.config.scenario import ScenarioError
 
     scenario = _load(args.scenario, args.set)
     out = _out(args, Path("results") / scenario.name)
     _check_world(args.scenario, scenario)
-    from sim.experiment import run, with_run  # Mesa, pandas, ...: only once the input is known to be good
-    from sim.store import write_run
+    from sim.experiments.run import run, with_run  # Mesa, pandas, ...: only once the input is known to be good
+    from sim.present.outputs import write_run
     from sim.world import RosterError
 
     try:
@@ -130,9 +130,9 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from sim.experiment import compare, compared_scenarios
-    from sim.scenario import ScenarioError
-    from sim.store import write_comparison
+    from sim.config.scenario import ScenarioError
+    from sim.experiments.run import compare, compared_scenarios
+    from sim.present.outputs import write_comparison
     from sim.world import RosterError
 
     scenarios = [_load(path, args.set) for path in args.scenarios]
@@ -168,9 +168,9 @@ def cmd_compare(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from sim.designs import SweepError, load_sweep
-    from sim.executors import SlurmOptions
-    from sim.experiment import sweep
+    from sim.config.designs import SweepError, load_sweep
+    from sim.experiments.executors import SlurmOptions
+    from sim.experiments.run import sweep
 
     try:
         sw = load_sweep(args.sweep, args.set, replicates=args.reps, years=args.years, points=args.points)
@@ -207,7 +207,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_optimize(args) -> int:
-    from sim.optimize import CandidateFailed, OptimizeError, optimize
+    from sim.experiments.optimize import CandidateFailed, OptimizeError, optimize
 
     try:
         summary = optimize(args.optimisation, args.out, workers=args.workers, serial=args.serial,
@@ -231,7 +231,7 @@ def cmd_optimize(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from sim.calibrate import CalibrationError, calibrate, load_calibration
+    from sim.experiments.calibrate import CalibrationError, calibrate, load_calibration
 
     try:
         cal = load_calibration(args.calibration)
@@ -253,8 +253,8 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_sensitivity(args) -> int:
-    from sim.analysis import AnalysisError, sensitivity
-    from sim.store import write_bytes_atomic
+    from sim.experiments.statistics import AnalysisError, sensitivity
+    from sim.storage.store import write_bytes_atomic
 
     try:
         sens = sensitivity(args.folder, args.outcome, group=args.group, year=args.year, scenario=args.scenario)
@@ -271,7 +271,7 @@ def cmd_sensitivity(args) -> int:
 
         import matplotlib.pyplot as plt
 
-        from sim.plots import sensitivity_bars
+        from sim.present.plots import sensitivity_bars
 
         fig = sensitivity_bars(sens)
         buffer = io.BytesIO()
@@ -288,8 +288,8 @@ def cmd_sensitivity(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from sim.html_report import ReportError, write_report
-    from sim.store import check_writable
+    from sim.present.html_report import ReportError, write_report
+    from sim.storage.store import check_writable
 
     if args.out:
         try:
@@ -307,8 +307,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from sim.export import ExportError, export_csv, export_xlsx
-    from sim.results import ResultsError
+    from sim.storage.export import ExportError, export_csv, export_xlsx
+    from sim.storage.results import ResultsError
 
     try:
         path = export_xlsx(args.folder) if args.xlsx else export_csv(args.folder)
@@ -321,8 +321,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_scenarios(args) -> int:
-    from sim.examples import SCENARIOS, scenario_files
-    from sim.scenario import ScenarioError, parse_yaml, read_text
+    from sim.config.examples import SCENARIOS, scenario_files
+    from sim.config.scenario import ScenarioError, parse_yaml, read_text
 
     folder = Path(args.folder) if args.folder else (SCENARIO_DIR if SCENARIO_DIR.is_dir() else SCENARIOS)
     files = scenario_files(folder) if folder.is_dir() else {}
@@ -340,7 +340,7 @@ def cmd_scenarios(args) -> int:
 
 
 def cmd_init(args) -> int:
-    from sim.examples import copy_examples
+    from sim.config.examples import copy_examples
 
     try:
         written = copy_examples(Path(args.folder))

@@ -18,7 +18,7 @@ from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from sim.codes import MOVE_KINDS
-from sim.scenario import load_scenario
+from sim.config.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"
@@ -64,7 +64,7 @@ def moves_by_year(model, kind: str) -> dict[int, list[tuple]]:
 @pytest.fixture(scope="session")
 def dongcheng_run():
     """dongcheng_2021 on the full Dongcheng preset, seed 7, three years."""
-    from sim.model import RotationModel
+    from sim.core.model import RotationModel
 
     model = RotationModel(scenario(DONGCHENG_2021, "run.years=3"), rng=7)
     model.run_for(3)
@@ -74,7 +74,7 @@ def dongcheng_run():
 @pytest.fixture(scope="session")
 def baseline_run():
     """baseline_drift on the full Dongcheng preset, the same seed, three years."""
-    from sim.model import RotationModel
+    from sim.core.model import RotationModel
 
     model = RotationModel(scenario(BASELINE, "run.years=3"), rng=7)
     model.run_for(3)
@@ -84,7 +84,7 @@ def baseline_run():
 @pytest.fixture(scope="session")
 def beijing_world():
     """The full Beijing preset world (built once; about 1 s)."""
-    from sim.model import RotationModel
+    from sim.core.model import RotationModel
 
     sc = scenario(BASELINE, "world.preset=beijing")
     model = RotationModel(sc, rng=11)

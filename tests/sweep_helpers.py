@@ -92,7 +92,7 @@ def interruptible_sweep(folder: Path) -> Path:
 @functools.cache
 def serial_reference(kind: str) -> Path:
     """The uninterrupted serial result of a helper sweep, computed once per test session."""
-    from sim.experiment import sweep
+    from sim.experiments.run import sweep
 
     folder = Path(_KEEP) / kind
     folder.mkdir()

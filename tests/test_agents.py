@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from mesa.discrete_space import Network
 
-from sim.agents import Teacher, place_teachers
+from sim.core.agents import Teacher, place_teachers
 
 
 def _space(n_cells: int, n_agents: int, capacity=None):

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim import analysis
-from sim.analysis import (
+from sim.experiments import statistics
+from sim.experiments.statistics import (
     MIN_MORRIS_TRAJECTORIES,
     MIN_REPLICATES,
     MIN_SOBOL_BASE,
@@ -35,8 +35,8 @@ def paired(values_a, values_b, metric="cv_backbone"):
 
 
 def test_every_registry_unit_has_a_range():
-    missing = sorted({m.unit for m in REGISTRY.values()} - set(analysis.UNIT_RANGES))
-    assert not missing, f"add these units to sim.analysis.UNIT_RANGES: {missing}"
+    missing = sorted({m.unit for m in REGISTRY.values()} - set(statistics.UNIT_RANGES))
+    assert not missing, f"add these units to sim.experiments.statistics.UNIT_RANGES: {missing}"
     assert metric_range("cv_backbone") == (0.0, math.inf)
     assert metric_range("coverage_eligible") == (0.0, 1.0)
     assert metric_range("gini_backbone") == (0.0, 1.0)
@@ -49,7 +49,7 @@ def test_cv_band_is_cut_at_zero_and_says_so():
     frame = pd.DataFrame({"metric": "cv_backbone", "year": 1, "value": x})
     with pytest.warns(SmallSampleWarning, match=f"3 replicates, fewer than the {MIN_REPLICATES}"):
         band = replicate_band(frame, ["year"]).iloc[0]
-    _, lo, hi = analysis.t_interval(np.array(x))
+    _, lo, hi = statistics.t_interval(np.array(x))
     assert lo < 0
     assert band["ci_low"] == 0.0 and band["ci_high"] == pytest.approx(hi)
     assert band["clipped"] and band["small_sample"] and band["n"] == 3
@@ -60,7 +60,7 @@ def test_share_band_is_cut_at_one_and_an_unbounded_metric_is_not_cut():
     share = replicate_band(pd.DataFrame({"metric": "coverage_eligible", "year": 1, "value": x}), ["year"]).iloc[0]
     assert share["ci_high"] == 1.0 and share["clipped"] and not share["small_sample"]
     gap = replicate_band(pd.DataFrame({"metric": "achievement_gap", "year": 1, "value": x}), ["year"]).iloc[0]
-    _, lo, hi = analysis.t_interval(np.array(x))
+    _, lo, hi = statistics.t_interval(np.array(x))
     assert (gap["ci_low"], gap["ci_high"]) == (lo, hi) and hi > 1 and not gap["clipped"]
 
 
@@ -109,17 +109,17 @@ def test_replicates_needed_is_the_smallest_count_that_reaches_the_width():
 
 
 def test_sensitivity_base_samples_and_the_minimums():
-    assert analysis.base_samples("sobol", 8 * (3 + 2), 3, False) == 8
-    assert analysis.base_samples("sobol", 64 * (2 * 3 + 2), 3, True) == 64
-    assert analysis.base_samples("morris", 10 * (6 + 1), 6, False) == 10
+    assert statistics.base_samples("sobol", 8 * (3 + 2), 3, False) == 8
+    assert statistics.base_samples("sobol", 64 * (2 * 3 + 2), 3, True) == 64
+    assert statistics.base_samples("morris", 10 * (6 + 1), 6, False) == 10
     assert MIN_SOBOL_BASE >= 64 and MIN_MORRIS_TRAJECTORIES >= 10
 
 
 def test_sensitivity_intervals_are_cut_to_the_index_range():
     table = pd.DataFrame({"parameter": ["q", "e"], "S1": [0.25, 0.5], "S1_conf": [2.3, 0.1],
                           "ST": [0.84, 0.6], "ST_conf": [3.3, 0.1]})
-    sens = analysis.Sensitivity("sobol", table, None, "s", "cv_backbone", "primary", 5, 40, 2, base_samples=8,
-                                warning=analysis.small_sample_note(8, MIN_SOBOL_BASE, "base samples"))
+    sens = statistics.Sensitivity("sobol", table, None, "s", "cv_backbone", "primary", 5, 40, 2, base_samples=8,
+                                warning=statistics.small_sample_note(8, MIN_SOBOL_BASE, "base samples"))
     iv = sens.intervals.set_index(["parameter", "index"])
     assert (iv.loc[("q", "S1"), "ci_low"], iv.loc[("q", "S1"), "ci_high"]) == (0.0, 1.0)
     assert iv.loc[("q", "S1"), "clipped"] and not iv.loc[("e", "ST"), "clipped"]
@@ -144,7 +144,7 @@ def test_a_tiny_sobol_sweep_warns_and_carries_it(tmp_path):
     assert "**Small sample:**" in sens.markdown()
     # the figure draws the cut intervals (an error bar ends at a cut end, or at an estimate that is
     # itself past the range), not SALib's index +/- conf; its title says the sample is small
-    from sim import plots
+    from sim.present import plots
 
     iv = sens.intervals
     assert iv["clipped"].any()
@@ -157,18 +157,18 @@ def test_a_tiny_sobol_sweep_warns_and_carries_it(tmp_path):
 
 
 def test_against_limit_settles_only_a_clear_interval_from_enough_replicates():
-    clear = analysis.against_limit(np.array([0.30, 0.32, 0.31, 0.29, 0.33]), 0.50, "cv_backbone")
+    clear = statistics.against_limit(np.array([0.30, 0.32, 0.31, 0.29, 0.33]), 0.50, "cv_backbone")
     assert clear["below"] and clear["settled"] and clear["needed"] is None
-    few = analysis.against_limit(np.array([0.30, 0.32, 0.31]), 0.50, "cv_backbone")
+    few = statistics.against_limit(np.array([0.30, 0.32, 0.31]), 0.50, "cv_backbone")
     assert few["below"] and not few["settled"] and few["needed"] == MIN_REPLICATES
-    wide = analysis.against_limit(np.array([0.02, 0.70, 0.20, 0.60, 0.10]), 0.50, "cv_backbone")
+    wide = statistics.against_limit(np.array([0.02, 0.70, 0.20, 0.60, 0.10]), 0.50, "cv_backbone")
     assert wide["below"] and not wide["settled"] and wide["ci_low"] == 0.0
     assert wide["needed"] == replicates_needed(np.array([0.02, 0.70, 0.20, 0.60, 0.10]), 0.50 - wide["mean"])
-    above = analysis.against_limit(np.array([0.60, 0.62, 0.61, 0.63, 0.60]), 0.50)
+    above = statistics.against_limit(np.array([0.60, 0.62, 0.61, 0.63, 0.60]), 0.50)
     assert not above["below"] and above["settled"]
 
 
 def test_band_takes_explicit_bounds_for_a_derived_share():
-    b = analysis.band(np.array([0.9, 1.0, 0.5]), bounds=(0.0, 1.0))
+    b = statistics.band(np.array([0.9, 1.0, 0.5]), bounds=(0.0, 1.0))
     assert b["ci_high"] == 1.0 and b["clipped"] and b["small_sample"]
-    assert not analysis.band(np.array([0.9, 1.0, 0.5]))["clipped"]
+    assert not statistics.band(np.array([0.9, 1.0, 0.5]))["clipped"]

@@ -1,4 +1,4 @@
-"""The app (sim/app.py): the page is built and rendered, its controls drive the model, and each
+"""The app (sim/present/app.py): the page is built and rendered, its controls drive the model, and each
 figure is drawn once per year. tests/test_app_browser.py opens it in chromium."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import ipywidgets
 import pytest
 import solara
 
-from sim import app, plots
+from sim.present import app, plots
 
 
 class Spy(app.ExplorerModel):

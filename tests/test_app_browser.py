@@ -1,4 +1,4 @@
-"""The app (sim/app.py) in a real browser: `solara run` in a subprocess, Debian's headless chromium
+"""The app (sim/present/app.py) in a real browser: `solara run` in a subprocess, Debian's headless chromium
 driven by selenium through Debian's chromedriver.
 
 One server and one page serve the tests (each reads the state it starts from). A missing chromium,
@@ -21,7 +21,7 @@ import urllib.request
 import pytest
 from conftest import REPO
 
-from sim import app
+from sim.present import app
 
 pytestmark = pytest.mark.browser  # without chromium: one line, skipped (an error in CI; tests/conftest.py)
 
@@ -53,13 +53,14 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`solara run sim/app.py --production` on a free localhost port; its URL."""
+    """`solara run sim/present/app.py --production` on a free localhost port; its URL."""
     needed()
     port = free_port()
     log = tmp_path_factory.mktemp("solara") / "server.log"
     env = {**os.environ, "MPLBACKEND": "Agg", "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "solara", "run", "sim/app.py", "--production", "--no-open",
+        proc = subprocess.Popen([sys.executable, "-m", "solara", "run", "sim/present/app.py", "--production",
+                                 "--no-open",
                                  "--host", "127.0.0.1", "--port", str(port)],
                                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"

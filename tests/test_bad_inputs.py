@@ -116,7 +116,7 @@ def test_the_roster_control_is_valid_and_runs():
 
 
 def test_the_sweep_control_is_valid():
-    from sim.designs import load_sweep
+    from sim.config.designs import load_sweep
 
     sw = load_sweep(CORPUS / "sweeps" / "ok.yaml")
     assert sw.n_runs == 6
@@ -129,7 +129,7 @@ def test_a_quota_above_the_world_is_capped_with_a_warning(tmp_path):
     """Not an error: validate and run say what will happen (one warning line) and go on; each year
     every eligible teacher is selected, and rotations + unmatched = eligible."""
     import sim
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
 
     path = CORPUS / "sweeps" / "base_ok.yaml"
     big = ["policy.programs.0.quota.min_count=1000000"]
@@ -157,21 +157,21 @@ def test_no_warning_for_a_quota_the_world_can_meet():
 
 
 def test_an_absurd_synthetic_world_is_refused_before_it_is_built(monkeypatch):
-    import sim.experiment
+    import sim.experiments.run
     import sim.world
-    from sim.scenario import ScenarioError, load_scenario
+    from sim.config.scenario import ScenarioError, load_scenario
 
     def never(*args, **kwargs):
         raise AssertionError("the world was built")
 
     monkeypatch.setattr(sim.world, "synthetic_world", never)
     with pytest.raises(ScenarioError, match="256,000,000 teachers is above world.max_teachers"):
-        sim.experiment.run(load_scenario(CORPUS / "scenarios" / "size_absurd.yaml"), years=1)
+        sim.experiments.run.run(load_scenario(CORPUS / "scenarios" / "size_absurd.yaml"), years=1)
 
 
 def test_a_roster_above_max_teachers_is_refused_before_it_is_read(monkeypatch):
     import sim.world
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
 
     def never(*args, **kwargs):
         raise AssertionError("the roster was read")
@@ -186,13 +186,13 @@ def test_a_roster_above_max_teachers_is_refused_before_it_is_read(monkeypatch):
 
 
 def test_synthetic_names_known_before_building_are_the_built_names():
-    """The names the scenario is checked against (sim.presets.synthetic_shape) are exactly those the
+    """The names the scenario is checked against (sim.world.presets.synthetic_shape) are exactly those the
     generator gives, for presets and knobs that change them."""
     import numpy as np
 
-    from sim.presets import synthetic_shape
-    from sim.scenario import World
+    from sim.config.scenario import World
     from sim.world import build_world
+    from sim.world.presets import synthetic_shape
 
     for knobs in ({}, {"preset": "beijing", "districts": 3, "schools_per_district": 6, "teachers_per_school": 8},
                   {"preset": "beijing", "districts": 18, "schools_per_district": 2, "teachers_per_school": 5},
@@ -210,8 +210,8 @@ def test_synthetic_names_known_before_building_are_the_built_names():
 def test_inherited_roster_paths_resolve_from_the_file_that_names_them():
     """rosters/*/scenario.yaml inherit schools.csv from rosters/ok/scenario.yaml: it must be read
     from rosters/ok/, not from the extending file's folder (where it does not exist)."""
-    from sim.presets import roster_paths
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
+    from sim.world.presets import roster_paths
 
     sc = load_scenario(CORPUS / "rosters" / "age_300" / "scenario.yaml")
     schools, teachers = roster_paths(sc)

@@ -1,4 +1,4 @@
-"""The cadre pipeline (sim/cadres.py): leadership posts stay filled, by the configured rules.
+"""The cadre pipeline (sim/core/cadres.py): leadership posts stay filled, by the configured rules.
 
 Before it, cadres disappeared: nobody was promoted into a vacant post (dongcheng_2021: 79
 principals at year 0, 4 at year 10). Each rule of `careers.cadres` has a test that removes or
@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import cadres
 from sim.codes import MOVE_KINDS, ROLES, SCHOOL_LEVELS
-from sim.model import RotationModel
-from sim.scenario import load_scenario
+from sim.config.scenario import load_scenario
+from sim.core import cadres
+from sim.core.model import RotationModel
 from tests.conftest import BASELINE, SCENARIOS, SMALL_BEIJING, SMALL_DONGCHENG, metric_series, scenario
 
 PRINCIPAL = ROLES.index("principal")

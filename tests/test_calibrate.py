@@ -11,8 +11,8 @@ import pytest
 import yaml
 from conftest import REPO
 
-from sim.calibrate import CalibrationError, calibrate, load_calibration
-from sim.executors import Serial
+from sim.experiments.calibrate import CalibrationError, calibrate, load_calibration
+from sim.experiments.executors import Serial
 
 BASE = REPO / "tests" / "data" / "exchange.yaml"
 SMALL = ["world.schools_per_district=10", "world.teachers_per_school=20",
@@ -45,10 +45,10 @@ def target(stat, value, se):
 
 def model_values(folder) -> dict:
     """The statistics' means at the known values, on the calibration's own replicate seeds."""
-    from sim.calibrate import EvalTask, evaluate
-    from sim.designs import override
-    from sim.scenario import load_scenario
-    from sim.targets import Statistic
+    from sim.config.designs import override
+    from sim.config.scenario import load_scenario
+    from sim.config.targets import Statistic
+    from sim.experiments.calibrate import EvalTask, evaluate
 
     cal = load_calibration(write_calibration(folder, {"p": target(PART, 0.5, 0.01)}))
     scenario = load_scenario(BASE, [*SMALL, "run.years=2", *(override(k, v) for k, v in TRUE.items())])
@@ -107,7 +107,7 @@ class KilledAfter:
 
 
 def test_the_same_trials_on_every_executor_and_after_a_kill(tmp_path):
-    from sim.executors import Dask
+    from sim.experiments.executors import Dask
 
     path = write_calibration(tmp_path, {"part": target(PART, 0.5, 0.03), "attr": target(ATTR, 0.05, 0.01)},
                              trials=6, batch=3, startup_trials=3)
@@ -191,14 +191,14 @@ def test_the_command_writes_the_folder_and_prints_the_summary(tmp_path, capsys):
 def test_the_documented_dongcheng_fit_reproduces_3236_and_not_all_staff_in_three_years():
     """docs/calibration.md's Dongcheng fit, on the full world at its best parameters: a model change
     that moves these figures makes the documented fit stale and fails here."""
-    from sim.calibrate import EvalTask, evaluate
-    from sim.designs import _checked
+    from sim.config.designs import checked_scenario
+    from sim.experiments.calibrate import EvalTask, evaluate
 
     cal = load_calibration(REPO / "calibration" / "dongcheng_fit.yaml")
     best = {"policy.programs.district_exchange.quota.min_count": 3893,
             "careers.tenure.history_rate": 0.2984615462591778, "careers.attrition_base": 0.015127205488707732,
             "careers.drift_rate": 0.003357608272637508}
-    scenario = _checked(cal.base_path, cal.point_overrides(best))
+    scenario = checked_scenario(cal.base_path, cal.point_overrides(best))
     stats = tuple((k, s.model_dump_json()) for k, s in cal.statistics().items())
     reps = [evaluate(EvalTask(0, r, s, scenario.model_dump(mode="json"), scenario.source_dir, stats))
             for r, s in enumerate(cal.seeds[:2])]
@@ -214,7 +214,7 @@ def test_the_documented_dongcheng_fit_reproduces_3236_and_not_all_staff_in_three
 def test_force_never_removes_a_file_outside_the_folder_a_crafted_manifest_names(tmp_path):
     import json
 
-    from sim.calibrate import CalibrationError, _prepare
+    from sim.experiments.calibrate import CalibrationError, _prepare
 
     out = tmp_path / "out"
     out.mkdir()
@@ -235,15 +235,15 @@ def test_force_never_removes_a_file_outside_the_folder_a_crafted_manifest_names(
 
 def test_the_fit_report_gives_every_year_of_the_headline_cvs_at_the_best_fit(tmp_path):
     """Recomputed here: the best trial's scenario run again on the calibration's seeds."""
-    from sim.designs import _checked
-    from sim.experiment import simulate
+    from sim.config.designs import checked_scenario
+    from sim.experiments.run import simulate
 
     path = write_calibration(tmp_path, {"part": target(PART, 0.5, 0.03)}, trials=4, years=6,
                              parameters={SHARE: {"low": 0.05, "high": 0.9}})
     calibrate(path, tmp_path / "out", executor=Serial())
     cal = load_calibration(path)
     best = json.loads((tmp_path / "out" / "best.json").read_text())
-    scenario = _checked(cal.base_path, cal.point_overrides(best["parameters"]))
+    scenario = checked_scenario(cal.base_path, cal.point_overrides(best["parameters"]))
     runs = [pd.DataFrame(simulate(scenario, s, scenario.run.years).metric_rows, columns=["year", "metric", "group",
                                                                                         "value"]) for s in cal.seeds]
     m = pd.concat(runs)

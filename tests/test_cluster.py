@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sweep_helpers import INTERRUPTIBLE_RUNS, cli, cli_process, interruptible_sweep, run_files, serial_reference
 
-from sim.experiment import sweep
+from sim.experiments.run import sweep
 
 DASK = Path(sys.executable).with_name("dask")
 STARTUP = 90  # seconds to wait for the scheduler and workers on a busy 2-core machine
@@ -116,7 +116,7 @@ def test_worker_killed_mid_sweep_still_yields_every_run_once(dask_cluster, tmp_p
 
 def test_slurm_job_script_asks_for_what_the_options_say():
     pytest.importorskip("dask_jobqueue")
-    from sim.executors import SlurmOptions, _slurm_cluster
+    from sim.experiments.executors import SlurmOptions, _slurm_cluster
 
     opts = SlurmOptions(jobs=3, cores=2, memory="3GB", walltime="00:20:00", queue="debug",
                         directives=["--nodes=1"], host="127.0.0.1")
@@ -165,9 +165,9 @@ def test_sweep_on_single_node_slurm(tmp_path):
 
 
 def test_sweep_api_with_an_executor_object(tmp_path):
-    """sim.experiment.sweep takes any executor with map_unordered; here one that reverses the order
+    """sim.experiments.run.sweep takes any executor with map_unordered; here one that reverses the order
     of the runs, which must not change a single byte."""
-    from sim.executors import Serial
+    from sim.experiments.executors import Serial
 
     class Reversed(Serial):
         def map_unordered(self, fn, items):
@@ -180,8 +180,8 @@ def test_sweep_api_with_an_executor_object(tmp_path):
 
 
 def test_unreachable_scheduler_is_bad_input_and_writes_nothing(tmp_path):
-    from sim.designs import SweepError
-    from sim.executors import Dask
+    from sim.config.designs import SweepError
+    from sim.experiments.executors import Dask
 
     path = interruptible_sweep(tmp_path)
     with pytest.raises(SweepError, match="tcp://127.0.0.1:1: cannot start or connect"):
@@ -270,7 +270,7 @@ def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, m
 def test_signals_held_while_a_cluster_starts_or_stops_act_once_after():
     """The hold around Cluster start and close: a SIGTERM inside reaches the handler that was there
     before only when the hold ends, once (the last signal received), so close() is never cut short."""
-    from sim.executors import _signals_held
+    from sim.experiments.executors import _signals_held
 
     seen = []
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
@@ -291,7 +291,7 @@ def test_a_cluster_that_does_not_stop_has_its_worker_processes_killed(caplog):
     are killed by pid and the cluster is marked closed, so nothing waits for it again."""
     from distributed.core import Status
 
-    from sim.executors import _close_cluster
+    from sim.experiments.executors import _close_cluster
 
     worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
 

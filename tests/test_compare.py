@@ -13,9 +13,10 @@ from scipy import stats
 from sweep_helpers import SWEEP_BASE, TINY, assert_one_line_error, cli
 
 import sim
-from sim.analysis import PAIRED_TEST, paired_summary, paired_t, t_interval
-from sim.experiment import compare, replicate_seeds
-from sim.scenario import ScenarioError
+from sim.config.scenario import ScenarioError
+from sim.experiments.run import compare
+from sim.experiments.statistics import PAIRED_TEST, paired_summary, paired_t, t_interval
+from sim.seeds import replicate_seeds
 
 SMALL = ("world.schools_per_district=20", "world.teachers_per_school=30")
 POLICY = SWEEP_BASE  # the policy: one district-wide exchange (scenario name 'exchange'), owned by these tests
@@ -189,7 +190,7 @@ def test_compare_markdown_gives_every_year_of_the_cvs_and_their_averages(policy_
 
 
 def test_time_averages_of_a_long_run_have_the_last_five_years():
-    from sim.analysis import time_average_summary
+    from sim.experiments.statistics import time_average_summary
 
     rows = [{"scenario": s, "replicate": r, "seed": r, "year": y, "metric": "cv_backbone", "group": "primary",
              "value": (1.0 if s == "a" else 0.5) + 0.1 * y + 0.01 * r} for s in "ab" for r in range(3)

@@ -19,7 +19,7 @@ TIMEOUT = 5  # seconds for a refused connection to fail
 
 @pytest.fixture(scope="module")
 def local():
-    from sim.executors import Dask
+    from sim.experiments.executors import Dask
 
     with Dask(workers=2) as executor:
         yield executor

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from sweep_helpers import SWEEP_BASE, assert_one_line_error, cli, write_sweep
 from sweep_helpers import TINY as TINY_SETS
 
-from sim.designs import Parameter, SweepError, load_sweep, override
-from sim.experiment import replicate_seeds
-from sim.scenario import load_scenario
+from sim.config.designs import Parameter, SweepError, load_sweep, override
+from sim.config.scenario import load_scenario
+from sim.seeds import replicate_seeds
 
 
 def test_grid_is_the_full_product_of_the_axes(tmp_path):
@@ -196,7 +196,7 @@ def test_example_sweeps_are_valid(path):
      {"kind": "morris", "points": 3}),
 ])
 def test_the_size_known_before_drawing_is_the_size_drawn(tmp_path, parameters, design):
-    from sim.designs import design_size, read_spec, sample
+    from sim.config.designs import design_size, read_spec, sample
 
     path = write_sweep(tmp_path, parameters=parameters, design=design)
     spec = read_spec(path)
@@ -204,13 +204,13 @@ def test_the_size_known_before_drawing_is_the_size_drawn(tmp_path, parameters, d
 
 
 def test_a_design_too_large_is_refused_before_it_is_drawn(tmp_path, monkeypatch):
-    import sim.designs
+    import sim.config.designs
 
     def never(spec):
         raise AssertionError("the design was drawn")
 
-    monkeypatch.setattr(sim.designs, "sample", never)
-    path = write_sweep(tmp_path, design={"kind": "lhs", "points": sim.designs.MAX_POINTS + 1})
+    monkeypatch.setattr(sim.config.designs, "sample", never)
+    path = write_sweep(tmp_path, design={"kind": "lhs", "points": sim.config.designs.MAX_POINTS + 1})
     with pytest.raises(SweepError, match=r"design: 10,001 design points is above the most a sweep may have"):
         load_sweep(path)
     path = write_sweep(tmp_path, design={"kind": "lhs", "points": 2000}, replicates=60)
@@ -253,7 +253,7 @@ def test_every_group_the_metrics_report_is_known_up_front(tmp_path):
     """The groups a sweep may keep are checked against the bases before any run: every group a
     run of a two-district world actually reports must pass that check (and a misspelt one not)."""
     import sim
-    from sim.designs import known_group
+    from sim.config.designs import known_group
 
     path = write_sweep(tmp_path, sets=[*TINY_SETS, "world.districts=2",
                                        "policy.programs.0.scope=city", "policy.programs.0.form=part_time"])

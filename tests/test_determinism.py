@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 from conftest import BASELINE, DONGCHENG, SMALL_BEIJING, SMALL_DONGCHENG, moves_by_year, scenario
 
-from sim.experiment import replicate_seeds, run
-from sim.folders import OutputRefused
-from sim.model import RotationModel, stream_seed
-from sim.store import read_manifest, write_run
+from sim.core.model import RotationModel, stream_seed
+from sim.experiments.run import run
+from sim.present.outputs import write_run
+from sim.seeds import replicate_seeds
+from sim.storage.folders import OutputRefused
+from sim.storage.store import read_manifest
 
 PARQUETS = ("metrics.parquet", "schools.parquet", "moves.parquet")
 

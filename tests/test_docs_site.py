@@ -17,7 +17,7 @@ def test_scenario_reference_is_what_the_schema_gives():
 
 
 def test_every_scenario_key_is_on_the_reference_page():
-    from sim.scenario import Scenario
+    from sim.config.scenario import Scenario
 
     page = (REPO / "docs" / "scenario_reference.md").read_text(encoding="utf-8")
     for section in ("world", "careers", "careers.cadres", "policy", "policy.programs[]", "run"):

@@ -10,9 +10,9 @@ from ema_workbench import Sample, SequentialEvaluator, perform_experiments
 from ema_workbench.analysis import prim
 from sweep_helpers import write_sweep
 
-from sim.ema import ema_model, evaluate, sweep_results
-from sim.experiment import sweep
-from sim.scenario import ScenarioError
+from sim.config.scenario import ScenarioError
+from sim.experiments.ema import ema_model, evaluate, sweep_results
+from sim.experiments.run import sweep
 
 REPO = Path(__file__).resolve().parents[1]
 EXCHANGE = REPO / "tests" / "data" / "exchange.yaml"

@@ -7,7 +7,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from sim.examples import SCENARIOS, find_scenario, scenario_files
+from sim.config.examples import SCENARIOS, find_scenario, scenario_files
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,9 +13,9 @@ import pytest
 from openpyxl import load_workbook
 
 import sim
-import sim.export
-from sim.export import ExportError, export_csv, export_xlsx
-from sim.store import write_run
+import sim.storage.export
+from sim.present.outputs import write_run
+from sim.storage.export import ExportError, export_csv, export_xlsx
 
 REPO = Path(__file__).resolve().parents[1]
 EXCHANGE = REPO / "tests" / "data" / "exchange.yaml"
@@ -72,7 +72,7 @@ def test_an_exported_run_can_still_be_replaced_by_the_same_run(run_folder):
 
 
 def test_a_table_longer_than_a_sheet_is_refused(run_folder, monkeypatch):
-    monkeypatch.setattr(sim.export, "SHEET_ROWS", 5)
+    monkeypatch.setattr(sim.storage.export, "SHEET_ROWS", 5)
     with pytest.raises(ExportError, match="more than a sheet holds.*--csv"):
         export_xlsx(run_folder)
 

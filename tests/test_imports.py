@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import REPO
 
-HEAVY = ("mesa", "pandas", "scipy", "scipy.stats", "networkx", "pyarrow", "matplotlib", "seaborn", "sim.model")
+HEAVY = ("mesa", "pandas", "scipy", "scipy.stats", "networkx", "pyarrow", "matplotlib", "seaborn", "sim.core.model")
 
 PROBE = """
 import atexit, json, sys
@@ -35,7 +35,8 @@ def loaded(tmp_path: Path, *args: str) -> set[str]:
 
 def test_validate_imports_no_model_and_no_heavy_library(tmp_path):
     mods = loaded(tmp_path, "validate", "scenarios/dongcheng_2021.yaml")
-    assert not mods & {"mesa", "pandas", "sim.model", "scipy", "networkx", "pyarrow", "matplotlib", "seaborn"}, mods
+    assert not mods & {"mesa", "pandas", "sim.core.model", "scipy", "networkx", "pyarrow", "matplotlib",
+                       "seaborn"}, mods
 
 
 def test_listing_the_scenarios_imports_nothing_heavy(tmp_path):
@@ -45,7 +46,7 @@ def test_listing_the_scenarios_imports_nothing_heavy(tmp_path):
 def test_a_run_without_figures_imports_no_plotting_library(tmp_path):
     mods = loaded(tmp_path, "run", "scenarios/dongcheng_2021.yaml", "--years", "2", "--quiet", "--no-figures",
                   "--out", str(tmp_path / "out"))
-    assert "sim.model" in mods and "mesa" in mods  # the probe does see what a run imports
+    assert "sim.core.model" in mods and "mesa" in mods  # the probe does see what a run imports
     assert not mods & {"matplotlib", "seaborn", "scipy.stats"}, mods
 
 

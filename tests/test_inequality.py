@@ -13,7 +13,7 @@ from inequality.atkinson import atkinson as pysal_atkinson
 from inequality.gini import Gini
 from inequality.theil import Theil, TheilD
 
-from sim import inequality as ineq
+from sim.metrics import inequality as ineq
 from sim.metrics import official_cv
 
 RNG = np.random.default_rng(20260101)

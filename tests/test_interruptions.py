@@ -30,8 +30,8 @@ import pytest
 from sweep_helpers import INTERRUPTIBLE_RUNS, forget_run, interruptible_sweep, run_files, serial_reference
 
 import sim
-from sim.results import ResultsError
-from sim.store import SCHEMA_VERSION, read_manifest, run_id
+from sim.storage.results import ResultsError
+from sim.storage.store import SCHEMA_VERSION, read_manifest, run_id
 
 REPO = Path(__file__).resolve().parents[1]
 EXCHANGE = REPO / "tests" / "data" / "exchange.yaml"
@@ -303,7 +303,7 @@ def test_full_disk_mid_sweep_keeps_only_complete_run_files(small_disk, tmp_path)
 
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
-    from sim.store import write_run
+    from sim.present.outputs import write_run
 
     res = sim.run(sim.load_scenario(EXCHANGE, [s for s in SMALL if s != "--set"]), years=2)
     out = tmp_path_factory.mktemp("run") / "res"

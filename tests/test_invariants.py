@@ -8,10 +8,10 @@ from conftest import BASELINE, DONGCHENG, ROTATION, SMALL_BEIJING, SMALL_DONGCHE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.agents import Teacher
 from sim.codes import MOVE_KINDS
+from sim.core.agents import Teacher
+from sim.core.model import RotationModel
 from sim.metrics import REGISTRY
-from sim.model import RotationModel
 
 YEARS = 4
 SCOPE_COLUMN = {"group": "group", "school_district": "school_district", "district": "district"}

@@ -12,8 +12,8 @@ import pytest
 from conftest import DONGCHENG
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
-from sim.model import OFFICIAL_BY_LEVEL, RotationModel
-from sim.scenario import ScenarioError, load_scenario
+from sim.config.scenario import ScenarioError, load_scenario
+from sim.core.model import OFFICIAL_BY_LEVEL, RotationModel
 
 SMALL = ["world.schools_per_district=12", "world.teachers_per_school=12", "run.years=3",
          "policy.programs.0.quota.min_count=10"]

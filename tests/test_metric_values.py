@@ -9,8 +9,8 @@ import pytest
 from conftest import DONGCHENG, SMALL_BEIJING, metric_series, moves_by_year, scenario
 
 from sim.codes import DISTRICT_BACKBONE, TIERS
+from sim.core.model import RotationModel
 from sim.metrics import official_cv
-from sim.model import RotationModel
 
 YEARS = 3
 

@@ -10,8 +10,8 @@ from conftest import DONGCHENG, scenario
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.core.model import RotationModel
 from sim.metrics import REGISTRY, official_cv, weighted_cv, weighted_gini
-from sim.model import RotationModel
 
 # ---------------------------------------------------------------------------- official CV
 

@@ -1,7 +1,7 @@
 """The year's inequality metrics share sums between indices and cache them for the year
 (`inequality.Sample`, `YearContext.cache`); that sharing must change no value. Every indicator
 family is checked, value for value (exact equality), against the one-off functions of
-`sim.inequality` on fresh arrays, on small random worlds with the awkward cases: sections
+`sim.metrics.inequality` on fresh arrays, on small random worlds with the awkward cases: sections
 without teachers (quality drops them), indicators that are zero everywhere or at some schools
 (+inf Theil L), equal values, ungrouped schools."""
 
@@ -12,8 +12,8 @@ from functools import partial
 import numpy as np
 import pytest
 
-from sim import inequality as ineq
 from sim.metrics import ALL_INDICATORS, GROUPS, HEADCOUNT_INDICATORS, REGISTRY, YearContext
+from sim.metrics import inequality as ineq
 
 STANDALONE = {
     "mean_<indicator>": ineq.weighted_mean, "cv_<indicator>": ineq.weighted_cv, "gini_<indicator>": ineq.weighted_gini,

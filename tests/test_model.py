@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from conftest import DONGCHENG, ROTATION, SMALL_BEIJING, SMALL_DONGCHENG, metric_series, scenario
 
-from sim.agents import School, Teacher
 from sim.codes import MOVE_KINDS
-from sim.model import HEADLINE, OFFICIAL_BY_LEVEL, RotationModel
-from sim.workforce import Workforce
+from sim.core.agents import School, Teacher
+from sim.core.model import HEADLINE, OFFICIAL_BY_LEVEL, RotationModel
+from sim.core.workforce import Workforce
 
 
 def test_run_for_and_datacollector():

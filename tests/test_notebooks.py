@@ -114,7 +114,7 @@ def test_notebook_runs_shows_its_figures_and_answers(executed, name):
 def test_quickstart_answer_is_the_results(executed):
     """The numbers in notebook 01's answer are those of the same run done here."""
     import sim
-    from sim.analysis import MIN_REPLICATES, t_interval
+    from sim.experiments.statistics import MIN_REPLICATES, t_interval
     from sim.metrics import HIGH_QUALITY_CV
 
     nb, _, _ = executed("01_quickstart.ipynb")
@@ -186,7 +186,8 @@ def test_what_if_says_which_constraint_binds_when_the_quota_doubles(executed):
 
 
 def test_sweep_notebook_says_what_its_sample_cannot_settle(executed):
-    """Its Sobol design (base sample 8, under sim.analysis.MIN_SOBOL_BASE) is said not to settle the ranking."""
+    """Its Sobol design (base sample 8, under sim.experiments.statistics.MIN_SOBOL_BASE) is said not to settle
+    the ranking."""
     nb, _, _ = executed("04_sweep_and_sensitivity.ipynb")
     code = [c for c in nb.cells if c.cell_type == "code"]
     sens = next(c for c in code if "sim.sensitivity(" in c.source)

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from conftest import REPO
 
-from sim.costs import Costs, run_cost
-from sim.executors import Serial
-from sim.optimize import OptimizeError, load_optimisation, non_dominated, optimize
+from sim.experiments.costs import Costs, run_cost
+from sim.experiments.executors import Serial
+from sim.experiments.optimize import OptimizeError, load_optimisation, non_dominated, optimize
 
 BASE = REPO / "tests" / "data" / "sweep_base.yaml"  # one program, 'district_exchange'
 TINY = ["world.schools_per_district=12", "world.teachers_per_school=15",
@@ -111,7 +111,7 @@ def test_no_candidate_meeting_the_constraints_is_said_so(tmp_path, capsys):
 
 
 def test_serial_and_dask_give_identical_outputs(reference, tmp_path):
-    from sim.executors import Dask
+    from sim.experiments.executors import Dask
 
     path, serial, _ = reference
     optimize(path, tmp_path / "dask", executor=Dask(workers=2))
@@ -157,7 +157,7 @@ def test_another_search_in_the_folder_is_refused(reference, tmp_path):
 
 
 def test_cost_prices_beds_classrooms_and_allowance_by_year():
-    from sim.scenario import load_scenario
+    from sim.config.scenario import load_scenario
 
     sc = load_scenario(BASE, [*TINY, "policy.dormitories_per_district=10", "policy.double_teacher.classrooms=2",
                               "policy.allowance=0.5"])

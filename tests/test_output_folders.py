@@ -1,6 +1,6 @@
 """Output folders: `run` and `compare` replace only what teachersim wrote, never a user's files.
 
-Each case here lost data, or wrote somewhere unexpected, before `sim.folders` (issue "Never lose a
+Each case here lost data, or wrote somewhere unexpected, before `sim.storage.folders` (issue "Never lose a
 researcher's files"): a user's folder as --out, `--out .`, a sweep folder, an empty --out, two
 runs into one folder, a kill between the two renames, leftovers of killed runs, planted links.
 """
@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 import sim
-from sim.folders import OutputRefused, check_replaceable, claim
-from sim.store import write_bytes_atomic, write_run
+from sim.present.outputs import write_run
+from sim.storage.folders import OutputRefused, check_replaceable, claim
+from sim.storage.store import write_bytes_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 EXCHANGE = REPO / "tests" / "data" / "exchange.yaml"
@@ -157,21 +158,21 @@ def test_two_runs_started_together_one_wins_one_is_told(tmp_path):
 
 KILLED_WRITE = """
 import os, sys
-import sim, sim.folders, sim.store
+import sim, sim.storage.folders, sim.present.outputs
 from pathlib import Path
 out = Path(sys.argv[1])
 res = sim.run(sim.load_scenario(sys.argv[2], sys.argv[4:]), years=1, reps=1)
 if sys.argv[3] == "between-renames":  # a file system that cannot swap: killed after moving the old aside
-    sim.folders._exchange = lambda a, b: False
+    sim.storage.folders._exchange = lambda a, b: False
     real = os.rename
     def rename(src, dst):
         real(src, dst)
         if Path(dst).name == "result":
             os._exit(9)
-    sim.folders.os.rename = rename
+    sim.storage.folders.os.rename = rename
 else:  # killed after the swap, before the earlier result (now hidden) is removed
-    sim.folders.shutil.rmtree = lambda *a, **k: os._exit(9)
-sim.store.write_run(res, out, figures=False)
+    sim.storage.folders.shutil.rmtree = lambda *a, **k: os._exit(9)
+sim.present.outputs.write_run(res, out, figures=False)
 """
 
 
@@ -218,7 +219,7 @@ def test_write_bytes_atomic_never_writes_through_a_planted_link(tmp_path):
 
 
 def test_a_planted_tmp_link_in_a_sweep_folder_is_refused(tmp_path):
-    from sim.store import replace_atomically
+    from sim.storage.store import replace_atomically
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -270,7 +271,7 @@ def test_counts_past_a_billion_are_refused_before_a_run():
 def test_export_and_resume_never_remove_a_users_tmp_folder(tmp_path, tiny_result):
     from sweep_helpers import write_sweep
 
-    from sim.experiment import sweep
+    from sim.experiments.run import sweep
 
     out = write_run(tiny_result, tmp_path / "r", figures=False)
     (out / "csv" / ".tmp").mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""Every figure of sim.plots, rendered from the frozen results fixture, checked for what it drew.
+"""Every figure of sim.present.plots, rendered from the frozen results fixture, checked for what it drew.
 
 The fixture (tests/data/fixture/, regenerated only on purpose by scripts/make_test_fixture.py)
 holds a small run, a three-scenario comparison and a Sobol sweep, so these tests run no model.
@@ -19,10 +19,10 @@ from conftest import REPO  # noqa: E402
 from matplotlib.collections import LineCollection, PathCollection, PolyCollection, QuadMesh  # noqa: E402
 from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
-from sim import plots  # noqa: E402
-from sim.analysis import sensitivity  # noqa: E402
 from sim.codes import TIERS  # noqa: E402
-from sim.results import load_results  # noqa: E402
+from sim.experiments.statistics import sensitivity  # noqa: E402
+from sim.present import plots  # noqa: E402
+from sim.storage.results import load_results  # noqa: E402
 
 FIXTURE = REPO / "tests" / "data" / "fixture"
 COMPARED = ["baseline_drift", "dongcheng_2021", "china_2014_floor"]
@@ -119,7 +119,7 @@ def test_rotation_activity_counts_rotations_and_coverage(run):
 
 
 def test_term_ends_are_marked_where_rotators_go_home(run):
-    from sim.report import first_term_ends, programs_of
+    from sim.present.report import first_term_ends, programs_of
 
     ends = first_term_ends(programs_of(run.manifest["scenario"]), 4)
     assert ends == [2, 3, 4]  # the fixture's programs have terms of 1-3 years; rotations start in year 1
@@ -365,7 +365,7 @@ def test_sweep_response_separates_a_categorical_grid_axis():
     """A grid of quota x matching rule: one series per rule, set apart, each with its own marker."""
     import pandas as pd
 
-    from sim.html_report import response_hue
+    from sim.present.html_report import response_hue
 
     quota, rule, drift = "policy.programs.0.quota.min_count", "policy.programs.0.matching", "careers.drift_rate"
     rows = [{"point": 2 * q + r, quota: 500 * (q + 1), rule: ("random", "need")[r], drift: 0.01 * (2 * q + r),

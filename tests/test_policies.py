@@ -11,13 +11,13 @@ import pytest
 from conftest import DONGCHENG, ROTATION, SMALL_BEIJING, SMALL_DONGCHENG, metric_series, scenario
 
 from sim.codes import BACKBONE, ROLES, SCHOOL_LEVELS, TIERS
-from sim.model import RotationModel, RunWarning
+from sim.config.scenario import Eligibility, Quota, scenario_from_dict
+from sim.core.model import RotationModel, RunWarning
 from sim.policies import DistrictSelection, NeedMatching
 from sim.policies.eligibility import eligible_mask
 from sim.policies.matching import Constraints
 from sim.policies.priority import priority_order
 from sim.policies.selection import apply_backbone_floor, district_quota
-from sim.scenario import Eligibility, Quota, scenario_from_dict
 
 NINE_YEAR = SCHOOL_LEVELS.index("nine_year")
 
@@ -533,8 +533,8 @@ def test_a_quota_beyond_a_districts_pool_warns_once_per_district():
 def test_share_beyond_mandatory_adds_the_share_to_those_who_must_move():
     """Japan: all at 6 years move, and some (15%) of those between 3 and 6: 30 must move of 100
     eligible, so 30 + ceil(0.15 x 70) = 41, where the larger of the two rules gives 30."""
+    from sim.config.scenario import Quota
     from sim.policies.selection import district_need
-    from sim.scenario import Quota
 
     plain = Quota(share_of_eligible=0.15, mandatory_after_years=6)
     added = Quota(share_of_eligible=0.15, mandatory_after_years=6, share_beyond_mandatory=True)

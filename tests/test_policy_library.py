@@ -23,15 +23,15 @@ import pytest
 from conftest import metric_series, moves_by_year, moves_of_kind
 from scipy.optimize import linear_sum_assignment
 
-import sim.model
+import sim.core.model
 from sim.codes import MOVE_KINDS, SCHOOL_LEVELS, SENIOR_TITLE, TIERS
+from sim.config.scenario import load_scenario, scenario_from_dict
+from sim.core.model import RotationModel
 from sim.metrics import school_table
-from sim.model import RotationModel
 from sim.policies import DistrictSelection, OptimalMatching, PointsMatching, RotationProgram, SchoolSelection
 from sim.policies.eligibility import eligible_mask
 from sim.policies.matching import Constraints, NeedQueues, Needs, best_assignment, points
 from sim.policies.sharing import double_teacher_classrooms
-from sim.scenario import load_scenario, scenario_from_dict
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 DONGCHENG_2021 = SCENARIOS / "dongcheng_2021.yaml"  # the full plan: four programs, 78 classrooms
@@ -301,7 +301,7 @@ def test_transfer_moves_the_home_post_at_once_with_no_term():
     wf = model.workforce
     moves = moves_by_year(model, "rotation")[1]
     assert len(moves) > 10
-    # a cadre beyond the host's leadership posts may then take a vacant post elsewhere (sim.cadres)
+    # a cadre beyond the host's leadership posts may then take a vacant post elsewhere (sim.core.cadres)
     reposted = {mv[1]: mv[3] for mv in moves_by_year(model, "promotion")[1]}
     for _, r, frm, to, *_ in moves:
         assert frm == before[r] != to
@@ -559,7 +559,7 @@ def test_double_teacher_one_classroom_lifts_exactly_the_weakest_compatible_schoo
                                     strongest_away=strongest_away, out=out))
         return out
 
-    monkeypatch.setattr(sim.model, "double_teacher_classrooms", spy)
+    monkeypatch.setattr(sim.core.model, "double_teacher_classrooms", spy)
     # the district exchange sends its strongest first, so strong teachers are often away
     model = _dongcheng_with_classrooms(1, reach=3, strength=0.4, class_size=200,
                                        extra=("policy.programs.3.priority=[strongest_first]",))

@@ -25,12 +25,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from sim.agents import Teacher
 from sim.codes import BACKBONE, MOVE_KINDS, QUALIFICATIONS, ROLES, SUBJECTS, TIERS, TITLES
+from sim.config.scenario import World, scenario_from_dict
+from sim.core.agents import Teacher
+from sim.core.model import RotationModel
 from sim.metrics import REGISTRY
-from sim.model import RotationModel
-from sim.presets import synthetic_shape
-from sim.scenario import World, scenario_from_dict
+from sim.world.presets import synthetic_shape
 
 YEARS = 4
 SCOPE_COLUMN = {"group": "group", "school_district": "school_district", "district": "district"}

@@ -295,7 +295,7 @@ def test_a_wide_table_does_not_widen_the_page(tmp_path):
     itself is never wider than the window (checked in chromium)."""
     import pandas as pd
 
-    from sim.html_report import Report, render, table_html
+    from sim.present.html_report import Report, render, table_html
 
     wide = pd.DataFrame([{f"policy.programs.district_exchange.quota.parameter_{i}": 1000 * i for i in range(14)}
                          | {f"cv_backbone (primary) outcome {i}": "0.512 [0.488, 0.536]" for i in range(8)}])

@@ -21,8 +21,8 @@ import pytest
 from sweep_helpers import assert_one_line_error, cli, run_files, write_sweep
 
 import sim
-from sim.results import ResultsError
-from sim.store import TMP_SUFFIX, read_manifest, run_id, write_run_file
+from sim.storage.results import ResultsError
+from sim.storage.store import TMP_SUFFIX, read_manifest, run_id, write_run_file
 
 GRID = {"kind": "grid"}
 
@@ -224,7 +224,7 @@ def test_a_user_folder_named_tmp_is_not_taken_for_a_leftover(tmp_path):
 
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
-    from sim.store import write_run
+    from sim.present.outputs import write_run
 
     scenario = sim.load_scenario(Path(__file__).parent / "data" / "sweep_base.yaml",
                                  ["world.schools_per_district=12", "world.teachers_per_school=15"])
@@ -349,7 +349,7 @@ def test_a_fifo_in_a_sweep_folder_does_not_hang(copy):
 
 def test_a_changed_design_table_is_named(done, copy):
     """A flipped parameter value in design.parquet would label every metric row wrongly."""
-    from sim.store import parquet_bytes
+    from sim.storage.store import parquet_bytes
 
     table = copy / "design.parquet"
     design = pd.read_parquet(table)
@@ -362,7 +362,7 @@ def test_a_changed_design_table_is_named(done, copy):
 
 @pytest.fixture(scope="module")
 def compare_folder(tmp_path_factory):
-    from sim.store import write_comparison
+    from sim.present.outputs import write_comparison
 
     tiny = ["world.schools_per_district=12", "world.teachers_per_school=15"]
     repo = Path(__file__).resolve().parents[1]

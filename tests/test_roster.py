@@ -456,7 +456,7 @@ def test_write_roster_replaces_a_planted_link_instead_of_writing_through_it(tmp_
 
 
 def test_names_in_a_scenario_are_checked_against_a_chinese_roster_before_the_run(tmp_path):
-    """The check before any work (sim.presets.check_size) reads district names with the same reader."""
+    """The check before any work (sim.config.checks.check_size) reads district names with the same reader."""
     sc = tmp_path / "s.yaml"
     text = (f"extends: {EXAMPLE_ZH / 'roster_example_zh.yaml'}\nname: e\npolicy:\n  programs:\n    - name: x\n"
             "      eligibility: {districts: [DISTRICT]}\n      quota: {min_count: 2}\n")

@@ -17,9 +17,9 @@ import yaml
 from conftest import REPO
 
 from sim.codes import MOVE_KINDS, ROLES, TIERS
-from sim.experiment import simulate
-from sim.scenario import Eligibility, Program, Quota, load_scenario
-from sim.whatif import small_world
+from sim.config.scenario import Eligibility, Program, Quota, load_scenario
+from sim.experiments.run import simulate
+from sim.experiments.whatif import small_world
 
 SEEDS, YEARS = (0, 1), 3
 # (districts, schools per district, teachers per school); None: the preset's districts (Japan's

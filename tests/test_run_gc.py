@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import DONGCHENG, SMALL_DONGCHENG, scenario
 
-from sim.experiment import simulate
+from sim.experiments.run import simulate
 
 
 def small():
@@ -54,7 +54,7 @@ GARBAGE_PROBE = """
 import gc, sys
 sys.path.insert(0, sys.argv[1])
 from conftest import DONGCHENG, SMALL_DONGCHENG, scenario
-from sim.experiment import simulate
+from sim.experiments.run import simulate
 simulate(scenario(DONGCHENG, *SMALL_DONGCHENG), seed=0, years=1)  # first imports: modules and classes are cycles
 gc.collect()
 gc.disable()

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from conftest import BASE, BASELINE, DONGCHENG, DONGCHENG_2021
 
-from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict, scenario_to_yaml
+from sim.config.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict, scenario_to_yaml
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -374,7 +374,7 @@ def _float_fields(model, prefix=""):
     from pydantic import BaseModel
     from pydantic.fields import FieldInfo
 
-    from sim.scenario import _plain_types
+    from sim.config.scenario import _plain_types
 
     for name, info in model.model_fields.items():
         types = _plain_types(info.annotation)
@@ -400,8 +400,8 @@ def test_every_float_at_its_largest_value_keeps_the_metrics_finite():
     import numpy as np
 
     import sim
+    from sim.config.scenario import Careers, Policy, Program
     from sim.metrics import REGISTRY
-    from sim.scenario import Careers, Policy, Program
 
     keys = [*_float_fields(Careers, "careers."), *_float_fields(Policy, "policy."),
             *_float_fields(Program, "policy.programs.0.")]

@@ -151,7 +151,7 @@ def test_written_results_hold_no_pickle(tmp_path):
     import pyarrow.parquet as pq
 
     import sim
-    from sim.store import write_comparison, write_run
+    from sim.present.outputs import write_comparison, write_run
 
     base = REPO / "tests" / "bad_inputs" / "sweeps" / "base_ok.yaml"
     write_run(sim.run(sim.load_scenario(base, TINY), years=1), tmp_path / "run")
@@ -174,8 +174,8 @@ def test_written_results_hold_no_pickle(tmp_path):
 
 @pytest.mark.parametrize("name", ["..", ".", "../x", "x/../../y", "/abs", ".hidden", "a\\b", ""])
 def test_names_that_could_leave_the_results_folder_are_refused(name):
-    from sim.designs import SweepSpec
-    from sim.scenario import ScenarioError, scenario_from_dict
+    from sim.config.designs import SweepSpec
+    from sim.config.scenario import ScenarioError, scenario_from_dict
 
     with pytest.raises(ScenarioError, match="name"):
         scenario_from_dict({"name": name})
@@ -187,7 +187,7 @@ def test_names_that_could_leave_the_results_folder_are_refused(name):
 
 def test_accepted_names_stay_inside_the_results_folder():
     """What the patterns accept is always one plain folder name under results/."""
-    from sim.scenario import scenario_from_dict
+    from sim.config.scenario import scenario_from_dict
 
     results = (REPO / "results").resolve()
     for name in ("dongcheng_2021", "a.b", "x..y", "v1.2-final", "-x", "_"):
@@ -220,7 +220,7 @@ def test_a_local_dask_cluster_listens_on_loopback_only(tmp_path):
     import psutil
 
     import sim
-    from sim.executors import Dask
+    from sim.experiments.executors import Dask
 
     seen = {}
 
@@ -266,8 +266,8 @@ def test_the_yaml_guards_apply_to_every_yaml_string(tmp_path, where, what, text,
     """A 20,000-deep document is refused in one line wherever YAML is read (a scenario file, its
     base, a --set value, a sweep file, an item of a sweep's set: list), and so is an alias bomb in
     the two places the file guard did not cover (--set took 2 GB; the deep file a RecursionError)."""
-    from sim.designs import SweepError, load_sweep
-    from sim.scenario import ScenarioError, load_scenario
+    from sim.config.designs import SweepError, load_sweep
+    from sim.config.scenario import ScenarioError, load_scenario
 
     scenario = tmp_path / "s.yaml"
     sweep = tmp_path / "w.yaml"
@@ -326,8 +326,8 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path, where):
 
 def test_a_scenario_file_over_the_size_limit_is_refused(tmp_path):
     """A scenario or sweep file is a few kilobytes; more than 1,000,000 bytes is refused unread."""
-    from sim.designs import SweepError, load_sweep
-    from sim.scenario import ScenarioError, load_scenario
+    from sim.config.designs import SweepError, load_sweep
+    from sim.config.scenario import ScenarioError, load_scenario
 
     big = tmp_path / "big.yaml"
     big.write_text(f"extends: {BASE}\nname: big\n" + "# padding\n" * 110_000, encoding="utf-8")

@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from sim.store import (
+from sim.storage.store import (
     TMP,
     FolderBusy,
     folder_lock,
@@ -54,7 +54,7 @@ def test_a_run_file_has_its_checksum_in_sha256sum_format(tmp_path):
 
 
 def test_a_run_file_stopped_between_its_renames_leaves_no_checksum_alone(tmp_path, monkeypatch):
-    import sim.store as store
+    import sim.storage.store as store
 
     real = store.os.replace
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from sim.experiment import simulate
-from sim.whatif import small_world
+from sim.experiments.run import simulate
+from sim.experiments.whatif import small_world
 
 DONGCHENG = REPO / "scenarios" / "dongcheng_2021.yaml"
 TEACHER_EFFECT_SD = 0.15  # student SD per SD of teacher quality (HR-2010), the schema default
@@ -81,8 +81,8 @@ def test_a_set_disruption_overrides_the_mapping():
 
 
 def test_achievement_is_a_band_over_radiation_and_the_published_loss():
-    from sim.bands import achievement_band, band_range
-    from sim.experiment import run
+    from sim.experiments.bands import achievement_band, band_range
+    from sim.experiments.run import run
 
     sc = small_world(DONGCHENG, schools_per_district=10, teachers_per_school=20)
     band = achievement_band(sc, years=3, reps=1)
@@ -103,8 +103,8 @@ def test_achievement_is_a_band_over_radiation_and_the_published_loss():
 def test_the_summary_gives_achievement_with_its_band():
     from types import SimpleNamespace
 
-    from sim.experiment import run
-    from sim.report import summary_markdown
+    from sim.experiments.run import run
+    from sim.present.report import summary_markdown
 
     sc = small_world(DONGCHENG, schools_per_district=10, teachers_per_school=20)
     res = run(sc, years=2, reps=1)

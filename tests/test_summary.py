@@ -1,4 +1,4 @@
-"""summary.md (sim/report.py): each headline metric's trajectory, and why CVs rebound, in words.
+"""summary.md (sim/present/report.py): each headline metric's trajectory, and why CVs rebound, in words.
 
 Made from the frozen run fixture (tests/data/fixture/run: dongcheng_2021's programs, 4 years, 3
 replicates), so no model runs; the expected numbers are recomputed here from its metric rows.
@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from sim.report import first_term_ends, headline, programs_of, rebound_words, summary_markdown, terms_sentence
-from sim.results import load_results
-from sim.scenario import Scenario
+from sim.config.scenario import Scenario
+from sim.present.report import first_term_ends, headline, programs_of, rebound_words, summary_markdown, terms_sentence
+from sim.storage.results import load_results
 
 FIXTURE = REPO / "tests" / "data" / "fixture" / "run"
 

@@ -28,9 +28,10 @@ from sweep_helpers import (
 )
 
 import sim
-from sim.designs import load_sweep
-from sim.experiment import replicate_metrics, replicate_seeds, sweep
-from sim.store import run_id
+from sim.config.designs import load_sweep
+from sim.experiments.run import replicate_metrics, sweep
+from sim.seeds import replicate_seeds
+from sim.storage.store import run_id
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +135,7 @@ def test_a_different_sweep_is_refused_in_the_same_folder(tiny, tmp_path):
 
 
 def test_a_run_that_raises_is_recorded_and_the_others_complete(tmp_path, monkeypatch):
-    import sim.experiment as experiment
+    import sim.experiments.run as experiment
 
     path = write_sweep(tmp_path, parameters={"careers.drift_rate": {"values": [0.01, 0.02, 0.03]}},
                        design={"kind": "grid"}, replicates=2)
@@ -268,7 +269,7 @@ def test_sensitivity_command_writes_table_and_figure(sobol_sweep):
     (("--outcome", "rotations", "--scenario", "x"), "--scenario x: not a base"),
 ])
 def test_sensitivity_requests(sobol_sweep, args, fragment):
-    from sim.analysis import AnalysisError
+    from sim.experiments.statistics import AnalysisError
 
     kw = {"--group": "group", "--year": "year", "--scenario": "scenario"}
     options = {kw[k]: (int(v) if k == "--year" else v) for k, v in zip(args[2::2], args[3::2], strict=True)}
@@ -301,7 +302,7 @@ def test_sensitivity_needs_every_design_point(sobol_sweep, tmp_path):
     shutil.copytree(sobol_sweep, partial)
     os.remove(partial / "runs" / f"{run_id('exchange', 3, 0)}.parquet")
     forget_run(partial, run_id("exchange", 3, 0))  # never run, rather than deleted
-    from sim.analysis import AnalysisError
+    from sim.experiments.statistics import AnalysisError
 
     with pytest.raises(AnalysisError, match="1 of 32 design points have no result"):
         sim.sensitivity(partial, "rotations")

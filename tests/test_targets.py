@@ -8,7 +8,7 @@ import math
 import pytest
 from conftest import REPO
 
-from sim.targets import Statistic, Target, TargetsError, load_targets
+from sim.config.targets import Statistic, Target, TargetsError, load_targets
 
 CALIBRATION = REPO / "calibration"
 

@@ -1,4 +1,4 @@
-"""Tenure accounting (sim/tenure.py): how rotation time counts toward years at the home school,
+"""Tenure accounting (sim/core/tenure.py): how rotation time counts toward years at the home school,
 and the rotation history a run starts with.
 
 Before, years at the school restarted both when a rotator left and when they came home, with no
@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.model import RotationModel
-from sim.scenario import ScenarioError, load_scenario
+from sim.config.scenario import ScenarioError, load_scenario
+from sim.core.model import RotationModel
 from tests.conftest import DONGCHENG, DONGCHENG_2021, SMALL_DONGCHENG, metric_series, moves_by_year, scenario
 
 ONE_YEAR = ("policy.programs.0.term_years_min=1", "policy.programs.0.term_years_max=1",

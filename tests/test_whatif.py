@@ -1,4 +1,4 @@
-"""sim.whatif: small worlds with scaled quotas, one lever at a time, first years under a limit."""
+"""sim.experiments.whatif: small worlds with scaled quotas, one lever at a time, first years under a limit."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from conftest import SCENARIOS
 
-from sim.scenario import ScenarioError, load_scenario
-from sim.whatif import LEVERS, first_year_below, small_world, vary
+from sim.config.scenario import ScenarioError, load_scenario
+from sim.experiments.whatif import LEVERS, first_year_below, small_world, vary
 
 DONGCHENG = SCENARIOS / "dongcheng_2021.yaml"
 

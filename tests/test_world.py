@@ -11,9 +11,9 @@ import pytest
 from conftest import BASELINE, REPO, SMALL_BEIJING, scenario
 
 from sim.codes import SCHOOL_LEVELS, TIERS
-from sim.model import RotationModel
-from sim.presets import check_size
-from sim.scenario import ScenarioError
+from sim.config.checks import check_size
+from sim.config.scenario import ScenarioError
+from sim.core.model import RotationModel
 from sim.world import RosterError, build_world, expected_teachers, read_roster, write_roster
 
 ROSTER = REPO / "tests" / "data" / "roster"

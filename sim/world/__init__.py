@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.presets import PRESETS, data_rows, expected_teachers, roster_file
+from sim.world.presets import PRESETS, data_rows, expected_teachers, roster_file
 from sim.world.roster import RosterError, read_roster, write_roster
 from sim.world.synthetic import steady_tenures, synthetic_world
 from sim.world.system import SchoolSystem, build_graph

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, SUBJECTS, TIERS
-from sim.presets import Preset
+from sim.world.presets import Preset
 from sim.world.system import SchoolSystem, norm_posts
 
 # Share of non-leading schools in each tier (rural, weak, ordinary, strong), by district type.

@@ -1,0 +1,259 @@
+"""Careers: ageing, retirement, attrition, voluntary drift, hiring, learning and promotion.
+
+Each function takes the model and works on the Workforce arrays for all teachers at once;
+random draws come from the model's named streams and are indexed by teacher row, so a change in
+the rotation policy does not re-randomise who retires, leaves or learns (common random numbers).
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+
+from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, SENIOR_TITLE, TIERS
+from sim.core import tenure
+from sim.world.synthetic import SUBJECT_SHARES, WOMEN_SHARE
+
+MIN_EXPERIENCE_FOR_TITLE = (0, 1, 5, 12, 20)  # years of experience before each title (rough norms)
+BASE_SATISFACTION = 0.75
+# SD of teacher quality of the synthetic presets' initial staff (dongcheng 0.160, china 0.176): the
+# unit used when a roster gives every teacher the same quality (no spread to measure)
+QUALITY_SD_REFERENCE = 0.16
+# the published range of the loss per full turnover of a grade's teachers, student SDs in math
+# (sources.md: RONFELDT-2013): the ends of the achievement band (metrics achievement_low/high)
+TURNOVER_EFFECT_RANGE = (0.06, 0.10)
+
+
+def quality_scale(wf) -> tuple[float, float]:
+    """Mean and SD of the initial staff's quality: the model's own unit, which the published
+    effects (in student SDs) are mapped to (ODD 7.9, 7.12)."""
+    q = wf.quality[wf.active_rows()]
+    sd = float(q.std()) if len(q) > 1 else 0.0
+    return (float(q.mean()) if len(q) else 1.0), (sd if sd > 1e-6 else QUALITY_SD_REFERENCE)
+
+
+def disruption_per_turnover(c, quality_sd: float, effect_sd: float | None = None) -> float:
+    """Quality units lost per unit turnover share: the published loss in student SDs per full
+    turnover (`turnover_effect_sd`, or `effect_sd`) x quality units per student SD (the staff's
+    quality SD / `teacher_effect_sd`); `careers.disruption` when set overrides the mapping."""
+    if c.disruption is not None and effect_sd is None:
+        return c.disruption
+    return (c.turnover_effect_sd if effect_sd is None else effect_sd) * quality_sd / c.teacher_effect_sd
+
+
+def age_one_year(model) -> None:
+    """A year older and more experienced; a year of hardship service for those on rotation or
+    at a rural or weak school (it counts for Korean points and for title rules)."""
+    wf = model.workforce
+    a = wf.active
+    wf.age[a] += 1
+    wf.experience[a] += 1
+    wf.years_at_school[tenure.accrues(model)] += 1  # not while away under careers.tenure pause
+    hard = a & ((wf.term_end >= 0) | (model.world.schools["tier"][wf.host] <= TIERS.index("weak")))
+    wf.hardship_years[hard] += 1
+
+
+def retirements(model) -> np.ndarray:
+    """Rows that reach retirement age this year."""
+    wf = model.workforce
+    return np.flatnonzero(wf.active & (wf.age >= model.config.careers.retirement_age))
+
+
+def attrition(model) -> np.ndarray:
+    """Rows that leave this year for other reasons; the hazard rises at rural and weak posts,
+    with long commutes and with dissatisfaction."""
+    c = model.config.careers
+    wf = model.workforce
+    rows = wf.active_rows()
+    tier = model.world.schools["tier"][wf.host[rows]]
+    hazard = (c.attrition_base
+              + c.attrition_rural_extra * (tier == TIERS.index("rural"))
+              + c.attrition_weak_extra * (tier == TIERS.index("weak"))
+              + c.attrition_commute_per_hour * np.maximum(wf.commute[rows] - 45.0, 0.0) / 60.0
+              + c.attrition_dissatisfaction * (1.0 - wf.satisfaction[rows]))
+    u = model.stream("attrition").random(wf.n)[rows]
+    return rows[u < hazard]
+
+
+def voluntary_drift(model) -> int:
+    """Teachers at home for long enough seek a post at a stronger school of their district with a
+    vacancy; stronger teachers succeed more often and choose first. Returns the number moved."""
+    c = model.config.careers
+    wf = model.workforce
+    s = model.world.schools
+    rng = model.stream("drift")
+    u = rng.random(wf.n)
+    pick = rng.random(wf.n)
+    rows = np.flatnonzero(wf.active & (wf.term_end < 0) & (wf.years_at_school >= c.drift_min_years)
+                          & ((wf.role == 0) | (not c.cadres.pipeline)))  # the bureau appoints cadres
+    p = c.drift_rate * np.exp(c.drift_quality_selection * (wf.quality[rows] - 1.0))
+    movers = rows[u[rows] < p]
+    movers = movers[np.argsort(-wf.quality[movers], kind="stable")]
+    vacancies = s["norm"] - model.home_posts()
+    district, tier = s["district"].tolist(), s["tier"].tolist()
+    # the stronger schools of the district that fit the teacher's level, by (district, tier, level)
+    pools: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+    # the open ones and their cumulative choice shares, by pool and which of them are open
+    choices: dict[tuple, tuple[list[int], list[float]]] = {}
+    dest = np.full(len(movers), -1, dtype=np.int64)
+    for i, (home, level, draw) in enumerate(zip(wf.school[movers].tolist(), wf.level[movers].tolist(),
+                                                pick[movers].tolist(), strict=True)):
+        key = (district[home], tier[home], level)
+        if key not in pools:
+            pool = np.flatnonzero((s["district"] == key[0]) & (s["tier"] > key[1])
+                                  & ((s["level"] == level) | (s["level"] == SCHOOL_LEVELS.index("nine_year"))))
+            pools[key] = pool, np.exp(s["tier"][pool].astype(float))
+        pool, pool_weight = pools[key]
+        open_ = vacancies[pool] > 0
+        seen = (key, open_.tobytes())
+        if seen not in choices:
+            weight = pool_weight[open_]
+            choices[seen] = pool[open_].tolist(), (np.cumsum(weight) / weight.sum()).tolist()
+        cand, cdf = choices[seen]
+        if not cand:
+            continue
+        h = cand[min(bisect.bisect_right(cdf, draw), len(cand) - 1)]  # as np.searchsorted(side="right")
+        vacancies[h] -= 1
+        vacancies[home] += 1
+        dest[i] = h
+    model.transfer_posts(movers[dest >= 0], dest[dest >= 0], "drift")
+    return int(np.sum(dest >= 0))
+
+
+def hire(model) -> np.ndarray:
+    """Fill vacancies (norm minus home posts) with new teachers; rural districts and rural
+    schools fill only a share of theirs. Returns the new rows."""
+    c = model.config.careers
+    s = model.world.schools
+    rng = model.stream("hiring")
+    vacancies = np.maximum(s["norm"] - model.home_posts(), 0)
+    rural = (model.world.district_types[s["district"]] == DISTRICT_TYPES.index("rural")) \
+        | (s["tier"] == TIERS.index("rural"))
+    fill = np.where(rural, c.hire_fill_rural, c.hire_fill_urban)
+    n_hire = np.floor(vacancies * fill + rng.random(len(vacancies))).astype(np.int64)
+    n_hire = np.minimum(n_hire, vacancies)
+    if c.hire_placement == "weak_first":
+        # each district recruits as many as before, but fills weak and rural schools' vacancies first
+        budget = np.bincount(s["district"], weights=n_hire, minlength=len(model.world.district_names)).astype(int)
+        n_hire = np.zeros_like(n_hire)
+        for i in np.lexsort([np.arange(len(vacancies)), s["tier"]]):
+            d = s["district"][i]
+            n_hire[i] = min(vacancies[i], budget[d])
+            budget[d] -= n_hire[i]
+    school = np.repeat(np.arange(len(n_hire)), n_hire)
+    k = len(school)
+    if k == 0:
+        return school
+    share_primary = s["enrol_primary"][school] / (s["enrol_primary"][school] + s["enrol_junior"][school])
+    level = (rng.random(k) >= share_primary).astype(np.int64)
+    subject = (rng.random(k)[:, None] < np.cumsum(SUBJECT_SHARES)).argmax(axis=1)
+    values = dict(
+        school=school, host=school, level=level, subject=subject,
+        qualification=np.where(rng.random(k) < c.new_hire_above_qualification, 2, 1),
+        age=22 + rng.integers(0, 6, k),
+        quality=np.clip(rng.normal(c.new_hire_quality, c.new_hire_quality_sd, k), 0.1, model.quality_max),
+        home_x=s["x"][school] + rng.normal(0, 3.0, k), home_y=s["y"][school] + rng.normal(0, 3.0, k),
+        arrived=np.full(k, model.year), hired=np.full(k, model.year), woman=rng.random(k) < WOMEN_SHARE,
+    )
+    if c.hire_placement == "training_first":
+        # a new teacher first trains at the leading school of the post's group, then takes the post
+        leader_of = {int(g): i for i, g in enumerate(s["group"]) if s["leading"][i] and g >= 0}
+        lead = np.array([leader_of.get(int(g), -1) for g in s["group"][school]], dtype=np.int64)
+        train = (lead >= 0) & (lead != school)
+        values["host"] = np.where(train, lead, school)
+        values["term_end"] = np.where(train, model.year + c.training_years, -1)
+        values["program"] = np.where(train, len(model.programs), -1)
+    return model.add_teachers(values)
+
+
+def learn(model) -> None:
+    """Experience curve, peer effect toward the host school's mean, and radiation: learning from
+    the backbone rotators present at the host, closing part of the gap to their quality (never
+    beyond it); quality stays under the ceiling `model.quality_max`."""
+    c = model.config.careers
+    wf = model.workforce
+    rows = wf.active_rows()
+    host = wf.host[rows]
+    q = wf.quality[rows]
+    n_s = model.world.n_schools
+    staff = np.bincount(host, minlength=n_s)
+    mean_q = np.bincount(host, weights=q, minlength=n_s) / np.maximum(staff, 1)
+    lrows, lschool, lshare = wf.load()
+    away = (wf.term_end[lrows] >= 0) & (lschool != wf.school[lrows])  # the part of a rotator's load at a host
+    w = lshare * away * (wf.backbone[lrows] >= 2)
+    bb_rot = np.bincount(lschool, weights=w, minlength=n_s)
+    bb_q = np.divide(np.bincount(lschool, weights=w * wf.quality[lrows], minlength=n_s), bb_rot,
+                     out=np.zeros(n_s), where=bb_rot > 0)  # mean quality of the visiting backbone rotators
+    gain = (c.learning_rate * 0.5 ** (wf.experience[rows] / c.learning_halflife)
+            + c.peer_effect * (mean_q[host] - q)
+            + c.radiation * np.minimum(bb_rot / np.maximum(staff, 1), 1.0)[host] * np.maximum(bb_q[host] - q, 0.0))
+    # bounded: never above the ceiling (a teacher who starts above it keeps, but does not add to, the start)
+    wf.quality[rows] = np.clip(q + gain, 0.1, np.maximum(q, model.quality_max))
+
+
+def promote(model) -> dict[str, int]:
+    """Title and backbone steps; chances rise with quality and, as Beijing's rules say, after a
+    rotation."""
+    c = model.config.careers
+    wf = model.workforce
+    rows = wf.active_rows()
+    u_title = model.stream("title").random(wf.n)[rows]
+    u_bb = model.stream("backbone").random(wf.n)[rows]
+    q = wf.quality[rows]
+    boost = 1.0 + c.rotation_counts_for_promotion * (wf.n_rotations[rows] + wf.past_rotations[rows] > 0)
+    # prestige schools nominate more of their staff for titles and backbone selection
+    boost = boost * np.exp(c.prestige_in_promotion * (model.world.schools["tier"][wf.school[rows]] - 2))
+    title = wf.title[rows]
+    exp = wf.experience[rows]
+    nxt = np.minimum(title + 1, len(MIN_EXPERIENCE_FOR_TITLE) - 1)
+    can = (title < 4) & (exp >= np.array(MIN_EXPERIENCE_FOR_TITLE)[nxt])
+    need = model.config.policy.title_requires_rotation_years  # Ningxia / Wuhan rule
+    if need:
+        can &= (nxt != SENIOR_TITLE) | (wf.hardship_years[rows] >= need)
+    p_title = np.where(title == 0, 1.0, c.title_promotion * np.exp(2.0 * (q - 1.0)) * boost)
+    p_title = np.where(title == 3, p_title * 0.05, p_title)
+    up = rows[can & (u_title < p_title)]
+    wf.title[up] += 1
+    bb = wf.backbone[rows]
+    p_bb = c.backbone_promotion * np.exp(4.0 * (q - 1.1)) * boost
+    p_bb = np.where(bb == 2, p_bb * 0.15, np.where(bb == 0, p_bb * 2.0, p_bb))
+    step = (bb < 3) & (exp >= 5) & (u_bb < p_bb)
+    wf.backbone[rows[step]] = np.where(bb[step] == 0, 1, bb[step] + 1)
+    return {"title_promotions": len(up), "backbone_promotions": int(step.sum())}
+
+
+def update_commute_and_satisfaction(model) -> None:
+    """Commute from where the teacher lives to the schools taught at (a part-timer's weighted by
+    load); rotators with the longest commutes get the district's rotation dormitory beds, which
+    cut their commute. Satisfaction falls with commutes past the tolerated length and while
+    adapting to a rotation post, and rises with the rotation allowance."""
+    c = model.config.careers
+    pol = model.config.policy
+    wf = model.workforce
+    s = model.world.schools
+    rows = wf.active_rows()
+
+    def minutes(school):
+        dist = np.hypot(wf.home_x[rows] - s["x"][school], wf.home_y[rows] - s["y"][school])
+        return c.commute_fixed_minutes + c.commute_minutes_per_km * dist
+
+    commute = minutes(wf.host[rows])
+    part = wf.part_host[rows] >= 0
+    if part.any():
+        share = wf.part_share[rows]
+        commute = np.where(part, (1 - share) * commute + share * minutes(np.maximum(wf.part_host[rows], 0)), commute)
+    rotating = wf.term_end[rows] >= 0
+    wf.dormitory[rows] = False
+    if pol.dormitories_per_district:
+        district = s["district"][wf.host[rows]]
+        for d in np.unique(district[rotating]):
+            cand = np.flatnonzero(rotating & (district == d) & (commute > pol.dormitory_commute_minutes))
+            beds = cand[np.argsort(-commute[cand], kind="stable")][: pol.dormitories_per_district]
+            wf.dormitory[rows[beds]] = True
+            commute[beds] = pol.dormitory_commute_minutes
+    wf.commute[rows] = commute
+    sat = (BASE_SATISFACTION
+           - 0.25 * np.maximum(commute - c.dissatisfaction_commute_minutes, 0.0) / 60.0
+           - 0.05 * rotating + pol.allowance * rotating)
+    wf.satisfaction[rows] = np.clip(sat, 0.0, 1.0)

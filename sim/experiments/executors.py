@@ -1,0 +1,255 @@
+"""Where runs execute: this process, a local Dask cluster, an existing Dask scheduler, or Slurm.
+
+Every executor calls the same task function on the same tasks, so results never depend on
+where a run executed or how many workers there were (the seeds come from the tasks). An
+executor yields `(task, result, error)` as tasks finish, in any order. It keeps only a bounded
+window of tasks in flight, so the client's memory does not grow with the number of runs.
+
+Dask survives killed workers on its own: the scheduler reschedules a lost worker's tasks (up to
+`distributed.scheduler.allowed-failures` times, then KilledWorker), `retries=` covers other
+transient errors, and an adaptive Slurm cluster submits new jobs to replace lost ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+LOCAL_HOST = "127.0.0.1"  # a local cluster listens on loopback only
+logger = logging.getLogger(__name__)
+CLOSE_TIMEOUT = 20.0  # seconds for a cluster to stop on its own before its worker processes are killed
+
+
+def machine_workers() -> int:
+    """The number of CPUs this process may use: the default size of a local cluster."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Serial:
+    """Runs tasks one after another in this process (no Dask): the reference every executor matches."""
+
+    def __enter__(self) -> Serial:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def describe(self) -> str:
+        return "serial (this process)"
+
+    def map_unordered(self, fn: Callable, items: Iterable) -> Iterator[tuple[Any, Any, BaseException | None]]:
+        for item in items:
+            try:
+                result = fn(item)
+            except Exception as exc:  # the task function records its own failures; this is a last guard
+                yield item, None, exc
+            else:
+                yield item, result, None
+
+
+@dataclass
+class SlurmOptions:
+    """A Slurm cluster through dask-jobqueue: adaptive, between 1 and `jobs` jobs at a time."""
+
+    jobs: int = 2  # most jobs at once; lost jobs are replaced while runs are pending
+    cores: int = 1  # per job: one single-threaded worker process per core
+    memory: str = "2GB"  # per job
+    walltime: str = "01:00:00"
+    queue: str | None = None  # the partition
+    account: str | None = None
+    directives: list[str] = field(default_factory=list)  # extra `#SBATCH` options, e.g. "--nodes=1"
+    host: str | None = None  # where the scheduler listens; None: dask-jobqueue's choice (this host's address)
+    log_directory: str | None = None
+
+
+class Dask:
+    """Runs tasks on Dask: a local cluster (default, `sim.experiments.local_cluster`), an existing scheduler, or
+    a SLURMCluster."""
+
+    def __init__(self, workers: int | None = None, address: str | None = None,
+                 slurm: SlurmOptions | None = None, retries: int = 2, window: int | None = None,
+                 connect_timeout: float = 30.0):
+        if sum(x is not None for x in (workers, address, slurm)) > 1:
+            raise ValueError("give at most one of workers, address, slurm")
+        self.workers = workers
+        self.address = address
+        self.slurm = slurm
+        self.retries = retries
+        self.window = window
+        self.connect_timeout = connect_timeout
+        self.cluster = None
+        self.client = None
+
+    def describe(self) -> str:
+        if self.address:
+            return f"dask scheduler {self.address}"
+        if self.slurm:
+            return f"slurm via dask-jobqueue (up to {self.slurm.jobs} jobs x {self.slurm.cores} cores)"
+        return f"local dask cluster ({self.workers or machine_workers()} workers on {LOCAL_HOST})"
+
+    def __enter__(self) -> Dask:
+        # A signal while the cluster starts or stops is held until that step ends (each is bounded),
+        # then acts: interrupting Dask there leaves a half-started or half-closed cluster, whose
+        # next close() waits forever.
+        with _signals_held() as held:
+            try:
+                self._start()
+            except BaseException:
+                self._stop()
+                raise
+            if held:
+                self._stop()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with _signals_held():
+            self._stop()
+
+    def _start(self) -> None:
+        from dask.distributed import Client
+
+        if self.address:
+            try:
+                self.client = Client(self.address, timeout=self.connect_timeout)
+            except (TypeError, ValueError, RuntimeError) as exc:  # TLS settings missing or refused, a bad address
+                raise ConnectionError(f"{exc} (Dask's TLS settings: docs/cluster.md)") from None
+        elif self.slurm:
+            self.cluster = _slurm_cluster(self.slurm)
+            self.cluster.adapt(minimum_jobs=1, maximum_jobs=self.slurm.jobs)
+            self.client = Client(self.cluster, timeout=self.connect_timeout)
+        else:
+            from sim.experiments.local_cluster import local_cluster
+
+            self.cluster = local_cluster(self.workers or machine_workers(), LOCAL_HOST)
+            self.client = Client(self.cluster, timeout=self.connect_timeout, security=self.cluster.security)
+
+    def _stop(self) -> None:
+        """Close the client and the cluster, at most once; worker processes still there after
+        CLOSE_TIMEOUT are killed."""
+        client, self.client = self.client, None
+        cluster, self.cluster = self.cluster, None
+        if client is not None:
+            with contextlib.suppress(OSError):  # a timeout or a lost scheduler: nothing left to close
+                client.close(timeout=CLOSE_TIMEOUT)
+        if cluster is not None:
+            _close_cluster(cluster)
+
+    def _window(self) -> int:
+        if self.window:
+            return self.window
+        if self.slurm:
+            return max(8, 4 * self.slurm.jobs * self.slurm.cores)
+        threads = sum(self.client.nthreads().values())
+        return max(8, 4 * threads)
+
+    def map_unordered(self, fn: Callable, items: Iterable) -> Iterator[tuple[Any, Any, BaseException | None]]:
+        from dask.distributed import as_completed
+
+        todo = iter(items)
+        pending: dict[str, Any] = {}
+        done = as_completed()
+
+        def submit_next() -> bool:
+            for item in todo:
+                future = self.client.submit(fn, item, pure=False, retries=self.retries)
+                pending[future.key] = item
+                done.add(future)
+                return True
+            return False
+
+        for _ in range(self._window()):
+            if not submit_next():
+                break
+        for future in done:
+            item = pending.pop(future.key)
+            try:
+                result, error = future.result(), None
+            except Exception as exc:  # KilledWorker after too many lost workers, a cancelled future, ...
+                result, error = None, exc
+            future.release()
+            submit_next()
+            yield item, result, error
+
+
+@contextlib.contextmanager
+def running(executor, error: type[Exception]):
+    """Enter `executor` for the body and always leave it; a failure to start or connect (a missing
+    extra, an unreachable scheduler) becomes one line of `error`, the caller's bad-input class."""
+    try:
+        executor.__enter__()
+    except ImportError as exc:
+        raise error(str(exc)) from None
+    except (OSError, TimeoutError) as exc:
+        raise error(f"{executor.describe()}: cannot start or connect: {exc}") from None
+    try:
+        yield executor
+    finally:
+        executor.__exit__(None, None, None)
+
+
+@contextlib.contextmanager
+def _signals_held(signals=(signal.SIGINT, signal.SIGTERM)):
+    """Record SIGINT and SIGTERM instead of acting on them, then deliver the last one received to
+    the handler that was there before (the CLI's raises KeyboardInterrupt). Only the main thread
+    can set handlers; elsewhere nothing is held."""
+    held: list[int] = []  # the signals received, in order
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in signals:
+            handler = signal.getsignal(sig)
+            # None: a handler not set from Python, which cannot be put back; SIG_IGN: nothing to hold
+            if handler not in (None, signal.SIG_IGN):
+                previous[sig] = signal.signal(sig, lambda signum, frame: held.append(signum))
+    try:
+        yield held
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if held:
+            signal.raise_signal(held[-1])
+
+
+def _close_cluster(cluster) -> None:
+    """Close a cluster within CLOSE_TIMEOUT; if it does not stop, kill its worker processes."""
+    from distributed.core import Status
+
+    try:
+        cluster.close(timeout=CLOSE_TIMEOUT)
+    except Exception as exc:  # a timeout, or a worker or job that failed to stop
+        pids = [getattr(w, "pid", None) for w in getattr(cluster, "workers", {}).values()]
+        pids = [pid for pid in pids if pid]  # a nanny's worker process; Slurm jobs have none
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        if pids:
+            cluster.status = Status.closed  # so that Dask's exit hook does not wait for it again
+            logger.warning("the Dask cluster did not stop within %.0f s (%s); its worker processes were killed",
+                           CLOSE_TIMEOUT, type(exc).__name__)
+        else:
+            logger.warning("the Dask cluster did not stop within %.0f s (%s); check for jobs still queued",
+                           CLOSE_TIMEOUT, type(exc).__name__)
+
+
+def _slurm_cluster(opts: SlurmOptions):
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError:
+        raise ImportError("Slurm needs dask-jobqueue: pip install 'teachersim[cluster]'") from None
+    scheduler_options = {"dashboard_address": None}
+    if opts.host:
+        scheduler_options["host"] = opts.host
+    return SLURMCluster(cores=opts.cores, processes=opts.cores, memory=opts.memory, walltime=opts.walltime,
+                        queue=opts.queue, account=opts.account, job_extra_directives=list(opts.directives),
+                        python=sys.executable, scheduler_options=scheduler_options,
+                        log_directory=opts.log_directory, worker_extra_args=["--no-dashboard"],
+                        silence_logs="error")

@@ -1,0 +1,660 @@
+"""Running a scenario: replicates with paired seeds, collected into tidy frames.
+
+Replicate seeds come from the root seed through `numpy.random.SeedSequence`, so replicate i has
+the same seed in every scenario run with the same root (common random numbers), and every row
+of every frame records its replicate and seed.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from sim.codes import MOVE_KINDS, SCHOOL_LEVELS, TIERS
+from sim.config.checks import check_size
+from sim.config.scenario import Scenario, ScenarioError, load_scenario
+from sim.seeds import replicate_seeds
+
+if TYPE_CHECKING:
+    from sim.core.model import RotationModel
+
+
+@dataclass
+class RunResult:
+    """What a run produced: tidy frames plus what the manifest needs."""
+
+    scenario: Scenario
+    metrics: pd.DataFrame
+    schools: pd.DataFrame
+    moves: pd.DataFrame
+    seeds: list[int]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        return {"metrics": self.metrics, "schools": self.schools, "moves": self.moves}
+
+
+@contextmanager
+def collector_paused():
+    """Python's cyclic garbage collector off for the block. Building and running a model makes
+    hundreds of thousands of long-lived objects (a Beijing run: 120,000 agents), and each full
+    collection walks all of them again, 3 or 4 times a run, for garbage the model does not make
+    (its objects are freed by reference counting; a Beijing run's peak memory is the same with
+    the collector off). The earlier state is restored in a `finally`, so a notebook's process
+    is left as it was, also when the run fails."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def simulate(scenario: Scenario, seed: int, years: int, on_year=None) -> RotationModel:
+    """One replicate's model after `years` steps."""
+    from sim.core.model import RotationModel  # Mesa: imported when a run starts, so bad input is refused quickly
+
+    with collector_paused():
+        model = RotationModel(scenario, rng=seed)
+        for _ in range(years):
+            model.step()
+            if on_year is not None:
+                on_year()
+    return model
+
+
+def run_replicate(scenario: Scenario, replicate: int, seed: int, years: int,
+                  on_year=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One replicate as (metrics, schools, moves) frames."""
+    model = simulate(scenario, seed, years, on_year)
+    head = {"scenario": scenario.name, "replicate": replicate, "seed": seed}
+    metrics = pd.DataFrame(model.metric_rows, columns=["year", "metric", "group", "value"])
+    s = model.world.schools
+    n_s = model.world.n_schools
+    school_parts = []
+    for year, frame in enumerate(model.school_rows):
+        part = pd.DataFrame(frame)
+        part.insert(0, "school", np.arange(n_s))
+        part.insert(0, "year", year)
+        school_parts.append(part)
+    schools = pd.concat(school_parts, ignore_index=True)
+    idx = schools["school"].to_numpy()
+    schools.insert(2, "name", pd.Categorical(np.asarray(model.world.school_names)[idx]))
+    schools.insert(3, "district", pd.Categorical(np.asarray(model.world.district_names)[s["district"][idx]]))
+    schools.insert(4, "level", pd.Categorical(np.asarray(SCHOOL_LEVELS)[s["level"][idx]], categories=SCHOOL_LEVELS))
+    schools.insert(5, "tier", pd.Categorical(np.asarray(TIERS)[s["tier"][idx]], categories=TIERS))
+    schools.insert(6, "enrolment", (s["enrol_primary"] + s["enrol_junior"])[idx])
+    log = model.move_log.columns()
+    moves = pd.DataFrame(log)
+    moves["kind"] = pd.Categorical.from_codes(log["kind"], categories=MOVE_KINDS)
+    moves["program"] = np.asarray(model.move_log.programs, dtype=object)[log["program"]]
+    out = []
+    for df in (metrics, schools, moves):
+        for i, (k, v) in enumerate(head.items()):
+            df.insert(i, k, v)
+        out.append(df)
+    return tuple(out)
+
+
+def with_run(scenario: Scenario, **updates) -> Scenario:
+    """The scenario with its `run` section updated (None values ignored) and validated again."""
+    updates = {k: v for k, v in updates.items() if v is not None}
+    if not updates:
+        return scenario
+    scenario = scenario.model_copy(update={"run": scenario.run.model_copy(update=updates)})
+    try:
+        return Scenario.model_validate(scenario.model_dump() | {"source_dir": scenario.source_dir})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ScenarioError(f"{where}: {err['msg']} (got {err.get('input')!r})") from None
+
+
+def run(scenario: Scenario | str | Path, years: int | None = None, reps: int | None = None,
+        seed: int | None = None, overrides: tuple[str, ...] = (), progress: bool = False) -> RunResult:
+    """Run a scenario's replicates and return tidy frames (the same the CLI writes).
+
+    Args:
+        scenario: a Scenario or the path of a scenario file.
+        years: simulated years (overrides the scenario's `run.years`).
+        reps: replicates (overrides `run.replicates`).
+        seed: the root seed (overrides `run.seed`).
+        overrides: `dotted.key=value` items, as `--set` on the command line (paths only).
+        progress: show a tqdm progress bar.
+
+    Example:
+        >>> res = run("scenarios/dongcheng_2021.yaml", years=5, reps=2)
+        >>> res.metrics.query("metric == 'cv_backbone' and group == 'primary'")
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario, overrides)
+    scenario = with_run(scenario, years=years, replicates=reps, seed=seed)
+    check_size(scenario)
+    r = scenario.run
+    seeds = replicate_seeds(r.seed, r.replicates)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=r.replicates * r.years, unit="year", desc=scenario.name)
+    parts: list[tuple] = []
+    t0 = time.perf_counter()
+    try:
+        for i, s in enumerate(seeds):
+            parts.append(run_replicate(scenario, i, s, r.years, on_year=bar.update if bar else None))
+    finally:
+        if bar is not None:
+            bar.close()
+    elapsed = time.perf_counter() - t0
+    frames = [pd.concat([p[k] for p in parts], ignore_index=True) for k in range(3)]
+    return RunResult(scenario, *frames, seeds=seeds, timings={"simulate_seconds": round(elapsed, 3)})
+
+
+def scenario_from_json(data: dict, source_dir: str) -> Scenario:
+    """Rebuild a resolved scenario sent to another process (its source_dir is not part of the dump)."""
+    scenario = Scenario.model_validate(data)
+    scenario.source_dir = source_dir
+    return scenario
+
+
+def replicate_metrics(scenario: Scenario, replicate: int, seed: int) -> pd.DataFrame:
+    """One replicate's tidy metric rows only (what compare and sweeps keep), as `run` writes them."""
+    model = simulate(scenario, seed, scenario.run.years)
+    metrics = pd.DataFrame(model.metric_rows, columns=["year", "metric", "group", "value"])
+    for i, (k, v) in enumerate({"scenario": scenario.name, "replicate": replicate, "seed": seed}.items()):
+        metrics.insert(i, k, v)
+    return metrics
+
+
+# ------------------------------------------------------------------------------------- compare
+
+DEFAULT_OUTCOMES = ("cv_quality:all", "cv_backbone:primary", "cv_backbone:junior", "cv_senior_title:primary",
+                    "cv_senior_title:junior", "achievement_gap:all", "rotations:all")
+DEFAULT_COMPARE_REPS = 10
+
+
+@dataclass(frozen=True)
+class ReplicateTask:
+    """One replicate of one scenario of a comparison, sendable to another process."""
+
+    index: int  # the scenario's position in the comparison
+    scenario: dict
+    source_dir: str
+    replicate: int
+    seed: int
+
+
+def replicate_task(task: ReplicateTask) -> pd.DataFrame:
+    return replicate_metrics(scenario_from_json(task.scenario, task.source_dir), task.replicate, task.seed)
+
+
+@dataclass
+class Comparison:
+    """Paired scenario comparison: every replicate's metrics and the paired statistics."""
+
+    scenarios: list[Scenario]
+    baseline: str
+    seeds: list[int]
+    outcomes: list[tuple[str, str]]
+    at: list[int]
+    metrics: pd.DataFrame  # every metric of every scenario and replicate (tidy)
+    trajectories: pd.DataFrame  # paired statistics of the outcomes for every year
+    table: pd.DataFrame  # the trajectories at the chosen years
+    timings: dict[str, float] = field(default_factory=dict)
+    averages: pd.DataFrame = field(default_factory=pd.DataFrame)  # time averages: the run, its last 5 years
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.scenarios]
+
+    def markdown(self) -> str:
+        from sim.experiments.statistics import comparison_markdown
+
+        return comparison_markdown(self.table, self.baseline, len(self.seeds), self.scenarios[0].run.seed,
+                                   self.trajectories, self.averages)
+
+
+def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, years: int | None = None,
+            seed: int | None = None, baseline: str | None = None, outcomes: list[str] | None = None,
+            at: list[int] | None = None, overrides: tuple[str, ...] = (), workers: int | None = None,
+            progress: bool = False) -> Comparison:
+    """Run scenarios on the same paired seeds and compare each with the baseline.
+
+    Args:
+        scenarios: Scenarios or scenario files (at least two, with different names).
+        reps: paired replicates (default 10); replicate i has the same seed in every scenario.
+        years: simulated years (default: the baseline's `run.years`).
+        seed: the root seed (default: the baseline's `run.seed`).
+        baseline: a scenario's name or file (default: the first).
+        outcomes: `metric` (every group) or `metric:group` (default DEFAULT_OUTCOMES).
+        at: the years reported in `table` (default: the last year).
+        overrides: `dotted.key=value` items applied to every scenario file.
+        workers: run the replicates on a local Dask cluster of this many workers (default: serially).
+        progress: show a tqdm progress bar.
+
+    Example:
+        >>> cmp = compare(["scenarios/baseline_drift.yaml", "scenarios/dongcheng_2021.yaml"], reps=5, years=5)
+        >>> cmp.table[["metric", "group", "scenario", "mean", "diff", "diff_ci_low", "diff_ci_high"]]
+    """
+    from sim.experiments.executors import Dask, Serial
+    from sim.experiments.statistics import paired_summary, parse_outcome, time_average_summary
+    from sim.metrics import REGISTRY
+
+    resolved, b = compared_scenarios(scenarios, reps, years, seed, baseline, overrides)
+    names = [s.name for s in resolved]
+    reps, years, seed = resolved[b].run.replicates, resolved[b].run.years, resolved[b].run.seed
+    wanted = [parse_outcome(o) for o in (outcomes or DEFAULT_OUTCOMES)]
+    for metric, _ in wanted:
+        if metric not in REGISTRY:
+            raise ScenarioError(f"--outcome {metric}: unknown metric (see docs/metrics.md)")
+    at = sorted(set(at)) if at else [years]
+    bad = [y for y in at if not 0 <= y <= years]
+    if bad:
+        raise ScenarioError(f"--at {bad[0]}: not a simulated year (0..{years})")
+    seeds = replicate_seeds(seed, reps)
+    tasks = [ReplicateTask(i, s.model_dump(mode="json"), s.source_dir, rep, sd)
+             for i, s in enumerate(resolved) for rep, sd in enumerate(seeds)]
+    parts: dict[tuple[int, int], pd.DataFrame] = {}
+    t0 = time.perf_counter()
+    executor = Dask(workers=workers) if workers else Serial()
+    with executor, _bar(progress, len(tasks), "compare", "run") as bar:
+        for task, frame, error in executor.map_unordered(replicate_task, tasks):
+            if error is not None:
+                raise error
+            parts[(task.index, task.replicate)] = frame
+            bar.update()
+    metrics = pd.concat([parts[k] for k in sorted(parts)], ignore_index=True)
+    elapsed = time.perf_counter() - t0
+    pairs = _expand_outcomes(metrics, wanted, names[b])
+    kept = metrics[metrics["metric"].isin({m for m, _ in pairs})]
+    trajectories = paired_summary(kept, pairs, names[b], names)
+    table = trajectories[trajectories["year"].isin(at)].reset_index(drop=True)
+    averages = time_average_summary(kept, pairs, names[b], names)
+    return Comparison(resolved, names[b], seeds, pairs, at, metrics, trajectories, table,
+                      {"simulate_seconds": round(elapsed, 3)}, averages)
+
+
+def compared_scenarios(scenarios: list[Scenario | str | Path], reps: int | None = None,
+                       years: int | None = None, seed: int | None = None, baseline: str | None = None,
+                       overrides: tuple[str, ...] = ()) -> tuple[list[Scenario], int]:
+    """The scenarios a comparison runs (loaded, with the shared reps, years and seed) and the
+    baseline's index: what `compare` runs and what its result folder records."""
+    loaded = [s if isinstance(s, Scenario) else load_scenario(s, overrides) for s in scenarios]
+    if len(loaded) < 2:
+        raise ScenarioError("compare needs at least two scenarios")
+    names = [s.name for s in loaded]
+    for n in names:
+        if names.count(n) > 1:
+            raise ScenarioError(f"two scenarios are both named {n!r}; give one another `name:`")
+    b = _baseline_index(scenarios, names, baseline)
+    reps = DEFAULT_COMPARE_REPS if reps is None else reps
+    if reps < 2:
+        raise ScenarioError(f"reps: a paired comparison needs at least 2 replicates, got {reps}")
+    years = loaded[b].run.years if years is None else years
+    seed = loaded[b].run.seed if seed is None else seed
+    resolved = [with_run(s, years=years, replicates=reps, seed=seed) for s in loaded]
+    for s in resolved:
+        check_size(s)
+    return resolved, b
+
+
+def _baseline_index(given: list, names: list[str], baseline: str | None) -> int:
+    if baseline is None:
+        return 0
+    if baseline in names:
+        return names.index(baseline)
+    for i, g in enumerate(given):
+        if not isinstance(g, Scenario) and Path(g).resolve() == Path(baseline).resolve():
+            return i
+    raise ScenarioError(f"--baseline {baseline}: not one of the scenarios ({', '.join(names)})")
+
+
+def _expand_outcomes(metrics: pd.DataFrame, wanted: list[tuple[str, str | None]],
+                     baseline: str) -> list[tuple[str, str]]:
+    """`metric` without a group stands for every group the metric reports; unknown groups are errors."""
+    base = metrics[metrics["scenario"] == baseline]
+    pairs: list[tuple[str, str]] = []
+    for metric, group in wanted:
+        groups = list(dict.fromkeys(base.loc[base["metric"] == metric, "group"].astype(str)))
+        if group is None:
+            pairs += [(metric, g) for g in groups if (metric, g) not in pairs]
+        elif group in groups:
+            if (metric, group) not in pairs:
+                pairs.append((metric, group))
+        else:
+            raise ScenarioError(f"--outcome {metric}:{group}: {metric} has no group {group!r} "
+                                f"(it has {', '.join(groups) or 'none'})")
+    return pairs
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, **kw) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _bar(show: bool, total: int, desc: str, unit: str, initial: int = 0):
+    if not show:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True)
+
+
+# --------------------------------------------------------------------------------------- sweep
+
+
+@dataclass(frozen=True)
+class SweepTask:
+    """One run of a sweep, sendable to a worker: it needs nothing but the output folder."""
+
+    folder: str
+    run_id: str
+    scenario: dict  # the resolved scenario of the design point
+    source_dir: str
+    point: int
+    replicate: int
+    seed: int
+    outcomes: tuple[str, ...]
+    groups: tuple[str, ...] | None
+    fingerprint: str  # of the sweep, recorded in the run file (a file of another sweep is told apart)
+
+
+def sweep_task(task: SweepTask) -> dict:
+    """Run one sweep run wherever it is scheduled and write its result file atomically.
+
+    The tidy rows of the kept outcomes go to runs/<run id>.parquet (with its checksum file); a run that raises writes
+    failed/<run id>.json (error and traceback) instead. Only a small status record goes back to
+    the client, so its memory does not grow with the number of runs.
+    """
+    import traceback
+
+    from sim.storage.store import FAILED, write_json_atomic, write_run_file
+
+    folder = Path(task.folder)
+    failed = folder / FAILED / f"{task.run_id}.json"
+    t0 = time.perf_counter()
+    try:
+        scenario = scenario_from_json(task.scenario, task.source_dir)
+        model = simulate(scenario, task.seed, scenario.run.years)
+        rows = [r for r in model.metric_rows
+                if r[1] in task.outcomes and (task.groups is None or r[2] in task.groups)]
+        if not rows:
+            raise ValueError(f"no rows for outcomes {list(task.outcomes)} in groups {list(task.groups or [])}")
+        frame = pd.DataFrame(rows, columns=["year", "metric", "group", "value"])
+        head = {"scenario": scenario.name, "point": task.point, "replicate": task.replicate, "seed": task.seed}
+        for i, (k, v) in enumerate(head.items()):
+            frame.insert(i, k, v)
+        write_run_file(frame, folder, task.run_id, task.fingerprint)
+    except Exception as exc:
+        record = failure_record(task, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        write_json_atomic(record, failed, folder)
+        return {"run": task.run_id, "status": "failed", "error": record["error"]}
+    failed.unlink(missing_ok=True)
+    return {"run": task.run_id, "status": "done", "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def failure_record(task: SweepTask, error: str, trace: str = "") -> dict:
+    return {"run": task.run_id, "scenario": task.scenario.get("name"), "point": task.point,
+            "replicate": task.replicate, "seed": task.seed, "error": error, "traceback": trace}
+
+
+@dataclass
+class SweepSummary:
+    """What a sweep session did: counts over the whole sweep and this session's share."""
+
+    out: Path
+    name: str
+    total: int  # runs in the sweep
+    present: int  # already done before this session (skipped)
+    ran: int  # run in this session
+    failed_now: int  # of those, failed
+    done: int  # result files in the folder at the end
+    failed: int  # failed records in the folder at the end
+    seconds: float
+    executor: str
+    failures: list[tuple[str, str]] = field(default_factory=list)  # the first few (run, error)
+    redone: list[str] = field(default_factory=list)  # "file: problem" of each corrupt or missing run run again
+
+    @property
+    def missing(self) -> int:
+        return self.total - self.done - self.failed
+
+    def line(self) -> str:
+        redone = f"; {len(self.redone)} corrupt or missing were run again" if self.redone else ""
+        return (f"sweep {self.name}: {self.total} runs: {self.done} done, {self.failed} failed, {self.missing} missing "
+                f"(this session ran {self.ran}, {self.failed_now} failed; {self.present} were already done{redone}) "
+                f"in {self.seconds:.1f} s on {self.executor}; results in {self.out}/")
+
+
+def sweep(path: str | Path, out: str | Path | None = None, *, workers: int | None = None,
+          scheduler: str | None = None, slurm=None, serial: bool = False, resume: bool = False,
+          progress: bool = False, executor=None) -> SweepSummary:
+    """Run a sweep file: every (base, design point, replicate) not yet done, one Parquet file each.
+
+    Args:
+        path: the sweep file (YAML).
+        out: the result folder (default results/<sweep name>). Rerunning the same sweep into it
+            runs only what is missing (or failed); a different sweep there is refused.
+        workers: size of the local Dask cluster (default: this machine's CPUs).
+        scheduler: address of an existing Dask scheduler instead.
+        slurm: a `sim.experiments.executors.SlurmOptions` to run on Slurm through dask-jobqueue instead.
+        serial: run in this process, without Dask.
+        resume: insist that the folder already holds this sweep.
+        progress: a tqdm bar with counts, failures and an ETA.
+        executor: an executor object (overrides the above; for tests and embedding).
+
+    Raises SweepError (bad sweep file or folder) before anything is written.
+
+    Example:
+        >>> summary = sweep("sweeps/dongcheng_quota_grid.yaml", out="results/quota", workers=2)
+        >>> sim.load_results("results/quota").metrics
+    """
+    from sim.config.designs import SweepError, load_sweep
+    from sim.experiments.executors import Dask, Serial, running
+    from sim.storage.store import FolderBusy, check_writable, folder_lock
+
+    sw = load_sweep(path)
+    if out is not None and not str(out).strip():
+        raise SweepError("--out: empty path; give a folder name")
+    out = Path(out) if out is not None else Path("results") / sw.spec.name
+    try:
+        check_writable(out)
+    except OSError as exc:
+        raise SweepError(f"--out {out}: {exc}") from None
+    previous = _existing_sweep(out, sw, resume)
+    if executor is None:
+        executor = Serial() if serial else Dask(workers=workers, address=scheduler, slurm=slurm)
+    with running(executor, SweepError):
+        try:
+            with folder_lock(out):
+                return _run_sweep(sw, out, executor, previous, progress)
+        except FolderBusy as exc:
+            raise SweepError(str(exc)) from None
+
+
+def _existing_sweep(out: Path, sw, resume: bool) -> dict | None:
+    """The manifest of the same sweep already in `out`, None for a new folder; else SweepError.
+
+    A folder holding only what a sweep stopped before its first file leaves (its lock, a .tmp
+    with at most the half-written manifest or design table) counts as new, so the same command
+    can start it again.
+    """
+    from sim.config.designs import SweepError
+    from sim.storage.store import LOCK, TMP, read_manifest
+
+    def first_write(p: Path) -> bool:
+        return p.is_file() and not p.is_symlink() and p.name.startswith(("manifest.json.", "design.parquet."))
+
+    def leftover(p: Path) -> bool:
+        return p.name == LOCK or (p.name == TMP and p.is_dir() and not p.is_symlink()
+                                  and all(first_write(e) for e in p.iterdir()))
+
+    if not out.exists() or all(leftover(p) for p in out.iterdir()):
+        if resume:
+            raise SweepError(f"{out}: --resume: no sweep there to resume")
+        return None
+    if not (out / "manifest.json").exists() and not (out / "manifest.json").is_symlink():
+        raise SweepError(f"{out}: folder is not empty and holds no sweep; choose another --out")
+    try:
+        manifest = read_manifest(out)
+    except ValueError as exc:
+        raise SweepError(f"{exc}; choose another --out") from None
+    kind = manifest.get("kind", "run")
+    if kind != "sweep":
+        raise SweepError(f"{out}: holds a teachersim {kind if isinstance(kind, str) else 'result'}, not a sweep; "
+                         "choose another --out")
+    if manifest.get("fingerprint") != sw.fingerprint():
+        raise SweepError(f"{out}: holds a different sweep ({manifest.get('name', 'another sweep')}); "
+                         "choose another --out")
+    return manifest
+
+
+def _run_sweep(sw, out: Path, executor, previous: dict | None, progress: bool) -> SweepSummary:
+    import hashlib
+    import logging
+
+    from sim.config.designs import SweepError
+    from sim.storage.results import ResultsError, check_sweep, one_line
+    from sim.storage.store import (
+        FAILED,
+        RUNS,
+        clear_tmp,
+        parquet_bytes,
+        provenance,
+        replace_atomically,
+        write_json_atomic,
+    )
+
+    clear_tmp(out)
+    session = provenance() | {"executor": executor.describe()}
+    manifest = _sweep_manifest(sw, (previous or {}).get("sessions", []) + [session])
+    design = parquet_bytes(sw.design_frame())
+    manifest["design"]["sha256"] = hashlib.sha256(design).hexdigest()
+    try:
+        found = check_sweep(out, manifest | {"done_runs": (previous or {}).get("done_runs", [])})
+    except ResultsError as exc:
+        raise SweepError(str(exc)) from None
+    if found.foreign:
+        raise SweepError(one_line(out, found.foreign))
+    redone = sorted(found.bad.values())
+    for problem in redone:
+        logging.getLogger("teachersim").warning("teachersim: warning: %s; running it again", problem)
+    _record_status(manifest, found, sw.n_runs)
+    try:  # the manifest first: whatever else lands in the folder, the same command resumes it
+        write_json_atomic(manifest, out / "manifest.json", out)
+        replace_atomically(out, out / "design.parquet", lambda tmp: tmp.write_bytes(design))
+        (out / RUNS).mkdir(exist_ok=True)
+        (out / FAILED).mkdir(exist_ok=True)
+    except BaseException:
+        clear_tmp(out)
+        raise
+
+    present = len(found.done)
+    done_now: set[str] = set()
+    t0 = time.perf_counter()
+    ran = failed_now = 0
+    failures: list[tuple[str, str]] = []
+    interrupted = True
+    try:
+        with _bar(progress, sw.n_runs, sw.spec.name, "run", initial=present) as bar:
+            bar.set_postfix(failed=0)
+            tasks = _sweep_tasks(sw, out, found.done)
+            for task, status, error in executor.map_unordered(sweep_task, tasks):
+                if error is not None:  # the worker could not record it (e.g. killed too often)
+                    status = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+                    if not (out / RUNS / f"{task.run_id}.parquet").exists():
+                        write_json_atomic(failure_record(task, status["error"]), out / FAILED / f"{task.run_id}.json",
+                                          out)
+                ran += 1
+                if status["status"] == "failed":
+                    failed_now += 1
+                    if len(failures) < 5:
+                        failures.append((task.run_id, status["error"]))
+                    bar.set_postfix(failed=failed_now)
+                else:
+                    done_now.add(task.run_id)
+                bar.update()
+        interrupted = False
+    finally:
+        try:  # stop the workers first (a no-op when done), so no run lands after the manifest counts the folder
+            executor.__exit__(None, None, None)
+        finally:
+            final = check_sweep(out, manifest, trusted=found.done | done_now)
+            elapsed = time.perf_counter() - t0
+            session |= {"seconds": round(elapsed, 3), "present_before": present, "ran": ran, "failed": failed_now,
+                        "interrupted": interrupted}
+            _record_status(manifest, final, sw.n_runs)
+            write_json_atomic(manifest, out / "manifest.json", out)
+            clear_tmp(out)
+    return SweepSummary(out, sw.spec.name, sw.n_runs, present, ran, failed_now, len(final.done), len(final.failed),
+                        round(elapsed, 3), executor.describe(), failures, redone)
+
+
+def _record_status(manifest: dict, found, total: int) -> None:
+    """The counts and the finished runs, from what the folder holds (checked), in the manifest."""
+    done, failed = len(found.done), len(found.failed)
+    manifest["status"] = {"done": done, "failed": failed, "missing": total - done - failed}
+    manifest["done_runs"] = sorted(found.done)
+
+
+def _sweep_tasks(sw, out: Path, done: set[str]):
+    """The runs still to do, built one at a time (the scenario is loaded once per design point)."""
+    from sim.storage.store import run_id
+
+    key, scenario, dump = None, None, None
+    fingerprint = sw.fingerprint()
+    for base, point, rep, seed in sw.runs():
+        rid = run_id(base.name, point, rep)
+        if rid in done:
+            continue
+        if key != (base.name, point):
+            key, scenario = (base.name, point), sw.scenario(base, point)
+            dump = scenario.model_dump(mode="json")
+        yield SweepTask(str(out), rid, dump, scenario.source_dir, point, rep, seed,
+                        tuple(sw.spec.outcomes), tuple(sw.spec.groups) if sw.spec.groups else None, fingerprint)
+
+
+def _sweep_manifest(sw, sessions: list[dict]) -> dict:
+    from sim.storage.store import SCHEMA_VERSION
+
+    d = sw.spec.design
+    salib = None
+    if d.kind in ("sobol", "morris"):
+        salib = {"method": d.kind, "problem": sw.salib_problem(), "second_order": d.second_order,
+                 "levels": d.levels or 4, "points": d.points, "seed": d.seed}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "sweep",
+        "name": sw.spec.name,
+        "description": sw.spec.description,
+        "sweep_file": str(sw.path.resolve()),
+        "fingerprint": sw.fingerprint(),
+        "spec": sw.spec.model_dump(mode="json"),
+        "bases": [{"name": b.name, "path": str(b.path), "scenario": b.scenario.model_dump(mode="json")}
+                  for b in sw.bases],
+        "root_seed": sw.seed,
+        "seeds": sw.seeds,
+        "design": {"kind": d.kind, "parameters": sw.parameters, "n_points": len(sw.points), "salib": salib,
+                   "points": sw.points, "table": "design.parquet"},
+        "runs": {"total": sw.n_runs, "file": "runs/<scenario>__p<point:06d>__r<replicate:04d>.parquet",
+                 "columns": ["scenario", "point", "replicate", "seed", "year", "metric", "group", "value"],
+                 "checksum": "runs/<run>.parquet.sha256", "failed": "failed/<run>.json"},
+        "sessions": sessions,
+    }

@@ -1,0 +1,1 @@
+"""Presentation layer: figures, summaries, the HTML report and the interactive app."""

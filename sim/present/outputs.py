@@ -1,0 +1,49 @@
+"""A result folder as a user gets it: the data that `sim.storage.store` writes plus what this
+layer makes for reading it (figures, the summary, a roster run's map). Storage never imports
+figures; this module hands them over."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sim.storage.store import write_comparison_folder, write_run_folder
+
+
+def write_run(result, out: str | Path, figures: bool = True, force: bool = False) -> Path:
+    """Write a RunResult to `out` with its figures (unless `figures` is False), summary.md and,
+    for a roster run, graph.json; return the folder (`write_run_folder` says when it is replaced)."""
+    from sim.present.html_report import GRAPH_FILE, graph_json
+    from sim.present.report import summary_markdown
+
+    def extra(tmp: Path) -> list[Path]:
+        listed = []
+        if figures:
+            from sim.present.plots import save_run_figures
+            listed += save_run_figures(result.metrics, tmp / "figures", result.scenario)
+        graph = graph_json(result)  # a roster run's map for the report, while its roster files are at hand
+        if graph is not None:
+            (tmp / GRAPH_FILE).write_bytes(graph)
+            listed.append(tmp / GRAPH_FILE)
+        (tmp / "summary.md").write_text(summary_markdown(result), encoding="utf-8")  # not in the manifest
+        return listed
+
+    return write_run_folder(result, out, extra, force)
+
+
+def write_comparison(comparison, out: str | Path, figures: bool = True, force: bool = False) -> Path:
+    """Write a Comparison to `out` with its two figures (unless `figures` is False)."""
+    pngs = {}
+    if figures:
+        import io
+
+        import matplotlib.pyplot as plt
+
+        from sim.present.plots import compare_differences, compare_trajectories
+
+        for name, make in (("trajectories", compare_trajectories), ("differences", compare_differences)):
+            fig = make(comparison.trajectories, comparison.baseline)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+            plt.close(fig)
+            pngs[f"figures/{name}.png"] = buf.getvalue()
+    return write_comparison_folder(comparison, out, pngs, force)

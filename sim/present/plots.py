@@ -1,0 +1,858 @@
+"""Figures: each a function from tidy frames to a matplotlib Figure (seaborn styled).
+
+Imported only where figures are made, so the command line stays quick to start. Runs:
+`cv_trajectories`, `cv_by_scenario`, `rotation_activity`, `coverage_curves`, `lorenz_curves`,
+`flow_heatmap`, `quality_by_tier`, `network_map` (the place graph with flows); comparisons:
+`compare_trajectories`, `compare_differences`, `difference_forest`; sweeps: `sweep_response`,
+`sensitivity_bars`. Each test in tests/test_plots.py renders one from a frozen fixture.
+
+The two figures every run writes (`cv_trajectories`, `rotation_activity`) are drawn with
+matplotlib alone in seaborn's look (`RUN_THEME`), so `teachersim run` does not import seaborn
+(and through it scipy.stats): about 1.2 s of a 3 s run. The other figures import seaborn on
+first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib
+
+
+def _in_jupyter_kernel() -> bool:
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
+if not _in_jupyter_kernel():  # files are drawn off-screen; a notebook keeps its inline backend
+    matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib import MatplotlibDeprecationWarning, cycler  # noqa: E402
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter  # noqa: E402
+
+from sim.codes import TIERS  # noqa: E402
+from sim.metrics import BASIC_CV, HIGH_QUALITY_CV, INDICATORS, REGISTRY  # noqa: E402
+
+
+class _Seaborn:
+    """seaborn, imported on first use (it costs about 1.2 s to import, scipy.stats included)."""
+
+    def __getattr__(self, name: str):
+        return getattr(importlib.import_module("seaborn"), name)
+
+
+sns = _Seaborn()
+
+# seaborn's "deep" palette and its whitegrid style at notebook context (what
+# `sns.set_theme(style="whitegrid", context="notebook")` sets), as a plain rc dict; all but
+# "image.cmap" ("rocket", a colormap seaborn registers), which line figures do not use
+DEEP = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974",
+        "#64b5cd"]
+RUN_THEME = {
+    "axes.prop_cycle": cycler(color=DEEP), "figure.facecolor": "white", "axes.facecolor": "white",
+    "axes.labelcolor": ".15", "text.color": ".15", "xtick.color": ".15", "ytick.color": ".15",
+    "xtick.direction": "out", "ytick.direction": "out", "axes.axisbelow": True, "axes.grid": True,
+    "axes.edgecolor": ".8", "axes.spines.left": True, "axes.spines.bottom": True, "axes.spines.right": True,
+    "axes.spines.top": True, "grid.color": ".8", "grid.linestyle": "-", "font.family": ["sans-serif"],
+    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
+    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
+    "xtick.top": False, "ytick.right": False, "xtick.bottom": False, "ytick.left": False,
+    "axes.linewidth": 1.25, "grid.linewidth": 1, "lines.linewidth": 1.5, "lines.markersize": 6,
+    "patch.linewidth": 1, "xtick.major.width": 1.25, "ytick.major.width": 1.25, "xtick.minor.width": 1,
+    "ytick.minor.width": 1, "xtick.major.size": 6, "ytick.major.size": 6, "xtick.minor.size": 4,
+    "ytick.minor.size": 4, "font.size": 12, "axes.labelsize": 12, "axes.titlesize": 12, "xtick.labelsize": 11,
+    "ytick.labelsize": 11, "legend.fontsize": 11, "legend.title_fontsize": 12,
+}
+
+
+@contextmanager
+def run_theme():
+    """RUN_THEME for the block, and only its keys put back after: `plt.rc_context` would also
+    put back `interactive`, which a notebook's inline backend switches on when the first figure
+    is made, and later figures would no longer be shown."""
+    saved = {key: plt.rcParams[key] for key in RUN_THEME}
+    plt.rcParams.update(RUN_THEME)
+    try:
+        yield
+    finally:
+        plt.rcParams.update(saved)
+
+
+def band_line(ax, part: pd.DataFrame, colour, **line) -> None:
+    """The mean over replicates of `value` by year as a line, and the band from the 2.5th to the
+    97.5th percentile of the replicate values (seaborn's `errorbar=("pi", 95)`)."""
+    by_year = part.groupby("year")["value"]
+    mean = by_year.mean()
+    low, high = by_year.quantile(0.025), by_year.quantile(0.975)
+    ax.plot(mean.index, mean.to_numpy(), color=colour, **line)
+    ax.fill_between(mean.index, low.to_numpy(), high.to_numpy(), color=colour, alpha=0.2, linewidth=0)
+    ax.set_xlabel("year")
+    ax.set_ylabel("value")
+
+
+LABELS = {"teachers": "teachers", "above_qualification": "above qualification", "senior_title": "senior title",
+          "backbone": "backbone", "pe_art": "PE/music/art"}
+
+
+TERM_END_COLOUR = "#8e44ad"
+
+
+def mark_term_ends(ax, term_ends: list[int] | None, label: bool = True) -> None:
+    """Dotted vertical lines at the years the first year's rotators reach the end of their terms
+    (`sim.present.report.first_term_ends`): where CVs can rise again as rotators go home."""
+    for k, year in enumerate(term_ends or []):
+        ax.axvline(year, color=TERM_END_COLOUR, linestyle=":", linewidth=1.2, zorder=1, gid="term_end",
+                   label="terms of year-1 rotators end" if label and k == 0 else "_nolegend_")
+
+
+def cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None = None) -> plt.Figure:
+    """Official CV of each teacher indicator over the years, one panel per level, with the
+    high-quality limit as a dashed line and, when given, the years the first rotators' terms end
+    as dotted lines; the band spans the replicates (mean and 95% interval of the replicate values
+    when there are several)."""
+    with run_theme():
+        return _cv_trajectories(metrics, term_ends)
+
+
+def _cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None) -> plt.Figure:
+    data = metrics[metrics["metric"].isin([f"cv_{i}" for i in INDICATORS])
+                   & metrics["group"].isin(list(HIGH_QUALITY_CV))]
+    indicator = data["metric"].str.removeprefix("cv_").map(LABELS)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, level in zip(axes, HIGH_QUALITY_CV, strict=True):
+        for colour, label in zip(DEEP, LABELS.values(), strict=False):
+            band_line(ax, data[(data["group"] == level) & (indicator == label)], colour,
+                      label=label if level == "primary" else "_nolegend_")
+        ax.axhline(HIGH_QUALITY_CV[level], color="black", linestyle="--", linewidth=1)
+        ax.text(0.0, HIGH_QUALITY_CV[level], f" limit {HIGH_QUALITY_CV[level]:.2f}", va="bottom", fontsize=8)
+        mark_term_ends(ax, term_ends, label=level == "primary")
+        ax.set_title(f"{level} schools")
+        ax.set_ylabel("between-school CV (student-weighted)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    # one legend under both panels, so that it covers no line
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
+    scenario = ", ".join(sorted(metrics["scenario"].astype(str).unique()))
+    fig.suptitle(f"Teacher indicators across schools: {scenario}")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+def rotation_activity(metrics: pd.DataFrame, term_ends: list[int] | None = None) -> plt.Figure:
+    """Rotations started and rotators returning home per year, and the cumulative coverage of
+    the eligible cohort; dotted lines at the years the first rotators' terms end, when given."""
+    with run_theme():
+        return _rotation_activity(metrics, term_ends)
+
+
+def _rotation_activity(metrics: pd.DataFrame, term_ends: list[int] | None) -> plt.Figure:
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.0))
+    allg = metrics[metrics["group"] == "all"]
+    band_line(a, allg[allg["metric"] == "rotations"], DEEP[0], label="rotations started")
+    if (allg["metric"] == "returns").any():
+        band_line(a, allg[allg["metric"] == "returns"], DEEP[1], label="returns home at term end", linestyle="--")
+    mark_term_ends(a, term_ends)
+    mark_term_ends(b, term_ends, label=False)
+    a.set_ylabel("teachers")
+    a.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    a.legend(fontsize=8)
+    a.set_title("rotations and returns per year")
+    for ax in (a, b):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    band_line(b, allg[allg["metric"] == "coverage_eligible"], DEEP[0])
+    b.set_ylim(0, 1.05)
+    b.set_ylabel("share of eligible cohort rotated")
+    b.set_title("cumulative coverage")
+    fig.tight_layout()
+    return fig
+
+
+def save_run_figures(metrics: pd.DataFrame, folder: Path, scenario=None) -> list[Path]:
+    """The run's standard figures as PNG files in `folder` (with `scenario`, its first term ends marked)."""
+    from sim.present.report import first_term_ends, programs_of
+
+    ends = first_term_ends(programs_of(scenario), int(metrics["year"].max())) if scenario is not None else None
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, make in (("cv_trajectories", cv_trajectories), ("rotation_activity", rotation_activity)):
+        fig = make(metrics, term_ends=ends)
+        path = folder / f"{name}.png"
+        fig.savefig(path, dpi=110, metadata={"Software": None})
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def _panels(n: int, width: float = 4.2, height: float = 3.3):
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
+
+
+def _scenario_colours(trajectories: pd.DataFrame) -> dict:
+    """One colour per scenario, in the comparison's order, the same in every comparison figure."""
+    col = trajectories["scenario"]
+    names = [str(c) for c in col.cat.categories] if isinstance(col.dtype, pd.CategoricalDtype) else \
+        list(dict.fromkeys(col.astype(str)))
+    return dict(zip(names, sns.color_palette(n_colors=len(names)), strict=True))
+
+
+def compare_trajectories(trajectories: pd.DataFrame, baseline: str) -> plt.Figure:
+    """Each outcome over the years, one line per scenario, the band its 95% t-interval over replicates."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    outcomes = list(dict.fromkeys(zip(trajectories["metric"], trajectories["group"], strict=True)))
+    colours = _scenario_colours(trajectories)
+    scenarios = list(colours)
+    fig, axes = _panels(len(outcomes))
+    for ax, (metric, group) in zip(axes, outcomes, strict=True):
+        part = trajectories[(trajectories["metric"] == metric) & (trajectories["group"] == group)]
+        for name in scenarios:
+            s = part[part["scenario"].astype(str) == name].sort_values("year")
+            ax.plot(s["year"], s["mean"], color=colours[name], label=name,
+                    linewidth=2.2 if name == baseline else 1.6, linestyle="--" if name == baseline else "-")
+            ax.fill_between(s["year"], s["ci_low"], s["ci_high"], color=colours[name], alpha=0.2, linewidth=0)
+        limit = threshold_of(metric, group)
+        if limit is not None:
+            ax.axhline(limit, color="black", linestyle=(0, (4, 2)), linewidth=1, label=f"limit {limit:.2f}")
+        ax.set_title(f"{metric} ({group})", fontsize=10)
+        ax.set_xlabel("year")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Scenario means with 95% t-intervals over paired replicates (baseline dashed; black: official "
+                 "limit)")
+    fig.tight_layout()
+    return fig
+
+
+def compare_differences(trajectories: pd.DataFrame, baseline: str) -> plt.Figure:
+    """Each scenario minus the baseline, replicate by replicate: mean paired difference and its 95% interval."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    outcomes = list(dict.fromkeys(zip(trajectories["metric"], trajectories["group"], strict=True)))
+    colours = _scenario_colours(trajectories)
+    others = [s for s in colours if s != baseline]
+    fig, axes = _panels(len(outcomes))
+    for ax, (metric, group) in zip(axes, outcomes, strict=True):
+        part = trajectories[(trajectories["metric"] == metric) & (trajectories["group"] == group)]
+        ax.axhline(0.0, color="black", linewidth=1)
+        for name in others:
+            s = part[part["scenario"].astype(str) == name].sort_values("year")
+            ax.plot(s["year"], s["diff"], color=colours[name], label=name)
+            ax.fill_between(s["year"], s["diff_ci_low"], s["diff_ci_high"], color=colours[name], alpha=0.25,
+                            linewidth=0)
+        ax.set_title(f"{metric} ({group})", fontsize=10)
+        ax.set_xlabel("year")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(f"minus {baseline}", fontsize=8)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"Paired differences from {baseline} with 95% paired-t intervals")
+    fig.tight_layout()
+    return fig
+
+
+def sensitivity_bars(sens) -> plt.Figure:
+    """Sobol first- and total-order indices (or Morris mu* ) per parameter with 95% intervals, cut to
+    the index's range (`Sensitivity.intervals`); the title says when the sample is under the minimum."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    t = sens.table
+    iv = sens.intervals.set_index(["index", "parameter"])
+
+    def err(name):  # asymmetric error bars of the cut interval (an estimate past the range keeps none there)
+        part = iv.loc[name].reindex(t["parameter"])
+        return np.clip(np.vstack([part["value"] - part["ci_low"], part["ci_high"] - part["value"]]), 0, None)
+
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(t) + 2.0))
+    y = range(len(t))
+    if sens.method == "sobol":
+        h = 0.38
+        ax.barh([i - h / 2 for i in y], t["S1"], height=h, xerr=err("S1"), label="first order S1", capsize=3)
+        ax.barh([i + h / 2 for i in y], t["ST"], height=h, xerr=err("ST"), label="total order ST", capsize=3)
+        ax.set_xlabel("Sobol index (share of output variance)")
+        ax.legend(fontsize=8)
+    else:
+        ax.barh(list(y), t["mu_star"], xerr=err("mu_star"), capsize=3, label="mu*")
+        ax.set_xlabel("Morris mu* (mean absolute elementary effect)")
+    ax.set_yticks(list(y), t["parameter"], fontsize=8)
+    ax.invert_yaxis()
+    note = f"; small sample ({sens.base_samples} base samples): not an answer" if sens.small_sample else ""
+    ax.set_title(f"{sens.metric} ({sens.group}, year {sens.year}, {sens.scenario}); 95% intervals cut to the "
+                 f"index's range{note}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# -------------------------------------------------------------- figures for notebooks and reports
+
+# seaborn's color_palette("RdYlGn", n) without importing seaborn: the colormap sampled at n inner points
+TIER_COLOURS = dict(zip(TIERS, map(tuple, matplotlib.colormaps["RdYlGn"](np.linspace(0, 1, len(TIERS) + 2)[1:-1])[:, :3]
+                                   .tolist()), strict=True))
+FLOW_COLOUR = "#c0392b"
+
+
+def _order(col: pd.Series) -> list[str]:
+    """Names in a column's own order: its categories when categorical, else order of first appearance."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        present = set(col.astype(str))
+        return [str(c) for c in col.cat.categories if str(c) in present]
+    return list(dict.fromkeys(col.astype(str)))
+
+
+def _colours(names: list[str]) -> dict:
+    return dict(zip(names, sns.color_palette(n_colors=max(len(names), 1)), strict=False))
+
+
+def replicate_band(frame: pd.DataFrame, keys: list[str], value: str = "value") -> pd.DataFrame:
+    """Mean and 95% t-interval over replicates of `value` for each combination of `keys`, cut to
+    the metric's range, with `clipped` and `small_sample` flags (`sim.experiments.statistics.replicate_band`)."""
+    from sim.experiments.statistics import replicate_band
+
+    return replicate_band(frame, keys, value)
+
+
+def threshold_of(metric: str, group: str) -> float | None:
+    """The official limit a CV metric is judged against for a level group, else None."""
+    level = group.split("@")[0]
+    if metric in {f"cv_{i}" for i in INDICATORS}:
+        return HIGH_QUALITY_CV.get(level)
+    if metric == "cv_composite":
+        return BASIC_CV.get(level)
+    return None
+
+
+def _label(metric: str) -> str:
+    return REGISTRY[metric].label if metric in REGISTRY else metric
+
+
+def _band_lines(ax, frame: pd.DataFrame, scenarios: list[str], colours: dict, x: str = "year") -> None:
+    for name in scenarios:
+        part = frame[frame["scenario"].astype(str) == name]
+        if part.empty:
+            continue
+        band = replicate_band(part, [x]).sort_values(x)
+        ax.plot(band[x], band["mean"], color=colours[name], label=name, linewidth=1.8)
+        ax.fill_between(band[x], band["ci_low"], band["ci_high"], color=colours[name], alpha=0.2, linewidth=0)
+
+
+def cv_by_scenario(metrics: pd.DataFrame, metric: str = "cv_backbone",
+                   groups: tuple[str, ...] = ("primary", "junior"), term_ends: list[int] | None = None) -> plt.Figure:
+    """One CV metric over the years, one panel per group and one line per scenario: the mean over
+    replicates with its 95% t-interval as a band, the official limit as a dashed black line and,
+    when given, the years the first rotators' terms end as dotted lines."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    data = metrics[metrics["metric"] == metric]
+    scenarios = _order(data["scenario"])
+    colours = _colours(scenarios)
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 4.0), sharey=True, squeeze=False)
+    for ax, group in zip(axes[0], groups, strict=True):
+        _band_lines(ax, data[data["group"] == group], scenarios, colours)
+        limit = threshold_of(metric, group)
+        if limit is not None:
+            ax.axhline(limit, color="black", linestyle="--", linewidth=1, label=f"limit {limit:.2f}")
+        mark_term_ends(ax, term_ends)
+        ax.set_title(f"{group} schools" if group in HIGH_QUALITY_CV else group)
+        ax.set_xlabel("year")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0][0].set_ylabel(metric)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"{_label(metric)}\n(mean over replicates with 95% t-interval)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def lorenz(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Student-weighted Lorenz curve of per-100-student values: cumulative share of students (x)
+    against cumulative share of the resource (y), schools sorted from the least to the best endowed."""
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    amount = v * w
+    x = np.concatenate([[0.0], np.cumsum(w) / w.sum()])
+    total = amount.sum()
+    y = np.concatenate([[0.0], np.cumsum(amount) / total]) if total > 0 else x.copy()
+    return x, y
+
+
+def lorenz_curves(schools: pd.DataFrame, indicator: str = "backbone", years: list[int] | None = None) -> plt.Figure:
+    """Lorenz curves of an indicator across whole schools (student-weighted) in the first and last
+    year (or `years`), one panel per scenario; each curve is the mean of the replicates' curves,
+    and the legend gives its Gini (twice the area between the curve and the diagonal)."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    column = "mean_quality" if indicator == "quality" else f"{indicator}_per100"
+    scenarios = _order(schools["scenario"])
+    if years is None:
+        years = [int(schools["year"].min()), int(schools["year"].max())]
+    grid = np.linspace(0.0, 1.0, 201)
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(max(4.6 * len(scenarios), 6.0), 4.6), squeeze=False)
+    palette = sns.color_palette("viridis", n_colors=len(years))
+    for ax, name in zip(axes[0], scenarios, strict=True):
+        ax.plot([0, 1], [0, 1], color="black", linewidth=1, linestyle=":", label="equality")
+        part = schools[schools["scenario"].astype(str) == name]
+        for colour, year in zip(palette, years, strict=True):
+            curves = []
+            for _, rep in part[part["year"] == year].groupby("replicate", observed=True):
+                x, y = lorenz(rep[column].to_numpy(dtype=float), rep["enrolment"].to_numpy(dtype=float))
+                curves.append(np.interp(grid, x, y))
+            if not curves:
+                continue
+            mean = np.mean(curves, axis=0)
+            gini = 1.0 - 2.0 * np.trapezoid(mean, grid)
+            ax.plot(grid, mean, color=colour, linewidth=2, label=f"year {year} (Gini {gini:.2f})")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal")
+        ax.set_xlabel("cumulative share of students")
+        ax.set_title(name, fontsize=10)
+        ax.legend(fontsize=8, loc="upper left")
+    axes[0][0].set_ylabel(f"cumulative share of {indicator}")
+    fig.suptitle(f"Lorenz curves of {indicator} across schools\n(student-weighted)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def flow_matrix(metrics: pd.DataFrame, metric: str = "flow_tier", years: list[int] | None = None) -> pd.DataFrame:
+    """Rotations from (rows) to (columns), summed over `years` (default every year) and averaged
+    over replicates (cells without a move count as zero), for one scenario's tidy metric rows."""
+    data = metrics[metrics["metric"] == metric]
+    if years is not None:
+        data = data[data["year"].isin(years)]
+    reps = sorted(metrics["replicate"].unique())
+    split = data["group"].astype(str).str.split("->", n=1, expand=True)
+    frame = pd.DataFrame({"from": split[0] if len(split) else [], "to": split[1] if len(split) else [],
+                          "value": data["value"].to_numpy(dtype=float)})
+    labels = list(dict.fromkeys([*frame["from"], *frame["to"]]))
+    if metric == "flow_tier":
+        labels = [t for t in TIERS if t in labels]
+    else:
+        labels = sorted(labels)
+    total = frame.groupby(["from", "to"])["value"].sum() / max(len(reps), 1)
+    matrix = total.unstack(fill_value=0.0).reindex(index=labels, columns=labels, fill_value=0.0)
+    matrix.index.name, matrix.columns.name = "from (home)", "to (host)"
+    return matrix
+
+
+def flow_heatmap(metrics: pd.DataFrame, metric: str = "flow_tier", years: list[int] | None = None) -> plt.Figure:
+    """Heatmap of rotations between tiers (`flow_tier`) or districts (`flow_district`): rows are the
+    home school's, columns the host's; cells are rotations summed over the years and averaged over
+    replicates; one panel per scenario."""
+    sns.set_theme(style="white", context="notebook")
+    scenarios = _order(metrics["scenario"])
+    mats = [flow_matrix(metrics[metrics["scenario"].astype(str) == s], metric, years) for s in scenarios]
+    n = max((len(m) for m in mats), default=1)
+    size = 2.2 + 0.75 * n
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(max((size + 1.4) * len(scenarios), 6.0), size + 0.6),
+                             squeeze=False)
+    what = "tiers" if metric == "flow_tier" else "districts"
+    span = "all years" if years is None else f"years {min(years)}-{max(years)}"
+    for ax, name, mat in zip(axes[0], scenarios, mats, strict=True):
+        if mat.empty:
+            ax.text(0.5, 0.5, "no rotations", ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+        else:
+            sns.heatmap(mat, annot=True, fmt=".0f", cmap="Blues", cbar=False, square=True, linewidths=0.5, ax=ax)
+            ax.tick_params(axis="y", labelrotation=0)
+            ax.tick_params(axis="x", labelrotation=30)
+            ax.set_xlabel("to (host)")
+            ax.set_ylabel("from (home)")
+        ax.set_title(name, fontsize=10)
+    fig.suptitle(f"Rotations between {what}, {span}\n(mean over replicates)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def coverage_curves(metrics: pd.DataFrame) -> plt.Figure:
+    """Cumulative coverage over the years: of the eligible cohort (`coverage_eligible`) and of all
+    teachers in post (`coverage_staff`), one line per scenario with its 95% t-interval band."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    scenarios = _order(metrics["scenario"])
+    colours = _colours(scenarios)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.0), sharey=True)
+    for ax, metric in zip(axes, ("coverage_eligible", "coverage_staff"), strict=True):
+        data = metrics[(metrics["metric"] == metric) & (metrics["group"] == "all")]
+        _band_lines(ax, data, scenarios, colours)
+        ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(_label(metric), fontsize=10)
+        ax.set_xlabel("year")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].set_ylabel("share rotated")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Coverage of rotation (mean over replicates, 95% t-interval)")
+    fig.tight_layout()
+    return fig
+
+
+def _spread_years(years: list[int], most: int = 4) -> list[int]:
+    if len(years) <= most:
+        return years
+    picks = np.linspace(0, len(years) - 1, most).round().astype(int)
+    return [years[i] for i in sorted(set(picks.tolist()))]
+
+
+def achievement_band(band: pd.DataFrame) -> plt.Figure:
+    """The student-achievement proxy as a band, never a single line: at each radiation value
+    (`sim.bands.achievement_band`; a run's own metrics give one value), the line is the central
+    turnover loss and the shaded band the published range of the loss (0.06-0.10 student SD per
+    full turnover); the light envelope spans every radiation value and loss."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    values = sorted(band["radiation"].unique())
+    env = band.groupby("year")
+    if len(values) > 1:
+        ax.fill_between(env["achievement_low"].min().index, env["achievement_low"].min().to_numpy(),
+                        env["achievement_high"].max().to_numpy(), color="grey", alpha=0.15, linewidth=0,
+                        label="envelope: every radiation value and loss")
+    for colour, r in zip(DEEP, values, strict=False):
+        part = band[band["radiation"] == r].sort_values("year")
+        ax.fill_between(part["year"], part["achievement_low"], part["achievement_high"], color=colour, alpha=0.25,
+                        linewidth=0)
+        ax.plot(part["year"], part["achievement"], color=colour, label=f"radiation {r:g}")
+    ax.set_xlabel("year")
+    ax.set_ylabel("achievement proxy (quality units)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8)
+    ax.set_title("Student achievement: band over the turnover loss (0.06-0.10 SD) and radiation")
+    fig.tight_layout()
+    return fig
+
+
+def achievement_of_run(metrics: pd.DataFrame, radiation: float) -> pd.DataFrame:
+    """A run's achievement band (mean over replicates) in the frame `achievement_band` draws."""
+    m = metrics[metrics["metric"].isin(["achievement_low", "achievement", "achievement_high"])
+                & (metrics["group"] == "all")]
+    wide = m.pivot_table(index="year", columns="metric", values="value", aggfunc="mean", observed=True)
+    return wide.reset_index().assign(radiation=float(radiation))
+
+
+def quality_by_tier(schools: pd.DataFrame, years: list[int] | None = None) -> plt.Figure:
+    """Distribution over schools of the mean teaching quality of the teachers teaching there, by
+    tier, at a few years (default up to four, first and last included); replicates pooled, one
+    panel per scenario."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    scenarios = _order(schools["scenario"])
+    all_years = sorted(int(y) for y in schools["year"].unique())
+    years = _spread_years(all_years) if years is None else list(years)
+    data = schools[schools["year"].isin(years)].copy()
+    data["tier"] = data["tier"].astype(str)
+    tiers = [t for t in TIERS if t in set(data["tier"])]
+    width = max(6.0, (2.0 + 0.42 * len(years) * len(tiers)) * len(scenarios))
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(width, 4.2), squeeze=False, sharey=True)
+    for ax, name in zip(axes[0], scenarios, strict=True):
+        part = data[data["scenario"].astype(str) == name]
+        with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11's deprecated `vert`
+            warnings.simplefilter("ignore", MatplotlibDeprecationWarning)
+            sns.boxplot(part, x="year", y="mean_quality", hue="tier", hue_order=tiers, order=years,
+                        palette=[TIER_COLOURS[t] for t in tiers], fliersize=2, linewidth=0.8, ax=ax,
+                        legend=ax is axes[0][0])
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("year")
+    axes[0][0].set_ylabel("mean teaching quality at the school")
+    # one legend under the panels, where it covers no box
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if axes[0][0].get_legend() is not None:
+        axes[0][0].get_legend().remove()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9, title="tier",
+               title_fontsize=9)
+    fig.suptitle("Teaching quality across schools by tier")
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
+
+
+def difference_forest(table: pd.DataFrame, baseline: str | None = None) -> plt.Figure:
+    """Forest plot of a comparison table (`Comparison.table`): for each outcome a panel, for each
+    scenario a row, the mean paired difference from the baseline with its 95% paired-t interval,
+    one marker per reported year; the zero line is no effect."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    if baseline is None:
+        base = table.loc[table["test"] == "baseline", "scenario"].astype(str)
+        baseline = base.iloc[0] if len(base) else ""
+    rows = table[table["scenario"].astype(str) != baseline]
+    outcomes = list(dict.fromkeys(zip(rows["metric"], rows["group"], strict=True)))
+    scenarios = _order(rows["scenario"])
+    years = sorted(int(y) for y in rows["year"].unique())
+    colours = dict(zip(years, sns.color_palette("crest", n_colors=max(len(years), 1)), strict=False))
+    cols = min(len(outcomes), 3)
+    n_rows = -(-len(outcomes) // cols)
+    fig, axes = plt.subplots(n_rows, cols, figsize=(4.4 * cols, (0.45 * len(scenarios) + 1.6) * n_rows),
+                             squeeze=False)
+    for ax in axes.flat[len(outcomes):]:
+        ax.set_visible(False)
+    step = 0.6 / max(len(years), 1)
+    for ax, (metric, group) in zip(axes.flat, outcomes, strict=False):
+        part = rows[(rows["metric"] == metric) & (rows["group"] == group)]
+        ax.axvline(0.0, color="black", linewidth=1)
+        for k, year in enumerate(years):
+            sel = part[part["year"] == year].set_index(part[part["year"] == year]["scenario"].astype(str))
+            sel = sel.reindex(scenarios)
+            y = np.arange(len(scenarios)) + (k - (len(years) - 1) / 2) * step
+            lo = (sel["diff"] - sel["diff_ci_low"]).to_numpy(dtype=float)
+            hi = (sel["diff_ci_high"] - sel["diff"]).to_numpy(dtype=float)
+            ax.errorbar(sel["diff"].to_numpy(dtype=float), y, xerr=np.nan_to_num(np.vstack([lo, hi])),
+                        fmt="o", color=colours[year], capsize=3, label=f"year {year}")
+        ax.set_yticks(np.arange(len(scenarios)), scenarios, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(f"{metric} ({group})", fontsize=10)
+        ax.set_xlabel(f"minus {baseline}", fontsize=8)
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle(f"Paired differences from {baseline} with 95% paired-t intervals")
+    fig.tight_layout()
+    return fig
+
+
+def sweep_response(metrics: pd.DataFrame, parameter: str, metric: str, group: str = "all",
+                   year: int | None = None, threshold: float | None = None, hue: str | None = None) -> plt.Figure:
+    """A sweep's outcome at one year against one swept parameter: at each design point the mean
+    over its replicates with a 95% t-interval; with `hue` (another swept parameter, such as the
+    matching rule of a grid) one series per value of it, joined by lines, each with its own marker
+    and set slightly apart so the intervals stay visible. A dashed line marks `threshold` (by default the official
+    limit when the outcome is a CV of a level group)."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    data = metrics[(metrics["metric"] == metric) & (metrics["group"] == group)]
+    year = int(data["year"].max()) if year is None else year
+    data = data[data["year"] == year]
+    keys = ["point", parameter] + ([hue] if hue else [])
+    band = replicate_band(data, keys)
+    fig, ax = plt.subplots(figsize=(6.8, 4.4))
+    numeric = pd.api.types.is_numeric_dtype(band[parameter])
+    cats = [] if numeric else list(dict.fromkeys(band[parameter].astype(str)))
+    series = [(None, band)] if hue is None else [(v, band[band[hue] == v]) for v in sorted(band[hue].unique())]
+    # series side by side (dodged) so that their intervals do not hide each other
+    span = (float(band[parameter].max() - band[parameter].min()) or 1.0) if numeric else 1.0
+    step = (0.015 if numeric else 0.1) * span
+    markers = "osD^vP*X"
+    for k, (value, part) in enumerate(series):
+        part = part.sort_values(parameter) if numeric else part
+        xs = part[parameter].to_numpy(dtype=float) if numeric else \
+            np.array([cats.index(v) for v in part[parameter].astype(str)], dtype=float)
+        xs = xs + (k - (len(series) - 1) / 2) * step
+        err = np.nan_to_num(np.vstack([part["mean"] - part["ci_low"], part["ci_high"] - part["mean"]]).astype(float))
+        fmt = markers[k % len(markers)] + ("-" if hue else "")
+        ax.errorbar(xs, part["mean"].to_numpy(dtype=float), yerr=err, fmt=fmt, capsize=3,
+                    label="design point" if hue is None else f"{hue} = {value}")
+    if cats:
+        ax.set_xticks(range(len(cats)), cats)
+    limit = threshold if threshold is not None else threshold_of(metric, group)
+    if limit is not None:
+        ax.axhline(limit, color="black", linestyle="--", linewidth=1, label=f"threshold {limit:.2f}")
+    ax.set_xlabel(parameter)
+    ax.set_ylabel(f"{metric} ({group}), year {year}")
+    ax.legend(fontsize=8)
+    ax.set_title(f"{metric} ({group}) at year {year} across the sweep (95% t-intervals)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------- the network map
+
+
+MAX_FLOW_UNITS = 24  # above this many groups (and school districts), flows are drawn between districts
+LABELLED_FLOWS = 12  # the largest flows get their count written on them
+DRAWN_FLOWS = 30  # the largest flows between units drawn; the caption says what share of rotations they carry
+
+
+def flow_units(graph, by: str = "auto") -> tuple[dict, str]:
+    """({school: unit name}, what the units are) for drawing rotations as flows between units:
+    `group` (a school's education group, else its school district), `district`, or `auto`
+    (groups when there are at most MAX_FLOW_UNITS of them, else districts; districts too when the
+    world has several districts and no groups)."""
+    nodes = graph.nodes
+    schools = [n for n, d in graph.nodes(data=True) if d.get("kind") == "school"]
+    district_of, sd_of, group_of = {}, {}, {}
+    for d in (n for n, a in graph.nodes(data=True) if a.get("kind") == "district"):
+        for sd in graph.neighbors(d):
+            if nodes[sd].get("kind") != "school_district":
+                continue
+            for s in graph.neighbors(sd):
+                if nodes[s].get("kind") == "school":
+                    district_of[s], sd_of[s] = nodes[d]["name"], nodes[sd]["name"]
+    for g in (n for n, a in graph.nodes(data=True) if a.get("kind") == "group"):
+        for s in graph.neighbors(g):
+            if nodes[s].get("kind") == "school":
+                group_of[s] = nodes[g]["name"]
+    by_group = {s: group_of.get(s) or sd_of.get(s) or district_of.get(s, "?") for s in schools}
+    if by == "auto":
+        n_districts = len(set(district_of.values()))
+        by = "group" if group_of and len(set(by_group.values())) <= MAX_FLOW_UNITS else \
+            ("district" if n_districts > 1 or not group_of else "group")
+    if by == "district":
+        return {s: district_of.get(s, "?") for s in schools}, "districts"
+    return by_group, "education groups (ungrouped schools: their school district)"
+
+
+def _nice(x: float) -> int:
+    """A round number of at most `x` (1, 2, 5, 10, 20, ...) for the width key."""
+    if x < 1:
+        return 1
+    base = 10 ** int(np.floor(np.log10(x)))
+    return int(max(m * base for m in (1, 2, 5) if m * base <= x))
+
+
+def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = None,
+                values: pd.Series | None = None, value_label: str = "", title: str | None = None,
+                by: str = "auto") -> plt.Figure:
+    """The place graph drawn on the map and, with `moves`, the rotations as flows between units.
+
+    The map: schools at their coordinates (colour: tier, or `values` by school id; size:
+    enrolment), districts outlined and named, education groups as thin lines from each member to
+    its leading school, twinning pairs as dashed lines. With `moves` (a tidy moves frame,
+    `RunResult.moves`; rotations of `year`, every year when None, first replicate) a second panel
+    sums the rotations between units (`flow_units`: education groups or districts), placed on a
+    circle: one arrow per pair of units from home to host, its width proportional to the number of
+    teachers (the DRAWN_FLOWS largest; the title says what share of the rotations they carry), and
+    rotations within a unit as a ring whose size is their number. Thousands of school-to-school
+    arrows would only hide each other.
+    """
+    from matplotlib.collections import LineCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Polygon
+
+    sns.set_theme(style="white", context="notebook")
+    schools = sorted(n for n, d in graph.nodes(data=True) if d.get("kind") == "school")
+    pos = {n: (graph.nodes[n]["x"], graph.nodes[n]["y"]) for n in schools}
+    if moves is None:
+        fig, ax = plt.subplots(figsize=(10.0, 7.5), layout="constrained")
+    else:
+        fig, (ax, flow_ax) = plt.subplots(1, 2, figsize=(17.0, 8.0), layout="constrained",
+                                          gridspec_kw={"width_ratios": [1.0, 1.1]})
+    # districts: the convex hull of their schools, and the name at the centre
+    districts = [n for n, d in graph.nodes(data=True) if d.get("kind") == "district"]
+    for d in districts:
+        members = [s for sd in graph.neighbors(d) if graph.nodes[sd].get("kind") == "school_district"
+                   for s in graph.neighbors(sd) if graph.nodes[s].get("kind") == "school"]
+        pts = np.array([pos[s] for s in members])
+        if len(pts) >= 3:
+            from scipy.spatial import ConvexHull, QhullError
+            try:
+                hull = ConvexHull(pts)
+                ax.add_patch(Polygon(pts[hull.vertices], closed=True, facecolor="#f2f2f2", edgecolor="#999999",
+                                     linewidth=1, zorder=0, gid="district"))
+            except QhullError:
+                pass
+        if len(pts):
+            cx, cy = pts.mean(axis=0)
+            ax.text(cx, cy, graph.nodes[d]["name"], fontsize=11, fontweight="bold", color="#333333", ha="center",
+                    va="center", zorder=5, gid="district_label",
+                    bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#999999", "alpha": 0.85})
+    # education groups and twinning pairs
+    member_segments, twin_segments = [], []
+    for g in (n for n, d in graph.nodes(data=True) if d.get("kind") == "group"):
+        members = [s for s in graph.neighbors(g) if graph.nodes[s].get("kind") == "school"]
+        leaders = [s for s in members if graph.edges[g, s].get("leading")]
+        if leaders:
+            member_segments += [(pos[leaders[0]], pos[s]) for s in members if s != leaders[0]]
+    for a, b, d in graph.edges(data=True):
+        if d.get("kind") == "twinning":
+            twin_segments.append((pos[a], pos[b]))
+    groups = LineCollection(member_segments, colors="#27ae60", linewidths=1.4, alpha=0.8, zorder=2,
+                            label="education group (to its leading school)")
+    groups.set_gid("groups")
+    ax.add_collection(groups)
+    twins = LineCollection(twin_segments, colors="#2c3e50", linewidths=1.2, linestyles="--", zorder=2,
+                           label="twinning pair")
+    twins.set_gid("twinning")
+    ax.add_collection(twins)
+    # schools
+    xy = np.array([pos[s] for s in schools])
+    enrol = np.array([graph.nodes[s].get("enrolment", 500) for s in schools], dtype=float)
+    sizes = 25 + 120 * np.sqrt(enrol / max(enrol.max(), 1))
+    if values is not None:
+        vals = pd.Series(values).reindex(schools).to_numpy(dtype=float)
+        points = ax.scatter(xy[:, 0], xy[:, 1], s=sizes, c=vals, cmap="viridis", edgecolors="black",
+                            linewidths=0.5, zorder=3, gid="schools")
+        fig.colorbar(points, ax=ax, shrink=0.7, label=value_label)
+        handles = []
+    else:
+        colours = [TIER_COLOURS[graph.nodes[s]["tier"]] for s in schools]
+        ax.scatter(xy[:, 0], xy[:, 1], s=sizes, c=colours, edgecolors="black", linewidths=0.5, zorder=3,
+                   gid="schools")
+        present = {graph.nodes[s]["tier"] for s in schools}
+        handles = [Line2D([], [], marker="o", linestyle="", markerfacecolor=TIER_COLOURS[t], markeredgecolor="black",
+                          label=f"{t} school") for t in TIERS if t in present]
+    handles += [Line2D([], [], color="#2c3e50", linestyle="--", label="twinning pair"),
+                Line2D([], [], color="#27ae60", linewidth=1.4, label="education group")]
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.08), frameon=False,
+              ncol=3)
+    ax.set_aspect("equal")
+    ax.autoscale_view()
+    ax.set_xlabel("km east")
+    ax.set_ylabel("km north")
+    ax.set_title(title or "Schools, education groups and twinning pairs", fontsize=11)
+    if moves is not None:
+        mv = moves[moves["kind"].astype(str) == "rotation"] if len(moves) else moves
+        if "replicate" in mv.columns and len(mv):
+            mv = mv[mv["replicate"] == mv["replicate"].min()]
+        if year is not None and len(mv):
+            mv = mv[mv["year"] == year]
+        mv = mv[mv["from_school"].isin(pos) & mv["to_school"].isin(pos)] if len(mv) else mv
+        _flow_panel(flow_ax, graph, mv, by, "all years" if year is None else f"year {year}")
+    return fig
+
+
+def unit_flows(graph, moves: pd.DataFrame, by: str = "auto") -> tuple[pd.Series, list[str], str]:
+    """(rotations by (home unit, host unit), every unit in map order, what the units are) of a
+    moves frame, units as `flow_units` makes them; map order is clockwise around the map's centre
+    from the north, so units near each other on the map are near each other on the circle."""
+    unit_of, what = flow_units(graph, by)
+    xy = {s: np.array([graph.nodes[s]["x"], graph.nodes[s]["y"]]) for s in unit_of}
+    middle = np.mean(list(xy.values()), axis=0)
+    centre = {u: np.mean([xy[s] for s in unit_of if unit_of[s] == u], axis=0) - middle for u in set(unit_of.values())}
+    order = sorted(centre, key=lambda u: ((np.pi / 2 - np.arctan2(centre[u][1], centre[u][0])) % (2 * np.pi), u))
+    if moves is None or not len(moves):
+        return pd.Series(dtype=int), order, what
+    counts = moves.groupby([moves["from_school"].map(unit_of).rename("home"),
+                            moves["to_school"].map(unit_of).rename("host")]).size()
+    return counts, order, what
+
+
+def _flow_panel(ax, graph, mv: pd.DataFrame, by: str, when: str) -> None:
+    """Rotations between units placed on a circle: arrows as wide as their flow, rings for flows within."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyArrowPatch
+
+    counts, units, what = unit_flows(graph, mv, by)
+    angle = {u: np.pi / 2 - 2 * np.pi * k / max(len(units), 1) for k, u in enumerate(units)}
+    at = {u: np.array([np.cos(a), np.sin(a)]) for u, a in angle.items()}
+    ax.scatter([at[u][0] for u in units], [at[u][1] for u in units], s=30, color="#555555", zorder=3, gid="unit")
+    for u in units:
+        x, y = 1.12 * at[u]
+        ax.text(x, y, u, fontsize=8, ha="left" if x > 0.05 else ("right" if x < -0.05 else "center"),
+                va="center", rotation=0, gid="unit_label")
+    total = int(counts.sum()) if len(counts) else 0
+    top = max(int(counts.max()), 1) if len(counts) else 1
+    between = counts[[a != b for a, b in counts.index]].sort_values(ascending=False, kind="stable")
+    drawn = between.head(DRAWN_FLOWS)
+    for rank, ((a, b), k) in enumerate(drawn.items()):
+        width = 0.8 + 11.0 * k / top
+        ax.add_patch(FancyArrowPatch(tuple(at[a]), tuple(at[b]), arrowstyle="-|>", mutation_scale=8 + 1.5 * width,
+                                     linewidth=width, color=FLOW_COLOUR, alpha=0.5, shrinkA=5, shrinkB=5,
+                                     connectionstyle="arc3,rad=0.18", zorder=2, gid="flow"))
+        if rank < LABELLED_FLOWS:
+            mx, my = 0.5 * (at[a] + at[b]) + 0.09 * np.array([at[b][1] - at[a][1], at[a][0] - at[b][0]])
+            ax.text(mx, my, f"{k:,}", fontsize=7, ha="center", va="center", zorder=6, gid="flow_label",
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
+    within = counts[[a == b for a, b in counts.index]]
+    for (u, _), k in within.items():
+        ax.scatter(*at[u], s=40 + 1500 * k / top, facecolors="none", edgecolors=FLOW_COLOUR, linewidths=2,
+                   zorder=4, gid="within")
+    key = sorted({_nice(top), _nice(top / 5)}, reverse=True)
+    handles = [Line2D([], [], color=FLOW_COLOUR, alpha=0.5, linewidth=0.8 + 11.0 * k / top,
+                      label=f"{k:,} rotations, home to host") for k in key]
+    handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor=FLOW_COLOUR,
+                          markersize=12, markeredgewidth=2, label="rotations within a unit (ring size)"))
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.02), frameon=False, ncol=3)
+    ax.set_xlim(-1.6, 1.6)
+    ax.set_ylim(-1.3, 1.3)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    carried = int(drawn.sum()) / max(int(between.sum()), 1)
+    shown = (f"all {len(between)} flows between units drawn" if len(drawn) == len(between) else
+             f"the {len(drawn)} largest of {len(between)} flows between units drawn ({carried:.0%} of the rotations "
+             "between units)")
+    ax.set_title(f"{total:,} rotations in {when} (replicate 0) between {what}:\n{shown}; "
+                 f"{int(within.sum()) if len(within) else 0:,} within a unit", fontsize=10)
