@@ -7,12 +7,14 @@ Nothing is read or written at import.
 
 from sim.config.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
 
-__all__ = ["RotationModel", "Scenario", "ScenarioError", "compare", "load_results", "load_scenario", "run",
-           "scenario_from_dict", "sensitivity", "small_world", "sweep", "what_if", "write_report"]
+__all__ = ["RotationModel", "Scenario", "ScenarioError", "achievement_band", "compare", "load_results",
+           "load_scenario", "run", "scenario_from_dict", "sensitivity", "small_world", "sweep", "what_if",
+           "write_report"]
 __version__ = "0.1.0"
 
 # name -> module: the model and runners pull in Mesa, pandas, Dask and friends, so load on first use only
-_LAZY = {"RotationModel": "sim.core.model", "run": "sim.experiments.run", "compare": "sim.experiments.run",
+_LAZY = {"RotationModel": "sim.core.model", "achievement_band": "sim.experiments.bands",
+         "run": "sim.experiments.run", "compare": "sim.experiments.run",
          "sweep": "sim.experiments.run", "load_results": "sim.storage.results",
          "sensitivity": "sim.experiments.statistics", "small_world": "sim.experiments.whatif",
          "what_if": "sim.experiments.whatif", "write_report": "sim.present.html_report"}

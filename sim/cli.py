@@ -161,7 +161,8 @@ def cmd_compare(args) -> int:
         except OSError as exc:
             raise WriteFailed(f"{out}: cannot write the comparison ({exc}); nothing was kept there") from None
     print(result.markdown())
-    print(f"wrote {out}/ (comparison.csv, comparison.md, trajectories.parquet, metrics.parquet, manifest.json"
+    print(f"wrote {out}/ (comparison.csv, averages.csv, comparison.md, trajectories.parquet, metrics.parquet, "
+          "manifest.json"
           f"{', figures/' if not args.no_figures else ''})")
     return 0
 

@@ -320,3 +320,28 @@ def test_a_run_warning_is_not_printed_during_a_calibration(tmp_path, capsys):
 
     assert main(["calibrate", str(path), "--out", str(tmp_path / "out"), "--serial", "--quiet"]) == 0
     assert "the quota asks" not in capsys.readouterr().err
+
+
+def test_the_fit_report_gives_every_year_of_the_headline_cvs_at_the_best_fit(tmp_path):
+    """Recomputed here: the best trial's scenario run again on the calibration's seeds."""
+    from sim.config.designs import checked_scenario
+    from sim.experiments.run import simulate
+
+    path = write_calibration(tmp_path, {"part": target(PART, 0.5, 0.03)}, trials=4, years=6,
+                             parameters={SHARE: {"low": 0.05, "high": 0.9}})
+    calibrate(path, tmp_path / "out", executor=Serial())
+    cal = load_calibration(path)
+    best = json.loads((tmp_path / "out" / "best.json").read_text())
+    scenario = checked_scenario(cal.base_path, cal.point_overrides(best["parameters"]))
+    runs = [pd.DataFrame(simulate(scenario, s, scenario.run.years).metric_rows, columns=["year", "metric", "subgroup",
+                                                                                        "value"]) for s in cal.seeds]
+    m = pd.concat(runs)
+    want = m[(m.metric == "cv_backbone") & (m.subgroup == "primary")].groupby("year")["value"].mean()
+    assert list(want.index) == list(range(7))
+    text = (tmp_path / "out" / "fit.md").read_text()
+    part = text[text.index("## Headline CVs at the best fit, every year"):]
+    assert "| metric | group | mean, years 1-6 | mean, last 5 years (years 2-6) | 0 | 1 | 2 | 3 | 4 | 5 | 6 |" in part
+    line = next(x for x in part.splitlines() if x.startswith("| `cv_backbone` | primary |"))
+    run, recent = want[want.index >= 1].mean(), want[want.index >= 2].mean()
+    cells = " | ".join(f"{v:.3f}" for v in want)
+    assert line == f"| `cv_backbone` | primary | {run:.3f} | {recent:.3f} | {cells} |"

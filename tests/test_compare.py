@@ -162,3 +162,41 @@ def test_compare_on_local_dask_workers_gives_the_same_numbers(policy_vs_baseline
                   outcomes=["cv_backbone:all", "rotations:all", "cv_quality"], at=[1, 2])
     pd.testing.assert_frame_equal(par.metrics, policy_vs_baseline.metrics)
     pd.testing.assert_frame_equal(par.table, policy_vs_baseline.table)
+
+
+def test_compare_gives_time_averages_paired_over_replicates(policy_vs_baseline):
+    """Each replicate's mean over the run's years, then paired: recomputed here from the metric rows."""
+    m = policy_vs_baseline.metrics
+    sel = m[(m["metric"] == "cv_backbone") & (m["subgroup"] == "all") & (m["year"] >= 1)]
+    per_rep = sel.groupby(["scenario", "replicate"], observed=True)["value"].mean().unstack("scenario")
+    d = (per_rep["exchange"] - per_rep["baseline_drift"]).to_numpy()
+    a = policy_vs_baseline.averages.set_index(["metric", "subgroup", "span", "scenario"])
+    row = a.loc[("cv_backbone", "all", "years 1-2", "exchange")]
+    assert row["mean"] == pytest.approx(per_rep["exchange"].mean())
+    assert row["diff"] == pytest.approx(d.mean())
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    assert row["diff_ci_high"] == pytest.approx(d.mean() + half)
+    assert set(policy_vs_baseline.averages["span"]) == {"years 1-2"}  # 2 years: the last five are the run
+
+
+def test_compare_markdown_gives_every_year_of_the_cvs_and_their_averages(policy_vs_baseline):
+    text = policy_vs_baseline.markdown()
+    assert "## Time averages" in text and "| `cv_backbone` | all | years 1-2 | exchange |" in text
+    path = text[text.index("## Headline CVs, every year"):]
+    assert "| outcome | group | scenario | 0 | 1 | 2 |" in path
+    t = policy_vs_baseline.trajectories
+    want = t[(t["metric"] == "cv_backbone") & (t["scenario"] == "exchange")].sort_values("year")["mean"]
+    assert "| `cv_backbone` | all | exchange | " + " | ".join(f"{v:.3f}" for v in want) + " |" in path
+    assert "| `rotations` |" not in path  # only the CV outcomes' path
+
+
+def test_time_averages_of_a_long_run_have_the_last_five_years():
+    from sim.experiments.statistics import time_average_summary
+
+    rows = [{"scenario": s, "replicate": r, "seed": r, "year": y, "metric": "cv_backbone", "subgroup": "primary",
+             "value": (1.0 if s == "a" else 0.5) + 0.1 * y + 0.01 * r} for s in "ab" for r in range(3)
+            for y in range(11)]
+    out = time_average_summary(pd.DataFrame(rows), [("cv_backbone", "primary")], "a").set_index(["span", "scenario"])
+    assert out.loc[("years 1-10", "a"), "mean"] == pytest.approx(1.0 + 0.55 + 0.01)
+    assert out.loc[("years 6-10", "a"), "mean"] == pytest.approx(1.0 + 0.8 + 0.01)
+    assert out.loc[("years 6-10", "b"), "diff"] == pytest.approx(-0.5)

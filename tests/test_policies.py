@@ -531,3 +531,16 @@ def test_a_quota_beyond_a_districts_pool_warns_once_per_district():
     quiet = policy_model("quota.min_count=10", world=SMALL_BEIJING)
     quiet.run_for(2)
     assert quiet.warnings == []
+
+
+def test_share_beyond_mandatory_adds_the_share_to_those_who_must_move():
+    """Japan: all at 6 years move, and some (15%) of those between 3 and 6: 30 must move of 100
+    eligible, so 30 + ceil(0.15 x 70) = 41, where the larger of the two rules gives 30."""
+    from sim.config.scenario import Quota
+    from sim.policies.selection import district_need
+
+    plain = Quota(share_of_eligible=0.15, mandatory_after_years=6)
+    added = Quota(share_of_eligible=0.15, mandatory_after_years=6, share_beyond_mandatory=True)
+    assert district_need(plain, 100, 0, 500, 1, n_mandatory=30) == 30
+    assert district_need(added, 100, 0, 500, 1, n_mandatory=30) == 41
+    assert district_need(added, 100, 0, 500, 1, n_mandatory=0) == 15

@@ -1051,19 +1051,23 @@ def test_school_selection_with_gaming_sends_weaker_teachers():
     assert q[gamed].mean() < q[fair].mean() - 0.05
 
 
-def test_school_selection_keeps_the_backbone_floor_within_each_school():
+def test_school_selection_keeps_the_backbone_floor_over_each_districts_total():
+    """MOE-2014: backbone teachers at least 20% "of the total exchanged" (issue 15 item 9): the floor
+    holds over each district's rotators, not school by school (where rounding up made it one of a
+    school's two), and with full gaming it binds: without it fewer backbone teachers are sent."""
     model, eligible, chosen = _school_selected(1.0)
     wf = model.workforce
     bb = wf.backbone >= 2
-    per_school = Counter(wf.school[chosen].tolist())
-    binding = 0
-    for school, k in per_school.items():
-        available = int(np.sum(eligible & bb & (wf.school == school)))
-        got = int(np.sum(bb[chosen] & (wf.school[chosen] == school)))
-        assert got >= min(math.ceil(0.2 * k - 1e-9), available), (school, k, got, available)
-        binding += available > 0
-    assert binding > 5
+    district = model.world.schools["district"][wf.school]
+    for d in np.unique(district[chosen]):
+        mine = chosen[district[chosen] == d]
+        available = int(np.sum(eligible & bb & (district == d)))
+        assert bb[mine].sum() >= min(math.ceil(0.2 * len(mine) - 1e-9), available), (d, len(mine), available)
+        assert bb[mine].sum() <= max(math.ceil(0.2 * len(mine) - 1e-9), 1) + 1  # no more than the floor asks
     assert np.all(eligible[chosen]) and len(set(chosen.tolist())) == len(chosen)
+    cfg = model.config.policy.programs[0].model_copy(update={"backbone_floor": 0.0})
+    unfloored = SchoolSelection().select(model, cfg, eligible, np.random.default_rng(11))
+    assert len(unfloored) == len(chosen) and bb[unfloored].sum() < bb[chosen].sum()
 
 
 def test_school_selection_in_a_run_sends_teachers_weaker_than_the_pool(monkeypatch):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import matplotlib.image as mpimg
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import REPO
 
@@ -101,7 +102,7 @@ def embedded_pngs(text: str) -> list[bytes]:
     return [base64.b64decode(m) for m in re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)]
 
 
-@pytest.mark.parametrize(("kind", "figures"), [("run", 9), ("compare", 5), ("sweep", 5)])
+@pytest.mark.parametrize(("kind", "figures"), [("run", 10), ("compare", 5), ("sweep", 5)])
 def test_report_is_self_contained_with_its_figures(reports, kind, figures):
     text = reports[kind].read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>")
@@ -137,6 +138,7 @@ def test_run_report_says_the_scenario_in_words_and_gives_intervals(reports):
 
 def test_compare_report_has_the_paired_table(reports):
     text = reports["compare"].read_text(encoding="utf-8")
+    text = text[:text.index("<h2>Time averages</h2>")]
     assert "<h1>Comparison: baseline_drift vs dongcheng_2021 vs china_2014_floor</h1>" in text
     assert "Baseline: <strong>baseline_drift</strong>" in text
     assert "paired t-test, two-sided" in text
@@ -148,6 +150,19 @@ def test_compare_report_has_the_paired_table(reports):
     assert len(means) >= 12 and not any("[-" in m for m in means)
     assert any(m.endswith("*") for m in means) == ("* interval cut to the metric" in text)
     assert "Part-time" not in text and "from ordinary, strong and leading schools" in text  # china_2014_floor
+
+
+def test_compare_report_gives_every_year_of_the_cvs_and_their_time_averages(reports):
+    text = reports["compare"].read_text(encoding="utf-8")
+    averages = text[text.index("<h2>Time averages</h2>"):text.index("<h2>Headline CVs, every year</h2>")]
+    rows = re.findall(r"<tr><td><code>(\w+)</code></td><td>(\w+)</td><td>years 1-4</td><td>(\w+)</td>", averages)
+    assert len(rows) == 6 * 3  # outcomes x scenarios
+    path = text[text.index("<h2>Headline CVs, every year</h2>"):text.index("<h2>Provenance</h2>")]
+    assert "<th>0</th><th>1</th><th>2</th><th>3</th><th>4</th>" in path
+    t = pd.read_parquet(FIXTURE / "compare" / "trajectories.parquet")
+    want = t[(t["metric"] == "cv_backbone") & (t["subgroup"] == "junior") & (t["scenario"] == "dongcheng_2021")]
+    cells = "".join(f"<td>{v:.3f}</td>" for v in want.sort_values("year")["mean"])
+    assert "<td><code>cv_backbone</code></td><td>junior</td><td>dongcheng_2021</td>" + cells in path
 
 
 def test_sweep_report_has_points_and_sensitivity(reports):
@@ -258,7 +273,8 @@ def test_report_of_a_roster_run_draws_its_network_map(tmp_path):
 
 def test_run_report_shows_trajectories_why_and_whole_head_counts(reports):
     text = reports["run"].read_text(encoding="utf-8")
-    assert "<th>lowest (year)</th><th>highest (year)</th><th>mean, years 1-4</th>" in text
+    assert ("<th>lowest (year)</th><th>highest (year)</th><th>mean, years 1-4</th>"
+            "<th>mean, last 5 years (years 1-4)</th>") in text
     assert "<h2>Why the CVs move</h2>" in text and "come home in years 2-4" in text
     assert "<h2>By year</h2>" in text
     assert not re.search(r"\d\.\d+e[+-]\d", text.split("<h2>Provenance</h2>")[0])  # never 8.96e+03

@@ -37,7 +37,8 @@ def row(text: str, metric: str, group: str) -> list[str]:
 
 
 def test_the_headline_table_gives_the_trajectory_not_only_start_and_end(run, summary):
-    assert "| metric | group | year 0 (start) | lowest (year) | highest (year) | mean, years 1-4 | year 4 |" in summary
+    assert ("| metric | group | year 0 (start) | lowest (year) | highest (year) | mean, years 1-4 | "
+            "mean, last 5 years (years 1-4) | year 4 |") in summary
     m = run.metrics
     sel = m[(m["metric"] == "cv_backbone") & (m["subgroup"] == "primary")]
     means = sel.groupby("year")["value"].mean()
@@ -45,9 +46,9 @@ def test_the_headline_table_gives_the_trajectory_not_only_start_and_end(run, sum
     cells = row(summary, "cv_backbone", "primary")
     assert cells[3] == f"{after.min():.3f} (year {int(after.idxmin())})"
     assert cells[4] == f"{after.max():.3f} (year {int(after.idxmax())})"
-    assert cells[5] == f"{after.mean():.3f}"
+    assert cells[5] == f"{after.mean():.3f}" and cells[6] == f"{after.mean():.3f}"  # a 4-year run: the same span
     last = sel[sel["year"] == 4]["value"]
-    assert cells[6] == f"{last.mean():.3f} [{last.min():.3f}, {last.max():.3f}]"
+    assert cells[7] == f"{last.mean():.3f} [{last.min():.3f}, {last.max():.3f}]"
 
 
 def test_the_table_by_year_has_every_year(run, summary):
@@ -74,7 +75,7 @@ def test_head_counts_are_whole_numbers(run, summary):
 
 def test_rebounds_are_explained_by_the_terms_of_the_scenarios_programs(run, summary):
     why = summary[summary.index("## Why the CVs move"):summary.index("## By year")]
-    assert "`cv_backbone` (primary) falls to" in why
+    assert re.search(r"`cv_\w+` \((primary|junior|all)\) falls to [\d.]+ in year \d, climbs to", why)
     # the terms come from the programs: dongcheng_2021's three 1-3 year programs and its 1-year training flow
     assert ("`twinning_pairs`, `pilot_school_district`, `district_exchange`: terms of 1-3 years; "
             "`training_flow`: terms of 1 year") in why
@@ -106,16 +107,29 @@ def test_no_rebound_no_explanation(run):
     assert "falls to 0.400 in year 1, climbs to 0.800 by year 4 and ends at 0.800" in first
 
 
-def test_a_long_run_keeps_its_tables_and_words_short_but_keeps_year_1(run):
+def test_time_averages_over_the_run_and_its_last_five_years(run):
+    """Made-up path with a rebound: the run's mean and the last five years' mean differ and are both given."""
+    path = [1.10, 0.43, 0.60, 0.75, 0.89, 0.90, 0.88, 0.86, 0.85, 0.84, 0.83]
+    rows = [{"metric": "cv_backbone", "subgroup": "primary", "year": y, "replicate": r, "value": v + 0.01 * r}
+            for y, v in enumerate(path) for r in (0, 1)]
+    text = summary_markdown(SimpleNamespace(metrics=pd.DataFrame(rows), scenario=run.scenario))
+    assert "| mean, years 1-10 | mean, last 5 years (years 6-10) | year 10 |" in text
+    cells = row(text, "cv_backbone", "primary")
+    assert cells[5] == f"{sum(path[1:]) / 10 + 0.005:.3f}" and cells[6] == f"{sum(path[6:]) / 5 + 0.005:.3f}"
+    line = next(x for x in text.splitlines() if x.startswith("| `cv_backbone` | primary |"))
+    assert line == "| `cv_backbone` | primary | " + " | ".join(f"{v + 0.005:.3f}" for v in path) + " |"
+
+
+def test_a_long_run_keeps_its_words_short_but_its_tables_give_every_year(run):
     rows = [{"metric": name, "subgroup": group, "year": y, "replicate": 0, "value": value(y)}
             for y in range(41) for name, group, value in (
                 ("cv_backbone", "primary", lambda y: 1.0 if y == 0 else 0.4 + 0.01 * y),
                 ("rotations", "all", lambda y: 0 if y == 0 else 100),
                 ("returns", "all", lambda y: 0 if y < 2 else 90))]
     text = summary_markdown(SimpleNamespace(metrics=pd.DataFrame(rows), scenario=run.scenario))
-    header = next(x for x in text.splitlines() if x.startswith("| metric | group | 0 |"))
-    years = [int(c) for c in header.strip("|").split("|")[2:]]
-    assert years[:2] == [0, 1] and years[-1] == 40 and len(years) <= 16
+    headers = [x for x in text.splitlines() if x.startswith("| metric | group | ")][1:]
+    blocks = [[int(c) for c in h.strip("|").split("|")[2:]] for h in headers]
+    assert [y for b in blocks for y in b] == list(range(41)) and max(len(b) for b in blocks) <= 16
     why = text[text.index("## Why the CVs move"):text.index("## By year")]
     listed = re.findall(r"\d+ in year (\d+)", why[why.index("Rotations started"):why.index("Returns home")])
     assert listed[:4] == ["1", "2", "3", "4"] and listed[-1] == "40" and len(listed) <= 12

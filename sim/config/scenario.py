@@ -234,8 +234,12 @@ class Careers(Strict):
     learning_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.04  # quality gained per year early in a career
     learning_halflife: Annotated[float, Field(gt=0.0, le=100.0)] = 7.0  # years; experience curve flattens
     peer_effect: Share = 0.05  # share of the gap to the school's mean closed per year
-    # yearly quality gain of a school's staff per unit share of backbone rotators
-    radiation: Annotated[float, Field(ge=0.0, le=5.0)] = 0.1
+    # share of the gap to the visiting backbone rotators' mean quality closed per year, per unit
+    # share of backbone rotators among the staff (ODD 7.9; the form after sources.md:
+    # JACKSON-BRUEGMANN-2009; the size an assumption, 0-1 explored)
+    radiation: Share = 0.5
+    # quality never exceeds the initial staff's mean + this many of its SDs (7.9; assumption, 2-4 explored)
+    quality_ceiling_sd: Annotated[float, Field(ge=0.5, le=10.0)] = 3.0
     title_promotion: Share = 0.04  # yearly chance of a title step for an average teacher
     backbone_promotion: Share = 0.025  # yearly chance of a backbone step for an average teacher
     prestige_in_promotion: NonNegative = 0.35  # promotion chances x exp(this x (tier - ordinary)); assumption
@@ -246,8 +250,14 @@ class Careers(Strict):
     commute_minutes_per_km: Annotated[float, Field(ge=0.0, le=60.0)] = 2.5
     commute_fixed_minutes: Minutes = 10.0
     dissatisfaction_commute_minutes: Minutes = 60.0  # commutes past this lower satisfaction
-    # achievement lost per unit turnover share (Ronfeldt et al. 2013)
-    disruption: Annotated[float, Field(ge=0.0, le=10.0)] = 0.3
+    # student SD of achievement lost when all of a school's teachers are new (math, 0.06-0.10;
+    # sources.md: RONFELDT-2013)
+    turnover_effect_sd: Annotated[float, Field(ge=0.0, le=1.0)] = 0.08
+    # student SD of achievement per SD of teacher quality, math (sources.md: HANUSHEK-RIVKIN-2010);
+    # maps the loss to quality units
+    teacher_effect_sd: Annotated[float, Field(gt=0.0, le=1.0)] = 0.15
+    # quality units lost per unit turnover share; None: turnover_effect_sd x quality SD / teacher_effect_sd (7.12)
+    disruption: Annotated[float, Field(ge=0.0, le=10.0)] | None = None
     cadres: Cadres = Cadres()  # leadership posts, promotion and principal rotation
     tenure: Tenure = Tenure()  # rotation time and home tenure; rotation history before the run
 
@@ -312,6 +322,9 @@ class Quota(Strict):
     coverage_years: Annotated[int, Field(ge=1, le=200)] | None = None  # every eligible within N years
     per_school: bool = False  # apply share_of_eligible within each school, not district-wide
     mandatory_after_years: Annotated[int, Field(ge=1, le=200)] | None = None  # must move at this tenure (Japan: 6)
+    # share_of_eligible applies to the eligible not yet at the mandatory tenure and adds to those who
+    # must move (Japan: all at 6 years move, and some between 3 and 6), instead of the larger of the two
+    share_beyond_mandatory: bool = False
 
     @model_validator(mode="after")
     def _by_district_is_per_district(self) -> Quota:

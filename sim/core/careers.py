@@ -18,6 +18,29 @@ from sim.world.synthetic import SUBJECT_SHARES
 
 MIN_EXPERIENCE_FOR_TITLE = (0, 1, 5, 12, 20)  # years of experience before each title (rough norms)
 BASE_SATISFACTION = 0.75
+# SD of teacher quality of the synthetic presets' initial staff (dongcheng 0.160, china 0.176): the
+# unit used when a roster gives every teacher the same quality (no spread to measure)
+QUALITY_SD_REFERENCE = 0.16
+# the published range of the loss per full turnover of a grade's teachers, student SDs in math
+# (sources.md: RONFELDT-2013): the ends of the achievement band (metrics achievement_low/high)
+TURNOVER_EFFECT_RANGE = (0.06, 0.10)
+
+
+def quality_scale(wf) -> tuple[float, float]:
+    """Mean and SD of the initial staff's quality: the model's own unit, which the published
+    effects (in student SDs) are mapped to (ODD 7.9, 7.12)."""
+    q = wf.quality[wf.active_rows()]
+    sd = float(q.std()) if len(q) > 1 else 0.0
+    return (float(q.mean()) if len(q) else 1.0), (sd if sd > 1e-6 else QUALITY_SD_REFERENCE)
+
+
+def disruption_per_turnover(c, quality_sd: float, effect_sd: float | None = None) -> float:
+    """Quality units lost per unit turnover share: the published loss in student SDs per full
+    turnover (`turnover_effect_sd`, or `effect_sd`) x quality units per student SD (the staff's
+    quality SD / `teacher_effect_sd`); `careers.disruption` when set overrides the mapping."""
+    if c.disruption is not None and effect_sd is None:
+        return c.disruption
+    return (c.turnover_effect_sd if effect_sd is None else effect_sd) * quality_sd / c.teacher_effect_sd
 
 
 def age_one_year(model) -> None:
@@ -132,7 +155,7 @@ def hire(model) -> np.ndarray:
         school=school, host=school, level=level, subject=subject,
         qualification=np.where(rng.random(k) < c.new_hire_above_qualification, 2, 1),
         age=22 + rng.integers(0, 6, k),
-        quality=np.clip(rng.normal(c.new_hire_quality, c.new_hire_quality_sd, k), 0.1, None),
+        quality=np.clip(rng.normal(c.new_hire_quality, c.new_hire_quality_sd, k), 0.1, model.quality_max),
         home_x=s["x"][school] + rng.normal(0, 3.0, k), home_y=s["y"][school] + rng.normal(0, 3.0, k),
         arrived=np.full(k, model.year), hired=np.full(k, model.year),
         woman=rng.random(k) < np.where(level == 0, w.women_share_primary, w.women_share_junior),
@@ -150,8 +173,9 @@ def hire(model) -> np.ndarray:
 
 
 def learn(model) -> None:
-    """Experience curve, peer effect toward the host school's mean, and radiation from
-    backbone rotators present at the host."""
+    """Experience curve, peer effect toward the host school's mean, and radiation: learning from
+    the backbone rotators present at the host, closing part of the gap to their quality (never
+    beyond it); quality stays under the ceiling `model.quality_max`."""
     c = model.config.careers
     wf = model.workforce
     rows = wf.active_rows()
@@ -162,11 +186,15 @@ def learn(model) -> None:
     mean_q = np.bincount(host, weights=q, minlength=n_s) / np.maximum(staff, 1)
     lrows, lschool, lshare = wf.load()
     away = (wf.term_end[lrows] >= 0) & (lschool != wf.school[lrows])  # the part of a rotator's load at a host
-    bb_rot = np.bincount(lschool, weights=lshare * away * (wf.backbone[lrows] >= 2), minlength=n_s)
+    w = lshare * away * (wf.backbone[lrows] >= 2)
+    bb_rot = np.bincount(lschool, weights=w, minlength=n_s)
+    bb_q = np.divide(np.bincount(lschool, weights=w * wf.quality[lrows], minlength=n_s), bb_rot,
+                     out=np.zeros(n_s), where=bb_rot > 0)  # mean quality of the visiting backbone rotators
     gain = (c.learning_rate * 0.5 ** (wf.experience[rows] / c.learning_halflife)
             + c.peer_effect * (mean_q[host] - q)
-            + c.radiation * (bb_rot / np.maximum(staff, 1))[host])
-    wf.quality[rows] = np.maximum(q + gain, 0.1)
+            + c.radiation * np.minimum(bb_rot / np.maximum(staff, 1), 1.0)[host] * np.maximum(bb_q[host] - q, 0.0))
+    # bounded: never above the ceiling (a teacher who starts above it keeps, but does not add to, the start)
+    wf.quality[rows] = np.clip(q + gain, 0.1, np.maximum(q, model.quality_max))
 
 
 def promote(model) -> dict[str, int]:

@@ -100,6 +100,12 @@ class RotationModel(mesa.Model):
         self.teacher_agents: list[Teacher | None] = []
         t = self.world.teachers
         self.add_teachers({**{k: t[k] for k in t}, "host": t["school"], "arrived": -t["years_at_school"]})
+        # the model's quality unit, to which the published effects are mapped (careers.quality_scale)
+        self.quality_mean0, self.quality_sd0 = careers.quality_scale(self.workforce)
+        self.quality_max = self.quality_mean0 + scenario.careers.quality_ceiling_sd * self.quality_sd0
+        self.disruption = careers.disruption_per_turnover(scenario.careers, self.quality_sd0)
+        self.disruption_band = tuple(careers.disruption_per_turnover(scenario.careers, self.quality_sd0, e)
+                                     for e in careers.TURNOVER_EFFECT_RANGE)
         if scenario.careers.tenure.history_years:
             tenure.initial_history(self)
         self.programs = [RotationProgram(p, i) for i, p in enumerate(scenario.policy.programs)]
@@ -358,9 +364,9 @@ class RotationModel(mesa.Model):
             year=self.year, table=table, schools=self.world.schools, district_types=self.world.district_types,
             district_names=self.world.district_names, workforce=wf, counts=counts,
             moves=self.move_log.columns(self._year_moves_from), program_names=self.move_log.programs,
-            disruption=self.config.careers.disruption, start=self._start,
+            disruption=self.disruption, start=self._start,
             program_forms={p.name: form_label(p) for p in self.config.policy.programs},
-            twinning=self.world.twinning, cadre_posts=self.cadre_posts)
+            twinning=self.world.twinning, cadre_posts=self.cadre_posts, disruption_band=self.disruption_band)
         if self.year == 0:
             leading = self.world.schools["tier"] == TIERS.index("leading")
             enrol_all = table["enrolment"].sum(axis=1)
@@ -378,7 +384,7 @@ class RotationModel(mesa.Model):
         frame.update({f"{col}_per100": 100.0 * frame[col] / enrol for col in SCHOOL_FRAME_COLUMNS})
         frame["mean_quality"] = table["mean_quality"]
         frame["turnover"] = turnover
-        frame["achievement"] = table["effective_quality"] - self.config.careers.disruption * turnover
+        frame["achievement"] = table["effective_quality"] - self.disruption * turnover
         frame["home_posts"] = self.home_posts()
         full = rotating & (wf.part_host[rows] < 0)
         part = rotating & (wf.part_host[rows] >= 0)

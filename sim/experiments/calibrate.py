@@ -36,7 +36,7 @@ from pydantic import Field, ValidationError, model_validator
 from sim.config.designs import Parameter, ParameterKey, checked_scenario, override
 from sim.config.scenario import Scenario, ScenarioError, Strict, read_yaml_mapping
 from sim.config.targets import NAME, Statistic, TargetsError, TargetsFile, error_line, load_targets
-from sim.experiments.evaluation import PATHS, EvalTask, evaluate
+from sim.experiments.evaluation import CV_PATH, PATHS, EvalTask, evaluate
 
 JOURNAL = "study.journal"
 JOURNAL_LOCK = "study.journal.lock"  # Optuna's lock beside the journal (present only while it writes)
@@ -542,12 +542,34 @@ def fit_table(cal: Calibration, replicates: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def path_table(replicates: list[dict]) -> pd.DataFrame:
+    """The headline CVs at the best fit: mean over its replicates in every year, with the time
+    averages over the run and its last five years (empty for a journal written before paths)."""
+    from sim.experiments.spans import RECENT_YEARS, recent_span, span_words
+
+    rows = [(k.split("/")[1], k.split("/")[2], int(k.split("/")[3]), float(np.mean([r[k] for r in replicates])))
+            for k in replicates[0] if k.startswith(CV_PATH + "/")] if replicates else []
+    if not rows:
+        return pd.DataFrame()
+    wide = pd.DataFrame(rows, columns=["metric", "group", "year", "mean"]).pivot_table(
+        index=["metric", "group"], columns="year", values="mean", sort=False)
+    last = int(wide.columns.max())
+    lo, hi = recent_span(last)
+    run = [y for y in wide.columns if y >= 1] or list(wide.columns)
+    out = wide.reset_index()
+    out.insert(2, f"mean, {span_words(1, last)}", wide[run].mean(axis=1).to_numpy())
+    recent = wide[[y for y in run if y >= lo]].mean(axis=1).to_numpy()
+    out.insert(3, f"mean, last {RECENT_YEARS} years ({span_words(lo, hi)})", recent)
+    return out
+
+
 def fit_markdown(cal: Calibration, table: pd.DataFrame, best, n_trials: int) -> str:
     lines = [f"# Calibration {cal.spec.name}", "",
              f"Best of {n_trials} trials: trial {best.number}, loss {total(best):.4g}.", "",
              "Parameters:", ""]
     lines += [f"- `{k}` = {json.dumps(v)}" for k, v in _values(cal.spec, best.params).items()]
-    return "\n".join([*lines, "", _fit_sections(table, "at the best trial")])
+    return "\n".join([*lines, "", _fit_sections(table, "at the best trial"),
+                      path_markdown(best.user_attrs["replicates"])])
 
 
 def pareto_markdown(cal: Calibration, front: pd.DataFrame) -> str:
@@ -584,6 +606,20 @@ def _fit_sections(table: pd.DataFrame, where: str) -> str:
               "or on the right side of the bound). Readings other than `published` are other readings of an "
               "ambiguous denominator; the fit uses the published reading only.", ""]
     return "\n".join(lines)
+
+
+def path_markdown(replicates: list[dict]) -> str:
+    """The headline CVs at the best fit in every year, with the run's and the last five years' means."""
+    path = path_table(replicates)
+    if path.empty:
+        return ""
+    lines = ["## Headline CVs at the best fit, every year", "",
+             f"Mean over the best trial's {len(replicates)} replicates, and the time averages over the run and "
+             "its last five years: a fit to one year says nothing of the path around it.", "",
+             "| " + " | ".join(str(c) for c in path.columns) + " |", "|" + "---|" * len(path.columns)]
+    for r in path.itertuples(index=False):
+        lines.append(f"| `{r[0]}` | {r[1]} | " + " | ".join(f"{v:.3f}" for v in r[2:]) + " |")
+    return "\n".join([*lines, ""])
 
 
 def _figure(table: pd.DataFrame, history: pd.DataFrame, abc_history: bool = False, pareto=None) -> bytes:

@@ -25,6 +25,16 @@ class EvalTask:
 
 
 PATHS = "paths"  # the key of a replicate's yearly paths beside its statistics
+CV_PATH = "cv_path"  # key prefix of the headline CVs' every year (the report's trajectory)
+
+
+def cv_path_keys(rows: dict) -> dict[str, float]:
+    """Every year of the headline CVs, keyed `cv_path/metric/group/year`: the trajectory the fit
+    report gives beside the targets (a fit to one year says nothing of the path around it)."""
+    from sim.metrics import INDICATORS
+
+    wanted = {(f"cv_{i}", g) for i in INDICATORS for g in ("primary", "junior")} | {("cv_quality", "all")}
+    return {f"{CV_PATH}/{m}/{g}/{y}": v for (m, g, y), v in sorted(rows.items()) if (m, g) in wanted}
 
 
 def evaluate(task: EvalTask) -> dict:
@@ -42,4 +52,5 @@ def evaluate(task: EvalTask) -> dict:
     stats = [Statistic.model_validate_json(stat) for _, stat in task.statistics]
     out: dict = {key: stat.value(rows) for (key, _), stat in zip(task.statistics, stats, strict=True)}
     out[PATHS] = {s.path_key(): [s.at(rows, y) for y in range(scenario.run.years + 1)] for s in stats}
+    out |= cv_path_keys(rows)
     return out

@@ -217,6 +217,7 @@ class Comparison:
     trajectories: pd.DataFrame  # paired statistics of the outcomes for every year
     table: pd.DataFrame  # the trajectories at the chosen years
     timings: dict[str, float] = field(default_factory=dict)
+    averages: pd.DataFrame = field(default_factory=pd.DataFrame)  # time averages: the run, its last 5 years
 
     @property
     def names(self) -> list[str]:
@@ -225,7 +226,8 @@ class Comparison:
     def markdown(self) -> str:
         from sim.experiments.statistics import comparison_markdown
 
-        return comparison_markdown(self.table, self.baseline, len(self.seeds), self.scenarios[0].run.seed)
+        return comparison_markdown(self.table, self.baseline, len(self.seeds), self.scenarios[0].run.seed,
+                                   self.trajectories, self.averages)
 
 
 def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, years: int | None = None,
@@ -251,7 +253,7 @@ def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, yea
         >>> cmp.table[["metric", "subgroup", "scenario", "mean", "diff", "diff_ci_low", "diff_ci_high"]]
     """
     from sim.experiments.executors import Dask, Serial
-    from sim.experiments.statistics import paired_summary, parse_outcome
+    from sim.experiments.statistics import paired_summary, parse_outcome, time_average_summary
     from sim.metrics import REGISTRY
 
     resolved, b = compared_scenarios(scenarios, reps, years, seed, baseline, overrides)
@@ -283,8 +285,9 @@ def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, yea
     kept = metrics[metrics["metric"].isin({m for m, _ in pairs})]
     trajectories = paired_summary(kept, pairs, names[b], names)
     table = trajectories[trajectories["year"].isin(at)].reset_index(drop=True)
+    averages = time_average_summary(kept, pairs, names[b], names)
     return Comparison(resolved, names[b], seeds, pairs, at, metrics, trajectories, table,
-                      {"simulate_seconds": round(elapsed, 3)})
+                      {"simulate_seconds": round(elapsed, 3)}, averages)
 
 
 def compared_scenarios(scenarios: list[Scenario | str | Path], reps: int | None = None,

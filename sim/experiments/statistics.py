@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.experiments.spans import RECENT_YEARS, recent_span, span_words
+
 LEVEL = 0.95
 MEAN_TEST = "mean over replicates; 95% t-interval (n-1 df)"
 PAIRED_TEST = "paired t-test, two-sided; 95% t-interval of the mean paired difference (n-1 df)"
@@ -233,8 +235,84 @@ def paired_summary(metrics: pd.DataFrame, outcomes: list[tuple[str, str]], basel
     return out
 
 
-def comparison_markdown(table: pd.DataFrame, baseline: str, reps: int, seed: int) -> str:
-    """The comparison table as Markdown, saying which interval and which test were used."""
+PATH_COLUMNS = 16  # years per table of a trajectory; a longer run gets several tables
+
+
+def time_average_summary(metrics: pd.DataFrame, outcomes: list[tuple[str, str]], baseline: str,
+                         scenarios: list[str] | None = None) -> pd.DataFrame:
+    """Paired statistics of each outcome's time averages: each replicate's mean over years 1..last
+    and over the last RECENT_YEARS years (one span for a run that short), then the same t-intervals
+    and paired differences as a single year's (`paired_summary`), one row per outcome, span and
+    scenario (column `span`)."""
+    last = int(metrics["year"].max())
+    spans = list(dict.fromkeys([(1, last), recent_span(last)]))  # one span when the run is that short
+    finite = metrics[np.isfinite(metrics["value"].to_numpy(dtype=float))]
+    parts = []
+    for k, (lo, hi) in enumerate(spans):
+        sel = finite[(finite["year"] >= lo) & (finite["year"] <= hi)]
+        avg = (sel.groupby(["scenario", "replicate", "metric", "subgroup"], observed=True)
+               .agg(value=("value", "mean"), seed=("seed", "first")).reset_index())
+        parts.append(avg.assign(year=k))
+    out = paired_summary(pd.concat(parts, ignore_index=True), outcomes, baseline, scenarios)
+    out.insert(2, "span", out.pop("year").map({k: span_words(*s) for k, s in enumerate(spans)}))
+    return out
+
+
+def path_tables(trajectories: pd.DataFrame) -> list[pd.DataFrame]:
+    """Every year's mean of each CV outcome by scenario (rows: outcome, group, scenario; columns:
+    years, in tables of at most PATH_COLUMNS years), as text cells."""
+    cvs = trajectories[trajectories["metric"].astype(str).str.startswith("cv_")]
+    if cvs.empty:
+        return []
+    years = sorted(int(y) for y in cvs["year"].unique())
+    wide = cvs.pivot_table(index=["metric", "subgroup", "scenario"], columns="year", values="mean", observed=True,
+                           sort=False)
+    tables = []
+    for i in range(0, len(years), PATH_COLUMNS):
+        block = years[i:i + PATH_COLUMNS]
+        rows = [[f"`{metric}`", group, scenario] + ["-" if math.isnan(row[y]) else f"{row[y]:.3f}" for y in block]
+                for (metric, group, scenario), row in wide.iterrows()]
+        tables.append(pd.DataFrame(rows, columns=["outcome", "group", "scenario", *[str(y) for y in block]]))
+    return tables
+
+
+def path_markdown(trajectories: pd.DataFrame) -> list[str]:
+    """The CV outcomes' every year (Markdown lines)."""
+    tables = path_tables(trajectories)
+    if not tables:
+        return []
+    lines = ["", "## Headline CVs, every year", "", "Mean over the paired replicates."]
+    for t in tables:
+        lines += ["", "| " + " | ".join(t.columns) + " |", "|" + "---|" * len(t.columns)]
+        lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in t.itertuples(index=False)]
+    return lines
+
+
+def averages_markdown(averages: pd.DataFrame) -> list[str]:
+    """The time averages' table (Markdown lines): means and paired differences with intervals."""
+    if averages is None or averages.empty:
+        return []
+    lines = ["", "## Time averages", "",
+             "Each replicate's mean over the run and over its last "
+             f"{RECENT_YEARS} years, then the same intervals and paired test as a single year's.", "",
+             "| outcome | group | years | scenario | mean [95% CI] | difference from baseline [95% CI] | p | n |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in averages.itertuples(index=False):
+        mean = _cell(r.mean, r.ci_low, r.ci_high, r.clipped)
+        if r.test == "baseline":
+            diff, p = "(baseline)", ""
+        else:
+            diff = _cell(r.diff, r.diff_ci_low, r.diff_ci_high, r.diff_clipped)
+            p = "" if math.isnan(r.p_value) else f"{r.p_value:.3g}"
+        lines.append(f"| `{r.metric}` | {r.subgroup} | {r.span} | {r.scenario} | {mean} | {diff} | {p} | {r.n} |")
+    return lines
+
+
+def comparison_markdown(table: pd.DataFrame, baseline: str, reps: int, seed: int,
+                        trajectories: pd.DataFrame | None = None,
+                        averages: pd.DataFrame | None = None) -> str:
+    """The comparison table as Markdown, saying which interval and which test were used; with
+    `trajectories` and `averages`, every year of the CV outcomes and their time averages too."""
     lines = [
         f"# Scenario comparison (baseline: {baseline})",
         "",
@@ -261,6 +339,9 @@ def comparison_markdown(table: pd.DataFrame, baseline: str, reps: int, seed: int
             diff = _cell(r.diff, r.diff_ci_low, r.diff_ci_high, r.diff_clipped)
             p = "" if math.isnan(r.p_value) else f"{r.p_value:.3g}"
         lines.append(f"| `{r.metric}` | {r.subgroup} | {r.year} | {r.scenario} | {mean} | {diff} | {p} | {r.n} |")
+    lines += averages_markdown(averages)
+    if trajectories is not None:
+        lines += path_markdown(trajectories)
     return "\n".join(lines) + "\n"
 
 

@@ -153,6 +153,7 @@ class YearContext:
     program_forms: dict[str, str] = field(default_factory=dict)  # program name -> form label
     twinning: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
     cadre_posts: np.ndarray | None = None  # (n_schools, len(ROLES)) leadership posts (sim.core.cadres)
+    disruption_band: tuple[float, float] = (float("nan"), float("nan"))  # disruption at the published range's ends
     units: dict[str, Units] = field(default_factory=dict)
     cache: dict = field(default_factory=dict)  # results shared by several metrics this year
 
@@ -191,8 +192,9 @@ class YearContext:
                                         m["backbone"][sel]], axis=1)
         return self.cache[key]
 
-    def achievement(self) -> np.ndarray:
-        return self.table["effective_quality"] - self.disruption * self.table["turnover"]
+    def achievement(self, disruption: float | None = None) -> np.ndarray:
+        d = self.disruption if disruption is None else disruption
+        return self.table["effective_quality"] - d * self.table["turnover"]
 
 
 def _levels(ctx: YearContext, ind: str, index: Callable[[ineq.Sample], float],
@@ -709,6 +711,20 @@ def _achievement(ctx):
     a = ctx.achievement()
     out = [("all", _tier_mean(ctx, a, *TIERS))]
     return out + [(t, _tier_mean(ctx, a, t)) for t in TIERS if np.any(ctx.schools["tier"] == TIERS.index(t))]
+
+
+@_register("achievement_low", "student achievement proxy, largest published turnover loss", "quality units", "all")
+def _achievement_low(ctx):
+    """`achievement` with the loss per full turnover at the top of Ronfeldt, Loeb and Wyckoff's
+    range (0.10 student SD; sim.core.careers.TURNOVER_EFFECT_RANGE): the low edge of its band."""
+    return [("all", _tier_mean(ctx, ctx.achievement(ctx.disruption_band[1]), *TIERS))]
+
+
+@_register("achievement_high", "student achievement proxy, smallest published turnover loss", "quality units", "all")
+def _achievement_high(ctx):
+    """`achievement` with the loss per full turnover at the bottom of the published range (0.06
+    student SD): the high edge of its band."""
+    return [("all", _tier_mean(ctx, ctx.achievement(ctx.disruption_band[0]), *TIERS))]
 
 
 @_register("achievement_gap", "achievement gap between strong and weak schools", "quality units", "all")

@@ -31,9 +31,14 @@ def district_quota(quota, n_eligible: int, n_never_rotated: int, n_staff: int, y
 def district_need(quota, n_eligible: int, n_never_rotated: int, n_staff: int, year: int,
                   n_mandatory: int = 0, min_count: int | None = None) -> int:
     """What the quota rules ask of one district this year, before the cap at the number eligible;
-    `min_count` is the district's head count (`district_min_counts`), quota.min_count when None."""
+    `min_count` is the district's head count (`district_min_counts`), quota.min_count when None.
+    With `share_beyond_mandatory`, the share is of the eligible below the mandatory tenure, on top
+    of the `n_mandatory` who must move."""
+    beyond = quota.share_beyond_mandatory and quota.mandatory_after_years is not None
+    by_share = (n_mandatory + math.ceil(quota.share_of_eligible * (n_eligible - n_mandatory) - 1e-9) if beyond
+                else math.ceil(quota.share_of_eligible * n_eligible - 1e-9))
     need = max(
-        math.ceil(quota.share_of_eligible * n_eligible - 1e-9),
+        by_share,
         quota.min_count if min_count is None else min_count,
         math.ceil(quota.share_of_staff * n_staff - 1e-9),
         n_mandatory,
@@ -179,8 +184,10 @@ class SchoolSelection:
     """Each sending school picks its own share of the district's quota. With gaming g, a school
     ranks its eligible teachers by g * (quality rank) + (1 - g) * (random rank): at g = 1 it
     sends its weakest, at g = 0 a random draw (never-rotated teachers first either way; the
-    program's `priority` list and `quota.per_school` are not used: the school's own choice replaces
-    them). The backbone floor holds within each school."""
+    program's `priority` list is not used: the school's own choice replaces it). With
+    `quota.per_school`, each school sends its own share of its eligible, rounded up. The backbone
+    floor holds over the district's total (MOE-2014: "of the total exchanged"), not school by
+    school, where rounding up would make it one of a school's two rotators."""
 
     def select(self, model, program, eligible: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         wf = model.workforce
@@ -204,18 +211,33 @@ class SchoolSelection:
             warn_short_pool(model, program, int(d), need, len(ranked))
             n = min(need, len(ranked))
             must = _must_move(wf, ranked, program.quota)
-            # those who must move go first; the rest of the quota is split among the schools
-            shares = dict(_school_shares(wf, ranked[~must], max(n - int(must.sum()), 0)))
+            # those who must move go first; the rest of the quota is split among the schools, or with
+            # quota.per_school each school sends its own share of its eligible (rounded up)
+            rest = ranked[~must]
+            if program.quota.per_school and program.quota.share_of_eligible > 0 and len(rest):
+                schools_, sizes = np.unique(wf.school[rest], return_counts=True)
+                per = np.ceil(program.quota.share_of_eligible * sizes - 1e-9).astype(np.int64)
+                shares = dict(zip(schools_.tolist(), per.tolist(), strict=True))
+                if per.sum() < n - int(must.sum()):  # another rule asks more: the rest split as usual
+                    for k, v in _school_shares(wf, rest, n - int(must.sum()) - int(per.sum())):
+                        shares[k] = shares.get(k, 0) + v
+            else:
+                shares = dict(_school_shares(wf, rest, max(n - int(must.sum()), 0)))
             chosen = []
             for school in np.unique(wf.school[ranked]).tolist():
                 mine = ranked[wf.school[ranked] == school]  # its teachers who must move come first
                 n_must = int(must[wf.school[ranked] == school].sum())
                 share = n_must + shares.get(school, 0)
                 if share:
-                    chosen.append(apply_backbone_floor(wf, mine, share, selection_floor(program),
-                                                       program.backbone_floor_level, protected=n_must))
+                    chosen.append(mine[:share])
             if chosen:
-                picked.append(cap_leadership(wf, np.concatenate(chosen), program.leadership_cap))
+                # the floor is of the district's total exchanged (MOE-2014: 不低于交流总数的20%): schools'
+                # choices in the district's order, then the rest, and the floor swaps in backbone teachers
+                taken = np.isin(ranked, np.concatenate(chosen))
+                order = np.concatenate([ranked[taken], ranked[~taken]])
+                floored = apply_backbone_floor(wf, order, int(taken.sum()), selection_floor(program),
+                                               program.backbone_floor_level, protected=int((taken & must).sum()))
+                picked.append(cap_leadership(wf, floored, program.leadership_cap))
         return np.concatenate(picked) if picked else rows[:0]
 
 

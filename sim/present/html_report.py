@@ -373,9 +373,9 @@ def render(report: Report) -> str:
 def _headline_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     """Each headline metric's path: start and last year with 95% t-intervals over replicates (cut
     to the metric's range), and the lowest, highest and mean over years 1..last of the replicate
-    means (sim.present.report); and whether an interval was cut."""
+    means (sim.present.report), and the mean over the last five years; and whether an interval was cut."""
     from sim.metrics import REGISTRY
-    from sim.present.report import Trajectory, by_year, fmt, headline
+    from sim.present.report import Trajectory, average_columns, by_year, fmt, headline
 
     last = int(metrics["year"].max())
     cut = []
@@ -394,9 +394,10 @@ def _headline_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
         t = Trajectory.of(series)
         label = REGISTRY[name].label if name in REGISTRY else name
         rows.append((f"{label} (`{name}`)", group, at(sel, 0, name), f"{fmt(name, t.low)} (year\u00a0{t.low_year})",
-                     f"{fmt(name, t.high)} (year\u00a0{t.high_year})", fmt(name, t.mean), at(sel, last, name)))
+                     f"{fmt(name, t.high)} (year\u00a0{t.high_year})", fmt(name, t.mean), fmt(name, t.recent),
+                     at(sel, last, name)))
     return pd.DataFrame(rows, columns=["metric", "group", "year 0 (start)", "lowest (year)", "highest (year)",
-                                       f"mean, years 1-{last}", f"year {last}"]), any(cut)
+                                       *average_columns(last), f"year {last}"]), any(cut)
 
 
 def place_graph(scenario: dict, seed: int, source_dir: str = "."):
@@ -444,7 +445,7 @@ def run_graph(res):
 
 def _run_report(res) -> Report:
     from sim.present import plots
-    from sim.present.report import first_term_ends, headline, programs_of, rebound_words, terms_sentence, year_table
+    from sim.present.report import first_term_ends, headline, programs_of, rebound_words, terms_sentence, year_tables
 
     m = res.manifest
     sc = m["scenario"]
@@ -466,6 +467,11 @@ def _run_report(res) -> Report:
                         res.metrics),
             figure_html(plots.lorenz_curves, "Lorenz curves of backbone teachers across schools, first and last "
                         "year.", res.schools, "backbone"),
+            figure_html(plots.achievement_band, "Student achievement proxy: line at the central loss to turnover "
+                        "(0.08 student SD per full turnover), band over the published range 0.06-0.10 (Ronfeldt, Loeb "
+                        "and Wyckoff 2013), at this run's radiation. Radiation's own range needs a run per value: "
+                        "sim.achievement_band (notebook 02).",
+                        plots.achievement_of_run(res.metrics, sc["careers"]["radiation"])),
             figure_html(plots.quality_by_tier, "Teaching quality across schools by tier over time.", res.schools),
             figure_html(plots.flow_heatmap, "Rotations between tiers (home to host).", res.metrics, "flow_tier")]
     if res.metrics.loc[res.metrics["metric"] == "flow_district", "subgroup"].nunique() > 1:
@@ -487,19 +493,30 @@ def _run_report(res) -> Report:
     table, cut = _headline_table(res.metrics)
     small = small_sample_note(reps)
     rep.add("Headline metrics", table_html(table, f"Start and last year: mean over {reps} replicate(s) with its 95% "
-                                           "t-interval; lowest, highest and mean: of the replicate means over the "
-                                           "years after year 0." + (f" {CLIPPED_NOTE}" if cut else "")
+                                           "t-interval; lowest, highest and the means: of the replicate means over "
+                                           "the years after year 0 (all, and the last five)."
+                                           + (f" {CLIPPED_NOTE}" if cut else "")
                                            + (f" {small[0].upper()}{small[1:]}." if small else "")))
     words = rebound_words(res.metrics, programs, headline(res.metrics))
     if words:
         rep.add("Why the CVs move", _paragraphs(words))
-    rep.add("By year", table_html(year_table(res.metrics, headline(res.metrics)), "Mean over replicates."))
+    rep.add("By year", "\n".join(table_html(t, "Mean over replicates, every year.")
+                                  for t in year_tables(res.metrics, headline(res.metrics))))
     rep.add("Provenance", _provenance(m, m.get("seeds")))
     return rep
 
 
 def _compare_report(res) -> Report:
-    from sim.experiments.statistics import MEAN_TEST, PAIRED_TEST, clip, difference_range, metric_range
+    from sim.experiments.spans import RECENT_YEARS
+    from sim.experiments.statistics import (
+        MEAN_TEST,
+        PAIRED_TEST,
+        clip,
+        difference_range,
+        metric_range,
+        path_tables,
+        time_average_summary,
+    )
     from sim.present import plots
     from sim.present.report import is_count
 
@@ -545,6 +562,24 @@ def _compare_report(res) -> Report:
     rep.add("Comparison table", table_html(table, f"Mean: {MEAN_TEST}. Difference: scenario minus baseline, "
                                                   f"replicate by replicate; {PAIRED_TEST}."
                                                   + (f" {CLIPPED_NOTE}" if clipped else "")))
+    outcomes = list(dict.fromkeys(zip(t["metric"].astype(str), t["subgroup"].astype(str), strict=True)))
+    averages = time_average_summary(res.metrics, outcomes, baseline, names)
+    rows = []
+    for r in averages.itertuples(index=False):
+        count = is_count(r.metric)
+        diff = "(baseline)" if r.test == "baseline" else \
+            interval(r.diff, r.diff_ci_low, r.diff_ci_high, count=count) + ("*" if r.diff_clipped else "")
+        rows.append((f"`{r.metric}`", r.subgroup, r.span, r.scenario,
+                     interval(r.mean, r.ci_low, r.ci_high, count=count) + ("*" if r.clipped else ""), diff))
+    rep.add("Time averages", table_html(
+        pd.DataFrame(rows, columns=["outcome", "group", "years", "scenario", "mean [95% CI]",
+                                    "difference from baseline [95% CI]"]),
+        f"Each replicate's mean over the run and over its last {RECENT_YEARS} years, then the same intervals and "
+        "paired test as a single year's."))
+    paths = path_tables(res.trajectories)
+    if paths:
+        rep.add("Headline CVs, every year", "\n".join(table_html(p, "Mean over the paired replicates.")
+                                                      for p in paths))
     rep.add("Provenance", _provenance(m, m.get("seeds")))
     return rep
 

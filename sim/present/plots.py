@@ -497,6 +497,40 @@ def _spread_years(years: list[int], most: int = 4) -> list[int]:
     return [years[i] for i in sorted(set(picks.tolist()))]
 
 
+def achievement_band(band: pd.DataFrame) -> plt.Figure:
+    """The student-achievement proxy as a band, never a single line: at each radiation value
+    (`sim.bands.achievement_band`; a run's own metrics give one value), the line is the central
+    turnover loss and the shaded band the published range of the loss (0.06-0.10 student SD per
+    full turnover); the light envelope spans every radiation value and loss."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    values = sorted(band["radiation"].unique())
+    env = band.groupby("year")
+    if len(values) > 1:
+        ax.fill_between(env["achievement_low"].min().index, env["achievement_low"].min().to_numpy(),
+                        env["achievement_high"].max().to_numpy(), color="grey", alpha=0.15, linewidth=0,
+                        label="envelope: every radiation value and loss")
+    for colour, r in zip(DEEP, values, strict=False):
+        part = band[band["radiation"] == r].sort_values("year")
+        ax.fill_between(part["year"], part["achievement_low"], part["achievement_high"], color=colour, alpha=0.25,
+                        linewidth=0)
+        ax.plot(part["year"], part["achievement"], color=colour, label=f"radiation {r:g}")
+    ax.set_xlabel("year")
+    ax.set_ylabel("achievement proxy (quality units)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8)
+    ax.set_title("Student achievement: band over the turnover loss (0.06-0.10 SD) and radiation")
+    fig.tight_layout()
+    return fig
+
+
+def achievement_of_run(metrics: pd.DataFrame, radiation: float) -> pd.DataFrame:
+    """A run's achievement band (mean over replicates) in the frame `achievement_band` draws."""
+    m = metrics[metrics["metric"].isin(["achievement_low", "achievement", "achievement_high"])
+                & (metrics["subgroup"] == "all")]
+    wide = m.pivot_table(index="year", columns="metric", values="value", aggfunc="mean", observed=True)
+    return wide.reset_index().assign(radiation=float(radiation))
+
+
 def quality_by_tier(schools: pd.DataFrame, years: list[int] | None = None) -> plt.Figure:
     """Distribution over schools of the mean teaching quality of the teachers teaching there, by
     tier, at a few years (default up to four, first and last included); replicates pooled, one

@@ -2,9 +2,10 @@
 
 A start and an end value hide what happens between: under rotation the CVs fall while rotators
 are away and rise again when their terms end and they go home. So the summary gives, per
-headline metric, the start, the lowest and highest year, the mean and the last value, a table by
-year, and in words the rebounds and the term lengths (read from the scenario's programs) that
-explain them. `sim.present.html_report` and `sim.present.plots` use the same helpers.
+headline metric, the start, the lowest and highest year, the mean over the run and over its last
+five years, the last value, every year in tables by year, and in words the rebounds and the term
+lengths (read from the scenario's programs) that explain them. `sim.present.html_report` and
+`sim.present.plots` use the same helpers.
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sim.experiments.spans import RECENT_YEARS, recent_span, span_words
 from sim.metrics import BASIC_CV, HIGH_QUALITY_CV, INDICATORS, REGISTRY
 
 HEADLINE = [(f"cv_{i}", g) for i in INDICATORS for g in ("primary", "junior")] + [
     ("cv_quality", "all"), ("cv_composite", "primary"), ("cv_composite", "junior"),
     ("teachers_in_post", "all"), ("rotations", "all"), ("returns", "all"), ("participation", "all"),
-    ("backbone_share_rotators", "all"), ("coverage_eligible", "all"), ("achievement", "all"),
+    ("backbone_share_rotators", "all"), ("coverage_eligible", "all"),
+    ("achievement_low", "all"), ("achievement", "all"), ("achievement_high", "all"),
     ("achievement_gap", "all"),
 ]
 COUNT_UNITS = {"teachers", "students", "cadres", "schools"}  # registry units of head counts
-MAX_YEAR_COLUMNS = 16  # a longer run's table by year shows evenly spaced years (first and last kept)
+MAX_YEAR_COLUMNS = 16  # years per table by year; a longer run gets several tables (every year shown)
 MAX_YEARS_IN_WORDS = 12  # years whose rotations and returns the explanation lists
 SHOWN_REBOUNDS = 3  # the largest rebounds named in words
 REBOUND = 0.05  # a CV that rises this much (and 10% of its low) after its lowest year has rebounded
@@ -71,12 +74,23 @@ class Trajectory:
     mean: float  # over years 1..last (year 0 is the initial state)
     last: float
     last_year: int
+    recent: float  # over the last RECENT_YEARS years (recent_from..last)
+    recent_from: int
 
     @classmethod
     def of(cls, series: pd.Series) -> Trajectory:
         run = series[series.index >= 1] if (series.index >= 1).any() else series
+        last = int(series.index[-1])
+        lo, _ = recent_span(last)
+        recent = run[run.index >= lo]
         return cls(float(series.iloc[0]), float(run.min()), int(run.idxmin()), float(run.max()), int(run.idxmax()),
-                   float(run.mean()), float(series.iloc[-1]), int(series.index[-1]))
+                   float(run.mean()), float(series.iloc[-1]), last, float(recent.mean()), lo)
+
+
+def average_columns(last: int) -> tuple[str, str]:
+    """The headings of the two time averages: over the run (years 1..last) and over its last years."""
+    lo, hi = recent_span(last)
+    return f"mean, {span_words(1, last)}", f"mean, last {RECENT_YEARS} years ({span_words(lo, hi)})"
 
 
 # ------------------------------------------------------------------------------ terms
@@ -208,7 +222,8 @@ def shown_years(years: list[int], most: int = MAX_YEAR_COLUMNS, keep: int = 2) -
 
 def trajectory_rows(metrics: pd.DataFrame, pairs: list[tuple[str, str]]) -> list[tuple[str, str, list[str]]]:
     """(metric, group, cells) for the table of headline trajectories: start (with the replicates'
-    range), lowest (year), highest (year), mean of years 1..last, last (with range)."""
+    range), lowest (year), highest (year), mean of years 1..last, mean of the last RECENT_YEARS
+    years, last (with range)."""
     last = int(metrics["year"].max())
     rows = []
     for metric, group in pairs:
@@ -220,13 +235,22 @@ def trajectory_rows(metrics: pd.DataFrame, pairs: list[tuple[str, str]]) -> list
         rows.append((metric, group, [
             _cell(metric, sel.loc[sel["year"] == 0, "value"]),
             f"{fmt(metric, t.low)} (year {t.low_year})", f"{fmt(metric, t.high)} (year {t.high_year})",
-            fmt(metric, t.mean), _cell(metric, sel.loc[sel["year"] == last, "value"])]))
+            fmt(metric, t.mean), fmt(metric, t.recent), _cell(metric, sel.loc[sel["year"] == last, "value"])]))
     return rows
 
 
-def year_table(metrics: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.DataFrame:
-    """Mean over replicates of each headline metric by year (rows: metrics; columns: years)."""
-    years = shown_years(sorted(int(y) for y in metrics["year"].unique()))
+def year_tables(metrics: pd.DataFrame, pairs: list[tuple[str, str]]) -> list[pd.DataFrame]:
+    """Every year's mean over replicates of each headline metric, in tables of at most
+    MAX_YEAR_COLUMNS years each (a 20-year run: years 0-15, then 16-20); no year left out."""
+    years = sorted(int(y) for y in metrics["year"].unique())
+    blocks = [years[i:i + MAX_YEAR_COLUMNS] for i in range(0, len(years), MAX_YEAR_COLUMNS)]
+    return [year_table(metrics, pairs, block) for block in blocks]
+
+
+def year_table(metrics: pd.DataFrame, pairs: list[tuple[str, str]], years: list[int] | None = None) -> pd.DataFrame:
+    """Mean over replicates of each headline metric by year (rows: metrics; columns: `years`,
+    default every year)."""
+    years = sorted(int(y) for y in metrics["year"].unique()) if years is None else years
     out = []
     for metric, group in pairs:
         s = by_year(metrics, metric, group)
@@ -263,10 +287,13 @@ def summary_markdown(result) -> str:
         "## Headline metrics over the run",
         "",
         "Means over replicates; the start and the last year also give [min, max] over replicates when there "
-        f"are several. Lowest, highest and mean are over years 1-{last} (year 0 is the initial state).",
+        f"are several. Lowest, highest and the means are over years 1-{last} (year 0 is the initial state); "
+        f"the last means are over the last {RECENT_YEARS} years, where the run settles once the first "
+        "terms have ended.",
         "",
-        f"| metric | group | year 0 (start) | lowest (year) | highest (year) | mean, years 1-{last} | year {last} |",
-        "|---|---|---|---|---|---|---|",
+        f"| metric | group | year 0 (start) | lowest (year) | highest (year) | {' | '.join(average_columns(last))} "
+        f"| year {last} |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for metric, group, cells in trajectory_rows(m, pairs):
         lines.append(f"| {REGISTRY[metric].label} (`{metric}`) | {group} | " + " | ".join(cells) + " |")
@@ -276,7 +303,8 @@ def summary_markdown(result) -> str:
         for w in words:
             lines += [w, ""]
         lines.pop()
-    lines += ["", "## By year", "", "Mean over replicates." + (
-        " Evenly spaced years are shown." if len(m["year"].unique()) > MAX_YEAR_COLUMNS else ""), ""]
-    lines += _markdown_table(year_table(m, pairs))
+    lines += ["", "## By year", "", "Mean over replicates, every year" + (
+        f" (in tables of {MAX_YEAR_COLUMNS} years)." if len(m["year"].unique()) > MAX_YEAR_COLUMNS else "."), ""]
+    for k, table in enumerate(year_tables(m, pairs)):
+        lines += ([""] if k else []) + _markdown_table(table)
     return "\n".join(lines) + "\n"

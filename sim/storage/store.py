@@ -344,6 +344,7 @@ def write_comparison_folder(comparison, out: str | Path, figures: dict[str, byte
     files: dict[str, bytes | str] = {
         "comparison.csv": comparison.table.to_csv(index=False, float_format="%.10g"),
         "comparison.md": comparison.markdown(),
+        "averages.csv": comparison.averages.to_csv(index=False, float_format="%.10g"),
         "trajectories.parquet": parquet_bytes(comparison.trajectories),
         "metrics.parquet": parquet_bytes(comparison.metrics),
     }
