@@ -16,7 +16,6 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from sim.codes import DISTRICT_BACKBONE, PE_ART_CODES, SCHOOL_LEVELS, SUBJECTS
 
@@ -130,6 +129,8 @@ class Constraints:
 class RandomMatching:
     """Each rotator, in priority order, goes to a host drawn uniformly from its feasible hosts."""
 
+    words = "random placement"  # in the report: "Placed by ..."
+
     def match(self, model, program, rotators: np.ndarray, cons: Constraints,
               rng: np.random.Generator) -> np.ndarray:
         wf = model.workforce
@@ -196,6 +197,8 @@ class NeedMatching:
     backbone rate; then PE/music/art teachers by the same rule for those subjects; then everyone
     else by quality shortfall. Within each class the strongest rotators are placed first.
     """
+
+    words = "need-based matching"
 
     def match(self, model, program, rotators: np.ndarray, cons: Constraints,
               rng: np.random.Generator) -> np.ndarray:
@@ -346,6 +349,8 @@ class OptimalMatching:
     strong teachers go where the shortfall is largest unless the journey costs more than it gains.
     """
 
+    words = "optimal assignment (equity gain minus commute cost)"
+
     def match(self, model, program, rotators: np.ndarray, cons: Constraints,
               rng: np.random.Generator) -> np.ndarray:
         wf = model.workforce
@@ -414,6 +419,8 @@ def best_assignment(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     row's k best (k = number of rows). An optimal assignment never needs another column (one of the
     row's k best is always free to swap in), so a unique optimum is the same on the fewer columns,
     and the solver's cost falls from rows^2 x all slots to rows^2 x the slots kept."""
+    from scipy.optimize import linear_sum_assignment  # here: the scenario schema imports this module
+
     k, m = value.shape
     if m <= 2 * k:
         return linear_sum_assignment(value, maximize=True)
@@ -428,6 +435,8 @@ class PointsMatching:
     preference list that still has room; one whose listed schools are all full gets the best
     remaining feasible school by their own utility. Utility = tier weight * tier - commute weight *
     commute + taste, taste drawn once per teacher and school this year."""
+
+    words = "Korean-style points and ranked preferences"
 
     def match(self, model, program, rotators: np.ndarray, cons: Constraints,
               rng: np.random.Generator) -> np.ndarray:
@@ -479,6 +488,8 @@ class LeadingSchoolMatching:
     """Training flow: each young teacher goes to the leading school of their own education group
     for full-time study (weak -> strong, as Dongcheng and Yanqing do)."""
 
+    words = "placement at the group's leading school"
+
     def match(self, model, program, rotators: np.ndarray, cons: Constraints,
               rng: np.random.Generator) -> np.ndarray:
         wf = model.workforce
@@ -496,5 +507,6 @@ class LeadingSchoolMatching:
         return hosts
 
 
+# The one list of matchers: the scenario's `matching` choices and the report's words come from it.
 MATCHERS = {"random": RandomMatching, "need": NeedMatching, "optimal": OptimalMatching,
             "points": PointsMatching, "leading_school": LeadingSchoolMatching}

@@ -132,6 +132,8 @@ class DistrictSelection:
     """The district selects ("district management"): by priority across all its schools, with
     per-school shares when the quota says so, and the backbone floor."""
 
+    words = "the district"  # in the report: "Chosen by ...", formatted with the program's settings
+
     def select(self, model, program, eligible: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         wf = model.workforce
         rows = np.flatnonzero(eligible)
@@ -164,6 +166,8 @@ class SchoolSelection:
     sends its weakest, at g = 0 a random draw (never-rotated teachers first either way; the
     program's `priority` list and `quota.per_school` are not used: the school's own choice replaces
     them). The backbone floor holds within each school."""
+
+    words = "the sending school (gaming strength {gaming:g})"
 
     def select(self, model, program, eligible: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         wf = model.workforce
@@ -240,4 +244,5 @@ def _per_school_total(wf, ranked: np.ndarray, share: float) -> int:
     return int(_per_school_counts(wf, ranked, share)[1].sum())
 
 
+# The one list of selectors: the scenario's `selection` choices and the report's words come from it.
 SELECTORS = {"district": DistrictSelection, "school": SchoolSelection}

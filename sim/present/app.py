@@ -41,6 +41,7 @@ from sim.config import examples
 from sim.core.model import RotationModel
 from sim.experiments.whatif import small_world
 from sim.present import plots
+from sim.world.presets import PRESETS
 
 SCENARIO_DIR = examples.SCENARIOS  # the shipped scenarios (package data), from any folder
 DEFAULT_SCENARIO = "dongcheng_2021"
@@ -72,7 +73,7 @@ class ExplorerModel(RotationModel):
                  teachers_per_school: int = 25, districts: int = 3, rng: int = 42):
         path = SCENARIO_DIR / f"{scenario_name}.yaml"
         sc = small_world(path, schools_per_district, teachers_per_school,
-                         districts=districts if _preset(path) == "beijing" else None)
+                         districts=districts if len(PRESETS[_preset(path)].district_names) > 1 else None)
         super().__init__(sc, rng=int(rng))
         self.params = {"scenario_name": scenario_name, "schools_per_district": schools_per_district,
                        "teachers_per_school": teachers_per_school, "districts": districts, "rng": int(rng)}

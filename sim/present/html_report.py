@@ -24,8 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.policies.matching import MATCHERS
+from sim.policies.selection import SELECTORS
+
 REPORT_NAME = "report.html"
-GRAPH_FILE = "graph.json"  # a roster run's place graph, written with the run (store.write_run)
+GRAPH_FILE = "graph.json"  # a roster run's place graph, written with the run (sim.present.outputs.write_run)
 GRAPH_LIMIT = 64 * 2**20  # bytes; a city's place graph is a few MB
 MAX_TABLE_ROWS = 60
 
@@ -50,10 +53,6 @@ def _list(items: list[str]) -> str:
 
 ROLE_WORDS = {"teacher": "teachers", "principal": "principals", "vice_principal": "vice-principals",
               "middle_manager": "middle managers"}
-MATCHING_WORDS = {"random": "random placement", "need": "need-based matching",
-                  "optimal": "optimal assignment (equity gain minus commute cost)",
-                  "points": "Korean-style points and ranked preferences",
-                  "leading_school": "placement at the group's leading school"}
 SCOPE_WORDS = {"twinning": "within twinning pairs", "group": "within the education group",
                "school_district": "within the school district", "district": "within the district",
                "city": "anywhere in the city"}
@@ -113,10 +112,9 @@ def describe_program(p: dict) -> str:
     if p["backbone_floor"]:
         parts.append(f"At least {_pct(p['backbone_floor'])} of rotators are {p['backbone_floor_level']}-level "
                      "backbone teachers.")
-    chooser = "the district" if p["selection"] == "district" else \
-        f"the sending school (gaming strength {p['gaming']:g})"
+    chooser = SELECTORS[p["selection"]].words.format(**p)
     parts.append(f"Chosen by {chooser}, priority {' > '.join(k.replace('_', ' ') for k in p['priority'])}.")
-    where = [MATCHING_WORDS[p["matching"]], SCOPE_WORDS[p["scope"]], DIRECTION_WORDS[p["direction"]]]
+    where = [MATCHERS[p["matching"]].words, SCOPE_WORDS[p["scope"]], DIRECTION_WORDS[p["direction"]]]
     if p.get("commute_cap_minutes"):
         where.append(f"commutes of at most {p['commute_cap_minutes']:g} minutes")
     parts.append(f"Placed by {', '.join(w for w in where if w)}.")
@@ -161,8 +159,7 @@ def describe_world(world: dict) -> str:
     preset = PRESETS[w.preset]
     n_d = w.districts or len(preset.district_names)
     per_d = max(2, round((w.schools_per_district or preset.schools_per_district) * w.scale))
-    shape = "Dongcheng-shaped" if w.preset == "dongcheng" else "Beijing-shaped"
-    return (f"A synthetic {shape} world (preset `{w.preset}`): {n_d} district{'s' if n_d > 1 else ''} of "
+    return (f"A synthetic {preset.words} world (preset `{w.preset}`): {n_d} district{'s' if n_d > 1 else ''} of "
             f"{per_d} schools, about {expected_teachers(w):,} teachers in all.")
 
 

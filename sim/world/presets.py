@@ -20,11 +20,12 @@ class Preset:
     groups_per_district: int
     school_districts_per_district: int
     twinning_pairs_per_district: int
+    words: str = ""  # the report's "A synthetic ... world"
 
 
 # Dongcheng: about 79 schools and 8,800 teachers, 7 education groups and 27 twinning pairs (seed
 # articles, 2021 plan); 8 school districts is the project's assumption (issue 2), not a sourced figure.
-DONGCHENG = Preset(("Dongcheng",), ("urban_core",), 79, 8800 / 79, 7, 8, 27)
+DONGCHENG = Preset(("Dongcheng",), ("urban_core",), 79, 8800 / 79, 7, 8, 27, words="Dongcheng-shaped")
 
 # Beijing: 16 districts; about 1,600 compulsory schools and 120,000 teachers are round figures of
 # the project's (issue 2), not sourced counts.
@@ -35,9 +36,10 @@ BEIJING = Preset(
     ("urban_core", "urban_core", "inner_suburb", "inner_suburb", "inner_suburb", "inner_suburb",
      "outer_suburb", "outer_suburb", "outer_suburb", "outer_suburb", "outer_suburb", "rural",
      "rural", "rural", "rural", "rural"),
-    100, 75.0, 8, 10, 30,
+    100, 75.0, 8, 10, 30, words="Beijing-shaped",
 )
 
+# The one list of synthetic presets: the scenario's `world.preset` choices (and "roster") come from it.
 PRESETS = {"dongcheng": DONGCHENG, "beijing": BEIJING}
 
 
