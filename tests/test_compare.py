@@ -161,3 +161,16 @@ def test_compare_on_local_dask_workers_gives_the_same_numbers(policy_vs_baseline
                   outcomes=["cv_backbone:all", "rotations:all", "cv_quality"], at=[1, 2])
     pd.testing.assert_frame_equal(par.metrics, policy_vs_baseline.metrics)
     pd.testing.assert_frame_equal(par.table, policy_vs_baseline.table)
+
+
+def test_compare_takes_any_executor_as_sweep_does(policy_vs_baseline):
+    """A new executor needs no change to compare: it is passed in, like sweep's."""
+    from sim.experiments.executors import Serial
+
+    class Reversed(Serial):  # finishes tasks in another order, as a cluster may
+        def map_unordered(self, fn, items):
+            yield from reversed(list(super().map_unordered(fn, items)))
+
+    other = compare([BASELINE, POLICY], reps=6, years=2, seed=11, overrides=SMALL, executor=Reversed(),
+                    outcomes=["cv_backbone:all", "rotations:all", "cv_quality"], at=[1, 2])
+    pd.testing.assert_frame_equal(other.table, policy_vs_baseline.table)

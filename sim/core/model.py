@@ -32,8 +32,9 @@ OFFICIAL_BY_LEVEL = tuple((f"cv_{indicator}", level) for indicator in INDICATORS
 SCHOOL_FRAME_COLUMNS = (
     "teachers", "above_qualification", "senior_title", "backbone", "pe_art",
 )
-HEADLINE = ("cv_backbone", "cv_senior_title", "cv_quality", "rotations", "coverage_eligible",
-            "teachers_in_post")
+# the Mesa DataCollector's model reporters (the report's headline table is sim.present.report's)
+REPORTER_METRICS = ("cv_backbone", "cv_senior_title", "cv_quality", "rotations", "coverage_eligible",
+                    "teachers_in_post")
 
 
 class RunWarning(UserWarning):
@@ -127,7 +128,7 @@ class RotationModel(mesa.Model):
             cadres.initial_posts(self)
         careers.update_commute_and_satisfaction(self)
         self.latest_by_group: dict[tuple[str, str], float] = {}
-        reporters = {name: (lambda m, n=name: m.latest.get(n, float("nan"))) for name in HEADLINE}
+        reporters = {name: (lambda m, n=name: m.latest.get(n, float("nan"))) for name in REPORTER_METRICS}
         reporters |= {f"{metric}_{level}": (lambda m, k=(metric, level): m.latest_by_group.get(k, float("nan")))
                       for metric, level in OFFICIAL_BY_LEVEL}
         self.datacollector = mesa.DataCollector(model_reporters=reporters)

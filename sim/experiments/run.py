@@ -223,7 +223,7 @@ class Comparison:
 def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, years: int | None = None,
             seed: int | None = None, baseline: str | None = None, outcomes: list[str] | None = None,
             at: list[int] | None = None, overrides: tuple[str, ...] = (), workers: int | None = None,
-            progress: bool = False) -> Comparison:
+            progress: bool = False, executor=None) -> Comparison:
     """Run scenarios on the same paired seeds and compare each with the baseline.
 
     Args:
@@ -237,6 +237,7 @@ def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, yea
         overrides: `dotted.key=value` items applied to every scenario file.
         workers: run the replicates on a local Dask cluster of this many workers (default: serially).
         progress: show a tqdm progress bar.
+        executor: any executor of `sim.experiments.executors` (overrides `workers`), as `sweep` takes.
 
     Example:
         >>> cmp = compare(["scenarios/baseline_drift.yaml", "scenarios/dongcheng_2021.yaml"], reps=5, years=5)
@@ -262,7 +263,8 @@ def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, yea
              for i, s in enumerate(resolved) for rep, sd in enumerate(seeds)]
     parts: dict[tuple[int, int], pd.DataFrame] = {}
     t0 = time.perf_counter()
-    executor = Dask(workers=workers) if workers else Serial()
+    if executor is None:
+        executor = Dask(workers=workers) if workers else Serial()
     with executor, _bar(progress, len(tasks), "compare", "run") as bar:
         for task, frame, error in executor.map_unordered(replicate_task, tasks):
             if error is not None:

@@ -97,8 +97,8 @@ def band_line(ax, part: pd.DataFrame, colour, **line) -> None:
     ax.set_ylabel("value")
 
 
-LABELS = {"teachers": "teachers", "above_qualification": "above qualification", "senior_title": "senior title",
-          "backbone": "backbone", "pe_art": "PE/music/art"}
+LEGEND_LABELS = {"teachers": "teachers", "above_qualification": "above qualification",
+                 "senior_title": "senior title", "backbone": "backbone", "pe_art": "PE/music/art"}
 
 
 TERM_END_COLOUR = "#8e44ad"
@@ -124,10 +124,10 @@ def cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None = None) -
 def _cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None) -> plt.Figure:
     data = metrics[metrics["metric"].isin([f"cv_{i}" for i in INDICATORS])
                    & metrics["group"].isin(list(HIGH_QUALITY_CV))]
-    indicator = data["metric"].str.removeprefix("cv_").map(LABELS)
+    indicator = data["metric"].str.removeprefix("cv_").map(LEGEND_LABELS)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, level in zip(axes, HIGH_QUALITY_CV, strict=True):
-        for colour, label in zip(DEEP, LABELS.values(), strict=False):
+        for colour, label in zip(DEEP, LEGEND_LABELS.values(), strict=False):
             band_line(ax, data[(data["group"] == level) & (indicator == label)], colour,
                       label=label if level == "primary" else "_nolegend_")
         ax.axhline(HIGH_QUALITY_CV[level], color="black", linestyle="--", linewidth=1)
