@@ -46,6 +46,12 @@ def stream_seed(seed: int, name: str, year: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(name.encode()), year))
 
 
+def world_stream(seed: int) -> np.random.Generator:
+    """The generator a run with this seed builds its world from (the "world" stream of year 0), so
+    a report can rebuild the same world without knowing how the model names its streams."""
+    return np.random.default_rng(stream_seed(seed, "world", 0))
+
+
 class RotationModel(mesa.Model):
     """Teachers (CellAgents) on the schools of a place graph, rotated under a policy.
 
@@ -93,7 +99,7 @@ class RotationModel(mesa.Model):
         self.year = 0
         self.years = scenario.run.years if years is None else int(years)
         self.world = world if world is not None else build_world(
-            scenario.world, self.stream("world"), scenario.source_dir)
+            scenario.world, world_stream(self.seed), scenario.source_dir)
         self.space = Network(self.world.graph, layout=None, random=self.random)
         self.school_agents = [School(self, i, self.space[i]) for i in range(self.world.n_schools)]
         self.workforce = Workforce(capacity=int(self.world.n_teachers * 1.6) + 16)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import io
 import json
 import math
 from collections.abc import Callable
@@ -150,17 +149,16 @@ def changed_settings(scenario: dict) -> list[tuple[str, object]]:
 
 def describe_world(world: dict) -> str:
     from sim.config.scenario import World
-    from sim.world.presets import PRESETS, expected_teachers
+    from sim.world.presets import PRESETS, synthetic_shape
 
     if world["preset"] == "roster":
         r = world["roster"]
         return f"A real district from the roster files `{r['schools_csv']}` and `{r['teachers_csv']}`."
     w = World.model_validate(world)
-    preset = PRESETS[w.preset]
-    n_d = w.districts or len(preset.district_names)
-    per_d = max(2, round((w.schools_per_district or preset.schools_per_district) * w.scale))
-    return (f"A synthetic {preset.words} world (preset `{w.preset}`): {n_d} district{'s' if n_d > 1 else ''} of "
-            f"{per_d} schools, about {expected_teachers(w):,} teachers in all.")
+    shape = synthetic_shape(w)
+    n_d = len(shape.district_names)
+    return (f"A synthetic {PRESETS[w.preset].words} world (preset `{w.preset}`): {n_d} district{'s' if n_d > 1 else ''}"
+            f" of {shape.schools_per_district} schools, about {shape.teachers:,} teachers in all.")
 
 
 def describe_scenario(scenario: dict) -> list[str]:
@@ -222,16 +220,13 @@ def _paragraphs(lines: list[str]) -> str:
 
 def figure_html(make: Callable, caption: str, *args, **kwargs) -> str:
     """A figure drawn by `make(*args, **kwargs)` as an embedded PNG with its caption (or the error)."""
-    import matplotlib.pyplot as plt
+    from sim.present import plots
 
     try:
         fig = make(*args, **kwargs)
     except Exception as exc:  # a figure that cannot be drawn from these results is reported, not fatal
         return f'<p class="note">Figure not drawn ({html.escape(caption)}): {html.escape(str(exc))}</p>'
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    data = base64.b64encode(plots.png_bytes(fig, dpi=100, bbox_inches="tight")).decode("ascii")
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
             f"<figcaption>{_md(caption)}</figcaption></figure>")
 
@@ -371,12 +366,11 @@ def _headline_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
 def place_graph(scenario: dict, seed: int, source_dir: str = "."):
     """The place graph a run with this resolved scenario and seed started from (rebuilt, not stored)."""
     from sim.config.scenario import Scenario
-    from sim.core.model import stream_seed
+    from sim.core.model import world_stream
     from sim.world import build_world
 
     sc = Scenario.model_validate(scenario)
-    rng = np.random.default_rng(stream_seed(int(seed), "world", 0))
-    return build_world(sc.world, rng, source_dir).graph
+    return build_world(sc.world, world_stream(int(seed)), source_dir).graph
 
 
 def graph_json(result) -> bytes | None:

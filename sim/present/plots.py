@@ -182,12 +182,21 @@ def save_run_figures(metrics: pd.DataFrame, folder: Path, scenario=None) -> list
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, make in (("cv_trajectories", cv_trajectories), ("rotation_activity", rotation_activity)):
-        fig = make(metrics, term_ends=ends)
         path = folder / f"{name}.png"
-        fig.savefig(path, dpi=110, metadata={"Software": None})
-        plt.close(fig)
+        path.write_bytes(png_bytes(make(metrics, term_ends=ends)))
         paths.append(path)
     return paths
+
+
+def png_bytes(fig, dpi: int = 110, **options) -> bytes:
+    """A figure as PNG bytes, then closed. No "Software" tag, so the same figure gives the same
+    bytes on any matplotlib version (result files are compared by checksum)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, **options)
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def _panels(n: int, width: float = 4.2, height: float = 3.3):
