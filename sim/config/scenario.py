@@ -179,6 +179,21 @@ class Careers(Strict):
     radiation: Annotated[float, Field(ge=0.0, le=5.0)] = 0.1
     title_promotion: Share = 0.04  # yearly chance of a title step for an average teacher
     backbone_promotion: Share = 0.025  # yearly chance of a backbone step for an average teacher
+    # title chance x exp(this x (quality - 1)); per unit quality; assumption, explored 0-4
+    title_quality_slope: Annotated[float, Field(ge=0.0, le=10.0)] = 2.0
+    # senior -> professor title chance x this (the top title is rare); factor; assumption, explored 0.01-0.2
+    professor_title_factor: Share = 0.05
+    # backbone chance x exp(slope x (quality - centre)); per unit quality; assumption, explored 0-8
+    backbone_quality_slope: Annotated[float, Field(ge=0.0, le=10.0)] = 4.0
+    # quality at which the backbone chance is backbone_promotion; mean teacher = 1; assumption, explored 0.9-1.3
+    backbone_quality_centre: Annotated[float, Field(ge=0.0, le=5.0)] = 1.1
+    # none -> school backbone chance x this (schools name their own easily); factor; assumption, explored 1-4
+    school_backbone_factor: Annotated[float, Field(ge=0.0, le=10.0)] = 2.0
+    # district -> municipal backbone chance x this (few municipal posts); factor; assumption, explored 0.05-0.5
+    municipal_backbone_factor: Share = 0.15
+    backbone_min_experience: Count = 5  # years of experience before any backbone step; assumption, explored 3-8
+    # backbone level from which a rotator radiates quality to the host (county level or above); assumption
+    radiation_min_backbone: Literal["school", "district", "municipal"] = "district"
     prestige_in_promotion: NonNegative = 0.35  # promotion chances x exp(this x (tier - ordinary)); assumption
     rotation_counts_for_promotion: NonNegative = 0.2  # relative boost after a rotation (Beijing)
     drift_rate: Share = 0.03  # yearly share of teachers seeking a transfer to a stronger school

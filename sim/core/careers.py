@@ -11,7 +11,7 @@ import bisect
 
 import numpy as np
 
-from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, SENIOR_TITLE, TIERS
+from sim.codes import BACKBONE, DISTRICT_BACKBONE, DISTRICT_TYPES, SENIOR_TITLE, TIERS, level_fits
 from sim.core import tenure
 from sim.world.synthetic import SUBJECT_SHARES, WOMEN_SHARE
 
@@ -79,7 +79,7 @@ def voluntary_drift(model) -> int:
         key = (district[home], tier[home], level)
         if key not in pools:
             pool = np.flatnonzero((s["district"] == key[0]) & (s["tier"] > key[1])
-                                  & ((s["level"] == level) | (s["level"] == SCHOOL_LEVELS.index("nine_year"))))
+                                  & level_fits(s["level"], level))
             pools[key] = pool, np.exp(s["tier"][pool].astype(float))
         pool, pool_weight = pools[key]
         open_ = vacancies[pool] > 0
@@ -157,7 +157,8 @@ def learn(model) -> None:
     mean_q = np.bincount(host, weights=q, minlength=n_s) / np.maximum(staff, 1)
     lrows, lschool, lshare = wf.load()
     away = (wf.term_end[lrows] >= 0) & (lschool != wf.school[lrows])  # the part of a rotator's load at a host
-    bb_rot = np.bincount(lschool, weights=lshare * away * (wf.backbone[lrows] >= 2), minlength=n_s)
+    radiates = wf.backbone[lrows] >= BACKBONE.index(c.radiation_min_backbone)
+    bb_rot = np.bincount(lschool, weights=lshare * away * radiates, minlength=n_s)
     gain = (c.learning_rate * 0.5 ** (wf.experience[rows] / c.learning_halflife)
             + c.peer_effect * (mean_q[host] - q)
             + c.radiation * (bb_rot / np.maximum(staff, 1))[host])
@@ -183,14 +184,15 @@ def promote(model) -> dict[str, int]:
     need = model.config.policy.title_requires_rotation_years  # Ningxia / Wuhan rule
     if need:
         can &= (nxt != SENIOR_TITLE) | (wf.hardship_years[rows] >= need)
-    p_title = np.where(title == 0, 1.0, c.title_promotion * np.exp(2.0 * (q - 1.0)) * boost)
-    p_title = np.where(title == 3, p_title * 0.05, p_title)
+    p_title = np.where(title == 0, 1.0, c.title_promotion * np.exp(c.title_quality_slope * (q - 1.0)) * boost)
+    p_title = np.where(title == SENIOR_TITLE, p_title * c.professor_title_factor, p_title)
     up = rows[can & (u_title < p_title)]
     wf.title[up] += 1
     bb = wf.backbone[rows]
-    p_bb = c.backbone_promotion * np.exp(4.0 * (q - 1.1)) * boost
-    p_bb = np.where(bb == 2, p_bb * 0.15, np.where(bb == 0, p_bb * 2.0, p_bb))
-    step = (bb < 3) & (exp >= 5) & (u_bb < p_bb)
+    p_bb = c.backbone_promotion * np.exp(c.backbone_quality_slope * (q - c.backbone_quality_centre)) * boost
+    p_bb = np.where(bb == DISTRICT_BACKBONE, p_bb * c.municipal_backbone_factor,
+                    np.where(bb == 0, p_bb * c.school_backbone_factor, p_bb))
+    step = (bb < len(BACKBONE) - 1) & (exp >= c.backbone_min_experience) & (u_bb < p_bb)
     wf.backbone[rows[step]] = np.where(bb[step] == 0, 1, bb[step] + 1)
     return {"title_promotions": len(up), "backbone_promotions": int(step.sum())}
 

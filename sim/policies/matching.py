@@ -17,7 +17,7 @@ import heapq
 
 import numpy as np
 
-from sim.codes import DISTRICT_BACKBONE, PE_ART_CODES, SCHOOL_LEVELS, SUBJECTS
+from sim.codes import DISTRICT_BACKBONE, PE_ART_CODES, SUBJECTS, level_fits
 
 PE_ART_SUBJECT = np.isin(np.arange(len(SUBJECTS)), PE_ART_CODES)  # subject code -> teaches PE/music/art
 SCOPE_COLUMN = {"group": "group", "school_district": "school_district", "district": "district"}
@@ -78,7 +78,7 @@ class Constraints:
         in the program's direction from the home school's tier."""
         ok = np.ones(len(hosts), dtype=bool)
         if not self.program.cross_level:
-            ok &= (self.level[hosts] == level) | (self.level[hosts] == SCHOOL_LEVELS.index("nine_year"))
+            ok &= level_fits(self.level[hosts], level)
         if self.program.direction == "strong_to_weak":
             ok &= self.tier[hosts] < home_tier
         elif self.program.direction == "weak_to_strong":
