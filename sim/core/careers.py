@@ -14,6 +14,7 @@ import numpy as np
 from sim.codes import BACKBONE, DISTRICT_BACKBONE, DISTRICT_TYPES, SENIOR_TITLE, TIERS, level_fits
 from sim.core import tenure
 from sim.world.synthetic import SUBJECT_SHARES, WOMEN_SHARE
+from sim.world.system import commute_minutes
 
 MIN_EXPERIENCE_FOR_TITLE = (0, 1, 5, 12, 20)  # years of experience before each title (rough norms)
 BASE_SATISFACTION = 0.75
@@ -135,7 +136,7 @@ def hire(model) -> np.ndarray:
     )
     if c.hire_placement == "training_first":
         # a new teacher first trains at the leading school of the post's group, then takes the post
-        leader_of = {int(g): i for i, g in enumerate(s["group"]) if s["leading"][i] and g >= 0}
+        leader_of = model.world.group_leaders
         lead = np.array([leader_of.get(int(g), -1) for g in s["group"][school]], dtype=np.int64)
         train = (lead >= 0) & (lead != school)
         values["host"] = np.where(train, lead, school)
@@ -209,8 +210,7 @@ def update_commute_and_satisfaction(model) -> None:
     rows = wf.active_rows()
 
     def minutes(school):
-        dist = np.hypot(wf.home_x[rows] - s["x"][school], wf.home_y[rows] - s["y"][school])
-        return c.commute_fixed_minutes + c.commute_minutes_per_km * dist
+        return commute_minutes(c, wf.home_x[rows] - s["x"][school], wf.home_y[rows] - s["y"][school])
 
     commute = minutes(wf.host[rows])
     part = wf.part_host[rows] >= 0

@@ -18,6 +18,7 @@ import heapq
 import numpy as np
 
 from sim.codes import DISTRICT_BACKBONE, PE_ART_CODES, SUBJECTS, level_fits
+from sim.world.system import commute_minutes
 
 PE_ART_SUBJECT = np.isin(np.arange(len(SUBJECTS)), PE_ART_CODES)  # subject code -> teaches PE/music/art
 SCOPE_COLUMN = {"group": "group", "school_district": "school_district", "district": "district"}
@@ -54,8 +55,7 @@ class Constraints:
         self.twins = model.world.twins
         self._members = {}
         self._static_cache: dict[tuple[int, int], np.ndarray] = {}
-        c = model.config.careers
-        self.minutes_per_km, self.fixed_minutes = c.commute_minutes_per_km, c.commute_fixed_minutes
+        self.careers = model.config.careers
 
     def candidates(self, home: int) -> np.ndarray:
         """School ids in the home school's scope (empty when it has none, e.g. no group or twin)."""
@@ -70,8 +70,7 @@ class Constraints:
 
     def commute(self, wf, row: int, hosts: np.ndarray) -> np.ndarray:
         """Minutes from the teacher's home to each host."""
-        d = np.hypot(wf.home_x[row] - self.x[hosts], wf.home_y[row] - self.y[hosts])
-        return self.fixed_minutes + self.minutes_per_km * d
+        return commute_minutes(self.careers, wf.home_x[row] - self.x[hosts], wf.home_y[row] - self.y[hosts])
 
     def fits(self, hosts: np.ndarray, level: int, home_tier: int) -> np.ndarray:
         """Mask of the hosts that teach the teacher's level (a nine-year school takes both) and lie
@@ -409,8 +408,8 @@ class OptimalMatching:
         v = (q / qbar) * (needs.need["quality"][h] / qbar - slot_j)
         v = v + bb * (needs.need["backbone"][h] - slot_j * b)
         v = v + pa * (needs.need["pe_art"][h] - slot_j * a)
-        minutes = cons.fixed_minutes + cons.minutes_per_km * np.hypot(
-            wf.home_x[rows][:, None] - cons.x[h], wf.home_y[rows][:, None] - cons.y[h])
+        minutes = commute_minutes(cons.careers, wf.home_x[rows][:, None] - cons.x[h],
+                                  wf.home_y[rows][:, None] - cons.y[h])
         return np.where(feasible[:, slot_pos], v - program.commute_weight * minutes, -1e9)
 
 
@@ -494,7 +493,7 @@ class LeadingSchoolMatching:
               rng: np.random.Generator) -> np.ndarray:
         wf = model.workforce
         s = model.world.schools
-        leader_of = {int(g): int(i) for i, g in enumerate(s["group"]) if s["leading"][i] and g >= 0}
+        leader_of = model.world.group_leaders
         hosts = np.full(len(rotators), -1, dtype=np.int64)
         for i, r in enumerate(rotators.tolist()):
             g = int(s["group"][wf.school[r]])
