@@ -72,12 +72,21 @@ def simulate(scenario: Scenario, seed: int, years: int, on_year=None) -> Rotatio
     return model
 
 
+def metric_frame(rows, head: dict) -> pd.DataFrame:
+    """Metric rows (year, metric, group, value) as the tidy frame every result holds, with `head`'s
+    columns (scenario, [point,] replicate, seed) first."""
+    frame = pd.DataFrame(rows, columns=["year", "metric", "group", "value"])
+    for i, (k, v) in enumerate(head.items()):
+        frame.insert(i, k, v)
+    return frame
+
+
 def run_replicate(scenario: Scenario, replicate: int, seed: int, years: int,
                   on_year=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One replicate as (metrics, schools, moves) frames."""
     model = simulate(scenario, seed, years, on_year)
     head = {"scenario": scenario.name, "replicate": replicate, "seed": seed}
-    metrics = pd.DataFrame(model.metric_rows, columns=["year", "metric", "group", "value"])
+    metrics = metric_frame(model.metric_rows, head)
     s = model.world.schools
     n_s = model.world.n_schools
     school_parts = []
@@ -97,12 +106,10 @@ def run_replicate(scenario: Scenario, replicate: int, seed: int, years: int,
     moves = pd.DataFrame(log)
     moves["kind"] = pd.Categorical.from_codes(log["kind"], categories=MOVE_KINDS)
     moves["program"] = np.asarray(model.move_log.programs, dtype=object)[log["program"]]
-    out = []
-    for df in (metrics, schools, moves):
+    for df in (schools, moves):
         for i, (k, v) in enumerate(head.items()):
             df.insert(i, k, v)
-        out.append(df)
-    return tuple(out)
+    return metrics, schools, moves
 
 
 def with_run(scenario: Scenario, **updates) -> Scenario:
@@ -168,10 +175,7 @@ def scenario_from_json(data: dict, source_dir: str) -> Scenario:
 def replicate_metrics(scenario: Scenario, replicate: int, seed: int) -> pd.DataFrame:
     """One replicate's tidy metric rows only (what compare and sweeps keep), as `run` writes them."""
     model = simulate(scenario, seed, scenario.run.years)
-    metrics = pd.DataFrame(model.metric_rows, columns=["year", "metric", "group", "value"])
-    for i, (k, v) in enumerate({"scenario": scenario.name, "replicate": replicate, "seed": seed}.items()):
-        metrics.insert(i, k, v)
-    return metrics
+    return metric_frame(model.metric_rows, {"scenario": scenario.name, "replicate": replicate, "seed": seed})
 
 
 # ------------------------------------------------------------------------------------- compare
@@ -396,10 +400,8 @@ def sweep_task(task: SweepTask) -> dict:
                 if r[1] in task.outcomes and (task.groups is None or r[2] in task.groups)]
         if not rows:
             raise ValueError(f"no rows for outcomes {list(task.outcomes)} in groups {list(task.groups or [])}")
-        frame = pd.DataFrame(rows, columns=["year", "metric", "group", "value"])
-        head = {"scenario": scenario.name, "point": task.point, "replicate": task.replicate, "seed": task.seed}
-        for i, (k, v) in enumerate(head.items()):
-            frame.insert(i, k, v)
+        frame = metric_frame(rows, {"scenario": scenario.name, "point": task.point, "replicate": task.replicate,
+                                    "seed": task.seed})
         write_run_file(frame, folder, task.run_id, task.fingerprint)
     except Exception as exc:
         record = failure_record(task, f"{type(exc).__name__}: {exc}", traceback.format_exc())

@@ -39,6 +39,7 @@ from mesa.visualization.utils import update_counter
 from sim.codes import MOVE_KINDS
 from sim.config import examples
 from sim.core.model import RotationModel
+from sim.experiments.run import metric_frame
 from sim.experiments.whatif import small_world
 from sim.present import plots
 from sim.world.presets import PRESETS
@@ -84,11 +85,7 @@ class ExplorerModel(RotationModel):
 
     def tidy_metrics(self) -> pd.DataFrame:
         """The metric rows so far as a tidy frame (one replicate), as `sim.run` returns them."""
-        frame = pd.DataFrame(self.metric_rows, columns=["year", "metric", "group", "value"])
-        frame.insert(0, "seed", self.seed)
-        frame.insert(0, "replicate", 0)
-        frame.insert(0, "scenario", self.config.name)
-        return frame
+        return metric_frame(self.metric_rows, {"scenario": self.config.name, "replicate": 0, "seed": self.seed})
 
     def year_moves(self) -> pd.DataFrame:
         """This year's moves as a tidy frame (from_school, to_school, kind, year)."""
