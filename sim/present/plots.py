@@ -683,9 +683,7 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
     rotations within a unit as a ring whose size is their number. Thousands of school-to-school
     arrows would only hide each other.
     """
-    from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
-    from matplotlib.patches import Polygon
 
     sns.set_theme(style="white", context="notebook")
     schools = sorted(n for n, d in graph.nodes(data=True) if d.get("kind") == "school")
@@ -695,7 +693,39 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
     else:
         fig, (ax, flow_ax) = plt.subplots(1, 2, figsize=(17.0, 8.0), layout="constrained",
                                           gridspec_kw={"width_ratios": [1.0, 1.1]})
-    # districts: the convex hull of their schools, and the name at the centre
+    _draw_districts(ax, graph, pos)
+    _draw_groups_and_twins(ax, graph, pos)
+    handles = _draw_schools(fig, ax, graph, schools, pos, values, value_label)
+    handles += [Line2D([], [], color="#2c3e50", linestyle="--", label="twinning pair"),
+                Line2D([], [], color="#27ae60", linewidth=1.4, label="education group")]
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.08), frameon=False,
+              ncol=3)
+    ax.set_aspect("equal")
+    ax.autoscale_view()
+    ax.set_xlabel("km east")
+    ax.set_ylabel("km north")
+    ax.set_title(title or "Schools, education groups and twinning pairs", fontsize=11)
+    if moves is not None:
+        _flow_panel(flow_ax, graph, _rotations_shown(moves, pos, year), by,
+                    "all years" if year is None else f"year {year}")
+    return fig
+
+
+def _rotations_shown(moves: pd.DataFrame, pos: dict, year: int | None) -> pd.DataFrame:
+    """The rotations the flow panel draws: of `year` (every year when None), first replicate,
+    between schools on the map."""
+    mv = moves[moves["kind"].astype(str) == "rotation"] if len(moves) else moves
+    if "replicate" in mv.columns and len(mv):
+        mv = mv[mv["replicate"] == mv["replicate"].min()]
+    if year is not None and len(mv):
+        mv = mv[mv["year"] == year]
+    return mv[mv["from_school"].isin(pos) & mv["to_school"].isin(pos)] if len(mv) else mv
+
+
+def _draw_districts(ax, graph, pos: dict) -> None:
+    """Each district as the convex hull of its schools, its name at the centre."""
+    from matplotlib.patches import Polygon
+
     districts = [n for n, d in graph.nodes(data=True) if d.get("kind") == "district"]
     for d in districts:
         members = [s for sd in graph.neighbors(d) if graph.nodes[sd].get("kind") == "school_district"
@@ -714,7 +744,12 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
             ax.text(cx, cy, graph.nodes[d]["name"], fontsize=11, fontweight="bold", color="#333333", ha="center",
                     va="center", zorder=5, gid="district_label",
                     bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#999999", "alpha": 0.85})
-    # education groups and twinning pairs
+
+
+def _draw_groups_and_twins(ax, graph, pos: dict) -> None:
+    """Education groups as thin lines from each member to its leading school; twinning pairs dashed."""
+    from matplotlib.collections import LineCollection
+
     member_segments, twin_segments = [], []
     for g in (n for n, d in graph.nodes(data=True) if d.get("kind") == "group"):
         members = [s for s in graph.neighbors(g) if graph.nodes[s].get("kind") == "school"]
@@ -732,7 +767,13 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
                            label="twinning pair")
     twins.set_gid("twinning")
     ax.add_collection(twins)
-    # schools
+
+
+def _draw_schools(fig, ax, graph, schools: list, pos: dict, values, value_label: str) -> list:
+    """Schools at their coordinates, sized by enrolment, coloured by tier (or `values`); returns
+    the legend handles of the tiers drawn."""
+    from matplotlib.lines import Line2D
+
     xy = np.array([pos[s] for s in schools])
     enrol = np.array([graph.nodes[s].get("enrolment", 500) for s in schools], dtype=float)
     sizes = 25 + 120 * np.sqrt(enrol / max(enrol.max(), 1))
@@ -749,24 +790,7 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
         present = {graph.nodes[s]["tier"] for s in schools}
         handles = [Line2D([], [], marker="o", linestyle="", markerfacecolor=TIER_COLOURS[t], markeredgecolor="black",
                           label=f"{t} school") for t in TIERS if t in present]
-    handles += [Line2D([], [], color="#2c3e50", linestyle="--", label="twinning pair"),
-                Line2D([], [], color="#27ae60", linewidth=1.4, label="education group")]
-    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.08), frameon=False,
-              ncol=3)
-    ax.set_aspect("equal")
-    ax.autoscale_view()
-    ax.set_xlabel("km east")
-    ax.set_ylabel("km north")
-    ax.set_title(title or "Schools, education groups and twinning pairs", fontsize=11)
-    if moves is not None:
-        mv = moves[moves["kind"].astype(str) == "rotation"] if len(moves) else moves
-        if "replicate" in mv.columns and len(mv):
-            mv = mv[mv["replicate"] == mv["replicate"].min()]
-        if year is not None and len(mv):
-            mv = mv[mv["year"] == year]
-        mv = mv[mv["from_school"].isin(pos) & mv["to_school"].isin(pos)] if len(mv) else mv
-        _flow_panel(flow_ax, graph, mv, by, "all years" if year is None else f"year {year}")
-    return fig
+    return handles
 
 
 def unit_flows(graph, moves: pd.DataFrame, by: str = "auto") -> tuple[pd.Series, list[str], str]:
