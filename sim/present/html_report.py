@@ -70,6 +70,32 @@ def describe_program(p: dict) -> str:
         form = "Transfer of the post"
     roles = e["roles"]
     who = "teachers and cadres" if len(roles) == len(ROLE_WORDS) else _list([ROLE_WORDS[r] for r in roles])
+    cond = _conditions(e)
+    quota = _quota_phrases(q)
+    how_many = ("Quota: the largest of " + _list(quota)) if len(quota) > 1 else \
+        (f"Quota: {quota[0]}" if quota else "No quota, so nobody is selected")
+    parts = [f"**{p['name']}**: {form} of {who}" + (f" {_list(cond)}" if cond else "") + ".",
+             how_many + "."]
+    if p["backbone_floor"]:
+        parts.append(f"At least {_pct(p['backbone_floor'])} of rotators are {p['backbone_floor_level']}-level "
+                     "backbone teachers.")
+    chooser = SELECTORS[p["selection"]].words.format(**p)
+    parts.append(f"Chosen by {chooser}, priority {' > '.join(k.replace('_', ' ') for k in p['priority'])}.")
+    where = [MATCHERS[p["matching"]].words, SCOPE_WORDS[p["scope"]], DIRECTION_WORDS[p["direction"]]]
+    if p.get("commute_cap_minutes"):
+        where.append(f"commutes of at most {p['commute_cap_minutes']:g} minutes")
+    parts.append(f"Placed by {', '.join(w for w in where if w)}.")
+    if p["form"] != "transfer":
+        term = (f"{p['term_years_min']} year{'s' if p['term_years_min'] > 1 else ''}"
+                if p["term_years_min"] == p["term_years_max"] else
+                f"{p['term_years_min']}-{p['term_years_max']} years")
+        stay = f"; {_pct(p['stay_share'])} stay on at the host" if p["stay_share"] else ", then home"
+        parts.append(f"Terms of {term}{stay}.")
+    return " ".join(parts)
+
+
+def _conditions(e: dict) -> list[str]:
+    """A program's eligibility rules as phrases ("after 6 years at one school", ...)."""
     cond = []
     if e["min_years_at_school"]:
         cond.append(f"after {e['min_years_at_school']} years at one school")
@@ -93,6 +119,11 @@ def describe_program(p: dict) -> str:
         cond.append(f"after at least {e['remote_min_years']} years at a rural school")
     if e.get("exempt_men_over") is not None or e.get("exempt_women_over") is not None:
         cond.append(f"men over {e.get('exempt_men_over')} and women over {e.get('exempt_women_over')} exempt")
+    return cond
+
+
+def _quota_phrases(q: dict) -> list[str]:
+    """A program's quota rules as phrases ("10% of the eligible", ...); the largest applies."""
     quota = []
     if q["share_of_eligible"]:
         quota.append(f"{_pct(q['share_of_eligible'])} of the eligible" + (" at each school" if q["per_school"] else ""))
@@ -104,26 +135,7 @@ def describe_program(p: dict) -> str:
         quota.append(f"every eligible teacher within {q['coverage_years']} years")
     if q.get("mandatory_after_years"):
         quota.append(f"everyone reaching {q['mandatory_after_years']} years at a school")
-    how_many = ("Quota: the largest of " + _list(quota)) if len(quota) > 1 else \
-        (f"Quota: {quota[0]}" if quota else "No quota, so nobody is selected")
-    parts = [f"**{p['name']}**: {form} of {who}" + (f" {_list(cond)}" if cond else "") + ".",
-             how_many + "."]
-    if p["backbone_floor"]:
-        parts.append(f"At least {_pct(p['backbone_floor'])} of rotators are {p['backbone_floor_level']}-level "
-                     "backbone teachers.")
-    chooser = SELECTORS[p["selection"]].words.format(**p)
-    parts.append(f"Chosen by {chooser}, priority {' > '.join(k.replace('_', ' ') for k in p['priority'])}.")
-    where = [MATCHERS[p["matching"]].words, SCOPE_WORDS[p["scope"]], DIRECTION_WORDS[p["direction"]]]
-    if p.get("commute_cap_minutes"):
-        where.append(f"commutes of at most {p['commute_cap_minutes']:g} minutes")
-    parts.append(f"Placed by {', '.join(w for w in where if w)}.")
-    if p["form"] != "transfer":
-        term = (f"{p['term_years_min']} year{'s' if p['term_years_min'] > 1 else ''}"
-                if p["term_years_min"] == p["term_years_max"] else
-                f"{p['term_years_min']}-{p['term_years_max']} years")
-        stay = f"; {_pct(p['stay_share'])} stay on at the host" if p["stay_share"] else ", then home"
-        parts.append(f"Terms of {term}{stay}.")
-    return " ".join(parts)
+    return quota
 
 
 def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
