@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 SCENARIO_DIR = Path("scenarios")
@@ -99,41 +100,52 @@ def _out(args, default: Path) -> Path:
     return out
 
 
-def cmd_run(args) -> int:
+@contextmanager
+def _as_bad_input(where: str):
+    """A ScenarioError or RosterError inside becomes BadInput (exit 2, one line): a roster's message
+    names its file already, a scenario's gets `where` in front."""
     from sim.config.scenario import ScenarioError
+    from sim.world import RosterError
 
+    try:
+        yield
+    except RosterError as exc:
+        raise BadInput(str(exc)) from None
+    except ScenarioError as exc:
+        raise BadInput(f"{where}: {exc}") from None
+
+
+@contextmanager
+def _writing(out: Path, what: str):
+    """An OSError while writing `what` into `out` becomes WriteFailed (nothing was kept there)."""
+    try:
+        yield
+    except OSError as exc:
+        raise WriteFailed(f"{out}: cannot write {what} ({exc}); nothing was kept there") from None
+
+
+def cmd_run(args) -> int:
     scenario = _load(args.scenario, args.set)
     out = _out(args, Path("results") / scenario.name)
     _check_world(args.scenario, scenario)
     from sim.experiments.run import run, with_run  # Mesa, pandas, ...: only once the input is known to be good
     from sim.present.outputs import write_run
-    from sim.world import RosterError
 
-    try:
+    with _as_bad_input(args.scenario):
         scenario = with_run(scenario, years=args.years, replicates=args.reps, seed=args.seed)
-    except ScenarioError as exc:
-        raise BadInput(f"{args.scenario}: {exc}") from None
     with _Claim(out, "run", scenario.model_dump(mode="json"), args.force):
-        try:
+        with _as_bad_input(args.scenario):
             result = run(scenario, progress=not args.quiet)
-        except RosterError as exc:
-            raise BadInput(str(exc)) from None
-        except ScenarioError as exc:
-            raise BadInput(f"{args.scenario}: {exc}") from None
-        try:
+        with _writing(out, "the results"):
             write_run(result, out, figures=not args.no_figures, force=args.force)
-        except OSError as exc:
-            raise WriteFailed(f"{out}: cannot write the results ({exc}); nothing was kept there") from None
     print(f"wrote {out}/ (metrics.parquet, schools.parquet, moves.parquet, manifest.json, summary.md"
           f"{', figures/' if not args.no_figures else ''})")
     return 0
 
 
 def cmd_compare(args) -> int:
-    from sim.config.scenario import ScenarioError
     from sim.experiments.run import compare, compared_scenarios
     from sim.present.outputs import write_comparison
-    from sim.world import RosterError
 
     scenarios = [_load(path, args.set) for path in args.scenarios]
     baseline = args.baseline
@@ -142,24 +154,16 @@ def cmd_compare(args) -> int:
                 Path(baseline).resolve() == Path(path).resolve():
             baseline = sc.name
     out = _out(args, Path("results") / ("compare-" + "-vs-".join(s.name for s in scenarios)))
-    try:
+    with _as_bad_input("compare"):
         resolved, _ = compared_scenarios(scenarios, args.reps, args.years, args.seed, baseline)
-    except ScenarioError as exc:
-        raise BadInput(f"compare: {exc}") from None
     identity = [s.model_dump(mode="json") for s in resolved]
     with _Claim(out, "compare", identity, args.force):
-        try:
+        with _as_bad_input("compare"):
             result = compare(scenarios, reps=args.reps, years=args.years, seed=args.seed, baseline=baseline,
                              outcomes=args.outcome or None, at=args.at or None, workers=args.workers,
                              progress=not args.quiet)
-        except RosterError as exc:
-            raise BadInput(str(exc)) from None
-        except ScenarioError as exc:
-            raise BadInput(f"compare: {exc}") from None
-        try:
+        with _writing(out, "the comparison"):
             write_comparison(result, out, figures=not args.no_figures, force=args.force)
-        except OSError as exc:
-            raise WriteFailed(f"{out}: cannot write the comparison ({exc}); nothing was kept there") from None
     print(result.markdown())
     print(f"wrote {out}/ (comparison.csv, averages.csv, comparison.md, trajectories.parquet, metrics.parquet, "
           "manifest.json"
@@ -279,17 +283,9 @@ def cmd_sensitivity(args) -> int:
     if sens.second_order is not None:
         files[f"{stem}__second_order.csv"] = sens.second_order.to_csv(index=False, float_format="%.10g").encode()
     if not args.no_figures:
-        import io
+        from sim.present.plots import png_bytes, sensitivity_bars
 
-        import matplotlib.pyplot as plt
-
-        from sim.present.plots import sensitivity_bars
-
-        fig = sensitivity_bars(sens)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
-        plt.close(fig)
-        files[f"{stem}.png"] = buffer.getvalue()
+        files[f"{stem}.png"] = png_bytes(sensitivity_bars(sens))
     folder.mkdir(exist_ok=True)
     for name, data in files.items():  # each through its own new temporary file: no shared .tmp to clear
         write_bytes_atomic(folder / name, data)

@@ -19,6 +19,7 @@ PE_ART_SUBJECTS = ("pe", "music", "art")  # the scarce subjects the standard cou
 SENIOR_TITLE = TITLES.index("senior")
 ABOVE_QUALIFICATION = QUALIFICATIONS.index("above")
 DISTRICT_BACKBONE = BACKBONE.index("district")
+NINE_YEAR = SCHOOL_LEVELS.index("nine_year")
 PE_ART_CODES = tuple(SUBJECTS.index(s) for s in PE_ART_SUBJECTS)
 
 # promotion: a teacher takes a leadership post at another school; cadre_rotation: principals exchange posts;
@@ -33,3 +34,9 @@ def code(names: tuple[str, ...], value: str, what: str) -> int:
         return names.index(value)
     except ValueError:
         raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(names)}") from None
+
+
+def level_fits(school_level, teacher_level):
+    """Whether a teacher of `teacher_level` may teach at a school of `school_level` (ints or numpy
+    arrays): the same level, or a nine-year school, which has both sections."""
+    return (school_level == teacher_level) | (school_level == NINE_YEAR)

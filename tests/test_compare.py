@@ -200,3 +200,14 @@ def test_time_averages_of_a_long_run_have_the_last_five_years():
     assert out.loc[("years 1-10", "a"), "mean"] == pytest.approx(1.0 + 0.55 + 0.01)
     assert out.loc[("years 6-10", "a"), "mean"] == pytest.approx(1.0 + 0.8 + 0.01)
     assert out.loc[("years 6-10", "b"), "diff"] == pytest.approx(-0.5)
+def test_compare_takes_any_executor_as_sweep_does(policy_vs_baseline):
+    """A new executor needs no change to compare: it is passed in, like sweep's."""
+    from sim.experiments.executors import Serial
+
+    class Reversed(Serial):  # finishes tasks in another order, as a cluster may
+        def map_unordered(self, fn, items):
+            yield from reversed(list(super().map_unordered(fn, items)))
+
+    other = compare([BASELINE, POLICY], reps=6, years=2, seed=11, overrides=SMALL, executor=Reversed(),
+                    outcomes=["cv_backbone:all", "rotations:all", "cv_quality"], at=[1, 2])
+    pd.testing.assert_frame_equal(other.table, policy_vs_baseline.table)

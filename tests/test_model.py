@@ -8,7 +8,7 @@ from conftest import DONGCHENG, ROTATION, SMALL_BEIJING, SMALL_DONGCHENG, metric
 
 from sim.codes import MOVE_KINDS
 from sim.core.agents import School, Teacher
-from sim.core.model import HEADLINE, OFFICIAL_BY_LEVEL, RotationModel
+from sim.core.model import OFFICIAL_BY_LEVEL, REPORTER_METRICS, RotationModel
 from sim.core.workforce import Workforce
 
 
@@ -17,7 +17,7 @@ def test_run_for_and_datacollector():
     model.run_for(3)
     df = model.datacollector.get_model_vars_dataframe()
     assert len(df) == 4  # year 0 plus three years
-    assert list(df.columns) == [*HEADLINE, *(f"{m}_{level}" for m, level in OFFICIAL_BY_LEVEL)]
+    assert list(df.columns) == [*REPORTER_METRICS, *(f"{m}_{level}" for m, level in OFFICIAL_BY_LEVEL)]
     assert model.year == 3
     assert df["teachers_in_post"].iloc[0] == model.world.n_teachers
     assert df["teachers_in_post"].iloc[-1] == model.workforce.active.sum()

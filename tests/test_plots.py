@@ -95,7 +95,7 @@ def test_cv_trajectories_draws_five_indicators_and_the_limits(run):
     # the legend sits below the panels, not over a line
     assert [ax.get_legend() for ax in axes] == [None, None]
     (legend,) = fig.legends
-    assert [t.get_text() for t in legend.get_texts()] == list(plots.LABELS.values())
+    assert [t.get_text() for t in legend.get_texts()] == list(plots.LEGEND_LABELS.values())
     fig.canvas.draw()
     box = legend.get_window_extent()
     assert all(box.y1 <= ax.get_window_extent().y0 for ax in axes)

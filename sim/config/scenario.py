@@ -23,6 +23,11 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sim.policies.matching import MATCHERS
+from sim.policies.priority import PRIORITY_RULES
+from sim.policies.selection import SELECTORS
+from sim.world.presets import PRESETS
+
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 # a rate, weight or count-like number; none needs more than 100 (the bound keeps exp() and sums finite)
 NonNegative = Annotated[float, Field(ge=0.0, le=100.0)]
@@ -99,7 +104,7 @@ class Inequality(Strict):
 class World(Strict):
     """Where the teachers are: a synthetic preset with size knobs, or a roster."""
 
-    preset: Literal["dongcheng", "beijing", "roster"] = "dongcheng"
+    preset: Literal[(*PRESETS, "roster")] = "dongcheng"
     scale: Annotated[float, Field(gt=0.0, le=4.0)] = 1.0  # multiplies schools per district
     districts: Annotated[int, Field(ge=1, le=64)] | None = None  # None: the preset's own count
     schools_per_district: Annotated[int, Field(ge=2, le=2000)] | None = None
@@ -242,6 +247,21 @@ class Careers(Strict):
     quality_ceiling_sd: Annotated[float, Field(ge=0.5, le=10.0)] = 3.0
     title_promotion: Share = 0.04  # yearly chance of a title step for an average teacher
     backbone_promotion: Share = 0.025  # yearly chance of a backbone step for an average teacher
+    # title chance x exp(this x (quality - 1)); per unit quality; assumption, explored 0-4
+    title_quality_slope: Annotated[float, Field(ge=0.0, le=10.0)] = 2.0
+    # senior -> professor title chance x this (the top title is rare); factor; assumption, explored 0.01-0.2
+    professor_title_factor: Share = 0.05
+    # backbone chance x exp(slope x (quality - centre)); per unit quality; assumption, explored 0-8
+    backbone_quality_slope: Annotated[float, Field(ge=0.0, le=10.0)] = 4.0
+    # quality at which the backbone chance is backbone_promotion; mean teacher = 1; assumption, explored 0.9-1.3
+    backbone_quality_centre: Annotated[float, Field(ge=0.0, le=5.0)] = 1.1
+    # none -> school backbone chance x this (schools name their own easily); factor; assumption, explored 1-4
+    school_backbone_factor: Annotated[float, Field(ge=0.0, le=10.0)] = 2.0
+    # district -> municipal backbone chance x this (few municipal posts); factor; assumption, explored 0.05-0.5
+    municipal_backbone_factor: Share = 0.15
+    backbone_min_experience: Count = 5  # years of experience before any backbone step; assumption, explored 3-8
+    # backbone level from which a rotator radiates quality to the host (county level or above); assumption
+    radiation_min_backbone: Literal["school", "district", "municipal"] = "district"
     prestige_in_promotion: NonNegative = 0.35  # promotion chances x exp(this x (tier - ordinary)); assumption
     rotation_counts_for_promotion: NonNegative = 0.2  # relative boost after a rotation (Beijing)
     drift_rate: Share = 0.03  # yearly share of teachers seeking a transfer to a stronger school
@@ -265,17 +285,7 @@ class Careers(Strict):
 # -------------------------------------------------------------------------------------- policy
 
 ROLE_NAMES = Literal["teacher", "principal", "vice_principal", "middle_manager"]
-PRIORITY_KEYS = Literal[
-    "never_rotated",
-    "needs_rotation_for_title",
-    "youngest_first",
-    "teachers_before_cadres",
-    "cadres_before_teachers",
-    "primary_before_junior",
-    "backbone_first",
-    "longest_tenure",
-    "strongest_first",
-]
+PRIORITY_NAMES = Literal[tuple(PRIORITY_RULES)]
 
 
 TIER_NAMES = Literal["rural", "weak", "ordinary", "strong", "leading"]
@@ -354,15 +364,15 @@ class Program(Strict):
     quota: Quota = Quota()
     backbone_floor: Share = 0.0  # minimum backbone share of rotators; 0.20 in the 2014 opinion
     backbone_floor_level: Literal["school", "district", "municipal"] = "district"
-    priority: list[PRIORITY_KEYS] = ["never_rotated"]
-    selection: Literal["district", "school"] = "district"  # who chooses: the district, or the sending school
+    priority: list[PRIORITY_NAMES] = ["never_rotated"]
+    selection: Literal[tuple(SELECTORS)] = "district"  # who chooses: the district, or the sending school
     gaming: Share = 0.0  # with school selection: how strongly schools send their weaker teachers (Wei & Zhou 2019)
     leadership_cap: Share = 1.0  # most of a school's cadres that may leave in a year (Wuhan 2015: 0.3)
     scope: Literal["twinning", "group", "school_district", "district", "city"] = "district"
     prefer: list[Literal["twinning", "group"]] = []  # hosts tried first when feasible
     cross_level: bool = False  # primary teachers may go to junior schools and vice versa
     direction: Literal["any", "strong_to_weak", "weak_to_strong"] = "any"
-    matching: Literal["random", "need", "optimal", "points", "leading_school"] = "need"
+    matching: Literal[tuple(MATCHERS)] = "need"
     commute_cap_minutes: Annotated[float, Field(gt=0, le=600.0)] | None = None  # Japan: about 90 minutes
     # optimal matching: equity units given up per minute of commute
     commute_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.002

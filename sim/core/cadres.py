@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.codes import ROLES, SCHOOL_LEVELS
+from sim.codes import ROLES, SCHOOL_LEVELS, level_fits
 from sim.world.retirement import years_left
 
 PRINCIPAL, VICE, MIDDLE = (ROLES.index(r) for r in ("principal", "vice_principal", "middle_manager"))
@@ -160,7 +160,6 @@ def _fill(model, role: int, pools: tuple[str, ...]) -> int:
            & (years_left(wf.age, wf.birth_month, wf.retire_months) >= cfg.min_years_to_retirement))
     tiebreak = model.stream(f"promotion:{ROLES[role]}").random(wf.n)
     unit_of = {"school": np.arange(len(posts)), "group": s["group"], "district": s["district"]}
-    nine = SCHOOL_LEVELS.index("nine_year")
     promoted = 0
     for pool in pools:
         unit = unit_of[pool]
@@ -170,7 +169,7 @@ def _fill(model, role: int, pools: tuple[str, ...]) -> int:
         cand = np.flatnonzero(can & np.isin(unit[wf.school], unit[open_schools]))
         cand = cand[_ranking(wf, cand, cfg.promotion_keys, tiebreak)]
         if pool == "school":  # each school's own best candidates, all schools at once
-            cand = cand[(s["level"][wf.school[cand]] == nine) | (s["level"][wf.school[cand]] == wf.level[cand])]
+            cand = cand[level_fits(s["level"][wf.school[cand]], wf.level[cand])]
             cand = cand[np.argsort(wf.school[cand], kind="stable")]
             at = wf.school[cand]
             rank = np.arange(len(cand)) - np.searchsorted(at, at)
@@ -182,8 +181,7 @@ def _fill(model, role: int, pools: tuple[str, ...]) -> int:
             rows, to = [], []
             for school in open_schools.tolist():
                 fits = free & (cand_unit == unit[school])
-                if s["level"][school] != nine:
-                    fits &= wf.level[cand] == s["level"][school]
+                fits &= level_fits(s["level"][school], wf.level[cand])
                 pick = np.flatnonzero(fits)[: vacant[school]]
                 free[pick] = False
                 rows += cand[pick].tolist()

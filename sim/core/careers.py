@@ -11,10 +11,11 @@ import bisect
 
 import numpy as np
 
-from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, SENIOR_TITLE, TIERS
+from sim.codes import BACKBONE, DISTRICT_BACKBONE, DISTRICT_TYPES, SENIOR_TITLE, TIERS, level_fits
 from sim.core import tenure
 from sim.world import retirement
 from sim.world.synthetic import SUBJECT_SHARES
+from sim.world.system import commute_minutes
 
 MIN_EXPERIENCE_FOR_TITLE = (0, 1, 5, 12, 20)  # years of experience before each title (rough norms)
 BASE_SATISFACTION = 0.75
@@ -105,7 +106,7 @@ def voluntary_drift(model) -> int:
         key = (district[home], tier[home], level)
         if key not in pools:
             pool = np.flatnonzero((s["district"] == key[0]) & (s["tier"] > key[1])
-                                  & ((s["level"] == level) | (s["level"] == SCHOOL_LEVELS.index("nine_year"))))
+                                  & level_fits(s["level"], level))
             pools[key] = pool, np.exp(s["tier"][pool].astype(float))
         pool, pool_weight = pools[key]
         open_ = vacancies[pool] > 0
@@ -163,7 +164,7 @@ def hire(model) -> np.ndarray:
     )
     if c.hire_placement == "training_first":
         # a new teacher first trains at the leading school of the post's group, then takes the post
-        leader_of = {int(g): i for i, g in enumerate(s["group"]) if s["leading"][i] and g >= 0}
+        leader_of = model.world.group_leaders
         lead = np.array([leader_of.get(int(g), -1) for g in s["group"][school]], dtype=np.int64)
         train = (lead >= 0) & (lead != school)
         values["host"] = np.where(train, lead, school)
@@ -186,7 +187,8 @@ def learn(model) -> None:
     mean_q = np.bincount(host, weights=q, minlength=n_s) / np.maximum(staff, 1)
     lrows, lschool, lshare = wf.load()
     away = (wf.term_end[lrows] >= 0) & (lschool != wf.school[lrows])  # the part of a rotator's load at a host
-    w = lshare * away * (wf.backbone[lrows] >= 2)
+    radiates = wf.backbone[lrows] >= BACKBONE.index(c.radiation_min_backbone)
+    w = lshare * away * radiates
     bb_rot = np.bincount(lschool, weights=w, minlength=n_s)
     bb_q = np.divide(np.bincount(lschool, weights=w * wf.quality[lrows], minlength=n_s), bb_rot,
                      out=np.zeros(n_s), where=bb_rot > 0)  # mean quality of the visiting backbone rotators
@@ -216,14 +218,15 @@ def promote(model) -> dict[str, int]:
     need = model.config.policy.title_requires_rotation_years  # Ningxia / Wuhan rule
     if need:
         can &= (nxt != SENIOR_TITLE) | (wf.hardship_years[rows] >= need)
-    p_title = np.where(title == 0, 1.0, c.title_promotion * np.exp(2.0 * (q - 1.0)) * boost)
-    p_title = np.where(title == 3, p_title * 0.05, p_title)
+    p_title = np.where(title == 0, 1.0, c.title_promotion * np.exp(c.title_quality_slope * (q - 1.0)) * boost)
+    p_title = np.where(title == SENIOR_TITLE, p_title * c.professor_title_factor, p_title)
     up = rows[can & (u_title < p_title)]
     wf.title[up] += 1
     bb = wf.backbone[rows]
-    p_bb = c.backbone_promotion * np.exp(4.0 * (q - 1.1)) * boost
-    p_bb = np.where(bb == 2, p_bb * 0.15, np.where(bb == 0, p_bb * 2.0, p_bb))
-    step = (bb < 3) & (exp >= 5) & (u_bb < p_bb)
+    p_bb = c.backbone_promotion * np.exp(c.backbone_quality_slope * (q - c.backbone_quality_centre)) * boost
+    p_bb = np.where(bb == DISTRICT_BACKBONE, p_bb * c.municipal_backbone_factor,
+                    np.where(bb == 0, p_bb * c.school_backbone_factor, p_bb))
+    step = (bb < len(BACKBONE) - 1) & (exp >= c.backbone_min_experience) & (u_bb < p_bb)
     wf.backbone[rows[step]] = np.where(bb[step] == 0, 1, bb[step] + 1)
     return {"title_promotions": len(up), "backbone_promotions": int(step.sum())}
 
@@ -240,8 +243,7 @@ def update_commute_and_satisfaction(model) -> None:
     rows = wf.active_rows()
 
     def minutes(school):
-        dist = np.hypot(wf.home_x[rows] - s["x"][school], wf.home_y[rows] - s["y"][school])
-        return c.commute_fixed_minutes + c.commute_minutes_per_km * dist
+        return commute_minutes(c, wf.home_x[rows] - s["x"][school], wf.home_y[rows] - s["y"][school])
 
     commute = minutes(wf.host[rows])
     part = wf.part_host[rows] >= 0

@@ -32,8 +32,9 @@ OFFICIAL_BY_LEVEL = tuple((f"cv_{indicator}", level) for indicator in INDICATORS
 SCHOOL_FRAME_COLUMNS = (
     "teachers", "above_qualification", "senior_title", "backbone", "pe_art",
 )
-HEADLINE = ("cv_backbone", "cv_senior_title", "cv_quality", "rotations", "coverage_eligible",
-            "teachers_in_post")
+# the Mesa DataCollector's model reporters (the report's headline table is sim.present.report's)
+REPORTER_METRICS = ("cv_backbone", "cv_senior_title", "cv_quality", "rotations", "coverage_eligible",
+                    "teachers_in_post")
 
 
 class RunWarning(UserWarning):
@@ -43,6 +44,12 @@ class RunWarning(UserWarning):
 def stream_seed(seed: int, name: str, year: int) -> np.random.SeedSequence:
     """The seed of the named random stream for one year: run seed + name + year, nothing else."""
     return np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(name.encode()), year))
+
+
+def world_stream(seed: int) -> np.random.Generator:
+    """The generator a run with this seed builds its world from (the "world" stream of year 0), so
+    a report can rebuild the same world without knowing how the model names its streams."""
+    return np.random.default_rng(stream_seed(seed, "world", 0))
 
 
 class RotationModel(mesa.Model):
@@ -92,7 +99,7 @@ class RotationModel(mesa.Model):
         self.year = 0
         self.years = scenario.run.years if years is None else int(years)
         self.world = world if world is not None else build_world(
-            scenario.world, self.stream("world"), scenario.source_dir, scenario.careers.retirement)
+            scenario.world, world_stream(self.seed), scenario.source_dir, scenario.careers.retirement)
         check_history(self.world, scenario)
         self.space = Network(self.world.graph, layout=None, random=self.random)
         self.school_agents = [School(self, i, self.space[i]) for i in range(self.world.n_schools)]
@@ -134,7 +141,7 @@ class RotationModel(mesa.Model):
             cadres.initial_posts(self)
         careers.update_commute_and_satisfaction(self)
         self.latest_by_group: dict[tuple[str, str], float] = {}
-        reporters = {name: (lambda m, n=name: m.latest.get(n, float("nan"))) for name in HEADLINE}
+        reporters = {name: (lambda m, n=name: m.latest.get(n, float("nan"))) for name in REPORTER_METRICS}
         reporters |= {f"{metric}_{level}": (lambda m, k=(metric, level): m.latest_by_group.get(k, float("nan")))
                       for metric, level in OFFICIAL_BY_LEVEL}
         self.datacollector = mesa.DataCollector(model_reporters=reporters)

@@ -72,12 +72,21 @@ def simulate(scenario: Scenario, seed: int, years: int, on_year=None) -> Rotatio
     return model
 
 
+def metric_frame(rows, head: dict) -> pd.DataFrame:
+    """Metric rows (year, metric, subgroup, value) as the tidy frame every result holds, with `head`'s
+    columns (scenario, [point,] replicate, seed) first."""
+    frame = pd.DataFrame(rows, columns=["year", "metric", "subgroup", "value"])
+    for i, (k, v) in enumerate(head.items()):
+        frame.insert(i, k, v)
+    return frame
+
+
 def run_replicate(scenario: Scenario, replicate: int, seed: int, years: int,
                   on_year=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One replicate as (metrics, schools, moves) frames."""
     model = simulate(scenario, seed, years, on_year)
     head = {"scenario": scenario.name, "replicate": replicate, "seed": seed}
-    metrics = pd.DataFrame(model.metric_rows, columns=["year", "metric", "subgroup", "value"])
+    metrics = metric_frame(model.metric_rows, head)
     s = model.world.schools
     n_s = model.world.n_schools
     school_parts = []
@@ -94,12 +103,10 @@ def run_replicate(scenario: Scenario, replicate: int, seed: int, years: int,
     schools.insert(5, "tier", pd.Categorical(np.asarray(TIERS)[s["tier"][idx]], categories=TIERS))
     schools.insert(6, "enrolment", (s["enrol_primary"] + s["enrol_junior"])[idx])
     moves = moves_frame(model.move_log)
-    out = []
-    for df in (metrics, schools, moves):
+    for df in (schools, moves):
         for i, (k, v) in enumerate(head.items()):
             df.insert(i, k, v)
-        out.append(df)
-    return tuple(out)
+    return metrics, schools, moves
 
 
 def moves_frame(log) -> pd.DataFrame:
@@ -176,10 +183,7 @@ def scenario_from_json(data: dict, source_dir: str) -> Scenario:
 def replicate_metrics(scenario: Scenario, replicate: int, seed: int) -> pd.DataFrame:
     """One replicate's tidy metric rows only (what compare and sweeps keep), as `run` writes them."""
     model = simulate(scenario, seed, scenario.run.years)
-    metrics = pd.DataFrame(model.metric_rows, columns=["year", "metric", "subgroup", "value"])
-    for i, (k, v) in enumerate({"scenario": scenario.name, "replicate": replicate, "seed": seed}.items()):
-        metrics.insert(i, k, v)
-    return metrics
+    return metric_frame(model.metric_rows, {"scenario": scenario.name, "replicate": replicate, "seed": seed})
 
 
 # ------------------------------------------------------------------------------------- compare
@@ -233,7 +237,7 @@ class Comparison:
 def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, years: int | None = None,
             seed: int | None = None, baseline: str | None = None, outcomes: list[str] | None = None,
             at: list[int] | None = None, overrides: tuple[str, ...] = (), workers: int | None = None,
-            progress: bool = False) -> Comparison:
+            progress: bool = False, executor=None) -> Comparison:
     """Run scenarios on the same paired seeds and compare each with the baseline.
 
     Args:
@@ -247,6 +251,7 @@ def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, yea
         overrides: `dotted.key=value` items applied to every scenario file.
         workers: run the replicates on a local Dask cluster of this many workers (default: serially).
         progress: show a tqdm progress bar.
+        executor: any executor of `sim.experiments.executors` (overrides `workers`), as `sweep` takes.
 
     Example:
         >>> cmp = compare(["scenarios/baseline_drift.yaml", "scenarios/dongcheng_2021.yaml"], reps=5, years=5)
@@ -272,7 +277,8 @@ def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, yea
              for i, s in enumerate(resolved) for rep, sd in enumerate(seeds)]
     parts: dict[tuple[int, int], pd.DataFrame] = {}
     t0 = time.perf_counter()
-    executor = Dask(workers=workers) if workers else Serial()
+    if executor is None:
+        executor = Dask(workers=workers) if workers else Serial()
     with executor, _bar(progress, len(tasks), "compare", "run") as bar:
         for task, frame, error in executor.map_unordered(replicate_task, tasks):
             if error is not None:
@@ -407,10 +413,8 @@ def sweep_task(task: SweepTask) -> dict:
                 if r[1] in task.outcomes and (task.groups is None or r[2] in task.groups)]
         if not rows:
             raise ValueError(f"no rows for outcomes {list(task.outcomes)} in groups {list(task.groups or [])}")
-        frame = pd.DataFrame(rows, columns=["year", "metric", "subgroup", "value"])
-        head = {"scenario": scenario.name, "point": task.point, "replicate": task.replicate, "seed": task.seed}
-        for i, (k, v) in enumerate(head.items()):
-            frame.insert(i, k, v)
+        frame = metric_frame(rows, {"scenario": scenario.name, "point": task.point, "replicate": task.replicate,
+                                    "seed": task.seed})
         for _, column, value, dtype in task.parameters:
             frame[column] = pd.Series([value] * len(frame), dtype=dtype)
         write_run_file(frame, folder, task.run_id, task.fingerprint, parameters_metadata(task.parameters))

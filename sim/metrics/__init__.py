@@ -9,8 +9,8 @@ from sim.metrics.registry import (
     GROUPS,
     HEADCOUNT_INDICATORS,
     HIGH_QUALITY_CV,
+    INDICATOR_LABELS,
     INDICATORS,
-    LABELS,
     LEVEL_GROUPS,
     PARTITIONS,
     REGISTRY,
@@ -28,6 +28,6 @@ from sim.metrics.registry import (
 )
 
 __all__ = ["ADAPTED", "ALL_INDICATORS", "BASIC_CV", "BY_DISTRICT", "GROUPS", "HEADCOUNT_INDICATORS",
-           "HIGH_QUALITY_CV", "INDICATORS", "LABELS", "LEVEL_GROUPS", "PARTITIONS", "REGISTRY", "SCHOOL_MINIMUM",
-           "UNBOUNDED_PREFIXES", "Metric", "Units", "YearContext", "metrics_markdown", "official_cv",
+           "HIGH_QUALITY_CV", "INDICATORS", "INDICATOR_LABELS", "LEVEL_GROUPS", "PARTITIONS", "REGISTRY",
+           "SCHOOL_MINIMUM", "UNBOUNDED_PREFIXES", "Metric", "Units", "YearContext", "metrics_markdown", "official_cv",
            "school_table", "weighted_cv", "weighted_gini", "year_metrics"]

@@ -53,7 +53,7 @@ SCHOOL_MINIMUM = {"above_qualification": {"primary": 4.2, "junior": 5.3},
 UNBOUNDED_PREFIXES = ("theil_l_", "max_min_", "p90_p10_")  # +inf when some school has none
 ADAPTED = 0.6  # satisfaction at or above which a rotator counts as adapted (Beijing: >90% adapt)
 
-LABELS = {"teachers": "teachers", "above_qualification": "teachers above the required qualification",
+INDICATOR_LABELS = {"teachers": "teachers", "above_qualification": "teachers above the required qualification",
           "senior_title": "senior-title teachers", "backbone": "district-level-or-above backbone teachers",
           "pe_art": "PE, music and art teachers", "quality": "mean teaching quality"}
 
@@ -97,7 +97,7 @@ def _register_family(pattern: str, label: str, unit: str, groups: str, fn: Calla
                      indicators: Iterable[str] = ALL_INDICATORS, **kw) -> None:
     for ind in indicators:
         name = pattern.format(ind=ind, **kw)
-        REGISTRY[name] = Metric(name, label.format(what=LABELS[ind], **kw), unit, groups,
+        REGISTRY[name] = Metric(name, label.format(what=INDICATOR_LABELS[ind], **kw), unit, groups,
                                 partial(fn, ind, **kw), pattern.format(ind="<indicator>", **kw))
 
 
@@ -835,7 +835,7 @@ def metrics_markdown() -> str:
         seen.add(m.family)
         members = [x for x in REGISTRY.values() if x.family == m.family]
         inds = {x.name for x in members}
-        label = m.label if len(members) == 1 else m.label.replace(LABELS[_indicator_of(m)], "<indicator>")
+        label = m.label if len(members) == 1 else m.label.replace(INDICATOR_LABELS[_indicator_of(m)], "<indicator>")
         which = "" if len(members) == 1 or len(inds) == len(ALL_INDICATORS) else \
             f" (indicators: {', '.join(_indicator_of(x) for x in members)})"
         lines.append(f"| `{m.family}` | {label}{which} | {m.unit} | {m.groups} | {m.formula} |")

@@ -8,10 +8,10 @@ from sim.policies.matching import (
     PointsMatching,
     RandomMatching,
 )
-from sim.policies.priority import PRIORITY_KEYS
+from sim.policies.priority import PRIORITY_RULES
 from sim.policies.rotation import RotationProgram, end_terms, form_label
 from sim.policies.selection import SELECTORS, DistrictSelection, SchoolSelection
 
-__all__ = ["MATCHERS", "SELECTORS", "PRIORITY_KEYS", "DistrictSelection", "LeadingSchoolMatching",
+__all__ = ["MATCHERS", "SELECTORS", "PRIORITY_RULES", "DistrictSelection", "LeadingSchoolMatching",
            "NeedMatching", "OptimalMatching", "PointsMatching", "RandomMatching", "RotationProgram",
            "SchoolSelection", "end_terms", "form_label"]

@@ -19,9 +19,9 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
-from sim.codes import DISTRICT_BACKBONE, DISTRICT_TYPES, PE_ART_CODES, SCHOOL_LEVELS, SUBJECTS, TIERS
+from sim.codes import DISTRICT_BACKBONE, DISTRICT_TYPES, PE_ART_CODES, SUBJECTS, TIERS, level_fits
+from sim.world.system import commute_minutes
 
 PE_ART_SUBJECT = np.isin(np.arange(len(SUBJECTS)), PE_ART_CODES)  # subject code -> teaches PE/music/art
 SCOPE_COLUMN = {"group": "group", "school_district": "school_district", "district": "district"}
@@ -64,8 +64,7 @@ class Constraints:
         self.twins = model.world.twins
         self._members = {}
         self._static_cache: dict[tuple[int, int], np.ndarray] = {}
-        c = model.config.careers
-        self.minutes_per_km, self.fixed_minutes = c.commute_minutes_per_km, c.commute_fixed_minutes
+        self.careers = model.config.careers
 
     def candidates(self, home: int) -> np.ndarray:
         """School ids in the home school's scope (empty when it has none, e.g. no group or twin)."""
@@ -80,15 +79,14 @@ class Constraints:
 
     def commute(self, wf, row: int, hosts: np.ndarray) -> np.ndarray:
         """Minutes from the teacher's home to each host."""
-        d = np.hypot(wf.home_x[row] - self.x[hosts], wf.home_y[row] - self.y[hosts])
-        return self.fixed_minutes + self.minutes_per_km * d
+        return commute_minutes(self.careers, wf.home_x[row] - self.x[hosts], wf.home_y[row] - self.y[hosts])
 
     def fits(self, hosts: np.ndarray, level: int, home_tier: int) -> np.ndarray:
         """Mask of the hosts that may receive (`receiving_mask`), teach the teacher's level (a
         nine-year school takes both) and lie in the program's direction from the home school's tier."""
         ok = self.receive_ok[hosts]
         if not self.program.cross_level:
-            ok &= (self.level[hosts] == level) | (self.level[hosts] == SCHOOL_LEVELS.index("nine_year"))
+            ok &= level_fits(self.level[hosts], level)
         if self.program.direction == "strong_to_weak":
             ok &= self.tier[hosts] < home_tier
         elif self.program.direction == "weak_to_strong":
@@ -158,6 +156,8 @@ def receiving_mask(model, program) -> np.ndarray:
 class RandomMatching:
     """Each rotator, in priority order, goes to a host drawn uniformly from its feasible hosts."""
 
+    words = "random placement"  # in the report: "Placed by ..."
+
     def match(self, model, program, rotators: np.ndarray, cons: Constraints,
               rng: np.random.Generator) -> np.ndarray:
         wf = model.workforce
@@ -224,6 +224,8 @@ class NeedMatching:
     backbone rate; then PE/music/art teachers by the same rule for those subjects; then everyone
     else by quality shortfall. Within each class the strongest rotators are placed first.
     """
+
+    words = "need-based matching"
 
     def match(self, model, program, rotators: np.ndarray, cons: Constraints,
               rng: np.random.Generator) -> np.ndarray:
@@ -375,6 +377,8 @@ class OptimalMatching:
     strong teachers go where the shortfall is largest unless the journey costs more than it gains.
     """
 
+    words = "optimal assignment (equity gain minus commute cost)"
+
     def match(self, model, program, rotators: np.ndarray, cons: Constraints,
               rng: np.random.Generator) -> np.ndarray:
         wf = model.workforce
@@ -433,8 +437,8 @@ class OptimalMatching:
         v = (q / qbar) * (needs.need["quality"][h] / qbar - slot_j)
         v = v + bb * (needs.need["backbone"][h] - slot_j * b)
         v = v + pa * (needs.need["pe_art"][h] - slot_j * a)
-        minutes = cons.fixed_minutes + cons.minutes_per_km * np.hypot(
-            wf.home_x[rows][:, None] - cons.x[h], wf.home_y[rows][:, None] - cons.y[h])
+        minutes = commute_minutes(cons.careers, wf.home_x[rows][:, None] - cons.x[h],
+                                  wf.home_y[rows][:, None] - cons.y[h])
         return np.where(feasible[:, slot_pos], v - program.commute_weight * minutes, -1e9)
 
 
@@ -443,6 +447,8 @@ def best_assignment(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     row's k best (k = number of rows). An optimal assignment never needs another column (one of the
     row's k best is always free to swap in), so a unique optimum is the same on the fewer columns,
     and the solver's cost falls from rows^2 x all slots to rows^2 x the slots kept."""
+    from scipy.optimize import linear_sum_assignment  # here: the scenario schema imports this module
+
     k, m = value.shape
     if m <= 2 * k:
         return linear_sum_assignment(value, maximize=True)
@@ -457,6 +463,8 @@ class PointsMatching:
     preference list that still has room; one whose listed schools are all full gets the best
     remaining feasible school by their own utility. Utility = tier weight * tier - commute weight *
     commute + taste, taste drawn once per teacher and school this year."""
+
+    words = "Korean-style points and ranked preferences"
 
     def match(self, model, program, rotators: np.ndarray, cons: Constraints,
               rng: np.random.Generator) -> np.ndarray:
@@ -508,11 +516,13 @@ class LeadingSchoolMatching:
     """Training flow: each young teacher goes to the leading school of their own education group
     for full-time study (weak -> strong, as Dongcheng and Yanqing do)."""
 
+    words = "placement at the group's leading school"
+
     def match(self, model, program, rotators: np.ndarray, cons: Constraints,
               rng: np.random.Generator) -> np.ndarray:
         wf = model.workforce
         s = model.world.schools
-        leader_of = {int(g): int(i) for i, g in enumerate(s["group"]) if s["leading"][i] and g >= 0}
+        leader_of = model.world.group_leaders
         hosts = np.full(len(rotators), -1, dtype=np.int64)
         for i, r in enumerate(rotators.tolist()):
             g = int(s["group"][wf.school[r]])
@@ -525,5 +535,6 @@ class LeadingSchoolMatching:
         return hosts
 
 
+# The one list of matchers: the scenario's `matching` choices and the report's words come from it.
 MATCHERS = {"random": RandomMatching, "need": NeedMatching, "optimal": OptimalMatching,
             "points": PointsMatching, "leading_school": LeadingSchoolMatching}

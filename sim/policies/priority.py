@@ -18,7 +18,8 @@ def _needs_rotation_for_title(model, rows):
     return (~short).astype(np.int64)
 
 
-PRIORITY_KEYS: dict[str, Callable] = {
+# The one list of priority rules: the scenario's `priority` choices come from it.
+PRIORITY_RULES: dict[str, Callable] = {
     # rotations before the run (careers.tenure history) count too
     "never_rotated": lambda model, rows: (model.workforce.n_rotations[rows] + model.workforce.past_rotations[rows]
                                           > 0).astype(np.int64),
@@ -35,5 +36,5 @@ PRIORITY_KEYS: dict[str, Callable] = {
 
 def priority_order(model, rows: np.ndarray, keys: list[str], tiebreak: np.ndarray) -> np.ndarray:
     """`rows` sorted by the named keys in order, ties broken by `tiebreak` (a random draw per row)."""
-    sort_keys = [tiebreak] + [PRIORITY_KEYS[k](model, rows) for k in reversed(keys)]
+    sort_keys = [tiebreak] + [PRIORITY_RULES[k](model, rows) for k in reversed(keys)]
     return rows[np.lexsort(sort_keys)]

@@ -154,6 +154,8 @@ class DistrictSelection:
     """The district selects ("district management"): by priority across all its schools, with
     per-school shares when the quota says so, and the backbone floor."""
 
+    words = "the district"  # in the report: "Chosen by ...", formatted with the program's settings
+
     def select(self, model, program, eligible: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         wf = model.workforce
         rows = np.flatnonzero(eligible)
@@ -188,6 +190,8 @@ class SchoolSelection:
     `quota.per_school`, each school sends its own share of its eligible, rounded up. The backbone
     floor holds over the district's total (MOE-2014: "of the total exchanged"), not school by
     school, where rounding up would make it one of a school's two rotators."""
+
+    words = "the sending school (gaming strength {gaming:g})"
 
     def select(self, model, program, eligible: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         wf = model.workforce
@@ -279,4 +283,5 @@ def _per_school_total(wf, ranked: np.ndarray, share: float) -> int:
     return int(_per_school_counts(wf, ranked, share)[1].sum())
 
 
+# The one list of selectors: the scenario's `selection` choices and the report's words come from it.
 SELECTORS = {"district": DistrictSelection, "school": SchoolSelection}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.codes import TIERS
+from sim.codes import TIERS, level_fits
 from sim.policies.matching import SCOPE_COLUMN
 
 
@@ -41,7 +41,7 @@ def double_teacher_classrooms(model) -> tuple[np.ndarray, float]:
             if block[home] < 0:
                 continue
             cand = np.flatnonzero((block == block[home]) & (np.arange(n_s) != home)
-                                  & ((s["level"] == wf.level[r]) | (s["level"] == 2)))
+                                  & level_fits(s["level"], wf.level[r]))
             if len(cand) == 0:
                 continue
             targets = cand[np.argsort(mean_q[cand] + lift[cand], kind="stable")][: cfg.reach]

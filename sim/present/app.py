@@ -39,8 +39,10 @@ from mesa.visualization.utils import update_counter
 from sim.codes import MOVE_KINDS
 from sim.config import examples
 from sim.core.model import RotationModel
+from sim.experiments.run import metric_frame
 from sim.experiments.whatif import small_world
 from sim.present import plots
+from sim.world.presets import PRESETS
 
 SCENARIO_DIR = examples.SCENARIOS  # the shipped scenarios (package data), from any folder
 DEFAULT_SCENARIO = "dongcheng_2021"
@@ -72,7 +74,7 @@ class ExplorerModel(RotationModel):
                  teachers_per_school: int = 25, districts: int = 3, rng: int = 42):
         path = SCENARIO_DIR / f"{scenario_name}.yaml"
         sc = small_world(path, schools_per_district, teachers_per_school,
-                         districts=districts if _preset(path) == "beijing" else None)
+                         districts=districts if len(PRESETS[_preset(path)].district_names) > 1 else None)
         super().__init__(sc, rng=int(rng))
         self.params = {"scenario_name": scenario_name, "schools_per_district": schools_per_district,
                        "teachers_per_school": teachers_per_school, "districts": districts, "rng": int(rng)}
@@ -83,11 +85,7 @@ class ExplorerModel(RotationModel):
 
     def tidy_metrics(self) -> pd.DataFrame:
         """The metric rows so far as a tidy frame (one replicate), as `sim.run` returns them."""
-        frame = pd.DataFrame(self.metric_rows, columns=["year", "metric", "subgroup", "value"])
-        frame.insert(0, "seed", self.seed)
-        frame.insert(0, "replicate", 0)
-        frame.insert(0, "scenario", self.config.name)
-        return frame
+        return metric_frame(self.metric_rows, {"scenario": self.config.name, "replicate": 0, "seed": self.seed})
 
     def year_moves(self) -> pd.DataFrame:
         """This year's moves as a tidy frame (from_school, to_school, kind, year)."""

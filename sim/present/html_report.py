@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import io
 import json
 import math
 from collections.abc import Callable
@@ -25,8 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.policies.matching import MATCHERS
+from sim.policies.selection import SELECTORS
+
 REPORT_NAME = "report.html"
-GRAPH_FILE = "graph.json"  # a roster run's place graph, written with the run (store.write_run)
+GRAPH_FILE = "graph.json"  # a roster run's place graph, written with the run (sim.present.outputs.write_run)
 GRAPH_LIMIT = 64 * 2**20  # bytes; a city's place graph is a few MB
 MAX_TABLE_ROWS = 60
 
@@ -51,10 +53,6 @@ def _list(items: list[str]) -> str:
 
 ROLE_WORDS = {"teacher": "teachers", "principal": "principals", "vice_principal": "vice-principals",
               "middle_manager": "middle managers"}
-MATCHING_WORDS = {"random": "random placement", "need": "need-based matching",
-                  "optimal": "optimal assignment (equity gain minus commute cost)",
-                  "points": "Korean-style points and ranked preferences",
-                  "leading_school": "placement at the group's leading school"}
 SCOPE_WORDS = {"twinning": "within twinning pairs", "group": "within the education group",
                "school_district": "within the school district", "district": "within the district",
                "city": "anywhere in the city"}
@@ -74,6 +72,43 @@ def describe_program(p: dict, world: dict | None = None) -> str:
         form = "Transfer of the post"
     roles = e["roles"]
     who = "teachers and cadres" if len(roles) == len(ROLE_WORDS) else _list([ROLE_WORDS[r] for r in roles])
+    cond = _conditions(e)
+    quota = _quota_phrases(q, world)
+    how_many = ("Quota: the largest of " + _list(quota)) if len(quota) > 1 else \
+        (f"Quota: {quota[0]}" if quota else "No quota, so nobody is selected")
+    parts = [f"**{p['name']}**: {form} of {who}" + (f" {_list(cond)}" if cond else "") + ".",
+             how_many + "."]
+    if p["backbone_floor"]:
+        parts.append(f"At least {_pct(p['backbone_floor'])} of rotators are {p['backbone_floor_level']}-level "
+                     "backbone teachers.")
+    chooser = SELECTORS[p["selection"]].words.format(**p)
+    parts.append(f"Chosen by {chooser}, priority {' > '.join(k.replace('_', ' ') for k in p['priority'])}.")
+    where = [MATCHERS[p["matching"]].words, SCOPE_WORDS[p["scope"]], DIRECTION_WORDS[p["direction"]]]
+    if p.get("commute_cap_minutes"):
+        where.append(f"commutes of at most {p['commute_cap_minutes']:g} minutes")
+    if p.get("receiving_districts"):
+        where.append(f"hosts in {_list(p['receiving_districts'])}")
+    if p.get("receiving_district_types"):
+        where.append(f"hosts in {_list([t.replace('_', ' ') for t in p['receiving_district_types']])} districts")
+    if p.get("receiving_tiers"):
+        where.append(f"hosts of tier {_list(p['receiving_tiers'])}")
+    parts.append(f"Placed by {', '.join(w for w in where if w)}.")
+    if p.get("exchange") == "paired":
+        parts.append("Paired exchange: each host sends one of its teachers to the rotator's school.")
+    if p.get("backfill") in ("temporary", "pool"):
+        parts.append("The sending post is covered while the rotator is away by "
+                     + ("a temporary hire." if p["backfill"] == "temporary" else "a teacher of the district's pool."))
+    if p["form"] != "transfer":
+        term = (f"{p['term_years_min']} year{'s' if p['term_years_min'] > 1 else ''}"
+                if p["term_years_min"] == p["term_years_max"] else
+                f"{p['term_years_min']}-{p['term_years_max']} years")
+        stay = f"; {_pct(p['stay_share'])} stay on at the host" if p["stay_share"] else ", then home"
+        parts.append(f"Terms of {term}{stay}.")
+    return " ".join(parts)
+
+
+def _conditions(e: dict) -> list[str]:
+    """A program's eligibility rules as phrases ("after 6 years at one school", ...)."""
     cond = []
     if e["min_years_at_school"]:
         cond.append(f"after {e['min_years_at_school']} years at one school")
@@ -99,6 +134,12 @@ def describe_program(p: dict, world: dict | None = None) -> str:
         cond.append(f"after at least {e['remote_min_years']} years at a rural school")
     if e.get("exempt_men_over") is not None or e.get("exempt_women_over") is not None:
         cond.append(f"men over {e.get('exempt_men_over')} and women over {e.get('exempt_women_over')} exempt")
+    return cond
+
+
+def _quota_phrases(q: dict, world: dict | None) -> list[str]:
+    """A program's quota rules as phrases ("10% of the eligible", ...); the largest applies. `world`
+    gives the scale head counts are multiplied by."""
     quota = []
     if q["share_of_eligible"]:
         quota.append(f"{_pct(q['share_of_eligible'])} of the eligible" + (" at each school" if q["per_school"] else ""))
@@ -118,38 +159,7 @@ def describe_program(p: dict, world: dict | None = None) -> str:
         quota.append(f"every eligible teacher within {q['coverage_years']} years")
     if q.get("mandatory_after_years"):
         quota.append(f"everyone reaching {q['mandatory_after_years']} years at a school")
-    how_many = ("Quota: the largest of " + _list(quota)) if len(quota) > 1 else \
-        (f"Quota: {quota[0]}" if quota else "No quota, so nobody is selected")
-    parts = [f"**{p['name']}**: {form} of {who}" + (f" {_list(cond)}" if cond else "") + ".",
-             how_many + "."]
-    if p["backbone_floor"]:
-        parts.append(f"At least {_pct(p['backbone_floor'])} of rotators are {p['backbone_floor_level']}-level "
-                     "backbone teachers.")
-    chooser = "the district" if p["selection"] == "district" else \
-        f"the sending school (gaming strength {p['gaming']:g})"
-    parts.append(f"Chosen by {chooser}, priority {' > '.join(k.replace('_', ' ') for k in p['priority'])}.")
-    where = [MATCHING_WORDS[p["matching"]], SCOPE_WORDS[p["scope"]], DIRECTION_WORDS[p["direction"]]]
-    if p.get("commute_cap_minutes"):
-        where.append(f"commutes of at most {p['commute_cap_minutes']:g} minutes")
-    if p.get("receiving_districts"):
-        where.append(f"hosts in {_list(p['receiving_districts'])}")
-    if p.get("receiving_district_types"):
-        where.append(f"hosts in {_list([t.replace('_', ' ') for t in p['receiving_district_types']])} districts")
-    if p.get("receiving_tiers"):
-        where.append(f"hosts of tier {_list(p['receiving_tiers'])}")
-    parts.append(f"Placed by {', '.join(w for w in where if w)}.")
-    if p.get("exchange") == "paired":
-        parts.append("Paired exchange: each host sends one of its teachers to the rotator's school.")
-    if p.get("backfill") in ("temporary", "pool"):
-        parts.append("The sending post is covered while the rotator is away by "
-                     + ("a temporary hire." if p["backfill"] == "temporary" else "a teacher of the district's pool."))
-    if p["form"] != "transfer":
-        term = (f"{p['term_years_min']} year{'s' if p['term_years_min'] > 1 else ''}"
-                if p["term_years_min"] == p["term_years_max"] else
-                f"{p['term_years_min']}-{p['term_years_max']} years")
-        stay = f"; {_pct(p['stay_share'])} stay on at the host" if p["stay_share"] else ", then home"
-        parts.append(f"Terms of {term}{stay}.")
-    return " ".join(parts)
+    return quota
 
 
 def _flatten(d: dict, prefix: str = "") -> dict[str, object]:
@@ -175,18 +185,16 @@ def changed_settings(scenario: dict) -> list[tuple[str, object]]:
 
 def describe_world(world: dict) -> str:
     from sim.config.scenario import World
-    from sim.world.presets import PRESETS, expected_teachers
+    from sim.world.presets import PRESETS, synthetic_shape
 
     if world["preset"] == "roster":
         r = world["roster"]
         return f"A real district from the roster files `{r['schools_csv']}` and `{r['teachers_csv']}`."
     w = World.model_validate(world)
-    preset = PRESETS[w.preset]
-    n_d = w.districts or len(preset.district_names)
-    per_d = max(2, round((w.schools_per_district or preset.schools_per_district) * w.scale))
-    shape = "Dongcheng-shaped" if w.preset == "dongcheng" else "Beijing-shaped"
-    return (f"A synthetic {shape} world (preset `{w.preset}`): {n_d} district{'s' if n_d > 1 else ''} of "
-            f"{per_d} schools, about {expected_teachers(w):,} teachers in all.")
+    shape = synthetic_shape(w)
+    n_d = len(shape.district_names)
+    return (f"A synthetic {PRESETS[w.preset].words} world (preset `{w.preset}`): {n_d} district{'s' if n_d > 1 else ''}"
+            f" of {shape.schools_per_district} schools, about {shape.teachers:,} teachers in all.")
 
 
 def describe_scenario(scenario: dict) -> list[str]:
@@ -253,16 +261,13 @@ def _paragraphs(lines: list[str]) -> str:
 
 def figure_html(make: Callable, caption: str, *args, **kwargs) -> str:
     """A figure drawn by `make(*args, **kwargs)` as an embedded PNG with its caption (or the error)."""
-    import matplotlib.pyplot as plt
+    from sim.present import plots
 
     try:
         fig = make(*args, **kwargs)
     except Exception as exc:  # a figure that cannot be drawn from these results is reported, not fatal
         return f'<p class="note">Figure not drawn ({html.escape(caption)}): {html.escape(str(exc))}</p>'
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    data = base64.b64encode(plots.png_bytes(fig, dpi=100, bbox_inches="tight")).decode("ascii")
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
             f"<figcaption>{_md(caption)}</figcaption></figure>")
 
@@ -403,12 +408,11 @@ def _headline_table(metrics: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
 def place_graph(scenario: dict, seed: int, source_dir: str = "."):
     """The place graph a run with this resolved scenario and seed started from (rebuilt, not stored)."""
     from sim.config.scenario import Scenario
-    from sim.core.model import stream_seed
+    from sim.core.model import world_stream
     from sim.world import build_world
 
     sc = Scenario.model_validate(scenario)
-    rng = np.random.default_rng(stream_seed(int(seed), "world", 0))
-    return build_world(sc.world, rng, source_dir).graph
+    return build_world(sc.world, world_stream(int(seed)), source_dir).graph
 
 
 def graph_json(result) -> bytes | None:

@@ -34,16 +34,8 @@ def write_comparison(comparison, out: str | Path, figures: bool = True, force: b
     """Write a Comparison to `out` with its two figures (unless `figures` is False)."""
     pngs = {}
     if figures:
-        import io
-
-        import matplotlib.pyplot as plt
-
-        from sim.present.plots import compare_differences, compare_trajectories
+        from sim.present.plots import compare_differences, compare_trajectories, png_bytes
 
         for name, make in (("trajectories", compare_trajectories), ("differences", compare_differences)):
-            fig = make(comparison.trajectories, comparison.baseline)
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
-            plt.close(fig)
-            pngs[f"figures/{name}.png"] = buf.getvalue()
+            pngs[f"figures/{name}.png"] = png_bytes(make(comparison.trajectories, comparison.baseline))
     return write_comparison_folder(comparison, out, pngs, force)

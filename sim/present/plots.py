@@ -98,8 +98,8 @@ def band_line(ax, part: pd.DataFrame, colour, **line) -> None:
     ax.set_ylabel("value")
 
 
-LABELS = {"teachers": "teachers", "above_qualification": "above qualification", "senior_title": "senior title",
-          "backbone": "backbone", "pe_art": "PE/music/art"}
+LEGEND_LABELS = {"teachers": "teachers", "above_qualification": "above qualification",
+                 "senior_title": "senior title", "backbone": "backbone", "pe_art": "PE/music/art"}
 
 
 TERM_END_COLOUR = "#8e44ad"
@@ -125,10 +125,10 @@ def cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None = None) -
 def _cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None) -> plt.Figure:
     data = metrics[metrics["metric"].isin([f"cv_{i}" for i in INDICATORS])
                    & metrics["subgroup"].isin(list(HIGH_QUALITY_CV))]
-    indicator = data["metric"].str.removeprefix("cv_").map(LABELS)
+    indicator = data["metric"].str.removeprefix("cv_").map(LEGEND_LABELS)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, level in zip(axes, HIGH_QUALITY_CV, strict=True):
-        for colour, label in zip(DEEP, LABELS.values(), strict=False):
+        for colour, label in zip(DEEP, LEGEND_LABELS.values(), strict=False):
             band_line(ax, data[(data["subgroup"] == level) & (indicator == label)], colour,
                       label=label if level == "primary" else "_nolegend_")
         ax.axhline(HIGH_QUALITY_CV[level], color="black", linestyle="--", linewidth=1)
@@ -183,12 +183,21 @@ def save_run_figures(metrics: pd.DataFrame, folder: Path, scenario=None) -> list
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, make in (("cv_trajectories", cv_trajectories), ("rotation_activity", rotation_activity)):
-        fig = make(metrics, term_ends=ends)
         path = folder / f"{name}.png"
-        fig.savefig(path, dpi=110, metadata={"Software": None})
-        plt.close(fig)
+        path.write_bytes(png_bytes(make(metrics, term_ends=ends)))
         paths.append(path)
     return paths
+
+
+def png_bytes(fig, dpi: int = 110, **options) -> bytes:
+    """A figure as PNG bytes, then closed. No "Software" tag, so the same figure gives the same
+    bytes on any matplotlib version (result files are compared by checksum)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, **options)
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def _panels(n: int, width: float = 4.2, height: float = 3.3):
@@ -709,9 +718,7 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
     rotations within a unit as a ring whose size is their number. Thousands of school-to-school
     arrows would only hide each other.
     """
-    from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
-    from matplotlib.patches import Polygon
 
     sns.set_theme(style="white", context="notebook")
     schools = sorted(n for n, d in graph.nodes(data=True) if d.get("kind") == "school")
@@ -721,7 +728,39 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
     else:
         fig, (ax, flow_ax) = plt.subplots(1, 2, figsize=(17.0, 8.0), layout="constrained",
                                           gridspec_kw={"width_ratios": [1.0, 1.1]})
-    # districts: the convex hull of their schools, and the name at the centre
+    _draw_districts(ax, graph, pos)
+    _draw_groups_and_twins(ax, graph, pos)
+    handles = _draw_schools(fig, ax, graph, schools, pos, values, value_label)
+    handles += [Line2D([], [], color="#2c3e50", linestyle="--", label="twinning pair"),
+                Line2D([], [], color="#27ae60", linewidth=1.4, label="education group")]
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.08), frameon=False,
+              ncol=3)
+    ax.set_aspect("equal")
+    ax.autoscale_view()
+    ax.set_xlabel("km east")
+    ax.set_ylabel("km north")
+    ax.set_title(title or "Schools, education groups and twinning pairs", fontsize=11)
+    if moves is not None:
+        _flow_panel(flow_ax, graph, _rotations_shown(moves, pos, year), by,
+                    "all years" if year is None else f"year {year}")
+    return fig
+
+
+def _rotations_shown(moves: pd.DataFrame, pos: dict, year: int | None) -> pd.DataFrame:
+    """The rotations the flow panel draws: of `year` (every year when None), first replicate,
+    between schools on the map."""
+    mv = moves[moves["kind"].astype(str) == "rotation"] if len(moves) else moves
+    if "replicate" in mv.columns and len(mv):
+        mv = mv[mv["replicate"] == mv["replicate"].min()]
+    if year is not None and len(mv):
+        mv = mv[mv["year"] == year]
+    return mv[mv["from_school"].isin(pos) & mv["to_school"].isin(pos)] if len(mv) else mv
+
+
+def _draw_districts(ax, graph, pos: dict) -> None:
+    """Each district as the convex hull of its schools, its name at the centre."""
+    from matplotlib.patches import Polygon
+
     districts = [n for n, d in graph.nodes(data=True) if d.get("kind") == "district"]
     for d in districts:
         members = [s for sd in graph.neighbors(d) if graph.nodes[sd].get("kind") == "school_district"
@@ -740,7 +779,12 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
             ax.text(cx, cy, graph.nodes[d]["name"], fontsize=11, fontweight="bold", color="#333333", ha="center",
                     va="center", zorder=5, gid="district_label",
                     bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#999999", "alpha": 0.85})
-    # education groups and twinning pairs
+
+
+def _draw_groups_and_twins(ax, graph, pos: dict) -> None:
+    """Education groups as thin lines from each member to its leading school; twinning pairs dashed."""
+    from matplotlib.collections import LineCollection
+
     member_segments, twin_segments = [], []
     for g in (n for n, d in graph.nodes(data=True) if d.get("kind") == "group"):
         members = [s for s in graph.neighbors(g) if graph.nodes[s].get("kind") == "school"]
@@ -758,7 +802,13 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
                            label="twinning pair")
     twins.set_gid("twinning")
     ax.add_collection(twins)
-    # schools
+
+
+def _draw_schools(fig, ax, graph, schools: list, pos: dict, values, value_label: str) -> list:
+    """Schools at their coordinates, sized by enrolment, coloured by tier (or `values`); returns
+    the legend handles of the tiers drawn."""
+    from matplotlib.lines import Line2D
+
     xy = np.array([pos[s] for s in schools])
     enrol = np.array([graph.nodes[s].get("enrolment", 500) for s in schools], dtype=float)
     sizes = 25 + 120 * np.sqrt(enrol / max(enrol.max(), 1))
@@ -775,24 +825,7 @@ def network_map(graph, moves: pd.DataFrame | None = None, year: int | None = Non
         present = {graph.nodes[s]["tier"] for s in schools}
         handles = [Line2D([], [], marker="o", linestyle="", markerfacecolor=TIER_COLOURS[t], markeredgecolor="black",
                           label=f"{t} school") for t in TIERS if t in present]
-    handles += [Line2D([], [], color="#2c3e50", linestyle="--", label="twinning pair"),
-                Line2D([], [], color="#27ae60", linewidth=1.4, label="education group")]
-    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.08), frameon=False,
-              ncol=3)
-    ax.set_aspect("equal")
-    ax.autoscale_view()
-    ax.set_xlabel("km east")
-    ax.set_ylabel("km north")
-    ax.set_title(title or "Schools, education groups and twinning pairs", fontsize=11)
-    if moves is not None:
-        mv = moves[moves["kind"].astype(str) == "rotation"] if len(moves) else moves
-        if "replicate" in mv.columns and len(mv):
-            mv = mv[mv["replicate"] == mv["replicate"].min()]
-        if year is not None and len(mv):
-            mv = mv[mv["year"] == year]
-        mv = mv[mv["from_school"].isin(pos) & mv["to_school"].isin(pos)] if len(mv) else mv
-        _flow_panel(flow_ax, graph, mv, by, "all years" if year is None else f"year {year}")
-    return fig
+    return handles
 
 
 def unit_flows(graph, moves: pd.DataFrame, by: str = "auto") -> tuple[pd.Series, list[str], str]:

@@ -19,7 +19,7 @@ import pandas as pd
 from sim.experiments.spans import RECENT_YEARS, recent_span, span_words
 from sim.metrics import BASIC_CV, HIGH_QUALITY_CV, INDICATORS, REGISTRY
 
-HEADLINE = [(f"cv_{i}", g) for i in INDICATORS for g in ("primary", "junior")] + [
+HEADLINE_PAIRS = [(f"cv_{i}", g) for i in INDICATORS for g in ("primary", "junior")] + [
     ("cv_quality", "all"), ("cv_composite", "primary"), ("cv_composite", "junior"),
     ("teachers_in_post", "all"), ("rotations", "all"), ("returns", "all"), ("participation", "all"),
     ("backbone_share_rotators", "all"), ("coverage_eligible", "all"),
@@ -34,9 +34,9 @@ REBOUND = 0.05  # a CV that rises this much (and 10% of its low) after its lowes
 
 
 def headline(metrics: pd.DataFrame) -> list[tuple[str, str]]:
-    """The headline (metric, group) pairs present in `metrics`: HEADLINE, plus every registered
+    """The headline (metric, group) pairs present in `metrics`: HEADLINE_PAIRS, plus every registered
     count of people in post (`*_in_post`, e.g. cadres) after teachers_in_post."""
-    pairs = list(HEADLINE)
+    pairs = list(HEADLINE_PAIRS)
     at = pairs.index(("teachers_in_post", "all")) + 1
     pairs[at:at] = [(n, "all") for n in REGISTRY if n.endswith("_in_post") and (n, "all") not in pairs]
     present = set(zip(metrics["metric"].astype(str), metrics["subgroup"].astype(str), strict=True))

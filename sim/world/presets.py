@@ -20,11 +20,12 @@ class Preset:
     groups_per_district: int
     school_districts_per_district: int
     twinning_pairs_per_district: int
+    words: str = ""  # the report's "A synthetic ... world"
 
 
 # Dongcheng: about 79 schools and 8,800 teachers, 7 education groups and 27 twinning pairs (seed
 # articles, 2021 plan); 8 school districts is the project's assumption (issue 2), not a sourced figure.
-DONGCHENG = Preset(("Dongcheng",), ("urban_core",), 79, 8800 / 79, 7, 8, 27)
+DONGCHENG = Preset(("Dongcheng",), ("urban_core",), 79, 8800 / 79, 7, 8, 27, words="Dongcheng-shaped")
 
 # Beijing: 16 districts; about 1,600 compulsory schools and 120,000 teachers are round figures of
 # the project's (issue 2), not sourced counts.
@@ -35,9 +36,10 @@ BEIJING = Preset(
     ("urban_core", "urban_core", "inner_suburb", "inner_suburb", "inner_suburb", "inner_suburb",
      "outer_suburb", "outer_suburb", "outer_suburb", "outer_suburb", "outer_suburb", "rural",
      "rural", "rural", "rural", "rural"),
-    100, 75.0, 8, 10, 30,
+    100, 75.0, 8, 10, 30, words="Beijing-shaped",
 )
 
+# The one list of synthetic presets: the scenario's `world.preset` choices (and "roster") come from it.
 PRESETS = {"dongcheng": DONGCHENG, "beijing": BEIJING}
 
 
@@ -51,22 +53,33 @@ class Shape:
     groups: int  # education groups per district
     twinning_pairs: int  # pairs asked for per district (fewer when there are too few strong schools)
     teachers: int  # about this many
+    school_districts: int  # per district
+    teachers_per_school: float  # on average
+
+
+def preset_shape(preset: Preset, scale: float = 1.0, districts: int | None = None,
+                 schools_per_district: int | None = None, teachers_per_school: float | None = None,
+                 groups_per_district: int | None = None, school_districts_per_district: int | None = None,
+                 twinning_pairs_per_district: int | None = None) -> Shape:
+    """The one resolution of a synthetic world's size knobs (any given overrides the preset's);
+    `sim.world.synthetic` builds from it and the checks before a run read it."""
+    k = len(preset.district_names)
+    n_d = districts or k
+    names = [preset.district_names[d % k] + ("" if d < k else f"_{d // k + 1}") for d in range(n_d)]
+    per_d = max(2, round((schools_per_district or preset.schools_per_district) * scale))
+    n_sd = max(1, min(school_districts_per_district or preset.school_districts_per_district, per_d))
+    groups = preset.groups_per_district if groups_per_district is None else groups_per_district
+    pairs = preset.twinning_pairs_per_district if twinning_pairs_per_district is None else twinning_pairs_per_district
+    tps = teachers_per_school or preset.teachers_per_school
+    return Shape(names, [f"{n}-SD{j + 1}" for n in names for j in range(n_sd)], per_d,
+                 min(groups, per_d // 2), pairs, int(n_d * per_d * tps), n_sd, tps)
 
 
 def synthetic_shape(world) -> Shape:
-    """Names and sizes of a synthetic world, resolved exactly as `sim.world.synthetic` builds it."""
-    preset = PRESETS[world.preset]
-    k = len(preset.district_names)
-    n_d = world.districts or k
-    names = [preset.district_names[d % k] + ("" if d < k else f"_{d // k + 1}") for d in range(n_d)]
-    per_d = max(2, round((world.schools_per_district or preset.schools_per_district) * world.scale))
-    n_sd = max(1, min(world.school_districts_per_district or preset.school_districts_per_district, per_d))
-    groups = preset.groups_per_district if world.groups_per_district is None else world.groups_per_district
-    pairs = (preset.twinning_pairs_per_district if world.twinning_pairs_per_district is None
-             else world.twinning_pairs_per_district)
-    tps = world.teachers_per_school or preset.teachers_per_school
-    return Shape(names, [f"{n}-SD{j + 1}" for n in names for j in range(n_sd)], per_d,
-                 min(groups, per_d // 2), pairs, int(n_d * per_d * tps))
+    """Names and sizes of a scenario's synthetic world (its `world` section), before it is built."""
+    return preset_shape(PRESETS[world.preset], world.scale, world.districts, world.schools_per_district,
+                        world.teachers_per_school, world.groups_per_district,
+                        world.school_districts_per_district, world.twinning_pairs_per_district)
 
 
 def expected_teachers(world) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.codes import DISTRICT_TYPES, SCHOOL_LEVELS, SUBJECTS, TIERS
-from sim.world.presets import Preset
+from sim.world.presets import Preset, preset_shape
 from sim.world.system import SchoolSystem, norm_posts
 
 # Share of non-leading schools in each tier (rural, weak, ordinary, strong), by district type.
@@ -48,19 +48,12 @@ def synthetic_world(preset: Preset, rng: np.random.Generator, scale: float = 1.0
     """Build a stratified city from a preset; any size knob given overrides the preset's. `staff`
     is the scenario's `world` section (inequality knobs, shares of women);
     `oldest` the oldest age drawn for men and for women (a year below their retirement age)."""
-    n_d = districts or len(preset.district_names)
-    names = [preset.district_names[d % len(preset.district_names)] + ("" if d < len(preset.district_names)
-             else f"_{d // len(preset.district_names) + 1}") for d in range(n_d)]
+    shape = preset_shape(preset, scale, districts, schools_per_district, teachers_per_school, groups_per_district,
+                         school_districts_per_district, twinning_pairs_per_district)
+    names, n_d, per_d = shape.district_names, len(shape.district_names), shape.schools_per_district
+    tps, n_groups, n_sd, n_pairs = shape.teachers_per_school, shape.groups, shape.school_districts, shape.twinning_pairs
     dtypes = np.array([DISTRICT_TYPES.index(preset.district_types[d % len(preset.district_types)])
                        for d in range(n_d)], dtype=np.int64)
-    per_d = max(2, round((schools_per_district or preset.schools_per_district) * scale))
-    tps = teachers_per_school or preset.teachers_per_school
-    n_groups = preset.groups_per_district if groups_per_district is None else groups_per_district
-    n_sd = school_districts_per_district or preset.school_districts_per_district
-    n_pairs = preset.twinning_pairs_per_district if twinning_pairs_per_district is None \
-        else twinning_pairs_per_district
-    n_groups = min(n_groups, per_d // 2)
-    n_sd = max(1, min(n_sd, per_d))
 
     cols: dict[str, list] = {c: [] for c in ("district", "school_district", "group", "leading", "level",
                                              "tier", "size", "x", "y")}

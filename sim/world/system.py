@@ -54,6 +54,12 @@ class SchoolSystem:
         return len(self.school_names)
 
     @cached_property
+    def group_leaders(self) -> dict[int, int]:
+        """Education group id -> its leading school (training flow and training-first hiring)."""
+        s = self.schools
+        return {int(g): int(i) for i, g in enumerate(s["group"]) if s["leading"][i] and g >= 0}
+
+    @cached_property
     def twins(self) -> dict[int, list[int]]:
         """School id -> its twinning partners (every rotation program looks them up)."""
         out: dict[int, list[int]] = {}
@@ -85,6 +91,12 @@ class SchoolSystem:
         empty = sorted(set(range(len(self.district_names))) - set(used.tolist()))
         if empty:
             raise ValueError(f"district {self.district_names[empty[0]]!r} has no schools")
+
+
+def commute_minutes(careers, dx, dy):
+    """Minutes of a commute across (dx, dy) km: `careers.commute_fixed_minutes` plus
+    `careers.commute_minutes_per_km` per km of straight-line distance (numbers or numpy arrays)."""
+    return careers.commute_fixed_minutes + careers.commute_minutes_per_km * np.hypot(dx, dy)
 
 
 def norm_posts(level: np.ndarray, enrol_primary: np.ndarray, enrol_junior: np.ndarray) -> np.ndarray:

@@ -1,0 +1,277 @@
+"""Matchers: need queues, optimal assignment, points and preferences, and the constraints every matcher keeps.
+
+Most checks run small worlds (20 schools of about 30 teachers per district) for 1-3 years and
+watch the model from the inside by wrapping library functions (`RotationProgram.apply`,
+`Constraints.options`, the matchers, the classrooms) with spies that record the state at the
+moment a rule is applied and then call the original unchanged. Expected values are recomputed
+in the test from the rule as docs/sources.md and the schema state it, not from the code under test.
+(Helpers: tests/policy_helpers.py.)
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from conftest import moves_by_year, moves_of_kind
+from policy_helpers import (
+    SMALL3,
+    build,
+    commute,
+    expected_options,
+    move_commutes,
+    record_applies,
+    record_options,
+)
+from scipy.optimize import linear_sum_assignment
+
+from sim.policies import OptimalMatching, PointsMatching
+from sim.policies.matching import NeedQueues, Needs, best_assignment, points
+
+QUEUE_RULES = [  # (program fields, policy fields)
+    ({"scope": "district"}, {}),
+    ({"scope": "city", "direction": "strong_to_weak"}, {}),
+    ({"scope": "school_district", "direction": "weak_to_strong", "cross_level": True}, {}),
+    ({"scope": "group"}, {}),
+    ({"scope": "district", "form": "part_time", "part_time_share": 0.4}, {}),
+    ({"scope": "city"}, {"receiving_capacity": 1.0}),  # tight room: schools fill up and reopen
+]
+
+
+@pytest.mark.parametrize("rules", range(len(QUEUE_RULES)))
+def test_need_queues_choose_what_the_options_loop_chooses(monkeypatch, rules):
+    """NeedMatching's heap path (NeedQueues) must give the same hosts as the plain loop over
+    Constraints.options, move for move, over several years of a run."""
+    program, policy = QUEUE_RULES[rules]
+    original_best = NeedQueues.best
+    runs = {}
+    for fast in (True, False):
+        queries = []
+        monkeypatch.setattr(NeedQueues, "applies", staticmethod(lambda *a, fast=fast: fast))
+        monkeypatch.setattr(NeedQueues, "best", lambda self, *a, q=queries: q.append(a) or original_best(self, *a))
+        model = build({"name": "q", "quota": {"share_of_eligible": 0.5}, "matching": "need",
+                       "eligibility": {"min_years_at_school": 2}, **program}, world=SMALL3, seed=rules,
+                      policy=policy)
+        model.run_for(3)
+        assert bool(queries) == fast
+        runs[fast] = model.move_log.columns()
+    assert len(runs[True]["teacher"]) > 50
+    for column in runs[True]:
+        assert np.array_equal(runs[True][column], runs[False][column]), column
+
+
+# ------------------------------------------------------------------------- 7. optimal matching
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_best_assignment_finds_the_full_problems_optimum(seed):
+    """Solving on each row's k best columns gives the assignment of the whole matrix (continuous
+    values: the optimum is unique), also when some rows have few feasible columns (-1e9)."""
+    rng = np.random.default_rng(seed)
+    k, m = int(rng.integers(2, 40)), int(rng.integers(90, 400))
+    value = rng.normal(size=(k, m)) + rng.normal(size=m)  # shared column quality: rows compete
+    value[rng.random((k, m)) < rng.choice([0.0, 0.5, 0.97])] = -1e9
+    rr, cc = best_assignment(value)
+    full_r, full_c = linear_sum_assignment(value, maximize=True)
+    assert rr.tolist() == full_r.tolist()
+    feasible = value[full_r, full_c] > -1e8
+    assert cc[feasible].tolist() == full_c[feasible].tolist()
+    assert np.isclose(value[rr, cc].sum(), value[full_r, full_c].sum())
+
+
+CONSTRAINED = [
+    {"scope": "school_district", "direction": "strong_to_weak", "prefer": ["group"]},
+    {"scope": "district", "direction": "weak_to_strong", "commute_cap_minutes": 40},
+    {"scope": "group", "direction": "any", "cross_level": True},
+    {"scope": "city", "direction": "strong_to_weak", "commute_cap_minutes": 60, "prefer": ["twinning"]},
+]
+
+
+@pytest.mark.parametrize("matching", ["random", "need", "optimal", "points"])
+@pytest.mark.parametrize("rules", range(len(CONSTRAINED)))
+def test_every_matcher_respects_scope_direction_level_commute_and_room(monkeypatch, matching, rules):
+    # need matching's heap path does not go through Constraints.options; it is checked against
+    # the options loop move for move in test_need_queues_choose_what_the_options_loop_chooses
+    monkeypatch.setattr(NeedQueues, "applies", staticmethod(lambda *a: False))
+    calls = record_options(monkeypatch)
+    log = record_applies(monkeypatch)
+    model = build({"name": "p", "quota": {"share_of_eligible": 0.4}, "matching": matching,
+                   "eligibility": {"min_years_at_school": 3}, **CONSTRAINED[rules]}, world=SMALL3, seed=rules)
+    model.run_for(2)
+    s = model.world.schools
+    limit = np.floor(s["norm"] * model.config.policy.receiving_capacity)
+    offered = {}
+    for c in calls:
+        assert set(c.got.tolist()) == set(c.want.tolist()), (c.year, c.row, sorted(c.got), sorted(c.want))
+        offered[(c.year, c.row)] = set(c.got.tolist())
+    n = 0
+    for app in log:
+        hosts = set()
+        for year, r, frm, to, *_ in app.moves:
+            assert to in offered[(year, r)], f"row {r}: {frm}->{to} was not among the feasible hosts"
+            hosts.add(to)
+            n += 1
+        over = [h for h in hosts if app.present[h] > limit[h]]
+        assert not over, f"hosts above floor(norm x capacity): {over}"
+    assert n > 5
+
+
+def test_optimal_matching_with_a_heavy_commute_weight_shortens_commutes():
+    """Same seed, same selection; only the commute weight differs. A weight of 1 per minute (the
+    schema's largest) makes the commute dominate the equity gain (a few units), so rotators go near home.
+    Tolerance: the heavy weight must cut the mean commute by at least 25%."""
+    program = {"name": "p", "quota": {"share_of_eligible": 0.3}, "matching": "optimal", "scope": "city",
+               "eligibility": {"min_years_at_school": 3}}
+    free = build({**program, "commute_weight": 0.0}, world=SMALL3, policy={"receiving_capacity": 1.5}, seed=3)
+    heavy = build({**program, "commute_weight": 1.0}, world=SMALL3, policy={"receiving_capacity": 1.5}, seed=3)
+    free.step()
+    heavy.step()
+    a, b = moves_by_year(free, "rotation")[1], moves_by_year(heavy, "rotation")[1]
+    assert sorted(mv[1] for mv in a) == sorted(mv[1] for mv in b)  # the same rotators
+    assert move_commutes(heavy, b).mean() < 0.75 * move_commutes(free, a).mean()
+
+
+def test_optimal_matching_is_optimal_against_brute_force(monkeypatch):
+    """For a chunk of 4 rotators the assignment is checked against exhaustive search over every
+    host combination, with the objective of the OptimalMatching docstring: rotator r at school h
+    in slot j is worth (q_r/qbar)(quality need_h/qbar - j) + bb_r (backbone need_h - j b)
+    + pa_r (PE/art need_h - j a) - commute_weight x commute; at a school taking several rotators
+    the slots go to them in the order that maximises the sum (largest slot coefficient first).
+    The needs (the inputs) come from the library's `Needs`; the objective and the search do not."""
+    seen = {}
+    original = OptimalMatching.match
+
+    def spy(self, model, program, rotators, cons, rng):
+        wf = model.workforce
+        needs = Needs(model, rotators, cons)
+        seen.update(rotators=rotators.copy(), needs={k: v.copy() for k, v in needs.need.items()},
+                    qbar=float(np.mean(needs.block_q)), is_bb=needs.is_bb.copy(), is_pa=needs.is_pa.copy(),
+                    room=cons.room.copy(), opts=[expected_options(model, program, cons.room, int(r)) for r in rotators],
+                    quality=wf.quality.copy())
+        hosts = original(self, model, program, rotators, cons, rng)
+        seen["hosts"] = hosts.copy()
+        return hosts
+
+    monkeypatch.setattr(OptimalMatching, "match", spy)
+    program = {"name": "p", "quota": {"min_count": 4}, "matching": "optimal", "scope": "district",
+               "commute_weight": 0.01}
+    model = build(program, seed=9)
+    model.step()
+    rot = seen["rotators"]
+    k = len(rot)
+    assert k == 4 and all(len(o) for o in seen["opts"])
+    qbar, need = seen["qbar"], seen["needs"]
+    is_bb = seen["is_bb"][rot].astype(float)
+    is_pa = seen["is_pa"][rot].astype(float)
+    b, a = is_bb.mean(), is_pa.mean()
+    q = seen["quality"][rot]
+    coef = q / qbar + is_bb * b + is_pa * a  # what each further slot at the same school costs
+
+    def total(assign) -> float:
+        v = 0.0
+        for i, h in enumerate(assign):
+            v += (q[i] / qbar) * need["quality"][h] / qbar + is_bb[i] * need["backbone"][h] \
+                + is_pa[i] * need["pe_art"][h] - 0.01 * float(commute(model, int(rot[i]), [h])[0])
+        by_school = defaultdict(list)
+        for i, h in enumerate(assign):
+            by_school[h].append(coef[i])
+        for h, cs in by_school.items():
+            if len(cs) > min(seen["room"][h], k):
+                return -math.inf
+            v -= sum(j * c for j, c in enumerate(sorted(cs, reverse=True)))
+        return v
+
+    best = max(total(c) for c in itertools.product(*[o.tolist() for o in seen["opts"]]))
+    got = seen["hosts"]
+    assert np.all(got >= 0)
+    assert total(got.tolist()) == pytest.approx(best, abs=1e-9)
+    # and the moves are the ones the matcher returned
+    assert sorted((mv[1], mv[3]) for mv in moves_by_year(model, "rotation")[1]) == \
+        sorted(zip(rot.tolist(), got.tolist(), strict=True))
+
+
+# ------------------------------------------------------------------------ 8. points and preferences
+
+
+POINTS = {"name": "points", "quota": {"share_of_eligible": 0.3}, "matching": "points", "scope": "district",
+          "cross_level": True, "eligibility": {"min_years_at_school": 3},
+          "points": {"preference_noise": 0.0, "preferences": 3}}
+
+
+def _ranking(model, row: int, schools: np.ndarray) -> np.ndarray:
+    """A teacher's ranking of schools without taste noise: 0.5 x tier - 0.05 x commute minutes."""
+    u = 0.5 * model.world.schools["tier"][schools] - 0.05 * commute(model, row, schools)
+    return schools[np.argsort(-u, kind="stable")]
+
+
+def test_points_placement_follows_points_order_and_preferences(monkeypatch):
+    """Points = 1 x hardship years + 5 x (quality - mean quality) + 2 x backbone level. In order of
+    points each rotator takes the first school of their top-3 list (schools of the district, home
+    excluded) that is feasible, else the best feasible school; so the teacher with the most points
+    gets the first preference whenever it is open. The whole placement is replayed here."""
+    seen = []
+    original = PointsMatching.match
+
+    def spy(self, model, program, rotators, cons, rng):
+        wf = model.workforce
+        s = model.world.schools
+        mean_q = wf.quality[wf.active].mean()
+        pts = wf.hardship_years[rotators] * 1.0 + 5.0 * (wf.quality[rotators] - mean_q) + 2.0 * wf.backbone[rotators]
+        np.testing.assert_allclose(points(model, rotators, program.points), pts, rtol=1e-12)
+        room = cons.room.copy()
+        firsts, want = [], np.full(len(rotators), -1)
+        for r in rotators.tolist():
+            home = int(wf.school[r])
+            cand = np.flatnonzero(s["district"] == s["district"][home])
+            firsts.append(int(_ranking(model, r, cand[cand != home])[0]))
+        top = int(np.argmax(pts))
+        open_first = firsts[top] in expected_options(model, program, room, int(rotators[top]))
+        for i in np.argsort(-pts, kind="stable").tolist():
+            r = int(rotators[i])
+            home = int(wf.school[r])
+            cand = np.flatnonzero(s["district"] == s["district"][home])
+            listed = _ranking(model, r, cand[cand != home])[:3]
+            feasible = expected_options(model, program, room, r)
+            open_listed = listed[np.isin(listed, feasible)]
+            if len(open_listed):
+                want[i] = open_listed[0]
+            elif len(feasible):
+                want[i] = _ranking(model, r, feasible)[0]
+            else:
+                continue
+            room[want[i]] -= 1
+            room[home] += 1
+        hosts = original(self, model, program, rotators, cons, rng)
+        seen.append(SimpleNamespace(top=top, open=open_first, firsts=firsts, hosts=hosts.copy(), want=want,
+                                    first_choice=self.first_choice.copy()))
+        return hosts
+
+    monkeypatch.setattr(PointsMatching, "match", spy)
+    model = build(POINTS, world=SMALL3, seed=4, policy={"receiving_capacity": 1.15})
+    model.run_for(2)
+    assert len(seen) == 2
+    assert any(call.open for call in seen)
+    for call in seen:
+        if call.open:
+            assert call.hosts[call.top] == call.firsts[call.top]
+        np.testing.assert_array_equal(call.hosts, call.want)
+        np.testing.assert_array_equal(call.first_choice, call.hosts == np.array(call.firsts))
+    # room is tight (capacity 1.15): some get their first choice, some do not, some fall back
+    assert 0 < sum(call.first_choice.sum() for call in seen) < sum(len(call.hosts) for call in seen)
+
+
+def test_points_matching_never_exceeds_the_commute_cap():
+    program = {**POINTS, "commute_cap_minutes": 30, "points": {"preferences": 5}}
+    model = build(program, world=SMALL3, policy={"receiving_capacity": 2.0}, seed=4)
+    model.run_for(2)
+    moves = moves_of_kind(model, "rotation")
+    assert len(moves) > 10
+    assert move_commutes(model, moves).max() <= 30 + 1e-9
+    # the cap binds: without it, the same seed sends someone further
+    loose = build({**program, "commute_cap_minutes": None}, world=SMALL3, policy={"receiving_capacity": 2.0}, seed=4)
+    loose.run_for(2)
+    assert move_commutes(loose, moves_of_kind(loose, "rotation")).max() > 30
