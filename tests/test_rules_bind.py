@@ -207,6 +207,9 @@ CASES = [
     ("japan_prefectural", "periodic_transfer.quota.share_beyond_mandatory", f"{J}.quota.share_beyond_mandatory=false",
      metric("rotations"), -1),
     ("japan_prefectural", "periodic_transfer.priority", f"{J}.priority=[]", metric("rotations", year=2), +1),
+    # Japan's principals move with the periodic transfer, not by China's two-term rule: put back, the
+    # rule exchanges principals besides it
+    ("japan_prefectural", "careers.cadres.principal_terms", "careers.cadres.principal_terms=2", cadre_moves, +1),
     # Japan's retirement: one age, 60, for men and women (not China's schedule): without it women
     # retire at 55 and more teachers retire. The schedule and the women's age are one rule: China's
     # schedule exists only with women at 55 (or 50), so removing it removes Japan's age too.
