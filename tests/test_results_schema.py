@@ -1,5 +1,6 @@
-"""The files a run, a comparison and a sweep write are what results/README.md documents, read
-back with pyarrow and with DuckDB SQL typed without quotes; folders of schema version 1
+"""The files a run, a comparison, a sweep, a calibration and a policy search write are what
+results/README.md documents, read back with pyarrow and with DuckDB SQL typed without quotes (but
+for the dotted parameter names the document says need them); folders of schema version 1
 (tests/data/schema_v1/, written by the earlier code) still read, report and export."""
 
 from __future__ import annotations
@@ -45,23 +46,48 @@ def kind_of(t: pa.DataType) -> str:
     return {pa.int64(): "int64", pa.float64(): "float64", pa.bool_(): "bool"}.get(t, str(t))
 
 
-def check_against_doc(path: Path, doc_name: str, parameters: list[str] = ()) -> None:
+PLAIN = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def expected_columns(spec, names: dict[str, list[str]], absent=()) -> list[tuple[str, set[str]]]:
+    """The documented columns with each `<placeholder>` replaced by its values in `names`; a run of
+    rows that begin the same before it is repeated per value (objective_0, objective_0_low,
+    objective_1, ...; but all of `<parameter>` before all of `raw_<parameter>`)."""
+    def group(col):
+        m = re.search(r"<[a-z]+>", col)
+        return (col[:m.start()], m[0]) if m else None
+
+    want, rows, i = [], [(col, kinds) for col, kinds in spec if col not in absent], 0
+    while i < len(rows):
+        key = group(rows[i][0])
+        if key is None:
+            want.append(rows[i])
+            i += 1
+            continue
+        end = next((k for k in range(i, len(rows)) if group(rows[k][0]) != key), len(rows))
+        for value in names[key[1]]:
+            want += [(col.replace(key[1], value), kinds) for col, kinds in rows[i:end]]
+        i = end
+    return want
+
+
+def check_against_doc(path: Path, doc_name: str, parameters: list[str] = (), names: dict | None = None,
+                      absent=()) -> None:
     spec = documented()[doc_name]
     schema = pq.read_schema(path)
     assert schema.metadata[b"teachersim_schema_version"] == str(SCHEMA_VERSION).encode()
-    want = []
-    for col, kinds in spec:
-        names = [col.replace("<parameter>", p) for p in parameters] if "<parameter>" in col else [col]
-        want += [(n, kinds) for n in names]
+    want = expected_columns(spec, {"<parameter>": list(parameters), **(names or {})}, absent)
     assert [n for n, _ in want] == schema.names, f"{path.name}: columns differ from results/README.md"
     for (name, kinds), field in zip(want, schema, strict=True):
         assert kinds <= set(TYPES), f"results/README.md: {doc_name}: {name}: unknown type {kinds}"
         assert kind_of(field.type) in kinds, f"{path.name}: {name} is {field.type}, documented {kinds}"
-    # the same columns, typed in SQL without quotes
+    # the same columns, typed in SQL without quotes (only the documented dotted names are quoted)
     keywords = {k for (k,) in duckdb.sql("select keyword_name from duckdb_keywords() "
                                          "where keyword_category = 'reserved'").fetchall()}
     assert not keywords & {n.lower() for n in schema.names}
-    columns = ", ".join(schema.names)
+    fixed = [col for col, _ in spec if "<" not in col]
+    assert all(PLAIN.fullmatch(col) for col in fixed), f"results/README.md: {doc_name}: a column needs quotes"
+    columns = ", ".join(n if PLAIN.fullmatch(n) else f'"{n}"' for n in schema.names)
     got = duckdb.sql(f"select {columns} from read_parquet('{path}')").fetchall()
     assert len(got) == pq.read_metadata(path).num_rows > 0
 
@@ -176,3 +202,62 @@ def test_a_folder_of_an_unknown_schema_version_is_one_line(tmp_path):
     with pytest.raises(ResultsError, match=r"manifest.json: schema_version 99, expected one of 1, 2") as err:
         sim.load_results(folder)
     assert "\n" not in str(err.value)
+
+
+# ------------------------------------------------------------------ calibration and policy search
+
+
+@pytest.fixture(scope="module")
+def searches(tmp_path_factory):
+    """A tiny pareto and ABC calibration and a one-generation policy search (the setups of
+    tests/test_calibrate.py and tests/test_optimize.py, cut down)."""
+    from test_calibrate import ABC, ATTR, PART, target, write_calibration
+    from test_optimize import write_file
+
+    from sim.experiments.calibrate import calibrate
+    from sim.experiments.executors import Serial
+    from sim.experiments.optimize import optimize
+
+    out = tmp_path_factory.mktemp("searches")
+    targets = {"part": target(PART, 0.5, 0.03), "attr": target(ATTR, 0.05, 0.01)}
+    folders = {}
+    for method, spec in {"pareto": {"method": "pareto", "trials": 4, "batch": 2, "startup_trials": 2},
+                         "abc": ABC | {"abc": {"population": 4, "generations": 1, "seed": 3}}}.items():
+        (out / method).mkdir()
+        folders[method] = out / method / "out"
+        calibrate(write_calibration(out / method, targets, **spec), folders[method], executor=Serial())
+    folders["search"] = out / "search"
+    optimize(write_file(out, replicates=1, search={"generations": 1, "population": 4, "seed": 1}),
+             folders["search"], executor=Serial())
+    return folders
+
+
+def test_every_column_of_a_calibration_is_documented(searches):
+    from test_calibrate import ATTRITION, SHARE
+
+    # in the files' order (write_calibration's yaml.safe_dump sorts targets and parameters)
+    names = {"<target>": ["attr", "part"], "<statistic>": ["attr/published", "part/published"]}
+    check_against_doc(searches["pareto"] / "trials.parquet", "trials.parquet", [ATTRITION, SHARE], names)
+    check_against_doc(searches["abc"] / "posterior.parquet", "posterior.parquet", [ATTRITION, SHARE], names)
+    for method in ("pareto", "abc"):
+        check_against_doc(searches[method] / "paths.parquet", "paths.parquet")
+    # a parameter column typed with its double quotes, as the document says
+    rows = duckdb.sql(f"""select trial, loss, "{SHARE}" from read_parquet('{searches["pareto"]}/trials.parquet')
+                          where state = 'COMPLETE' order by trial""").fetchall()
+    assert len(rows) == 4 and all(0.05 <= share <= 0.9 for _, _, share in rows)
+
+
+def test_every_column_of_a_policy_search_is_documented(searches):
+    from test_optimize import BEDS, SHARE
+
+    folder = searches["search"]
+    names = {"<lever>": [SHARE, BEDS], "<i>": ["0", "1"], "<j>": ["0"],
+             "<item>": ["allowance", "dormitory_bed", "double_teacher_classroom"]}
+    for name in ("candidates.parquet", "front.parquet"):
+        check_against_doc(folder / name, "candidates.parquet", names=names, absent={"objective_<i>_worst"})
+    check_against_doc(folder / "replicates.parquet", "replicates.parquet", names=names)
+    check_against_doc(folder / "convergence.parquet", "convergence.parquet")
+    joined = duckdb.sql(f"select c.candidate, count(*) from read_parquet('{folder}/candidates.parquet') c "
+                        f"join read_parquet('{folder}/replicates.parquet') r using (candidate) "
+                        "group by all").fetchall()
+    assert joined and all(n == 1 for _, n in joined)  # one replicate, one world

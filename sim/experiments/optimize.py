@@ -889,6 +889,18 @@ def chosen_options(opt: Optimisation, frame: pd.DataFrame, mask: np.ndarray) -> 
     return {chr(ord("A") + k): pick for k, pick in enumerate(picks)}
 
 
+def _replicates(opt: Optimisation, rows: pd.DataFrame) -> pd.DataFrame:
+    """replicates.parquet in results/README.md's column order (the journal's rows have their keys
+    sorted), quantities as floats (a bed count is whole, an allowance-weighted year is not)."""
+    if rows.empty:
+        return rows
+    quantity = [c for c in rows.columns if c.startswith("quantity_")]
+    order = ["candidate", "world", "replicate", "seed", "cost", *quantity,
+             *(f"objective_{i}" for i in range(len(opt.spec.objectives))),
+             *(f"constraint_{j}" for j in range(len(opt.spec.constraints)))]
+    return rows[order].astype({c: "float64" for c in quantity})
+
+
 def _write_outputs(opt: Optimisation, out: Path, journal: Journal, order: dict, history: list[dict], ran: int,
                    seconds: float, executor: str) -> OptimizeSummary:
     from sim.storage.store import parquet_bytes, sha256, write_bytes_atomic
@@ -896,8 +908,8 @@ def _write_outputs(opt: Optimisation, out: Path, journal: Journal, order: dict, 
     frame = _table(opt, journal, order)
     mask = frame["non_dominated"].to_numpy(bool)
     front = frame[mask].reset_index(drop=True)
-    replicates = pd.DataFrame([{"candidate": key, **row} for key in frame["candidate"]
-                               for row in journal.entries[key]["rows"]])
+    replicates = _replicates(opt, pd.DataFrame([{"candidate": key, **row} for key in frame["candidate"]
+                                                 for row in journal.entries[key]["rows"]]))
     hist = pd.DataFrame(history)
     tables = {"candidates.parquet": frame, "replicates.parquet": replicates, "front.parquet": front,
               "convergence.parquet": hist}
