@@ -52,11 +52,41 @@ def synthetic_world(preset: Preset, rng: np.random.Generator, scale: float = 1.0
     then the enrolments, then the staff."""
     shape = preset_shape(preset, scale, districts, schools_per_district, teachers_per_school, groups_per_district,
                          school_districts_per_district, twinning_pairs_per_district)
-    names, n_d, per_d = shape.district_names, len(shape.district_names), shape.schools_per_district
-    n_groups, n_sd, n_pairs = shape.groups, shape.school_districts, shape.twinning_pairs
+    names = shape.district_names
     dtypes = np.array([DISTRICT_TYPES.index(preset.district_types[d % len(preset.district_types)])
-                       for d in range(n_d)], dtype=np.int64)
+                       for d in range(len(names))], dtype=np.int64)
 
+    cols, sd_names, sd_of, group_names, group_district, twinning = _districts(names, dtypes, shape, rng)
+    tier = np.array(cols["tier"], dtype=np.int64)
+    level = np.array(cols["level"], dtype=np.int64)
+    enrol_primary, enrol_junior = _enrolments(tier, level, shape.teachers_per_school, rng)
+    schools = {
+        "district": np.array(cols["district"], dtype=np.int64),
+        "school_district": np.array(cols["school_district"], dtype=np.int64),
+        "group": np.array(cols["group"], dtype=np.int64),
+        "leading": np.array(cols["leading"], dtype=bool),
+        "level": level, "tier": tier,
+        "enrol_primary": enrol_primary, "enrol_junior": enrol_junior,
+        "x": np.array(cols["x"]), "y": np.array(cols["y"]),
+    }
+    schools["norm"] = norm_posts(level, enrol_primary, enrol_junior)
+    teachers = _synthetic_teachers(schools, dtypes, rng, staff, oldest)
+    names_s = [f"{names[int(schools['district'][i])]}-{TIERS[int(tier[i])][:1].upper()}{i + 1:04d}"
+               for i in range(len(tier))]
+    return SchoolSystem(
+        district_names=names, district_types=dtypes,
+        school_district_names=sd_names, school_district_of=np.array(sd_of, dtype=np.int64),
+        group_names=group_names, group_district=np.array(group_district, dtype=np.int64),
+        school_names=names_s, schools=schools, teachers=teachers,
+        twinning=np.array(twinning, dtype=np.int64).reshape(-1, 2),
+    )
+
+
+def _districts(names: list[str], dtypes: np.ndarray, shape, rng: np.random.Generator):
+    """Every district's schools (columns of the school table), school districts, education groups
+    and twinning pairs, numbered city-wide; one district after another, as the draws share a stream."""
+    n_d, per_d = len(names), shape.schools_per_district
+    n_groups, n_sd, n_pairs = shape.groups, shape.school_districts, shape.twinning_pairs
     cols: dict[str, list] = {c: [] for c in ("district", "school_district", "group", "leading", "level",
                                              "tier", "x", "y")}
     sd_names, sd_of, group_names, group_district, twinning = [], [], [], [], []
@@ -83,30 +113,7 @@ def synthetic_world(preset: Preset, rng: np.random.Generator, scale: float = 1.0
         cols["tier"] += tiers.tolist()
         cols["x"] += x.tolist()
         cols["y"] += y.tolist()
-
-    tier = np.array(cols["tier"], dtype=np.int64)
-    level = np.array(cols["level"], dtype=np.int64)
-    enrol_primary, enrol_junior = _enrolments(tier, level, shape.teachers_per_school, rng)
-    schools = {
-        "district": np.array(cols["district"], dtype=np.int64),
-        "school_district": np.array(cols["school_district"], dtype=np.int64),
-        "group": np.array(cols["group"], dtype=np.int64),
-        "leading": np.array(cols["leading"], dtype=bool),
-        "level": level, "tier": tier,
-        "enrol_primary": enrol_primary, "enrol_junior": enrol_junior,
-        "x": np.array(cols["x"]), "y": np.array(cols["y"]),
-    }
-    schools["norm"] = norm_posts(level, enrol_primary, enrol_junior)
-    teachers = _synthetic_teachers(schools, dtypes, rng, staff, oldest)
-    names_s = [f"{names[int(schools['district'][i])]}-{TIERS[int(tier[i])][:1].upper()}{i + 1:04d}"
-               for i in range(len(tier))]
-    return SchoolSystem(
-        district_names=names, district_types=dtypes,
-        school_district_names=sd_names, school_district_of=np.array(sd_of, dtype=np.int64),
-        group_names=group_names, group_district=np.array(group_district, dtype=np.int64),
-        school_names=names_s, schools=schools, teachers=teachers,
-        twinning=np.array(twinning, dtype=np.int64).reshape(-1, 2),
-    )
+    return cols, sd_names, sd_of, group_names, group_district, twinning
 
 
 def _tiers_and_levels(dtype: str, per_d: int, n_groups: int,
