@@ -22,7 +22,6 @@ ALLOWED = {
     "sim/present/html_report.py:_run_report": "not split yet: the run report's sections in page order",
     "sim/config/designs.py:load_sweep": "not split yet: a sweep file's checks in the order its errors are reported",
     "sim/core/model.py:RotationModel.__init__": "not split yet: the model's state, set up in one place",
-    "sim/world/synthetic.py:_synthetic_teachers": "not split yet: the staff draws, in one fixed order",
 }
 
 

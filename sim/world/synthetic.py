@@ -248,7 +248,8 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
     propensity to hold an indicator is exp(r), r = log(tier base) + b z with z the school's standing
     (standard normal) and b the indicator's STANDING slope; the indicator's `world.inequality` knob
     c for the level taught raises these contrasts to the power c and rescales them to the same mean
-    (c = 1: the tables as they are; 0: every school alike, chance alone; above 1: more concentrated)."""
+    (c = 1: the tables as they are; 0: every school alike, chance alone; above 1: more concentrated).
+    The steps share one random stream, so their order is part of the world a seed gives."""
     spread = staff.inequality
     tier = schools["tier"]
     n_s = len(tier)
@@ -261,11 +262,7 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
     standing = rng.standard_normal(n_s)  # a school's standing beyond its tier
     t = tier[school]
     z = standing[school]
-
-    level = schools["level"][school].copy()
-    nine = level == SCHOOL_LEVELS.index("nine_year")
-    share_primary = schools["enrol_primary"] / (schools["enrol_primary"] + schools["enrol_junior"])
-    level[nine] = (rng.random(nine.sum()) >= share_primary[school[nine]]).astype(np.int64)
+    level = _levels_taught(schools, school, rng)
 
     def concentrate(r: np.ndarray, indicator: str) -> np.ndarray:
         """exp(r) with its contrasts raised to the indicator's knob for each level, mean kept per level."""
@@ -277,57 +274,21 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
                 out[mine] = np.exp(r[mine]).mean() * np.exp(c * r_l) / np.exp(c * r_l).mean()
         return out
 
-    woman = rng.random(n) < np.where(level == 0, staff.women_share_primary, staff.women_share_junior)
-    top = np.where(woman, oldest[1], oldest[0])
-    age = np.clip(np.rint(22 + rng.beta(1.6, 1.5, n) * (top - 21.5)), 22, top).astype(np.int64)
-    experience = np.clip(age - 22 - rng.integers(0, 3, n), 0, None)
-    years_at_school = np.minimum(experience, np.rint(rng.exponential(9.0, n))).astype(np.int64)
-
-    senior_p = concentrate(np.log(SENIOR_TIER[t]) + STANDING["senior_title"] * z, "senior_title") \
-        / (1 + np.exp(-(age - 46) / 4.0))
-    u = rng.random(n)
-    # second-level after a year; first-level comes slowly (about half by 18 years of experience)
-    first_p = 1.0 / (1.0 + np.exp(-(experience - 18) / 4.0))
-    title = np.where(experience < 1, 0, np.where((experience >= 5) & (rng.random(n) < first_p), 2, 1))
-    title = np.where((u < senior_p * 0.55) & (experience >= 12), 3, title)
-    title = np.where((title == 3) & (rng.random(n) < 0.05 * (t >= 3)), 4, title)
-
+    woman, age, experience, years_at_school = _ages(level, staff, oldest, rng)
+    title = _titles(concentrate(np.log(SENIOR_TIER[t]) + STANDING["senior_title"] * z, "senior_title"),
+                    t, age, experience, rng)
     above = concentrate(np.log(ABOVE_QUAL_TIER[t]) + STANDING["above_qualification"] * z, "above_qualification")
-    above_p = np.clip(above + 0.15 * (age < 35), 0, 0.98)
-    below_p = np.where(t == 0, 0.06, 0.01)
-    uq = rng.random(n)
-    qualification = np.where(uq < above_p, 2, np.where(uq > 1 - below_p, 0, 1))
-
-    bb = concentrate(np.log(BACKBONE_TIER[t]) + STANDING["backbone"] * z, "backbone")
-    bb_p = np.clip(bb * (experience >= 6) * 1.6, 0, 0.8)
-    ub = rng.random(n)
-    backbone = np.where(ub < bb_p, np.where(ub < bb_p * 0.25, 3, 2),
-                        np.where(ub < bb_p + 0.10 * (experience >= 4), 1, 0))
-
-    shares = np.tile(SUBJECT_SHARES, (n, 1))
+    qualification = _qualifications(above, t, age, rng)
+    backbone = _backbones(concentrate(np.log(BACKBONE_TIER[t]) + STANDING["backbone"] * z, "backbone"),
+                          experience, rng)
     rural_post = rural_district[school] | (t == 0)  # rural schools lack PE and art teachers: half the share
-    shares[:, 4:7] *= concentrate(np.log(np.where(rural_post, 0.5, 1.0)) + STANDING["pe_art"] * z,
-                                  "pe_art")[:, None]
-    shares /= shares.sum(axis=1, keepdims=True)
-    subject = (rng.random(n)[:, None] < np.cumsum(shares, axis=1)).argmax(axis=1)
-
+    pe_art = concentrate(np.log(np.where(rural_post, 0.5, 1.0)) + STANDING["pe_art"] * z, "pe_art")
+    subject = _subjects(pe_art, rng)
     quality = (1.0 + 0.07 * (t - 2) + 0.033 * z
                + 0.25 * (1 - np.exp(-experience / 7.0)) - 0.15
                + 0.10 * (backbone >= 2) + rng.normal(0, 0.12, n))
     quality = np.clip(quality, 0.1, None)
-
-    # cadres: in each school, staff of 35 or more ranked by score (stable): the first is principal,
-    # the next 1-3 vice principals (by staff size), then about 6% of the staff middle managers
-    role = np.zeros(n, dtype=np.int64)
-    score = quality + 0.02 * experience + rng.normal(0, 0.1, n)
-    senior = np.flatnonzero(age >= 35)
-    ranked = senior[np.lexsort((-score[senior], school[senior]))]
-    rank = np.arange(len(ranked)) - np.searchsorted(school[ranked], school[ranked])
-    at = school[ranked]
-    n_vice = 1 + (staff_n[at] > 60) + (staff_n[at] > 120)
-    n_mid = np.array([int(round(0.06 * k)) for k in staff_n.tolist()])[at]
-    role[ranked] = np.where(rank == 0, 1, np.where(rank <= n_vice, 2, np.where(rank <= n_vice + n_mid, 3, 0)))
-
+    role = _roles(quality, experience, age, school, staff_n, rng)
     far = rng.random(n) < np.where(t == 0, 0.4, 0.05)  # some live in the district town
     home_x = schools["x"][school] + rng.normal(0, 3.0, n) + far * rng.normal(0, 15.0, n)
     home_y = schools["y"][school] + rng.normal(0, 3.0, n) + far * rng.normal(0, 15.0, n)
@@ -339,3 +300,82 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
         "quality": quality, "home_x": home_x, "home_y": home_y, "woman": woman,
         "birth_month": rng.integers(1, 13, n),
     }
+
+
+def _levels_taught(schools: dict[str, np.ndarray], school: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The level each teacher teaches: the school's, or at a nine-year school primary or junior in
+    the school's share of primary students, so posts follow the pupils."""
+    level = schools["level"][school].copy()
+    nine = level == SCHOOL_LEVELS.index("nine_year")
+    share_primary = schools["enrol_primary"] / (schools["enrol_primary"] + schools["enrol_junior"])
+    level[nine] = (rng.random(nine.sum()) >= share_primary[school[nine]]).astype(np.int64)
+    return level
+
+
+def _ages(level: np.ndarray, staff, oldest: tuple[int, int], rng: np.random.Generator):
+    """Sex, age, experience and years at the school: ages up to a year below each sex's retirement
+    age (women retire earlier, so their ages are capped lower), tenures long as before rotation."""
+    n = len(level)
+    woman = rng.random(n) < np.where(level == 0, staff.women_share_primary, staff.women_share_junior)
+    top = np.where(woman, oldest[1], oldest[0])
+    age = np.clip(np.rint(22 + rng.beta(1.6, 1.5, n) * (top - 21.5)), 22, top).astype(np.int64)
+    experience = np.clip(age - 22 - rng.integers(0, 3, n), 0, None)
+    years_at_school = np.minimum(experience, np.rint(rng.exponential(9.0, n))).astype(np.int64)
+    return woman, age, experience, years_at_school
+
+
+def _titles(senior: np.ndarray, t: np.ndarray, age: np.ndarray, experience: np.ndarray,
+            rng: np.random.Generator) -> np.ndarray:
+    """Professional titles: second-level after a year, first-level slowly (about half by 18 years of
+    experience), senior by the school's concentrated propensity and age, a few professors among the
+    senior teachers of strong and leading schools."""
+    n = len(t)
+    senior_p = senior / (1 + np.exp(-(age - 46) / 4.0))
+    u = rng.random(n)
+    first_p = 1.0 / (1.0 + np.exp(-(experience - 18) / 4.0))
+    title = np.where(experience < 1, 0, np.where((experience >= 5) & (rng.random(n) < first_p), 2, 1))
+    title = np.where((u < senior_p * 0.55) & (experience >= 12), 3, title)
+    return np.where((title == 3) & (rng.random(n) < 0.05 * (t >= 3)), 4, title)
+
+
+def _qualifications(above: np.ndarray, t: np.ndarray, age: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Qualification (below, required, above): younger teachers more often above, a few below the
+    required level, more of them in rural schools."""
+    above_p = np.clip(above + 0.15 * (age < 35), 0, 0.98)
+    below_p = np.where(t == 0, 0.06, 0.01)
+    uq = rng.random(len(t))
+    return np.where(uq < above_p, 2, np.where(uq > 1 - below_p, 0, 1))
+
+
+def _backbones(bb: np.ndarray, experience: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Backbone level: district-level-or-above only after six years (a quarter of them municipal),
+    school-level backbones after four."""
+    bb_p = np.clip(bb * (experience >= 6) * 1.6, 0, 0.8)
+    ub = rng.random(len(bb))
+    return np.where(ub < bb_p, np.where(ub < bb_p * 0.25, 3, 2),
+                    np.where(ub < bb_p + 0.10 * (experience >= 4), 1, 0))
+
+
+def _subjects(pe_art: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Subjects in SUBJECT_SHARES, with the PE, art and music shares scaled by the school's
+    concentrated propensity (rural posts and weaker standing get fewer of them)."""
+    shares = np.tile(SUBJECT_SHARES, (len(pe_art), 1))
+    shares[:, 4:7] *= pe_art[:, None]
+    shares /= shares.sum(axis=1, keepdims=True)
+    return (rng.random(len(pe_art))[:, None] < np.cumsum(shares, axis=1)).argmax(axis=1)
+
+
+def _roles(quality: np.ndarray, experience: np.ndarray, age: np.ndarray, school: np.ndarray,
+           staff_n: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Cadres: in each school, staff of 35 or more ranked by score (stable): the first is principal,
+    the next 1-3 vice principals (by staff size), then about 6% of the staff middle managers."""
+    role = np.zeros(len(school), dtype=np.int64)
+    score = quality + 0.02 * experience + rng.normal(0, 0.1, len(school))
+    senior = np.flatnonzero(age >= 35)
+    ranked = senior[np.lexsort((-score[senior], school[senior]))]
+    rank = np.arange(len(ranked)) - np.searchsorted(school[ranked], school[ranked])
+    at = school[ranked]
+    n_vice = 1 + (staff_n[at] > 60) + (staff_n[at] > 120)
+    n_mid = np.array([int(round(0.06 * k)) for k in staff_n.tolist()])[at]
+    role[ranked] = np.where(rank == 0, 1, np.where(rank <= n_vice, 2, np.where(rank <= n_vice + n_mid, 3, 0)))
+    return role
