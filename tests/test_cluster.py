@@ -415,3 +415,17 @@ def test_calibrate_slurm_options_reach_the_executor(tmp_path, monkeypatch):
                  "--slurm-option=--nodes=1", "--quiet"]) == 2
     assert seen["slurm"] == SlurmOptions(jobs=3, queue="debug", directives=["--nodes=1"])
     assert seen["scheduler"] is None and not seen["serial"]
+
+
+def test_executor_for_is_the_one_choice_of_the_command_line_words():
+    """compare, sweep, calibrate and optimize choose through executor_for: serial, or Dask on a
+    scheduler, on Slurm or on a local cluster; two places at once is refused."""
+    from sim.experiments.executors import Dask, Serial, SlurmOptions, executor_for
+
+    assert isinstance(executor_for(serial=True, workers=4), Serial)
+    local = executor_for(workers=3)
+    assert isinstance(local, Dask) and (local.workers, local.address, local.slurm) == (3, None, None)
+    assert executor_for(scheduler="tcp://h:8786").describe() == "dask scheduler tcp://h:8786"
+    assert executor_for(slurm=SlurmOptions(jobs=5)).slurm.jobs == 5
+    with pytest.raises(ValueError, match="at most one"):
+        executor_for(workers=2, scheduler="tcp://h:8786")

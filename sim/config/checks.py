@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from sim.config.scenario import ScenarioError, name_problems
 from sim.policies.selection import scaled_count
-from sim.world.presets import data_rows, expected_teachers, roster_names, roster_paths, synthetic_shape
+from sim.world.presets import (
+    data_rows,
+    expected_teachers,
+    roster_names,
+    roster_paths,
+    roster_rows_above,
+    synthetic_shape,
+)
 
 
 def check_size(scenario) -> None:
@@ -21,8 +28,8 @@ def check_size(scenario) -> None:
                                 f"({w.max_teachers:,}); lower world.scale or the size knobs")
         return
     schools_csv, teachers_csv = roster_paths(scenario)
-    n = data_rows(teachers_csv)
-    if n is not None and n > w.max_teachers:
+    n = roster_rows_above(teachers_csv, w.max_teachers)
+    if n is not None:
         raise ScenarioError(f"world.roster.teachers_csv: {teachers_csv} has {n:,} teachers, above "
                             f"world.max_teachers ({w.max_teachers:,})")
     names = roster_names(schools_csv)

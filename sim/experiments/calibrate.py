@@ -287,7 +287,7 @@ def calibrate(path, out: str | Path | None = None, *, workers: int | None = None
 
     Raises CalibrationError (bad file or folder) before anything is written.
     """
-    from sim.experiments.executors import Dask, Serial, running
+    from sim.experiments.executors import executor_for, running
     from sim.storage.folders import OutputRefused, claim
     from sim.storage.store import check_writable
 
@@ -301,7 +301,7 @@ def calibrate(path, out: str | Path | None = None, *, workers: int | None = None
         with claim(out, KIND) as claimed:
             _prepare(cal, claimed.out, force)
             if executor is None:
-                executor = Serial() if serial else Dask(workers=workers, address=scheduler, slurm=slurm)
+                executor = executor_for(serial, workers, scheduler, slurm)
             with running(executor, CalibrationError):
                 t0 = time.perf_counter()
                 if cal.spec.method == "abc":

@@ -181,6 +181,15 @@ class Dask:
             yield item, result, error
 
 
+def executor_for(serial: bool = False, workers: int | None = None, scheduler: str | None = None,
+                 slurm: SlurmOptions | None = None) -> Serial | Dask:
+    """The one choice of executor from the command line's words, shared by compare, sweep,
+    calibrate and optimize: `serial` runs in this process; otherwise Dask on an existing scheduler
+    (its address), on Slurm, or on a local cluster of `workers` (default one per CPU). A new kind
+    of executor is a class with the same four methods, passed as `executor=`."""
+    return Serial() if serial else Dask(workers=workers, address=scheduler, slurm=slurm)
+
+
 @contextlib.contextmanager
 def running(executor, error: type[Exception]):
     """Enter `executor` for the body and always leave it; a failure to start or connect (a missing

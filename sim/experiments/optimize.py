@@ -470,7 +470,7 @@ def optimize(path, out: str | Path | None = None, *, workers: int | None = None,
 
     Raises OptimizeError (bad file, or a folder that is not this search's) before anything is written.
     """
-    from sim.experiments.executors import Dask, Serial, running
+    from sim.experiments.executors import executor_for, running
     from sim.storage.folders import OutputRefused, claim
     from sim.storage.store import check_writable
 
@@ -483,7 +483,7 @@ def optimize(path, out: str | Path | None = None, *, workers: int | None = None,
     try:
         with claim(out, KIND) as claimed:
             resumed = _check_folder(opt, claimed.out)
-            executor = executor or (Serial() if serial else Dask(workers=workers, address=scheduler, slurm=slurm))
+            executor = executor or executor_for(serial, workers, scheduler, slurm)
             with running(executor, OptimizeError):  # an unreachable scheduler: nothing written yet
                 if not resumed:
                     _start_folder(opt, claimed.out)

@@ -257,7 +257,7 @@ def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, yea
         >>> cmp = compare(["scenarios/baseline_drift.yaml", "scenarios/dongcheng_2021.yaml"], reps=5, years=5)
         >>> cmp.table[["metric", "subgroup", "scenario", "mean", "diff", "diff_ci_low", "diff_ci_high"]]
     """
-    from sim.experiments.executors import Dask, Serial
+    from sim.experiments.executors import executor_for
     from sim.experiments.statistics import paired_summary, parse_outcome, time_average_summary
     from sim.metrics import REGISTRY
 
@@ -278,7 +278,7 @@ def compare(scenarios: list[Scenario | str | Path], reps: int | None = None, yea
     parts: dict[tuple[int, int], pd.DataFrame] = {}
     t0 = time.perf_counter()
     if executor is None:
-        executor = Dask(workers=workers) if workers else Serial()
+        executor = executor_for(serial=not workers, workers=workers)
     with executor, _bar(progress, len(tasks), "compare", "run") as bar:
         for task, frame, error in executor.map_unordered(replicate_task, tasks):
             if error is not None:
@@ -490,7 +490,7 @@ def sweep(path: str | Path, out: str | Path | None = None, *, workers: int | Non
         >>> sim.load_results("results/quota").metrics
     """
     from sim.config.designs import SweepError, load_sweep
-    from sim.experiments.executors import Dask, Serial, running
+    from sim.experiments.executors import executor_for, running
     from sim.storage.store import FolderBusy, check_writable, folder_lock
 
     sw = load_sweep(path)
@@ -503,7 +503,7 @@ def sweep(path: str | Path, out: str | Path | None = None, *, workers: int | Non
         raise SweepError(f"--out {out}: {exc}") from None
     previous = _existing_sweep(out, sw, resume)
     if executor is None:
-        executor = Serial() if serial else Dask(workers=workers, address=scheduler, slurm=slurm)
+        executor = executor_for(serial, workers, scheduler, slurm)
     with running(executor, SweepError):
         try:
             with folder_lock(out):

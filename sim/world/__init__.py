@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.world.presets import PRESETS, data_rows, expected_teachers, roster_file
+from sim.world.presets import PRESETS, expected_teachers, roster_file, roster_rows_above
 from sim.world.roster import RosterError, read_roster, write_roster
 from sim.world.synthetic import steady_tenures, synthetic_world
 from sim.world.system import SchoolSystem, build_graph
@@ -28,13 +28,10 @@ def build_world(world, rng: np.random.Generator, source_dir: str | Path = ".", r
         r = world.roster
         schools_csv, teachers_csv = roster_file(source_dir, r.schools_csv), roster_file(source_dir, r.teachers_csv)
         twinning_csv = roster_file(source_dir, r.twinning_csv) if r.twinning_csv else None
-        rows = data_rows(teachers_csv)  # counted while streaming: refused before it is read
-        if rows is not None and rows > world.max_teachers:
+        rows = roster_rows_above(teachers_csv, world.max_teachers)  # refused before it is read
+        if rows is not None:
             raise RosterError(f"{teachers_csv}: {rows} teachers is above world.max_teachers ({world.max_teachers})")
         system = read_roster(schools_csv, teachers_csv, twinning_csv)
-        if system.n_teachers > world.max_teachers:
-            raise RosterError(f"{teachers_csv}: {system.n_teachers} teachers is above "
-                              f"world.max_teachers ({world.max_teachers})")
         try:
             system.check()
         except ValueError as exc:

@@ -127,6 +127,16 @@ def data_rows(path: Path) -> int | None:
     return None if stamp is None else _data_rows(stamp)
 
 
+def roster_rows_above(teachers_csv: Path, max_teachers: int) -> int | None:
+    """The one roster size check (world.max_teachers): the teachers file's row count when it is
+    above the limit, else None (also when it cannot be counted: the roster reader then says why).
+    Rows are counted while streaming, so a file too large is refused before it is read into
+    memory, and with the reader's own row loop, so a roster that passes has exactly that many
+    teachers once read (no second check after reading)."""
+    n = data_rows(teachers_csv)
+    return n if n is not None and n > max_teachers else None
+
+
 def roster_names(path: Path) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     """The district and school-district names of a schools roster file, in file order; None when
     it cannot be read or is empty."""

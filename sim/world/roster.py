@@ -20,7 +20,7 @@ import unicodedata
 import warnings
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -354,148 +354,187 @@ def _text(row: dict[str, str], col: str) -> str:
 
 def read_roster(schools_csv: str | Path, teachers_csv: str | Path,
                 twinning_csv: str | Path | None = None) -> SchoolSystem:
-    """Load a real district. Raises RosterError with one line on the first problem found."""
-    schools_tab = read_table(schools_csv, "schools")
-    spath = schools_tab.path
-    if not schools_tab.rows:
-        raise RosterError(f"{spath}: no data rows")
-    ids: dict[str, int] = {}
-    districts: dict[str, int] = {}
-    dtype_of: dict[int, int] = {}
-    sds: dict[tuple[int, str], int] = {}
-    groups: dict[tuple[int, str], int] = {}
-    cols: dict[str, list] = {c: [] for c in ("district", "school_district", "group", "leading", "level",
-                                             "tier", "enrol_primary", "enrol_junior", "x", "y")}
-    names = []
-    tab = schools_tab
-    for where, row in tab.rows:
-        sid = _text(row, "school_id")
-        if not sid:
-            raise tab.error(where, "school_id", "value is empty")
-        if sid in ids:
-            raise tab.error(where, "school_id", f"duplicate id {sid!r}")
-        ids[sid] = len(ids)
-        names.append(_text(row, "name") or sid)
-        dname = _text(row, "district")
-        if not dname:
-            raise tab.error(where, "district", "value is empty")
-        d = districts.setdefault(dname, len(districts))
-        dt = _category(tab, where, row, "district_type", DISTRICT_TYPES, default="urban_core")
-        dtype_of.setdefault(d, dt)
-        level = _category(tab, where, row, "level", SCHOOL_LEVELS)
-        enrol = _number(tab, where, row, "enrolment", int, 1, 20_000)
-        junior = _number(tab, where, row, "junior_enrolment", int, 0, enrol,
-                         default=enrol if level == 1 else (round(enrol * 0.38) if level == 2 else 0))
-        if level == 0 and junior:
-            raise tab.error(where, "junior_enrolment", "a primary school has none")
-        sd_name = _text(row, "school_district") or f"{dname}-all"
-        cols["school_district"].append(sds.setdefault((d, sd_name), len(sds)))
-        g_name = _text(row, "group")
-        cols["group"].append(groups.setdefault((d, g_name), len(groups)) if g_name else -1)
-        raw_leading = _clean(row.get("leading") or "")
-        leading = VALUES["leading"].get(raw_leading, raw_leading.lower())
-        if leading not in ("", "0", "1", "true", "false", "yes", "no"):
-            raise tab.error(where, "leading", f"{raw_leading!r} is not 1 or 0")
-        if leading in ("1", "true", "yes") and not g_name:
-            raise tab.error(where, "leading", "a leading school needs a group")
-        cols["leading"].append(leading in ("1", "true", "yes"))
-        cols["district"].append(d)
-        cols["level"].append(level)
-        cols["tier"].append(_category(tab, where, row, "tier", TIERS))
-        cols["enrol_primary"].append(enrol - junior)
-        cols["enrol_junior"].append(junior)
-        cols["x"].append(_number(tab, where, row, "x_km", float, -500, 500))
-        cols["y"].append(_number(tab, where, row, "y_km", float, -500, 500))
-    schools = {k: np.array(v, dtype=bool if k == "leading" else (float if k in "xy" else np.int64))
-               for k, v in cols.items()}
-    schools["norm"] = norm_posts(schools["level"], schools["enrol_primary"], schools["enrol_junior"])
-
-    tab = read_table(teachers_csv, "teachers")
-    tpath = tab.path
-    if not tab.rows:
-        raise RosterError(f"{tpath}: no data rows")
-    seen: set[str] = set()
-    t: dict[str, list] = {c: [] for c in ("school", "role", "level", "subject", "title", "qualification",
-                                          "backbone", "age", "experience", "years_at_school", "quality",
-                                          "home_x", "home_y", "woman", "birth_month", "past_rotations")}
-    for where, row in tab.rows:
-        tid = _text(row, "teacher_id")
-        if not tid or tid in seen:
-            raise tab.error(where, "teacher_id", f"duplicate id {tid!r}" if tid else "value is empty")
-        seen.add(tid)
-        sid = _text(row, "school_id")
-        if sid not in ids:
-            raise tab.error(where, "school_id", f"unknown school {sid!r}")
-        s = ids[sid]
-        age = _number(tab, where, row, "age", int, 18, 75)
-        exp = _number(tab, where, row, "experience", int, 0, age - 16, default=max(age - 22, 0))
-        slevel = cols["level"][s]
-        default_level = "junior" if slevel == 1 else "primary"
-        tlevel = _category(tab, where, row, "level", TEACHER_LEVELS, default=default_level)
-        if slevel < 2 and tlevel != slevel:
-            raise tab.error(where, "level", f"{TEACHER_LEVELS[tlevel]} teacher at a {SCHOOL_LEVELS[slevel]} school")
-        t["school"].append(s)
-        t["role"].append(_category(tab, where, row, "role", ROLES, default="teacher"))
-        t["level"].append(tlevel)
-        t["subject"].append(_category(tab, where, row, "subject", SUBJECTS, default="other"))
-        t["title"].append(_category(tab, where, row, "title", TITLES, default="first"))
-        t["qualification"].append(_category(tab, where, row, "qualification", QUALIFICATIONS, default="required"))
-        t["backbone"].append(_category(tab, where, row, "backbone", BACKBONE, default="none"))
-        t["age"].append(age)
-        t["experience"].append(exp)
-        # rotation history before the run: past rotations, and the years since the last one ended
-        past = _number(tab, where, row, "past_rotations", int, 0, exp, default=0)
-        since = _number(tab, where, row, "years_since_rotation", int, 0, exp, default=-1)
-        if since >= 0 and past == 0:
-            raise tab.error(where, "years_since_rotation", "given for a teacher with no past_rotations")
-        t["past_rotations"].append(past)
-        # continuous years at the school restart on coming home (the default tenure rule, reset)
-        t["years_at_school"].append(_number(tab, where, row, "years_at_school", int, 0, exp + 1,
-                                            default=min(exp, 6) if since < 0 else since))
-        t["quality"].append(_number(tab, where, row, "quality", float, 0.0, 5.0, default=1.0))
-        t["home_x"].append(_number(tab, where, row, "home_x_km", float, -500, 500, default=cols["x"][s]))
-        t["home_y"].append(_number(tab, where, row, "home_y_km", float, -500, 500, default=cols["y"][s]))
-        t["woman"].append(_category(tab, where, row, "gender", ("man", "woman"), default="woman") == 1)
-        t["birth_month"].append(_number(tab, where, row, "birth_month", int, 1, 12, default=9))
-    teachers = {k: np.array(v, dtype=float if k in ("quality", "home_x", "home_y")
-                            else (bool if k == "woman" else np.int64)) for k, v in t.items()}
-    if "past_rotations" not in tab.labels:  # no history given: careers.tenure may draw one
-        del teachers["past_rotations"]
-
-    twinning = []
-    listed: set[frozenset[int]] = set()
-    if twinning_csv is not None:
-        tab = read_table(twinning_csv, "twinning")  # may have no rows: a district without pairs
-        for where, row in tab.rows:
-            pair = []
-            for col in ("school_a", "school_b"):
-                sid = _text(row, col)
-                if sid not in ids:
-                    raise tab.error(where, col, f"unknown school {sid!r}")
-                pair.append(ids[sid])
-            if pair[0] == pair[1]:
-                raise RosterError(f"{tab.path}: {where}: a school cannot be twinned with itself")
-            if frozenset(pair) in listed:
-                raise RosterError(f"{tab.path}: {where}: the pair {_text(row, 'school_a')}, "
-                                  f"{_text(row, 'school_b')} is listed twice")
-            listed.add(frozenset(pair))
-            twinning.append(pair)
-
-    sd_list = sorted(sds.items(), key=lambda kv: kv[1])
-    g_list = sorted(groups.items(), key=lambda kv: kv[1])
+    """Load a real district. Raises RosterError with one line on the first problem found.
+    Schools are read first because teachers and twinning pairs name them by id."""
+    schools, places = _read_schools(schools_csv)
+    teachers, tpath = _read_teachers(teachers_csv, schools, places)
+    twinning = [] if twinning_csv is None else _read_twinning(twinning_csv, places.ids)
+    sd_list = sorted(places.sds.items(), key=lambda kv: kv[1])
+    g_list = sorted(places.groups.items(), key=lambda kv: kv[1])
     system = SchoolSystem(
-        district_names=list(districts), district_types=np.array([dtype_of[d] for d in range(len(districts))]),
+        district_names=list(places.districts),
+        district_types=np.array([places.dtype_of[d] for d in range(len(places.districts))]),
         school_district_names=[name for (_, name), _ in sd_list],
         school_district_of=np.array([d for (d, _), _ in sd_list], dtype=np.int64),
         group_names=[name for (_, name), _ in g_list],
         group_district=np.array([d for (d, _), _ in g_list], dtype=np.int64),
-        school_names=names, schools=schools, teachers=teachers,
+        school_names=places.names, schools=schools, teachers=teachers,
         twinning=np.array(twinning, dtype=np.int64).reshape(-1, 2),
     )
-    staffed = np.bincount(teachers["school"], minlength=len(names))
+    staffed = np.bincount(teachers["school"], minlength=len(places.names))
     if staffed.min() == 0:
-        raise RosterError(f"{tpath}: school {names[int(np.argmin(staffed))]!r} has no teachers")
+        raise RosterError(f"{tpath}: school {places.names[int(np.argmin(staffed))]!r} has no teachers")
     return system
+
+
+@dataclass
+class _Places:
+    """The names a schools file defines, each numbered in order of first appearance (the model's
+    codes): school ids, districts, school districts and groups (these two per district)."""
+
+    ids: dict[str, int] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)
+    districts: dict[str, int] = field(default_factory=dict)
+    dtype_of: dict[int, int] = field(default_factory=dict)
+    sds: dict[tuple[int, str], int] = field(default_factory=dict)
+    groups: dict[tuple[int, str], int] = field(default_factory=dict)
+
+
+SCHOOL_COLUMNS = ("district", "school_district", "group", "leading", "level", "tier", "enrol_primary",
+                  "enrol_junior", "x", "y")
+
+
+def _read_schools(path: str | Path) -> tuple[dict[str, np.ndarray], _Places]:
+    """The schools table as model arrays (with each school's norm posts) and the names it defines."""
+    tab = read_table(path, "schools")
+    if not tab.rows:
+        raise RosterError(f"{tab.path}: no data rows")
+    places = _Places()
+    cols: dict[str, list] = {c: [] for c in SCHOOL_COLUMNS}
+    for where, row in tab.rows:
+        for key, value in _school_row(tab, where, row, places).items():
+            cols[key].append(value)
+    schools = {k: np.array(v, dtype=bool if k == "leading" else (float if k in "xy" else np.int64))
+               for k, v in cols.items()}
+    schools["norm"] = norm_posts(schools["level"], schools["enrol_primary"], schools["enrol_junior"])
+    return schools, places
+
+
+def _school_row(tab: Table, where: str, row: dict[str, str], places: _Places) -> dict:
+    """One school's values (the SCHOOL_COLUMNS), registering its id and names in `places`."""
+    sid = _text(row, "school_id")
+    if not sid:
+        raise tab.error(where, "school_id", "value is empty")
+    if sid in places.ids:
+        raise tab.error(where, "school_id", f"duplicate id {sid!r}")
+    places.ids[sid] = len(places.ids)
+    places.names.append(_text(row, "name") or sid)
+    dname = _text(row, "district")
+    if not dname:
+        raise tab.error(where, "district", "value is empty")
+    d = places.districts.setdefault(dname, len(places.districts))
+    dt = _category(tab, where, row, "district_type", DISTRICT_TYPES, default="urban_core")
+    places.dtype_of.setdefault(d, dt)
+    level = _category(tab, where, row, "level", SCHOOL_LEVELS)
+    enrol = _number(tab, where, row, "enrolment", int, 1, 20_000)
+    junior = _number(tab, where, row, "junior_enrolment", int, 0, enrol,
+                     default=enrol if level == 1 else (round(enrol * 0.38) if level == 2 else 0))
+    if level == 0 and junior:
+        raise tab.error(where, "junior_enrolment", "a primary school has none")
+    sd_name = _text(row, "school_district") or f"{dname}-all"
+    school_district = places.sds.setdefault((d, sd_name), len(places.sds))
+    g_name = _text(row, "group")
+    group = places.groups.setdefault((d, g_name), len(places.groups)) if g_name else -1
+    raw_leading = _clean(row.get("leading") or "")
+    leading = VALUES["leading"].get(raw_leading, raw_leading.lower())
+    if leading not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise tab.error(where, "leading", f"{raw_leading!r} is not 1 or 0")
+    if leading in ("1", "true", "yes") and not g_name:
+        raise tab.error(where, "leading", "a leading school needs a group")
+    tier = _category(tab, where, row, "tier", TIERS)
+    return {"district": d, "school_district": school_district, "group": group,
+            "leading": leading in ("1", "true", "yes"), "level": level, "tier": tier,
+            "enrol_primary": enrol - junior, "enrol_junior": junior,
+            "x": _number(tab, where, row, "x_km", float, -500, 500),
+            "y": _number(tab, where, row, "y_km", float, -500, 500)}
+
+
+TEACHER_COLUMNS = ("school", "role", "level", "subject", "title", "qualification", "backbone", "age",
+                   "experience", "years_at_school", "quality", "home_x", "home_y", "woman", "birth_month",
+                   "past_rotations")
+
+
+def _read_teachers(path: str | Path, schools: dict[str, np.ndarray],
+                   places: _Places) -> tuple[dict[str, np.ndarray], Path]:
+    """The teachers table as model arrays; a school's level and place give the defaults."""
+    tab = read_table(path, "teachers")
+    if not tab.rows:
+        raise RosterError(f"{tab.path}: no data rows")
+    seen: set[str] = set()
+    t: dict[str, list] = {c: [] for c in TEACHER_COLUMNS}
+    for where, row in tab.rows:
+        for key, value in _teacher_row(tab, where, row, schools, places.ids, seen).items():
+            t[key].append(value)
+    teachers = {k: np.array(v, dtype=float if k in ("quality", "home_x", "home_y")
+                            else (bool if k == "woman" else np.int64)) for k, v in t.items()}
+    if "past_rotations" not in tab.labels:  # no history given: careers.tenure may draw one
+        del teachers["past_rotations"]
+    return teachers, tab.path
+
+
+def _teacher_row(tab: Table, where: str, row: dict[str, str], schools: dict[str, np.ndarray],
+                 ids: dict[str, int], seen: set[str]) -> dict:
+    """One teacher's values (the TEACHER_COLUMNS), read in the order that decides which problem of
+    a bad row is reported first."""
+    tid = _text(row, "teacher_id")
+    if not tid or tid in seen:
+        raise tab.error(where, "teacher_id", f"duplicate id {tid!r}" if tid else "value is empty")
+    seen.add(tid)
+    sid = _text(row, "school_id")
+    if sid not in ids:
+        raise tab.error(where, "school_id", f"unknown school {sid!r}")
+    s = ids[sid]
+    age = _number(tab, where, row, "age", int, 18, 75)
+    exp = _number(tab, where, row, "experience", int, 0, age - 16, default=max(age - 22, 0))
+    slevel = int(schools["level"][s])
+    default_level = "junior" if slevel == 1 else "primary"
+    tlevel = _category(tab, where, row, "level", TEACHER_LEVELS, default=default_level)
+    if slevel < 2 and tlevel != slevel:
+        raise tab.error(where, "level", f"{TEACHER_LEVELS[tlevel]} teacher at a {SCHOOL_LEVELS[slevel]} school")
+    out = {"school": s, "role": _category(tab, where, row, "role", ROLES, default="teacher"), "level": tlevel,
+           "subject": _category(tab, where, row, "subject", SUBJECTS, default="other"),
+           "title": _category(tab, where, row, "title", TITLES, default="first"),
+           "qualification": _category(tab, where, row, "qualification", QUALIFICATIONS, default="required"),
+           "backbone": _category(tab, where, row, "backbone", BACKBONE, default="none"),
+           "age": age, "experience": exp}
+    # rotation history before the run: past rotations, and the years since the last one ended
+    past = _number(tab, where, row, "past_rotations", int, 0, exp, default=0)
+    since = _number(tab, where, row, "years_since_rotation", int, 0, exp, default=-1)
+    if since >= 0 and past == 0:
+        raise tab.error(where, "years_since_rotation", "given for a teacher with no past_rotations")
+    out["past_rotations"] = past
+    # continuous years at the school restart on coming home (the default tenure rule, reset)
+    out["years_at_school"] = _number(tab, where, row, "years_at_school", int, 0, exp + 1,
+                                     default=min(exp, 6) if since < 0 else since)
+    out["quality"] = _number(tab, where, row, "quality", float, 0.0, 5.0, default=1.0)
+    out["home_x"] = _number(tab, where, row, "home_x_km", float, -500, 500, default=float(schools["x"][s]))
+    out["home_y"] = _number(tab, where, row, "home_y_km", float, -500, 500, default=float(schools["y"][s]))
+    out["woman"] = _category(tab, where, row, "gender", ("man", "woman"), default="woman") == 1
+    out["birth_month"] = _number(tab, where, row, "birth_month", int, 1, 12, default=9)
+    return out
+
+
+def _read_twinning(path: str | Path, ids: dict[str, int]) -> list[list[int]]:
+    """Twinning pairs as school numbers; a pair is refused when it names an unknown school, pairs a
+    school with itself or repeats a pair (in either order)."""
+    tab = read_table(path, "twinning")  # may have no rows: a district without pairs
+    twinning = []
+    listed: set[frozenset[int]] = set()
+    for where, row in tab.rows:
+        pair = []
+        for col in ("school_a", "school_b"):
+            sid = _text(row, col)
+            if sid not in ids:
+                raise tab.error(where, col, f"unknown school {sid!r}")
+            pair.append(ids[sid])
+        if pair[0] == pair[1]:
+            raise RosterError(f"{tab.path}: {where}: a school cannot be twinned with itself")
+        if frozenset(pair) in listed:
+            raise RosterError(f"{tab.path}: {where}: the pair {_text(row, 'school_a')}, "
+                              f"{_text(row, 'school_b')} is listed twice")
+        listed.add(frozenset(pair))
+        twinning.append(pair)
+    return twinning
 
 
 def _write_csv(path: Path, rows) -> None:

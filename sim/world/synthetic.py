@@ -47,113 +47,19 @@ def synthetic_world(preset: Preset, rng: np.random.Generator, scale: float = 1.0
                     oldest: tuple[int, int]) -> SchoolSystem:
     """Build a stratified city from a preset; any size knob given overrides the preset's. `staff`
     is the scenario's `world` section (inequality knobs, shares of women);
-    `oldest` the oldest age drawn for men and for women (a year below their retirement age)."""
+    `oldest` the oldest age drawn for men and for women (a year below their retirement age).
+    The steps run in a fixed order because they share one random stream: each district's schools,
+    then the enrolments, then the staff."""
     shape = preset_shape(preset, scale, districts, schools_per_district, teachers_per_school, groups_per_district,
                          school_districts_per_district, twinning_pairs_per_district)
-    names, n_d, per_d = shape.district_names, len(shape.district_names), shape.schools_per_district
-    tps, n_groups, n_sd, n_pairs = shape.teachers_per_school, shape.groups, shape.school_districts, shape.twinning_pairs
+    names = shape.district_names
     dtypes = np.array([DISTRICT_TYPES.index(preset.district_types[d % len(preset.district_types)])
-                       for d in range(n_d)], dtype=np.int64)
+                       for d in range(len(names))], dtype=np.int64)
 
-    cols: dict[str, list] = {c: [] for c in ("district", "school_district", "group", "leading", "level",
-                                             "tier", "size", "x", "y")}
-    sd_names, sd_of, group_names, group_district, twinning = [], [], [], [], []
-    for d in range(n_d):
-        dtype = DISTRICT_TYPES[dtypes[d]]
-        first = len(cols["tier"])
-        # tiers: the group leaders are the 'leading' tier, the rest drawn from the district's mix
-        tiers = np.full(per_d, TIERS.index("leading"))
-        n_rest = per_d - n_groups
-        counts = np.floor(np.array(TIER_MIX[dtype]) * n_rest).astype(int)
-        counts[2] += n_rest - counts.sum()
-        tiers[n_groups:] = np.repeat(np.arange(4), counts)
-        levels = rng.choice(3, size=per_d, p=LEVEL_MIX)
-        levels[:n_groups] = rng.choice(2, size=n_groups, p=(0.6, 0.4))  # leaders are primary or junior
-        angle = 2 * np.pi * d / n_d
-        cx, cy = DISTRICT_RADIUS_KM[dtype] * np.cos(angle), DISTRICT_RADIUS_KM[dtype] * np.sin(angle)
-        spread = SCHOOL_SPREAD_KM[dtype]
-        x = cx + rng.normal(0, spread, per_d)
-        y = cy + rng.normal(0, spread, per_d)
-        rural = tiers == TIERS.index("rural")
-        x[rural] = cx + rng.normal(0, spread * 1.6, rural.sum())  # villages lie farther out
-        y[rural] = cy + rng.normal(0, spread * 1.6, rural.sum())
-        # school districts: contiguous sectors around the district centre
-        order = np.argsort(np.arctan2(y - cy, x - cx), kind="stable")
-        sd_local = np.empty(per_d, dtype=np.int64)
-        sd_local[order] = np.arange(per_d) * n_sd // per_d
-        sd_base = len(sd_names)
-        sd_names += [f"{names[d]}-SD{k + 1}" for k in range(n_sd)]
-        sd_of += [d] * n_sd
-        # education groups: each leader takes its nearest schools until ~70% are in a group
-        group = np.full(per_d, -1)
-        g_base = len(group_names)
-        if n_groups:
-            group[:n_groups] = np.arange(n_groups) + g_base
-            target = int(0.7 * per_d)
-            free = list(range(n_groups, per_d))
-            grouped = n_groups
-            lv, xs, ys = levels.tolist(), x.tolist(), y.tolist()
-            k = 0
-            while grouped < target and free:
-                leader = k % n_groups
-                k += 1
-                # a group keeps to one level: members teach the leader's level (or are nine-year)
-                fits = [j for j in free if lv[j] in (lv[leader], 2)]
-                if not fits:
-                    if all(not [j for j in free if lv[j] in (lv[g], 2)] for g in range(n_groups)):
-                        break
-                    continue
-                dx = [xs[j] - xs[leader] for j in fits]
-                dy = [ys[j] - ys[leader] for j in fits]
-                dist = [a * a + b * b for a, b in zip(dx, dy, strict=True)]
-                j = fits[dist.index(min(dist))]  # the first nearest, as np.argmin
-                free.remove(j)
-                group[j] = leader + g_base
-                grouped += 1
-            group_names += [f"{names[d]}-G{k + 1}" for k in range(n_groups)]
-            group_district += [d] * n_groups
-        # twinning: each strong or leading school (in turn, several times if needed) is paired with
-        # the nearest unpaired school of the weakest tier left, weak and rural before ordinary
-        strong = [i for i in np.argsort(-tiers, kind="stable") if tiers[i] >= TIERS.index("strong")]
-        pairs_before = len(twinning)
-        partners = [i for i in range(per_d) if tiers[i] <= TIERS.index("ordinary")]
-        for k in range(4 * n_pairs if strong else 0):
-            if len(twinning) - pairs_before == n_pairs or not partners:
-                break
-            i = strong[k % len(strong)]
-            fits = [j for j in partners if levels[j] == levels[i] or 2 in (levels[i], levels[j])]
-            if not fits:
-                continue
-            lowest = min(tiers[j] for j in fits)
-            pool = [j for j in fits if tiers[j] == lowest]
-            dist = [(x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2 for j in pool]
-            j = pool[int(np.argmin(dist))]
-            partners.remove(j)
-            twinning.append((first + i, first + j))
-        cols["district"] += [d] * per_d
-        cols["school_district"] += (sd_local + sd_base).tolist()
-        cols["group"] += group.tolist()
-        cols["leading"] += [i < n_groups for i in range(per_d)]
-        cols["level"] += levels.tolist()
-        cols["tier"] += tiers.tolist()
-        cols["x"] += x.tolist()
-        cols["y"] += y.tolist()
-
+    cols, sd_names, sd_of, group_names, group_district, twinning = _districts(names, dtypes, shape, rng)
     tier = np.array(cols["tier"], dtype=np.int64)
     level = np.array(cols["level"], dtype=np.int64)
-    n_s = len(tier)
-    size = ENROL_TIER[tier] * rng.lognormal(0.0, 0.30, n_s)
-    nine = level == SCHOOL_LEVELS.index("nine_year")
-    share_primary = np.where(level == 0, 1.0, np.where(level == 1, 0.0, 0.62))
-    # students per school chosen so the city's posts match teachers_per_school on average
-    per_100 = share_primary * 7.7 + (1 - share_primary) * 10.0
-    students = size / np.mean(size * per_100 / 100) * tps
-    enrol_primary = np.rint(students * share_primary).astype(np.int64)
-    enrol_junior = np.rint(students * (1 - share_primary)).astype(np.int64)
-    enrol_primary[nine] = np.maximum(enrol_primary[nine], 20)
-    enrol_junior[nine] = np.maximum(enrol_junior[nine], 20)
-    enrol_primary[level == 0] = np.maximum(enrol_primary[level == 0], 30)
-    enrol_junior[level == 1] = np.maximum(enrol_junior[level == 1], 30)
+    enrol_primary, enrol_junior = _enrolments(tier, level, shape.teachers_per_school, rng)
     schools = {
         "district": np.array(cols["district"], dtype=np.int64),
         "school_district": np.array(cols["school_district"], dtype=np.int64),
@@ -166,7 +72,7 @@ def synthetic_world(preset: Preset, rng: np.random.Generator, scale: float = 1.0
     schools["norm"] = norm_posts(level, enrol_primary, enrol_junior)
     teachers = _synthetic_teachers(schools, dtypes, rng, staff, oldest)
     names_s = [f"{names[int(schools['district'][i])]}-{TIERS[int(tier[i])][:1].upper()}{i + 1:04d}"
-               for i in range(n_s)]
+               for i in range(len(tier))]
     return SchoolSystem(
         district_names=names, district_types=dtypes,
         school_district_names=sd_names, school_district_of=np.array(sd_of, dtype=np.int64),
@@ -174,6 +80,156 @@ def synthetic_world(preset: Preset, rng: np.random.Generator, scale: float = 1.0
         school_names=names_s, schools=schools, teachers=teachers,
         twinning=np.array(twinning, dtype=np.int64).reshape(-1, 2),
     )
+
+
+def _districts(names: list[str], dtypes: np.ndarray, shape, rng: np.random.Generator):
+    """Every district's schools (columns of the school table), school districts, education groups
+    and twinning pairs, numbered city-wide; one district after another, as the draws share a stream."""
+    n_d, per_d = len(names), shape.schools_per_district
+    n_groups, n_sd, n_pairs = shape.groups, shape.school_districts, shape.twinning_pairs
+    cols: dict[str, list] = {c: [] for c in ("district", "school_district", "group", "leading", "level",
+                                             "tier", "x", "y")}
+    sd_names, sd_of, group_names, group_district, twinning = [], [], [], [], []
+    for d in range(n_d):
+        dtype = DISTRICT_TYPES[dtypes[d]]
+        first = len(cols["tier"])
+        tiers, levels = _tiers_and_levels(dtype, per_d, n_groups, rng)
+        x, y, centre = _places(dtype, tiers, d, n_d, rng)
+        sd_local = _school_districts(x, y, centre, n_sd)
+        sd_base = len(sd_names)
+        sd_names += [f"{names[d]}-SD{k + 1}" for k in range(n_sd)]
+        sd_of += [d] * n_sd
+        group = _education_groups(levels, x, y, n_groups)
+        g_base = len(group_names)
+        if n_groups:
+            group_names += [f"{names[d]}-G{k + 1}" for k in range(n_groups)]
+            group_district += [d] * n_groups
+        twinning += [(first + i, first + j) for i, j in _twinning_pairs(tiers, levels, x, y, n_pairs)]
+        cols["district"] += [d] * per_d
+        cols["school_district"] += (sd_local + sd_base).tolist()
+        cols["group"] += np.where(group >= 0, group + g_base, -1).tolist()
+        cols["leading"] += [i < n_groups for i in range(per_d)]
+        cols["level"] += levels.tolist()
+        cols["tier"] += tiers.tolist()
+        cols["x"] += x.tolist()
+        cols["y"] += y.tolist()
+    return cols, sd_names, sd_of, group_names, group_district, twinning
+
+
+def _tiers_and_levels(dtype: str, per_d: int, n_groups: int,
+                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One district's tiers and levels: the group leaders come first as the 'leading' tier (primary
+    or junior, so a group has one level), the rest in the exact shares of the district type's mix."""
+    tiers = np.full(per_d, TIERS.index("leading"))
+    n_rest = per_d - n_groups
+    counts = np.floor(np.array(TIER_MIX[dtype]) * n_rest).astype(int)
+    counts[2] += n_rest - counts.sum()
+    tiers[n_groups:] = np.repeat(np.arange(4), counts)
+    levels = rng.choice(3, size=per_d, p=LEVEL_MIX)
+    levels[:n_groups] = rng.choice(2, size=n_groups, p=(0.6, 0.4))  # leaders are primary or junior
+    return tiers, levels
+
+
+def _places(dtype: str, tiers: np.ndarray, d: int, n_d: int,
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """School positions (km) around the district's centre, which lies on a ring whose radius grows
+    from the urban core outwards, so commutes and sharing distances differ by district type."""
+    angle = 2 * np.pi * d / n_d
+    cx, cy = DISTRICT_RADIUS_KM[dtype] * np.cos(angle), DISTRICT_RADIUS_KM[dtype] * np.sin(angle)
+    spread = SCHOOL_SPREAD_KM[dtype]
+    per_d = len(tiers)
+    x = cx + rng.normal(0, spread, per_d)
+    y = cy + rng.normal(0, spread, per_d)
+    rural = tiers == TIERS.index("rural")
+    x[rural] = cx + rng.normal(0, spread * 1.6, rural.sum())  # villages lie farther out
+    y[rural] = cy + rng.normal(0, spread * 1.6, rural.sum())
+    return x, y, (cx, cy)
+
+
+def _school_districts(x: np.ndarray, y: np.ndarray, centre: tuple[float, float], n_sd: int) -> np.ndarray:
+    """Each school's school district within its district: contiguous sectors around the centre,
+    as real school districts are neighbouring areas (local numbers 0..n_sd-1)."""
+    cx, cy = centre
+    per_d = len(x)
+    order = np.argsort(np.arctan2(y - cy, x - cx), kind="stable")
+    sd_local = np.empty(per_d, dtype=np.int64)
+    sd_local[order] = np.arange(per_d) * n_sd // per_d
+    return sd_local
+
+
+def _education_groups(levels: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups: int) -> np.ndarray:
+    """Each school's group within its district (local number, -1 for none): the leaders (the first
+    n_groups schools) take turns claiming their nearest free school of their level (or a nine-year
+    one) until about 70% of the schools are in a group, as Beijing's groups cover most schools."""
+    per_d = len(levels)
+    group = np.full(per_d, -1)
+    if not n_groups:
+        return group
+    group[:n_groups] = np.arange(n_groups)
+    target = int(0.7 * per_d)
+    free = list(range(n_groups, per_d))
+    grouped = n_groups
+    lv, xs, ys = levels.tolist(), x.tolist(), y.tolist()
+    k = 0
+    while grouped < target and free:
+        leader = k % n_groups
+        k += 1
+        # a group keeps to one level: members teach the leader's level (or are nine-year)
+        fits = [j for j in free if lv[j] in (lv[leader], 2)]
+        if not fits:
+            if all(not [j for j in free if lv[j] in (lv[g], 2)] for g in range(n_groups)):
+                break
+            continue
+        dx = [xs[j] - xs[leader] for j in fits]
+        dy = [ys[j] - ys[leader] for j in fits]
+        dist = [a * a + b * b for a, b in zip(dx, dy, strict=True)]
+        j = fits[dist.index(min(dist))]  # the first nearest, as np.argmin
+        free.remove(j)
+        group[j] = leader
+        grouped += 1
+    return group
+
+
+def _twinning_pairs(tiers: np.ndarray, levels: np.ndarray, x: np.ndarray, y: np.ndarray,
+                    n_pairs: int) -> list[tuple[int, int]]:
+    """Up to n_pairs twinning pairs (local school numbers): each strong or leading school (in turn,
+    several times if needed) is paired with the nearest unpaired school of the weakest tier left,
+    weak and rural before ordinary, since twinning is meant to lift the weakest schools."""
+    strong = [i for i in np.argsort(-tiers, kind="stable") if tiers[i] >= TIERS.index("strong")]
+    pairs: list[tuple[int, int]] = []
+    partners = [i for i in range(len(tiers)) if tiers[i] <= TIERS.index("ordinary")]
+    for k in range(4 * n_pairs if strong else 0):
+        if len(pairs) == n_pairs or not partners:
+            break
+        i = strong[k % len(strong)]
+        fits = [j for j in partners if levels[j] == levels[i] or 2 in (levels[i], levels[j])]
+        if not fits:
+            continue
+        lowest = min(tiers[j] for j in fits)
+        pool = [j for j in fits if tiers[j] == lowest]
+        dist = [(x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2 for j in pool]
+        j = pool[int(np.argmin(dist))]
+        partners.remove(j)
+        pairs.append((i, j))
+    return pairs
+
+
+def _enrolments(tier: np.ndarray, level: np.ndarray, tps: float,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Primary and junior students per school: a tier size times a lognormal school effect, scaled
+    so the city's posts match teachers_per_school on average, with a floor so no school is empty."""
+    size = ENROL_TIER[tier] * rng.lognormal(0.0, 0.30, len(tier))
+    nine = level == SCHOOL_LEVELS.index("nine_year")
+    share_primary = np.where(level == 0, 1.0, np.where(level == 1, 0.0, 0.62))
+    per_100 = share_primary * 7.7 + (1 - share_primary) * 10.0
+    students = size / np.mean(size * per_100 / 100) * tps
+    enrol_primary = np.rint(students * share_primary).astype(np.int64)
+    enrol_junior = np.rint(students * (1 - share_primary)).astype(np.int64)
+    enrol_primary[nine] = np.maximum(enrol_primary[nine], 20)
+    enrol_junior[nine] = np.maximum(enrol_junior[nine], 20)
+    enrol_primary[level == 0] = np.maximum(enrol_primary[level == 0], 30)
+    enrol_junior[level == 1] = np.maximum(enrol_junior[level == 1], 30)
+    return enrol_primary, enrol_junior
 
 
 def steady_tenures(system: SchoolSystem, cycle: int, rng: np.random.Generator) -> None:
@@ -192,7 +248,8 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
     propensity to hold an indicator is exp(r), r = log(tier base) + b z with z the school's standing
     (standard normal) and b the indicator's STANDING slope; the indicator's `world.inequality` knob
     c for the level taught raises these contrasts to the power c and rescales them to the same mean
-    (c = 1: the tables as they are; 0: every school alike, chance alone; above 1: more concentrated)."""
+    (c = 1: the tables as they are; 0: every school alike, chance alone; above 1: more concentrated).
+    The steps share one random stream, so their order is part of the world a seed gives."""
     spread = staff.inequality
     tier = schools["tier"]
     n_s = len(tier)
@@ -205,11 +262,7 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
     standing = rng.standard_normal(n_s)  # a school's standing beyond its tier
     t = tier[school]
     z = standing[school]
-
-    level = schools["level"][school].copy()
-    nine = level == SCHOOL_LEVELS.index("nine_year")
-    share_primary = schools["enrol_primary"] / (schools["enrol_primary"] + schools["enrol_junior"])
-    level[nine] = (rng.random(nine.sum()) >= share_primary[school[nine]]).astype(np.int64)
+    level = _levels_taught(schools, school, rng)
 
     def concentrate(r: np.ndarray, indicator: str) -> np.ndarray:
         """exp(r) with its contrasts raised to the indicator's knob for each level, mean kept per level."""
@@ -221,57 +274,21 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
                 out[mine] = np.exp(r[mine]).mean() * np.exp(c * r_l) / np.exp(c * r_l).mean()
         return out
 
-    woman = rng.random(n) < np.where(level == 0, staff.women_share_primary, staff.women_share_junior)
-    top = np.where(woman, oldest[1], oldest[0])
-    age = np.clip(np.rint(22 + rng.beta(1.6, 1.5, n) * (top - 21.5)), 22, top).astype(np.int64)
-    experience = np.clip(age - 22 - rng.integers(0, 3, n), 0, None)
-    years_at_school = np.minimum(experience, np.rint(rng.exponential(9.0, n))).astype(np.int64)
-
-    senior_p = concentrate(np.log(SENIOR_TIER[t]) + STANDING["senior_title"] * z, "senior_title") \
-        / (1 + np.exp(-(age - 46) / 4.0))
-    u = rng.random(n)
-    # second-level after a year; first-level comes slowly (about half by 18 years of experience)
-    first_p = 1.0 / (1.0 + np.exp(-(experience - 18) / 4.0))
-    title = np.where(experience < 1, 0, np.where((experience >= 5) & (rng.random(n) < first_p), 2, 1))
-    title = np.where((u < senior_p * 0.55) & (experience >= 12), 3, title)
-    title = np.where((title == 3) & (rng.random(n) < 0.05 * (t >= 3)), 4, title)
-
+    woman, age, experience, years_at_school = _ages(level, staff, oldest, rng)
+    title = _titles(concentrate(np.log(SENIOR_TIER[t]) + STANDING["senior_title"] * z, "senior_title"),
+                    t, age, experience, rng)
     above = concentrate(np.log(ABOVE_QUAL_TIER[t]) + STANDING["above_qualification"] * z, "above_qualification")
-    above_p = np.clip(above + 0.15 * (age < 35), 0, 0.98)
-    below_p = np.where(t == 0, 0.06, 0.01)
-    uq = rng.random(n)
-    qualification = np.where(uq < above_p, 2, np.where(uq > 1 - below_p, 0, 1))
-
-    bb = concentrate(np.log(BACKBONE_TIER[t]) + STANDING["backbone"] * z, "backbone")
-    bb_p = np.clip(bb * (experience >= 6) * 1.6, 0, 0.8)
-    ub = rng.random(n)
-    backbone = np.where(ub < bb_p, np.where(ub < bb_p * 0.25, 3, 2),
-                        np.where(ub < bb_p + 0.10 * (experience >= 4), 1, 0))
-
-    shares = np.tile(SUBJECT_SHARES, (n, 1))
+    qualification = _qualifications(above, t, age, rng)
+    backbone = _backbones(concentrate(np.log(BACKBONE_TIER[t]) + STANDING["backbone"] * z, "backbone"),
+                          experience, rng)
     rural_post = rural_district[school] | (t == 0)  # rural schools lack PE and art teachers: half the share
-    shares[:, 4:7] *= concentrate(np.log(np.where(rural_post, 0.5, 1.0)) + STANDING["pe_art"] * z,
-                                  "pe_art")[:, None]
-    shares /= shares.sum(axis=1, keepdims=True)
-    subject = (rng.random(n)[:, None] < np.cumsum(shares, axis=1)).argmax(axis=1)
-
+    pe_art = concentrate(np.log(np.where(rural_post, 0.5, 1.0)) + STANDING["pe_art"] * z, "pe_art")
+    subject = _subjects(pe_art, rng)
     quality = (1.0 + 0.07 * (t - 2) + 0.033 * z
                + 0.25 * (1 - np.exp(-experience / 7.0)) - 0.15
                + 0.10 * (backbone >= 2) + rng.normal(0, 0.12, n))
     quality = np.clip(quality, 0.1, None)
-
-    # cadres: in each school, staff of 35 or more ranked by score (stable): the first is principal,
-    # the next 1-3 vice principals (by staff size), then about 6% of the staff middle managers
-    role = np.zeros(n, dtype=np.int64)
-    score = quality + 0.02 * experience + rng.normal(0, 0.1, n)
-    senior = np.flatnonzero(age >= 35)
-    ranked = senior[np.lexsort((-score[senior], school[senior]))]
-    rank = np.arange(len(ranked)) - np.searchsorted(school[ranked], school[ranked])
-    at = school[ranked]
-    n_vice = 1 + (staff_n[at] > 60) + (staff_n[at] > 120)
-    n_mid = np.array([int(round(0.06 * k)) for k in staff_n.tolist()])[at]
-    role[ranked] = np.where(rank == 0, 1, np.where(rank <= n_vice, 2, np.where(rank <= n_vice + n_mid, 3, 0)))
-
+    role = _roles(quality, experience, age, school, staff_n, rng)
     far = rng.random(n) < np.where(t == 0, 0.4, 0.05)  # some live in the district town
     home_x = schools["x"][school] + rng.normal(0, 3.0, n) + far * rng.normal(0, 15.0, n)
     home_y = schools["y"][school] + rng.normal(0, 3.0, n) + far * rng.normal(0, 15.0, n)
@@ -283,3 +300,82 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
         "quality": quality, "home_x": home_x, "home_y": home_y, "woman": woman,
         "birth_month": rng.integers(1, 13, n),
     }
+
+
+def _levels_taught(schools: dict[str, np.ndarray], school: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The level each teacher teaches: the school's, or at a nine-year school primary or junior in
+    the school's share of primary students, so posts follow the pupils."""
+    level = schools["level"][school].copy()
+    nine = level == SCHOOL_LEVELS.index("nine_year")
+    share_primary = schools["enrol_primary"] / (schools["enrol_primary"] + schools["enrol_junior"])
+    level[nine] = (rng.random(nine.sum()) >= share_primary[school[nine]]).astype(np.int64)
+    return level
+
+
+def _ages(level: np.ndarray, staff, oldest: tuple[int, int], rng: np.random.Generator):
+    """Sex, age, experience and years at the school: ages up to a year below each sex's retirement
+    age (women retire earlier, so their ages are capped lower), tenures long as before rotation."""
+    n = len(level)
+    woman = rng.random(n) < np.where(level == 0, staff.women_share_primary, staff.women_share_junior)
+    top = np.where(woman, oldest[1], oldest[0])
+    age = np.clip(np.rint(22 + rng.beta(1.6, 1.5, n) * (top - 21.5)), 22, top).astype(np.int64)
+    experience = np.clip(age - 22 - rng.integers(0, 3, n), 0, None)
+    years_at_school = np.minimum(experience, np.rint(rng.exponential(9.0, n))).astype(np.int64)
+    return woman, age, experience, years_at_school
+
+
+def _titles(senior: np.ndarray, t: np.ndarray, age: np.ndarray, experience: np.ndarray,
+            rng: np.random.Generator) -> np.ndarray:
+    """Professional titles: second-level after a year, first-level slowly (about half by 18 years of
+    experience), senior by the school's concentrated propensity and age, a few professors among the
+    senior teachers of strong and leading schools."""
+    n = len(t)
+    senior_p = senior / (1 + np.exp(-(age - 46) / 4.0))
+    u = rng.random(n)
+    first_p = 1.0 / (1.0 + np.exp(-(experience - 18) / 4.0))
+    title = np.where(experience < 1, 0, np.where((experience >= 5) & (rng.random(n) < first_p), 2, 1))
+    title = np.where((u < senior_p * 0.55) & (experience >= 12), 3, title)
+    return np.where((title == 3) & (rng.random(n) < 0.05 * (t >= 3)), 4, title)
+
+
+def _qualifications(above: np.ndarray, t: np.ndarray, age: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Qualification (below, required, above): younger teachers more often above, a few below the
+    required level, more of them in rural schools."""
+    above_p = np.clip(above + 0.15 * (age < 35), 0, 0.98)
+    below_p = np.where(t == 0, 0.06, 0.01)
+    uq = rng.random(len(t))
+    return np.where(uq < above_p, 2, np.where(uq > 1 - below_p, 0, 1))
+
+
+def _backbones(bb: np.ndarray, experience: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Backbone level: district-level-or-above only after six years (a quarter of them municipal),
+    school-level backbones after four."""
+    bb_p = np.clip(bb * (experience >= 6) * 1.6, 0, 0.8)
+    ub = rng.random(len(bb))
+    return np.where(ub < bb_p, np.where(ub < bb_p * 0.25, 3, 2),
+                    np.where(ub < bb_p + 0.10 * (experience >= 4), 1, 0))
+
+
+def _subjects(pe_art: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Subjects in SUBJECT_SHARES, with the PE, art and music shares scaled by the school's
+    concentrated propensity (rural posts and weaker standing get fewer of them)."""
+    shares = np.tile(SUBJECT_SHARES, (len(pe_art), 1))
+    shares[:, 4:7] *= pe_art[:, None]
+    shares /= shares.sum(axis=1, keepdims=True)
+    return (rng.random(len(pe_art))[:, None] < np.cumsum(shares, axis=1)).argmax(axis=1)
+
+
+def _roles(quality: np.ndarray, experience: np.ndarray, age: np.ndarray, school: np.ndarray,
+           staff_n: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Cadres: in each school, staff of 35 or more ranked by score (stable): the first is principal,
+    the next 1-3 vice principals (by staff size), then about 6% of the staff middle managers."""
+    role = np.zeros(len(school), dtype=np.int64)
+    score = quality + 0.02 * experience + rng.normal(0, 0.1, len(school))
+    senior = np.flatnonzero(age >= 35)
+    ranked = senior[np.lexsort((-score[senior], school[senior]))]
+    rank = np.arange(len(ranked)) - np.searchsorted(school[ranked], school[ranked])
+    at = school[ranked]
+    n_vice = 1 + (staff_n[at] > 60) + (staff_n[at] > 120)
+    n_mid = np.array([int(round(0.06 * k)) for k in staff_n.tolist()])[at]
+    role[ranked] = np.where(rank == 0, 1, np.where(rank <= n_vice, 2, np.where(rank <= n_vice + n_mid, 3, 0)))
+    return role
