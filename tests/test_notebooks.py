@@ -24,7 +24,8 @@ from nbclient import NotebookClient
 
 NOTEBOOKS = REPO / "notebooks"
 NAMES = ["01_quickstart.ipynb", "02_compare_policies.ipynb", "03_what_if.ipynb",
-         "04_sweep_and_sensitivity.ipynb", "05_network.ipynb", "06_fit_a_district.ipynb", "07_choose_a_policy.ipynb"]
+         "04_sweep_and_sensitivity.ipynb", "05_network.ipynb", "06_calibrate_your_district.ipynb",
+         "07_choose_a_policy.ipynb"]
 BUDGET_SECONDS = 60  # each notebook must run well under a minute on the CI machine
 
 
@@ -213,14 +214,14 @@ def test_policy_notebook_answers_with_its_search_folder(executed):
             else "none of the" in text)
 
 
-def test_fit_a_district_answer_is_its_fit_table(executed):
+def test_calibrate_your_district_answer_is_its_fit_table(executed):
     """Notebook 06's answer says what the calibration folder it wrote says: the best quota, each
     fitted target met or not, and the held-out figure under both readings."""
     import json
 
     import pandas as pd
 
-    nb, _, out = executed("06_fit_a_district.ipynb")
+    nb, _, out = executed("06_calibrate_your_district.ipynb")
     answer = outputs([c for c in nb.cells if c.cell_type == "code"][-2], "text/markdown")[0]
     folder = out / "example_district_fit"
     fit = pd.read_csv(folder / "fit.csv").set_index(["target", "reading"])
