@@ -375,6 +375,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _executor_arguments(p: argparse.ArgumentParser) -> None:
+    """Where the runs go (sweep, optimize, calibrate): one of a local cluster, a scheduler, Slurm, serial."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="local Dask cluster of N workers (default: one per CPU)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786")
+    where.add_argument("--slurm", action="store_true", help="Slurm through dask-jobqueue (extra [cluster])")
+    where.add_argument("--serial", action="store_true", help="in this process, without Dask")
+
+
 def _slurm_arguments(p: argparse.ArgumentParser) -> None:
     sl = p.add_argument_group("Slurm (with --slurm)")
     sl.add_argument("--slurm-jobs", type=int, default=2, help="most jobs at once (adaptive; default 2)")
@@ -435,11 +444,7 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--reps", type=int, help="replicates per design point (overrides the file's replicates)")
     w.add_argument("--years", type=int, help="simulated years (overrides the file's years)")
     w.add_argument("--points", type=int, help="design.points: lhs points, sobol N, morris trajectories")
-    where = w.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, help="local Dask cluster of N workers (default: one per CPU)")
-    where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786")
-    where.add_argument("--slurm", action="store_true", help="Slurm through dask-jobqueue (extra [cluster])")
-    where.add_argument("--serial", action="store_true", help="in this process, without Dask")
+    _executor_arguments(w)
     w.add_argument("--resume", action="store_true", help="the folder must hold this sweep; run only what is missing")
     w.add_argument("--dry-run", action="store_true", help="check the sweep and print its design; run nothing")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -449,11 +454,7 @@ def parser() -> argparse.ArgumentParser:
                        "constraints and costs from a file (docs/optimize.md)")
     o.add_argument("optimisation", help="optimisation YAML file")
     o.add_argument("--out", help="output folder (default results/<name>); run again into it to resume")
-    where = o.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, help="local Dask cluster of N workers (default: one per CPU)")
-    where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786")
-    where.add_argument("--slurm", action="store_true", help="Slurm through dask-jobqueue (extra [cluster])")
-    where.add_argument("--serial", action="store_true", help="in this process, without Dask")
+    _executor_arguments(o)
     o.add_argument("--answer", action="store_true", help="print the cheapest policy meeting the constraints and how "
                    "it compares with the base scenario on the same seeds (a finished search is not run again)")
     o.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -463,11 +464,7 @@ def parser() -> argparse.ArgumentParser:
                        "set, or ABC with pyabc) and score held-out targets")
     k.add_argument("calibration", help="calibration YAML file (docs/calibration.md)")
     k.add_argument("--out", help="output folder (default results/<name>); rerun into it to resume or add trials")
-    k_where = k.add_mutually_exclusive_group()
-    k_where.add_argument("--workers", type=int, help="local Dask cluster of N workers (default: one per CPU)")
-    k_where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786")
-    k_where.add_argument("--slurm", action="store_true", help="Slurm through dask-jobqueue (extra [cluster])")
-    k_where.add_argument("--serial", action="store_true", help="in this process, without Dask")
+    _executor_arguments(k)
     k.add_argument("--force", action="store_true", help="replace a different calibration's folder there")
     k.add_argument("--quiet", action="store_true", help="no progress bar")
     _slurm_arguments(k)

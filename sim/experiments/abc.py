@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -85,13 +86,27 @@ class Distance:
         return math.sqrt(total) if math.isfinite(total) else math.inf
 
 
-def _seeded(task):
-    """Run one particle's simulate_one after seeding numpy's and Python's global generators (on a
-    worker, Dask carries simulate_one over its own wire; nothing here pickles)."""
-    simulate_one, seed = task
+@contextmanager
+def _global_generators(seed: int):
+    """pyabc draws from numpy's and Python's global generators, so they are seeded for a
+    reproducible posterior, and the caller's state is put back after (a notebook's global random
+    state is left as it was)."""
+    np_state, py_state = np.random.get_state(), random.getstate()
     np.random.seed(seed)
     random.seed(seed)
-    return simulate_one()
+    try:
+        yield
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+
+
+def _seeded(task):
+    """Run one particle's simulate_one with the global generators seeded by its own seed (on a
+    worker, Dask carries simulate_one over its own wire; nothing here pickles)."""
+    simulate_one, seed = task
+    with _global_generators(seed):
+        return simulate_one()
 
 
 def _indexed(task):
@@ -213,9 +228,8 @@ def run(cal, out: Path, executor, bar) -> int:
         else:
             db_file.unlink(missing_ok=True)  # a database killed while it was being created holds no generation
             abc.new(db, observed)
-        np.random.seed(particle_seed(opts.seed, done, 2**32 - 1))  # pyabc's few draws outside the particles
-        random.seed(particle_seed(opts.seed, done, 2**32 - 1))
-        abc.run(max_nr_populations=1, minimum_epsilon=opts.minimum_epsilon)
+        with _global_generators(particle_seed(opts.seed, done, 2**32 - 1)):  # pyabc's draws outside the particles
+            abc.run(max_nr_populations=1, minimum_epsilon=opts.minimum_epsilon)
         ran += 1
         done, eps = generations_done(db_file)
         bar.set_postfix(generation=done - 1, epsilon=f"{eps:.4g}")
