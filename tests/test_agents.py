@@ -1,62 +1,110 @@
-"""`place_teachers` (the model's batch moves) against Mesa's own one-at-a-time `agent.cell = ...`."""
+"""Teachers are Mesa agents made on first access from the workforce arrays (`sim.core.agents`):
+Mesa's per-agent API must still tell the truth about who teaches where, year after year."""
 
 from __future__ import annotations
 
 import mesa
-import networkx as nx
 import numpy as np
 import pytest
-from mesa.discrete_space import Network
+from conftest import DONGCHENG, SMALL_DONGCHENG, scenario
 
-from sim.core.agents import Teacher, place_teachers
-
-
-def _space(n_cells: int, n_agents: int, capacity=None):
-    model = mesa.Model(rng=0)
-    space = Network(nx.path_graph(n_cells), capacity=capacity, random=model.random)
-    agents = [Teacher(model, r, None) for r in range(n_agents)]
-    return space, agents
+from sim.core.agents import School, Teacher
+from sim.core.model import RotationModel
 
 
-def _empty(cell):
-    try:
-        return cell.empty
-    except AttributeError:  # Mesa sets the flag at a cell's first arrival
-        return "unset"
+@pytest.fixture(scope="module")
+def model():
+    return RotationModel(scenario(DONGCHENG, *SMALL_DONGCHENG), rng=5)
 
 
-def _state(space, agents):
-    cells = [[a.row for a in space[i].agents] for i in range(len(space._cells))]
-    empty = [_empty(space[i]) for i in range(len(space._cells))]
-    where = [None if a.cell is None else a.cell.coordinate for a in agents]
-    return cells, empty, where
+def _expected_rows(model, school: int) -> list[int]:
+    wf = model.workforce
+    return np.flatnonzero(wf.active & (wf.host == school)).tolist()
 
 
-def test_batches_leave_cells_as_one_at_a_time_moves_do():
-    rng = np.random.default_rng(7)
-    one, one_agents = _space(6, 12)
-    batch, batch_agents = _space(6, 12)
-    flags_seen = set()
-    for step in range(30):
-        k = int(rng.integers(1, 10))
-        who = rng.integers(0, 12, k).tolist()  # repeats: a teacher may move twice in one batch
-        to = rng.integers(-1, 6, k).tolist()   # -1: off the space
-        if step == 0:
-            who, to = list(range(12)), rng.integers(0, 3, 12).tolist()  # first placement
-        for r, c in zip(who, to, strict=True):
-            one_agents[r].cell = None if c < 0 else one[c]
-        place_teachers([batch_agents[r] for r in who], [None if c < 0 else batch[c] for c in to])
-        assert _state(batch, batch_agents) == _state(one, one_agents), step
-        flags_seen.update(_state(one, one_agents)[1])
-    assert {True, False} <= flags_seen  # cells were emptied and refilled along the way
+def _is_school(model, cell) -> bool:
+    return isinstance(cell.coordinate, int) and cell.coordinate < model.world.n_schools
 
 
-def test_full_cells_fail_as_mesa_does():
-    one, one_agents = _space(2, 4, capacity=2)
-    batch, batch_agents = _space(2, 4, capacity=2)
-    with pytest.raises(Exception, match="Cell is full"):
-        for a in one_agents:
-            a.cell = one[0]
-    with pytest.raises(Exception, match="Cell is full"):
-        place_teachers(batch_agents, [batch[0]] * 4)
-    assert _state(batch, batch_agents) == _state(one, one_agents)
+def test_cells_list_their_school_and_its_teachers_as_the_years_move_them(model):
+    seen_moves = 0
+    for _ in range(3):
+        before = model.workforce.host.copy()
+        model.step()
+        n = len(before)
+        seen_moves += int((model.workforce.host[:n] != before).sum())
+        for s in range(model.world.n_schools):
+            cell = model.space[s]
+            agents = cell.agents
+            assert agents[0] is model.school_agents[s]
+            assert [a.row for a in agents[1:]] == _expected_rows(model, s)
+            assert all(isinstance(a, Teacher) and a.cell is cell for a in agents[1:])
+            assert len(cell._agents) == len(agents) and cell.is_empty is False and cell.empty is False
+    assert seen_moves > 0  # the check ran over years in which teachers changed school
+
+
+def test_a_teacher_is_one_object_until_it_leaves(model):
+    wf = model.workforce
+    row = int(wf.active_rows()[0])
+    view = model.teacher(row)
+    assert model.teacher(row) is view
+    assert view in model.space[int(wf.host[row])].agents
+    assert view.unique_id is not None
+    gone = int(np.flatnonzero(~wf.active)[0]) if (~wf.active).any() else None
+    if gone is not None:
+        assert model.teacher(gone) is None
+
+
+def test_agents_by_type_holds_every_active_teacher_once(model):
+    teachers = model.agents_by_type[Teacher]
+    assert sorted(t.row for t in teachers) == model.workforce.active_rows().tolist()
+    assert len({t.unique_id for t in model.agents}) == len(model.agents)
+    assert set(model.agent_types) == {School, Teacher}
+    assert len(model.agents_by_type[School]) == model.world.n_schools
+
+
+def test_neighbourhoods_and_all_cells_read_the_current_teachers():
+    """Mesa caches a cell's neighbourhood with references to each cell's agent list: the
+    teachers in it must be today's, not those of the day it was first asked for."""
+    m = RotationModel(scenario(DONGCHENG, *SMALL_DONGCHENG), rng=6)
+    group = next(c for c in m.space.all_cells
+                 if not _is_school(m, c) and any(_is_school(m, n) for n in c.connections.values()))
+    hood = group.neighborhood
+    first = sorted(a.row for a in hood.agents if isinstance(a, Teacher))
+    m.step()
+    now = sorted(a.row for a in group.neighborhood.agents if isinstance(a, Teacher))
+    schools = [c.coordinate for c in hood.cells if _is_school(m, c)]
+    assert now == sorted(r for s in schools for r in _expected_rows(m, s))
+    assert now != first  # a year of retirements, hires and rotations changed them
+    on_cells = sum(isinstance(a, Teacher) for c in m.space.all_cells.cells for a in c.agents)
+    assert on_cells == int(m.workforce.active.sum())
+
+
+def test_agent_type_reporters_in_a_datacollector_see_every_teacher():
+    m = RotationModel(scenario(DONGCHENG, *SMALL_DONGCHENG), rng=7)
+    dc = mesa.DataCollector(agenttype_reporters={Teacher: {"quality": "quality", "host": "host_school"}})
+    for _ in range(2):
+        m.step()
+        dc.collect(m)
+    frame = dc.get_agenttype_vars_dataframe(Teacher)
+    last = frame.xs(m.steps, level="Step")
+    assert len(last) == int(m.workforce.active.sum())
+    wf = m.workforce
+    by_row = {m.agents_by_type[Teacher].select(lambda t, r=r: t.row == r)[0].unique_id: r
+              for r in wf.active_rows()[:20].tolist()}
+    for uid, r in by_row.items():
+        assert last.loc[uid, "host"] == wf.host[r]
+        assert last.loc[uid, "quality"] == pytest.approx(wf.quality[r])
+
+
+def test_removing_a_teacher_by_hand_is_a_leaver_and_cells_cannot_be_assigned():
+    m = RotationModel(scenario(DONGCHENG, *SMALL_DONGCHENG), rng=8)
+    m.step()
+    t = m.teacher(int(m.workforce.active_rows()[3]))
+    school = t.cell
+    with pytest.raises(AttributeError, match="host school"):
+        t.cell = m.space[(school.coordinate + 1) % m.world.n_schools]
+    t.remove()
+    assert not m.workforce.active[t.row] and t.cell is None
+    assert t not in school.agents and t not in m.agents_by_type[Teacher]
+    assert m.moves[-1][1] == t.row and m.moves[-1][3] == -1  # logged as leaving

@@ -38,11 +38,11 @@ def check_year(model) -> None:
     active = wf.active_rows()
     # every active teacher has exactly one agent, on its host school's cell
     for r in active.tolist():
-        agent = model.teacher_agents[r]
+        agent = model.teacher(r)
         assert agent is not None and agent.row == r
         assert agent.cell is model.space[int(wf.host[r])], (model.year, r)
     for r in np.flatnonzero(~wf.active).tolist():
-        assert model.teacher_agents[r] is None
+        assert model.teacher(r) is None
     on_cells = sum(sum(isinstance(a, Teacher) for a in model.space[i].agents) for i in range(model.world.n_schools))
     assert on_cells == len(active)
     assert len(model.agents_by_type[Teacher]) == len(active)

@@ -45,7 +45,7 @@ def test_part_time_rotator_keeps_home_post_and_cell_and_teaches_a_share_at_the_h
         assert wf.part_host[r] == to != frm
         assert wf.part_share[r] == pytest.approx(0.4)
         assert wf.term_end[r] == 2  # year 1 + a one-year term
-        agent = model.teacher_agents[r]
+        agent = model.teacher(r)
         assert agent.cell is model.space[frm], "the Mesa agent stays on the home school's cell"
         assert agent.cell is not model.space[to]
     rotated = {mv[1] for mv in moves}
@@ -113,7 +113,7 @@ def test_full_time_rotator_moves_cell_to_the_host_and_back_home():
     assert len(moves) > 10
     for _, r, frm, to, *_ in moves:
         assert wf.school[r] == frm and wf.host[r] == to and wf.part_host[r] == -1
-        assert model.teacher_agents[r].cell is model.space[to]
+        assert model.teacher(r).cell is model.space[to]
     assert metric_series(model, "rotations_by_form", "full_time")[1] == len(moves)
     model.step()
     returns = {mv[1]: (mv[2], mv[3]) for mv in moves_by_year(model, "return")[2]}
@@ -121,7 +121,7 @@ def test_full_time_rotator_moves_cell_to_the_host_and_back_home():
     for _, r, frm, to, *_ in moves:
         assert returns.get(r) == (to, frm)
         if r not in again and wf.active[r] and wf.school[r] == frm:  # not promoted elsewhere since
-            assert model.teacher_agents[r].cell is model.space[frm]
+            assert model.teacher(r).cell is model.space[frm]
 
 
 # -------------------------------------------------------------------------- 2. transfer form
@@ -146,7 +146,7 @@ def test_transfer_moves_the_home_post_at_once_with_no_term():
         assert wf.school[r] == to and wf.host[r] == to
         assert wf.term_end[r] == -1 and wf.program[r] == -1 and wf.part_host[r] == -1
         assert wf.n_rotations[r] == 1
-        assert model.teacher_agents[r].cell is model.space[to]
+        assert model.teacher(r).cell is model.space[to]
     assert metric_series(model, "rotations_by_form", "transfer")[1] == len(moves)
     assert metric_series(model, "rotations_by_form", "full_time")[1] == 0
     assert metric_series(model, "rotating")[1] == 0  # nobody is "away": the post moved with them

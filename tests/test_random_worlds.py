@@ -252,10 +252,10 @@ def check_year(model: RotationModel) -> None:
     active = wf.active_rows()
     n_s = model.world.n_schools
     for r in active.tolist():
-        agent = model.teacher_agents[r]
+        agent = model.teacher(r)
         assert agent is not None and agent.row == r
         assert agent.cell is model.space[int(wf.host[r])]
-    assert all(model.teacher_agents[r] is None for r in np.flatnonzero(~wf.active).tolist())
+    assert all(model.teacher(r) is None for r in np.flatnonzero(~wf.active).tolist())
     on_cells = [a.row for i in range(n_s) for a in model.space[i].agents if isinstance(a, Teacher)]
     assert len(on_cells) == len(set(on_cells)) == len(active), "a teacher lost or on two cells"
     assert set(on_cells) == set(active.tolist())

@@ -1,25 +1,49 @@
 """Mesa agents: `Teacher` (a CellAgent on its host school's cell) and `School` (a FixedAgent).
 
-A Teacher's attributes are read from the model's `Workforce` arrays (one row per teacher), so
-Mesa's per-agent API works (`model.agents_by_type[Teacher].select(...)`, `teacher.cell`) while
-the yearly stages stay vectorised. The model moves the agent's cell whenever its host changes.
+The teachers' state lives in the model's `Workforce` arrays (one row per teacher), where the
+yearly stages work on all teachers at once. A `Teacher` is a view of one row, made the first
+time something asks for it (`model.teacher(row)`, a school cell's `agents`,
+`model.agents_by_type[Teacher]`), and its `cell` is read from the row's host school. So Mesa's
+per-agent API works, while a year that moves tens of thousands of teachers moves no objects:
+a Beijing-size model does not build 120,000 agents nobody looks at.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 from mesa.discrete_space import Cell, CellAgent, FixedAgent
 
 from sim.codes import BACKBONE, QUALIFICATIONS, ROLES, SUBJECTS, TEACHER_LEVELS, TIERS, TITLES
 
 
 class Teacher(CellAgent):
-    """A teacher or cadre. `row` indexes the model's Workforce."""
+    """A teacher or cadre: a view of row `row` of the model's Workforce (`model.teacher(row)`)."""
 
-    def __init__(self, model, row: int, cell: Cell | None):
+    def __init__(self, model, row: int):
         super().__init__(model)
         self.row = row
-        if cell is not None:  # None: placed later, with others, by `place_teachers`
-            self.cell = cell
+
+    @property
+    def cell(self) -> Cell | None:
+        """The host school's cell, read from the workforce; None once the teacher has left."""
+        wf = self.model.workforce
+        return self.model.space[int(wf.host[self.row])] if wf.active[self.row] else None
+
+    @cell.setter
+    def cell(self, cell: Cell | None) -> None:
+        if cell is None and not self.model.workforce.active[self.row]:
+            return  # Mesa's CellAgent.remove takes a leaver off its cell: already off
+        raise AttributeError("a Teacher's cell is its host school: it changes through the model's moves "
+                             "(model.move_teachers, model.transfer_posts), not by assignment")
+
+    def remove(self) -> None:
+        """Mesa's `agent.remove()`: the teacher leaves the model (logged as attrition)."""
+        if self.model.workforce.active[self.row]:
+            self.model.remove_teachers(np.array([self.row]), "attrition")  # which removes this view
+        else:
+            super().remove()
 
     def _get(self, column: str):
         return getattr(self.model.workforce, column)[self.row]
@@ -94,35 +118,55 @@ class Teacher(CellAgent):
         return list(self.model.rotation_history.get(self.row, ()))
 
 
-def place_teachers(teachers: list[Teacher], cells: list[Cell | None]) -> None:
-    """Put each teacher on its cell (None takes it off the space), leaving every agent and cell as
-    `teacher.cell = cell` one teacher at a time would, cell agent order included.
+class Occupants(Sequence):
+    """What a school's cell holds, in the list Mesa keeps as `Cell._agents`: the agents placed
+    on it (its School) and the teachers whose host it is, read from the workforce when asked.
+    Mesa's own reads (`cell.agents`, `is_empty`, a neighbourhood's agents, `space.all_cells`)
+    then see the current teachers without the model moving anything."""
 
-    Why: a Beijing-size year moves tens of thousands of teachers, and Mesa's `cell` property costs
-    several Python calls per move (the setter, `Cell.add_agent`, `Cell.remove_agent`, the `empty`
-    property). This does the same list operations directly and sets `empty` once per cell at the
-    end. It reaches into Mesa's `Cell._agents` and `CellAgent._mesa_cell`: `tests/test_agents.py`
-    checks it against Mesa's own one-at-a-time moves, so a Mesa release that changes them fails
-    there.
-    """
-    touched = set()
-    try:
-        for teacher, cell in zip(teachers, cells, strict=True):
-            old = teacher._mesa_cell
-            if cell is old:
-                continue
-            if cell is not None:
-                if cell.capacity is not None and len(cell._agents) >= cell.capacity:
-                    raise Exception("ERROR: Cell is full")  # what Mesa's Cell.add_agent raises
-                cell._agents.append(teacher)
-                touched.add(cell)
-            if old is not None:
-                old._agents.remove(teacher)
-                touched.add(old)
-            teacher._mesa_cell = cell
-    finally:
-        for cell in touched:
-            cell.empty = not cell._agents
+    def __init__(self, placed: list, model, school: int):
+        self.placed, self.model, self.school = list(placed), model, school
+
+    def copy(self) -> list:
+        return self.placed + self.model.teachers_at(self.school)
+
+    def __len__(self) -> int:
+        return len(self.placed) + self.model.teacher_count_at(self.school)
+
+    def __getitem__(self, index):
+        return self.copy()[index]
+
+    def __iter__(self):
+        return iter(self.copy())
+
+    def append(self, agent) -> None:
+        """`Cell.add_agent`: a fixed agent placed here (a teacher's place is its host school)."""
+        if isinstance(agent, Teacher):
+            raise AttributeError("a Teacher is on its host school's cell; it moves through the model's moves")
+        self.placed.append(agent)
+
+    def remove(self, agent) -> None:
+        """`Cell.remove_agent`; a leaving teacher is already off the cell."""
+        if not isinstance(agent, Teacher):
+            self.placed.remove(agent)
+
+
+class SchoolCell(Cell):
+    """A cell of the place graph; a school's cell lists its teachers from the workforce
+    (`attach`). Other nodes (districts, groups) hold no agents."""
+
+    @property
+    def empty(self) -> bool:
+        return self.is_empty
+
+    @empty.setter
+    def empty(self, value: bool) -> None:
+        """Mesa sets the flag on every arrival and departure; here it is always read live."""
+
+    def attach(self, model, school: int) -> None:
+        """Read this cell's teachers from `model` from now on: the one place the cell's agent
+        list (Mesa's `Cell._agents`) is replaced, by an `Occupants` that keeps what was on it."""
+        self._agents = Occupants(self._agents, model, school)
 
 
 class School(FixedAgent):

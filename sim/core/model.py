@@ -16,7 +16,7 @@ from sim.codes import DISTRICT_BACKBONE, MOVE_KINDS, TIERS
 from sim.config.examples import find_scenario
 from sim.config.scenario import Eligibility, Scenario, load_scenario, with_settings
 from sim.core import cadres, careers, tenure
-from sim.core.agents import School, Teacher, place_teachers
+from sim.core.agents import School, SchoolCell, Teacher
 from sim.core.movelog import MoveLog
 from sim.core.workforce import Workforce
 from sim.metrics import INDICATORS, YearContext, school_table, year_metrics
@@ -53,7 +53,7 @@ def world_stream(seed: int) -> np.random.Generator:
 
 
 class RotationModel(mesa.Model):
-    """Teachers (CellAgents) on the schools of a place graph, rotated under a policy.
+    """Teachers (CellAgents, views of the workforce rows) on the schools of a place graph, rotated under a policy.
 
     A normal Mesa model: Mesa's own runners drive it without glue (`mesa.batch_run(RotationModel,
     parameters={"scenario": "dongcheng_2021", "careers__drift_rate": [0.0, 0.05]}, rng=[1, 2, 3],
@@ -101,10 +101,14 @@ class RotationModel(mesa.Model):
         self.world = world if world is not None else build_world(
             scenario.world, world_stream(self.seed), scenario.source_dir, scenario.careers.retirement)
         check_history(self.world, scenario)
-        self.space = Network(self.world.graph, layout=None, random=self.random)
+        self.space = Network(self.world.graph, layout=None, random=self.random, cell_klass=SchoolCell)
         self.school_agents = [School(self, i, self.space[i]) for i in range(self.world.n_schools)]
         self.workforce = Workforce(capacity=int(self.world.n_teachers * 1.6) + 16)
-        self.teacher_agents: list[Teacher | None] = []
+        self._teacher_views: dict[int, Teacher] = {}  # row -> its Teacher, made on first access
+        self._hosts_index: tuple = (None, None, None)  # (key, rows by host, bounds): teachers_at
+        self._views_synced: tuple | None = None  # workforce state when every teacher had a view
+        for school in self.school_agents:
+            school.cell.attach(self, school.index)
         t = self.world.teachers
         self.add_teachers({**{k: t[k] for k in t}, "host": t["school"], "arrived": -t["years_at_school"]})
         # the model's quality unit, to which the published effects are mapped (careers.quality_scale)
@@ -247,8 +251,6 @@ class RotationModel(mesa.Model):
         wf.retire_months[rows] = retirement.statutory_age(
             self.config.careers.retirement, self.year, world.start_year, wf.age[rows], wf.birth_month[rows],
             wf.woman[rows])
-        self.teacher_agents.extend(Teacher(self, r, None) for r in rows.tolist())
-        self._place_agents(rows)
         if self.year > 0:
             np.add.at(self._arrivals, self.workforce.host[rows], 1)
             self._log(rows, np.full(len(rows), -1), self.workforce.host[rows], kind, "")
@@ -259,12 +261,11 @@ class RotationModel(mesa.Model):
         self._log(rows, wf.host[rows], np.full(len(rows), -1), kind, "")
         wf.excused[rows] |= wf.cohort[rows] & (wf.n_rotations[rows] == 0)
         wf.active[rows] = False
-        agents, rows = self.teacher_agents, rows.tolist()
-        leaving = [agents[r] for r in rows]
-        place_teachers(leaving, [None] * len(leaving))  # off their cells, then out of the model
-        for r, agent in zip(rows, leaving, strict=True):
-            agent.remove()
-            agents[r] = None
+        if self._teacher_views:
+            for r in rows.tolist():  # the leavers' views, if made, leave Mesa's registries
+                view = self._teacher_views.pop(r, None)
+                if view is not None:
+                    view.remove()
 
     def move_teachers(self, rows: np.ndarray, schools: np.ndarray, kind: str, program: str = "") -> None:
         """Change where teachers teach (rotation out or return home); their home posts stay."""
@@ -276,7 +277,6 @@ class RotationModel(mesa.Model):
             wf.years_at_school[rows] = 0
         wf.arrived[rows] = self.year
         np.add.at(self._arrivals, schools, 1)
-        self._place_agents(rows)
 
     def transfer_posts(self, rows: np.ndarray, schools: np.ndarray, kind: str, program: str = "") -> None:
         """Move teachers' home posts: voluntary drift, staying on at the host after a term, or a
@@ -294,7 +294,6 @@ class RotationModel(mesa.Model):
         wf.years_at_school[rows] = 0
         wf.arrived[rows] = self.year
         np.add.at(self._arrivals, schools, 1)
-        self._place_agents(rows)
 
     def share_teachers(self, rows: np.ndarray, schools: np.ndarray, share: float, program: str) -> None:
         """Start part-time rotations: the teachers keep their home posts and cells and teach
@@ -328,10 +327,64 @@ class RotationModel(mesa.Model):
             self._history = (self.move_log.n, history)
         return self._history[1]
 
-    def _place_agents(self, rows: np.ndarray) -> None:
-        """Put each Teacher agent on the cell of its host school, all at once (`place_teachers`)."""
-        cells, agents = self.space._cells, self.teacher_agents
-        place_teachers([agents[r] for r in rows.tolist()], [cells[h] for h in self.workforce.host[rows].tolist()])
+    # ------------------------------------------------------------------ the Mesa agents
+
+    def teacher(self, row: int) -> Teacher | None:
+        """The Teacher agent of workforce row `row` (made on first access, then the same object);
+        None once the teacher has left."""
+        row = int(row)
+        view = self._teacher_views.get(row)
+        if view is None and 0 <= row < self.workforce.n and self.workforce.active[row]:
+            view = self._teacher_views[row] = Teacher(self, row)
+        return view
+
+    def teachers_at(self, school: int) -> list[Teacher]:
+        """The teachers whose host is `school`, in row order (what its cell's `agents` lists)."""
+        order, bounds = self._host_index()
+        return [self.teacher(r) for r in order[bounds[school]:bounds[school + 1]].tolist()]
+
+    def teacher_count_at(self, school: int) -> int:
+        _, bounds = self._host_index()
+        return int(bounds[school + 1] - bounds[school])
+
+    def _host_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """Active rows grouped by host school, and each school's slice bounds; rebuilt when the
+        workforce has changed (every change of host or of who is active is logged or adds rows)."""
+        key = (self.move_log.n, self.workforce.n)
+        if self._hosts_index[0] != key:
+            wf = self.workforce
+            rows = wf.active_rows()
+            order = rows[np.argsort(wf.host[rows], kind="stable")]
+            bounds = np.searchsorted(wf.host[order], np.arange(self.world.n_schools + 1))
+            self._hosts_index = (key, order, bounds)
+        return self._hosts_index[1], self._hosts_index[2]
+
+    def _view_every_teacher(self) -> None:
+        """Give every active teacher its Teacher before Mesa's registries are read."""
+        if "workforce" not in vars(self):
+            return  # Mesa's own set-up, before there are teachers
+        key = (self.move_log.n, self.workforce.n)
+        if self._views_synced != key:
+            for r in self.workforce.active_rows().tolist():
+                self.teacher(r)
+            self._views_synced = key
+
+    @property
+    def agents(self):
+        """Mesa's set of all agents, with a Teacher for every active teacher."""
+        self._view_every_teacher()
+        return super().agents
+
+    @property
+    def agents_by_type(self):
+        """Mesa's agent sets by type (`model.agents_by_type[Teacher]`), every teacher included."""
+        self._view_every_teacher()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        self._view_every_teacher()
+        return super().agent_types
 
     def home_posts(self) -> np.ndarray:
         """Home posts held at each school (teachers whose post is there, including those away; a
