@@ -35,7 +35,7 @@ def eligible_mask(model, eligibility) -> np.ndarray:
         & (wf.term_end < 0)
         & (wf.rotated_in != model.year)
         & (wf.years_at_school >= eligibility.min_years_at_school)
-        & (years_left(wf.age, wf.birth_month, wf.retire_months) >= eligibility.min_years_to_retirement)
+        & (_years_left(model) >= eligibility.min_years_to_retirement)
         & _allowed(wf.role, ROLES, eligibility.roles)
         & _allowed(wf.level, TEACHER_LEVELS, eligibility.levels)
         & school_ok[school]
@@ -52,6 +52,18 @@ def eligible_mask(model, eligibility) -> np.ndarray:
     if eligibility.exempt_women_over is not None:
         mask &= ~wf.woman | (wf.age <= eligibility.exempt_women_over)
     return mask
+
+
+def _years_left(model) -> np.ndarray:
+    """`years_left` of every row, kept while the rows and their ages stay as they are: a year asks
+    for it once per program and coverage rule. Ages only grow (one year a step) and a row's birth
+    month and statutory age are set when it is added, so (rows, sum of ages) tells when to redo it."""
+    wf = model.workforce
+    key = (wf.n, int(wf.age.sum()))
+    cached = model.__dict__.get("_years_left_cache")
+    if cached is None or cached[0] != key:
+        cached = model._years_left_cache = (key, years_left(wf.age, wf.birth_month, wf.retire_months))
+    return cached[1]
 
 
 def _allowed(codes: np.ndarray, names: tuple[str, ...], allowed) -> np.ndarray:

@@ -41,28 +41,54 @@ def pair_up(model, program, selected: np.ndarray, hosts: np.ndarray, counterpart
     term each row serves: a pair starts and ends together)."""
     wf = model.workforce
     level = model.world.schools["level"]
+    matched = selected[hosts >= 0]
+    host_schools = np.unique(hosts[hosts >= 0])
+    # only teachers of a host school can be sent back: ranking the others could not change a pair
+    # (each priority key is the row's own; the tiebreak draw is per row, made for every row)
     others = np.flatnonzero(counterparts & ~np.isin(np.arange(wf.n), selected))
-    ranked = np.concatenate([selected, priority_order(model, others, program.priority, rng.random(wf.n)[others])])
+    others = others[np.isin(wf.school[others], host_schools)]
+    draws = rng.random(wf.n)
+    in_host = selected[np.isin(wf.school[selected], host_schools)]
+    ranked = np.concatenate([in_host, priority_order(model, others, program.priority, draws[others])])
     at_school: dict[int, list[int]] = {}
     for r, school in zip(ranked.tolist(), wf.school[ranked].tolist(), strict=True):
         at_school.setdefault(school, []).append(r)
-    used = np.zeros(wf.n, dtype=bool)
+    used = np.zeros(wf.n, dtype=bool).tolist()
     rows, dest, term_of = [], [], []
     t_level, t_subject, t_school = wf.level.tolist(), wf.subject.tolist(), wf.school.tolist()
-    for r, g in zip(selected.tolist(), hosts.tolist(), strict=True):
-        if g < 0 or used[r]:
+    cross = program.cross_level
+    for r, g in zip(matched.tolist(), hosts[hosts >= 0].tolist(), strict=True):
+        if used[r]:
             continue
         h = t_school[r]
-        fitting = [c for c in at_school.get(g, []) if not used[c]
-                   and (program.cross_level or level[h] == NINE_YEAR or level[h] == t_level[c])]
-        if not fitting:
+        any_level = cross or level[h] == NINE_YEAR
+        c = _counterpart(at_school.get(g, []), used, t_level, t_subject, t_subject[r],
+                         None if any_level else level[h])
+        if c < 0:
             continue
-        c = next((c for c in fitting if t_subject[c] == t_subject[r]), fitting[0])
         used[r] = used[c] = True
         rows += [r, c]
         dest += [g, h]
         term_of += [r, r]
     return tuple(np.array(x, dtype=np.int64) for x in (rows, dest, term_of))
+
+
+def _counterpart(candidates: list[int], used: list[bool], t_level: list, t_subject: list, subject: int,
+                 level) -> int:
+    """The first unused candidate of the rotator's subject who teaches `level` (any level when
+    None), else the first unused one who teaches it; -1 when none. Used candidates at the front
+    are dropped from the list for good (they stay used)."""
+    while candidates and used[candidates[0]]:
+        candidates.pop(0)
+    first = -1
+    for c in candidates:
+        if used[c] or (level is not None and t_level[c] != level):
+            continue
+        if t_subject[c] == subject:
+            return c
+        if first < 0:
+            first = c
+    return first
 
 
 def cover_posts(model, program, rows: np.ndarray) -> np.ndarray:
