@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.codes import ROLES, SCHOOL_LEVELS, level_fits
-from sim.world.retirement import years_left
+from sim.policies.eligibility import years_to_retirement
 
 PRINCIPAL, VICE, MIDDLE = (ROLES.index(r) for r in ("principal", "vice_principal", "middle_manager"))
 CADRE_ROLES = (PRINCIPAL, VICE, MIDDLE)  # filled in this order, top down
@@ -157,7 +157,7 @@ def _fill(model, role: int, pools: tuple[str, ...]) -> int:
                MIDDLE: cfg.middle_manager_min_experience}[role]
     can = (wf.active & ((wf.role == 0) | (wf.role > role)) & (wf.term_end < 0)
            & (wf.experience >= min_exp)
-           & (years_left(wf.age, wf.birth_month, wf.retire_months) >= cfg.min_years_to_retirement))
+           & (years_to_retirement(model) >= cfg.min_years_to_retirement))
     tiebreak = model.stream(f"promotion:{ROLES[role]}").random(wf.n)
     unit_of = {"school": np.arange(len(posts)), "group": s["group"], "district": s["district"]}
     promoted = 0
@@ -177,12 +177,14 @@ def _fill(model, role: int, pools: tuple[str, ...]) -> int:
             to_a = wf.school[rows_a]
         else:  # the unit's best candidate who can teach at the school, vacancy by vacancy
             cand_unit = unit[wf.school[cand]]
+            by_unit = np.argsort(cand_unit, kind="stable")  # each unit's candidates, in rank order
+            bounds = np.searchsorted(cand_unit[by_unit], np.arange(int(unit.max()) + 2))
             free = np.ones(len(cand), dtype=bool)
             rows, to = [], []
             for school in open_schools.tolist():
-                fits = free & (cand_unit == unit[school])
-                fits &= level_fits(s["level"][school], wf.level[cand])
-                pick = np.flatnonzero(fits)[: vacant[school]]
+                mine = by_unit[bounds[unit[school]]:bounds[unit[school] + 1]]
+                mine = mine[free[mine] & level_fits(s["level"][school], wf.level[cand[mine]])]
+                pick = mine[: vacant[school]]
                 free[pick] = False
                 rows += cand[pick].tolist()
                 to += [school] * len(pick)

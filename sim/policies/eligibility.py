@@ -35,7 +35,7 @@ def eligible_mask(model, eligibility) -> np.ndarray:
         & (wf.term_end < 0)
         & (wf.rotated_in != model.year)
         & (wf.years_at_school >= eligibility.min_years_at_school)
-        & (_years_left(model) >= eligibility.min_years_to_retirement)
+        & (years_to_retirement(model) >= eligibility.min_years_to_retirement)
         & _allowed(wf.role, ROLES, eligibility.roles)
         & _allowed(wf.level, TEACHER_LEVELS, eligibility.levels)
         & school_ok[school]
@@ -54,9 +54,9 @@ def eligible_mask(model, eligibility) -> np.ndarray:
     return mask
 
 
-def _years_left(model) -> np.ndarray:
-    """`years_left` of every row, kept while the rows and their ages stay as they are: a year asks
-    for it once per program and coverage rule. Ages only grow (one year a step) and a row's birth
+def years_to_retirement(model) -> np.ndarray:
+    """`years_left` of every workforce row, kept while the rows and their ages stay as they are: a year asks
+    for it once per program, coverage rule and cadre post. Ages only grow (one year a step) and a row's birth
     month and statutory age are set when it is added, so (rows, sum of ages) tells when to redo it."""
     wf = model.workforce
     key = (wf.n, int(wf.age.sum()))
