@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.codes import SENIOR_TITLE, TITLES
+from sim.codes import BACKBONE, SENIOR_TITLE, TITLES
 from sim.experiments.run import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,9 +45,11 @@ def rotator_mix(res, year: int) -> dict[str, pd.Series]:
     rot = mv[(mv.kind == ROTATION) & (mv.year == year)]
     g = rot.groupby("replicate")
     return {
-        "senior": g.apply(lambda d: (d.title >= SENIOR_TITLE).mean(), include_groups=False),
-        "first": g.apply(lambda d: (d.title == TITLES.index("first")).mean(), include_groups=False),
-        "backbone": g.apply(lambda d: (d.backbone >= 1).mean(), include_groups=False),
+        # the moves table names titles and backbone levels (results schema 2): compare by code
+        "senior": g.apply(lambda d: (d.title.astype(str).map(TITLES.index) >= SENIOR_TITLE).mean(),
+                          include_groups=False),
+        "first": g.apply(lambda d: (d.title.astype(str) == "first").mean(), include_groups=False),
+        "backbone": g.apply(lambda d: (d.backbone.astype(str) != BACKBONE[0]).mean(), include_groups=False),
     }
 
 
@@ -57,6 +59,33 @@ def row(what, published, model, verdict, note="") -> str:
 
 def verdict(ok) -> str:
     return "yes" if ok else "**no**"
+
+
+def china_2014_rows(c) -> list[str]:
+    """The 2014 floor's rows: "10% of eligible" in each reading of its numerator (the source's
+    eligible are the sending schools', so senders only is its own; both directions counts the
+    weak hosts' counterparts of the paired exchange too), and the backbone share."""
+    def per_year(name):
+        return pd.concat([metric(c, name, y) for y in range(1, YEARS + 1)], axis=1)
+    senders, both = per_year("participation_senders"), per_year("participation")
+    bb = per_year("backbone_share_rotators")
+    eligible = "eligible of ordinary, strong and leading schools (the sending tiers)"
+    return [
+        "## china_2014_floor",
+        "",
+        "| figure | published | model | reproduced | note |",
+        "|---|---|---|---|---|",
+        row("eligible who rotated, of the eligible (lowest year of 1-10; senders only, the source's reading)",
+            ">= 10% of eligible (2014 opinion)", spread(senders.min(axis=1)),
+            verdict(senders.min(axis=1).min() >= 0.095),
+            f"{eligible}; the weak hosts' counterparts sent back are not counted"),
+        row("rotations of both directions, of the eligible (lowest year of 1-10)", ">= 10% of eligible (2014 opinion)",
+            spread(both.min(axis=1)), verdict(both.min(axis=1).min() >= 0.095),
+            f"{eligible}; counts the paired exchange's counterparts, who are not of that pool"),
+        row("backbone share of rotators (lowest year)", ">= 20% of rotators", spread(bb.min(axis=1)),
+            verdict(bb.min(axis=1).min() >= 0.20)),
+        "",
+    ]
 
 
 def main() -> None:
@@ -97,23 +126,7 @@ def main() -> None:
             "school-level backbone counted; tolerance +/- 8 points"),
         "",
     ]
-    c = res["china_2014_floor"]
-    part = [metric(c, "participation", y) for y in range(1, YEARS + 1)]
-    bb = [metric(c, "backbone_share_rotators", y) for y in range(1, YEARS + 1)]
-    lines += [
-        "## china_2014_floor",
-        "",
-        "| figure | published | model | reproduced | note |",
-        "|---|---|---|---|---|",
-        row("rotated as a share of eligible (mean of years 1-10)", ">= 10% of eligible (2014 opinion)",
-            spread(pd.concat(part, axis=1).mean(axis=1)),
-            verdict(pd.concat(part, axis=1).mean(axis=1).min() >= 0.095),
-            "eligible counts all schools; only ordinary, strong and leading schools must send; rotations "
-            "include the weak hosts' teachers sent back in the paired exchange"),
-        row("backbone share of rotators (lowest year)", ">= 20% of rotators", spread(pd.concat(bb, axis=1).min(axis=1)),
-            verdict(pd.concat(bb, axis=1).min(axis=1).min() >= 0.20)),
-        "",
-    ]
+    lines += china_2014_rows(res["china_2014_floor"])
     b = res["beijing_2022_citywide"]
     bp, bf = metric(b, "participation", 1), metric(b, "full_time_share", 1)
     lines += [

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import BASELINE, DONGCHENG, DONGCHENG_2021, SCENARIOS, metric_series, moves_of_kind, scenario
 
-from sim.codes import DISTRICT_TYPES
+from sim.codes import DISTRICT_TYPES, TIERS
 from sim.config.checks import quota_warnings
 from sim.config.scenario import ScenarioError, load_scenario, scenario_from_dict
 from sim.core.model import RotationModel
@@ -100,6 +100,31 @@ def test_counterparts_need_not_meet_the_rules_on_senders():
     assert len(out) > 10
     assert np.all(tier[out[:, 2]] < tier[out[:, 1]])
     assert np.all(tier[back[:, 2]] > tier[back[:, 1]])
+
+
+@pytest.mark.parametrize("exchange, tiers", [("paired", ["strong", "leading"]), ("one_way", ["strong", "leading"]),
+                                             ("paired", None)])
+def test_rotated_of_the_eligible_is_read_senders_only_and_both_directions(exchange, tiers):
+    """The 2014 opinion's "10% of eligible" is of the sending schools' eligible teachers.
+    `participation` counts every rotation over that pool, a paired exchange's counterparts from
+    weaker schools too; `participation_senders` counts only movers of the pool. They differ where
+    counterparts come from outside the pool, and agree one way, or when every school sends."""
+    program = {**EXCHANGE, "exchange": exchange, "direction": "strong_to_weak" if tiers else "any",
+               **({"eligibility": {"sending_tiers": tiers}} if tiers else {})}
+    model = build(program)
+    model.step()
+    moves = rotations(model)
+    tier = model.world.schools["tier"]
+    from_pool = np.isin(tier[moves[:, 1]], [TIERS.index(t) for t in tiers or TIERS])  # the pool's own movers
+    eligible = metric_series(model, "eligible")[1]
+    assert len(moves) > 10 and eligible > 0
+    both, senders = metric_series(model, "participation")[1], metric_series(model, "participation_senders")[1]
+    assert both == pytest.approx(len(moves) / eligible)
+    assert senders == pytest.approx(from_pool.sum() / eligible)
+    if exchange == "paired" and tiers:
+        assert senders < both and senders >= both / 2  # each pair has one sender of the pool
+    else:
+        assert senders == both
 
 
 def test_the_backbone_floor_holds_over_everyone_who_moves_in_a_paired_exchange():

@@ -231,6 +231,39 @@ def test_a_combination_of_levers_that_makes_no_scenario_is_kept_out_of_the_answe
     assert set(reps["candidate"]) == set(cands.loc[~invalid, "candidate"])
 
 
+@pytest.mark.parametrize("undefined", ["nan", "missing"])
+def test_a_candidate_whose_metric_is_undefined_is_marked_invalid_and_the_search_goes_on(tmp_path, monkeypatch,
+                                                                                         undefined):
+    """A run whose objective has no finite value (NaN, e.g. a mean over no schools, or no row in
+    the years asked) cannot be scored: the candidate is invalid, as a lever set that makes no
+    scenario is (worst objective, infeasible, off the front), and the search finishes. Here the
+    objective is made undefined for candidates asking more than 30% of the eligible."""
+    import sim.experiments.run
+
+    real = sim.experiments.run.replicate_metrics
+
+    def spoiled(scenario, rep, seed):
+        metrics = real(scenario, rep, seed)
+        if scenario.policy.programs[0].quota.share_of_eligible > 0.3:
+            hit = metrics["metric"] == "mean_commute_rotators"
+            metrics = (metrics.assign(value=metrics["value"].where(~hit, np.nan)) if undefined == "nan"
+                       else metrics[~hit])
+        return metrics
+
+    monkeypatch.setattr(sim.experiments.run, "replicate_metrics", spoiled)
+    path = write_file(tmp_path, search={"generations": 2, "population": 8, "seed": 1})
+    optimize(path, tmp_path / "out", executor=Serial())
+    cands = pd.read_parquet(tmp_path / "out" / "candidates.parquet")
+    spoilt = cands[SHARE] > 0.3
+    assert spoilt.any() and (~spoilt).any()
+    assert (cands["valid"] == ~spoilt).all()
+    assert not cands.loc[spoilt, ["feasible", "non_dominated"]].to_numpy().any()
+    journal = [json.loads(line) for line in (tmp_path / "out" / "evaluations.jsonl").read_text().splitlines()]
+    errors = [e["error"] for e in journal if not e["valid"]]
+    assert errors and all(e.startswith("mean_commute_rotators:all is undefined (no finite value) in world 0")
+                          for e in errors)
+
+
 # ------------------------------------------------------------------------------ --answer
 
 

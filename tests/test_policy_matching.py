@@ -211,8 +211,9 @@ def _ranking(model, row: int, schools: np.ndarray) -> np.ndarray:
 def test_points_placement_follows_points_order_and_preferences(monkeypatch):
     """Points = 1 x hardship years + 5 x (quality - mean quality) + 2 x backbone level. In order of
     points each rotator takes the first school of their top-3 list (schools of the district, home
-    excluded) that is feasible, else the best feasible school; so the teacher with the most points
-    gets the first preference whenever it is open. The whole placement is replayed here."""
+    excluded) that is feasible, else the office places them at the feasible school with the most
+    room left; so the teacher with the most points gets the first preference whenever it is open.
+    The whole placement is replayed here."""
     seen = []
     original = PointsMatching.match
 
@@ -240,7 +241,7 @@ def test_points_placement_follows_points_order_and_preferences(monkeypatch):
             if len(open_listed):
                 want[i] = open_listed[0]
             elif len(feasible):
-                want[i] = _ranking(model, r, feasible)[0]
+                want[i] = feasible[np.argmax(room[feasible])]
             else:
                 continue
             room[want[i]] -= 1

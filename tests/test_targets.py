@@ -24,6 +24,9 @@ def test_shipped_targets_keep_the_sources_denominators():
     assert bj.alternatives["share_of_eligible"].statistic.metric == "participation"
     cn = load_targets(CALIBRATION / "china_2014.yaml").targets
     assert cn["anhui_13_5pc_of_eligible"].published == 0.135
+    for name in ("at_least_10pc_of_eligible", "anhui_13_5pc_of_eligible"):  # eligible who rotated, of the eligible;
+        assert cn[name].statistic.metric == "participation_senders"   # the paired counterparts as a second reading
+        assert cn[name].alternatives["both_directions"].statistic.metric == "participation"
     assert load_targets(CALIBRATION / "dongcheng_2014.yaml").targets["rotated_september_2014"].published == 1612
 
 

@@ -223,11 +223,11 @@ class RotationModel(mesa.Model):
         elig_any = np.zeros(wf.n, dtype=bool)
         for program in self.programs:
             elig_any |= program.eligible(self)
-        total = {"eligible": int(elig_any.sum()), "rotations": 0, "unmatched": 0}
+        total = {"eligible": int(elig_any.sum()), "rotations": 0, "eligible_rotated": 0, "unmatched": 0}
         for program in self.programs:
             got = program.apply(self)
-            total["rotations"] += got["rotations"]
-            total["unmatched"] += got["unmatched"]
+            for key in ("rotations", "eligible_rotated", "unmatched"):
+                total[key] += got[key]
         return total
 
     def _share_lessons(self) -> dict[str, float]:

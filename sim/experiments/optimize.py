@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -320,16 +321,29 @@ class CandidateTask:
 
 
 def metric_value(metrics: pd.DataFrame, key: str, year: int | None = None, years=None) -> float:
-    """metric:group at a year (default the last), or its mean over years [first, last]."""
+    """metric:group at a year (default the last), or its mean over years [first, last]; NaN when
+    the run has no value there or the value is undefined (e.g. a mean over no schools): the
+    search marks such a candidate invalid (`undefined_values`) instead of stopping."""
     name, group = key.split(":", 1)
     rows = metrics[(metrics["metric"] == name) & (metrics["subgroup"] == group)]
     if years is not None:
         rows = rows[(rows["year"] >= years[0]) & (rows["year"] <= years[1])]
     else:
         rows = rows[rows["year"] == (rows["year"].max() if year is None else year)]
-    if rows.empty:
-        raise ValueError(f"no value of {key} in year(s) {years or year}")
-    return float(rows["value"].mean())
+    return float(rows["value"].mean()) if len(rows) else float("nan")
+
+
+def undefined_values(spec, rows: list[dict]) -> str | None:
+    """Why a candidate's runs cannot be scored: the first objective or constraint whose value is
+    not a finite number in some run (None when every value is)."""
+    items = [(f"objective_{i}", o.metric) for i, o in enumerate(spec.objectives)]
+    items += [(f"constraint_{j}", c.metric) for j, c in enumerate(spec.constraints)]
+    for row in rows:
+        for column, metric in items:
+            if not math.isfinite(row[column]):
+                return (f"{metric} is undefined (no finite value) in world {row['world']}, replicate "
+                        f"{row['replicate']} (seed {row['seed']})")
+    return None
 
 
 def evaluate(task: CandidateTask) -> list[dict]:
@@ -587,7 +601,9 @@ def _search(opt: Optimisation, journal: Journal, executor, progress: bool):
         for task, rows, error in executor.map_unordered(evaluate, tasks):
             if error is not None:
                 raise CandidateFailed(f"candidate {task.key} ({asked[task.key]}): {type(error).__name__}: {error}")
-            journal.add({"key": task.key, "values": asked[task.key], "valid": True, "rows": rows})
+            why = undefined_values(spec, rows)  # invalid, as a lever set that makes no scenario: worst
+            journal.add({"key": task.key, "values": asked[task.key], "valid": why is None,  # objective, infeasible
+                         "rows": rows if why is None else [], **({"error": why} if why else {})})
             ran += 1
         FG = [_objectives(opt, journal.entries[k]) for k in keys]
         static = StaticProblem(problem, F=np.array([f for f, _ in FG]), G=np.array([g for _, g in FG])

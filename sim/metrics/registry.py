@@ -476,8 +476,18 @@ def _full_time_share(ctx):
 
 @_register("participation", "rotations as a share of eligible", "share", "all")
 def _participation(ctx):
-    """rotations / eligible this year (0 when none is eligible)."""
+    """rotations / eligible this year (0 when none is eligible). Both directions of a paired
+    exchange count, over the eligible pool only: see participation_senders."""
     return [("all", _share(ctx.counts.get("rotations", 0), ctx.counts.get("eligible", 0)))]
+
+
+@_register("participation_senders", "rotated of the eligible, the eligible pool's own movers only", "share", "all")
+def _participation_senders(ctx):
+    """Rotations by teachers eligible this year / eligible (0 when none is). A paired exchange's
+    counterparts from outside the pool (a weak host's teachers sent back) are left out, so this
+    is "rotated of the eligible" with numerator and denominator of one pool; without a paired
+    exchange it equals participation."""
+    return [("all", _share(ctx.counts.get("eligible_rotated", 0), ctx.counts.get("eligible", 0)))]
 
 
 @_register("backbone_share_rotators", "backbone share of this year's rotators", "share", "all")

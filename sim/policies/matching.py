@@ -460,9 +460,10 @@ def best_assignment(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class PointsMatching:
     """Korea-style placement: rotators are ranked by points (years at rural or weak schools,
     performance, backbone bonus) and, in that order, each takes the first school on their ranked
-    preference list that still has room; one whose listed schools are all full gets the best
-    remaining feasible school by their own utility. Utility = tier weight * tier - commute weight *
-    commute + taste, taste drawn once per teacher and school this year."""
+    preference list that still has room; one whose listed schools are all full is placed by the
+    office at the feasible school with the most room left (its largest vacancy; an assumption), not
+    by the teacher's taste, so the list's length matters. Utility = tier weight * tier - commute
+    weight * commute + taste, taste drawn once per teacher and school this year."""
 
     words = "Korean-style points and ranked preferences"
 
@@ -485,9 +486,8 @@ class PointsMatching:
             if len(open_listed):
                 h = int(open_listed[0])
                 self.first_choice[i] = h == listed[0]
-            elif len(feasible):
-                ranked = self.preferences(wf, r, feasible, cons, p, taste[i] if taste is not None else None)
-                h = int(ranked[0])
+            elif len(feasible):  # no listed school has room: the office places the teacher
+                h = int(feasible[np.argmax(cons.room[feasible])])
             else:
                 continue
             hosts[i] = h

@@ -70,8 +70,10 @@ class RotationProgram:
             wf.program[moved] = self.index
         if cfg.backfill != "none":
             cover_posts(model, cfg, moved)
+        # eligible_rotated: movers of the eligible pool; a paired exchange's counterparts from
+        # outside it (a weak host's teachers sent back) are rotations but not of the eligible
         return {"eligible": int(eligible.sum()), "rotations": len(moved),
-                "unmatched": int(np.sum(~np.isin(selected, moved)))}
+                "eligible_rotated": int(eligible[moved].sum()), "unmatched": int(np.sum(~np.isin(selected, moved)))}
 
 
 def end_terms(model, stay_shares: list[float]) -> dict[str, int]:
