@@ -193,8 +193,9 @@ def _build(folder: Path) -> Page:
 def _finished_manifest(folder: Path) -> dict:
     """The calibration's manifest, read as untrusted; ReportError unless the calibration finished,
     since a half-done one has no best fit to report."""
+    from sim.files import read_regular
     from sim.present.html_report import ReportError
-    from sim.storage.manifests import MANIFEST_LIMIT, read_regular
+    from sim.storage.manifests import MANIFEST_LIMIT
 
     try:
         manifest = json.loads(read_regular(folder / "manifest.json", MANIFEST_LIMIT))
@@ -320,7 +321,8 @@ def _provenance(page: Page, manifest: dict, spec: dict) -> None:
 
 def is_calibration(folder: str | Path) -> bool:
     """Whether the folder's manifest says it is a calibration (read as untrusted)."""
-    from sim.storage.manifests import MANIFEST_LIMIT, read_regular
+    from sim.files import read_regular
+    from sim.storage.manifests import MANIFEST_LIMIT
 
     try:
         manifest = json.loads(read_regular(Path(folder) / "manifest.json", MANIFEST_LIMIT))

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.policies.matching import MATCHERS
+from sim.policies.matching import MATCHERS, SCOPES
+from sim.policies.rotation import FORMS
 from sim.policies.selection import SELECTORS
 
 REPORT_NAME = "report.html"
@@ -53,9 +54,6 @@ def _list(items: list[str]) -> str:
 
 ROLE_WORDS = {"teacher": "teachers", "principal": "principals", "vice_principal": "vice-principals",
               "middle_manager": "middle managers"}
-SCOPE_WORDS = {"twinning": "within twinning pairs", "group": "within the education group",
-               "school_district": "within the school district", "district": "within the district",
-               "city": "anywhere in the city"}
 DIRECTION_WORDS = {"any": "", "strong_to_weak": "from stronger to weaker schools",
                    "weak_to_strong": "from weaker to stronger schools"}
 
@@ -64,12 +62,7 @@ def describe_program(p: dict, world: dict | None = None) -> str:
     """One rotation program of a resolved scenario (a `model_dump`) in a sentence or two; `world`
     (the scenario's world section) gives the scale that head counts are multiplied by."""
     e, q = p["eligibility"], p["quota"]
-    if p["form"] == "full_time":
-        form = "Full-time rotation"
-    elif p["form"] == "part_time":
-        form = f"Part-time rotation ({_pct(p['part_time_share'])} of the load taught at the host)"
-    else:
-        form = "Transfer of the post"
+    form = FORMS[p["form"]].words.format(share=_pct(p["part_time_share"]))
     roles = e["roles"]
     who = "teachers and cadres" if len(roles) == len(ROLE_WORDS) else _list([ROLE_WORDS[r] for r in roles])
     cond = _conditions(e)
@@ -83,7 +76,7 @@ def describe_program(p: dict, world: dict | None = None) -> str:
                      "backbone teachers.")
     chooser = SELECTORS[p["selection"]].words.format(**p)
     parts.append(f"Chosen by {chooser}, priority {' > '.join(k.replace('_', ' ') for k in p['priority'])}.")
-    where = [MATCHERS[p["matching"]].words, SCOPE_WORDS[p["scope"]], DIRECTION_WORDS[p["direction"]]]
+    where = [MATCHERS[p["matching"]].words, SCOPES[p["scope"]].words, DIRECTION_WORDS[p["direction"]]]
     if p.get("commute_cap_minutes"):
         where.append(f"commutes of at most {p['commute_cap_minutes']:g} minutes")
     if p.get("receiving_districts"):
@@ -432,7 +425,8 @@ def run_graph(res):
     the manifest lists it, else rebuilt for a synthetic world; ValueError saying why not."""
     import networkx as nx
 
-    from sim.storage.manifests import listed_file, read_regular
+    from sim.files import read_regular
+    from sim.storage.manifests import listed_file
 
     m = res.manifest
     if GRAPH_FILE in m.get("files", {}):
