@@ -1,6 +1,6 @@
-"""sim.files.read_regular, the one reader of a user's file: every layer that reads a file a user
-names (configuration, storage, the reports) calls it, and each refusal says which check failed
-without blocking on a FIFO."""
+"""sim.files.read_regular (and open_regular beneath it), the one reader of a user's file: every
+layer that reads a file a user names (rosters, configuration, storage, the reports) calls it, and
+each refusal says which check failed without blocking on a FIFO."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ import sim.config.scenario
 import sim.storage.folders
 import sim.storage.manifests
 import sim.storage.results
+import sim.world.roster
 from sim.config.scenario import ScenarioError, read_text
-from sim.files import FileRefused, read_regular
+from sim.files import FileRefused, open_regular, read_regular
 
 
 def test_configuration_and_storage_read_files_with_the_one_reader():
     for module in (sim.config.scenario, sim.storage.folders, sim.storage.manifests, sim.storage.results):
         assert module.read_regular is read_regular, module.__name__
+    assert sim.world.roster.open_regular is open_regular  # a roster is read in pieces from the open file
 
 
 def refusal(path, limit: int = 100, **options) -> FileRefused:
