@@ -166,8 +166,8 @@ def _build(folder: Path) -> Page:
 
     folder = Path(folder)
     manifest = _finished_manifest(folder)
-    method = manifest.get("method", "tpe")
     spec = manifest["calibration"]
+    method = manifest.get("method") or spec.get("method", "tpe")  # the spec says it (older folders: tpe)
     missing = [n for n in ("fit.csv", "best.json") if not (folder / n).is_file()]
     if missing:
         raise ReportError(f"{folder}: {missing[0]} is missing; run the calibrate command again")
