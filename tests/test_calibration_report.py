@@ -56,3 +56,17 @@ def test_report_of_an_unfinished_calibration_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "has not finished" in err and str(out) in err, err
     assert not (out / "report.html").exists()
+
+
+def test_report_of_a_pareto_calibration_names_its_method_and_shows_the_set(tmp_path):
+    """The method is in the manifest's calibration spec: a Pareto run's report must not call it
+    TPE nor leave out its Pareto set."""
+    conflicting = {"low": target(PART, 0.3, 0.02), "high": target(PART, 0.7, 0.02)}
+    path = write_calibration(tmp_path, conflicting, method="pareto", trials=4, batch=2, startup_trials=2, years=2,
+                             parameters={SHARE: {"low": 0.05, "high": 0.9}})
+    out = tmp_path / "out"
+    calibrate(path, out, executor=Serial())
+    assert main(["report", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "## Pareto set" in md
+    assert "Optuna TPE (one summed loss)" not in md

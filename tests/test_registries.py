@@ -1,4 +1,4 @@
-"""Each registry (matchers, selectors, priority rules, presets, metrics) is the one source of its
+"""Each registry (matchers, selectors, priority rules, forms, scopes, presets, metrics) is the one source of its
 names: the scenario schema's choices, the report's words and the docs follow it, so adding an
 entry is one table line beside its implementation (plus its test and docs), never a second list
 to keep in step by hand."""
@@ -12,8 +12,9 @@ from conftest import REPO
 
 from sim.config.scenario import Program, World, load_scenario
 from sim.metrics import REGISTRY
-from sim.policies.matching import MATCHERS
+from sim.policies.matching import MATCHERS, SCOPES
 from sim.policies.priority import PRIORITY_RULES
+from sim.policies.rotation import FORMS
 from sim.policies.selection import SELECTORS
 from sim.present.html_report import describe_program, describe_world
 from sim.world.presets import PRESETS
@@ -33,6 +34,8 @@ def test_the_schema_offers_exactly_the_registered_names():
     assert choices(Program, "matching") == tuple(MATCHERS)
     assert choices(Program, "selection") == tuple(SELECTORS)
     assert choices(Program, "priority") == tuple(PRIORITY_RULES)
+    assert choices(Program, "form") == tuple(FORMS)
+    assert choices(Program, "scope") == tuple(SCOPES)
     assert choices(World, "preset") == (*PRESETS, "roster")
 
 
@@ -59,6 +62,25 @@ def test_every_selector_has_report_words(name):
 def test_every_priority_rule_is_in_the_report_and_the_docs(name):
     assert name.replace("_", " ") in describe_program(program(priority=[name]))
     assert f"`{name}`" in REFERENCE
+
+
+@pytest.mark.parametrize("name", list(FORMS))
+def test_every_form_has_its_report_words(name):
+    words = FORMS[name].words
+    assert words and words.format(share="40%") in describe_program(program(form=name, part_time_share=0.4))
+    assert f"`{name}`" in REFERENCE
+
+
+@pytest.mark.parametrize("name", list(SCOPES))
+def test_every_scope_has_its_report_words(name):
+    words = SCOPES[name].words
+    assert words and f", {words}" in describe_program(program(scope=name))
+    assert f"`{name}`" in REFERENCE
+
+
+def test_form_and_scope_words_differ():
+    assert len({f.words for f in FORMS.values()}) == len(FORMS)
+    assert len({s.words for s in SCOPES.values()}) == len(SCOPES)
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

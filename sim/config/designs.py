@@ -386,6 +386,19 @@ def load_sweep(path, overrides: list[str] | tuple[str, ...] = (), replicates: in
         return path
     path = Path(path)
     spec = with_options(path, read_spec(path), overrides, replicates, years, points)
+    _check_size(path, spec)
+    bases, root = _load_bases(path, spec)
+    _check_groups(path, spec, bases)
+    raw = sample(spec)
+    params = list(spec.parameters.items())
+    points = [{name: p.value(x) for (name, p), x in zip(params, row, strict=True)} for row in raw]
+    sweep = Sweep(path, spec, bases, points, raw, root, replicate_seeds(root, spec.replicates))
+    _check_points(sweep)
+    return sweep
+
+
+def _check_size(path: Path, spec: SweepSpec) -> None:
+    """Refuse a sweep with no parameter, or one too large to run, before its design is drawn."""
     if not spec.parameters:
         raise SweepError(f"{path}: parameters: none given; a sweep varies at least one parameter "
                          "(to repeat scenarios alone, use teachersim compare or run --reps)")
@@ -397,6 +410,11 @@ def load_sweep(path, overrides: list[str] | tuple[str, ...] = (), replicates: in
     if n_runs > MAX_RUNS:
         raise SweepError(f"{path}: design: {len(spec.bases)} base(s) x {n_points:,} points x {spec.replicates} "
                          f"replicate(s) = {n_runs:,} runs is above the most a sweep may have ({MAX_RUNS:,})")
+
+
+def _load_bases(path: Path, spec: SweepSpec) -> tuple[list[Base], int]:
+    """Each base scenario with the sweep's fixed settings, and the root seed. The root seed is the
+    sweep's own or the first base's, so every base shares the replicate seeds (common random numbers)."""
     base_paths = [(path.parent / b).resolve() for b in spec.bases]
     for given, bp in zip(spec.bases, base_paths, strict=True):
         if not bp.is_file():
@@ -415,21 +433,25 @@ def load_sweep(path, overrides: list[str] | tuple[str, ...] = (), replicates: in
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise SweepError(f"{path}: bases: two bases are both named {dupes[0]!r}; runs are named by base")
+    return bases, root
+
+
+def _check_groups(path: Path, spec: SweepSpec, bases: list[Base]) -> None:
+    """Refuse a kept group that no metric reports in these bases (it would be an empty column)."""
     for group in spec.groups or []:
         if not known_group(group, bases):
             raise SweepError(f"{path}: groups: {group!r} is a group of no metric in these bases (groups are "
                              "primary, junior, all, a tier, level@district, ...; see docs/metrics.md)")
-    raw = sample(spec)
-    params = list(spec.parameters.items())
-    points = [{name: p.value(x) for (name, p), x in zip(params, row, strict=True)} for row in raw]
-    sweep = Sweep(path, spec, bases, points, raw, root, replicate_seeds(root, spec.replicates))
-    for base in bases:
-        for i in range(len(points)):
+
+
+def _check_points(sweep: Sweep) -> None:
+    """Check every design point of every base as a scenario, so a bad value is found before any run."""
+    for base in sweep.bases:
+        for i in range(len(sweep.points)):
             try:
                 checked_scenario(base.path, [*base.overrides, *sweep.point_overrides(i)])
             except ScenarioError as exc:
                 raise SweepError(_point_error(sweep, base, i, exc)) from None
-    return sweep
 
 
 # the groups metrics report besides the levels and tiers (sim.metrics: rotations_by_form, _by_scope)

@@ -16,15 +16,16 @@ from __future__ import annotations
 import copy
 import os
 import re
-import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sim.policies.matching import MATCHERS
+from sim.files import FileRefused, read_regular
+from sim.policies.matching import MATCHERS, SCOPES
 from sim.policies.priority import PRIORITY_RULES
+from sim.policies.rotation import FORMS
 from sim.policies.selection import SELECTORS
 from sim.world.presets import PRESETS
 
@@ -368,7 +369,7 @@ class Program(Strict):
     selection: Literal[tuple(SELECTORS)] = "district"  # who chooses: the district, or the sending school
     gaming: Share = 0.0  # with school selection: how strongly schools send their weaker teachers (Wei & Zhou 2019)
     leadership_cap: Share = 1.0  # most of a school's cadres that may leave in a year (Wuhan 2015: 0.3)
-    scope: Literal["twinning", "group", "school_district", "district", "city"] = "district"
+    scope: Literal[tuple(SCOPES)] = "district"
     prefer: list[Literal["twinning", "group"]] = []  # hosts tried first when feasible
     cross_level: bool = False  # primary teachers may go to junior schools and vice versa
     direction: Literal["any", "strong_to_weak", "weak_to_strong"] = "any"
@@ -377,7 +378,7 @@ class Program(Strict):
     # optimal matching: equity units given up per minute of commute
     commute_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.002
     points: Points = Points()
-    form: Literal["full_time", "part_time", "transfer"] = "full_time"
+    form: Literal[tuple(FORMS)] = "full_time"
     part_time_share: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5  # share of load taught at the host
     term_years_min: Annotated[int, Field(ge=1, le=10)] = 1  # years; Beijing term 1-3
     term_years_max: Annotated[int, Field(ge=1, le=10)] = 3
@@ -481,30 +482,24 @@ MAX_EXTENDS = 30  # files in one `extends:` chain
 
 
 def read_text(path: Path, limit: int = MAX_YAML_BYTES) -> str:
-    """The UTF-8 text of a regular file of at most `limit` bytes. A device, FIFO or folder is
-    refused without reading it (opened non-blocking, so a FIFO cannot hang the command)."""
+    """The UTF-8 text of a regular file of at most `limit` bytes (`sim.files.read_regular`, links
+    followed), or ScenarioError in the configuration files' own words."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        what = "a folder" if stat.S_ISDIR(mode) else "a device, FIFO or socket"
-        raise ScenarioError(f"{path}: is {what}, not a regular file")
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            data = fh.read(limit + 1)
-        except OSError as exc:
-            raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
-    if len(data) > limit:
-        raise ScenarioError(f"{path}: larger than {limit:,} bytes; refused")
+        data = read_regular(path, limit, follow_links=True)
+    except FileRefused as exc:
+        raise ScenarioError(f"{path}: {_refusal_words(exc, limit)}") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _refusal_words(exc: FileRefused, limit: int) -> str:
+    """How a scenario, sweep or other configuration file's refusal is said (tests hold these words)."""
+    return {"missing": "file not found", "unreadable": f"cannot read: {exc.strerror}",
+            "folder": "is a folder, not a regular file",
+            "special": "is a device, FIFO or socket, not a regular file",
+            "too large": f"larger than {limit:,} bytes; refused"}[exc.reason]
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:

@@ -319,7 +319,8 @@ def calibrate(path, out: str | Path | None = None, *, workers: int | None = None
 def _prepare(cal: Calibration, out: Path, force: bool) -> None:
     """A new folder gets a 'running' manifest; the same calibration's folder is resumed; another
     calibration's is refused unless `force`, when only the files its manifest lists are removed."""
-    from sim.storage.manifests import MANIFEST_LIMIT, ResultsError, listed_file, read_regular
+    from sim.files import read_regular
+    from sim.storage.manifests import MANIFEST_LIMIT, ResultsError, listed_file
     from sim.storage.store import write_bytes_atomic
 
     manifest_path = out / "manifest.json"

@@ -460,59 +460,17 @@ def sensitivity(folder, metric: str, group: str | None = None, year: int | None 
     """
     from pathlib import Path
 
-    import pyarrow.dataset as ds
-
-    from sim.storage.results import parameter_columns, read_design, read_runs
-    from sim.storage.store import read_manifest
+    from sim.storage.results import parameter_columns, read_design
 
     folder = Path(folder)
-    try:
-        manifest = read_manifest(folder)
-    except ValueError as exc:
-        raise AnalysisError(str(exc)) from None
-    if manifest.get("kind") != "sweep":
-        raise AnalysisError(f"{folder}: not a sweep folder")
-    design = manifest["design"]
-    salib = design["salib"]
-    if salib is None:
-        raise AnalysisError(f"{folder}: a {design['kind']} design has no sensitivity indices; use design kind "
-                         "sobol or morris")
-    names = [b["name"] for b in manifest["bases"]]
-    if scenario is None:
-        if len(names) > 1:
-            raise AnalysisError(f"--scenario: the sweep has several bases ({', '.join(names)}); choose one")
-        scenario = names[0]
-    elif scenario not in names:
-        raise AnalysisError(f"--scenario {scenario}: not a base of this sweep ({', '.join(names)})")
-    kept = manifest["spec"]["outcomes"]
-    if metric not in kept:
-        raise AnalysisError(f"--outcome {metric}: not kept by this sweep (kept: {', '.join(kept)})")
-    try:  # only run files that pass their checksums (a ResultsError names the others)
-        rows = read_runs(folder, filter=(ds.field("scenario") == scenario) & (ds.field("metric") == metric))
-    except ValueError as exc:
-        raise AnalysisError(str(exc)) from None
-    if rows.empty:
-        raise AnalysisError(f"{folder}: no results for {scenario}; run or resume the sweep first")
-    groups = list(dict.fromkeys(rows["subgroup"].astype(str)))
-    if group is None:
-        group = groups[0] if len(groups) == 1 else "all" if "all" in groups else None
-        if group is None:
-            raise AnalysisError(f"--group: {metric} has several groups ({', '.join(groups)}); choose one")
-    elif group not in groups:
-        raise AnalysisError(f"--group {group}: {metric} has no such group ({', '.join(groups)})")
-    years = sorted(rows["year"].unique())
-    year = int(years[-1]) if year is None else year
-    if year not in years:
-        raise AnalysisError(f"--year {year}: not a simulated year ({years[0]}..{years[-1]})")
-    sel = rows[(rows["subgroup"] == group) & (rows["year"] == year)]
-    n = design["n_points"]
-    y = sel.groupby("point")["value"].mean().reindex(range(n))
-    missing = int(y.isna().sum())
-    if missing:
-        raise AnalysisError(f"{folder}: {missing} of {n} design points have no result for {scenario}; "
-                         "resume the sweep (failed runs are run again) before the analysis")
-    if not np.isfinite(y.to_numpy()).all():
-        raise AnalysisError(f"--outcome {metric}: infinite values at some design points; choose a bounded outcome")
+    manifest = _salib_sweep_manifest(folder)
+    salib = manifest["design"]["salib"]
+    scenario = _chosen_base(manifest, scenario)
+    rows = _outcome_rows(folder, manifest, scenario, metric)
+    group = _chosen_group(rows, metric, group)
+    year = _chosen_year(rows, year)
+    n = manifest["design"]["n_points"]
+    y = _point_outputs(folder, rows, group, year, n, scenario, metric)
     try:
         table = read_design(folder, manifest)
     except ValueError as exc:
@@ -529,3 +487,88 @@ def sensitivity(folder, metric: str, group: str | None = None, year: int | None 
         warnings.warn(f"{folder.name}: {note}", SmallSampleWarning, stacklevel=2)
     return Sensitivity(method, indices, pairs, scenario, metric, group, year, n, manifest["spec"]["replicates"],
                        base, note)
+
+
+def _salib_sweep_manifest(folder) -> dict:
+    """The manifest of a sweep whose design SALib can analyse (sobol or morris); only those
+    designs place their points so that indices can be estimated from them."""
+    from sim.storage.store import read_manifest
+
+    try:
+        manifest = read_manifest(folder)
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from None
+    if manifest.get("kind") != "sweep":
+        raise AnalysisError(f"{folder}: not a sweep folder")
+    design = manifest["design"]
+    if design["salib"] is None:
+        raise AnalysisError(f"{folder}: a {design['kind']} design has no sensitivity indices; use design kind "
+                            "sobol or morris")
+    return manifest
+
+
+def _chosen_base(manifest: dict, scenario: str | None) -> str:
+    """The base scenario to analyse: the sweep's only one, or the one asked for (indices are per base)."""
+    names = [b["name"] for b in manifest["bases"]]
+    if scenario is None:
+        if len(names) > 1:
+            raise AnalysisError(f"--scenario: the sweep has several bases ({', '.join(names)}); choose one")
+        return names[0]
+    if scenario not in names:
+        raise AnalysisError(f"--scenario {scenario}: not a base of this sweep ({', '.join(names)})")
+    return scenario
+
+
+def _outcome_rows(folder, manifest: dict, scenario: str, metric: str) -> pd.DataFrame:
+    """The outcome's rows of one base, read only from run files that pass their checksums (a
+    ResultsError names the others)."""
+    import pyarrow.dataset as ds
+
+    from sim.storage.results import read_runs
+
+    kept = manifest["spec"]["outcomes"]
+    if metric not in kept:
+        raise AnalysisError(f"--outcome {metric}: not kept by this sweep (kept: {', '.join(kept)})")
+    try:
+        rows = read_runs(folder, filter=(ds.field("scenario") == scenario) & (ds.field("metric") == metric))
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from None
+    if rows.empty:
+        raise AnalysisError(f"{folder}: no results for {scenario}; run or resume the sweep first")
+    return rows
+
+
+def _chosen_group(rows: pd.DataFrame, metric: str, group: str | None) -> str:
+    """The outcome's subgroup: the one asked for, its only one, or "all"; else the caller must choose."""
+    groups = list(dict.fromkeys(rows["subgroup"].astype(str)))
+    if group is None:
+        group = groups[0] if len(groups) == 1 else "all" if "all" in groups else None
+        if group is None:
+            raise AnalysisError(f"--group: {metric} has several groups ({', '.join(groups)}); choose one")
+    elif group not in groups:
+        raise AnalysisError(f"--group {group}: {metric} has no such group ({', '.join(groups)})")
+    return group
+
+
+def _chosen_year(rows: pd.DataFrame, year: int | None) -> int:
+    """The year asked for (a simulated one), or the last."""
+    years = sorted(rows["year"].unique())
+    year = int(years[-1]) if year is None else year
+    if year not in years:
+        raise AnalysisError(f"--year {year}: not a simulated year ({years[0]}..{years[-1]})")
+    return year
+
+
+def _point_outputs(folder, rows: pd.DataFrame, group: str, year: int, n: int, scenario: str,
+                   metric: str) -> pd.Series:
+    """The model output at each of the n design points, the mean over its replicates. SALib's
+    estimators need every point and finite values, so a missing or infinite one is an error."""
+    sel = rows[(rows["subgroup"] == group) & (rows["year"] == year)]
+    y = sel.groupby("point")["value"].mean().reindex(range(n))
+    missing = int(y.isna().sum())
+    if missing:
+        raise AnalysisError(f"{folder}: {missing} of {n} design points have no result for {scenario}; "
+                            "resume the sweep (failed runs are run again) before the analysis")
+    if not np.isfinite(y.to_numpy()).all():
+        raise AnalysisError(f"--outcome {metric}: infinite values at some design points; choose a bounded outcome")
+    return y

@@ -17,6 +17,7 @@ host stays home and is counted as unmatched.
 from __future__ import annotations
 
 import heapq
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,6 +26,20 @@ from sim.world.system import commute_minutes
 
 PE_ART_SUBJECT = np.isin(np.arange(len(SUBJECTS)), PE_ART_CODES)  # subject code -> teaches PE/music/art
 SCOPE_COLUMN = {"group": "group", "school_district": "school_district", "district": "district"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a program's hosts may be, relative to the rotator's school."""
+
+    words: str  # in the report: "Placed by need-based matching, within the district, ..."
+
+
+# The one list of host scopes: the scenario's `scope` choices and the report's words come from it
+# (Constraints below draws the blocks; SCOPE_COLUMN is the schools' column of a block-wide one).
+SCOPES = {"twinning": Scope("within twinning pairs"), "group": Scope("within the education group"),
+          "school_district": Scope("within the school district"), "district": Scope("within the district"),
+          "city": Scope("anywhere in the city")}
 OPTIMAL_CHUNK = 128  # rotators per exact assignment problem (strongest first)
 NEED_CLASSES = 3  # backbone, PE/art, quality: the order in which need matching places rotators
 

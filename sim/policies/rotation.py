@@ -15,12 +15,28 @@ covers for the posts full-time rotators leave.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from sim.policies.eligibility import eligible_mask
 from sim.policies.exchange import counterpart_mask, cover_posts, end_covers, pair_up
 from sim.policies.matching import MATCHERS, Constraints
 from sim.policies.selection import SELECTORS
+
+
+@dataclass(frozen=True)
+class Form:
+    """A form of move (module docstring), as the report names it."""
+
+    words: str  # in the report, formatted with `share`: the program's part-time share in per cent
+
+
+# The one list of forms of move: the scenario's `form` choices and the report's words come from it
+# (RotationProgram.apply makes each form's moves).
+FORMS = {"full_time": Form("Full-time rotation"),
+         "part_time": Form("Part-time rotation ({share} of the load taught at the host)"),
+         "transfer": Form("Transfer of the post")}
 
 
 def form_label(program) -> str:

@@ -161,10 +161,42 @@ def write(folder: str | Path, out: str | Path) -> list[Path]:
 
 
 def _build(folder: Path) -> Page:
+    """The page's sections in reading order, each from the files the calibration wrote."""
     from sim.present.html_report import ReportError
-    from sim.storage.manifests import MANIFEST_LIMIT, read_regular
 
     folder = Path(folder)
+    manifest = _finished_manifest(folder)
+    spec = manifest["calibration"]
+    method = manifest.get("method") or spec.get("method", "tpe")  # the spec says it (older folders: tpe)
+    missing = [n for n in ("fit.csv", "best.json") if not (folder / n).is_file()]
+    if missing:
+        raise ReportError(f"{folder}: {missing[0]} is missing; run the calibrate command again")
+    fit = _csv(folder, "fit.csv")
+    best = json.loads((folder / "best.json").read_text(encoding="utf-8"))
+    page = Page(f"Calibration {manifest['name']}")
+    _what_was_fitted(page, manifest, method, spec, best)
+    _targets(page, fit)
+    if method == "pareto" and (folder / "pareto.csv").is_file():
+        _pareto_set(page, _csv(folder, "pareto.csv"))
+    if method == "abc" and (folder / "posterior.parquet").is_file():
+        _posterior(page, folder, spec)
+    if (folder / "paths.parquet").is_file():
+        _whole_paths(page, pd.read_parquet(folder / "paths.parquet"))
+    page.h("Figures")
+    for name, caption in FIGURES:
+        if (folder / name).is_file():
+            page.parts.append(("fig", name, caption, (folder / name).read_bytes()))
+    _provenance(page, manifest, spec)
+    return page
+
+
+def _finished_manifest(folder: Path) -> dict:
+    """The calibration's manifest, read as untrusted; ReportError unless the calibration finished,
+    since a half-done one has no best fit to report."""
+    from sim.files import read_regular
+    from sim.present.html_report import ReportError
+    from sim.storage.manifests import MANIFEST_LIMIT
+
     try:
         manifest = json.loads(read_regular(folder / "manifest.json", MANIFEST_LIMIT))
     except (OSError, ValueError) as exc:
@@ -172,15 +204,12 @@ def _build(folder: Path) -> Page:
     if manifest.get("status") != "complete":
         raise ReportError(f"{folder}: the calibration has not finished (status {manifest.get('status')!r}); run the "
                           "same calibrate command again to finish it")
-    method = manifest.get("method", "tpe")
-    spec = manifest["calibration"]
-    missing = [n for n in ("fit.csv", "best.json") if not (folder / n).is_file()]
-    if missing:
-        raise ReportError(f"{folder}: {missing[0]} is missing; run the calibrate command again")
-    fit = _csv(folder, "fit.csv")
-    best = json.loads((folder / "best.json").read_text(encoding="utf-8"))
-    page = Page(f"Calibration {manifest['name']}")
+    return manifest
 
+
+def _what_was_fitted(page: Page, manifest: dict, method: str, spec: dict, best: dict) -> None:
+    """The method, base, targets and seeds, then each parameter's range, prior and best value, so a
+    reader can apply the fit with the `--set` line given."""
     page.h("What was fitted")
     page.p(f"Method: {METHODS.get(method, method)}. Base scenario `{spec['base']}`"
            + (f" with {', '.join(f'`{s}`' for s in spec['set'])}" if spec.get("set") else "")
@@ -203,6 +232,10 @@ def _build(folder: Path) -> Page:
                "the squared distance in units of each target's uncertainty). Apply it with "
                + " ".join(f"`--set {s}`" for s in best["set"]) + ".")
 
+
+def _targets(page: Page, fit: pd.DataFrame) -> None:
+    """The fitted and the held-out targets apart: a held-out one is a check the fit cannot pass by
+    construction, so it must not be mixed with those the fit was made to."""
     for role, heading, words in (
             ("fitted", "Fitted targets", "Targets the fit was made to."),
             ("held out", "Held-out targets", "Targets never fitted, scored at the best fit: a check the fit "
@@ -222,70 +255,74 @@ def _build(folder: Path) -> Page:
     page.p("A target is within its uncertainty when the model mean is within 2 standard errors of the published "
            "value, inside its interval, or on the right side of its bound ('at least', 'at most').")
 
-    if method == "pareto" and (folder / "pareto.csv").is_file():
-        front = _csv(folder, "pareto.csv")
-        page.h("Pareto set: where the targets conflict")
-        names = [c[5:] for c in front.columns if c.startswith("loss:")]
-        rows = [{"trial": int(r["trial"]), **{f"{n}: loss (within)": f"{r[f'loss:{n}']:.4g} "
-                 f"({'yes' if r[f'met:{n}'] else 'no'})" for n in names}, "summed loss": f"{r['loss']:.4g}"}
-                for r in front.to_dict("records")]
-        page.p(f"{len(front)} fit(s) that no other beats on every fitted target. The best fit above is the one with "
-               "the smallest summed loss; pareto.csv gives each one's parameters.")
+
+def _pareto_set(page: Page, front: pd.DataFrame) -> None:
+    """The fits no other beats on every target: where targets conflict, one summed loss hides it."""
+    page.h("Pareto set: where the targets conflict")
+    names = [c[5:] for c in front.columns if c.startswith("loss:")]
+    rows = [{"trial": int(r["trial"]), **{f"{n}: loss (within)": f"{r[f'loss:{n}']:.4g} "
+             f"({'yes' if r[f'met:{n}'] else 'no'})" for n in names}, "summed loss": f"{r['loss']:.4g}"}
+            for r in front.to_dict("records")]
+    page.p(f"{len(front)} fit(s) that no other beats on every fitted target. The best fit above is the one with "
+           "the smallest summed loss; pareto.csv gives each one's parameters.")
+    page.table(pd.DataFrame(rows))
+
+
+def _posterior(page: Page, folder: Path, spec: dict) -> None:
+    """ABC's weighted posterior quantiles, and its predictive check when the folder has one: an
+    ABC fit is a distribution, not a single best value."""
+    from sim.experiments.abc import ess, weighted_quantile
+
+    post = pd.read_parquet(folder / "posterior.parquet")
+    page.h("Posterior")
+    page.p(f"{len(post)} weighted particles of generation {int(post.generation.iloc[0])} (effective sample size "
+           f"{ess(post.weight):.1f}); posterior.parquet holds them.")
+    rows = []
+    for key in spec["parameters"]:
+        x = pd.to_numeric(post[key], errors="coerce")
+        if x.isna().any():
+            continue
+        w = post.weight.to_numpy()
+        rows.append({"parameter": f"`{key}`", "weighted mean": _num(float((x * w).sum())),
+                     "2.5%": _num(weighted_quantile(x, w, 0.025)), "median": _num(weighted_quantile(x, w, 0.5)),
+                     "97.5%": _num(weighted_quantile(x, w, 0.975))})
+    page.table(pd.DataFrame(rows), "Each parameter's weighted posterior quantiles.")
+    if (folder / "predictive.csv").is_file():
+        pred = _csv(folder, "predictive.csv")
+        rows = [{"target": f"`{r.target}`", "role": r.role, "reading": r.reading, "published": _num(r.published),
+                 "uncertainty": r.uncertainty, "posterior mean [2.5%, 97.5%]": f"{_num(r.posterior_mean)} "
+                 f"[{_num(r.q025)}, {_num(r.q975)}]", "particles": int(r.particles),
+                 "within uncertainty": "yes" if bool(r.met) else "**no**"} for r in pred.itertuples()]
+        page.p("Posterior predictive check: each target's model mean over the weighted posterior particles.")
         page.table(pd.DataFrame(rows))
 
-    if method == "abc" and (folder / "posterior.parquet").is_file():
-        from sim.experiments.abc import ess, weighted_quantile
 
-        post = pd.read_parquet(folder / "posterior.parquet")
-        page.h("Posterior")
-        page.p(f"{len(post)} weighted particles of generation {int(post.generation.iloc[0])} (effective sample size "
-               f"{ess(post.weight):.1f}); posterior.parquet holds them.")
-        rows = []
-        for key in spec["parameters"]:
-            x = pd.to_numeric(post[key], errors="coerce")
-            if x.isna().any():
-                continue
-            w = post.weight.to_numpy()
-            rows.append({"parameter": f"`{key}`", "weighted mean": _num(float((x * w).sum())),
-                         "2.5%": _num(weighted_quantile(x, w, 0.025)), "median": _num(weighted_quantile(x, w, 0.5)),
-                         "97.5%": _num(weighted_quantile(x, w, 0.975))})
-        page.table(pd.DataFrame(rows), "Each parameter's weighted posterior quantiles.")
-        if (folder / "predictive.csv").is_file():
-            pred = _csv(folder, "predictive.csv")
-            rows = [{"target": f"`{r.target}`", "role": r.role, "reading": r.reading, "published": _num(r.published),
-                     "uncertainty": r.uncertainty, "posterior mean [2.5%, 97.5%]": f"{_num(r.posterior_mean)} "
-                     f"[{_num(r.q025)}, {_num(r.q975)}]", "particles": int(r.particles),
-                     "within uncertainty": "yes" if bool(r.met) else "**no**"} for r in pred.itertuples()]
-            page.p("Posterior predictive check: each target's model mean over the weighted posterior particles.")
-            page.table(pd.DataFrame(rows))
+def _whole_paths(page: Page, paths: pd.DataFrame) -> None:
+    """Each target's whole yearly path at the best fit, so a fit that is right only in the year it
+    is read from shows."""
+    page.h("Whole paths at the best fit")
+    page.p("Each target is read from a yearly path (a metric, or a metric divided by another); here is the "
+           f"whole path at the best fit, the mean over {paths.replicate.nunique()} replicates, year by year.")
+    mean = paths.groupby(["path", "year"], sort=False).value.mean().unstack("year")
+    table = mean.map(_num).reset_index()
+    table.columns = ["path", *(f"year {c}" for c in table.columns[1:])]
+    page.table(table)
 
-    if (folder / "paths.parquet").is_file():
-        paths = pd.read_parquet(folder / "paths.parquet")
-        page.h("Whole paths at the best fit")
-        page.p("Each target is read from a yearly path (a metric, or a metric divided by another); here is the "
-               f"whole path at the best fit, the mean over {paths.replicate.nunique()} replicates, year by year.")
-        mean = paths.groupby(["path", "year"], sort=False).value.mean().unstack("year")
-        table = mean.map(_num).reset_index()
-        table.columns = ["path", *(f"year {c}" for c in table.columns[1:])]
-        page.table(table)
 
-    page.h("Figures")
-    for name, caption in FIGURES:
-        if (folder / name).is_file():
-            page.parts.append(("fig", name, caption, (folder / name).read_bytes()))
-
+def _provenance(page: Page, manifest: dict, spec: dict) -> None:
+    """What a reader needs to reproduce the calibration: its file, commit, seeds, timings, versions."""
     page.h("Provenance")
     rows = [("calibration file", spec["name"]), ("git commit", manifest.get("git_commit") or "unknown"),
             ("replicate seeds", ", ".join(str(s) for s in manifest["seeds"])),
             ("timings", ", ".join(f"{k} {v}" for k, v in (manifest.get("timings") or {}).items())),
             ("versions", ", ".join(f"{k} {v}" for k, v in sorted((manifest.get("versions") or {}).items())))]
     page.table(pd.DataFrame(rows, columns=["what", "value"]))
-    return page
 
 
 def is_calibration(folder: str | Path) -> bool:
     """Whether the folder's manifest says it is a calibration (read as untrusted)."""
-    from sim.storage.manifests import MANIFEST_LIMIT, read_regular
+    from sim.files import read_regular
+    from sim.storage.manifests import MANIFEST_LIMIT
 
     try:
         manifest = json.loads(read_regular(Path(folder) / "manifest.json", MANIFEST_LIMIT))

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.policies.matching import MATCHERS
+from sim.policies.matching import MATCHERS, SCOPES
+from sim.policies.rotation import FORMS
 from sim.policies.selection import SELECTORS
 
 REPORT_NAME = "report.html"
@@ -53,9 +54,6 @@ def _list(items: list[str]) -> str:
 
 ROLE_WORDS = {"teacher": "teachers", "principal": "principals", "vice_principal": "vice-principals",
               "middle_manager": "middle managers"}
-SCOPE_WORDS = {"twinning": "within twinning pairs", "group": "within the education group",
-               "school_district": "within the school district", "district": "within the district",
-               "city": "anywhere in the city"}
 DIRECTION_WORDS = {"any": "", "strong_to_weak": "from stronger to weaker schools",
                    "weak_to_strong": "from weaker to stronger schools"}
 
@@ -64,12 +62,7 @@ def describe_program(p: dict, world: dict | None = None) -> str:
     """One rotation program of a resolved scenario (a `model_dump`) in a sentence or two; `world`
     (the scenario's world section) gives the scale that head counts are multiplied by."""
     e, q = p["eligibility"], p["quota"]
-    if p["form"] == "full_time":
-        form = "Full-time rotation"
-    elif p["form"] == "part_time":
-        form = f"Part-time rotation ({_pct(p['part_time_share'])} of the load taught at the host)"
-    else:
-        form = "Transfer of the post"
+    form = FORMS[p["form"]].words.format(share=_pct(p["part_time_share"]))
     roles = e["roles"]
     who = "teachers and cadres" if len(roles) == len(ROLE_WORDS) else _list([ROLE_WORDS[r] for r in roles])
     cond = _conditions(e)
@@ -83,7 +76,7 @@ def describe_program(p: dict, world: dict | None = None) -> str:
                      "backbone teachers.")
     chooser = SELECTORS[p["selection"]].words.format(**p)
     parts.append(f"Chosen by {chooser}, priority {' > '.join(k.replace('_', ' ') for k in p['priority'])}.")
-    where = [MATCHERS[p["matching"]].words, SCOPE_WORDS[p["scope"]], DIRECTION_WORDS[p["direction"]]]
+    where = [MATCHERS[p["matching"]].words, SCOPES[p["scope"]].words, DIRECTION_WORDS[p["direction"]]]
     if p.get("commute_cap_minutes"):
         where.append(f"commutes of at most {p['commute_cap_minutes']:g} minutes")
     if p.get("receiving_districts"):
@@ -432,7 +425,8 @@ def run_graph(res):
     the manifest lists it, else rebuilt for a synthetic world; ValueError saying why not."""
     import networkx as nx
 
-    from sim.storage.manifests import listed_file, read_regular
+    from sim.files import read_regular
+    from sim.storage.manifests import listed_file
 
     m = res.manifest
     if GRAPH_FILE in m.get("files", {}):
@@ -448,15 +442,34 @@ def run_graph(res):
 
 
 def _run_report(res) -> Report:
-    from sim.present import plots
-    from sim.present.report import first_term_ends, headline, programs_of, rebound_words, terms_sentence, year_tables
+    """A run's page: the scenario in words, the figures, the tables, the provenance."""
+    from sim.present.report import headline, programs_of, rebound_words, year_tables
 
     m = res.manifest
     sc = m["scenario"]
     rep = Report(f"Run: {sc['name']}", "run")
     rep.add("What was run", _paragraphs(describe_scenario(sc)))
-    last = int(res.metrics["year"].max())
     programs = programs_of(sc)
+    figs = _run_figures(res, sc, programs)
+    rep.figures = sum(f.startswith("<figure") for f in figs)
+    rep.add("Figures", "\n".join(figs))
+    rep.add("Headline metrics", _run_headline(res.metrics))
+    words = rebound_words(res.metrics, programs, headline(res.metrics))
+    if words:
+        rep.add("Why the CVs move", _paragraphs(words))
+    rep.add("By year", "\n".join(table_html(t, "Mean over replicates, every year.")
+                                  for t in year_tables(res.metrics, headline(res.metrics))))
+    rep.add("Provenance", _provenance(m, m.get("seeds")))
+    return rep
+
+
+def _run_figures(res, sc: dict, programs: list) -> list[str]:
+    """A run's figures, the CVs first; the years the first rotators' terms end are marked, since
+    that is where the CVs turn. A figure or map that cannot be drawn is a note, not a failure."""
+    from sim.present import plots
+    from sim.present.report import first_term_ends, terms_sentence
+
+    last = int(res.metrics["year"].max())
     ends = first_term_ends(programs, last)
     marks = (f" Dotted: the years the rotators of year 1 reach the end of their terms ({terms_sentence(programs)})."
              if ends else "")
@@ -489,40 +502,27 @@ def _run_report(res) -> Report:
         figs.append(figure_html(plots.network_map, f"The place graph with the rotations of year {year} "
                                 "(replicate 0), summed between education groups or districts: arrow width "
                                 "is the number of teachers from home to host.", graph, res.moves, year))
-    rep.figures = sum(f.startswith("<figure") for f in figs)
-    rep.add("Figures", "\n".join(figs))
-    reps = res.metrics["replicate"].nunique()
+    return figs
+
+
+def _run_headline(metrics: pd.DataFrame) -> str:
+    """The headline table with a caption that says what each column is over and warns when there
+    are too few replicates for the intervals to mean much."""
     from sim.experiments.statistics import small_sample_note
 
-    table, cut = _headline_table(res.metrics)
+    reps = metrics["replicate"].nunique()
+    table, cut = _headline_table(metrics)
     small = small_sample_note(reps)
-    rep.add("Headline metrics", table_html(table, f"Start and last year: mean over {reps} replicate(s) with its 95% "
-                                           "t-interval; lowest, highest and the means: of the replicate means over "
-                                           "the years after year 0 (all, and the last five)."
-                                           + (f" {CLIPPED_NOTE}" if cut else "")
-                                           + (f" {small[0].upper()}{small[1:]}." if small else "")))
-    words = rebound_words(res.metrics, programs, headline(res.metrics))
-    if words:
-        rep.add("Why the CVs move", _paragraphs(words))
-    rep.add("By year", "\n".join(table_html(t, "Mean over replicates, every year.")
-                                  for t in year_tables(res.metrics, headline(res.metrics))))
-    rep.add("Provenance", _provenance(m, m.get("seeds")))
-    return rep
+    return table_html(table, f"Start and last year: mean over {reps} replicate(s) with its 95% "
+                             "t-interval; lowest, highest and the means: of the replicate means over "
+                             "the years after year 0 (all, and the last five)."
+                             + (f" {CLIPPED_NOTE}" if cut else "")
+                             + (f" {small[0].upper()}{small[1:]}." if small else ""))
 
 
 def _compare_report(res) -> Report:
-    from sim.experiments.spans import RECENT_YEARS
-    from sim.experiments.statistics import (
-        MEAN_TEST,
-        PAIRED_TEST,
-        clip,
-        difference_range,
-        metric_range,
-        path_tables,
-        time_average_summary,
-    )
-    from sim.present import plots
-    from sim.present.report import is_count
+    """A comparison's page: what was compared, the figures, the paired tables, the provenance."""
+    from sim.experiments.statistics import path_tables
 
     m = res.manifest
     baseline = m["baseline"]
@@ -533,6 +533,23 @@ def _compare_report(res) -> Report:
     for s in m["scenarios"]:
         words += describe_scenario(s)
     rep.add("What was compared", _paragraphs(words))
+    figs = _compare_figures(res, baseline)
+    rep.figures = sum(f.startswith("<figure") for f in figs)
+    rep.add("Figures", "\n".join(figs))
+    rep.add("Comparison table", _comparison_table(res.comparison))
+    rep.add("Time averages", _time_averages(res, baseline, names))
+    paths = path_tables(res.trajectories)
+    if paths:
+        rep.add("Headline CVs, every year", "\n".join(table_html(p, "Mean over the paired replicates.")
+                                                      for p in paths))
+    rep.add("Provenance", _provenance(m, m.get("seeds")))
+    return rep
+
+
+def _compare_figures(res, baseline: str) -> list[str]:
+    """The paired differences first (what a comparison is for), then each scenario's paths."""
+    from sim.present import plots
+
     figs = [figure_html(plots.difference_forest, "Paired differences from the baseline at the reported years, "
                         "with 95% paired-t intervals.", res.comparison, baseline),
             figure_html(plots.compare_trajectories, "Each outcome over the years: means with 95% t-intervals.",
@@ -544,13 +561,19 @@ def _compare_report(res) -> Report:
                                 "cv_backbone"))
     if (res.metrics["metric"] == "coverage_eligible").any():
         figs.append(figure_html(plots.coverage_curves, "Coverage by scenario.", res.metrics))
-    rep.figures = sum(f.startswith("<figure") for f in figs)
-    rep.add("Figures", "\n".join(figs))
-    t = res.comparison
+    return figs
+
+
+def _comparison_table(t: pd.DataFrame) -> str:
+    """comparison.csv in words: each mean and paired difference with its interval, cut to the
+    metric's range here too, since a table written before intervals were cut may hold a negative bound."""
+    from sim.experiments.statistics import MEAN_TEST, PAIRED_TEST, clip, difference_range, metric_range
+    from sim.present.report import is_count
+
     rows, clipped = [], False
     for r in t.itertuples(index=False):
         count = is_count(r.metric)
-        lo, hi, cut = clip(r.ci_low, r.ci_high, metric_range(r.metric))  # a table written before intervals were cut
+        lo, hi, cut = clip(r.ci_low, r.ci_high, metric_range(r.metric))
         mean = interval(r.mean, lo, hi, count=count) + ("*" if cut else "")
         clipped |= cut
         if r.test == "baseline":
@@ -563,9 +586,19 @@ def _compare_report(res) -> Report:
         rows.append((f"`{r.metric}`", r.subgroup, r.year, r.scenario, mean, diff, p, r.n))
     table = pd.DataFrame(rows, columns=["outcome", "group", "year", "scenario", "mean [95% CI]",
                                         "difference from baseline [95% CI]", "p", "n"])
-    rep.add("Comparison table", table_html(table, f"Mean: {MEAN_TEST}. Difference: scenario minus baseline, "
-                                                  f"replicate by replicate; {PAIRED_TEST}."
-                                                  + (f" {CLIPPED_NOTE}" if clipped else "")))
+    return table_html(table, f"Mean: {MEAN_TEST}. Difference: scenario minus baseline, "
+                             f"replicate by replicate; {PAIRED_TEST}."
+                             + (f" {CLIPPED_NOTE}" if clipped else ""))
+
+
+def _time_averages(res, baseline: str, names: list[str]) -> str:
+    """Each compared outcome averaged over the run and over its recent years: a single year's
+    difference can be a turn of the path rather than a lasting one."""
+    from sim.experiments.spans import RECENT_YEARS
+    from sim.experiments.statistics import time_average_summary
+    from sim.present.report import is_count
+
+    t = res.comparison
     outcomes = list(dict.fromkeys(zip(t["metric"].astype(str), t["subgroup"].astype(str), strict=True)))
     averages = time_average_summary(res.metrics, outcomes, baseline, names)
     rows = []
@@ -575,17 +608,11 @@ def _compare_report(res) -> Report:
             interval(r.diff, r.diff_ci_low, r.diff_ci_high, count=count) + ("*" if r.diff_clipped else "")
         rows.append((f"`{r.metric}`", r.subgroup, r.span, r.scenario,
                      interval(r.mean, r.ci_low, r.ci_high, count=count) + ("*" if r.clipped else ""), diff))
-    rep.add("Time averages", table_html(
+    return table_html(
         pd.DataFrame(rows, columns=["outcome", "group", "years", "scenario", "mean [95% CI]",
                                     "difference from baseline [95% CI]"]),
         f"Each replicate's mean over the run and over its last {RECENT_YEARS} years, then the same intervals and "
-        "paired test as a single year's."))
-    paths = path_tables(res.trajectories)
-    if paths:
-        rep.add("Headline CVs, every year", "\n".join(table_html(p, "Mean over the paired replicates.")
-                                                      for p in paths))
-    rep.add("Provenance", _provenance(m, m.get("seeds")))
-    return rep
+        "paired test as a single year's.")
 
 
 def _sweep_outcome(res) -> tuple[str, str]:
@@ -598,12 +625,32 @@ def _sweep_outcome(res) -> tuple[str, str]:
 
 
 def _sweep_report(res) -> Report:
-    from sim.experiments.statistics import AnalysisError, sensitivity
-    from sim.present import plots
+    """A sweep's page: what was swept, the response figures and sensitivity, the points, the provenance."""
+    m = res.manifest
+    rep = Report(f"Sweep: {m['name']}", "sweep")
+    rep.add("What was swept", _paragraphs(_sweep_words(res)))
+    metric, group = _sweep_outcome(res)
+    last = int(res.metrics["year"].max()) if len(res.metrics) else 0
+    figs = _response_figures(res, metric, group, last)
+    sens_tables = []
+    if m["design"].get("salib"):
+        sens_figs, sens_tables = _sensitivity_parts(res, metric, group, last)
+        figs += sens_figs
+    rep.figures = sum(f.startswith("<figure") for f in figs)
+    rep.add("Figures", "\n".join(figs))
+    rep.add("Design points", _points_table(res, last))
+    if sens_tables:
+        rep.add("Sensitivity indices", "\n".join(sens_tables))
+    rep.add("Provenance", _provenance(m, m.get("seeds"), {"root seed": m.get("root_seed"),
+                                                           "sweep file": m.get("sweep_file")}))
+    return rep
 
+
+def _sweep_words(res) -> list[str]:
+    """The sweep in words: each parameter's values or range (with its column in the tables), the
+    design, what was applied to every run, how many runs finished, and the base scenarios."""
     m = res.manifest
     spec = m["spec"]
-    rep = Report(f"Sweep: {m['name']}", "sweep")
     words = [f"**{m['name']}**: {m.get('description') or '(no description)'}"]
     params = []
     column = {path: c for c, path in res.parameters.items()}
@@ -625,9 +672,14 @@ def _sweep_report(res) -> Report:
     words.append("Base scenario(s):")
     for b in m["bases"]:
         words += describe_scenario(b["scenario"])
-    rep.add("What was swept", _paragraphs(words))
-    metric, group = _sweep_outcome(res)
-    last = int(res.metrics["year"].max()) if len(res.metrics) else 0
+    return words
+
+
+def _response_figures(res, metric: str, group: str, last: int) -> list[str]:
+    """The lead outcome against each swept parameter, split by a parameter with few values so
+    that a grid's levels are not mixed in one cloud."""
+    from sim.present import plots
+
     figs = []
     for p in res.parameters:
         hue = response_hue(res.metrics, list(res.parameters), p)
@@ -635,32 +687,34 @@ def _sweep_report(res) -> Report:
         figs.append(figure_html(plots.sweep_response, f"`{metric}` ({group}) at year {last} against `{p}`{per}: mean "
                                 "over the replicates of each design point with its 95% t-interval.", res.metrics, p,
                                 metric, group, last, hue=hue))
-    sens_tables = []
-    if d.get("salib"):
-        for outcome in spec["outcomes"]:
-            g = group if outcome == metric else None
-            try:
-                sens = sensitivity(res.path, outcome, group=g, year=last, scenario=m["bases"][0]["name"])
-            except AnalysisError as exc:
-                figs.append(f'<p class="note">No sensitivity indices for `{html.escape(outcome)}`: '
-                            f"{html.escape(str(exc))}</p>")
-                continue
-            figs.append(figure_html(plots.sensitivity_bars, f"{sens.method.capitalize()} sensitivity of "
-                                    f"`{outcome}` ({sens.group}, year {last}), 95% bootstrap intervals.", sens))
-            cols = ["S1", "ST"] if sens.method == "sobol" else ["mu_star"]
-            t = pd.DataFrame({"parameter": [f"`{p}`" for p in sens.table["parameter"]]} | {
-                c: [interval(v, v - e, v + e) for v, e in zip(sens.table[c], sens.table[f"{c}_conf"], strict=True)]
-                for c in cols})
-            sens_tables.append(table_html(t, f"`{outcome}` ({sens.group}), year {last}: {sens.method} indices "
-                                             "[95% bootstrap interval]."))
-    rep.figures = sum(f.startswith("<figure") for f in figs)
-    rep.add("Figures", "\n".join(figs))
-    rep.add("Design points", _points_table(res, last))
-    if sens_tables:
-        rep.add("Sensitivity indices", "\n".join(sens_tables))
-    rep.add("Provenance", _provenance(m, m.get("seeds"), {"root seed": m.get("root_seed"),
-                                                           "sweep file": m.get("sweep_file")}))
-    return rep
+    return figs
+
+
+def _sensitivity_parts(res, metric: str, group: str, last: int) -> tuple[list[str], list[str]]:
+    """For a SALib design, each outcome's sensitivity bars and table (figures, tables); an outcome
+    whose indices cannot be estimated is a note saying why, not a failed report."""
+    from sim.experiments.statistics import AnalysisError, sensitivity
+    from sim.present import plots
+
+    m = res.manifest
+    figs, tables = [], []
+    for outcome in m["spec"]["outcomes"]:
+        g = group if outcome == metric else None
+        try:
+            sens = sensitivity(res.path, outcome, group=g, year=last, scenario=m["bases"][0]["name"])
+        except AnalysisError as exc:
+            figs.append(f'<p class="note">No sensitivity indices for `{html.escape(outcome)}`: '
+                        f"{html.escape(str(exc))}</p>")
+            continue
+        figs.append(figure_html(plots.sensitivity_bars, f"{sens.method.capitalize()} sensitivity of "
+                                f"`{outcome}` ({sens.group}, year {last}), 95% bootstrap intervals.", sens))
+        cols = ["S1", "ST"] if sens.method == "sobol" else ["mu_star"]
+        t = pd.DataFrame({"parameter": [f"`{p}`" for p in sens.table["parameter"]]} | {
+            c: [interval(v, v - e, v + e) for v, e in zip(sens.table[c], sens.table[f"{c}_conf"], strict=True)]
+            for c in cols})
+        tables.append(table_html(t, f"`{outcome}` ({sens.group}), year {last}: {sens.method} indices "
+                                    "[95% bootstrap interval]."))
+    return figs, tables
 
 
 MAX_HUE_LEVELS = 6  # a swept parameter with at most this many values can split a response plot

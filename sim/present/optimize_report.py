@@ -189,7 +189,8 @@ def _provenance(manifest: dict, seeds: list[int]) -> str:
 
 def is_search_folder(folder: Path) -> bool:
     """Whether `folder`'s manifest says a policy search wrote it (read as untrusted)."""
-    from sim.storage.manifests import MANIFEST_LIMIT, read_regular
+    from sim.files import read_regular
+    from sim.storage.manifests import MANIFEST_LIMIT
 
     try:
         manifest = json.loads(read_regular(Path(folder) / "manifest.json", MANIFEST_LIMIT))

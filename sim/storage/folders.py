@@ -22,10 +22,11 @@ import errno
 import json
 import os
 import shutil
-import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sim.files import read_regular
 
 SCHEMA_VERSION = 2  # of every file teachersim writes; here, below the writers and the manifest reader
 # 2: `subgroup` (was `group`), labelled moves, a sweep's parameters in its run files (results/README.md)
@@ -141,27 +142,6 @@ def differences(a, b, prefix: str = "") -> list[str]:
             found += differences(x, y, f"{prefix}{i}.")
         return found
     return [] if a == b else [prefix.rstrip(".") or "the whole scenario"]
-
-
-def read_regular(path: Path, limit: int) -> bytes:
-    """The bytes of `path`, which must be a regular file (not a link, FIFO or device) of at most
-    `limit` bytes; OSError or ValueError otherwise. Opened non-blocking, so a FIFO never hangs."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        if os.path.islink(path):
-            raise ValueError("is a symbolic link") from None
-        raise ValueError(exc.strerror or str(exc)) from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError("not a regular file")
-        if info.st_size > limit:
-            raise ValueError(f"{info.st_size:,} bytes, more than the {limit:,} allowed")
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"more than the {limit:,} bytes allowed")
-    return data
 
 
 def _manifest(out: Path) -> dict | None:

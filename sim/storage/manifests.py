@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sim.config.designs import SweepSpec
 from sim.config.scenario import Scenario
-from sim.storage.folders import MANIFEST_LIMIT, READABLE_VERSIONS, read_regular  # noqa: F401 - read_regular is used from here too
+from sim.files import read_regular
+from sim.storage.folders import MANIFEST_LIMIT, READABLE_VERSIONS
 
 FILE_LIMIT = 4 * 2**30  # bytes; the largest result file a manifest may name (a big run's moves)
 MAX_RUNS = 1_000_000  # runs a sweep manifest may describe

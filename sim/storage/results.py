@@ -26,7 +26,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from sim.storage.manifests import ResultsError, listed_file, read_regular
+from sim.files import read_regular
+from sim.storage.manifests import ResultsError, listed_file
 from sim.storage.store import CHECKSUM, FAILED, RUNS, SCHEMA_VERSION, read_manifest, run_id, sha256
 
 __all__ = ["ResultsError", "Results", "load_results", "check_sweep", "trusted_sweep", "read_runs"]

@@ -14,7 +14,6 @@ import csv
 import io
 import math
 import os
-import stat
 import tempfile
 import unicodedata
 import warnings
@@ -37,6 +36,7 @@ from sim.codes import (
     TIERS,
     TITLES,
 )
+from sim.files import FileRefused, open_regular
 from sim.world.aliases import SHEETS, VALUES, header_names
 from sim.world.system import SchoolSystem, norm_posts
 
@@ -63,28 +63,18 @@ class RosterError(ValueError):
 
 
 def _open_regular(path: Path) -> BinaryIO:
-    """Open a regular file for reading, refusing folders, devices and pipes (without blocking on
-    a FIFO) and files above MAX_FILE_BYTES."""
+    """Open a regular file for reading (`sim.files.open_regular`: folders, devices and pipes
+    refused without blocking on a FIFO, and files above MAX_FILE_BYTES), in the roster's words."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise RosterError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise RosterError(f"{path}: is a folder, not a file") from None
-    except OSError as exc:
-        raise RosterError(f"{path}: cannot be read ({exc.strerror})") from None
-    st = os.fstat(fd)
-    problem = None
-    if stat.S_ISDIR(st.st_mode):
-        problem = "is a folder, not a file"
-    elif not stat.S_ISREG(st.st_mode):
-        problem = "is not a regular file (a device, pipe or socket); give a file"
-    elif st.st_size > MAX_FILE_BYTES:
-        problem = f"{st.st_size:,} bytes is above the limit for a roster file ({MAX_FILE_BYTES:,} bytes)"
-    if problem:
-        os.close(fd)
-        raise RosterError(f"{path}: {problem}")
-    return os.fdopen(fd, "rb")
+        return open_regular(path, MAX_FILE_BYTES, follow_links=True)
+    except FileRefused as exc:
+        if exc.reason == "too large":
+            problem = f"{exc.size:,} bytes is above the limit for a roster file ({MAX_FILE_BYTES:,} bytes)"
+        else:
+            problem = {"missing": "file not found", "unreadable": f"cannot be read ({exc.strerror})",
+                       "folder": "is a folder, not a file",
+                       "special": "is not a regular file (a device, pipe or socket); give a file"}[exc.reason]
+        raise RosterError(f"{path}: {problem}") from None
 
 
 def _first_bad_line(fh: BinaryIO, encoding: str) -> tuple[int, int] | None:
