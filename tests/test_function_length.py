@@ -15,7 +15,6 @@ MAX_LINES = 60
 ALLOWED = {
     "sim/cli.py:parser": "argparse declarations, one flat table of the commands and their options",
     "sim/experiments/run.py:_run_sweep": "not split yet: claim, resume, schedule and write of a sweep",
-    "sim/core/model.py:RotationModel.__init__": "not split yet: the model's state, set up in one place",
 }
 
 

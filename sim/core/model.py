@@ -98,6 +98,21 @@ class RotationModel(mesa.Model):
         self.config = scenario
         self.year = 0
         self.years = scenario.run.years if years is None else int(years)
+        self._place_schools(world)
+        self._hire_initial_staff()
+        self._set_policy()
+        self._start_records()
+        self.cadre_posts = cadres.leadership_posts(self.world.schools, scenario.careers.cadres)
+        if scenario.careers.cadres.pipeline:
+            cadres.initial_posts(self)
+        careers.update_commute_and_satisfaction(self)
+        self._start_collector()
+
+    def _place_schools(self, world: SchoolSystem | None) -> None:
+        """The world (built from the "world" stream unless given), its place graph as the Mesa
+        space, a School on each school's cell, and the cells reading their teachers from the
+        workforce."""
+        scenario = self.config
         self.world = world if world is not None else build_world(
             scenario.world, world_stream(self.seed), scenario.source_dir, scenario.careers.retirement)
         check_history(self.world, scenario)
@@ -109,42 +124,51 @@ class RotationModel(mesa.Model):
         self._views_synced: tuple | None = None  # workforce state when every teacher had a view
         for school in self.school_agents:
             school.cell.attach(self, school.index)
+
+    def _hire_initial_staff(self) -> None:
+        """The world's teachers into the workforce, the model's quality unit from them (to which
+        the published effects are mapped: careers.quality_scale), and their rotation history."""
+        careers_cfg = self.config.careers
         t = self.world.teachers
         self.add_teachers({**{k: t[k] for k in t}, "host": t["school"], "arrived": -t["years_at_school"]})
-        # the model's quality unit, to which the published effects are mapped (careers.quality_scale)
         self.quality_mean0, self.quality_sd0 = careers.quality_scale(self.workforce)
-        self.quality_max = self.quality_mean0 + scenario.careers.quality_ceiling_sd * self.quality_sd0
-        self.disruption = careers.disruption_per_turnover(scenario.careers, self.quality_sd0)
-        self.disruption_band = tuple(careers.disruption_per_turnover(scenario.careers, self.quality_sd0, e)
+        self.quality_max = self.quality_mean0 + careers_cfg.quality_ceiling_sd * self.quality_sd0
+        self.disruption = careers.disruption_per_turnover(careers_cfg, self.quality_sd0)
+        self.disruption_band = tuple(careers.disruption_per_turnover(careers_cfg, self.quality_sd0, e)
                                      for e in careers.TURNOVER_EFFECT_RANGE)
-        if scenario.careers.tenure.history_years:
+        if careers_cfg.tenure.history_years:
             tenure.initial_history(self)
-        self.programs = [RotationProgram(p, i) for i, p in enumerate(scenario.policy.programs)]
+
+    def _set_policy(self) -> None:
+        """The programs with their plug-ins, and the rules whose cohort the coverage is of."""
+        programs = self.config.policy.programs
+        self.programs = [RotationProgram(p, i) for i, p in enumerate(programs)]
         # the last entry is for new hires training at a leading school (careers.hire_placement)
-        self._stay_shares = [p.stay_share for p in scenario.policy.programs] + [0.0]
+        self._stay_shares = [p.stay_share for p in programs] + [0.0]
         self.double_teacher_lift = np.zeros(self.world.n_schools)
         # coverage is of the cohort eligible under the programs with a coverage target (all
         # programs when none has one)
-        programs = scenario.policy.programs
         self._coverage_rules = ([p.eligibility for p in programs if p.quota.coverage_years]
                                 or [p.eligibility for p in programs] or [Eligibility()])
+
+    def _start_records(self) -> None:
+        """Empty records: the move log, the metric and school rows, this year's counters, warnings."""
         self._history: tuple[int, dict] = (-1, {})
         self.move_log = MoveLog()
         self.metric_rows: list[tuple[int, str, str, float]] = []
         self.school_rows: list[dict[str, np.ndarray]] = []
         self.school_frame_latest: dict[str, np.ndarray] = {}
         self.latest: dict[str, float] = {}
+        self.latest_by_group: dict[tuple[str, str], float] = {}
         self._arrivals = np.zeros(self.world.n_schools)
         self._year_moves_from = 0
         self.away_last_year: np.ndarray | None = None  # set each year by tenure.away
         self.warnings: list[str] = []  # problems a run meets and goes on from (warn_once)
         self._warned: set = set()
         self._start: dict[str, float] = {}
-        self.cadre_posts = cadres.leadership_posts(self.world.schools, scenario.careers.cadres)
-        if scenario.careers.cadres.pipeline:
-            cadres.initial_posts(self)
-        careers.update_commute_and_satisfaction(self)
-        self.latest_by_group: dict[tuple[str, str], float] = {}
+
+    def _start_collector(self) -> None:
+        """Mesa's DataCollector of the headline metrics and the official CVs by level, and year 0."""
         reporters = {name: (lambda m, n=name: m.latest.get(n, float("nan"))) for name in REPORTER_METRICS}
         reporters |= {f"{metric}_{level}": (lambda m, k=(metric, level): m.latest_by_group.get(k, float("nan")))
                       for metric, level in OFFICIAL_BY_LEVEL}
