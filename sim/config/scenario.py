@@ -116,8 +116,8 @@ class World(Strict):
     # each teacher's years at the current school drawn uniformly from 0 to this minus 1
     # (for a roster too: it then replaces the roster's years_at_school)
     initial_tenure_max: Annotated[int, Field(ge=1, le=40)] | None = None
-    # relative weight of each of those years 0..initial_tenure_max-1 (None: all equal). A cycle whose
-    # early movers are taken from the longest tenures leaves fewer in its last year (Japan)
+    # relative weight (dimensionless) of each year 0..initial_tenure_max-1 in that steady start (None:
+    # all equal); a cycle whose early movers come from the longest tenures keeps fewer in its last year (Japan)
     initial_tenure_weights: list[Annotated[float, Field(ge=0.0, le=1000.0)]] | None = None
     # calendar year whose September is year 0: ages are as of then, and the retirement schedule
     # (careers.retirement) is by birth month
