@@ -41,7 +41,8 @@ def metric(res, name, year, group="all") -> pd.Series:
 
 
 def rotator_mix(res, year: int) -> dict[str, pd.Series]:
-    """Shares of senior-title, first-level and backbone (any level) teachers among the year's rotators."""
+    """Shares of senior-title, first-level and backbone (any level; district level or above) teachers
+    among the year's rotators."""
     mv = res.moves
     rot = mv[(mv.kind == ROTATION) & (mv.year == year)]
     g = rot.groupby("replicate")
@@ -51,6 +52,8 @@ def rotator_mix(res, year: int) -> dict[str, pd.Series]:
                           include_groups=False),
         "first": g.apply(lambda d: (d.title.astype(str) == "first").mean(), include_groups=False),
         "backbone": g.apply(lambda d: (d.backbone.astype(str) != BACKBONE[0]).mean(), include_groups=False),
+        "backbone_district": g.apply(lambda d: (d.backbone.astype(str).map(BACKBONE.index) >= DISTRICT_BACKBONE)
+                                     .mean(), include_groups=False),
     }
 
 
@@ -158,7 +161,9 @@ def main() -> None:
             verdict(abs(mix["first"].mean() - 0.33) <= 0.08), "tolerance +/- 8 points"),
         row("backbone (any level) among rotators (year 1)", "about 36% backbone or honour-titled",
             spread(mix["backbone"]), verdict(abs(mix["backbone"].mean() - 0.36) <= 0.08),
-            "school-level backbone counted; tolerance +/- 8 points"),
+            "school-level backbone counted (the survey's reading: any level); tolerance +/- 8 points"),
+        row("backbone of district level or above among rotators (year 1)", "(the survey counts any level)",
+            spread(mix["backbone_district"]), "—", "the 2017 standard's indicator, not the survey's reading"),
         "",
     ]
     lines += china_2014_rows(res["china_2014_floor"])
@@ -176,13 +181,18 @@ def main() -> None:
         row("senior title among rotators (year 1; Beijing's, the survey's own population)",
             "about 23% (Beijing 2021 survey)", spread(bmix["senior"]),
             verdict(abs(bmix["senior"].mean() - 0.23) <= 0.08),
-            "tolerance +/- 8 points; a genuine miss: the staff's own share is "
-            f"{spread(staff_senior_share(b))} at year 0 (docs/calibration.md)"),
+            f"tolerance +/- 8 points, and {0.23 - bmix['senior'].mean():.3f} short of 23%: below even the staff's "
+            f"own share, {spread(staff_senior_share(b))} at year 0; Dongcheng's share is outside the tolerance "
+            "(docs/calibration.md)"),
         row("first-level title among rotators (year 1; Beijing's)", "about 33%", spread(bmix["first"]),
             verdict(abs(bmix["first"].mean() - 0.33) <= 0.08), "tolerance +/- 8 points"),
         row("backbone (any level) among rotators (year 1; Beijing's)", "about 36% backbone or honour-titled",
             spread(bmix["backbone"]), verdict(abs(bmix["backbone"].mean() - 0.36) <= 0.08),
-            "school-level backbone counted; tolerance +/- 8 points"),
+            "school-level backbone counted (the survey's reading); tolerance +/- 8 points; with 41% of the "
+            "eligible taking part, every program but Yanqing's puts backbone first (priority), so most "
+            "backbone teachers go"),
+        row("backbone of district level or above among rotators (year 1; Beijing's)", "(the survey counts any level)",
+            spread(bmix["backbone_district"]), "—", "the 2017 standard's indicator, not the survey's reading"),
         "",
     ]
     s = res["shanghai_10yr"]
