@@ -223,7 +223,11 @@ def priority_without(key: str) -> str:
 
 # (scenario, rule as its file sets it, the removal, the outcome, the direction it must move: -1, +1)
 CASES = [
-    ("japan_prefectural", "world.initial_tenure_max", "world.initial_tenure_max=null", metric("rotations"), +1),
+    ("japan_prefectural", "world.initial_tenure_max", ("world.initial_tenure_max=null",
+     "world.initial_tenure_weights=null"), metric("rotations"), +1),
+    # the early movers thin the cycle's last year: drawn uniform, a full cohort is due in year 1
+    ("japan_prefectural", "world.initial_tenure_weights", "world.initial_tenure_weights=null", metric("rotations"),
+     +1),
     ("japan_prefectural", "careers.hire_placement", "careers.hire_placement=vacancies", hires_at_weak_schools, -1),
     ("japan_prefectural", "periodic_transfer.eligibility.min_years_at_school",
      f"{J}.eligibility.min_years_at_school=0", metric("rotations"), +1),
@@ -235,8 +239,10 @@ CASES = [
      metric("rotations"), -1),
     ("japan_prefectural", "periodic_transfer.priority", f"{J}.priority=[]", metric("rotations", year=2), +1),
     # Japan's principals move with the periodic transfer, not by China's two-term rule: put back, the
-    # rule exchanges principals besides it
-    ("japan_prefectural", "careers.cadres.principal_terms", "careers.cadres.principal_terms=2", cadre_moves, +1),
+    # rule exchanges principals besides it (those the transfer left unplaced past 6 years: none in
+    # years 1-3 from the steady-state start, so read over 8 years as korea_points' over 10)
+    ("japan_prefectural", "careers.cadres.principal_terms", "careers.cadres.principal_terms=2", cadre_moves_over(8),
+     +1),
     # Japan's retirement: one age, 60, for men and women (not China's schedule): without it women
     # retire at 55 and more teachers retire. The schedule and the women's age are one rule: China's
     # schedule exists only with women at 55 (or 50), so removing it removes Japan's age too.

@@ -99,21 +99,41 @@ def test_initial_tenure_max_starts_a_rotating_system_in_steady_state(cycle):
     assert counts.min() > 0.8 * counts.mean()  # about uniform over the cycle
 
 
+def test_initial_tenure_weights_shape_the_steady_start():
+    """Years at the school drawn in proportion to `world.initial_tenure_weights` (a cycle whose early
+    movers leave fewer in its last year); nothing else in the world changes."""
+    uniform = world_of(*SMALL_BEIJING, "world.initial_tenure_max=6", seed=4)
+    weighted = world_of(*SMALL_BEIJING, "world.initial_tenure_max=6",
+                        "world.initial_tenure_weights=[1, 1, 1, 1, 1, 0.5]", seed=4)
+    for column in uniform.teachers:
+        if column != "years_at_school":
+            assert np.array_equal(weighted.teachers[column], uniform.teachers[column]), column
+    t = weighted.teachers
+    assert t["years_at_school"].max() == 5  # never past the cycle
+    counts = np.bincount(t["years_at_school"][t["experience"] >= 6], minlength=6)
+    # the last year about half as many as each other year; tolerance: binomial SD at ~300 a year
+    assert 0.35 < counts[5] / counts[:5].mean() < 0.65, counts
+    with pytest.raises(ScenarioError, match="initial_tenure_weights needs 6 weights"):
+        scenario(BASELINE, "world.initial_tenure_max=6", "world.initial_tenure_weights=[1, 1]")
+    with pytest.raises(ScenarioError, match="needs initial_tenure_max"):
+        scenario(BASELINE, "world.initial_tenure_weights=[1, 1]")
+
+
 def test_japan_and_korea_move_about_a_cycle_share_each_year():
-    """Started near steady state (`world.initial_tenure_max`), a fixed-cycle system moves about the
-    same number every year instead of its whole backlog in year 1. Japan's year 1 is still higher
-    than later years: the start draws tenures uniformly up to the 6-year cycle, as if nobody moved
-    early, while its 15% of the eligible moving beyond the mandatory movers (share_beyond_mandatory)
-    leave fewer long tenures in later years; it must stay well under the backlog of a world started
-    with no tenure cap."""
+    """Started in steady state (`world.initial_tenure_max`), a fixed-cycle system moves about the
+    same number every year instead of its whole backlog in year 1. Japan's start also thins its
+    last year by the early movers (`initial_tenure_weights`): drawn uniform, as if nobody moved
+    before 6, year 1 moved a full cohort at 6 plus the 15% who move early (about 1.6 times later
+    years); it must also stay well under the backlog of a world started with no tenure cap."""
     for name in ("japan_prefectural", "korea_points"):
         path = REPO / "scenarios" / f"{name}.yaml"
         model = RotationModel(scenario(path, "world.scale=0.1"), rng=2)
         model.run_for(5)
         rotations = [v for y, m, g, v in model.metric_rows if m == "rotations" and g == "all" and y > 0]
         assert max(rotations[1:]) < 1.5 * min(rotations[1:]), (name, rotations)
-        assert rotations[0] < 1.7 * min(rotations[1:]), (name, rotations)
-        backlog = RotationModel(scenario(path, "world.scale=0.1", "world.initial_tenure_max=null"), rng=2)
+        assert rotations[0] < 1.3 * min(rotations[1:]), (name, rotations)
+        backlog = RotationModel(scenario(path, "world.scale=0.1", "world.initial_tenure_max=null",
+                                        "world.initial_tenure_weights=null"), rng=2)
         backlog.run_for(1)
         first = next(v for y, m, g, v in backlog.metric_rows if m == "rotations" and g == "all" and y == 1)
         assert rotations[0] < 0.5 * first, (name, rotations[0], first)

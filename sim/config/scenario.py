@@ -117,6 +117,9 @@ class World(Strict):
     # each teacher's years at the current school drawn uniformly from 0 to this minus 1
     # (for a roster too: it then replaces the roster's years_at_school)
     initial_tenure_max: Annotated[int, Field(ge=1, le=40)] | None = None
+    # relative weight (dimensionless) of each year 0..initial_tenure_max-1 in that steady start (None:
+    # all equal); a cycle whose early movers come from the longest tenures keeps fewer in its last year (Japan)
+    initial_tenure_weights: list[Annotated[float, Field(ge=0.0, le=1000.0)]] | None = None
     # calendar year whose September is year 0: ages are as of then, and the retirement schedule
     # (careers.retirement) is by birth month
     start_year: Annotated[int, Field(ge=1950, le=2100)] = 2021
@@ -133,6 +136,12 @@ class World(Strict):
             raise ValueError("preset 'roster' needs a 'roster' section with schools_csv and teachers_csv")
         if self.preset != "roster" and self.roster is not None:
             raise ValueError("a 'roster' section is only used with preset: roster")
+        w = self.initial_tenure_weights
+        if w is not None and self.initial_tenure_max is None:
+            raise ValueError("initial_tenure_weights needs initial_tenure_max (the years they weight)")
+        if w is not None and (len(w) != self.initial_tenure_max or sum(w) <= 0):
+            raise ValueError(f"initial_tenure_weights needs {self.initial_tenure_max} weights (one for each year "
+                             f"0 to initial_tenure_max - 1), not all 0; got {w}")
         return self
 
 

@@ -46,7 +46,7 @@ def build_world(world, rng: np.random.Generator, source_dir: str | Path = ".", r
             oldest=OLDEST if retirement is None else (retirement.men_age - 1, retirement.women_age - 1),
         )
     if world.initial_tenure_max is not None:
-        steady_tenures(system, world.initial_tenure_max, rng)
+        steady_tenures(system, world.initial_tenure_max, rng, world.initial_tenure_weights)
     system.check()
     system.graph = build_graph(system)
     return system

@@ -232,13 +232,20 @@ def _enrolments(tier: np.ndarray, level: np.ndarray, tps: float,
     return enrol_primary, enrol_junior
 
 
-def steady_tenures(system: SchoolSystem, cycle: int, rng: np.random.Generator) -> None:
+def steady_tenures(system: SchoolSystem, cycle: int, rng: np.random.Generator,
+                   weights: list[float] | None = None) -> None:
     """Start a system that already rotates every `cycle` years in its steady state: each teacher's
-    years at the current school uniform on 0..cycle-1 (never more than their experience). The
+    years at the current school drawn on 0..cycle-1, uniformly or in proportion to `weights` (a
+    cycle with early movers keeps fewer in its last years), never more than their experience. The
     synthetic draw otherwise has long tenures, as Chinese schools had before rotation, so a
     fixed-cycle scenario would move everyone past the cycle in its first year."""
     t = system.teachers
-    drawn = rng.integers(0, cycle, len(t["years_at_school"]))
+    n = len(t["years_at_school"])
+    if weights is None:
+        drawn = rng.integers(0, cycle, n)  # as before weights existed: the same worlds
+    else:
+        w = np.asarray(weights, dtype=float)
+        drawn = rng.choice(cycle, n, p=w / w.sum())
     t["years_at_school"] = np.minimum(drawn, t["experience"]).astype(np.int64)
 
 
