@@ -414,3 +414,19 @@ def test_the_run_theme_puts_back_only_its_own_settings():
         assert plt.rcParams["interactive"] == (not before_interactive)
     finally:
         plt.rcParams["interactive"] = before_interactive
+
+
+def test_year_bands_equal_each_line_grouped_on_its_own(run):
+    """The run figures group the metrics once for all their lines (issue 20); each line's mean
+    and 2.5-97.5 percentile band must be those a grouping of that line's rows alone gives."""
+    m = run.metrics.copy()
+    m.loc[m.index[::9], "value"] = np.nan  # missing values are skipped, as seaborn's band skipped them
+    pairs = [("cv_backbone", "primary"), ("cv_pe_art", "junior"), ("rotations", "all"), ("no_such_metric", "all")]
+    bands = plots.year_bands(m, pairs)
+    for metric, group in pairs:
+        by_year = m[(m["metric"] == metric) & (m["subgroup"] == group)].groupby("year")["value"]
+        years, mean, low, high = bands[(metric, group)]
+        assert years.tolist() == by_year.mean().index.tolist()
+        for got, want in ((mean, by_year.mean()), (low, by_year.quantile(0.025)), (high, by_year.quantile(0.975))):
+            assert got.tobytes() == want.to_numpy(dtype=float).tobytes(), (metric, group)
+    assert len(bands[("no_such_metric", "all")][0]) == 0 and len(bands[("rotations", "all")][0]) == 5
