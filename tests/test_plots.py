@@ -430,3 +430,31 @@ def test_year_bands_equal_each_line_grouped_on_its_own(run):
         for got, want in ((mean, by_year.mean()), (low, by_year.quantile(0.025)), (high, by_year.quantile(0.975))):
             assert got.tobytes() == want.to_numpy(dtype=float).tobytes(), (metric, group)
     assert len(bands[("no_such_metric", "all")][0]) == 0 and len(bands[("rotations", "all")][0]) == 5
+
+
+def test_a_laid_out_figure_is_drawn_once_when_saved(run, monkeypatch):
+    """`Figure.tight_layout` left a placeholder layout engine behind, and `savefig` then drew the
+    whole figure twice (issue 20: a third of a run figure's time); `lay_out` sets the same
+    subplot parameters without one."""
+    from matplotlib.figure import Figure
+
+    draws = []
+    real = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda fig, renderer: draws.append(fig) or real(fig, renderer))
+    for make in (plots.cv_trajectories, plots.rotation_activity):
+        fig = make(run.metrics)
+        assert fig.get_layout_engine() is None
+        plots.png_bytes(fig)
+    assert len(draws) == 2
+
+
+def test_lay_out_draws_what_tight_layout_drew(run, monkeypatch):
+    """The same subplot parameters and the same PNG bytes as `Figure.tight_layout` gave."""
+    made = {}
+    for way in ("lay_out", "tight_layout"):
+        if way == "tight_layout":
+            monkeypatch.setattr(plots, "lay_out", lambda fig, **tight: fig.tight_layout(**tight))
+        fig = plots.cv_trajectories(run.metrics)
+        params = [getattr(fig.subplotpars, p) for p in ("left", "right", "bottom", "top", "wspace", "hspace")]
+        made[way] = (params, plots.png_bytes(fig))
+    assert made["lay_out"] == made["tight_layout"]
