@@ -458,3 +458,15 @@ def test_lay_out_draws_what_tight_layout_drew(run, monkeypatch):
         params = [getattr(fig.subplotpars, p) for p in ("left", "right", "bottom", "top", "wspace", "hspace")]
         made[way] = (params, plots.png_bytes(fig))
     assert made["lay_out"] == made["tight_layout"]
+
+
+def test_the_collector_is_paused_while_the_run_figures_are_drawn_and_back_after(run, tmp_path, monkeypatch):
+    import gc
+
+    seen = []
+    real = plots.png_bytes
+    monkeypatch.setattr(plots, "png_bytes", lambda fig: seen.append(gc.isenabled()) or real(fig))
+    assert gc.isenabled()
+    paths = plots.save_run_figures(run.metrics, tmp_path)
+    assert seen == [False, False] and gc.isenabled()
+    assert [p.name for p in paths] == ["cv_trajectories.png", "rotation_activity.png"]
