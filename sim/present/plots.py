@@ -212,7 +212,7 @@ def save_run_figures(metrics: pd.DataFrame, folder: Path, scenario=None) -> list
 def lay_out(fig, **tight) -> None:
     """`fig.tight_layout(**tight)`, done once. `Figure.tight_layout` leaves a placeholder layout
     engine on the figure, and `savefig` then draws the whole figure an extra time before drawing
-    it for the file (about a third of a run figure's time); the engine applied directly sets the
+    it for the file (about a fifth of a run figure's time); the engine applied directly sets the
     same subplot parameters and leaves none."""
     TightLayoutEngine(**tight).execute(fig)
 
