@@ -11,7 +11,8 @@ from pathlib import Path
 
 from conftest import REPO
 
-HEAVY = ("mesa", "pandas", "scipy", "scipy.stats", "networkx", "pyarrow", "matplotlib", "seaborn", "sim.core.model")
+HEAVY = ("mesa", "pandas", "scipy", "scipy.stats", "networkx", "pyarrow", "matplotlib", "seaborn", "sim.core.model",
+         "sim.present.html_report")
 
 PROBE = """
 import atexit, json, sys
@@ -48,6 +49,7 @@ def test_a_run_without_figures_imports_no_plotting_library(tmp_path):
                   "--out", str(tmp_path / "out"))
     assert "sim.core.model" in mods and "mesa" in mods  # the probe does see what a run imports
     assert not mods & {"matplotlib", "seaborn", "scipy.stats"}, mods
+    assert "sim.present.html_report" not in mods  # only a roster run keeps a map for the report
 
 
 def test_a_run_with_figures_imports_matplotlib_but_not_seaborn(tmp_path):

@@ -414,3 +414,59 @@ def test_the_run_theme_puts_back_only_its_own_settings():
         assert plt.rcParams["interactive"] == (not before_interactive)
     finally:
         plt.rcParams["interactive"] = before_interactive
+
+
+def test_year_bands_equal_each_line_grouped_on_its_own(run):
+    """The run figures group the metrics once for all their lines (issue 20); each line's mean
+    and 2.5-97.5 percentile band must be those a grouping of that line's rows alone gives."""
+    m = run.metrics.copy()
+    m.loc[m.index[::9], "value"] = np.nan  # missing values are skipped, as seaborn's band skipped them
+    pairs = [("cv_backbone", "primary"), ("cv_pe_art", "junior"), ("rotations", "all"), ("no_such_metric", "all")]
+    bands = plots.year_bands(m, pairs)
+    for metric, group in pairs:
+        by_year = m[(m["metric"] == metric) & (m["subgroup"] == group)].groupby("year")["value"]
+        years, mean, low, high = bands[(metric, group)]
+        assert years.tolist() == by_year.mean().index.tolist()
+        for got, want in ((mean, by_year.mean()), (low, by_year.quantile(0.025)), (high, by_year.quantile(0.975))):
+            assert got.tobytes() == want.to_numpy(dtype=float).tobytes(), (metric, group)
+    assert len(bands[("no_such_metric", "all")][0]) == 0 and len(bands[("rotations", "all")][0]) == 5
+
+
+def test_a_laid_out_figure_is_drawn_once_when_saved(run, monkeypatch):
+    """`Figure.tight_layout` left a placeholder layout engine behind, and `savefig` then drew the
+    whole figure twice (issue 20: a third of a run figure's time); `lay_out` sets the same
+    subplot parameters without one."""
+    from matplotlib.figure import Figure
+
+    draws = []
+    real = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda fig, renderer: draws.append(fig) or real(fig, renderer))
+    for make in (plots.cv_trajectories, plots.rotation_activity):
+        fig = make(run.metrics)
+        assert fig.get_layout_engine() is None
+        plots.png_bytes(fig)
+    assert len(draws) == 2
+
+
+def test_lay_out_draws_what_tight_layout_drew(run, monkeypatch):
+    """The same subplot parameters and the same PNG bytes as `Figure.tight_layout` gave."""
+    made = {}
+    for way in ("lay_out", "tight_layout"):
+        if way == "tight_layout":
+            monkeypatch.setattr(plots, "lay_out", lambda fig, **tight: fig.tight_layout(**tight))
+        fig = plots.cv_trajectories(run.metrics)
+        params = [getattr(fig.subplotpars, p) for p in ("left", "right", "bottom", "top", "wspace", "hspace")]
+        made[way] = (params, plots.png_bytes(fig))
+    assert made["lay_out"] == made["tight_layout"]
+
+
+def test_the_collector_is_paused_while_the_run_figures_are_drawn_and_back_after(run, tmp_path, monkeypatch):
+    import gc
+
+    seen = []
+    real = plots.png_bytes
+    monkeypatch.setattr(plots, "png_bytes", lambda fig: seen.append(gc.isenabled()) or real(fig))
+    assert gc.isenabled()
+    paths = plots.save_run_figures(run.metrics, tmp_path)
+    assert seen == [False, False] and gc.isenabled()
+    assert [p.name for p in paths] == ["cv_trajectories.png", "rotation_activity.png"]

@@ -133,3 +133,26 @@ def test_a_long_run_keeps_its_words_short_but_its_tables_give_every_year(run):
     why = text[text.index("## Why the CVs move"):text.index("## By year")]
     listed = re.findall(r"\d+ in year (\d+)", why[why.index("Rotations started"):why.index("Returns home")])
     assert listed[:4] == ["1", "2", "3", "4"] and listed[-1] == "40" and len(listed) <= 12
+
+
+def test_year_means_of_all_pairs_at_once_equal_each_pair_filtered_on_its_own(run):
+    """summary.md groups the frame once for every headline pair (issue 20: filtering it once per
+    pair was most of a run's summary time); each series must be the one a filter of that pair gives."""
+    import numpy as np
+
+    from sim.present.report import year_means
+
+    m = run.metrics.copy()
+    m.loc[m.index[::7], "value"] = np.nan  # non-finite values are left out of the means
+    m.loc[m.index[3::11], "value"] = np.inf
+    pairs = [*headline(run.metrics), ("cv_backbone", "no such group")]
+    means = year_means(m, pairs)
+    assert list(means) == pairs
+    for metric, group in pairs:
+        sel = m[(m["metric"] == metric) & (m["subgroup"] == group)]
+        sel = sel[np.isfinite(sel["value"].to_numpy(dtype=float))]
+        expected = sel.groupby("year")["value"].mean().sort_index()
+        got = means[(metric, group)]
+        assert got.index.tolist() == expected.index.tolist() and got.index.name == "year"
+        assert got.to_numpy().tobytes() == expected.to_numpy(dtype=float).tobytes(), (metric, group)
+    assert means[("cv_backbone", "no such group")].empty

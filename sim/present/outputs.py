@@ -12,7 +12,6 @@ from sim.storage.store import write_comparison_folder, write_run_folder
 def write_run(result, out: str | Path, figures: bool = True, force: bool = False) -> Path:
     """Write a RunResult to `out` with its figures (unless `figures` is False), summary.md and,
     for a roster run, graph.json; return the folder (`write_run_folder` says when it is replaced)."""
-    from sim.present.html_report import GRAPH_FILE, graph_json
     from sim.present.report import summary_markdown
 
     def extra(tmp: Path) -> list[Path]:
@@ -20,8 +19,10 @@ def write_run(result, out: str | Path, figures: bool = True, force: bool = False
         if figures:
             from sim.present.plots import save_run_figures
             listed += save_run_figures(result.metrics, tmp / "figures", result.scenario)
-        graph = graph_json(result)  # a roster run's map for the report, while its roster files are at hand
-        if graph is not None:
+        if result.scenario.world.preset == "roster":  # the report module only for a run that has a map to keep
+            from sim.present.html_report import GRAPH_FILE, graph_json
+
+            graph = graph_json(result)  # a roster run's map for the report, while its roster files are at hand
             (tmp / GRAPH_FILE).write_bytes(graph)
             listed.append(tmp / GRAPH_FILE)
         (tmp / "summary.md").write_text(summary_markdown(result), encoding="utf-8")  # not in the manifest

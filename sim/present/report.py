@@ -39,8 +39,13 @@ def headline(metrics: pd.DataFrame) -> list[tuple[str, str]]:
     pairs = list(HEADLINE_PAIRS)
     at = pairs.index(("teachers_in_post", "all")) + 1
     pairs[at:at] = [(n, "all") for n in REGISTRY if n.endswith("_in_post") and (n, "all") not in pairs]
-    present = set(zip(metrics["metric"].astype(str), metrics["subgroup"].astype(str), strict=True))
+    present = set(zip(_strings(metrics["metric"]), _strings(metrics["subgroup"]), strict=True))
     return [p for p in pairs if p in present]
+
+
+def _strings(column: pd.Series) -> np.ndarray:
+    """A column as an array of Python strings (iterating a pandas string column is slower by far)."""
+    return column.astype(str).to_numpy(dtype=object)
 
 
 def is_count(metric: str) -> bool:
@@ -57,9 +62,36 @@ def fmt(metric: str, value: float, digits: int = 3) -> str:
 
 def by_year(metrics: pd.DataFrame, metric: str, group: str) -> pd.Series:
     """Mean over replicates by year of one metric and group (non-finite values left out)."""
-    rows = metrics[(metrics["metric"] == metric) & (metrics["subgroup"] == group)]
+    return year_means(metrics, [(metric, group)])[(metric, group)]
+
+
+def _rows_of(metrics: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.DataFrame:
+    """The rows of the metrics and groups of `pairs` (a superset of the pairs' rows), the columns a summary reads."""
+    keep = metrics["metric"].isin({m for m, _ in pairs}) & metrics["subgroup"].isin({g for _, g in pairs})
+    return metrics.loc[keep, ["metric", "subgroup", "year", "value"]]
+
+
+def year_means(metrics: pd.DataFrame, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], pd.Series]:
+    """`by_year` of every (metric, group) pair, from one grouping of the frame: a summary asks
+    for dozens of pairs, and filtering the frame once per pair took most of its time. A pair
+    without a finite value gets an empty series."""
+    rows = _rows_of(metrics, pairs)
     rows = rows[np.isfinite(rows["value"].to_numpy(dtype=float))]
-    return rows.groupby("year")["value"].mean().sort_index()
+    means = rows.groupby(["metric", "subgroup", "year"])["value"].mean()
+    found: dict[tuple[str, str], tuple[list, list]] = {}
+    keys = means.index
+    for metric, group, year, value in zip(_strings(pd.Series(keys.get_level_values(0))),
+                                          _strings(pd.Series(keys.get_level_values(1))),
+                                          keys.get_level_values(2).to_numpy(), means.to_numpy(), strict=True):
+        years, values = found.setdefault((metric, group), ([], []))
+        years.append(year)
+        values.append(value)
+    out = {}
+    for pair in pairs:
+        years, values = found.get(pair, ([], []))
+        out[pair] = pd.Series(np.array(values, dtype=float), name="value",
+                              index=pd.Index(np.array(years, dtype=np.int64), name="year"))
+    return out
 
 
 @dataclass
@@ -132,11 +164,15 @@ def terms_sentence(programs: list[dict]) -> str:
 def rebounds(metrics: pd.DataFrame, pairs: list[tuple[str, str]]) -> list[tuple[str, str, Trajectory]]:
     """The CV metrics among `pairs` that rise again after their lowest year, by at least REBOUND
     and 10% of the low."""
+    return _rebounds(year_means(metrics, pairs), pairs)
+
+
+def _rebounds(means: dict, pairs: list[tuple[str, str]]) -> list[tuple[str, str, Trajectory]]:
     out = []
     for metric, group in pairs:
         if not metric.startswith("cv_"):
             continue
-        series = by_year(metrics, metric, group)
+        series = means[(metric, group)]
         if len(series) < 3:
             continue
         t = Trajectory.of(series)
@@ -146,19 +182,20 @@ def rebounds(metrics: pd.DataFrame, pairs: list[tuple[str, str]]) -> list[tuple[
     return out
 
 
-def _counts_by_year(metrics: pd.DataFrame, metric: str, years: list[int]) -> str:
-    s = by_year(metrics, metric, "all")
+def _counts_by_year(means: dict, metric: str, years: list[int]) -> str:
+    s = means[(metric, "all")]
     return ", ".join(f"{fmt(metric, float(s[y]))} in year {y}" for y in years if y in s.index)
 
 
 def rebound_words(metrics: pd.DataFrame, programs: list[dict], pairs: list[tuple[str, str]]) -> list[str]:
     """Paragraphs (Markdown) saying which CVs rebound, and why: rotators return home at term end."""
-    found = rebounds(metrics, pairs)
+    means = year_means(metrics, [*pairs, ("rotations", "all"), ("returns", "all")])
+    found = _rebounds(means, pairs)
     if not found:
         return []
     rises = []
     for metric, group, t in found:
-        after = by_year(metrics, metric, group)
+        after = means[(metric, group)]
         after = after[after.index > t.low_year]
         rises.append((float(after.max()) - t.low, metric, group, t, float(after.max()), int(after.idxmax())))
     rises.sort(key=lambda r: -r[0])
@@ -191,8 +228,8 @@ def rebound_words(metrics: pd.DataFrame, programs: list[dict], pairs: list[tuple
             f"{', '.join(str(y) for y in ends) if len(ends) <= 2 else f'{ends[0]}-{ends[-1]}'}, "
             "and the schools that sent them regain what they had lent unless later rotations send as many out.")
     if (metrics["metric"] == "returns").any():
-        text += (f" Rotations started: {_counts_by_year(metrics, 'rotations', span)}. Returns home at term end: "
-                 f"{_counts_by_year(metrics, 'returns', span)}.")
+        text += (f" Rotations started: {_counts_by_year(means, 'rotations', span)}. Returns home at term end: "
+                 f"{_counts_by_year(means, 'returns', span)}.")
     words.append(text)
     return words
 
@@ -200,8 +237,8 @@ def rebound_words(metrics: pd.DataFrame, programs: list[dict], pairs: list[tuple
 # --------------------------------------------------------------------------- summary.md
 
 
-def _cell(metric: str, values: pd.Series) -> str:
-    x = values.to_numpy(dtype=float)
+def _cell(metric: str, values) -> str:
+    x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     if not len(x):
         return "-"
@@ -225,17 +262,23 @@ def trajectory_rows(metrics: pd.DataFrame, pairs: list[tuple[str, str]]) -> list
     range), lowest (year), highest (year), mean of years 1..last, mean of the last RECENT_YEARS
     years, last (with range)."""
     last = int(metrics["year"].max())
+    means = year_means(metrics, pairs)
+    ends = _rows_of(metrics, pairs)
+    ends = ends[ends["year"].isin([0, last])]
+    at: dict[tuple, list[float]] = {}  # (metric, group, year) -> every replicate's value, in row order
+    for key in zip(_strings(ends["metric"]), _strings(ends["subgroup"]), ends["year"].to_numpy(),
+                   ends["value"].to_numpy(), strict=True):
+        at.setdefault(key[:3], []).append(key[3])
     rows = []
     for metric, group in pairs:
-        sel = metrics[(metrics["metric"] == metric) & (metrics["subgroup"] == group)]
-        series = by_year(metrics, metric, group)
+        series = means[(metric, group)]
         if series.empty:
             continue
         t = Trajectory.of(series)
         rows.append((metric, group, [
-            _cell(metric, sel.loc[sel["year"] == 0, "value"]),
+            _cell(metric, at.get((metric, group, 0), [])),
             f"{fmt(metric, t.low)} (year {t.low_year})", f"{fmt(metric, t.high)} (year {t.high_year})",
-            fmt(metric, t.mean), fmt(metric, t.recent), _cell(metric, sel.loc[sel["year"] == last, "value"])]))
+            fmt(metric, t.mean), fmt(metric, t.recent), _cell(metric, at.get((metric, group, last), []))]))
     return rows
 
 
@@ -251,9 +294,10 @@ def year_table(metrics: pd.DataFrame, pairs: list[tuple[str, str]], years: list[
     """Mean over replicates of each headline metric by year (rows: metrics; columns: `years`,
     default every year)."""
     years = sorted(int(y) for y in metrics["year"].unique()) if years is None else years
+    means = year_means(metrics, pairs)
     out = []
     for metric, group in pairs:
-        s = by_year(metrics, metric, group)
+        s = means[(metric, group)]
         out.append([f"`{metric}`", group] + [fmt(metric, float(s[y])) if y in s.index else "-" for y in years])
     return pd.DataFrame(out, columns=["metric", "group", *[str(y) for y in years]])
 
