@@ -5,6 +5,7 @@ tutorial-style Mesa model, alternating fresh processes, as paired ratios.
     python benchmarks/whole_process.py stages --scenario dongcheng_2021 --rounds 3   # where a run's time goes
     python benchmarks/whole_process.py ab OLD_COMMIT --case dongcheng --rounds 6      # a lever: old vs this checkout
     python benchmarks/whole_process.py ab OLD --new NEW --case beijing --no-figures   # two commits
+    python benchmarks/whole_process.py scaling --rounds 2      # cost against teachers, 10k to 240k
 
 `targets` times, in each round and in a rotating order, the tutorial-style model of
 `tutorial_reference.py` at 8,800 and at 120,000 agents (interpreter, `import mesa`, model, 10
@@ -15,6 +16,9 @@ tutorial time within the same round, so the machine's drift between rounds cance
 is the median over rounds. `ab` times one of those commands for an old commit (a temporary
 `git worktree`, first on PYTHONPATH) and this checkout, alternating. `stages` splits one
 whole-process run into start-up and imports, world, agents, years, writing and figures.
+`scaling` runs `beijing_2022_citywide --no-figures` at world.scale 1/12 to 2 (about 10,000 to
+240,000 teachers), whole process and the run call alone, with each process's peak memory, and
+fits log cost on log teachers.
 """
 
 from __future__ import annotations
@@ -60,6 +64,66 @@ def timed(cmd: list[str], code_root: Path = ROOT) -> tuple[float, float]:
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def timed_with_memory(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall s, CPU s and peak resident MB of one fresh process (os.wait4 gives its own usage)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+SCALES = (1 / 12, 1 / 3, 1.0, 2.0)
+RUN_CALL = """
+import sys, time, warnings
+warnings.simplefilter("ignore")
+from sim.config.scenario import load_scenario
+from sim.experiments.run import simulate
+import sim.core.model  # noqa: F401  (Mesa imported before the clock starts)
+sc = load_scenario("scenarios/beijing_2022_citywide.yaml", [f"world.scale={sys.argv[1]}"])
+t = time.process_time()
+m = simulate(sc, sc.run.seed, 10)
+print(time.process_time() - t, m.world.n_teachers)
+"""
+
+
+def _fit(xs: list[float], ys: list[float]) -> float:
+    import numpy as np
+
+    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
+
+
+def scaling(rounds: int, tmp: Path) -> dict:
+    """Whole-process and run-call CPU time against teachers, alternating sizes in each round."""
+    rows = {scale: {"wall": [], "cpu": [], "rss": [], "run_cpu": [], "teachers": 0} for scale in SCALES}
+    for r in range(rounds):
+        for scale in (SCALES if r % 2 == 0 else SCALES[::-1]):
+            cmd = [*run_command("beijing", False, tmp / "out"), "--set", f"world.scale={scale:.6g}"]
+            wall, cpu, rss = timed_with_memory(cmd)
+            out = subprocess.run([sys.executable, "-c", RUN_CALL, f"{scale:.6g}"], cwd=ROOT, check=True,
+                                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+            run_cpu, teachers = out.stdout.split()
+            row = rows[scale]
+            row["wall"].append(wall), row["cpu"].append(cpu), row["rss"].append(rss)
+            row["run_cpu"].append(float(run_cpu))
+            row["teachers"] = int(teachers)
+            print(f"round {r + 1}: scale {scale:.4g} ({teachers} teachers): whole process {wall:.2f} s wall, "
+                  f"{cpu:.2f} s CPU, peak {rss:.0f} MB; run call {float(run_cpu):.2f} s CPU", flush=True)
+    teachers = [rows[s]["teachers"] for s in SCALES]
+    med = {k: [statistics.median(rows[s][k]) for s in SCALES] for k in ("wall", "cpu", "rss", "run_cpu")}
+    print("| world.scale | teachers at the start | whole process CPU s | run call CPU s | peak MB |")
+    print("|---|---|---|---|---|")
+    for i, s in enumerate(SCALES):
+        print(f"| {s:.4g} | {teachers[i]:,} | {med['cpu'][i]:.2f} | {med['run_cpu'][i]:.2f} | {med['rss'][i]:.0f} |")
+    fits = {"whole_process_cpu": _fit(teachers, med["cpu"]), "run_call_cpu": _fit(teachers, med["run_cpu"])}
+    print(f"fitted exponent (log CPU on log teachers, medians of {rounds}): whole process "
+          f"{fits['whole_process_cpu']:.3f}, run call {fits['run_call_cpu']:.3f}")
+    return {"rows": {f"{s:.6g}": v for s, v in rows.items()}, "fits": fits}
 
 
 def summary(values: list[float]) -> str:
@@ -207,11 +271,12 @@ def main(argv: list[str] | None = None) -> None:
     t = sub.add_parser("targets")
     s = sub.add_parser("stages")
     s.add_argument("--case", choices=list(SCENARIOS), default="dongcheng")
+    c = sub.add_parser("scaling")
     a = sub.add_parser("ab")
     a.add_argument("old", help="git commit to compare this checkout against")
     a.add_argument("--new", help="a commit to time instead of this checkout")
     a.add_argument("--case", choices=list(SCENARIOS), default="dongcheng")
-    for p in (t, s, a):
+    for p in (t, s, a, c):
         p.add_argument("--rounds", type=int, default=3)
         p.add_argument("--json", type=Path, help="also save the raw times here")
     for p in (s, a):
@@ -220,6 +285,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if args.command == "targets":
             out = targets(args.rounds, Path(tmp))
+        elif args.command == "scaling":
+            out = scaling(args.rounds, Path(tmp))
         elif args.command == "stages":
             out = stages(args.case, not args.no_figures, args.rounds, Path(tmp))
         else:
