@@ -5,6 +5,7 @@ from __future__ import annotations
 import runpy
 
 import numpy as np
+import pytest
 from conftest import REPO
 
 from sim.experiments.run import run
@@ -30,3 +31,15 @@ def test_senders_backbone_reads_the_pool_participation_senders_counts():
         assert senders.sum() == round(pool_movers) < len(rot), year  # counterparts exist and are left out
     share = SCRIPT["senders_backbone"](res, (1, 2))
     assert np.all(share.to_numpy() > m[(m.metric == "backbone_share_rotators") & (m.year >= 1)]["value"].to_numpy())
+
+
+def test_backbone_share_senders_is_the_senders_reading_of_the_floor():
+    """The registered metric `backbone_share_senders` gives, year by year, the share the script
+    computes from the move log (the sending tiers' own rotators), and it is above the share over
+    all who move (the counterparts sent back by weak hosts are seldom backbone)."""
+    res = run(REPO / "scenarios" / "china_2014_floor.yaml", years=2, reps=1, overrides=("world.scale=0.1",))
+    m = res.metrics[(res.metrics.subgroup == "all") & (res.metrics.year >= 1)].set_index(["metric", "year"])["value"]
+    share = SCRIPT["senders_backbone"](res, (1, 2)).iloc[0]
+    for year in (1, 2):
+        assert m["backbone_share_senders", year] == pytest.approx(share[year], rel=1e-12)
+        assert m["backbone_share_senders", year] > m["backbone_share_rotators", year]

@@ -7,6 +7,10 @@ checks that the cases cover every rule the files set, so a rule added later with
 starts (retirements move). A program's `points` block (korea_points) counts every key it writes,
 defaults included: the weights are Seoul's placement rule, removed by setting them to 0 (the list of
 wishes to one school). baseline_drift sets no rule beyond the base and needs no case.
+A program's shaping keys (scope, matching, form, terms) are counted as the file writes them,
+defaults restated included, and each is set to the default or another allowed value
+(SHAPING_CASES); a key that cannot bind in its scenario is listed with the reason (CANNOT_BIND)
+and a test checks that changing it leaves the runs identical.
 """
 
 from __future__ import annotations
@@ -389,7 +393,139 @@ CASES += [
     ("beijing_2022_citywide", "world.start_year", "world.start_year=2021", metric("retirements", year=3), +1),
 ]
 
+# A program's shaping keys (scope, matching, form, terms: issue 15): each one the file writes, a
+# default restated included, is set to the default or to another allowed value, and an outcome of
+# that program's year-1 rotators moves: scope on who goes across the unit's border, matching on
+# where rotators go, form on whether they come home or leave their post, terms on when they return.
+def across(program: str, unit: str):
+    """Year-1 rotations of a program whose host lies outside the home school's unit (a count: a
+    narrower scope may place nobody); "twin": not at a twinning partner of the home school."""
+    def read(m) -> float:
+        c, _ = program_moves(m, program)
+        frm, to = c["from_school"], c["to_school"]
+        if unit == "twin":
+            twins = m.world.twins
+            return float(sum(t not in twins.get(f, []) for f, t in zip(frm.tolist(), to.tolist(), strict=True)))
+        s = m.world.schools[unit]
+        return float(np.sum(s[frm] != s[to]))
+    read.__name__ = f"{program}:across_{unit}@1"
+    return read
+
+
+def host_tier(program: str):
+    """Mean tier of the hosts of a program's year-1 rotators: need matching sends them where the
+    gap is largest, which is the weaker schools (random matching spreads them)."""
+    def read(m) -> float:
+        c, _ = program_moves(m, program)
+        return float(np.mean(m.world.schools["tier"][c["to_school"]]))
+    read.__name__ = f"{program}:host_tier@1"
+    return read
+
+
+def to_leading(program: str):
+    """Year-1 rotations of a program into a leading school (a count)."""
+    def read(m) -> float:
+        c, _ = program_moves(m, program)
+        return float(np.sum(m.world.schools["leading"][c["to_school"]]))
+    read.__name__ = f"{program}:to_leading@1"
+    return read
+
+
+def host_distance(program: str):
+    """Mean straight-line distance from home to host of a program's year-1 rotators (optimal
+    matching gives up equity for commute; need matching does not look at it)."""
+    def read(m) -> float:
+        c, _ = program_moves(m, program)
+        s = m.world.schools
+        return float(np.mean(np.hypot(s["x"][c["to_school"]] - s["x"][c["from_school"]],
+                                      s["y"][c["to_school"]] - s["y"][c["from_school"]])))
+    read.__name__ = f"{program}:host_distance@1"
+    return read
+
+
+def returned_in_year2(program: str):
+    """Share of a program's year-1 rotators who went home in year 2 (a transfer has no return)."""
+    def read(m) -> float:
+        c, _ = program_moves(m, program)
+        back, ret = moves_of("return", m)
+        home = back["teacher"][ret & (back["year"] == 2)]
+        return float(np.mean(np.isin(c["teacher"], home)))
+    read.__name__ = f"{program}:returned@2"
+    read.years = 2
+    return read
+
+
+# need matching shares out the backbone (and PE/art, quality) by each school's shortfall, so with
+# random hosts the year-1 backbone CV is higher. Two programs are read otherwise (docs/ODD.md 7.17):
+# Japan's transfers move the post, and the CV is 0.646 with need matching against 0.642 at random,
+# so its case reads the hosts' tier (need sends transfers to the weaker schools). Miyun's pool moves
+# the CV of Miyun's schools the other way (0.317 against 0.315 at random; the hosts' tier does not
+# change): no direction is defensible on the test world, so its case asks only that the CV changes.
+NEED_READS = {("japan_prefectural", "periodic_transfer"): (host_tier("periodic_transfer"), +1),
+              ("beijing_2022_citywide", "miyun_pool"): (metric("cv_backbone", group="all@Miyun"), 0)}
+
+
+def shaping_cases(name: str, program: str, sets: dict) -> list:
+    """The cases of one program's shaping keys, as its file writes them (`sets`)."""
+    key, out = f"{P}.{program}", []
+    lo, hi = sets.get("term_years_min", 1), sets.get("term_years_max", 3)
+    for k, v in sets.items():
+        rule = f"{program}.{k}"
+        if k == "scope" and v in ("district", "school_district", "twinning"):  # wider: more cross the border
+            unit = {"district": "district", "school_district": "school_district", "twinning": "twin"}[v]
+            wider = "city" if v == "district" else "district"
+            out.append((name, rule, f"{key}.scope={wider}", across(program, unit), +1))
+        elif k == "scope" and v == "city":  # narrower: nobody crosses a district border
+            out.append((name, rule, f"{key}.scope=district", across(program, "district"), -1))
+        elif k == "scope" and v == "group":  # the training flow's leading school exists only in the group
+            out.append((name, rule, (f"{key}.scope=district", f"{key}.matching=need"), to_leading(program), -1))
+        elif k == "matching" and v == "need":
+            read, sign = NEED_READS.get((name, program), (metric("cv_backbone"), +1))
+            out.append((name, rule, f"{key}.matching=random", read, sign))
+        elif k == "matching" and v == "optimal":
+            out.append((name, rule, f"{key}.matching=need", host_distance(program), +1))
+        elif k == "matching" and v == "points":  # the points' backbone bonus picks the strong hosts first
+            out.append((name, rule, f"{key}.matching=need", host_tier_correlation("backbone"), -1))
+        elif k == "matching" and v == "leading_school":
+            out.append((name, rule, f"{key}.matching=need", to_leading(program), -1))
+        elif k == "form" and v == "transfer":  # a rotation's term ends and the teacher comes home
+            out.append((name, rule, f"{key}.form=full_time", returned_in_year2(program), +1))
+        elif k == "form" and v == "part_time":  # full-timers leave their home post uncovered
+            out.append((name, rule, f"{key}.form=full_time", sending_staffing(program), -1))
+        elif k == "term_years_min":  # at least 2 years: nobody is home in year 2
+            out.append((name, rule, (f"{key}.term_years_min=2", f"{key}.term_years_max={max(hi, 2)}"),
+                        returned_in_year2(program), -1))
+        elif k == "term_years_max" and v > lo:  # all terms of the shortest length: all home in year 2
+            out.append((name, rule, f"{key}.term_years_max={lo}", returned_in_year2(program), +1))
+        elif k == "term_years_max":  # the schema's 1-3 years: some stay past year 2
+            out.append((name, rule, f"{key}.term_years_max=3", returned_in_year2(program), -1))
+    return out
+
+
+SHAPING = ("scope", "matching", "form", "term_years_min", "term_years_max")
+
+
+def written_shaping(name: str) -> dict[str, dict]:
+    """Program -> the shaping keys its file writes, with their values."""
+    data = yaml.safe_load((REPO / "scenarios" / f"{name}.yaml").read_text(encoding="utf-8"))
+    programs = (data.get("policy") or {}).get("programs") or []
+    return {p["name"]: {k: p[k] for k in SHAPING if k in p} for p in programs}
+
+
+# shaping keys that cannot bind in their scenario, and why (docs/ODD.md 7.17): a test checks that
+# the change leaves the run identical, so an entry must go once the key binds
+CANNOT_BIND = {
+    ("dongcheng_2021", "district_exchange.scope", f"{P}.district_exchange.scope=city"):
+        "the world is one district (Dongcheng), so the district is the city",
+    ("shanghai_10yr", "ten_year_cycle.scope", f"{P}.ten_year_cycle.scope=city"):
+        "the world is one district (the shanghai preset), so the district is the city",
+}
+SHAPING_CASES = [c for n in SHIPPED for prog, sets in written_shaping(n).items() for c in shaping_cases(n, prog, sets)
+                 if c[:3] not in CANNOT_BIND]
+
+
 # keys a file sets that are not rules a district could drop: what the program is and where it acts
+# (a program's shaping keys have their own cases, SHAPING_CASES, counted by written_shaping)
 STRUCTURE = {"name", "scope", "matching", "form", "term_years_min", "term_years_max", "extends", "description",
              "world.preset", "world.scale"}
 # rules that only shape a program whose quota is removed as a whole (its share_of_eligible case)
@@ -445,7 +581,8 @@ def set_rules(name: str) -> set[str]:
 def test_removing_the_rule_moves_its_outcome(name, rule, removal, read, sign):
     base = mean_outcome(name, (), read)
     without = mean_outcome(name, (removal,) if isinstance(removal, str) else tuple(removal), read)
-    assert np.sign(without - base) == sign, f"{rule}: {read.__name__} {base:.4f} -> {without:.4f} without it"
+    moved = without != base if sign == 0 else np.sign(without - base) == sign  # 0: changes, either way
+    assert moved, f"{rule}: {read.__name__} {base:.4f} -> {without:.4f} without it"
 
 
 def test_every_shipped_scenario_is_checked():
@@ -457,3 +594,22 @@ def test_every_rule_the_scenario_sets_has_a_case(name):
     covered = {rule for n, rule, *_ in CASES if n == name}
     missing = sorted(set_rules(name) - covered)
     assert not missing, f"{name} sets rules no case removes: {missing}"
+
+
+@pytest.mark.parametrize(("name", "rule", "removal", "read", "sign"), SHAPING_CASES,
+                         ids=[f"{c[0]}:{c[1]}" for c in SHAPING_CASES])
+def test_changing_a_shaping_key_moves_its_outcome(name, rule, removal, read, sign):
+    test_removing_the_rule_moves_its_outcome(name, rule, removal, read, sign)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shaping_key_the_scenario_writes_has_a_case(name):
+    written = {f"{prog}.{k}" for prog, sets in written_shaping(name).items() for k in sets}
+    covered = {rule for n, rule, *_ in SHAPING_CASES if n == name} | {r for n, r, _ in CANNOT_BIND if n == name}
+    assert not sorted(written - covered), f"{name} writes shaping keys no case changes: {sorted(written - covered)}"
+
+
+@pytest.mark.parametrize(("name", "rule", "change"), list(CANNOT_BIND), ids=[f"{n}:{r}" for n, r, _ in CANNOT_BIND])
+def test_a_shaping_key_that_cannot_bind_changes_nothing(name, rule, change):
+    assert len(outcome_runs(name, ())[0].world.district_names) == 1, CANNOT_BIND[name, rule, change]
+    assert [m.metric_rows for m in outcome_runs(name, ())] == [m.metric_rows for m in outcome_runs(name, (change,))]

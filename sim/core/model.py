@@ -247,10 +247,11 @@ class RotationModel(mesa.Model):
         elig_any = np.zeros(wf.n, dtype=bool)
         for program in self.programs:
             elig_any |= program.eligible(self)
-        total = {"eligible": int(elig_any.sum()), "rotations": 0, "eligible_rotated": 0, "unmatched": 0}
+        total = {"eligible": int(elig_any.sum()), "rotations": 0, "eligible_rotated": 0,
+                 "eligible_rotated_backbone": 0, "unmatched": 0}
         for program in self.programs:
             got = program.apply(self)
-            for key in ("rotations", "eligible_rotated", "unmatched"):
+            for key in ("rotations", "eligible_rotated", "eligible_rotated_backbone", "unmatched"):
                 total[key] += got[key]
         return total
 

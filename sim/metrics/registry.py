@@ -497,6 +497,15 @@ def _backbone_share(ctx):
     return [("all", _share(np.sum(m[:, 3] >= DISTRICT_BACKBONE), len(m)))]
 
 
+@_register("backbone_share_senders", "backbone share of this year's rotators of the eligible pool", "share", "all")
+def _backbone_share_senders(ctx):
+    """Rotators of the eligible pool with backbone level district or above / rotators of that
+    pool (0 when none): the 2014 floor's 其中 reading, the sending schools' own rotators, beside
+    backbone_share_rotators over all who move (a paired exchange's counterparts sent back are
+    left out, as in participation_senders; without a paired exchange the two are equal)."""
+    return [("all", _share(ctx.counts.get("eligible_rotated_backbone", 0), ctx.counts.get("eligible_rotated", 0)))]
+
+
 @_register("coverage_eligible", "cumulative share of the eligible cohort who have rotated", "share", "all")
 def _coverage_eligible(ctx):
     """Cohort = teachers eligible when the policy first looked (year 1), under the programs with a

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.codes import DISTRICT_BACKBONE
 from sim.policies.eligibility import eligible_mask
 from sim.policies.exchange import counterpart_mask, cover_posts, end_covers, pair_up
 from sim.policies.matching import MATCHERS, Constraints
@@ -88,8 +89,10 @@ class RotationProgram:
             cover_posts(model, cfg, moved)
         # eligible_rotated: movers of the eligible pool; a paired exchange's counterparts from
         # outside it (a weak host's teachers sent back) are rotations but not of the eligible
-        return {"eligible": int(eligible.sum()), "rotations": len(moved),
-                "eligible_rotated": int(eligible[moved].sum()), "unmatched": int(np.sum(~np.isin(selected, moved)))}
+        of_pool = moved[eligible[moved]]
+        return {"eligible": int(eligible.sum()), "rotations": len(moved), "eligible_rotated": len(of_pool),
+                "eligible_rotated_backbone": int(np.sum(wf.backbone[of_pool] >= DISTRICT_BACKBONE)),
+                "unmatched": int(np.sum(~np.isin(selected, moved)))}
 
 
 def end_terms(model, stay_shares: list[float]) -> dict[str, int]:
