@@ -268,6 +268,28 @@ def test_compare_trajectories_and_differences(comparison):
     assert all(ax.get_ylabel() == "minus baseline_drift" for ax in axes2)
 
 
+def test_compare_figures_mark_each_scenarios_term_ends_in_its_colour(comparison):
+    from matplotlib.colors import to_hex
+
+    from sim.present.report import first_term_ends, programs_of, term_ends_by_scenario
+
+    last = int(comparison.trajectories["year"].max())
+    ends = term_ends_by_scenario(comparison.manifest["scenarios"], last)
+    by_name = {s["name"]: s for s in comparison.manifest["scenarios"]}
+    assert ends["dongcheng_2021"] == first_term_ends(programs_of(by_name["dongcheng_2021"]), last)
+    assert any(ends.values())  # the fixture's years reach a term end
+    for make in (plots.compare_trajectories, plots.compare_differences):
+        fig = make(comparison.trajectories, "baseline_drift", ends)
+        colours = {to_hex(line.get_color()): name for name in ends
+                   for line in visible_axes(fig)[0].get_lines() if line.get_label() == name}
+        for ax in visible_axes(fig):
+            marked = sorted((colours[to_hex(v.get_color())], int(v.get_xdata()[0])) for v in ax.get_lines()
+                            if v.get_gid() == "term_end")
+            assert marked == sorted((n, y) for n, years in ends.items() for y in years if n in colours.values())
+        assert not [v for v in visible_axes(make(comparison.trajectories, "baseline_drift"))[0].get_lines()
+                    if v.get_gid() == "term_end"]
+
+
 def test_sensitivity_bars_from_the_fixture_sweep():
     sens = sensitivity(FIXTURE / "sweep", "cv_quality", group="all")
     fig = plots.sensitivity_bars(sens)

@@ -549,13 +549,16 @@ def _compare_report(res) -> Report:
 def _compare_figures(res, baseline: str) -> list[str]:
     """The paired differences first (what a comparison is for), then each scenario's paths."""
     from sim.present import plots
+    from sim.present.report import term_ends_by_scenario
 
+    ends = term_ends_by_scenario(res.manifest["scenarios"], int(res.trajectories["year"].max()))
     figs = [figure_html(plots.difference_forest, "Paired differences from the baseline at the reported years, "
                         "with 95% paired-t intervals.", res.comparison, baseline),
-            figure_html(plots.compare_trajectories, "Each outcome over the years: means with 95% t-intervals.",
-                        res.trajectories, baseline),
+            figure_html(plots.compare_trajectories, "Each outcome over the years: means with 95% t-intervals "
+                        "(dotted: the years each scenario's first rotators reach the end of their terms).",
+                        res.trajectories, baseline, ends),
             figure_html(plots.compare_differences, "Paired differences from the baseline over the years.",
-                        res.trajectories, baseline)]
+                        res.trajectories, baseline, ends)]
     if (res.metrics["metric"] == "cv_backbone").any():
         figs.append(figure_html(plots.cv_by_scenario, "Backbone CV by scenario against the limits.", res.metrics,
                                 "cv_backbone"))

@@ -36,7 +36,9 @@ def write_comparison(comparison, out: str | Path, figures: bool = True, force: b
     pngs = {}
     if figures:
         from sim.present.plots import compare_differences, compare_trajectories, png_bytes
+        from sim.present.report import term_ends_by_scenario
 
+        ends = term_ends_by_scenario(comparison.scenarios, int(comparison.trajectories["year"].max()))
         for name, make in (("trajectories", compare_trajectories), ("differences", compare_differences)):
-            pngs[f"figures/{name}.png"] = png_bytes(make(comparison.trajectories, comparison.baseline))
+            pngs[f"figures/{name}.png"] = png_bytes(make(comparison.trajectories, comparison.baseline, ends))
     return write_comparison_folder(comparison, out, pngs, force)

@@ -237,6 +237,17 @@ def _panels(n: int, width: float = 4.2, height: float = 3.3):
     return fig, list(axes.flat[:n])
 
 
+def mark_scenario_term_ends(ax, term_ends: dict[str, list[int]] | None, colours: dict, label: bool = True) -> None:
+    """`mark_term_ends` for a comparison: each scenario's first term ends, dotted in its colour."""
+    first = True
+    for name, years in (term_ends or {}).items():
+        for year in years:
+            ax.axvline(year, color=colours.get(name, TERM_END_COLOUR), linestyle=":", linewidth=1.2, zorder=1,
+                       gid="term_end", label="terms of year-1 rotators end (scenario's colour)"
+                       if label and first else "_nolegend_")
+            first = False
+
+
 def _scenario_colours(trajectories: pd.DataFrame) -> dict:
     """One colour per scenario, in the comparison's order, the same in every comparison figure."""
     col = trajectories["scenario"]
@@ -245,8 +256,10 @@ def _scenario_colours(trajectories: pd.DataFrame) -> dict:
     return dict(zip(names, sns.color_palette(n_colors=len(names)), strict=True))
 
 
-def compare_trajectories(trajectories: pd.DataFrame, baseline: str) -> plt.Figure:
-    """Each outcome over the years, one line per scenario, the band its 95% t-interval over replicates."""
+def compare_trajectories(trajectories: pd.DataFrame, baseline: str,
+                         term_ends: dict[str, list[int]] | None = None) -> plt.Figure:
+    """Each outcome over the years, one line per scenario, the band its 95% t-interval over replicates;
+    `term_ends` (scenario -> years) marks when each scenario's first rotators go home."""
     sns.set_theme(style="whitegrid", context="notebook")
     outcomes = list(dict.fromkeys(zip(trajectories["metric"], trajectories["subgroup"], strict=True)))
     colours = _scenario_colours(trajectories)
@@ -259,6 +272,7 @@ def compare_trajectories(trajectories: pd.DataFrame, baseline: str) -> plt.Figur
             ax.plot(s["year"], s["mean"], color=colours[name], label=name,
                     linewidth=2.2 if name == baseline else 1.6, linestyle="--" if name == baseline else "-")
             ax.fill_between(s["year"], s["ci_low"], s["ci_high"], color=colours[name], alpha=0.2, linewidth=0)
+        mark_scenario_term_ends(ax, term_ends, colours, label=ax is axes[0])
         limit = threshold_of(metric, group)
         if limit is not None:
             ax.axhline(limit, color="black", linestyle=(0, (4, 2)), linewidth=1, label=f"limit {limit:.2f}")
@@ -272,8 +286,10 @@ def compare_trajectories(trajectories: pd.DataFrame, baseline: str) -> plt.Figur
     return fig
 
 
-def compare_differences(trajectories: pd.DataFrame, baseline: str) -> plt.Figure:
-    """Each scenario minus the baseline, replicate by replicate: mean paired difference and its 95% interval."""
+def compare_differences(trajectories: pd.DataFrame, baseline: str,
+                        term_ends: dict[str, list[int]] | None = None) -> plt.Figure:
+    """Each scenario minus the baseline, replicate by replicate: mean paired difference and its 95% interval;
+    `term_ends` as in `compare_trajectories`."""
     sns.set_theme(style="whitegrid", context="notebook")
     outcomes = list(dict.fromkeys(zip(trajectories["metric"], trajectories["subgroup"], strict=True)))
     colours = _scenario_colours(trajectories)
@@ -287,6 +303,7 @@ def compare_differences(trajectories: pd.DataFrame, baseline: str) -> plt.Figure
             ax.plot(s["year"], s["diff"], color=colours[name], label=name)
             ax.fill_between(s["year"], s["diff_ci_low"], s["diff_ci_high"], color=colours[name], alpha=0.25,
                             linewidth=0)
+        mark_scenario_term_ends(ax, term_ends, colours, label=ax is axes[0])
         ax.set_title(f"{metric} ({group})", fontsize=10)
         ax.set_xlabel("year")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

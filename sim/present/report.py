@@ -148,6 +148,12 @@ def first_term_ends(programs: list[dict], last_year: int | None = None) -> list[
     return [y for y in years if last_year is None or y <= last_year]
 
 
+def term_ends_by_scenario(scenarios, last_year: int) -> dict[str, list[int]]:
+    """Each compared scenario's `first_term_ends` (Scenarios or a manifest's resolved dicts), by name."""
+    return {(s["name"] if isinstance(s, dict) else s.name): first_term_ends(programs_of(s), last_year)
+            for s in scenarios}
+
+
 def _years(lo: int, hi: int) -> str:
     return f"{lo} year{'s' if lo > 1 else ''}" if lo == hi else f"{lo}-{hi} years"
 
