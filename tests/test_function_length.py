@@ -15,7 +15,6 @@ MAX_LINES = 60
 ALLOWED = {
     "sim/cli.py:parser": "argparse declarations, one flat table of the commands and their options",
     "sim/present/calibration_report.py:_build": "not split yet: the calibration report's sections in page order",
-    "sim/experiments/run.py:_run_sweep": "not split yet: claim, resume, schedule and write of a sweep",
     "sim/experiments/statistics.py:sensitivity": "not split yet: the sensitivity table's estimators",
     "sim/present/html_report.py:_compare_report": "not split yet: the comparison report's sections in page order",
     "sim/present/html_report.py:_sweep_report": "not split yet: the sweep report's sections in page order",
