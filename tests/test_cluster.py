@@ -269,7 +269,7 @@ def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, m
     assert run_files(out) == run_files(serial_reference("interruptible"))
 
 
-def test_local_workers_start_with_what_a_run_imports_already_imported():
+def test_local_workers_start_with_what_a_run_imports_already_imported_and_no_profiler():
     """The local cluster's workers are forked from a server that imported local_cluster.WORKER_IMPORTS
     (Dask, the model, the run file writer) once, so a worker's first run waits for no import: on
     the spawned workers before, only what Dask itself needs was there."""
@@ -283,7 +283,10 @@ def test_local_workers_start_with_what_a_run_imports_already_imported():
     executor.prepare()
     with executor:
         found = executor.client.run(eval, check)
+        profiling = executor.client.run(eval, "__import__('dask').config.get('distributed.worker.profile.enabled')")
     assert list(found.values()) == [list(WORKER_IMPORTS)] * 2
+    # and without Dask's statistical profiler, which sampled every task's stack every 10 ms
+    assert list(profiling.values()) == [False, False]
 
 
 def test_signals_held_while_a_cluster_starts_or_stops_act_once_after():
