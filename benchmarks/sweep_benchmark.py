@@ -1,20 +1,22 @@
 """Sweep throughput and client memory.
 
 1. Runs per second of a Dongcheng sweep (full Dongcheng preset, `dongcheng_2021`, a grid over the
-   district exchange's yearly quota), serially and on a local Dask cluster of 2 workers, and the
-   parallel efficiency rate(2 workers) / (2 x rate(serial)).
+   district exchange's yearly quota), serially and on a local Dask cluster of 2 workers, back to
+   back, over several rounds (the machine is shared: each round's pair sees about the same load),
+   and the parallel efficiency rate(2 workers) / (2 x rate(serial)) of each pair: median and range.
 2. The client's peak memory (ru_maxrss of the client process) for sweeps of tiny runs, 100 and
    1,000 runs on 2 local workers: it should not grow with the number of runs.
 
 Each measurement is a fresh `python` subprocess calling `sim.experiments.run.sweep`, so imports and
-the peak-memory counter start clean. `wall` is the whole subprocess (imports, validating the
-design, starting the cluster, running, closing); `runs` is the run phase only (what the sweep
-summary reports). With a LocalCluster the scheduler lives in the client process and is counted;
-the workers are child processes and are not.
+the peak-memory counter start clean. `wall` is the sweep call (validating the design, starting
+the cluster, running, closing); `run phase` is the sweep summary's time (first submitted run to
+last result); `steady` is the rate between the 5th and the last run file written. With a
+LocalCluster the scheduler lives in the client process and is counted; the workers are not.
 
 Usage:
-    python benchmarks/sweep_benchmark.py                   # about 2-3 minutes on 2 cores
-    python benchmarks/sweep_benchmark.py --json out.json   # also save the raw figures
+    python benchmarks/sweep_benchmark.py                   # 3 rounds of 32 runs and the tiny runs
+    python benchmarks/sweep_benchmark.py --rounds 3 --small 100 1000 2000 --json out.json
+    python benchmarks/sweep_benchmark.py --rounds 2 --reps 32 --small   # 128-run sweeps only
 """
 
 from __future__ import annotations

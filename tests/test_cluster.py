@@ -269,6 +269,7 @@ def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, m
     assert run_files(out) == run_files(serial_reference("interruptible"))
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
 def test_local_workers_start_with_what_a_run_imports_already_imported_and_no_profiler():
     """The local cluster's workers are forked from a server that imported local_cluster.WORKER_IMPORTS
     (Dask, the model, the run file writer) once, so a worker's first run waits for no import: on

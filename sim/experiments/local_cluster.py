@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
+import sys
 import threading
 from multiprocessing import forkserver
 
@@ -71,12 +72,13 @@ WORKER_IMPORTS = ("distributed", "sim.experiments.run", "sim.core.model", "sim.s
 
 def start_fork_server() -> str:
     """Start the fork server the local workers are forked from, importing WORKER_IMPORTS, and return
-    the start method for Dask's worker processes: "forkserver", or "spawn" where there is none.
+    the start method for Dask's worker processes: "forkserver" on Linux, else "spawn".
 
     It returns at once (the server imports in the background, on another core than this
     process's), so it can be called before the sweep is checked. Starting it again is a no-op; a
     server started earlier by other code keeps its own imports."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    # Linux only: on macOS a process that loaded the system's numerical libraries is not safe to fork
+    if not sys.platform.startswith("linux") or "forkserver" not in multiprocessing.get_all_start_methods():
         return "spawn"
     multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_IMPORTS))
     forkserver.ensure_running()
