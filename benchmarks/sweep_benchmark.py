@@ -39,20 +39,41 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
+import psutil
+from sim.experiments.executors import Dask
 from sim.experiments.run import sweep
 args = json.loads(sys.argv[1])
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+class Measured(Dask):
+    # the workers' own CPU seconds, read just before the cluster stops (eval reaches them by name)
+    workers_cpu = 0.0
+    def _stop(self):
+        if self.client is not None:
+            used = self.client.run(eval, "sum(__import__('resource').getrusage(0)[:2])")
+            Measured.workers_cpu = sum(used.values())
+        super()._stop()
+executor = None
+if not args["serial"]:
+    executor = Measured(workers=args["workers"])
+    getattr(executor, "prepare", lambda: None)()  # as sweep() does for the executor it makes
 c0, t0 = cpu(), time.perf_counter()
-s = sweep(args["path"], args["out"], serial=args["serial"], workers=args["workers"])
+s = sweep(args["path"], args["out"], serial=args["serial"], workers=args["workers"], executor=executor)
+wall = time.perf_counter() - t0
+sweep_cpu = cpu() - c0
+# a fork server's own CPU (its imports), if there is one
+servers = [p for p in psutil.Process().children() if "forkserver import main" in " ".join(p.cmdline())]
+server_cpu = sum(sum(p.cpu_times()[:2]) for p in servers)
 # steady state: the rate between the 5th and the last finished run file (after worker start-up)
 mt = sorted(p.stat().st_mtime for p in Path(args["out"], "runs").glob("*.parquet"))
 k = min(4, len(mt) - 2)
-print(json.dumps({"wall": time.perf_counter() - t0, "runs_seconds": s.seconds, "done": s.done, "failed": s.failed,
+print(json.dumps({"wall": wall, "runs_seconds": s.seconds, "done": s.done, "failed": s.failed,
                   "steady_rate": (len(mt) - 1 - k) / (mt[-1] - mt[k]),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "client_cpu_s": cpu(), "client_cpu_sweep_s": cpu() - c0}))
+                  "client_cpu_s": cpu(), "client_cpu_sweep_s": sweep_cpu,
+                  "workers_cpu_s": Measured.workers_cpu, "fork_server_cpu_s": server_cpu,
+                  "total_cpu_s": sweep_cpu + Measured.workers_cpu + server_cpu}))
 """
 
 
@@ -83,7 +104,10 @@ def efficiency(serial: dict, pair: dict) -> dict:
     """rate(2 workers) / (2 x rate(serial)) on wall time, over the run phase and in the steady state."""
     return {"wall": serial["wall"] / (2 * pair["wall"]),
             "run_phase": serial["runs_seconds"] / (2 * pair["runs_seconds"]),
-            "steady": pair["steady_rate"] / (2 * serial["steady_rate"])}
+            "steady": pair["steady_rate"] / (2 * serial["steady_rate"]),
+            # load-robust: the serial sweep's CPU seconds over the CPU seconds the 2-worker sweep took
+            # in all its processes (client and scheduler, workers, fork server)
+            "cpu": serial["total_cpu_s"] / pair["total_cpu_s"]}
 
 
 def spread(values: list[float]) -> str:
@@ -162,7 +186,14 @@ def report(results: dict) -> None:
     e = [r["efficiency"] for r in rounds]
     print("\nParallel efficiency rate(2) / (2 rate(serial)), each round's back-to-back pair: "
           f"wall {spread([x['wall'] for x in e])}, run phase {spread([x['run_phase'] for x in e])}, "
-          f"steady {spread([x['steady'] for x in e])}\n")
+          f"steady {spread([x['steady'] for x in e])}; "
+          f"CPU seconds serial / 2 workers {spread([x['cpu'] for x in e])}\n")
+    for label in ("serial", "2 local workers"):
+        rs = [r[label] for r in rounds]
+        print(f"CPU seconds, {label}: client {spread([r['client_cpu_sweep_s'] for r in rs])}, workers "
+              f"{spread([r['workers_cpu_s'] for r in rs])}, "
+              f"fork server {spread([r['fork_server_cpu_s'] for r in rs])}, "
+              f"total {spread([r['total_cpu_s'] for r in rs])}")
     if results["tiny"]:
         print("| tiny runs (2 local workers) | wall s | runs/s (run phase) | client CPU s | peak client RSS MB |")
         print("|---|---|---|---|---|")
