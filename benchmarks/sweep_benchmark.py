@@ -1,20 +1,22 @@
 """Sweep throughput and client memory.
 
 1. Runs per second of a Dongcheng sweep (full Dongcheng preset, `dongcheng_2021`, a grid over the
-   district exchange's yearly quota), serially and on a local Dask cluster of 2 workers, and the
-   parallel efficiency rate(2 workers) / (2 x rate(serial)).
+   district exchange's yearly quota), serially and on a local Dask cluster of 2 workers, back to
+   back, over several rounds (the machine is shared: each round's pair sees about the same load),
+   and the parallel efficiency rate(2 workers) / (2 x rate(serial)) of each pair: median and range.
 2. The client's peak memory (ru_maxrss of the client process) for sweeps of tiny runs, 100 and
    1,000 runs on 2 local workers: it should not grow with the number of runs.
 
 Each measurement is a fresh `python` subprocess calling `sim.experiments.run.sweep`, so imports and
-the peak-memory counter start clean. `wall` is the whole subprocess (imports, validating the
-design, starting the cluster, running, closing); `runs` is the run phase only (what the sweep
-summary reports). With a LocalCluster the scheduler lives in the client process and is counted;
-the workers are child processes and are not.
+the peak-memory counter start clean. `wall` is the sweep call (validating the design, starting
+the cluster, running, closing); `run phase` is the sweep summary's time (first submitted run to
+last result); `steady` is the rate between the 5th and the last run file written. With a
+LocalCluster the scheduler lives in the client process and is counted; the workers are not.
 
 Usage:
-    python benchmarks/sweep_benchmark.py                   # about 2-3 minutes on 2 cores
-    python benchmarks/sweep_benchmark.py --json out.json   # also save the raw figures
+    python benchmarks/sweep_benchmark.py                   # 3 rounds of 32 runs and the tiny runs
+    python benchmarks/sweep_benchmark.py --rounds 3 --small 100 1000 2000 --json out.json
+    python benchmarks/sweep_benchmark.py --rounds 2 --reps 32 --small   # 128-run sweeps only
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,18 +39,41 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
+import psutil
+from sim.experiments.executors import Dask
 from sim.experiments.run import sweep
 args = json.loads(sys.argv[1])
-t0 = time.perf_counter()
-s = sweep(args["path"], args["out"], serial=args["serial"], workers=args["workers"])
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+class Measured(Dask):
+    # the workers' own CPU seconds, read just before the cluster stops (eval reaches them by name)
+    workers_cpu = 0.0
+    def _stop(self):
+        if self.client is not None:
+            used = self.client.run(eval, "sum(__import__('resource').getrusage(0)[:2])")
+            Measured.workers_cpu = sum(used.values())
+        super()._stop()
+executor = None
+if not args["serial"]:
+    executor = Measured(workers=args["workers"])
+    getattr(executor, "prepare", lambda: None)()  # as sweep() does for the executor it makes
+c0, t0 = cpu(), time.perf_counter()
+s = sweep(args["path"], args["out"], serial=args["serial"], workers=args["workers"], executor=executor)
+wall = time.perf_counter() - t0
+sweep_cpu = cpu() - c0
+# a fork server's own CPU (its imports), if there is one
+servers = [p for p in psutil.Process().children() if "forkserver import main" in " ".join(p.cmdline())]
+server_cpu = sum(sum(p.cpu_times()[:2]) for p in servers)
 # steady state: the rate between the 5th and the last finished run file (after worker start-up)
 mt = sorted(p.stat().st_mtime for p in Path(args["out"], "runs").glob("*.parquet"))
 k = min(4, len(mt) - 2)
-print(json.dumps({"wall": time.perf_counter() - t0, "runs_seconds": s.seconds, "done": s.done, "failed": s.failed,
+print(json.dumps({"wall": wall, "runs_seconds": s.seconds, "done": s.done, "failed": s.failed,
                   "steady_rate": (len(mt) - 1 - k) / (mt[-1] - mt[k]),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "client_cpu_s": resource.getrusage(resource.RUSAGE_SELF).ru_utime
-                  + resource.getrusage(resource.RUSAGE_SELF).ru_stime}))
+                  "client_cpu_s": cpu(), "client_cpu_sweep_s": sweep_cpu,
+                  "workers_cpu_s": Measured.workers_cpu, "fork_server_cpu_s": server_cpu,
+                  "total_cpu_s": sweep_cpu + Measured.workers_cpu + server_cpu}))
 """
 
 
@@ -74,17 +100,34 @@ def measure(path: Path, out: Path, serial: bool, workers: int | None) -> dict:
     return row
 
 
+def efficiency(serial: dict, pair: dict) -> dict:
+    """rate(2 workers) / (2 x rate(serial)) on wall time, over the run phase and in the steady state."""
+    return {"wall": serial["wall"] / (2 * pair["wall"]),
+            "run_phase": serial["runs_seconds"] / (2 * pair["runs_seconds"]),
+            "steady": pair["steady_rate"] / (2 * serial["steady_rate"]),
+            # load-robust: the serial sweep's CPU seconds over the CPU seconds the 2-worker sweep took
+            # in all its processes (client and scheduler, workers, fork server)
+            "cpu": serial["total_cpu_s"] / pair["total_cpu_s"]}
+
+
+def spread(values: list[float]) -> str:
+    """median (min-max) of a list"""
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--years", type=int, default=10, help="simulated years of the Dongcheng runs (default 10)")
-    ap.add_argument("--reps", type=int, default=4, help="replicates per quota level (default 4; 4 levels)")
-    ap.add_argument("--small", type=int, nargs="+", default=[100, 1000], help="tiny-run sweep sizes")
+    ap.add_argument("--reps", type=int, default=8, help="replicates per quota level (default 8; 4 levels)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="serial then 2-worker sweeps, back to back, this many times (default 3)")
+    ap.add_argument("--small", type=int, nargs="*", default=[100, 1000], help="tiny-run sweep sizes (none: skip)")
     ap.add_argument("--json", help="also write the raw figures here")
     args = ap.parse_args()
 
     k = program_index("district_exchange")
     results: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                 "load_average_at_start": os.getloadavg()[0]}}
+                                 "load_average_at_start": os.getloadavg()}}
     with tempfile.TemporaryDirectory(prefix="sweep-bench-") as tmp:
         tmp = Path(tmp)
         dc = write(tmp, "dongcheng_bench", {
@@ -93,12 +136,19 @@ def main() -> None:
             "design": {"kind": "grid"}, "replicates": args.reps, "years": args.years,
             "outcomes": ["cv_backbone", "cv_quality", "rotations"]})
         n = 4 * args.reps
-        rows = {}
-        for label, serial, workers in (("serial", True, None), ("2 local workers", False, 2)):
-            print(f"dongcheng sweep, {label} ...", file=sys.stderr)
-            rows[label] = measure(dc, tmp / label.replace(" ", "_"), serial, workers)
-            assert rows[label]["done"] == n, rows[label]
-        results["dongcheng"] = {"runs": n, "years": args.years, **rows}
+        rounds = []
+        for i in range(args.rounds):
+            pair = {}
+            for label, serial, workers in (("serial", True, None), ("2 local workers", False, 2)):
+                print(f"round {i + 1}: dongcheng sweep, {label} ...", file=sys.stderr)
+                load = os.getloadavg()[0]
+                pair[label] = measure(dc, tmp / f"r{i}_{label.replace(' ', '_')}", serial, workers)
+                pair[label]["load_before"] = load
+                pair[label]["load_after"] = os.getloadavg()[0]
+                assert pair[label]["done"] == n, pair[label]
+            pair["efficiency"] = efficiency(pair["serial"], pair["2 local workers"])
+            rounds.append(pair)
+        results["dongcheng"] = {"runs": n, "years": args.years, "rounds": rounds}
         small = {}
         for size in args.small:
             reps = 10
@@ -112,27 +162,44 @@ def main() -> None:
             small[size] = measure(spec, tmp / f"tiny_{size}_out", False, 2)
             assert small[size]["done"] == size, small[size]
         results["tiny"] = small
-
-    d = results["dongcheng"]
-    print(f"Dongcheng sweep: {d['runs']} runs of {d['years']} years (full Dongcheng preset, dongcheng_2021)\n")
-    print("| executor | wall s | run phase s | runs/s: wall | run phase | steady | client CPU s | client RSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
-    for label in ("serial", "2 local workers"):
-        r = d[label]
-        print(f"| {label} | {r['wall']:.1f} | {r['runs_seconds']:.1f} | {d['runs'] / r['wall']:.2f} | "
-              f"{d['runs'] / r['runs_seconds']:.2f} | {r['steady_rate']:.2f} | {r['client_cpu_s']:.1f} | "
-              f"{r['peak_rss_mb']:.0f} |")
-    s, p = d["serial"], d["2 local workers"]
-    steady = p["steady_rate"] / (2 * s["steady_rate"])
-    print(f"\nParallel efficiency, rate(2) / (2 rate(1)): wall {s['wall'] / (2 * p['wall']):.0%}, run phase "
-          f"{s['runs_seconds'] / (2 * p['runs_seconds']):.0%}, steady {steady:.0%}\n")
-    print("| tiny runs (2 local workers) | wall s | runs/s (run phase) | client CPU s | peak client RSS MB |")
-    print("|---|---|---|---|---|")
-    for size, r in results["tiny"].items():
-        print(f"| {size:,} | {r['wall']:.1f} | {size / r['runs_seconds']:.1f} | {r['client_cpu_s']:.1f} | "
-              f"{r['peak_rss_mb']:.0f} |")
+    results["machine"]["load_average_at_end"] = os.getloadavg()
+    report(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+def report(results: dict) -> None:
+    d = results["dongcheng"]
+    n, rounds = d["runs"], d["rounds"]
+    print(f"Dongcheng sweep: {n} runs of {d['years']} years (full Dongcheng preset, dongcheng_2021), "
+          f"{len(rounds)} rounds; median (min-max)\n")
+    print("| executor | wall s | run phase s | runs/s: wall | run phase | steady | client CPU s | client RSS MB "
+          "| load avg |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label in ("serial", "2 local workers"):
+        rs = [r[label] for r in rounds]
+        print(f"| {label} | {spread([r['wall'] for r in rs])} | {spread([r['runs_seconds'] for r in rs])} | "
+              f"{spread([n / r['wall'] for r in rs])} | {spread([n / r['runs_seconds'] for r in rs])} | "
+              f"{spread([r['steady_rate'] for r in rs])} | {spread([r['client_cpu_s'] for r in rs])} | "
+              f"{statistics.median([r['peak_rss_mb'] for r in rs]):.0f} | "
+              f"{spread([r['load_before'] for r in rs])} |")
+    e = [r["efficiency"] for r in rounds]
+    print("\nParallel efficiency rate(2) / (2 rate(serial)), each round's back-to-back pair: "
+          f"wall {spread([x['wall'] for x in e])}, run phase {spread([x['run_phase'] for x in e])}, "
+          f"steady {spread([x['steady'] for x in e])}; "
+          f"CPU seconds serial / 2 workers {spread([x['cpu'] for x in e])}\n")
+    for label in ("serial", "2 local workers"):
+        rs = [r[label] for r in rounds]
+        print(f"CPU seconds, {label}: client {spread([r['client_cpu_sweep_s'] for r in rs])}, workers "
+              f"{spread([r['workers_cpu_s'] for r in rs])}, "
+              f"fork server {spread([r['fork_server_cpu_s'] for r in rs])}, "
+              f"total {spread([r['total_cpu_s'] for r in rs])}")
+    if results["tiny"]:
+        print("| tiny runs (2 local workers) | wall s | runs/s (run phase) | client CPU s | peak client RSS MB |")
+        print("|---|---|---|---|---|")
+    for size, r in results["tiny"].items():
+        print(f"| {int(size):,} | {r['wall']:.1f} | {int(size) / r['runs_seconds']:.1f} | {r['client_cpu_s']:.1f} | "
+              f"{r['peak_rss_mb']:.0f} |")
 
 
 if __name__ == "__main__":

@@ -269,6 +269,27 @@ def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, m
     assert run_files(out) == run_files(serial_reference("interruptible"))
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
+def test_local_workers_start_with_what_a_run_imports_already_imported_and_no_profiler():
+    """The local cluster's workers are forked from a server that imported local_cluster.WORKER_IMPORTS
+    (Dask, the model, the run file writer) once, so a worker's first run waits for no import: on
+    the spawned workers before, only what Dask itself needs was there."""
+    from sim.experiments.executors import Dask
+    from sim.experiments.local_cluster import WORKER_IMPORTS
+
+    # eval, a builtin, reaches the worker by name: a function of this module would import the
+    # test modules (and what they import) in the worker first
+    check = f"[m for m in {list(WORKER_IMPORTS)!r} if m in __import__('sys').modules]"
+    executor = Dask(workers=2)
+    executor.prepare()
+    with executor:
+        found = executor.client.run(eval, check)
+        profiling = executor.client.run(eval, "__import__('dask').config.get('distributed.worker.profile.enabled')")
+    assert list(found.values()) == [list(WORKER_IMPORTS)] * 2
+    # and without Dask's statistical profiler, which sampled every task's stack every 10 ms
+    assert list(profiling.values()) == [False, False]
+
+
 def test_signals_held_while_a_cluster_starts_or_stops_act_once_after():
     """The hold around Cluster start and close: a SIGTERM inside reaches the handler that was there
     before only when the hold ends, once (the last signal received), so close() is never cut short."""

@@ -38,6 +38,9 @@ def machine_workers() -> int:
 class Serial:
     """Runs tasks one after another in this process (no Dask): the reference every executor matches."""
 
+    def prepare(self) -> None:
+        return None
+
     def __enter__(self) -> Serial:
         return self
 
@@ -96,6 +99,14 @@ class Dask:
         if self.slurm:
             return f"slurm via dask-jobqueue (up to {self.slurm.jobs} jobs x {self.slurm.cores} cores)"
         return f"local dask cluster ({self.workers or machine_workers()} workers on {LOCAL_HOST})"
+
+    def prepare(self) -> None:
+        """Start what can start while the caller still checks its input: a local cluster's fork
+        server, which imports what the workers need in the background."""
+        if not (self.address or self.slurm):
+            from sim.experiments.local_cluster import start_fork_server
+
+            start_fork_server()
 
     def __enter__(self) -> Dask:
         # A signal while the cluster starts or stops is held until that step ends (each is bounded),
@@ -186,7 +197,8 @@ def executor_for(serial: bool = False, workers: int | None = None, scheduler: st
     """The one choice of executor from the command line's words, shared by compare, sweep,
     calibrate and optimize: `serial` runs in this process; otherwise Dask on an existing scheduler
     (its address), on Slurm, or on a local cluster of `workers` (default one per CPU). A new kind
-    of executor is a class with the same four methods, passed as `executor=`."""
+    of executor is a class with the same four methods, passed as `executor=`. Call `prepare()`
+    on the executor before checking the input, to let a local cluster start its imports early."""
     return Serial() if serial else Dask(workers=workers, address=scheduler, slurm=slurm)
 
 

@@ -493,6 +493,9 @@ def sweep(path: str | Path, out: str | Path | None = None, *, workers: int | Non
     from sim.experiments.executors import executor_for, running
     from sim.storage.store import FolderBusy, check_writable, folder_lock
 
+    if executor is None:
+        executor = executor_for(serial, workers, scheduler, slurm)
+        executor.prepare()  # a local cluster's workers start importing while the sweep is checked
     sw = load_sweep(path)
     if out is not None and not str(out).strip():
         raise SweepError("--out: empty path; give a folder name")
@@ -502,8 +505,6 @@ def sweep(path: str | Path, out: str | Path | None = None, *, workers: int | Non
     except OSError as exc:
         raise SweepError(f"--out {out}: {exc}") from None
     previous = _existing_sweep(out, sw, resume)
-    if executor is None:
-        executor = executor_for(serial, workers, scheduler, slurm)
     with running(executor, SweepError):
         try:
             with folder_lock(out):
@@ -554,25 +555,52 @@ def _existing_sweep(out: Path, sw, resume: bool) -> dict | None:
 
 
 def _run_sweep(sw, out: Path, executor, previous: dict | None, progress: bool) -> SweepSummary:
-    import hashlib
-    import logging
-
-    from sim.config.designs import SweepError
-    from sim.storage.results import ResultsError, check_sweep, one_line
-    from sim.storage.store import (
-        FAILED,
-        RUNS,
-        clear_tmp,
-        parquet_bytes,
-        provenance,
-        replace_atomically,
-        write_json_atomic,
-    )
+    """One sweep session in a locked folder, in four steps: resume (what the folder already holds),
+    claim (the manifest first, then the design), schedule (the runs still to do) and write (the
+    final counts, after the workers have stopped, also when the session is interrupted)."""
+    from sim.storage.store import clear_tmp, provenance
 
     clear_tmp(out)
     session = provenance() | {"executor": executor.describe()}
     manifest = _sweep_manifest(sw, (previous or {}).get("sessions", []) + [session])
     design_frame = sw.design_frame()
+    found, redone, design = _resume(sw, out, manifest, previous, design_frame)
+    _claim(out, manifest, design)
+    tally = _Tally(present=len(found.done))
+    t0 = time.perf_counter()
+    interrupted = True
+    try:
+        _schedule(sw, out, executor, found.done, design_frame, progress, tally)
+        interrupted = False
+    finally:
+        session |= {"seconds": round(time.perf_counter() - t0, 3), "present_before": tally.present,
+                    "ran": tally.ran, "failed": tally.failed, "interrupted": interrupted}
+        final = _write_final(sw, out, executor, manifest, found.done | tally.done)
+    return SweepSummary(out, sw.spec.name, sw.n_runs, tally.present, tally.ran, tally.failed, len(final.done),
+                        len(final.failed), session["seconds"], executor.describe(), tally.failures, redone)
+
+
+@dataclass
+class _Tally:
+    """What this session's runs did, counted as they finish (a few counters, not the results)."""
+
+    present: int  # done before this session
+    ran: int = 0
+    failed: int = 0
+    done: set[str] = field(default_factory=set)  # run ids finished in this session
+    failures: list[tuple[str, str]] = field(default_factory=list)  # the first few (run, error)
+
+
+def _resume(sw, out: Path, manifest: dict, previous: dict | None, design_frame: pd.DataFrame):
+    """What the folder already holds of this sweep (checked against the manifest), the corrupt or
+    missing runs to do again (each warned about), and the design table's bytes."""
+    import hashlib
+    import logging
+
+    from sim.config.designs import SweepError
+    from sim.storage.results import ResultsError, check_sweep, one_line
+    from sim.storage.store import parquet_bytes
+
     design = parquet_bytes(design_frame, parameters_metadata(sw.columns.items()))
     manifest["design"]["sha256"] = hashlib.sha256(design).hexdigest()
     try:
@@ -585,7 +613,15 @@ def _run_sweep(sw, out: Path, executor, previous: dict | None, progress: bool) -
     for problem in redone:
         logging.getLogger("teachersim").warning("teachersim: warning: %s; running it again", problem)
     _record_status(manifest, found, sw.n_runs)
-    try:  # the manifest first: whatever else lands in the folder, the same command resumes it
+    return found, redone, design
+
+
+def _claim(out: Path, manifest: dict, design: bytes) -> None:
+    """The manifest first: whatever else lands in the folder, the same command resumes it. Then
+    the design table and the folders the runs write to."""
+    from sim.storage.store import FAILED, RUNS, clear_tmp, replace_atomically, write_json_atomic
+
+    try:
         write_json_atomic(manifest, out / "manifest.json", out)
         replace_atomically(out, out / "design.parquet", lambda tmp: tmp.write_bytes(design))
         (out / RUNS).mkdir(exist_ok=True)
@@ -594,45 +630,47 @@ def _run_sweep(sw, out: Path, executor, previous: dict | None, progress: bool) -
         clear_tmp(out)
         raise
 
-    present = len(found.done)
-    done_now: set[str] = set()
-    t0 = time.perf_counter()
-    ran = failed_now = 0
-    failures: list[tuple[str, str]] = []
-    interrupted = True
+
+def _schedule(sw, out: Path, executor, done: set[str], design_frame: pd.DataFrame, progress: bool,
+              tally: _Tally) -> None:
+    """Run what is not done yet on the executor, counting each run as it finishes. A run the worker
+    could not record (e.g. killed too often) gets its failed record here."""
+    from sim.storage.store import FAILED, RUNS, write_json_atomic
+
+    with _bar(progress, sw.n_runs, sw.spec.name, "run", initial=tally.present) as bar:
+        bar.set_postfix(failed=0)
+        tasks = _sweep_tasks(sw, out, done, design_frame)
+        for task, status, error in executor.map_unordered(sweep_task, tasks):
+            if error is not None:
+                status = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+                if not (out / RUNS / f"{task.run_id}.parquet").exists():
+                    write_json_atomic(failure_record(task, status["error"]), out / FAILED / f"{task.run_id}.json", out)
+            tally.ran += 1
+            if status["status"] == "failed":
+                tally.failed += 1
+                if len(tally.failures) < 5:
+                    tally.failures.append((task.run_id, status["error"]))
+                bar.set_postfix(failed=tally.failed)
+            else:
+                tally.done.add(task.run_id)
+            bar.update()
+
+
+def _write_final(sw, out: Path, executor, manifest: dict, trusted: set[str]):
+    """Stop the workers (a no-op when done), so no run lands after the manifest counts the folder;
+    then count what the folder holds (the `trusted` runs, finished in this folder, are not read
+    again) and record it in the manifest, with this session."""
+    from sim.storage.results import check_sweep
+    from sim.storage.store import clear_tmp, write_json_atomic
+
     try:
-        with _bar(progress, sw.n_runs, sw.spec.name, "run", initial=present) as bar:
-            bar.set_postfix(failed=0)
-            tasks = _sweep_tasks(sw, out, found.done, design_frame)
-            for task, status, error in executor.map_unordered(sweep_task, tasks):
-                if error is not None:  # the worker could not record it (e.g. killed too often)
-                    status = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
-                    if not (out / RUNS / f"{task.run_id}.parquet").exists():
-                        write_json_atomic(failure_record(task, status["error"]), out / FAILED / f"{task.run_id}.json",
-                                          out)
-                ran += 1
-                if status["status"] == "failed":
-                    failed_now += 1
-                    if len(failures) < 5:
-                        failures.append((task.run_id, status["error"]))
-                    bar.set_postfix(failed=failed_now)
-                else:
-                    done_now.add(task.run_id)
-                bar.update()
-        interrupted = False
+        executor.__exit__(None, None, None)
     finally:
-        try:  # stop the workers first (a no-op when done), so no run lands after the manifest counts the folder
-            executor.__exit__(None, None, None)
-        finally:
-            final = check_sweep(out, manifest, trusted=found.done | done_now)
-            elapsed = time.perf_counter() - t0
-            session |= {"seconds": round(elapsed, 3), "present_before": present, "ran": ran, "failed": failed_now,
-                        "interrupted": interrupted}
-            _record_status(manifest, final, sw.n_runs)
-            write_json_atomic(manifest, out / "manifest.json", out)
-            clear_tmp(out)
-    return SweepSummary(out, sw.spec.name, sw.n_runs, present, ran, failed_now, len(final.done), len(final.failed),
-                        round(elapsed, 3), executor.describe(), failures, redone)
+        final = check_sweep(out, manifest, trusted=trusted)
+        _record_status(manifest, final, sw.n_runs)
+        write_json_atomic(manifest, out / "manifest.json", out)
+        clear_tmp(out)
+    return final
 
 
 def _record_status(manifest: dict, found, total: int) -> None:
