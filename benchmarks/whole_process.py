@@ -109,7 +109,8 @@ def scaling(rounds: int, tmp: Path) -> dict:
                                  capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
             run_cpu, teachers = out.stdout.split()
             row = rows[scale]
-            row["wall"].append(wall), row["cpu"].append(cpu), row["rss"].append(rss)
+            for key, value in (("wall", wall), ("cpu", cpu), ("rss", rss)):
+                row[key].append(value)
             row["run_cpu"].append(float(run_cpu))
             row["teachers"] = int(teachers)
             print(f"round {r + 1}: scale {scale:.4g} ({teachers} teachers): whole process {wall:.2f} s wall, "

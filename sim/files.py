@@ -30,7 +30,8 @@ def open_regular(path: Path | str, limit: int, *, follow_links: bool = False) ->
 
     A symbolic link is refused unless `follow_links` (a result folder's files are ours and never
     links; a user's scenario or roster may well be one)."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
+    flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)  # POSIX flags, absent
+             | (0 if follow_links else getattr(os, "O_NOFOLLOW", 0)))                 # on Windows
     try:
         fd = os.open(path, flags)
     except IsADirectoryError:  # where a folder cannot even be opened

@@ -108,3 +108,23 @@ def test_removing_a_teacher_by_hand_is_a_leaver_and_cells_cannot_be_assigned():
     assert not m.workforce.active[t.row] and t.cell is None
     assert t not in school.agents and t not in m.agents_by_type[Teacher]
     assert m.moves[-1][1] == t.row and m.moves[-1][3] == -1  # logged as leaving
+
+
+def test_the_space_and_its_cell_collection_list_every_teacher():
+    """Mesa caches `space.all_cells` when the network is built: it must see the cells' teachers."""
+    m = RotationModel(scenario(DONGCHENG, *SMALL_DONGCHENG), rng=9)
+    m.step()
+    active = m.workforce.active_rows().tolist()
+    assert sorted(a.row for a in m.space.agents if isinstance(a, Teacher)) == active
+    assert sum(isinstance(a, Teacher) for a in m.space.all_cells.agents) == len(active)
+    assert isinstance(m.space.all_cells.select(lambda c: _is_school(m, c)).select_random_agent(), (Teacher, School))
+
+
+def test_remove_all_agents_removes_every_teacher():
+    m = RotationModel(scenario(DONGCHENG, *SMALL_DONGCHENG), rng=10)
+    m.step()
+    m.teacher(int(m.workforce.active_rows()[0]))  # one view made, the rest not yet
+    m.remove_all_agents()
+    assert not m.workforce.active.any()
+    assert len(m.agents) == 0
+    assert all(not c.agents for c in m.space.all_cells)

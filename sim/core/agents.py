@@ -19,7 +19,9 @@ from sim.codes import BACKBONE, QUALIFICATIONS, ROLES, SUBJECTS, TEACHER_LEVELS,
 
 
 class Teacher(CellAgent):
-    """A teacher or cadre: a view of row `row` of the model's Workforce (`model.teacher(row)`)."""
+    """A teacher or cadre: a view of row `row` of the model's Workforce (`model.teacher(row)`).
+    `row` is the teacher's stable id within a run; Mesa's `unique_id` numbers views in the order
+    they are first made, so it depends on what was looked at first (use `row` to key agent data)."""
 
     def __init__(self, model, row: int):
         super().__init__(model)

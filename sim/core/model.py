@@ -124,6 +124,7 @@ class RotationModel(mesa.Model):
         self._views_synced: tuple | None = None  # workforce state when every teacher had a view
         for school in self.school_agents:
             school.cell.attach(self, school.index)
+        self.space.__dict__.pop("all_cells", None)  # Mesa's cached collection holds the lists replaced above
 
     def _hire_initial_staff(self) -> None:
         """The world's teachers into the workforce, the model's quality unit from them (to which
@@ -386,8 +387,8 @@ class RotationModel(mesa.Model):
 
     def _view_every_teacher(self) -> None:
         """Give every active teacher its Teacher before Mesa's registries are read."""
-        if "workforce" not in vars(self):
-            return  # Mesa's own set-up, before there are teachers
+        if "move_log" not in vars(self):
+            return  # the model's own set-up, before its teachers and records exist
         key = (self.move_log.n, self.workforce.n)
         if self._views_synced != key:
             for r in self.workforce.active_rows().tolist():
@@ -410,6 +411,12 @@ class RotationModel(mesa.Model):
     def agent_types(self) -> list[type]:
         self._view_every_teacher()
         return super().agent_types
+
+    def remove_all_agents(self) -> None:
+        """Mesa's `remove_all_agents`: every teacher leaves (logged as attrition, all at once), then
+        the other agents are removed as Mesa does."""
+        self.remove_teachers(self.workforce.active_rows(), "attrition")
+        super().remove_all_agents()
 
     def home_posts(self) -> np.ndarray:
         """Home posts held at each school (teachers whose post is there, including those away; a
