@@ -14,9 +14,13 @@ worker serves /metrics on a random port). The tool reads none of it, so these se
 The worker processes are forked from multiprocessing's fork server, which imports what a run
 needs once (`WORKER_IMPORTS`), instead of each being a fresh interpreter that imports Dask, Mesa,
 pandas and pyarrow on its own: a worker is ready in a fraction of a second, and a forked worker
-ends without tearing its modules down (`os._exit`). The fork server is a plain single-threaded
-process started for this (`start_fork_server`, as early as the caller likes), shared by every
-cluster of the session and ended with it; a worker Dask restarts after a crash is spawned as before.
+ends without tearing its modules down (`os._exit`). The fork server is a process started for
+this (`start_fork_server`, as early as the caller likes), shared by every cluster of the session
+and ended with it. It is not single-threaded once numpy and pyarrow are imported (OpenBLAS's and
+jemalloc's own threads, which install fork handlers, so forking from it is safe), and the
+environment a nanny sets before starting a worker (one thread per numerical library) reaches a
+forked worker after those libraries started: the model does no linear algebra, so only their
+idle threads differ; a worker Dask restarts after a crash is spawned as before.
 Code edited after the fork server started reaches the workers only in a new Python session
 (as in this process, which also keeps the modules it imported).
 """
