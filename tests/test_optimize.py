@@ -262,6 +262,9 @@ def test_a_candidate_whose_metric_is_undefined_is_marked_invalid_and_the_search_
     errors = [e["error"] for e in journal if not e["valid"]]
     assert errors and all(e.startswith("mean_commute_rotators:all is undefined (no finite value) in world 0")
                           for e in errors)
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert f"{int(spoilt.sum())} of {len(cands)} candidates could not be scored" in summary
+    assert "mean_commute_rotators:all is undefined" in summary.split("## Answer")[1].split("##")[0]
 
 
 # ------------------------------------------------------------------------------ --answer

@@ -759,11 +759,20 @@ def closest(opt: Optimisation, frame: pd.DataFrame, n: int = 3) -> pd.DataFrame:
     return pool.sort_values(["shortfall", "cost", "generation", "position"], kind="stable").head(n)
 
 
-def _answer(opt: Optimisation, frame: pd.DataFrame) -> str:
+def _answer(opt: Optimisation, frame: pd.DataFrame, invalid: str = "") -> str:
     best = cheapest(frame)
-    if best is None:
-        return "No evaluated candidate meets the constraints."
-    return _cheapest_words(opt, best)
+    words = "No evaluated candidate meets the constraints." if best is None else _cheapest_words(opt, best)
+    return f"{words} {invalid}" if invalid else words
+
+
+def _invalid_words(frame: pd.DataFrame, journal: Journal) -> str:
+    """How many candidates could not be scored (they count as failing every constraint), and why
+    the first could not: without it an answer of "none meets the constraints" would hide the cause."""
+    bad = frame.loc[~frame["valid"].to_numpy(bool), "candidate"].tolist()
+    if not bad:
+        return ""
+    why = journal.entries[bad[0]].get("error", "no reason recorded")
+    return f"{len(bad)} of {len(frame)} candidates could not be scored and count as failing (the first: {why})."
 
 
 def _closest_lines(opt: Optimisation, frame: pd.DataFrame) -> list[str]:
@@ -789,12 +798,12 @@ def worlds_words(opt: Optimisation) -> str:
             "constraints are shares of all runs")
 
 
-def _summary(opt: Optimisation, frame: pd.DataFrame, front: pd.DataFrame) -> str:
+def _summary(opt: Optimisation, frame: pd.DataFrame, front: pd.DataFrame, invalid: str = "") -> str:
     spec = opt.spec
     lines = [f"# Optimisation {spec.name}", "", *([spec.description.strip(), ""] if spec.description.strip() else []),
              f"{len(frame)} candidates evaluated over {spec.search.generations} generations (NSGA-II, population "
              f"{spec.search.population}, seed {spec.search.seed}), each on {spec.replicates} replicates "
-             f"(common random numbers){worlds_words(opt)}.", "", "## Answer", "", _answer(opt, frame), ""]
+             f"(common random numbers){worlds_words(opt)}.", "", "## Answer", "", _answer(opt, frame, invalid), ""]
     if cheapest(frame) is None and spec.constraints:
         lines += _closest_lines(opt, frame)
     lines += ["## Constraints", ""]
@@ -932,14 +941,15 @@ def _write_outputs(opt: Optimisation, out: Path, journal: Journal, order: dict, 
     for name, table in tables.items():
         write_bytes_atomic(out / name, parquet_bytes(table))
     names = [*tables, *_figures(opt, frame, mask, hist, out / "figures")]
-    write_bytes_atomic(out / "summary.md", _summary(opt, frame, front).encode())
+    invalid = _invalid_words(frame, journal)
+    write_bytes_atomic(out / "summary.md", _summary(opt, frame, front, invalid).encode())
     files = {name: sha256(out / name) for name in [*names, "summary.md"]} | {JOURNAL: None, BASE_FILE: None}
     best = cheapest(frame)
     manifest = _manifest(opt, "done", files, evaluated=len(frame), generations=len(history),
                          cheapest=None if best is None else best["candidate"], executor=executor,
                          wall_seconds=round(seconds, 2))
     write_bytes_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True, default=str).encode())
-    answer = _answer(opt, frame)
+    answer = _answer(opt, frame, invalid)
     if best is None and opt.spec.constraints and frame["valid"].any():
         near = closest(opt, frame, 1).iloc[0]
         met = ", ".join(f"{near[f'constraint_{j}_share_met']:.0%}" for j in range(len(opt.spec.constraints)))
