@@ -769,21 +769,31 @@ def _write_outputs(cal: Calibration, out: Path, study, ran: int, seconds: float,
     files.update(_path_files(cal, best.user_attrs["replicates"]))
     if front is not None:
         files["pareto.csv"] = front.to_csv(index=False).encode()
-    (out / "figures").mkdir(exist_ok=True)
-    for name, data in files.items():
-        write_bytes_atomic(out / name, data)
-    listed = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-    listed.update(_unhashed())
-    pub = table[table.reading == "published"]
-    fitted = pub[pub.role == "fitted"]
-    held = pub[pub.role == "held out"]
+    listed = _write_files(out, files)
     summary = CalibrationSummary(out, cal.spec.name, len(history), ran, best.number, total(best),
-                                 (int(fitted.met.sum()), len(fitted)), (int(held.met.sum()), len(held)),
-                                 seconds, executor)
+                                 *_met_counts(table), seconds, executor)
     manifest = _manifest(cal, "complete", listed, best=best_doc,
                          timings={"seconds_this_session": round(seconds, 3), "trials_this_session": ran})
     write_bytes_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True, default=str).encode())
     return summary
+
+
+def _write_files(out: Path, files: dict[str, bytes]) -> dict:
+    """Write a finished calibration's files (each atomically); their manifest entries: the hash of
+    each, and the files listed unhashed."""
+    from sim.storage.store import write_bytes_atomic
+
+    (out / "figures").mkdir(exist_ok=True)
+    for name, data in files.items():
+        write_bytes_atomic(out / name, data)
+    return {name: hashlib.sha256(data).hexdigest() for name, data in files.items()} | _unhashed()
+
+
+def _met_counts(table: pd.DataFrame) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(met, of) for the fitted and for the held-out targets, each read as published."""
+    pub = table[table.reading == "published"]
+    fitted, held = pub[pub.role == "fitted"], pub[pub.role == "held out"]
+    return (int(fitted.met.sum()), len(fitted)), (int(held.met.sum()), len(held))
 
 
 # ------------------------------------------------------------------------------ ABC
@@ -828,17 +838,11 @@ def _abc(cal: Calibration, out: Path, executor, progress: bool, t0: float) -> Ca
         "figures/posterior.png": abc.marginals_figure(cal, post),
     }
     files.update(_path_files(cal, post.replicates[best]))
-    (out / "figures").mkdir(exist_ok=True)
-    for name, data in files.items():
-        write_bytes_atomic(out / name, data)
-    listed = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-    listed.update(_unhashed())
-    pub = table[table.reading == "published"]
-    fitted, held = pub[pub.role == "fitted"], pub[pub.role == "held out"]
+    listed = _write_files(out, files)
     seconds = time.perf_counter() - t0
     summary = CalibrationSummary(out, cal.spec.name, int(gens.evaluations.sum()), ran, best, loss_,
-                                 (int(fitted.met.sum()), len(fitted)), (int(held.met.sum()), len(held)),
-                                 seconds, executor.describe(), method="abc", posterior=summary_doc)
+                                 *_met_counts(table), seconds, executor.describe(), method="abc",
+                                 posterior=summary_doc)
     manifest = _manifest(cal, "complete", listed, method="abc", best=best_doc, posterior=summary_doc,
                          timings={"seconds_this_session": round(seconds, 3), "generations_this_session": ran})
     write_bytes_atomic(out / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True, default=str).encode())

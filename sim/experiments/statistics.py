@@ -288,6 +288,17 @@ def path_markdown(trajectories: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _table_row(r, when) -> str:
+    """One outcome's row of a comparison table (at a year, or over a span of years)."""
+    mean = _cell(r.mean, r.ci_low, r.ci_high, r.clipped)
+    if r.test == "baseline":
+        diff, p = "(baseline)", ""
+    else:
+        diff = _cell(r.diff, r.diff_ci_low, r.diff_ci_high, r.diff_clipped)
+        p = "" if math.isnan(r.p_value) else f"{r.p_value:.3g}"
+    return f"| `{r.metric}` | {r.subgroup} | {when} | {r.scenario} | {mean} | {diff} | {p} | {r.n} |"
+
+
 def averages_markdown(averages: pd.DataFrame) -> list[str]:
     """The time averages' table (Markdown lines): means and paired differences with intervals."""
     if averages is None or averages.empty:
@@ -297,14 +308,7 @@ def averages_markdown(averages: pd.DataFrame) -> list[str]:
              f"{RECENT_YEARS} years, then the same intervals and paired test as a single year's.", "",
              "| outcome | group | years | scenario | mean [95% CI] | difference from baseline [95% CI] | p | n |",
              "|---|---|---|---|---|---|---|---|"]
-    for r in averages.itertuples(index=False):
-        mean = _cell(r.mean, r.ci_low, r.ci_high, r.clipped)
-        if r.test == "baseline":
-            diff, p = "(baseline)", ""
-        else:
-            diff = _cell(r.diff, r.diff_ci_low, r.diff_ci_high, r.diff_clipped)
-            p = "" if math.isnan(r.p_value) else f"{r.p_value:.3g}"
-        lines.append(f"| `{r.metric}` | {r.subgroup} | {r.span} | {r.scenario} | {mean} | {diff} | {p} | {r.n} |")
+    lines += [_table_row(r, r.span) for r in averages.itertuples(index=False)]
     return lines
 
 
@@ -331,14 +335,7 @@ def comparison_markdown(table: pd.DataFrame, baseline: str, reps: int, seed: int
         "| outcome | group | year | scenario | mean [95% CI] | difference from baseline [95% CI] | p | n |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for r in table.itertuples(index=False):
-        mean = _cell(r.mean, r.ci_low, r.ci_high, r.clipped)
-        if r.test == "baseline":
-            diff, p = "(baseline)", ""
-        else:
-            diff = _cell(r.diff, r.diff_ci_low, r.diff_ci_high, r.diff_clipped)
-            p = "" if math.isnan(r.p_value) else f"{r.p_value:.3g}"
-        lines.append(f"| `{r.metric}` | {r.subgroup} | {r.year} | {r.scenario} | {mean} | {diff} | {p} | {r.n} |")
+    lines += [_table_row(r, r.year) for r in table.itertuples(index=False)]
     lines += averages_markdown(averages)
     if trajectories is not None:
         lines += path_markdown(trajectories)

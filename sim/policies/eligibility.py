@@ -18,13 +18,7 @@ def eligible_mask(model, eligibility) -> np.ndarray:
     s = model.world.schools
     school = wf.school
     # rules about the school are decided once per school, then looked up for each teacher
-    school_ok = np.isin(s["tier"], [TIERS.index(t) for t in eligibility.sending_tiers])
-    if eligibility.districts is not None:
-        ids = [i for i, n in enumerate(model.world.district_names) if n in eligibility.districts]
-        school_ok &= np.isin(s["district"], ids)
-    if eligibility.district_types is not None:
-        types = [DISTRICT_TYPES.index(t) for t in eligibility.district_types]
-        school_ok &= np.isin(model.world.district_types[s["district"]], types)
+    school_ok = schools_in(model, eligibility.districts, eligibility.district_types, eligibility.sending_tiers)
     if eligibility.school_districts is not None:
         ids = [i for i, n in enumerate(model.world.school_district_names) if n in eligibility.school_districts]
         school_ok &= np.isin(s["school_district"], ids)
@@ -54,13 +48,29 @@ def eligible_mask(model, eligibility) -> np.ndarray:
     return mask
 
 
+def schools_in(model, districts=None, district_types=None, tiers=None) -> np.ndarray:
+    """Mask over schools: in one of `districts` (names), in a district of one of `district_types`,
+    of one of `tiers`; a rule left None admits every school. The sending rules of eligibility and
+    the receiving rules of matching are both said this way."""
+    s = model.world.schools
+    ok = np.ones(len(s["tier"]), dtype=bool)
+    if districts is not None:
+        ok &= np.isin(s["district"], [i for i, n in enumerate(model.world.district_names) if n in districts])
+    if district_types is not None:
+        types = [DISTRICT_TYPES.index(t) for t in district_types]
+        ok &= np.isin(model.world.district_types[s["district"]], types)
+    if tiers is not None:
+        ok &= np.isin(s["tier"], [TIERS.index(t) for t in tiers])
+    return ok
+
+
 def years_to_retirement(model) -> np.ndarray:
     """`years_left` of every workforce row, kept while the rows and their ages stay as they are: a year asks
     for it once per program, coverage rule and cadre post. Ages only grow (one year a step) and a row's birth
     month and statutory age are set when it is added, so (rows, sum of ages) tells when to redo it."""
     wf = model.workforce
     key = (wf.n, int(wf.age.sum()))
-    cached = model.__dict__.get("_years_left_cache")
+    cached = getattr(model, "_years_left_cache", None)
     if cached is None or cached[0] != key:
         cached = model._years_left_cache = (key, years_left(wf.age, wf.birth_month, wf.retire_months))
     return cached[1]

@@ -41,8 +41,9 @@ def pair_up(model, program, selected: np.ndarray, hosts: np.ndarray, counterpart
     term each row serves: a pair starts and ends together)."""
     wf = model.workforce
     level = model.world.schools["level"]
-    matched = selected[hosts >= 0]
-    host_schools = np.unique(hosts[hosts >= 0])
+    placed = hosts >= 0
+    matched, matched_hosts = selected[placed], hosts[placed]
+    host_schools = np.unique(matched_hosts)
     # only teachers of a host school can be sent back: ranking the others could not change a pair
     # (each priority key is the row's own; the tiebreak draw is per row, made for every row)
     others = np.flatnonzero(counterparts & ~np.isin(np.arange(wf.n), selected))
@@ -57,7 +58,7 @@ def pair_up(model, program, selected: np.ndarray, hosts: np.ndarray, counterpart
     rows, dest, term_of = [], [], []
     t_level, t_subject, t_school = wf.level.tolist(), wf.subject.tolist(), wf.school.tolist()
     cross = program.cross_level
-    for r, g in zip(matched.tolist(), hosts[hosts >= 0].tolist(), strict=True):
+    for r, g in zip(matched.tolist(), matched_hosts.tolist(), strict=True):
         if used[r]:
             continue
         h = t_school[r]

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.codes import DISTRICT_BACKBONE, DISTRICT_TYPES, PE_ART_CODES, SUBJECTS, TIERS, level_fits
+from sim.codes import DISTRICT_BACKBONE, PE_ART_CODES, SUBJECTS, level_fits
+from sim.policies.eligibility import schools_in
 from sim.world.system import commute_minutes
 
 PE_ART_SUBJECT = np.isin(np.arange(len(SUBJECTS)), PE_ART_CODES)  # subject code -> teaches PE/music/art
@@ -155,17 +156,8 @@ def receiving_mask(model, program) -> np.ndarray:
     """Schools that may receive this program's rotators: in `receiving_districts`, of a
     `receiving_district_types` type and of a `receiving_tiers` tier when the program names them
     (all schools otherwise)."""
-    s = model.world.schools
-    ok = np.ones(len(s["tier"]), dtype=bool)
-    if program.receiving_districts is not None:
-        ids = [i for i, n in enumerate(model.world.district_names) if n in program.receiving_districts]
-        ok &= np.isin(s["district"], ids)
-    if program.receiving_district_types is not None:
-        types = [DISTRICT_TYPES.index(t) for t in program.receiving_district_types]
-        ok &= np.isin(model.world.district_types[s["district"]], types)
-    if program.receiving_tiers is not None:
-        ok &= np.isin(s["tier"], [TIERS.index(t) for t in program.receiving_tiers])
-    return ok
+    return schools_in(model, program.receiving_districts, program.receiving_district_types,
+                      program.receiving_tiers)
 
 
 class RandomMatching:

@@ -61,6 +61,8 @@ DIRECTION_WORDS = {"any": "", "strong_to_weak": "from stronger to weaker schools
 def describe_program(p: dict, world: dict | None = None) -> str:
     """One rotation program of a resolved scenario (a `model_dump`) in a sentence or two; `world`
     (the scenario's world section) gives the scale that head counts are multiplied by."""
+    from sim.present.report import years_words
+
     e, q = p["eligibility"], p["quota"]
     form = FORMS[p["form"]].words.format(share=_pct(p["part_time_share"]))
     roles = e["roles"]
@@ -92,9 +94,7 @@ def describe_program(p: dict, world: dict | None = None) -> str:
         parts.append("The sending post is covered while the rotator is away by "
                      + ("a temporary hire." if p["backfill"] == "temporary" else "a teacher of the district's pool."))
     if p["form"] != "transfer":
-        term = (f"{p['term_years_min']} year{'s' if p['term_years_min'] > 1 else ''}"
-                if p["term_years_min"] == p["term_years_max"] else
-                f"{p['term_years_min']}-{p['term_years_max']} years")
+        term = years_words(p["term_years_min"], p["term_years_max"])
         stay = f"; {_pct(p['stay_share'])} stay on at the host" if p["stay_share"] else ", then home"
         parts.append(f"Terms of {term}{stay}.")
     return " ".join(parts)

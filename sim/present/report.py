@@ -154,7 +154,7 @@ def term_ends_by_scenario(scenarios, last_year: int) -> dict[str, list[int]]:
             for s in scenarios}
 
 
-def _years(lo: int, hi: int) -> str:
+def years_words(lo: int, hi: int) -> str:
     return f"{lo} year{'s' if lo > 1 else ''}" if lo == hi else f"{lo}-{hi} years"
 
 
@@ -162,7 +162,7 @@ def terms_sentence(programs: list[dict]) -> str:
     """The scenario's terms in words, programs of the same term length together."""
     by_term: dict[str, list[str]] = {}
     for name, lo, hi, stay in term_lengths(programs):
-        key = _years(lo, hi) + (f", {100 * stay:.0f}% staying on at the host" if stay else "")
+        key = years_words(lo, hi) + (f", {100 * stay:.0f}% staying on at the host" if stay else "")
         by_term.setdefault(key, []).append(f"`{name}`")
     return "; ".join(f"{', '.join(names)}: terms of {term}" for term, names in by_term.items())
 
