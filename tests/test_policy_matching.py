@@ -47,12 +47,12 @@ def test_need_queues_choose_what_the_options_loop_chooses(monkeypatch, rules):
     """NeedMatching's heap path (NeedQueues) must give the same hosts as the plain loop over
     Constraints.options, move for move, over several years of a run."""
     program, policy = QUEUE_RULES[rules]
-    original_best = NeedQueues.best
+    original_hosts = NeedQueues.hosts
     runs = {}
     for fast in (True, False):
         queries = []
         monkeypatch.setattr(NeedQueues, "applies", staticmethod(lambda *a, fast=fast: fast))
-        monkeypatch.setattr(NeedQueues, "best", lambda self, *a, q=queries: q.append(a) or original_best(self, *a))
+        monkeypatch.setattr(NeedQueues, "hosts", lambda self, *a, q=queries: q.append(a) or original_hosts(self, *a))
         model = build({"name": "q", "quota": {"share_of_eligible": 0.5}, "matching": "need",
                        "eligibility": {"min_years_at_school": 2}, **program}, world=SMALL3, seed=rules,
                       policy=policy)

@@ -42,7 +42,6 @@ SCOPES = {"twinning": Scope("within twinning pairs"), "group": Scope("within the
           "school_district": Scope("within the school district"), "district": Scope("within the district"),
           "city": Scope("anywhere in the city")}
 OPTIMAL_CHUNK = 128  # rotators per exact assignment problem (strongest first)
-NEED_CLASSES = 3  # backbone, PE/art, quality: the order in which need matching places rotators
 
 
 class Constraints:
@@ -245,20 +244,15 @@ class NeedMatching:
         order = np.lexsort([-wf.quality[rotators], klass])
         hosts = np.full(len(rotators), -1, dtype=np.int64)
         by_class = [needs.need["backbone"], needs.need["pe_art"], needs.need["quality"]]
-        # plain Python values in the loop: it runs once per rotator, tens of thousands a year
-        homes, kl = wf.school[rotators].tolist(), klass.tolist()
         if NeedQueues.applies(program, len(rotators), model.world.n_schools):
             queues = NeedQueues(cons, by_class)
-            levels, quality = wf.level[rotators].tolist(), wf.quality[rotators].tolist()
-            bb, pa = needs.is_bb[rotators].tolist(), needs.is_pa[rotators].tolist()
-            for i in order.tolist():
-                h = queues.best(homes[i], levels[i], kl[i])
-                if h >= 0:
-                    hosts[i] = h
-                    queues.place(homes[i], h, quality[i], bb[i], pa[i])
+            found = queues.hosts(order, wf.school[rotators], wf.level[rotators], klass, wf.quality[rotators],
+                                 needs.is_bb[rotators], needs.is_pa[rotators])
+            hosts[:] = found
             cons.room[:] = queues.room
             return hosts
-        rows = rotators.tolist()
+        # plain Python values in the loop: it runs once per rotator
+        rows, homes, kl = rotators.tolist(), wf.school[rotators].tolist(), klass.tolist()
         for i in order.tolist():
             cand = cons.options(wf, rows[i])
             if len(cand) == 0:
@@ -274,11 +268,13 @@ class NeedQueues:
     """Need matching's "feasible host with the greatest need" in O(log n) per rotator.
 
     Without a commute cap, preferences or twinning, a rotator's hosts are one of a few shared sets
-    (scope block, teacher level, tier bound of the direction) less the home school. Each set keeps,
-    per need class, a lazy max-heap of (-need, school): an entry whose need has changed, or whose
-    school has no room, is dropped when it reaches the top, and a school gets fresh entries when its
-    need changes or its room reopens. Ties go to the lower school id, as `argmax` over the sorted
-    host list does, so the result equals the loop over `Constraints.options`.
+    (scope block, teacher level, tier bound of the direction) less the home school. Rotators are
+    placed one need class at a time (the order puts each class's rotators together); for the class
+    in play each set keeps a lazy max-heap of (-need, school), built from the needs as they are when
+    the set is first asked. An entry whose need has changed, or whose school has no room, is dropped
+    when it reaches the top, and a school gets fresh entries when its need changes or its room
+    reopens. Ties go to the lower school id, as `argmax` over the sorted host list does, so the
+    result equals the loop over `Constraints.options` (a test holds them equal).
     """
 
     @staticmethod
@@ -295,83 +291,100 @@ class NeedQueues:
         self.room = cons.room.tolist()
         self.books_room, self.frees_home = cons.books_room, cons.frees_home
         self.cross_level, self.direction = p.cross_level, p.direction
-        self.block, self.tier, self.level = cons.block.tolist(), cons.tier.tolist(), cons.level.tolist()
-        self.heaps: list[list] = []  # every heap built so far
-        self._heap_index: dict[tuple, int] = {}  # (set, class) -> index into heaps
-        self._rotator_heap: dict[tuple[int, int, int], int] = {}  # (home, level, class) -> index
-        # school * NEED_CLASSES + class -> indexes of the heaps the school is in: tuples of ints,
-        # which the garbage collector stops tracking (lists per school would be promoted and scanned)
-        self._holding: list[tuple[int, ...]] = [()] * (NEED_CLASSES * len(self.block))
 
-    def _set_of(self, home: int, level: int) -> tuple[int, int, int]:
-        """A rotator's host set: (block, teacher level or -1, home tier or -1)."""
-        return (self.block[home], -1 if self.cross_level else level,
-                -1 if self.direction == "any" else self.tier[home])
+    def set_ids(self, homes: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each rotator's host set as a small integer (-1: no block, so no host), and one rotator
+        index per set to draw its members from. A set is (block, teacher level or any, home tier
+        or any), packed into one integer key."""
+        cons = self.cons
+        block = cons.block[homes]
+        level = np.zeros_like(levels) if self.cross_level else levels.astype(np.int64)
+        tier = np.zeros_like(homes) if self.direction == "any" else cons.tier[homes].astype(np.int64)
+        n_level, n_tier = int(level.max(initial=0)) + 1, int(cons.tier.max(initial=0)) + 1
+        key = ((block + 1) * n_level + level) * n_tier + tier
+        _, first, sid = np.unique(key, return_index=True, return_inverse=True)
+        return np.where(block >= 0, sid.reshape(-1), -1), first
 
-    def _heap(self, home: int, level: int, klass: int) -> int:
-        """Index of the heap of a rotator's host set for a need class, built on first use."""
-        key = (self._set_of(home, level), klass)
-        j = self._heap_index.get(key)
-        if j is None:
-            in_block = self.cons.candidates(home)  # the set is the same for every home it serves
-            members = in_block[self.cons.fits(in_block, level, self.tier[home])].tolist()
-            need = self.need[klass]
-            heap = [(-need[h], h) for h in members]
-            heapq.heapify(heap)
-            j = self._heap_index[key] = len(self.heaps)
-            self.heaps.append(heap)
-            for h in members:
-                self._holding[NEED_CLASSES * h + klass] += (j,)
-        return j
+    def _members(self, home: int, level: int) -> list[int]:
+        """Schools of a host set, drawn from one home school it serves (the same for each)."""
+        in_block = self.cons.candidates(home)
+        return in_block[self.cons.fits(in_block, level, self.cons.tier[home])].tolist()
 
-    def best(self, home: int, level: int, klass: int) -> int:
-        """The open host with the greatest need of this class for a rotator, or -1."""
-        if self.block[home] < 0:
-            return -1
-        key = (home, level, klass)
-        j = self._rotator_heap.get(key)
-        if j is None:
-            j = self._rotator_heap[key] = self._heap(home, level, klass)
-        heap, need, room = self.heaps[j], self.need[klass], self.room
-        own = None
-        found = -1
-        while heap:
-            neg, h = heap[0]
-            if -neg != need[h] or (self.books_room and room[h] <= 0):
-                heapq.heappop(heap)  # stale: a fresh entry exists, or will when the room reopens
-            elif h == home:
-                own = heapq.heappop(heap)
-            else:
-                found = h
-                break
-        if own is not None:
-            heapq.heappush(heap, own)
-        return found
+    def hosts(self, order: np.ndarray, homes: np.ndarray, levels: np.ndarray, klass: np.ndarray,
+              quality: np.ndarray, backbone: np.ndarray, pe_art: np.ndarray) -> np.ndarray:
+        """Each rotator's host (-1: none open), placing rotators in `order`, one run of a need class
+        after another, and booking each move as `Constraints.place` and `Needs.book` do."""
+        sids, first = self.set_ids(homes, levels)
+        out = [-1] * len(homes)
+        # plain Python values in the loop: it runs once per rotator, tens of thousands a year
+        rotators = dict(sids=sids.tolist(), first=first.tolist(), homes=homes.tolist(), levels=levels.tolist(),
+                        quality=quality.tolist(), backbone=backbone.tolist(), pe_art=pe_art.tolist())
+        runs = np.flatnonzero(np.diff(klass[order])) + 1
+        for run in np.split(order, runs):
+            if len(run):
+                self._place_class(run.tolist(), int(klass[run[0]]), rotators, out)
+        return np.array(out, dtype=np.int64)
 
-    def _refresh(self, school: int, klass: int) -> None:
-        """Fresh entries for a school whose need of this class changed or whose room reopened."""
-        entry = (-self.need[klass][school], school)
-        for j in self._holding[NEED_CLASSES * school + klass]:
-            heapq.heappush(self.heaps[j], entry)
+    def _heap(self, j: int, rotators: dict, need: list[float], holding: list[tuple[int, ...]]) -> list:
+        """The lazy max-heap of host set j for the class in play, noting the set at its schools."""
+        i = rotators["first"][j]
+        members = self._members(rotators["homes"][i], rotators["levels"][i])
+        heap = [(-need[h], h) for h in members]
+        heapq.heapify(heap)
+        for h in members:
+            holding[h] += (j,)
+        return heap
 
-    def place(self, home: int, host: int, quality: float, backbone: bool, pe_art: bool) -> None:
-        """Book a move as `Constraints.place` and `Needs.book` do."""
-        if self.books_room:
-            self.room[host] -= 1
-        if self.books_room and self.frees_home:
-            self.room[home] += 1
-            if self.room[home] == 1:
-                for k in range(NEED_CLASSES):
-                    self._refresh(home, k)
-        self.need[2][host] -= quality
-        self._refresh(host, 2)
-        if backbone:
-            self.need[0][host] -= 1.0
-            self._refresh(host, 0)
-        if pe_art:
-            self.need[1][host] -= 1.0
-            self._refresh(host, 1)
-
+    def _place_class(self, run: list[int], k: int, rotators: dict, out: list[int]) -> None:
+        """Place the rotators of one need class, in order, each at the open host of its set with the
+        greatest need of that class (not its home school)."""
+        need, nk, room = self.need, self.need[k], self.room
+        books, frees = self.books_room, self.frees_home
+        sids, homes, quality = rotators["sids"], rotators["homes"], rotators["quality"]
+        backbone, pe_art = rotators["backbone"], rotators["pe_art"]
+        heaps: list = [None] * len(rotators["first"])  # per host set, built when first asked
+        # school -> host sets it is in: tuples of ints, which the garbage collector stops tracking
+        holding: list[tuple[int, ...]] = [()] * len(room)
+        heappop, heappush, heapreplace = heapq.heappop, heapq.heappush, heapq.heapreplace  # local: hot loop
+        for i in run:
+            j = sids[i]
+            if j < 0:
+                continue
+            heap = heaps[j]
+            if heap is None:
+                heap = heaps[j] = self._heap(j, rotators, nk, holding)
+            home, own, h = homes[i], None, -1
+            while heap:
+                neg, s = heap[0]
+                if -neg != nk[s] or (books and room[s] <= 0):
+                    heappop(heap)  # stale: a fresh entry exists, or will when the room reopens
+                elif s == home:
+                    own = heappop(heap)
+                else:
+                    h = s
+                    break
+            if h >= 0:
+                out[i] = h
+                need[2][h] -= quality[i]
+                if backbone[i]:
+                    need[0][h] -= 1.0
+                if pe_art[i]:
+                    need[1][h] -= 1.0
+                entry = (-nk[h], h)
+                heapreplace(heap, entry)  # h is this heap's top: its stale entry is replaced, not left to pop
+                for m in holding[h]:
+                    if m != j:
+                        heappush(heaps[m], entry)
+            if own is not None:
+                heappush(heap, own)
+            if h >= 0 and books:
+                room[h] -= 1
+                if frees:
+                    room[home] += 1
+                    if room[home] == 1:  # reopened: fresh entries for the home school
+                        entry = (-nk[home], home)
+                        for m in holding[home]:
+                            heappush(heaps[m], entry)
 
 class OptimalMatching:
     """Assignment that maximises the equity gain minus a commute cost, solved exactly with
