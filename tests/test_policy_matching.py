@@ -30,7 +30,7 @@ from policy_helpers import (
 from scipy.optimize import linear_sum_assignment
 
 from sim.policies import OptimalMatching, PointsMatching
-from sim.policies.matching import NeedQueues, Needs, best_assignment, points
+from sim.policies.matching import Constraints, NeedQueues, Needs, best_assignment, points
 
 QUEUE_RULES = [  # (program fields, policy fields)
     ({"scope": "district"}, {}),
@@ -62,6 +62,66 @@ def test_need_queues_choose_what_the_options_loop_chooses(monkeypatch, rules):
     assert len(runs[True]["teacher"]) > 50
     for column in runs[True]:
         assert np.array_equal(runs[True][column], runs[False][column]), column
+
+
+def _options_loop(model, cons, rotators, order, klass, need, quality, backbone, pe_art):
+    """The reference: each rotator in order at the feasible host (`Constraints.options`) of greatest
+    need of its class, ties to the lower school id (argmax over the sorted hosts), booked at once.
+    Also counts how often a tie, a filled room, a reopened one and a home of greater need came up."""
+    wf = model.workforce
+    hosts = np.full(len(rotators), -1, dtype=np.int64)
+    seen = {"ties": 0, "filled": 0, "reopened": 0, "home_needier": 0}
+    for i in order:
+        home, k = int(wf.school[rotators[i]]), int(klass[i])
+        cand = cons.options(wf, int(rotators[i]))
+        if len(cand) == 0:
+            continue
+        h = int(cand[need[k][cand].argmax()])
+        seen["ties"] += int(np.sum(need[k][cand] == need[k][h]) > 1)
+        seen["home_needier"] += int(need[k][home] > need[k][h])
+        hosts[i] = h
+        cons.place(home, h)
+        seen["filled"] += int(cons.books_room and cons.room[h] == 0)
+        seen["reopened"] += int(cons.books_room and cons.frees_home and cons.room[home] == 1)
+        need[2][h] -= quality[i]
+        need[0][h] -= 1.0 * backbone[i]
+        need[1][h] -= 1.0 * pe_art[i]
+    return hosts, seen
+
+
+@pytest.mark.parametrize("rules", range(len(QUEUE_RULES)))
+def test_need_queues_equal_the_options_loop_on_ties_full_rooms_homes_and_classes(rules):
+    """NeedQueues.hosts and the plain loop over Constraints.options, on the same rotators and on
+    needs in whole numbers (many exact ties) with more rotators than room: the same host for every
+    rotator and the same room left, in every need class."""
+    program, policy = QUEUE_RULES[rules]
+    model = build({"name": "q", "matching": "need", **program}, world=SMALL3, seed=rules, policy=policy)
+    cfg = model.config.policy.programs[0]
+    wf, n_s = model.workforce, model.world.n_schools
+    rng = np.random.default_rng(rules)
+    rotators = rng.choice(wf.active_rows(), size=4 * n_s, replace=False)
+    present = np.bincount(wf.host[wf.active], minlength=n_s) - rng.integers(0, 4, n_s)  # some room everywhere
+    backbone, pe_art = rng.random(len(rotators)) < 0.3, rng.random(len(rotators)) < 0.3
+    klass = np.where(backbone, 0, np.where(pe_art, 1, 2))
+    quality = rng.integers(0, 3, len(rotators)).astype(float)  # whole numbers: ties stay exact after booking
+    order = np.lexsort([-quality, klass])
+    need = [rng.integers(0, 4, n_s).astype(float) for _ in range(3)]
+    assert NeedQueues.applies(cfg)
+    queues = NeedQueues(Constraints(model, cfg, present), [n.copy() for n in need])
+    fast = queues.hosts(order, wf.school[rotators], wf.level[rotators], klass, quality, backbone, pe_art)
+    cons = Constraints(model, cfg, present)
+    slow, seen = _options_loop(model, cons, rotators, order, klass, need, quality, backbone, pe_art)
+    assert np.array_equal(fast, slow)
+    assert np.array_equal(np.array(queues.room), cons.room)
+    assert not np.any(fast == wf.school[rotators])
+    assert seen["home_needier"] > 0  # the home school had the greatest need and was passed over
+    if program["scope"] in ("district", "city"):  # (groups and school districts here are too small for ties)
+        assert seen["ties"] > 10
+    assert all(np.any(fast[klass == k] >= 0) for k in range(3))
+    if cons.books_room:
+        assert seen["filled"] > 0
+    if cons.books_room and cons.frees_home:
+        assert seen["reopened"] > 0
 
 
 # ------------------------------------------------------------------------- 7. optimal matching

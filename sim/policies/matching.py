@@ -191,27 +191,37 @@ class Needs:
         s = model.world.schools
         n_s = len(s["tier"])
         enrol = (s["enrol_primary"] + s["enrol_junior"]).astype(float)
-        act = wf.active_rows()
-        lifted = np.zeros(wf.n, dtype=bool)
-        if cons.books_room:
-            lifted[rotators] = True
-        here = act[~lifted[act]]
         self.is_bb = wf.backbone >= DISTRICT_BACKBONE
         self.is_pa = PE_ART_SUBJECT[wf.subject]
         block = cons.share_block
         nb = int(block.max()) + 1
         students = np.bincount(block, weights=enrol, minlength=nb)
-        block_act, host_here = block[wf.host[act]], wf.host[here]  # each gathered once
+        # whole columns, no gathers of the active rows: a left teacher counts at an extra school
+        # n_s, with quality 0.0 (adding 0.0 leaves a sum as it was, so sums equal those over the active)
+        at = np.where(wf.active, wf.host, n_s)
+        quality = np.where(wf.active, wf.quality, 0.0)
+        # teachers per school and flag combination (backbone 1, PE/art 2): exact integer counts
+        flags = self.is_bb + 2 * self.is_pa.astype(np.int64)
+        count = np.bincount(4 * at + flags, minlength=4 * (n_s + 1)).reshape(-1, 4)[:n_s]
+        lifted = np.zeros(wf.n, dtype=bool)
+        if cons.books_room:
+            lifted[rotators] = True
+            lifted &= wf.active
+            lifted_rows = np.flatnonzero(lifted)
+            lifted_count = np.bincount(4 * wf.host[lifted_rows] + flags[lifted_rows], minlength=4 * n_s)
+            here_count = count - lifted_count.reshape(-1, 4)
+        else:
+            here_count = count
         self.need = {}
-        for name, flag in (("backbone", self.is_bb), ("pe_art", self.is_pa)):
-            # counts of flagged teachers (exact integers, as a 0/1-weighted sum gives, but faster)
-            total = np.bincount(block_act[flag[act]], minlength=nb)
+        for name, bits in (("backbone", [1, 3]), ("pe_art", [2, 3])):
+            total = np.bincount(block, weights=count[:, bits].sum(axis=1), minlength=nb)
             rate = np.divide(total, students, out=np.zeros(nb), where=students > 0)
-            self.need[name] = rate[block] * enrol - np.bincount(host_here[flag[here]], minlength=n_s)
-        q_total = np.bincount(block_act, weights=wf.quality[act], minlength=nb)
-        q_count = np.bincount(block_act, minlength=nb)
+            self.need[name] = rate[block] * enrol - here_count[:, bits].sum(axis=1)
+        block_of = np.append(block, nb)  # the left teachers' school n_s: a block of its own
+        q_total = np.bincount(block_of[at], weights=quality, minlength=nb + 1)[:nb]
+        q_count = np.bincount(block, weights=count.sum(axis=1), minlength=nb)
         self.block_q = np.divide(q_total, q_count, out=np.ones(nb), where=q_count > 0)
-        q_present = np.bincount(host_here, weights=wf.quality[here], minlength=n_s)
+        q_present = np.bincount(at, weights=np.where(lifted, 0.0, quality), minlength=n_s + 1)[:n_s]
         self.need["quality"] = self.block_q[block] * s["norm"] - q_present
         self.wf = wf
 
@@ -244,7 +254,7 @@ class NeedMatching:
         order = np.lexsort([-wf.quality[rotators], klass])
         hosts = np.full(len(rotators), -1, dtype=np.int64)
         by_class = [needs.need["backbone"], needs.need["pe_art"], needs.need["quality"]]
-        if NeedQueues.applies(program, len(rotators), model.world.n_schools):
+        if NeedQueues.applies(program):
             queues = NeedQueues(cons, by_class)
             found = queues.hosts(order, wf.school[rotators], wf.level[rotators], klass, wf.quality[rotators],
                                  needs.is_bb[rotators], needs.is_pa[rotators])
@@ -278,11 +288,10 @@ class NeedQueues:
     """
 
     @staticmethod
-    def applies(program, n_rotators: int, n_schools: int) -> bool:
-        """Whether hosts are shared sets less the home school, and there are enough rotators for
-        building the heaps to pay off (more rotators than schools)."""
-        return (program.commute_cap_minutes is None and not program.prefer and program.scope != "twinning"
-                and n_rotators > n_schools)
+    def applies(program) -> bool:
+        """Whether hosts are shared sets less the home school (heaps are built only for the sets
+        asked, so they pay off at any number of rotators)."""
+        return program.commute_cap_minutes is None and not program.prefer and program.scope != "twinning"
 
     def __init__(self, cons: Constraints, need_by_class: list[np.ndarray]):
         p = cons.program
