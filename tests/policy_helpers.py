@@ -125,18 +125,30 @@ def expected_options(model, cfg, room: np.ndarray, row: int) -> np.ndarray:
 
 
 def record_options(monkeypatch) -> list[SimpleNamespace]:
-    """Spy on Constraints.options: what it offered each rotator and what the rules allow then."""
+    """Spy on Constraints.options and Constraints.feasible (many rotators at once, one record per
+    rotator): what they offered each rotator and what the rules allow then."""
     calls: list[SimpleNamespace] = []
-    original = Constraints.options
+    original, original_many = Constraints.options, Constraints.feasible
+
+    def note(cons, row, got):
+        calls.append(SimpleNamespace(year=cons.model.year, program=cons.program.name, row=int(row),
+                                     got=np.array(got), want=expected_options(cons.model, cons.program,
+                                                                               cons.room, int(row))))
 
     def spy(self, wf, row):
         got = original(self, wf, row)
-        calls.append(SimpleNamespace(year=self.model.year, program=self.program.name, row=int(row),
-                                     got=np.array(got), want=expected_options(self.model, self.program,
-                                                                               self.room, int(row))))
+        note(self, row, got)
         return got
 
+    def spy_many(self, wf, rows):
+        schools, mask = original_many(self, wf, rows)
+        assert np.all(np.diff(schools) > 0) and mask.any(axis=0).all()  # sorted, each some rotator's
+        for row, ok in zip(rows.tolist(), mask, strict=True):
+            note(self, row, schools[ok])
+        return schools, mask
+
     monkeypatch.setattr(Constraints, "options", spy)
+    monkeypatch.setattr(Constraints, "feasible", spy_many)
     return calls
 
 

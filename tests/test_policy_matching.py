@@ -180,6 +180,39 @@ def test_every_matcher_respects_scope_direction_level_commute_and_room(monkeypat
     assert n > 5
 
 
+FEASIBLE_RULES = [*CONSTRAINED, {"scope": "twinning"}, {"scope": "district", "prefer": ["twinning", "group"]},
+                  {"scope": "district", "form": "part_time", "part_time_share": 0.4},
+                  {"scope": "district", "direction": "weak_to_strong", "prefer": ["twinning"],
+                   "commute_cap_minutes": 30},
+                  {"scope": "city", "receiving_tiers": ["weak", "rural"]}]  # (expected_options has no receiving rules)
+
+
+@pytest.mark.parametrize("rules", range(len(FEASIBLE_RULES)))
+def test_feasible_mask_offers_each_rotator_its_options(rules):
+    """Constraints.feasible (the optimal matcher's rotators, a block at once) offers each rotator
+    what Constraints.options and the rules as the schema states them offer it, also as rooms fill."""
+    model = build({"name": "p", "quota": {"share_of_eligible": 0.3}, "matching": "optimal",
+                   **FEASIBLE_RULES[rules]}, world=SMALL3, seed=rules)
+    model.step()
+    program, wf = model.config.policy.programs[0], model.workforce
+    rows = np.random.default_rng(rules).choice(wf.active_rows(), size=80, replace=False)
+    staying = np.setdiff1d(wf.active_rows(), rows)  # the rotators are lifted off their schools
+    cons = Constraints(model, program, np.bincount(wf.host[staying], minlength=model.world.n_schools))
+    offered = 0
+    for _ in range(4):
+        schools, mask = cons.feasible(wf, rows)
+        assert mask.shape == (len(rows), len(schools)) and np.all(np.diff(schools) > 0)
+        for row, ok in zip(rows.tolist(), mask, strict=True):
+            assert schools[ok].tolist() == sorted(cons.options(wf, row).tolist()), row
+            if program.receiving_tiers is None:
+                assert set(schools[ok].tolist()) == set(expected_options(model, program, cons.room, row).tolist())
+            offered += int(ok.any())
+        for row, ok in zip(rows[:25].tolist(), mask, strict=False):
+            if ok.any():  # book a move: rooms fill (and, without a counterpart, reopen at home)
+                cons.place(int(wf.school[row]), int(schools[ok][0]))
+    assert offered > 20
+
+
 def test_optimal_matching_with_a_heavy_commute_weight_shortens_commutes():
     """Same seed, same selection; only the commute weight differs. A weight of 1 per minute (the
     schema's largest) makes the commute dominate the equity gain (a few units), so rotators go near home.

@@ -63,7 +63,7 @@ def test_twinned_only_restricts_eligibility_to_paired_schools():
     assert {mv[2] for mv in moves} <= paired
 
 
-@pytest.mark.parametrize("matching", ["random", "need"])
+@pytest.mark.parametrize("matching", ["random", "need", "optimal"])
 def test_prefer_twinning_sends_to_the_partner_whenever_it_is_feasible(monkeypatch, matching):
     calls = record_options(monkeypatch)
     log = record_applies(monkeypatch)

@@ -96,16 +96,17 @@ class Constraints:
         """Minutes from the teacher's home to each host."""
         return commute_minutes(self.careers, wf.home_x[row] - self.x[hosts], wf.home_y[row] - self.y[hosts])
 
-    def fits(self, hosts: np.ndarray, level: int, home_tier: int) -> np.ndarray:
+    def fits(self, hosts: np.ndarray, level, home_tier) -> np.ndarray:
         """Mask of the hosts that may receive (`receiving_mask`), teach the teacher's level (a
-        nine-year school takes both) and lie in the program's direction from the home school's tier."""
+        nine-year school takes both) and lie in the program's direction from the home school's tier.
+        The arguments broadcast: a row of hosts against a column of levels and tiers gives a matrix."""
         ok = self.receive_ok[hosts]
         if not self.program.cross_level:
-            ok &= level_fits(self.level[hosts], level)
+            ok = ok & level_fits(self.level[hosts], level)
         if self.program.direction == "strong_to_weak":
-            ok &= self.tier[hosts] < home_tier
+            ok = ok & (self.tier[hosts] < home_tier)
         elif self.program.direction == "weak_to_strong":
-            ok &= self.tier[hosts] > home_tier
+            ok = ok & (self.tier[hosts] > home_tier)
         return ok
 
     def _static(self, wf, row: int, home: int) -> np.ndarray:
@@ -141,6 +142,46 @@ class Constraints:
             if mask.any():
                 return hosts[mask]
         return hosts
+
+    def feasible(self, wf, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`options` of many rotators at once, as the optimal matcher needs them: the schools any
+        of them may go to now (sorted) and a rotator-by-school mask whose row i is `options(wf,
+        rows[i])`. One array expression per rule instead of one small array per rotator."""
+        homes = wf.school[rows].astype(np.int64)
+        if self.program.scope == "twinning":
+            cols = np.array(sorted({t for h in homes.tolist() for t in self.twins.get(h, [])}), dtype=np.int64)
+            ok = self._twin_mask(homes, cols)
+        else:
+            blocks = np.unique(self.block[homes])
+            cols = np.flatnonzero(np.isin(self.block, blocks[blocks >= 0]))
+            ok = (self.block[cols] == self.block[homes][:, None]) & (self.block[homes] >= 0)[:, None]
+        ok &= (cols != homes[:, None]) & self.fits(cols, wf.level[rows][:, None], self.tier[homes][:, None])
+        cap = self.program.commute_cap_minutes
+        if cap is not None:
+            ok &= commute_minutes(self.careers, wf.home_x[rows][:, None] - self.x[cols],
+                                  wf.home_y[rows][:, None] - self.y[cols]) <= cap
+        if self.books_room:
+            ok &= self.room[cols] > 0
+        if self.program.prefer:
+            chosen = np.zeros(len(rows), dtype=bool)  # rows already narrowed to an earlier preference
+            narrowed = ok.copy()
+            for pref in self.program.prefer:
+                if pref == "twinning":
+                    sub = ok & self._twin_mask(homes, cols)
+                else:
+                    g = self.model.world.schools["group"]
+                    sub = ok & (g[cols] == g[homes][:, None]) & (g[homes] >= 0)[:, None]
+                take = sub.any(axis=1) & ~chosen
+                narrowed[take] = sub[take]
+                chosen |= take
+            ok = narrowed
+        used = ok.any(axis=0)
+        return cols[used], ok[:, used]
+
+    def _twin_mask(self, homes: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Home-by-column mask of each home school's twinning partners."""
+        return np.array([np.isin(cols, self.twins.get(h, [])) for h in homes.tolist()],
+                        dtype=bool).reshape(len(homes), len(cols))
 
     def place(self, home: int, host: int) -> None:
         """Book a move: one place fewer at the host, one more at the home school (unless a
@@ -416,13 +457,11 @@ class OptimalMatching:
         qbar = float(np.mean(needs.block_q))
         b = float(np.mean(needs.is_bb[rotators])) if len(rotators) else 0.0
         a = float(np.mean(needs.is_pa[rotators])) if len(rotators) else 0.0
-        pending = list(np.argsort(-wf.quality[rotators], kind="stable"))
-        while pending:
-            chunk = np.array(pending[:OPTIMAL_CHUNK], dtype=np.int64)
-            pending = pending[OPTIMAL_CHUNK:]
+        pending = np.argsort(-wf.quality[rotators], kind="stable")
+        while len(pending):
+            chunk, pending = pending[:OPTIMAL_CHUNK], pending[OPTIMAL_CHUNK:]
             placed_before = int(np.sum(hosts >= 0))
-            opts = [cons.options(wf, int(rotators[i])) for i in chunk]
-            schools = np.unique(np.concatenate([o for o in opts if len(o)] or [np.empty(0, np.int64)]))
+            schools, feasible = cons.feasible(wf, rotators[chunk])
             if len(schools) == 0:
                 continue
             k = len(chunk)
@@ -433,13 +472,13 @@ class OptimalMatching:
             per = np.minimum(cons.room[schools] if cons.books_room else np.full(len(schools), k), min(k, even))
             per = np.maximum(per, 0)
             slot_pos = np.repeat(np.arange(len(schools)), per)  # each slot's index into `schools`
-            slot_school = schools[slot_pos]
-            slot_j = np.concatenate([np.arange(p) for p in per]) if len(per) else np.empty(0)
-            if len(slot_school) == 0:
+            if len(slot_pos) == 0:
                 continue
-            value = self.values(wf, program, cons, needs, rotators[chunk], opts, schools, slot_pos, slot_j,
+            slot_j = np.arange(len(slot_pos)) - np.repeat(np.cumsum(per) - per, per)  # 0, 1, ... per school
+            value = self.values(wf, program, cons, needs, rotators[chunk], feasible, schools, slot_pos, slot_j,
                                 qbar, b, a)
             rr, cc = best_assignment(value)
+            slot_school = schools[slot_pos]
             for row_i, c in zip(rr.tolist(), cc.tolist(), strict=True):
                 if value[row_i, c] <= -1e8:
                     continue
@@ -447,28 +486,29 @@ class OptimalMatching:
                 hosts[chunk[row_i]] = h
                 cons.place(int(wf.school[r]), h)
                 needs.book(r, h)
-            left = [int(i) for i in chunk if hosts[i] < 0 and len(cons.options(wf, int(rotators[i])))]
-            if left and int(np.sum(hosts >= 0)) > placed_before:  # progress made: try the rest again
-                pending = left + pending
+            left = chunk[hosts[chunk] < 0]
+            if len(left):
+                left = left[cons.feasible(wf, rotators[left])[1].any(axis=1)]
+            if len(left) and int(np.sum(hosts >= 0)) > placed_before:  # progress made: try the rest again
+                pending = np.concatenate([left, pending])
         return hosts
 
     @staticmethod
-    def values(wf, program, cons: Constraints, needs: Needs, rows: np.ndarray, opts: list[np.ndarray],
+    def values(wf, program, cons: Constraints, needs: Needs, rows: np.ndarray, feasible: np.ndarray,
                schools: np.ndarray, slot_pos: np.ndarray, slot_j: np.ndarray, qbar: float, b: float,
                a: float) -> np.ndarray:
         """Rotator-by-slot matrix of the class docstring's values; -1e9 where the slot's school is
-        not among the rotator's options. Computed element by element as one array expression."""
-        feasible = np.zeros((len(rows), len(schools)), dtype=bool)
-        for row_i, o in enumerate(opts):
-            feasible[row_i, np.searchsorted(schools, o)] = True
-        h = schools[slot_pos]
+        not among the rotator's options (`feasible`: rotator by school). Computed element by element
+        as one array expression; the parts that depend on the school alone (needs, commute) are
+        computed per school and then repeated per slot, which gives the same numbers."""
+        nq, nb, npa = (needs.need[key][schools][slot_pos] for key in ("quality", "backbone", "pe_art"))
         q, bb, pa = wf.quality[rows][:, None], needs.is_bb[rows][:, None], needs.is_pa[rows][:, None]
-        v = (q / qbar) * (needs.need["quality"][h] / qbar - slot_j)
-        v = v + bb * (needs.need["backbone"][h] - slot_j * b)
-        v = v + pa * (needs.need["pe_art"][h] - slot_j * a)
-        minutes = commute_minutes(cons.careers, wf.home_x[rows][:, None] - cons.x[h],
-                                  wf.home_y[rows][:, None] - cons.y[h])
-        return np.where(feasible[:, slot_pos], v - program.commute_weight * minutes, -1e9)
+        v = (q / qbar) * (nq / qbar - slot_j)
+        v = v + bb * (nb - slot_j * b)
+        v = v + pa * (npa - slot_j * a)
+        cost = program.commute_weight * commute_minutes(cons.careers, wf.home_x[rows][:, None] - cons.x[schools],
+                                                        wf.home_y[rows][:, None] - cons.y[schools])
+        return np.where(feasible[:, slot_pos], v - cost[:, slot_pos], -1e9)
 
 
 def best_assignment(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -481,7 +521,9 @@ def best_assignment(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     k, m = value.shape
     if m <= 2 * k:
         return linear_sum_assignment(value, maximize=True)
-    keep = np.unique(np.argpartition(-value, k - 1, axis=1)[:, :k])
+    keep = np.zeros(m, dtype=bool)
+    keep[np.argpartition(-value, k - 1, axis=1)[:, :k]] = True  # a mask: what np.unique gives, sorted, faster
+    keep = np.flatnonzero(keep)
     rr, cc = linear_sum_assignment(value[:, keep], maximize=True)
     return rr, keep[cc]
 
