@@ -168,6 +168,22 @@ class YearContext:
         self.units["all"] = Units(np.arange(len(enrol)), enrol.sum(axis=1),
                                   {k: t[k].sum(axis=1) for k in HEADCOUNT_INDICATORS}, t["mean_quality"])
 
+    def active(self, column: str) -> np.ndarray:
+        """A workforce column over the active teachers, in row order (kept: a dozen metrics read
+        the same few columns of the city's 120,000 teachers among 180,000 rows; do not modify it)."""
+        key = ("active", column)
+        if key not in self.cache:
+            if "active_rows" not in self.cache:
+                self.cache["active_rows"] = self.workforce.active_rows()
+            self.cache[key] = getattr(self.workforce, column)[self.cache["active_rows"]]
+        return self.cache[key]
+
+    def rotating(self) -> np.ndarray:
+        """Mask over the active teachers (`active`) of those away on a rotation (kept)."""
+        if "rotating" not in self.cache:
+            self.cache["rotating"] = self.active("term_end") >= 0
+        return self.cache["rotating"]
+
     def move_array(self, kind: str) -> np.ndarray:
         """(row, from, to, backbone) of this year's moves of one kind, as an int array (kept: several
         metrics read the rotations; do not modify it)."""
@@ -432,8 +448,7 @@ def _share(num: float, den: float) -> float:
 @_register("rotating", "teachers away on a rotation at the end of the year", "teachers", "all")
 def _rotating(ctx):
     """Count of active teachers whose current rotation has not ended."""
-    wf = ctx.workforce
-    return [("all", float(np.sum(wf.active & (wf.term_end >= 0))))]
+    return [("all", float(np.sum(ctx.rotating())))]
 
 
 @_register("rotations_by_form", "rotations started this year by form", "teachers",
@@ -532,8 +547,8 @@ def _coverage_eligible(ctx):
 @_register("coverage_staff", "share of teachers in post who have rotated during the run", "share", "all")
 def _coverage_staff(ctx):
     """Active teachers with at least one rotation since year 1 / active teachers."""
-    wf = ctx.workforce
-    return [("all", _share(np.sum(wf.active & (wf.n_rotations > 0)), np.sum(wf.active)))]
+    rotated = ctx.active("n_rotations") > 0
+    return [("all", _share(np.sum(rotated), len(rotated)))]
 
 
 @_register("strong_to_weak_share", "share of this year's rotations that go to a weaker tier", "share", "all")
@@ -579,39 +594,33 @@ def _return_rate(ctx):
 @_register("mean_commute", "mean one-way commute of teachers in post", "minutes", "all")
 def _mean_commute(ctx):
     """Mean over active teachers of the straight-line commute from home to the host school."""
-    wf = ctx.workforce
-    return [("all", float(wf.commute[wf.active].mean()))]
+    return [("all", float(ctx.active("commute").mean()))]
 
 
 @_register("p90_commute", "90th percentile of the commute of teachers in post", "minutes", "all")
 def _p90_commute(ctx):
     """90th percentile over active teachers of the one-way commute."""
-    wf = ctx.workforce
-    commute = wf.commute[wf.active]  # a copy, so np.percentile may partition it in place
-    return [("all", float(np.percentile(commute, 90, overwrite_input=True)))]
+    return [("all", float(np.percentile(ctx.active("commute"), 90)))]
 
 
 @_register("mean_commute_rotators", "mean one-way commute of teachers on rotation", "minutes", "all")
 def _commute_rotators(ctx):
     """Mean commute over teachers away on a rotation (0 when none)."""
-    wf = ctx.workforce
-    rot = wf.active & (wf.term_end >= 0)
-    return [("all", float(wf.commute[rot].mean()) if rot.any() else 0.0)]
+    rot = ctx.rotating()
+    return [("all", float(ctx.active("commute")[rot].mean()) if rot.any() else 0.0)]
 
 
 @_register("mean_satisfaction", "mean satisfaction of teachers in post", "0..1", "all")
 def _satisfaction(ctx):
     """Mean satisfaction over active teachers."""
-    wf = ctx.workforce
-    return [("all", float(wf.satisfaction[wf.active].mean()))]
+    return [("all", float(ctx.active("satisfaction").mean()))]
 
 
 @_register("adapted_share_rotators", "share of rotators who have adapted", "share", "all")
 def _adapted(ctx):
     """Teachers on rotation with satisfaction >= 0.6 / teachers on rotation (0 when none)."""
-    wf = ctx.workforce
-    rot = wf.active & (wf.term_end >= 0)
-    return [("all", _share(np.sum(wf.satisfaction[rot] >= ADAPTED), np.sum(rot)))]
+    rot = ctx.rotating()
+    return [("all", _share(np.sum(ctx.active("satisfaction")[rot] >= ADAPTED), np.sum(rot)))]
 
 
 @_register("cadres_in_post", "cadres holding a leadership post at the end of the year", "teachers",
@@ -620,10 +629,10 @@ def _cadres_in_post(ctx):
     """Count of active teachers with a cadre role (principal, vice principal, middle manager), counted at
     their home school (a cadre away on a full-time rotation keeps the post); by role and by the level of
     the school."""
-    wf = ctx.workforce
-    cadre = wf.active & (wf.role > 0)
-    by_role = np.bincount(wf.role[cadre], minlength=len(ROLES))
-    by_level = np.bincount(ctx.schools["level"][wf.school[cadre]], minlength=len(SCHOOL_LEVELS))
+    role, school = ctx.active("role"), ctx.active("school")
+    cadre = role > 0
+    by_role = np.bincount(role[cadre], minlength=len(ROLES))
+    by_level = np.bincount(ctx.schools["level"][school[cadre]], minlength=len(SCHOOL_LEVELS))
     return ([("all", float(cadre.sum()))] + [(ROLES[r], float(by_role[r])) for r in range(1, len(ROLES))]
             + [(SCHOOL_LEVELS[v], float(by_level[v])) for v in range(len(SCHOOL_LEVELS))])
 
@@ -634,10 +643,10 @@ def _cadre_posts_filled(ctx):
     `careers.cadres` norms; a surplus holder does not fill another school's post)."""
     if ctx.cadre_posts is None:
         return []
-    wf = ctx.workforce
-    cadre = wf.active & (wf.role > 0)
+    role, school = ctx.active("role"), ctx.active("school")
+    cadre = role > 0
     n = len(ctx.schools["level"])
-    held = np.bincount(wf.school[cadre] * len(ROLES) + wf.role[cadre], minlength=n * len(ROLES)).reshape(n, -1)
+    held = np.bincount(school[cadre] * len(ROLES) + role[cadre], minlength=n * len(ROLES)).reshape(n, -1)
     posts = ctx.cadre_posts[:, 1:]
     return [("all", _share(np.minimum(held[:, 1:], posts).sum(), posts.sum()))]
 
@@ -646,10 +655,9 @@ def _cadre_posts_filled(ctx):
            "all, primary, junior, nine_year (school level)")
 def _no_principal(ctx):
     """Count of schools where no active teacher whose home post is there has the principal role."""
-    wf = ctx.workforce
     level = ctx.schools["level"]
     has = np.zeros(len(level), dtype=bool)
-    has[wf.school[wf.active & (wf.role == ROLES.index("principal"))]] = True
+    has[ctx.active("school")[ctx.active("role") == ROLES.index("principal")]] = True
     by_level = np.bincount(level[~has], minlength=len(SCHOOL_LEVELS))
     return [("all", float((~has).sum()))] + [(SCHOOL_LEVELS[v], float(by_level[v])) for v in range(len(SCHOOL_LEVELS))]
 
@@ -660,8 +668,7 @@ def _attrition_rate(ctx):
     the year + those leavers)."""
     left = ctx.move_array("attrition")
     tier = ctx.schools["tier"]
-    wf = ctx.workforce
-    per_school = np.bincount(wf.host[wf.active], minlength=len(tier))
+    per_school = np.bincount(ctx.active("host"), minlength=len(tier))
     staff = np.bincount(tier, weights=per_school, minlength=len(TIERS)).astype(np.int64)
     gone = np.bincount(tier[left[:, 1]], minlength=len(TIERS))
     out = [(TIERS[t], _share(gone[t], staff[t] + gone[t])) for t in range(len(TIERS)) if staff[t] + gone[t]]
@@ -702,14 +709,13 @@ def _leading_backbone(ctx) -> float:
 def _sending_loss(ctx):
     """Over schools with at least one teacher away full-time: quality of their teachers away /
     quality of all their home-post teachers (what sending schools have lent out)."""
-    wf = ctx.workforce
-    act = wf.active
-    away = act & (wf.term_end >= 0) & (wf.part_host < 0) & (wf.host != wf.school)
+    school, quality = ctx.active("school"), ctx.active("quality")
+    away = ctx.rotating() & (ctx.active("part_host") < 0) & (ctx.active("host") != school)
     n = len(ctx.schools["tier"])
-    lent = np.bincount(wf.school[away], weights=wf.quality[away], minlength=n)
+    lent = np.bincount(school[away], weights=quality[away], minlength=n)
     sending = lent > 0
-    mine = act & sending[wf.school]  # only sending schools' totals are read: sum no others
-    own = np.bincount(wf.school[mine], weights=wf.quality[mine], minlength=n)
+    mine = sending[school]  # only sending schools' totals are read: sum no others
+    own = np.bincount(school[mine], weights=quality[mine], minlength=n)
     return [("all", _share(lent[sending].sum(), own[sending].sum()))]
 
 
