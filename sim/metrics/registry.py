@@ -32,6 +32,7 @@ from sim.codes import (
     ROLES,
     SCHOOL_LEVELS,
     SENIOR_TITLE,
+    SUBJECTS,
     TIERS,
 )
 from sim.metrics import inequality as ineq
@@ -154,6 +155,7 @@ class YearContext:
     twinning: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
     cadre_posts: np.ndarray | None = None  # (n_schools, len(ROLES)) leadership posts (sim.core.cadres)
     disruption_band: tuple[float, float] = (float("nan"), float("nan"))  # disruption at the published range's ends
+    active_rows: np.ndarray | None = None  # workforce rows of the active teachers (found when not given)
     units: dict[str, Units] = field(default_factory=dict)
     cache: dict = field(default_factory=dict)  # results shared by several metrics this year
 
@@ -173,9 +175,9 @@ class YearContext:
         the same few columns of the city's 120,000 teachers among 180,000 rows; do not modify it)."""
         key = ("active", column)
         if key not in self.cache:
-            if "active_rows" not in self.cache:
-                self.cache["active_rows"] = self.workforce.active_rows()
-            self.cache[key] = getattr(self.workforce, column)[self.cache["active_rows"]]
+            if self.active_rows is None:
+                self.active_rows = self.workforce.active_rows()
+            self.cache[key] = getattr(self.workforce, column)[self.active_rows]
         return self.cache[key]
 
     def rotating(self) -> np.ndarray:
@@ -798,6 +800,9 @@ def _disruption(ctx):
 # ------------------------------------------------------------------------------- computing
 
 
+_PE_ART = np.isin(np.arange(len(SUBJECTS)), PE_ART_CODES)  # by subject code: a lookup, cheaper than np.isin
+
+
 def school_table(wf, schools: dict[str, np.ndarray], turnover: np.ndarray,
                  lift: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per school and per section (primary, junior) counts of each indicator where teachers teach.
@@ -811,13 +816,13 @@ def school_table(wf, schools: dict[str, np.ndarray], turnover: np.ndarray,
     rows, school, share = wf.load()
     key = school * 2 + wf.level[rows]
     flags = {
-        "teachers": np.ones(len(rows)),
         "above_qualification": wf.qualification[rows] >= ABOVE_QUALIFICATION,
         "senior_title": wf.title[rows] >= SENIOR_TITLE,
         "backbone": wf.backbone[rows] >= DISTRICT_BACKBONE,
-        "pe_art": np.isin(wf.subject[rows], PE_ART_CODES),
+        "pe_art": _PE_ART[wf.subject[rows]],
     }
-    out = {ind: np.bincount(key, weights=share * flag, minlength=2 * n).reshape(n, 2) for ind, flag in flags.items()}
+    out = {"teachers": np.bincount(key, weights=share, minlength=2 * n).reshape(n, 2)}
+    out |= {ind: np.bincount(key, weights=share * flag, minlength=2 * n).reshape(n, 2) for ind, flag in flags.items()}
     out["quality_sum"] = np.bincount(key, weights=share * wf.quality[rows], minlength=2 * n).reshape(n, 2)
     out["enrolment"] = np.stack([schools["enrol_primary"], schools["enrol_junior"]], axis=1).astype(float)
     staff = out["teachers"].sum(axis=1)
