@@ -95,6 +95,15 @@ def test_shared_sums_give_the_values_of_the_one_off_functions(seed):
     assert any(np.isinf(v) for m in indicator_metrics() for _, v in m.fn(ctx))
 
 
+def test_per_district_figures_are_whole_arrays_not_a_sample_each():
+    """A city has 16 districts x 3 groups x 6 indicators: the per-district means and CVs come from
+    one bincount per sum over all districts, not from a sample per district group."""
+    ctx = random_context(1)
+    rows = [(m.name, g) for m in (*indicator_metrics(), REGISTRY["cv_composite"]) for g, _ in m.fn(ctx)]
+    assert sum("@" in g for _, g in rows) >= 3 * 3 * 12  # mean and cv of 6 indicators, 3 districts, 3 groups
+    assert set(ctx.units) == set(GROUPS)
+
+
 @pytest.mark.parametrize("seed", [4, 5])
 def test_metrics_do_not_depend_on_what_was_computed_before(seed):
     shared = random_context(seed)
