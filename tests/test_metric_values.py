@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import DONGCHENG, SMALL_BEIJING, metric_series, moves_by_year, scenario
 
-from sim.codes import DISTRICT_BACKBONE, TIERS
+from sim.codes import DISTRICT_BACKBONE, ROLES, TIERS
 from sim.core.model import RotationModel
 from sim.metrics import official_cv
 
@@ -91,6 +91,36 @@ def test_change_metrics_start_at_zero_and_shares_are_shares(model):
         np.sum(wf.active & (wf.n_rotations > 0)) / np.sum(wf.active))
     assert metric_series(model, "p90_commute")[YEARS] >= metric_series(model, "mean_commute")[YEARS] * 0.5
     assert metric_series(model, "p90_commute")[YEARS] == pytest.approx(np.percentile(wf.commute[wf.active], 90))
+
+
+def test_per_teacher_metrics_are_their_definitions_over_the_whole_workforce(model):
+    """The per-teacher metrics and school-frame counts read the active teachers' columns gathered
+    once a year (YearContext.active); the values are those of masks over every workforce row."""
+    wf, s = model.workforce, model.world.schools
+    act = wf.active
+    rot = act & (wf.term_end >= 0)
+    got = {m: metric_series(model, m)[YEARS] for m in (
+        "rotating", "coverage_staff", "mean_commute", "mean_commute_rotators", "mean_satisfaction",
+        "adapted_share_rotators", "cadres_in_post", "schools_without_principal", "sending_loss_quality")}
+    assert rot.any() and got["rotating"] == rot.sum()
+    assert got["coverage_staff"] == np.sum(act & (wf.n_rotations > 0)) / np.sum(act)
+    assert got["mean_commute"] == wf.commute[act].mean()
+    assert got["mean_commute_rotators"] == wf.commute[rot].mean()
+    assert got["mean_satisfaction"] == wf.satisfaction[act].mean()
+    assert got["adapted_share_rotators"] == np.sum(wf.satisfaction[rot] >= 0.6) / np.sum(rot)
+    assert got["cadres_in_post"] == np.sum(act & (wf.role > 0)) > 0
+    principal = np.zeros(model.world.n_schools, dtype=bool)
+    principal[wf.school[act & (wf.role == ROLES.index("principal"))]] = True
+    assert got["schools_without_principal"] == np.sum(~principal)
+    away = rot & (wf.part_host < 0) & (wf.host != wf.school)
+    lent = np.bincount(wf.school[away], weights=wf.quality[away], minlength=model.world.n_schools)
+    own = np.bincount(wf.school[act], weights=wf.quality[act], minlength=model.world.n_schools)
+    assert lent.sum() > 0 and got["sending_loss_quality"] == pytest.approx(lent.sum() / own[lent > 0].sum())
+    frame = model.school_frame_latest
+    assert np.array_equal(frame["away_rotators"], np.bincount(wf.school[rot], minlength=len(s["tier"])))
+    hosted = np.bincount(wf.host[rot & (wf.part_host < 0)], minlength=len(s["tier"])) + \
+        np.bincount(wf.part_host[rot & (wf.part_host >= 0)], minlength=len(s["tier"]))
+    assert np.array_equal(frame["hosted_rotators"], hosted)
 
 
 def test_decomposition_pieces_add_up_in_the_model(model):

@@ -3,7 +3,8 @@
 family is checked, value for value (exact equality), against the one-off functions of
 `sim.metrics.inequality` on fresh arrays, on small random worlds with the awkward cases: sections
 without teachers (quality drops them), indicators that are zero everywhere or at some schools
-(+inf Theil L), equal values, ungrouped schools."""
+(+inf Theil L), equal values, ungrouped schools. The per-district means and CVs are computed for
+all districts at once (bincount sums in another order), so they agree to a relative 1e-12."""
 
 from __future__ import annotations
 
@@ -55,7 +56,11 @@ def indicator_metrics():
 
 def expected(ctx: YearContext, family: str, ind: str, group: str) -> float | None:
     """The value from the one-off functions on freshly built arrays (None: family not covered here)."""
-    x, w, school = ctx.units[group].values(ind)
+    level, _, district = group.partition("@")
+    x, w, school = ctx.units[level].values(ind)
+    if district:  # the district's own schools (sections)
+        mine = ctx.schools["district"][school] == ctx.district_names.index(district)
+        x, w, school = x[mine], w[mine], school[mine]
     x, w = x.copy(), w.copy()
     if family in STANDALONE:
         return float(STANDALONE[family](x, w))
@@ -73,17 +78,30 @@ def expected(ctx: YearContext, family: str, ind: str, group: str) -> float | Non
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_shared_sums_give_the_values_of_the_one_off_functions(seed):
     ctx = random_context(seed)
-    checked = 0
+    checked = by_district = 0
     for m in indicator_metrics():
         ind = m.fn.args[0]
         for group, value in m.fn(ctx):
             want = expected(random_context(seed), m.family, ind, group)
             if want is None:
                 continue
-            assert value == want or (np.isnan(value) and np.isnan(want)), (m.name, group, value, want)
+            if "@" in group:
+                assert value == pytest.approx(want, rel=1e-12, abs=1e-15, nan_ok=True), (m.name, group, value, want)
+                by_district += 1
+            else:
+                assert value == want or (np.isnan(value) and np.isnan(want)), (m.name, group, value, want)
             checked += 1
-    assert checked > 400
+    assert checked > 400 and by_district >= 2 * 6 * 3 * 2  # mean and cv, 6 indicators, 3 districts, 2+ groups
     assert any(np.isinf(v) for m in indicator_metrics() for _, v in m.fn(ctx))
+
+
+def test_per_district_figures_are_whole_arrays_not_a_sample_each():
+    """A city has 16 districts x 3 groups x 6 indicators: the per-district means and CVs come from
+    one bincount per sum over all districts, not from a sample per district group."""
+    ctx = random_context(1)
+    rows = [(m.name, g) for m in (*indicator_metrics(), REGISTRY["cv_composite"]) for g, _ in m.fn(ctx)]
+    assert sum("@" in g for _, g in rows) >= 3 * 3 * 12  # mean and cv of 6 indicators, 3 districts, 3 groups
+    assert set(ctx.units) == set(GROUPS)
 
 
 @pytest.mark.parametrize("seed", [4, 5])

@@ -451,14 +451,14 @@ class RotationModel(mesa.Model):
         staff = np.bincount(wf.host[rows], minlength=self.world.n_schools)
         turnover = np.divide(self._arrivals, staff, out=np.zeros(len(staff)), where=staff > 0)
         table = school_table(wf, self.world.schools, turnover, self.double_teacher_lift)
-        rotating = wf.term_end[rows] >= 0
         ctx = YearContext(
             year=self.year, table=table, schools=self.world.schools, district_types=self.world.district_types,
             district_names=self.world.district_names, workforce=wf, counts=counts,
             moves=self.move_log.columns(self._year_moves_from), program_names=self.move_log.programs,
             disruption=self.disruption, start=self._start,
             program_forms={p.name: form_label(p) for p in self.config.policy.programs},
-            twinning=self.world.twinning, cadre_posts=self.cadre_posts, disruption_band=self.disruption_band)
+            twinning=self.world.twinning, cadre_posts=self.cadre_posts, disruption_band=self.disruption_band,
+            active_rows=rows)
         if self.year == 0:
             leading = self.world.schools["tier"] == TIERS.index("leading")
             enrol_all = table["enrolment"].sum(axis=1)
@@ -478,15 +478,17 @@ class RotationModel(mesa.Model):
         frame["turnover"] = turnover
         frame["achievement"] = table["effective_quality"] - self.disruption * turnover
         frame["home_posts"] = self.home_posts()
-        full = rotating & (wf.part_host[rows] < 0)
-        part = rotating & (wf.part_host[rows] >= 0)
-        bb = wf.backbone[rows] >= DISTRICT_BACKBONE
+        # the active teachers' columns the metrics already gathered (ctx.active), not gathered again
+        rotating, host, part_host = ctx.rotating(), ctx.active("host"), ctx.active("part_host")
+        full = rotating & (part_host < 0)
+        part = rotating & (part_host >= 0)
+        bb = ctx.active("backbone") >= DISTRICT_BACKBONE
         n_s = self.world.n_schools
-        frame["hosted_rotators"] = (np.bincount(wf.host[rows][full], minlength=n_s)
-                                    + np.bincount(wf.part_host[rows][part], minlength=n_s))
-        frame["away_rotators"] = np.bincount(wf.school[rows][rotating], minlength=n_s)
-        frame["backbone_rotators_hosted"] = (np.bincount(wf.host[rows][full & bb], minlength=n_s)
-                                             + np.bincount(wf.part_host[rows][part & bb], minlength=n_s))
+        frame["hosted_rotators"] = (np.bincount(host[full], minlength=n_s)
+                                    + np.bincount(part_host[part], minlength=n_s))
+        frame["away_rotators"] = np.bincount(ctx.active("school")[rotating], minlength=n_s)
+        frame["backbone_rotators_hosted"] = (np.bincount(host[full & bb], minlength=n_s)
+                                             + np.bincount(part_host[part & bb], minlength=n_s))
         frame["effective_quality"] = table["effective_quality"]
         self.school_frame_latest = frame
         self.school_rows.append(frame)

@@ -6,8 +6,9 @@ their limits (0 ln 0 = 0; a zero makes the geometric and harmonic means 0, so At
 epsilon >= 1 is 1), while Theil L is +inf when any school has none (ln of zero is unbounded).
 
 The indices are methods of `Sample`, which computes the sums they share (total weight, mean,
-shares, sort order) once: a year's metrics take a dozen indices of the same few hundred small
-samples. The functions below are the one-off forms, each a thin wrapper over `Sample`.
+shares, sort order) once: a year's metrics take a dozen indices of the same 18 samples (three
+groups, six indicators; the per-district means and CVs are whole arrays in the registry). The
+functions below are the one-off forms, each a thin wrapper over `Sample`.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from sim.codes import (
     ROLES,
     SCHOOL_LEVELS,
     SENIOR_TITLE,
+    SUBJECTS,
     TIERS,
 )
 from sim.metrics import inequality as ineq
@@ -154,6 +155,7 @@ class YearContext:
     twinning: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
     cadre_posts: np.ndarray | None = None  # (n_schools, len(ROLES)) leadership posts (sim.core.cadres)
     disruption_band: tuple[float, float] = (float("nan"), float("nan"))  # disruption at the published range's ends
+    active_rows: np.ndarray | None = None  # workforce rows of the active teachers (found when not given)
     units: dict[str, Units] = field(default_factory=dict)
     cache: dict = field(default_factory=dict)  # results shared by several metrics this year
 
@@ -167,19 +169,22 @@ class YearContext:
                                       {k: t[k][m, li] for k in HEADCOUNT_INDICATORS}, sec_q[m, li])
         self.units["all"] = Units(np.arange(len(enrol)), enrol.sum(axis=1),
                                   {k: t[k].sum(axis=1) for k in HEADCOUNT_INDICATORS}, t["mean_quality"])
-        # the official CV is a county (district) statistic: with several districts, each gets its own
-        self.district_groups: list[str] = []
-        if len(self.district_names) > 1:
-            for g in GROUPS:
-                base = self.units[g]
-                d_of = self.schools["district"][base.school]
-                for d, name in enumerate(self.district_names):
-                    m = d_of == d
-                    if m.any():
-                        key = f"{g}@{name}"
-                        self.units[key] = Units(base.school[m], base.enrolment[m],
-                                                {k: v[m] for k, v in base.counts.items()}, base.quality[m])
-                        self.district_groups.append(key)
+
+    def active(self, column: str) -> np.ndarray:
+        """A workforce column over the active teachers, in row order (kept: a dozen metrics read
+        the same few columns of the city's 120,000 teachers among 180,000 rows; do not modify it)."""
+        key = ("active", column)
+        if key not in self.cache:
+            if self.active_rows is None:
+                self.active_rows = self.workforce.active_rows()
+            self.cache[key] = getattr(self.workforce, column)[self.active_rows]
+        return self.cache[key]
+
+    def rotating(self) -> np.ndarray:
+        """Mask over the active teachers (`active`) of those away on a rotation (kept)."""
+        if "rotating" not in self.cache:
+            self.cache["rotating"] = self.active("term_end") >= 0
+        return self.cache["rotating"]
 
     def move_array(self, kind: str) -> np.ndarray:
         """(row, from, to, backbone) of this year's moves of one kind, as an int array (kept: several
@@ -215,23 +220,46 @@ def _level_of(group: str) -> str:
     return group.split("@")[0]
 
 
+def _by_district(ctx, ind: str) -> dict[str, tuple[float, float]]:
+    """{`level@district`: (Xbar, CV)} of an indicator over each district's schools (sections) of
+    each group, for worlds with several districts ({} otherwise). One bincount per sum covers all
+    districts at once (a city has 16 districts x 3 groups x 6 indicators: a sample each cost more
+    than the rest of the indices); the formulas are Sample.mean's and Sample.cv's."""
+    key = ("by_district", ind)
+    if key not in ctx.cache:
+        out = {}
+        nd = len(ctx.district_names)
+        for g in GROUPS if nd > 1 else ():
+            x, w, school = ctx.units[g].values(ind)
+            d = ctx.schools["district"][school]
+            total_w = np.bincount(d, weights=w, minlength=nd)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mean = np.bincount(d, weights=w * x, minlength=nd) / total_w
+                spread = np.bincount(d, weights=w / total_w[d] * (x - mean[d]) ** 2, minlength=nd)
+                cv = np.where(total_w > 0, np.where(mean == 0, 0.0, np.sqrt(spread) / mean), np.nan)
+            for k in np.flatnonzero(np.bincount(d, minlength=nd)):
+                out[f"{g}@{ctx.district_names[k]}"] = (float(mean[k]), float(cv[k]))
+        ctx.cache[key] = out
+    return ctx.cache[key]
+
+
 def _mean(ind, ctx):
     """Xbar = sum_i P_i X_i / P; for head counts, 100 * sum C / sum P. Also per district
     (group `level@district`) when the world has several."""
-    return _levels(ctx, ind, attrgetter("mean"), (*GROUPS, *ctx.district_groups))
+    return _levels(ctx, ind, attrgetter("mean")) + [(g, m) for g, (m, _) in _by_district(ctx, ind).items()]
 
 
 def _cv(ind, ctx):
     """Official student-weighted CV (差异系数): sqrt(sum_i (P_i/P) (X_i - Xbar)^2) / Xbar. Also per
     district (group `level@district`), the unit the standard assesses, when the world has several."""
-    return _levels(ctx, ind, attrgetter("cv"), (*GROUPS, *ctx.district_groups))
+    return _levels(ctx, ind, attrgetter("cv")) + [(g, cv) for g, (_, cv) in _by_district(ctx, ind).items()]
 
 
 def _cv_meets_high(ind, ctx):
     """1 if cv <= 0.50 (primary) or 0.45 (junior), the high-quality standard's limit, else 0 (also
     per district)."""
-    groups = [g for g in (*LEVEL_GROUPS, *ctx.district_groups) if _level_of(g) in HIGH_QUALITY_CV]
-    return [(g, float(v <= HIGH_QUALITY_CV[_level_of(g)])) for g, v in _levels(ctx, ind, attrgetter("cv"), groups)]
+    cvs = _levels(ctx, ind, attrgetter("cv"), LEVEL_GROUPS) + [(g, cv) for g, (_, cv) in _by_district(ctx, ind).items()]
+    return [(g, float(v <= HIGH_QUALITY_CV[_level_of(g)])) for g, v in cvs if _level_of(g) in HIGH_QUALITY_CV]
 
 
 def _gini(ind, ctx):
@@ -354,10 +382,13 @@ def _cv_composite(ctx):
     teacher-only composite; the official basic-balance composite also counts facilities)."""
     if "cv_composite" not in ctx.cache:  # also read by cv_composite_meets_basic
         out = []
-        for g in (*GROUPS, *ctx.district_groups):
+        for g in GROUPS:
             if len(ctx.units[g].enrolment):
                 cvs = [ctx.units[g].sample(ind).cv for ind in HEADCOUNT_INDICATORS]
                 out.append((g, float(np.mean(cvs))))
+        by_district = [_by_district(ctx, ind) for ind in HEADCOUNT_INDICATORS]
+        for g in by_district[0]:  # every head count has the same schools
+            out.append((g, float(np.mean([b[g][1] for b in by_district]))))
         ctx.cache["cv_composite"] = out
     return ctx.cache["cv_composite"]
 
@@ -419,8 +450,7 @@ def _share(num: float, den: float) -> float:
 @_register("rotating", "teachers away on a rotation at the end of the year", "teachers", "all")
 def _rotating(ctx):
     """Count of active teachers whose current rotation has not ended."""
-    wf = ctx.workforce
-    return [("all", float(np.sum(wf.active & (wf.term_end >= 0))))]
+    return [("all", float(np.sum(ctx.rotating())))]
 
 
 @_register("rotations_by_form", "rotations started this year by form", "teachers",
@@ -519,8 +549,8 @@ def _coverage_eligible(ctx):
 @_register("coverage_staff", "share of teachers in post who have rotated during the run", "share", "all")
 def _coverage_staff(ctx):
     """Active teachers with at least one rotation since year 1 / active teachers."""
-    wf = ctx.workforce
-    return [("all", _share(np.sum(wf.active & (wf.n_rotations > 0)), np.sum(wf.active)))]
+    rotated = ctx.active("n_rotations") > 0
+    return [("all", _share(np.sum(rotated), len(rotated)))]
 
 
 @_register("strong_to_weak_share", "share of this year's rotations that go to a weaker tier", "share", "all")
@@ -566,39 +596,33 @@ def _return_rate(ctx):
 @_register("mean_commute", "mean one-way commute of teachers in post", "minutes", "all")
 def _mean_commute(ctx):
     """Mean over active teachers of the straight-line commute from home to the host school."""
-    wf = ctx.workforce
-    return [("all", float(wf.commute[wf.active].mean()))]
+    return [("all", float(ctx.active("commute").mean()))]
 
 
 @_register("p90_commute", "90th percentile of the commute of teachers in post", "minutes", "all")
 def _p90_commute(ctx):
     """90th percentile over active teachers of the one-way commute."""
-    wf = ctx.workforce
-    commute = wf.commute[wf.active]  # a copy, so np.percentile may partition it in place
-    return [("all", float(np.percentile(commute, 90, overwrite_input=True)))]
+    return [("all", float(np.percentile(ctx.active("commute"), 90)))]
 
 
 @_register("mean_commute_rotators", "mean one-way commute of teachers on rotation", "minutes", "all")
 def _commute_rotators(ctx):
     """Mean commute over teachers away on a rotation (0 when none)."""
-    wf = ctx.workforce
-    rot = wf.active & (wf.term_end >= 0)
-    return [("all", float(wf.commute[rot].mean()) if rot.any() else 0.0)]
+    rot = ctx.rotating()
+    return [("all", float(ctx.active("commute")[rot].mean()) if rot.any() else 0.0)]
 
 
 @_register("mean_satisfaction", "mean satisfaction of teachers in post", "0..1", "all")
 def _satisfaction(ctx):
     """Mean satisfaction over active teachers."""
-    wf = ctx.workforce
-    return [("all", float(wf.satisfaction[wf.active].mean()))]
+    return [("all", float(ctx.active("satisfaction").mean()))]
 
 
 @_register("adapted_share_rotators", "share of rotators who have adapted", "share", "all")
 def _adapted(ctx):
     """Teachers on rotation with satisfaction >= 0.6 / teachers on rotation (0 when none)."""
-    wf = ctx.workforce
-    rot = wf.active & (wf.term_end >= 0)
-    return [("all", _share(np.sum(wf.satisfaction[rot] >= ADAPTED), np.sum(rot)))]
+    rot = ctx.rotating()
+    return [("all", _share(np.sum(ctx.active("satisfaction")[rot] >= ADAPTED), np.sum(rot)))]
 
 
 @_register("cadres_in_post", "cadres holding a leadership post at the end of the year", "teachers",
@@ -607,10 +631,10 @@ def _cadres_in_post(ctx):
     """Count of active teachers with a cadre role (principal, vice principal, middle manager), counted at
     their home school (a cadre away on a full-time rotation keeps the post); by role and by the level of
     the school."""
-    wf = ctx.workforce
-    cadre = wf.active & (wf.role > 0)
-    by_role = np.bincount(wf.role[cadre], minlength=len(ROLES))
-    by_level = np.bincount(ctx.schools["level"][wf.school[cadre]], minlength=len(SCHOOL_LEVELS))
+    role, school = ctx.active("role"), ctx.active("school")
+    cadre = role > 0
+    by_role = np.bincount(role[cadre], minlength=len(ROLES))
+    by_level = np.bincount(ctx.schools["level"][school[cadre]], minlength=len(SCHOOL_LEVELS))
     return ([("all", float(cadre.sum()))] + [(ROLES[r], float(by_role[r])) for r in range(1, len(ROLES))]
             + [(SCHOOL_LEVELS[v], float(by_level[v])) for v in range(len(SCHOOL_LEVELS))])
 
@@ -621,10 +645,10 @@ def _cadre_posts_filled(ctx):
     `careers.cadres` norms; a surplus holder does not fill another school's post)."""
     if ctx.cadre_posts is None:
         return []
-    wf = ctx.workforce
-    cadre = wf.active & (wf.role > 0)
+    role, school = ctx.active("role"), ctx.active("school")
+    cadre = role > 0
     n = len(ctx.schools["level"])
-    held = np.bincount(wf.school[cadre] * len(ROLES) + wf.role[cadre], minlength=n * len(ROLES)).reshape(n, -1)
+    held = np.bincount(school[cadre] * len(ROLES) + role[cadre], minlength=n * len(ROLES)).reshape(n, -1)
     posts = ctx.cadre_posts[:, 1:]
     return [("all", _share(np.minimum(held[:, 1:], posts).sum(), posts.sum()))]
 
@@ -633,10 +657,9 @@ def _cadre_posts_filled(ctx):
            "all, primary, junior, nine_year (school level)")
 def _no_principal(ctx):
     """Count of schools where no active teacher whose home post is there has the principal role."""
-    wf = ctx.workforce
     level = ctx.schools["level"]
     has = np.zeros(len(level), dtype=bool)
-    has[wf.school[wf.active & (wf.role == ROLES.index("principal"))]] = True
+    has[ctx.active("school")[ctx.active("role") == ROLES.index("principal")]] = True
     by_level = np.bincount(level[~has], minlength=len(SCHOOL_LEVELS))
     return [("all", float((~has).sum()))] + [(SCHOOL_LEVELS[v], float(by_level[v])) for v in range(len(SCHOOL_LEVELS))]
 
@@ -647,8 +670,7 @@ def _attrition_rate(ctx):
     the year + those leavers)."""
     left = ctx.move_array("attrition")
     tier = ctx.schools["tier"]
-    wf = ctx.workforce
-    per_school = np.bincount(wf.host[wf.active], minlength=len(tier))
+    per_school = np.bincount(ctx.active("host"), minlength=len(tier))
     staff = np.bincount(tier, weights=per_school, minlength=len(TIERS)).astype(np.int64)
     gone = np.bincount(tier[left[:, 1]], minlength=len(TIERS))
     out = [(TIERS[t], _share(gone[t], staff[t] + gone[t])) for t in range(len(TIERS)) if staff[t] + gone[t]]
@@ -689,14 +711,13 @@ def _leading_backbone(ctx) -> float:
 def _sending_loss(ctx):
     """Over schools with at least one teacher away full-time: quality of their teachers away /
     quality of all their home-post teachers (what sending schools have lent out)."""
-    wf = ctx.workforce
-    act = wf.active
-    away = act & (wf.term_end >= 0) & (wf.part_host < 0) & (wf.host != wf.school)
+    school, quality = ctx.active("school"), ctx.active("quality")
+    away = ctx.rotating() & (ctx.active("part_host") < 0) & (ctx.active("host") != school)
     n = len(ctx.schools["tier"])
-    lent = np.bincount(wf.school[away], weights=wf.quality[away], minlength=n)
+    lent = np.bincount(school[away], weights=quality[away], minlength=n)
     sending = lent > 0
-    mine = act & sending[wf.school]  # only sending schools' totals are read: sum no others
-    own = np.bincount(wf.school[mine], weights=wf.quality[mine], minlength=n)
+    mine = sending[school]  # only sending schools' totals are read: sum no others
+    own = np.bincount(school[mine], weights=quality[mine], minlength=n)
     return [("all", _share(lent[sending].sum(), own[sending].sum()))]
 
 
@@ -779,6 +800,9 @@ def _disruption(ctx):
 # ------------------------------------------------------------------------------- computing
 
 
+_PE_ART = np.isin(np.arange(len(SUBJECTS)), PE_ART_CODES)  # by subject code: a lookup, cheaper than np.isin
+
+
 def school_table(wf, schools: dict[str, np.ndarray], turnover: np.ndarray,
                  lift: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per school and per section (primary, junior) counts of each indicator where teachers teach.
@@ -792,13 +816,13 @@ def school_table(wf, schools: dict[str, np.ndarray], turnover: np.ndarray,
     rows, school, share = wf.load()
     key = school * 2 + wf.level[rows]
     flags = {
-        "teachers": np.ones(len(rows)),
         "above_qualification": wf.qualification[rows] >= ABOVE_QUALIFICATION,
         "senior_title": wf.title[rows] >= SENIOR_TITLE,
         "backbone": wf.backbone[rows] >= DISTRICT_BACKBONE,
-        "pe_art": np.isin(wf.subject[rows], PE_ART_CODES),
+        "pe_art": _PE_ART[wf.subject[rows]],
     }
-    out = {ind: np.bincount(key, weights=share * flag, minlength=2 * n).reshape(n, 2) for ind, flag in flags.items()}
+    out = {"teachers": np.bincount(key, weights=share, minlength=2 * n).reshape(n, 2)}
+    out |= {ind: np.bincount(key, weights=share * flag, minlength=2 * n).reshape(n, 2) for ind, flag in flags.items()}
     out["quality_sum"] = np.bincount(key, weights=share * wf.quality[rows], minlength=2 * n).reshape(n, 2)
     out["enrolment"] = np.stack([schools["enrol_primary"], schools["enrol_junior"]], axis=1).astype(float)
     staff = out["teachers"].sum(axis=1)
