@@ -98,28 +98,35 @@ def voluntary_drift(model) -> int:
     district, tier = s["district"].tolist(), s["tier"].tolist()
     # the stronger schools of the district that fit the teacher's level, by (district, tier, level)
     pools: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
-    # the open ones and their cumulative choice shares, by pool and which of them are open
-    choices: dict[tuple, tuple[list[int], list[float]]] = {}
+    in_pools: dict[int, list[tuple[int, int, int]]] = {}  # school -> the pools it is in
+    # a pool's open schools and their cumulative choice shares, dropped when one of its schools
+    # fills or opens (a dict lookup per mover instead of numpy calls on the pool)
+    choices: dict[tuple[int, int, int], tuple[list[int], list[float]]] = {}
+    vac = vacancies.tolist()
     dest = np.full(len(movers), -1, dtype=np.int64)
     for i, (home, level, draw) in enumerate(zip(wf.school[movers].tolist(), wf.level[movers].tolist(),
                                                 pick[movers].tolist(), strict=True)):
         key = (district[home], tier[home], level)
-        if key not in pools:
-            pool = np.flatnonzero((s["district"] == key[0]) & (s["tier"] > key[1])
-                                  & level_fits(s["level"], level))
-            pools[key] = pool, np.exp(s["tier"][pool].astype(float))
-        pool, pool_weight = pools[key]
-        open_ = vacancies[pool] > 0
-        seen = (key, open_.tobytes())
-        if seen not in choices:
+        if key not in choices:
+            if key not in pools:
+                pool = np.flatnonzero((s["district"] == key[0]) & (s["tier"] > key[1])
+                                      & level_fits(s["level"], level))
+                pools[key] = pool, np.exp(s["tier"][pool].astype(float))
+                for j in pool.tolist():
+                    in_pools.setdefault(j, []).append(key)
+            pool, pool_weight = pools[key]
+            open_ = np.array([vac[j] > 0 for j in pool.tolist()], dtype=bool)
             weight = pool_weight[open_]
-            choices[seen] = pool[open_].tolist(), (np.cumsum(weight) / weight.sum()).tolist()
-        cand, cdf = choices[seen]
+            choices[key] = pool[open_].tolist(), (np.cumsum(weight) / weight.sum()).tolist()
+        cand, cdf = choices[key]
         if not cand:
             continue
         h = cand[min(bisect.bisect_right(cdf, draw), len(cand) - 1)]  # as np.searchsorted(side="right")
-        vacancies[h] -= 1
-        vacancies[home] += 1
+        vac[h] -= 1
+        vac[home] += 1
+        for changed in (h,) * (vac[h] == 0) + (home,) * (vac[home] == 1):  # a school filled, or opened
+            for k in in_pools.get(changed, ()):
+                choices.pop(k, None)
         dest[i] = h
     model.transfer_posts(movers[dest >= 0], dest[dest >= 0], "drift")
     return int(np.sum(dest >= 0))
