@@ -104,12 +104,12 @@ def test_promotion_pools_decide_where_cadres_come_from():
     assert any((year, frm) in hired for year, _, frm, *_ in cross)
 
 
-def _fill_principal_post(keys: list[str]) -> tuple[RotationModel, int, int]:
+def _fill_principal_post(keys: list[str], *overrides: str) -> tuple[RotationModel, int, int]:
     """Empty the principal post of the largest school in year 1 and fill it under `keys`;
     returns (model, school, the new principal's row)."""
     keys_yaml = "[" + ",".join(keys) + "]"
     model = RotationModel(scenario(BASELINE, *SMALL_DONGCHENG, f"careers.cadres.promotion_keys={keys_yaml}",
-                                   "careers.cadres.principal_terms=0"), rng=1)
+                                   "careers.cadres.principal_terms=0", *overrides), rng=1)
     model.year = 1
     wf = model.workforce
     school = int(np.argmax(model.cadre_posts[:, 3]))
@@ -135,6 +135,22 @@ def test_promotion_keys_rank_the_candidates():
     assert wf.experience[row] == wf.experience[pool].max()
     _, _, ladder_row = _fill_principal_post(["cadre_rank", "title", "backbone", "experience"])
     assert ladder_row != row
+
+
+def test_a_district_pool_promotes_the_districts_best_candidate():
+    """From the district, the post goes to the most experienced candidate of the whole district
+    who can teach at the school (ranked with the others of the district, by the keys)."""
+    model, school, row = _fill_principal_post(["experience"], "careers.cadres.promote_from=[district]")
+    wf, s = model.workforce, model.world.schools
+    cfg = model.config.careers.cadres
+    level = s["level"][school]
+    pool = np.flatnonzero(wf.active & (s["district"][wf.school] == s["district"][school]) & (wf.term_end < 0)
+                          & ((wf.role != PRINCIPAL) | (np.arange(wf.n) == row))  # no sitting principal
+                          & (wf.experience >= cfg.principal_min_experience)
+                          & (years_left(wf.age, wf.birth_month, wf.retire_months) >= cfg.min_years_to_retirement)
+                          & ((level == SCHOOL_LEVELS.index("nine_year")) | (wf.level == level)))
+    assert wf.experience[row] == wf.experience[pool].max() > np.median(wf.experience[pool])
+    assert np.sum(wf.school[pool] != school) > 2 * np.sum(wf.school[pool] == school)  # mostly elsewhere
 
 
 def test_the_default_ladder_promotes_a_vice_principal():
