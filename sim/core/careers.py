@@ -125,7 +125,7 @@ def voluntary_drift(model) -> int:
         h = cand[min(bisect.bisect_right(cdf, draw), len(cand) - 1)]  # as np.searchsorted(side="right")
         vac[h] -= 1
         vac[home] += 1
-        vacancies[h], vacancies[home] = vac[h], vac[home]
+        vacancies[h], vacancies[home] = vac[h], vac[home]  # the list for these reads, the array for pool masks
         if vac[h] == 0:  # h filled: the pools it is in change
             for k in in_pools[h]:
                 choices.pop(k, None)
