@@ -104,12 +104,12 @@ def test_promotion_pools_decide_where_cadres_come_from():
     assert any((year, frm) in hired for year, _, frm, *_ in cross)
 
 
-def _fill_principal_post(keys: list[str]) -> tuple[RotationModel, int, int]:
+def _fill_principal_post(keys: list[str], *overrides: str) -> tuple[RotationModel, int, int]:
     """Empty the principal post of the largest school in year 1 and fill it under `keys`;
     returns (model, school, the new principal's row)."""
     keys_yaml = "[" + ",".join(keys) + "]"
     model = RotationModel(scenario(BASELINE, *SMALL_DONGCHENG, f"careers.cadres.promotion_keys={keys_yaml}",
-                                   "careers.cadres.principal_terms=0"), rng=1)
+                                   "careers.cadres.principal_terms=0", *overrides), rng=1)
     model.year = 1
     wf = model.workforce
     school = int(np.argmax(model.cadre_posts[:, 3]))
@@ -135,6 +135,22 @@ def test_promotion_keys_rank_the_candidates():
     assert wf.experience[row] == wf.experience[pool].max()
     _, _, ladder_row = _fill_principal_post(["cadre_rank", "title", "backbone", "experience"])
     assert ladder_row != row
+
+
+def test_a_district_pool_promotes_the_districts_best_candidate():
+    """From the district, the post goes to the most experienced candidate of the whole district
+    who can teach at the school (ranked with the others of the district, by the keys)."""
+    model, school, row = _fill_principal_post(["experience"], "careers.cadres.promote_from=[district]")
+    wf, s = model.workforce, model.world.schools
+    cfg = model.config.careers.cadres
+    level = s["level"][school]
+    pool = np.flatnonzero(wf.active & (s["district"][wf.school] == s["district"][school]) & (wf.term_end < 0)
+                          & ((wf.role != PRINCIPAL) | (np.arange(wf.n) == row))  # no sitting principal
+                          & (wf.experience >= cfg.principal_min_experience)
+                          & (years_left(wf.age, wf.birth_month, wf.retire_months) >= cfg.min_years_to_retirement)
+                          & ((level == SCHOOL_LEVELS.index("nine_year")) | (wf.level == level)))
+    assert wf.experience[row] == wf.experience[pool].max() > np.median(wf.experience[pool])
+    assert np.sum(wf.school[pool] != school) > 2 * np.sum(wf.school[pool] == school)  # mostly elsewhere
 
 
 def test_the_default_ladder_promotes_a_vice_principal():
@@ -233,3 +249,48 @@ def test_bad_cadre_settings_are_refused_in_one_line(tmp_path):
     with pytest.raises(ValueError) as err:
         load_scenario(path)
     assert "vice_principals_min" in str(err.value) and "\n" not in str(err.value)
+
+
+def _ranking_workforce(n: int, seed: int = 0):
+    """A workforce of `n` rows whose promotion keys tie often (few values each)."""
+    from sim.core.workforce import Workforce
+
+    rng = np.random.default_rng(seed)
+    wf = Workforce()
+    wf.add(role=rng.integers(0, len(ROLES), n), title=rng.integers(0, 5, n), backbone=rng.integers(0, 4, n),
+           experience=rng.integers(0, 6, n))
+    tiebreak = rng.random(n).round(1)  # ties in the draw too: then row order decides
+    return wf, rng, tiebreak
+
+
+KEYS = ["cadre_rank", "title", "backbone", "experience"]
+
+
+def test_ranked_is_the_sort_by_unit_then_each_key_then_the_draw():
+    """One mixed-radix key and the draw order rows as a sort by the unit, each promotion key
+    in turn, the draw and the row would."""
+    wf, rng, tiebreak = _ranking_workforce(3000)
+    rows = np.sort(rng.choice(3000, 2000, replace=False))
+    unit = rng.integers(0, 40, len(rows))
+    columns = {"cadre_rank": np.where(wf.role > 0, wf.role, len(ROLES)), "title": -wf.title,
+               "backbone": -wf.backbone, "experience": -wf.experience}
+    for keys in (KEYS, ["experience"], ["title", "cadre_rank"]):
+        expected = rows[np.lexsort([tiebreak[rows], *[columns[k][rows] for k in reversed(keys)], unit])]
+        assert cadres._ranked(wf, rows, keys, tiebreak, unit).tolist() == expected.tolist()
+    wf.experience[rows[:2]] = (2**61, -(2**61))  # keys too wide for one int64: the sort of each key instead
+    columns["experience"] = -wf.experience
+    expected = rows[np.lexsort([tiebreak[rows], *[columns[k][rows] for k in reversed(KEYS)], unit])]
+    assert cadres._ranked(wf, rows, KEYS, tiebreak, unit).tolist() == expected.tolist()
+
+
+def test_ranked_with_places_keeps_each_units_first_places():
+    """With the number of places per unit, the rows left out are only ones no draw could bring
+    into their unit's first places: each unit's first places are those of the full ranking."""
+    wf, rng, tiebreak = _ranking_workforce(3000, seed=1)
+    rows = np.arange(3000)
+    unit = rng.integers(0, 60, len(rows))
+    places = rng.integers(0, 4, 60)
+    full, kept = (cadres._ranked(wf, rows, KEYS, tiebreak, unit, p) for p in (None, places))
+    assert len(kept) < len(full) / 2  # most rows are left out
+    for u in range(60):
+        assert kept[unit[kept] == u][: places[u]].tolist() == full[unit[full] == u][: places[u]].tolist()
