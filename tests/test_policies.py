@@ -16,7 +16,7 @@ from sim.core.model import RotationModel, RunWarning
 from sim.policies import DistrictSelection, NeedMatching
 from sim.policies.eligibility import eligible_mask
 from sim.policies.matching import Constraints
-from sim.policies.priority import priority_order
+from sim.policies.priority import PRIORITY_RULES, priority_order
 from sim.policies.selection import apply_backbone_floor, district_quota
 from sim.world.retirement import years_left
 
@@ -194,6 +194,26 @@ def test_priority_order_on_a_subset_of_rows():
     rows = np.array([5, 2, 0])
     out = priority_order(wf, rows, ["backbone_first"], np.array([0.0, 0.1, 0.2]))
     assert out.tolist() == [0, 5, 2]
+
+
+def test_priority_order_is_lexsort_of_the_keys_then_the_draw():
+    """The reference is the rule itself: np.lexsort with the draw as the last key, every key as given
+    (int64, floats), on random rows, key lists and draws with and without equal values."""
+    rng = np.random.default_rng(5)
+    n = 400
+    wf = SimpleNamespace(**{c: rng.integers(0, 4, n) for c in ("n_rotations", "past_rotations", "role", "level",
+                                                              "backbone", "title", "hardship_years")},
+                         years_at_school=rng.integers(0, 40, n), age=rng.integers(22, 60, n),
+                         quality=rng.integers(5, 15, n) / 10)  # few distinct values: ties within keys
+    model = SimpleNamespace(workforce=wf, config=SimpleNamespace(policy=SimpleNamespace(
+        title_requires_rotation_years=3)))
+    names = list(PRIORITY_RULES)
+    for trial in range(200):
+        rows = np.sort(rng.choice(n, int(rng.integers(0, 120)), replace=False))
+        keys = [str(k) for k in rng.choice(names, int(rng.integers(0, 4)), replace=False)]
+        draws = rng.random(len(rows)) if trial % 2 else rng.integers(0, 4, len(rows)) / 4
+        expected = rows[np.lexsort([draws] + [PRIORITY_RULES[k](model, rows) for k in reversed(keys)])]
+        assert priority_order(model, rows, keys, draws).tolist() == expected.tolist(), (trial, keys)
 
 
 def test_selection_follows_priority_in_a_model():

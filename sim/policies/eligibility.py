@@ -24,18 +24,19 @@ def eligible_mask(model, eligibility) -> np.ndarray:
         school_ok &= np.isin(s["school_district"], ids)
     if eligibility.twinned_only:
         school_ok &= np.isin(np.arange(len(school_ok)), model.world.twinning.ravel())
-    mask = (
-        wf.active
-        & (wf.term_end < 0)
-        & (wf.rotated_in != model.year)
-        & (wf.years_at_school >= eligibility.min_years_at_school)
-        & (years_to_retirement(model) >= eligibility.min_years_to_retirement)
-        & _allowed(wf.role, ROLES, eligibility.roles)
-        & _allowed(wf.level, TEACHER_LEVELS, eligibility.levels)
-        & school_ok[school]
-        & (wf.backbone >= BACKBONE.index(eligibility.min_backbone))
-    )
+    mask = wf.active & (wf.term_end < 0) & (wf.rotated_in != model.year)
     mask &= wf.cover_until < 0  # a cover teacher holds another's post for a term (sim.policies.exchange)
+    mask &= wf.years_at_school >= eligibility.min_years_at_school
+    mask &= years_to_retirement(model) >= eligibility.min_years_to_retirement
+    # a rule that admits every code is left out: its lookup over every row would change nothing
+    if not set(ROLES) <= set(eligibility.roles):
+        mask &= _allowed(wf.role, ROLES, eligibility.roles)
+    if not set(TEACHER_LEVELS) <= set(eligibility.levels):
+        mask &= _allowed(wf.level, TEACHER_LEVELS, eligibility.levels)
+    if not school_ok.all():
+        mask &= school_ok[school]
+    if eligibility.min_backbone != BACKBONE[0]:  # backbone codes start at 0: "none" admits all
+        mask &= wf.backbone >= BACKBONE.index(eligibility.min_backbone)
     if eligibility.max_experience is not None:
         mask &= wf.experience <= eligibility.max_experience
     if eligibility.remote_min_years:

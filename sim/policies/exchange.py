@@ -43,23 +43,29 @@ def pair_up(model, program, selected: np.ndarray, hosts: np.ndarray, counterpart
     level = model.world.schools["level"]
     placed = hosts >= 0
     matched, matched_hosts = selected[placed], hosts[placed]
-    host_schools = np.unique(matched_hosts)
+    is_host = np.zeros(model.world.n_schools, dtype=bool)
+    is_host[matched_hosts] = True
+    is_selected = np.zeros(wf.n, dtype=bool)
+    is_selected[selected] = True
     # only teachers of a host school can be sent back: ranking the others could not change a pair
     # (each priority key is the row's own; the tiebreak draw is per row, made for every row)
-    others = np.flatnonzero(counterparts & ~np.isin(np.arange(wf.n), selected))
-    others = others[np.isin(wf.school[others], host_schools)]
+    others = np.flatnonzero(counterparts & ~is_selected)
+    others = others[is_host[wf.school[others]]]
     draws = rng.random(wf.n)
-    in_host = selected[np.isin(wf.school[selected], host_schools)]
+    in_host = selected[is_host[wf.school[selected]]]
     ranked = np.concatenate([in_host, priority_order(model, others, program.priority, draws[others])])
     at_school: dict[int, list[int]] = {}
     for r, school in zip(ranked.tolist(), wf.school[ranked].tolist(), strict=True):
         at_school.setdefault(school, []).append(r)
-    used = np.zeros(wf.n, dtype=bool).tolist()
+    # the loop reads only these rows: dicts of theirs, not lists of the whole workforce (which cost more)
+    seen = np.concatenate([ranked, matched]).tolist()
+    t_level, t_subject, t_school = (dict(zip(seen, col[np.asarray(seen, dtype=np.int64)].tolist(), strict=True))
+                                    for col in (wf.level, wf.subject, wf.school))
+    used: set[int] = set()
     rows, dest, term_of = [], [], []
-    t_level, t_subject, t_school = wf.level.tolist(), wf.subject.tolist(), wf.school.tolist()
     cross = program.cross_level
     for r, g in zip(matched.tolist(), matched_hosts.tolist(), strict=True):
-        if used[r]:
+        if r in used:
             continue
         h = t_school[r]
         any_level = cross or level[h] == NINE_YEAR
@@ -67,23 +73,23 @@ def pair_up(model, program, selected: np.ndarray, hosts: np.ndarray, counterpart
                          None if any_level else level[h])
         if c < 0:
             continue
-        used[r] = used[c] = True
+        used.update((r, c))
         rows += [r, c]
         dest += [g, h]
         term_of += [r, r]
     return tuple(np.array(x, dtype=np.int64) for x in (rows, dest, term_of))
 
 
-def _counterpart(candidates: list[int], used: list[bool], t_level: list, t_subject: list, subject: int,
+def _counterpart(candidates: list[int], used: set[int], t_level: dict, t_subject: dict, subject: int,
                  level) -> int:
     """The first unused candidate of the rotator's subject who teaches `level` (any level when
     None), else the first unused one who teaches it; -1 when none. Used candidates at the front
     are dropped from the list for good (they stay used)."""
-    while candidates and used[candidates[0]]:
+    while candidates and candidates[0] in used:
         candidates.pop(0)
     first = -1
     for c in candidates:
-        if used[c] or (level is not None and t_level[c] != level):
+        if c in used or (level is not None and t_level[c] != level):
             continue
         if t_subject[c] == subject:
             return c

@@ -36,5 +36,20 @@ PRIORITY_RULES: dict[str, Callable] = {
 
 def priority_order(model, rows: np.ndarray, keys: list[str], tiebreak: np.ndarray) -> np.ndarray:
     """`rows` sorted by the named keys in order, ties broken by `tiebreak` (a random draw per row)."""
-    sort_keys = [tiebreak] + [PRIORITY_RULES[k](model, rows) for k in reversed(keys)]
-    return rows[np.lexsort(sort_keys)]
+    # Sorted by the draw first, then stably by the keys: the order np.lexsort([tiebreak, *keys])
+    # gives, in about half the time (a quicksort of the draws, radix sorts of the small keys).
+    by_draw = np.argsort(tiebreak)
+    if not np.all(np.diff(tiebreak[by_draw]) > 0):  # equal draws (or NaN): a quicksort may swap them
+        by_draw = np.argsort(tiebreak, kind="stable")
+    ordered = rows[by_draw]
+    sort_keys = [narrow_ints(PRIORITY_RULES[k](model, ordered)) for k in reversed(keys)]
+    return ordered[np.lexsort(sort_keys)] if sort_keys else ordered
+
+
+def narrow_ints(values: np.ndarray) -> np.ndarray:
+    """Integer values in the smallest integer type that holds them (the same values, so the same
+    order): numpy's stable sort, which lexsort uses for each key, is a radix sort for 8- and
+    16-bit integers and a merge sort otherwise, several times slower."""
+    if values.dtype.kind not in "iu" or len(values) == 0:
+        return values
+    return values.astype(np.result_type(np.min_scalar_type(values.min()), np.min_scalar_type(values.max())))

@@ -64,7 +64,8 @@ class RotationProgram:
         eligible = self.eligible(model)
         selected = self.selector.select(model, cfg, eligible, model.stream(f"selection:{cfg.name}"))
         n_s = model.world.n_schools
-        present = np.bincount(wf.host[wf.active], minlength=n_s)
+        # teachers present at each host (weighted by `active`: no gather of the active rows)
+        present = np.bincount(wf.host, weights=wf.active, minlength=n_s).astype(np.int64)
         pool = counterpart_mask(model, cfg) if cfg.exchange == "paired" else None
         cons = Constraints(model, cfg, present, None if pool is None else np.bincount(wf.school[pool], minlength=n_s))
         hosts = self.matcher.match(model, cfg, selected, cons, model.stream(f"matching:{cfg.name}"))
