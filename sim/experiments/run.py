@@ -7,9 +7,7 @@ of every frame records its replicate and seed.
 
 from __future__ import annotations
 
-import gc
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +17,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from sim.codes import MOVE_KINDS, SCHOOL_LEVELS, TIERS
+from sim.collector import collector_paused
 from sim.config.checks import check_size
 from sim.config.scenario import Scenario, ScenarioError, load_scenario
 from sim.seeds import replicate_seeds
@@ -40,23 +39,6 @@ class RunResult:
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {"metrics": self.metrics, "schools": self.schools, "moves": self.moves}
-
-
-@contextmanager
-def collector_paused():
-    """Python's cyclic garbage collector off for the block. Building and running a model makes
-    hundreds of thousands of long-lived objects (a Beijing run: 120,000 agents), and each full
-    collection walks all of them again, 3 or 4 times a run, for garbage the model does not make
-    (its objects are freed by reference counting; a Beijing run's peak memory is the same with
-    the collector off). The earlier state is restored in a `finally`, so a notebook's process
-    is left as it was, also when the run fails."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def simulate(scenario: Scenario, seed: int, years: int, on_year=None) -> RotationModel:
