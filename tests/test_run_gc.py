@@ -114,3 +114,19 @@ def test_the_run_command_pauses_the_collector_from_its_start_and_puts_it_back(tm
                  "--no-figures", "--out", str(tmp_path / "out")])
     assert code == 0 and seen == [False]
     assert gc_state() == before
+
+
+def test_a_run_whose_process_ends_next_freezes_what_is_alive_before_the_collector_is_back(tmp_path):
+    """`entry` (the console script) tells the run the process ends next: the run's objects are
+    frozen, not walked by a collection as the pause ends; `main` as a notebook calls it freezes nothing."""
+    from sim.cli import main
+
+    args = ["run", str(DONGCHENG), *[a for s in SMALL_DONGCHENG for a in ("--set", s)], "--years", "1", "--quiet",
+            "--no-figures", "--force"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert gc.get_freeze_count() == 0
+    try:
+        assert main([*args, "--out", str(tmp_path / "b")], process_ends=True) == 0
+        assert gc.get_freeze_count() > 0 and gc.isenabled()
+    finally:
+        gc.unfreeze()
