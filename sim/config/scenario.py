@@ -530,20 +530,12 @@ def parse_yaml(text: str, where: str) -> Any:
     try:
         # the parser is a loop, not a recursion: the depth is measured before composing recurses
         problem = _depth_problem(yaml.parse(text, Loader=yaml.SafeLoader))
+        # composing builds only the node tree (no Python objects), so it is as safe as safe_load;
+        # it lets repeated keys and alias bombs be refused before anything is constructed
+        problem = problem or _node_problem(yaml.compose(text, Loader=yaml.SafeLoader))
         if problem:
             raise ScenarioError(f"{where}: {problem}")
-        # composing builds only the node tree (no Python objects), so it is as safe as safe_load;
-        # it lets repeated keys and alias bombs be refused before anything is constructed; the
-        # values are then constructed from that same tree (what safe_load does, without parsing again)
-        loader = yaml.SafeLoader(text)
-        try:
-            root = loader.get_single_node()
-            problem = _node_problem(root)
-            if problem:
-                raise ScenarioError(f"{where}: {problem}")
-            return None if root is None else loader.construct_document(root)
-        finally:
-            loader.dispose()
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"line {mark.line + 1}" if mark is not None else "syntax"
