@@ -549,7 +549,7 @@ def entry() -> None:
     pandas and matplotlib. Exit handlers still run; `main` itself, as a notebook calls it, is
     unchanged. Pydantic's plugins are not looked for (`PYDANTIC_DISABLE_PLUGINS`, unless set):
     the search reads the entry points of every installed package when the scenario schema is
-    built (about 0.05 s of each command), and the command's schema is ours alone."""
+    built (about 0.02 s of each command), and the command's schema is ours alone."""
     import gc
     import os
 
