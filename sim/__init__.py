@@ -5,15 +5,16 @@ notebooks also `small_world`, `what_if` (sim.experiments.whatif) and `write_repo
 Nothing is read or written at import.
 """
 
-from sim.config.scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
-
 __all__ = ["RotationModel", "Scenario", "ScenarioError", "achievement_band", "compare", "load_results",
            "load_scenario", "run", "scenario_from_dict", "sensitivity", "small_world", "sweep", "what_if",
            "write_report"]
 __version__ = "0.1.0"
 
-# name -> module: the model and runners pull in Mesa, pandas, Dask and friends, so load on first use only
-_LAZY = {"RotationModel": "sim.core.model", "achievement_band": "sim.experiments.bands",
+# name -> module, each loaded on first use: the model and runners pull in Mesa, pandas, Dask and
+# friends, the scenario schema pydantic, so that `import sim.cli` (and the command's start) imports none
+_LAZY = {"Scenario": "sim.config.scenario", "ScenarioError": "sim.config.scenario",
+         "load_scenario": "sim.config.scenario", "scenario_from_dict": "sim.config.scenario",
+         "RotationModel": "sim.core.model", "achievement_band": "sim.experiments.bands",
          "run": "sim.experiments.run", "compare": "sim.experiments.run",
          "sweep": "sim.experiments.run", "load_results": "sim.storage.results",
          "sensitivity": "sim.experiments.statistics", "small_world": "sim.experiments.whatif",

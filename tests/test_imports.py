@@ -58,3 +58,12 @@ def test_a_run_with_figures_imports_matplotlib_but_not_seaborn(tmp_path):
     assert (tmp_path / "out" / "figures" / "cv_trajectories.png").is_file()
     assert "matplotlib" in mods
     assert not mods & {"seaborn", "scipy.stats"}, mods  # seaborn costs about 1.2 s to import, scipy.stats included
+
+
+def test_importing_the_command_line_imports_no_schema_library():
+    """`import sim.cli` (what `python -m sim` and the console script run first) leaves pydantic to
+    the command that reads a scenario, so that the command can pause the garbage collector first."""
+    done = subprocess.run([sys.executable, "-c", "import sys, sim.cli; print(sorted(m for m in ('pydantic', "
+                           "'yaml', 'sim.config.scenario') if m in sys.modules))"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

@@ -14,7 +14,7 @@ from conftest import REPO
 
 # Lowest first. A module may import from its own layer and the layers below it, never above.
 LAYERS = [
-    ("base", ("sim.codes", "sim.seeds", "sim.files")),  # codes, replicate seeds, reading a user's file safely
+    ("base", ("sim.codes", "sim.seeds", "sim.files", "sim.collector")),  # codes, seeds, safe reads, the gc pause
     ("metrics", ("sim.metrics",)),  # the metric registry: the vocabulary configs and reports name
     ("world", ("sim.world",)),  # place graph, synthetic presets and their size resolver, rosters
     ("policies", ("sim.policies",)),  # eligibility, selection, matching, forms, sharing

@@ -93,3 +93,41 @@ def test_the_command_freezes_the_heap_before_its_process_exits_and_main_does_not
         sim.cli.entry()
     assert done.value.code == 0 and calls == ["freeze"]
     assert "dongcheng_2021" in capsys.readouterr().out
+
+
+def test_the_run_command_pauses_the_collector_from_its_start_and_puts_it_back(tmp_path, monkeypatch):
+    """`teachersim run`: off already while the scenario is read (its imports: pydantic, then Mesa
+    and pandas) and through the writing, on again when the command returns."""
+    import sim.config.scenario
+    from sim.cli import main
+
+    seen = []
+    real = sim.config.scenario.load_scenario
+
+    def load(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim.config.scenario, "load_scenario", load)
+    before = gc_state()
+    code = main(["run", str(DONGCHENG), *[a for s in SMALL_DONGCHENG for a in ("--set", s)], "--years", "1", "--quiet",
+                 "--no-figures", "--out", str(tmp_path / "out")])
+    assert code == 0 and seen == [False]
+    assert gc_state() == before
+
+
+def test_a_run_whose_process_ends_next_freezes_what_is_alive_before_the_collector_is_back(tmp_path):
+    """`entry` (the console script) tells the run the process ends next: the run's objects are
+    frozen, not walked by a collection as the pause ends; `main` as a notebook calls it freezes nothing."""
+    from sim.cli import main
+
+    args = ["run", str(DONGCHENG), *[a for s in SMALL_DONGCHENG for a in ("--set", s)], "--years", "1", "--quiet",
+            "--no-figures", "--force"]
+    frozen = gc.get_freeze_count()
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert gc.get_freeze_count() == frozen
+    try:
+        assert main([*args, "--out", str(tmp_path / "b")], process_ends=True) == 0
+        assert gc.get_freeze_count() > frozen + 10_000 and gc.isenabled()  # the run's objects, not a handful
+    finally:
+        gc.unfreeze()  # a test process goes on: its objects are collectable again

@@ -110,3 +110,21 @@ def test_write_folder_replaces_or_leaves_the_old_one(tmp_path):
         write_folder(out, {"a.txt": "three", "b.txt": object()}, "compare")
     assert (out / "a.txt").read_text() == "two"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cmp"]  # no temporary folder left
+
+
+def test_the_manifest_versions_are_the_installed_distributions_versions(monkeypatch):
+    """versions() reads each version from its metadata's header lines (issue 20: faster than
+    `importlib.metadata.version`, which parses the whole file); it must say what that says."""
+    from importlib import metadata
+
+    from sim.storage.store import PACKAGES, versions
+
+    found = versions()
+    for name in ("teachersim", *PACKAGES):
+        try:
+            expected = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            expected = "not installed"
+        assert found[name] == expected, name
+    monkeypatch.setattr(metadata, "version", lambda name: "parsed the whole file")  # the header scan needs none
+    assert versions() == found

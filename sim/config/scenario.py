@@ -11,13 +11,13 @@ refused. After the schema, `meaning_problems` refuses rules that no teacher or s
 could ever meet (nobody eligible, districts the world does not have).
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: pydantic would compile every field's string annotation (170 of them)
 
 import copy
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, Self, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -131,7 +131,7 @@ class World(Strict):
     max_teachers: Count = 2_000_000  # refuse to build a world larger than this
 
     @model_validator(mode="after")
-    def _roster_when_asked(self) -> World:
+    def _roster_when_asked(self) -> Self:
         if self.preset == "roster" and self.roster is None:
             raise ValueError("preset 'roster' needs a 'roster' section with schools_csv and teachers_csv")
         if self.preset != "roster" and self.roster is not None:
@@ -171,7 +171,7 @@ class Cadres(Strict):
     principal_defer_share: Share = 0.5  # yearly chance that a due principal defers; assumption, explored 0-1
 
     @model_validator(mode="after")
-    def _consistent(self) -> Cadres:
+    def _consistent(self) -> Self:
         if self.vice_principals_min > self.vice_principals_max:
             raise ValueError(f"vice_principals_min ({self.vice_principals_min}) is above vice_principals_max "
                              f"({self.vice_principals_max})")
@@ -190,7 +190,7 @@ class Tenure(Strict):
     history_rate: Share = 0.0  # yearly share of teachers who started a rotation in those years (with history_years)
 
     @model_validator(mode="after")
-    def _rate_with_years(self) -> Tenure:
+    def _rate_with_years(self) -> Self:
         if self.history_years > 0 and self.history_rate == 0:
             raise ValueError(f"history_years is {self.history_years} but history_rate is 0: no teacher would have "
                              "rotated; set history_rate above 0 (or history_years: 0)")
@@ -213,7 +213,7 @@ class Retirement(Strict):
     women_age: Annotated[int, Field(ge=45, le=75)] = 55
 
     @model_validator(mode="after")
-    def _in_table(self) -> Retirement:
+    def _in_table(self) -> Self:
         if self.schedule == "china_2024" and (self.men_age != 60 or self.women_age not in (50, 55)):
             raise ValueError(f"schedule china_2024 raises the ages of men from 60 and of women from 55 or 50 "
                              f"(got men_age {self.men_age}, women_age {self.women_age}); "
@@ -347,7 +347,7 @@ class Quota(Strict):
     share_beyond_mandatory: bool = False
 
     @model_validator(mode="after")
-    def _by_district_is_per_district(self) -> Quota:
+    def _by_district_is_per_district(self) -> Self:
         if self.min_count_by_district and self.count_scope == "city":
             raise ValueError("min_count_by_district gives each district its own head count; it cannot go with "
                              "count_scope: city (one total shared by the districts)")
@@ -405,7 +405,7 @@ class Program(Strict):
     receiving_tiers: list[TIER_NAMES] | None = None  # hosts only of these tiers (None: any, as direction allows)
 
     @model_validator(mode="after")
-    def _consistent(self) -> Program:
+    def _consistent(self) -> Self:
         if self.term_years_min > self.term_years_max:
             raise ValueError(
                 f"term_years_min ({self.term_years_min}) is above term_years_max ({self.term_years_max})"
@@ -445,7 +445,7 @@ class Policy(Strict):
     title_requires_rotation_years: Count = 0  # years of rotation or rural service before a senior title
 
     @model_validator(mode="after")
-    def _unique_names(self) -> Policy:
+    def _unique_names(self) -> Self:
         names = [p.name for p in self.programs]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

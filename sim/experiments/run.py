@@ -7,9 +7,7 @@ of every frame records its replicate and seed.
 
 from __future__ import annotations
 
-import gc
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +17,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from sim.codes import MOVE_KINDS, SCHOOL_LEVELS, TIERS
+from sim.collector import collector_paused
 from sim.config.checks import check_size
 from sim.config.scenario import Scenario, ScenarioError, load_scenario
 from sim.seeds import replicate_seeds
@@ -40,23 +39,6 @@ class RunResult:
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {"metrics": self.metrics, "schools": self.schools, "moves": self.moves}
-
-
-@contextmanager
-def collector_paused():
-    """Python's cyclic garbage collector off for the block. Building and running a model makes
-    hundreds of thousands of long-lived objects (a Beijing run: 120,000 agents), and each full
-    collection walks all of them again, 3 or 4 times a run, for garbage the model does not make
-    (its objects are freed by reference counting; a Beijing run's peak memory is the same with
-    the collector off). The earlier state is restored in a `finally`, so a notebook's process
-    is left as it was, also when the run fails."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def simulate(scenario: Scenario, seed: int, years: int, on_year=None) -> RotationModel:
@@ -87,26 +69,27 @@ def run_replicate(scenario: Scenario, replicate: int, seed: int, years: int,
     model = simulate(scenario, seed, years, on_year)
     head = {"scenario": scenario.name, "replicate": replicate, "seed": seed}
     metrics = metric_frame(model.metric_rows, head)
-    s = model.world.schools
-    n_s = model.world.n_schools
-    school_parts = []
-    for year, frame in enumerate(model.school_rows):
-        part = pd.DataFrame(frame)
-        part.insert(0, "school", np.arange(n_s))
-        part.insert(0, "year", year)
-        school_parts.append(part)
-    schools = pd.concat(school_parts, ignore_index=True)
-    idx = schools["school"].to_numpy()
-    schools.insert(2, "name", pd.Categorical(np.asarray(model.world.school_names)[idx]))
-    schools.insert(3, "district", pd.Categorical(np.asarray(model.world.district_names)[s["district"][idx]]))
-    schools.insert(4, "level", pd.Categorical(np.asarray(SCHOOL_LEVELS)[s["level"][idx]], categories=SCHOOL_LEVELS))
-    schools.insert(5, "tier", pd.Categorical(np.asarray(TIERS)[s["tier"][idx]], categories=TIERS))
-    schools.insert(6, "enrolment", (s["enrol_primary"] + s["enrol_junior"])[idx])
+    schools = _schools_frame(model, head)
     moves = moves_frame(model.move_log)
-    for df in (schools, moves):
-        for i, (k, v) in enumerate(head.items()):
-            df.insert(i, k, v)
+    for i, (k, v) in enumerate(head.items()):
+        moves.insert(i, k, v)
     return metrics, schools, moves
+
+
+def _schools_frame(model, head: dict) -> pd.DataFrame:
+    """The schools' yearly rows, labelled, as one frame built from whole columns (a frame a year,
+    concatenated and then given seven columns one by one, cost a Dongcheng run 0.02 s)."""
+    s, rows, n_s = model.world.schools, model.school_rows, model.world.n_schools
+    idx = np.tile(np.arange(n_s), len(rows))
+    return pd.DataFrame({
+        **head,
+        "year": np.repeat(np.arange(len(rows)), n_s), "school": idx,
+        "name": pd.Categorical(np.asarray(model.world.school_names)[idx]),
+        "district": pd.Categorical(np.asarray(model.world.district_names)[s["district"][idx]]),
+        "level": pd.Categorical(np.asarray(SCHOOL_LEVELS)[s["level"][idx]], categories=SCHOOL_LEVELS),
+        "tier": pd.Categorical(np.asarray(TIERS)[s["tier"][idx]], categories=TIERS),
+        "enrolment": (s["enrol_primary"] + s["enrol_junior"])[idx],
+        **{k: np.concatenate([frame[k] for frame in rows]) for k in rows[0]}})
 
 
 def moves_frame(log) -> pd.DataFrame:

@@ -195,7 +195,7 @@ def save_run_figures(metrics: pd.DataFrame, folder: Path, scenario=None) -> list
     marked). The garbage collector is paused while they are drawn: the thousands of artists they
     make set off collections that each walked every object of the imported libraries (0.1 s of
     a Dongcheng run's 0.6 s of figures); what the figures leave is a few closed figures."""
-    from sim.experiments.run import collector_paused
+    from sim.collector import collector_paused
     from sim.present.report import first_term_ends, programs_of
 
     ends = first_term_ends(programs_of(scenario), int(metrics["year"].max())) if scenario is not None else None

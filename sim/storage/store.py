@@ -59,10 +59,23 @@ def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
     for name in ("teachersim", *PACKAGES):
         try:
-            found[name] = metadata.version(name)
+            found[name] = _version(name)
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     return found
+
+
+def _version(name: str) -> str:
+    """An installed distribution's version, read from its metadata's header lines: `metadata.version`
+    parses the whole file (long description included) as an e-mail, 0.015 s for the ten packages."""
+    dist = metadata.distribution(name)
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    for line in text.splitlines():
+        if not line:  # the headers end at the first empty line
+            break
+        if line.startswith("Version:"):
+            return line.partition(":")[2].strip()
+    return dist.version
 
 
 def git_commit() -> str | None:
