@@ -290,6 +290,76 @@ def test_local_workers_start_with_what_a_run_imports_already_imported_and_no_pro
     assert list(profiling.values()) == [False, False]
 
 
+@pytest.mark.parametrize("overlap", [False, True], ids=["on the workers", "here while the cluster starts"])
+def test_a_signal_lost_in_a_gc_callback_still_stops_the_tasks(monkeypatch, overlap):
+    """The CLI's SIGTERM handler raises KeyboardInterrupt; when the signal lands while a
+    garbage-collector callback runs (Dask registers one), the interpreter prints that exception
+    and ignores it, and a sweep used to run on to its end. The executor notes each signal before
+    the handler runs and raises KeyboardInterrupt itself at its next look, between two tasks run
+    here or within executors.CHECK_EVERY while it waits for the workers."""
+    import gc
+
+    from sim.experiments.executors import CHECK_EVERY, Dask
+
+    ignored, fired = [], []
+
+    def raising(signum, frame):
+        raise KeyboardInterrupt
+
+    def in_gc(phase, info):
+        if phase == "start" and not fired:
+            fired.append(phase)
+            signal.raise_signal(signal.SIGTERM)
+            sum(range(10))  # the handler runs here, inside the callback
+
+    monkeypatch.setattr(sys, "unraisablehook", ignored.append)  # where the interpreter puts what it ignores
+    previous = signal.signal(signal.SIGTERM, raising)
+    finished = 0
+    try:
+        with Dask(workers=1, overlap=overlap) as executor:
+            results = executor.map_unordered(eval, ["__import__('time').sleep(0.2)"] * 30)
+            next(results)
+            gc.callbacks.append(in_gc)
+            try:
+                gc.collect()
+            finally:
+                gc.callbacks.remove(in_gc)
+            t0 = time.monotonic()
+            with pytest.raises(KeyboardInterrupt):
+                for _ in results:
+                    finished += 1
+            waited = time.monotonic() - t0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert [u.exc_type for u in ignored] == [KeyboardInterrupt]  # the handler's own exception was lost
+    assert finished == 0 and waited < 0.2 + CHECK_EVERY + 1
+
+
+def test_overlap_runs_the_first_tasks_here_then_the_workers_take_the_rest():
+    """With overlap (the command line's local cluster), tasks start in this process at once while
+    the cluster starts in the background; once its workers are up they take the rest (this
+    process finishes the task in hand, then only schedules), and every task is yielded once."""
+    from sim.experiments.executors import Dask
+
+    me, seen, handed = os.getpid(), [], []
+
+    def tasks():
+        while sum(pid != me for pid in seen) < 4 and len(handed) < 5000:  # until the workers have done a few
+            handed.append(len(handed))
+            yield f"({handed[-1]}, __import__('time').sleep(0.05), __import__('os').getpid())"
+
+    with Dask(workers=2, overlap=True) as executor:
+        got = []
+        for _, (i, _, pid), error in executor.map_unordered(eval, tasks()):
+            assert error is None
+            got.append(i)
+            seen.append(pid)
+    assert seen[0] == me and executor.ran_here == seen.count(me) >= 1
+    assert len(set(seen) - {me}) >= 1
+    assert seen == sorted(seen, key=lambda pid: pid != me)  # nothing ran here once the workers had started
+    assert sorted(got) == handed
+
+
 def test_signals_held_while_a_cluster_starts_or_stops_act_once_after():
     """The hold around Cluster start and close: a SIGTERM inside reaches the handler that was there
     before only when the hold ends, once (the last signal received), so close() is never cut short."""

@@ -15,7 +15,7 @@ The worker processes are forked from multiprocessing's fork server, which import
 needs once (`WORKER_IMPORTS`), instead of each being a fresh interpreter that imports Dask, Mesa,
 pandas and pyarrow on its own: a worker is ready in a fraction of a second, and a forked worker
 ends without tearing its modules down (`os._exit`). The fork server is a process started for
-this (`start_fork_server`, as early as the caller likes), shared by every cluster of the session
+this (`executors.start_fork_server`, as early as the caller likes), shared by every cluster of the session
 and ended with it. It is not single-threaded once numpy and pyarrow are imported (OpenBLAS's and
 jemalloc's own threads, which install fork handlers, so forking from it is safe), and the
 environment a nanny sets before starting a worker (one thread per numerical library) reaches a
@@ -28,15 +28,15 @@ Code edited after the fork server started reaches the workers only in a new Pyth
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import signal
-import sys
 import threading
-from multiprocessing import forkserver
 
 import dask
 from distributed import Nanny, Scheduler, SpecCluster, Worker
 from distributed.security import Security
+
+# the fork server lives in executors, which imports no Dask: it can start before Dask is imported
+from sim.experiments.executors import WORKER_IMPORTS, start_fork_server  # noqa: F401 (WORKER_IMPORTS: its name here)
 
 
 class _NoHttp:
@@ -68,26 +68,6 @@ class QuietWorker(_NoHttp, Worker):
 # 20 ms and the host every 500 ms. On a 2-core machine that time is taken from the runs.
 QUIET_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
                 "distributed.admin.system-monitor.interval": "5s", "distributed.worker.memory.monitor-interval": "1s"}
-
-# what a sweep run imports, loaded once in the fork server (an import that fails there is skipped,
-# and the worker imports it itself)
-WORKER_IMPORTS = ("distributed", "sim.experiments.run", "sim.core.model", "sim.storage.store", "pyarrow.parquet")
-
-
-def start_fork_server() -> str:
-    """Start the fork server the local workers are forked from, importing WORKER_IMPORTS, and return
-    the start method for Dask's worker processes: "forkserver" on Linux, else "spawn".
-
-    It returns at once (the server imports in the background, on another core than this
-    process's), so it can be called before the sweep is checked. Starting it again is a no-op; a
-    server started earlier by other code keeps its own imports."""
-    # Linux only: on macOS a process that loaded the system's numerical libraries is not safe to fork
-    if not sys.platform.startswith("linux") or "forkserver" not in multiprocessing.get_all_start_methods():
-        return "spawn"
-    multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_IMPORTS))
-    forkserver.ensure_running()
-    return "forkserver"
-
 
 def local_cluster(workers: int, host: str, silence_logs: int = logging.ERROR,
                   worker_logs: int = logging.CRITICAL) -> SpecCluster:
