@@ -228,7 +228,7 @@ def _wait(proc: subprocess.Popen, ready, what: str) -> None:
 @pytest.mark.parametrize("moment", ["starting", "running", "closing"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, moment):
-    """One signal while the cluster starts (workers spawned, nothing written yet), while runs
+    """One signal while the cluster starts (its fork server spawned, nothing written yet), while runs
     finish, or while it stops (every run done, a worker process already gone: `Cluster.close` in
     progress, where an interruption used to leave the cluster half-closed and the next close wait
     forever). The process ends within SIGNAL_BOUND with 128 + the signal, leaves no worker
@@ -271,11 +271,10 @@ def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, m
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
 def test_local_workers_start_with_what_a_run_imports_already_imported_and_no_profiler():
-    """The local cluster's workers are forked from a server that imported local_cluster.WORKER_IMPORTS
+    """The local cluster's workers are forked from a server that imported executors.WORKER_IMPORTS
     (Dask, the model, the run file writer) once, so a worker's first run waits for no import: on
     the spawned workers before, only what Dask itself needs was there."""
-    from sim.experiments.executors import Dask
-    from sim.experiments.local_cluster import WORKER_IMPORTS
+    from sim.experiments.executors import WORKER_IMPORTS, Dask
 
     # eval, a builtin, reaches the worker by name: a function of this module would import the
     # test modules (and what they import) in the worker first

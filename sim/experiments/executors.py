@@ -212,7 +212,8 @@ class Dask:
         else:
             from sim.experiments.local_cluster import local_cluster
 
-            self._cluster = local_cluster(self.workers or machine_workers(), LOCAL_HOST)
+            self._cluster = local_cluster(self.workers or machine_workers(), LOCAL_HOST,
+                                          start_method=start_fork_server())
             self._client = Client(self._cluster, timeout=self.connect_timeout, security=self._cluster.security)
 
     def _start_in_background(self) -> None:

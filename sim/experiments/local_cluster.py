@@ -12,7 +12,7 @@ Dask's scheduler and workers also always start an HTTP server, even with the das
 worker serves /metrics on a random port). The tool reads none of it, so these servers start none.
 
 The worker processes are forked from multiprocessing's fork server, which imports what a run
-needs once (`WORKER_IMPORTS`), instead of each being a fresh interpreter that imports Dask, Mesa,
+needs once (`executors.WORKER_IMPORTS`), instead of each being a fresh interpreter that imports Dask, Mesa,
 pandas and pyarrow on its own: a worker is ready in a fraction of a second, and a forked worker
 ends without tearing its modules down (`os._exit`). The fork server is a process started for
 this (`executors.start_fork_server`, as early as the caller likes), shared by every cluster of the session
@@ -34,9 +34,6 @@ import threading
 import dask
 from distributed import Nanny, Scheduler, SpecCluster, Worker
 from distributed.security import Security
-
-# the fork server lives in executors, which imports no Dask: it can start before Dask is imported
-from sim.experiments.executors import WORKER_IMPORTS, start_fork_server  # noqa: F401 (WORKER_IMPORTS: its name here)
 
 
 class _NoHttp:
@@ -70,13 +67,14 @@ QUIET_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.
                 "distributed.admin.system-monitor.interval": "5s", "distributed.worker.memory.monitor-interval": "1s"}
 
 def local_cluster(workers: int, host: str, silence_logs: int = logging.ERROR,
-                  worker_logs: int = logging.CRITICAL) -> SpecCluster:
+                  worker_logs: int = logging.CRITICAL, start_method: str = "spawn") -> SpecCluster:
     """A started cluster of `workers` single-threaded worker processes (each under a nanny) on `host`,
     with Dask's unread background work turned down (QUIET_CONFIG).
 
     The worker processes log only critical errors: a run's own errors come back with its result,
     and what they log otherwise is noise from shutdown races (a heartbeat to a scheduler that
-    has just removed the worker)."""
+    has just removed the worker). `start_method`: how the nannies start their worker processes
+    ("forkserver": from `executors.start_fork_server`, which returns it)."""
     security = Security.temporary()
     common = {"host": host, "protocol": "tls://", "security": security}
     scheduler = {"cls": QuietScheduler, "options": common | {"port": 0, "dashboard": False}}
@@ -85,6 +83,6 @@ def local_cluster(workers: int, host: str, silence_logs: int = logging.ERROR,
         "memory_limit": 1 / workers,  # a share of this machine's memory, as LocalCluster gives
         "dashboard": False}}
     # the nannies hand the configuration set here to their worker processes
-    with dask.config.set(QUIET_CONFIG | {"distributed.worker.multiprocessing-method": start_fork_server()}):
+    with dask.config.set(QUIET_CONFIG | {"distributed.worker.multiprocessing-method": start_method}):
         return SpecCluster(scheduler=scheduler, workers=dict.fromkeys(range(workers), worker), worker=worker,
                            security=security, silence_logs=silence_logs)
