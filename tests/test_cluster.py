@@ -335,7 +335,7 @@ def test_a_signal_lost_in_a_gc_callback_still_stops_the_tasks(monkeypatch, overl
 
 
 def test_overlap_runs_the_first_tasks_here_then_the_workers_take_the_rest():
-    """With overlap (the command line's local cluster), tasks start in this process at once while
+    """With overlap (opt-in), tasks start in this process at once while
     the cluster starts in the background; once its workers are up they take the rest (this
     process finishes the task in hand, then only schedules), and every task is yielded once."""
     from sim.experiments.executors import Dask

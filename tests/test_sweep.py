@@ -222,8 +222,8 @@ def test_client_killed_mid_sweep_then_resumed_equals_uninterrupted(tmp_path):
 
 @pytest.mark.parametrize("overlap", [False, True], ids=["workers only", "first runs here while it starts"])
 def test_local_dask_cluster_gives_the_serial_bytes(tiny, tmp_path, overlap):
-    """On the workers alone, and with the command line's overlap (the first runs in this process
-    while the cluster starts: with 12 tiny runs, most or all of them), the same bytes."""
+    """On the workers alone (the command line's choice), and with overlap (the first runs in this
+    process while the cluster starts: with 12 tiny runs, most or all of them), the same bytes."""
     from sim.experiments.executors import Dask
 
     path, out, _ = tiny
@@ -231,24 +231,6 @@ def test_local_dask_cluster_gives_the_serial_bytes(tiny, tmp_path, overlap):
     summary = sweep(path, tmp_path / "dask", executor=executor)
     assert summary.executor.startswith("local dask cluster (2 workers")
     assert (executor.ran_here >= 1) if overlap else (executor.ran_here == 0)
-    assert run_files(tmp_path / "dask") == run_files(out)
-
-
-def test_the_command_line_sweep_starts_its_runs_while_the_local_cluster_starts(tiny, tmp_path, monkeypatch):
-    """sweep(workers=2), as the command line calls it, overlaps the cluster's start with runs here."""
-    from sim.experiments import executors
-
-    made = []
-    original = executors.executor_for
-
-    def recording(*args, **kwargs):
-        made.append(original(*args, **kwargs))
-        return made[-1]
-
-    path, out, _ = tiny
-    monkeypatch.setattr(executors, "executor_for", recording)
-    sweep(path, tmp_path / "dask", workers=2)
-    assert made[0].overlap and made[0].ran_here >= 1
     assert run_files(tmp_path / "dask") == run_files(out)
 
 

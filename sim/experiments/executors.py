@@ -10,9 +10,10 @@ Dask survives killed workers on its own: the scheduler reschedules a lost worker
 transient errors, and an adaptive Slurm cluster submits new jobs to replace lost ones.
 
 A local cluster takes one to a few seconds to start (its worker processes wait for the fork
-server's imports). With `overlap` (the command line's choice), it starts in a background thread
-and the first tasks run in this process meanwhile, as `Serial` runs them; once the workers are
-up, they get the rest, and this process finishes its task in hand and only schedules.
+server's imports). With `overlap` (opt-in: on a 2-core machine it measured no faster, as this
+process then imports the model too), it starts in a background thread and the first tasks run
+in this process meanwhile, as `Serial` runs them; once the workers are up, they get the rest,
+and this process finishes its task in hand and only schedules.
 """
 
 from __future__ import annotations
@@ -392,9 +393,10 @@ def executor_for(serial: bool = False, workers: int | None = None, scheduler: st
     calibrate and optimize: `serial` runs in this process; otherwise Dask on an existing scheduler
     (its address), on Slurm, or on a local cluster of `workers` (default one per CPU). A new kind
     of executor is a class with the same four methods, passed as `executor=`. Call `prepare()`
-    on the executor before checking the input, to let a local cluster start its imports early;
-    a local cluster starts in the background while the first tasks run here (`overlap`)."""
-    return Serial() if serial else Dask(workers=workers, address=scheduler, slurm=slurm, overlap=True)
+    on the executor before checking the input, to let a local cluster start its imports early.
+    The cluster starts before the first task (`Dask(overlap=True)`, which runs the first tasks
+    here meanwhile, measured no faster on 2 cores: benchmarks/README.md, "Sweeps")."""
+    return Serial() if serial else Dask(workers=workers, address=scheduler, slurm=slurm)
 
 
 @contextlib.contextmanager
