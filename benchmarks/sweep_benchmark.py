@@ -12,6 +12,10 @@ the peak-memory counter start clean. `wall` is the sweep call (validating the de
 the cluster, running, closing); `run phase` is the sweep summary's time (first submitted run to
 last result); `steady` is the rate between the 5th and the last run file written. With a
 LocalCluster the scheduler lives in the client process and is counted; the workers are not.
+`command` is the whole sweep as a user types it: `python -m sim sweep FILE --out DIR --quiet`
+with `--serial` or `--workers 2`, a fresh process timed from start to exit (interpreter, imports,
+checking the file, the cluster, the runs, the manifest); each round runs it serially and on 2
+workers back to back, after the sweep-call pair.
 
 Usage:
     python benchmarks/sweep_benchmark.py                   # 3 rounds of 32 runs and the tiny runs
@@ -56,7 +60,10 @@ class Measured(Dask):
         super()._stop()
 executor = None
 if not args["serial"]:
-    executor = Measured(workers=args["workers"])
+    # as sweep(workers=...) makes it (the command line's executor); OVERLAP=1: the cluster's start
+    # overlapped with runs in this process (Dask(overlap=True), where the code has it)
+    overlap = {"overlap": True} if args.get("overlap") else {}
+    executor = Measured(workers=args["workers"], **overlap)
     getattr(executor, "prepare", lambda: None)()  # as sweep() does for the executor it makes
 c0, t0 = cpu(), time.perf_counter()
 s = sweep(args["path"], args["out"], serial=args["serial"], workers=args["workers"], executor=executor)
@@ -69,6 +76,7 @@ server_cpu = sum(sum(p.cpu_times()[:2]) for p in servers)
 mt = sorted(p.stat().st_mtime for p in Path(args["out"], "runs").glob("*.parquet"))
 k = min(4, len(mt) - 2)
 print(json.dumps({"wall": wall, "runs_seconds": s.seconds, "done": s.done, "failed": s.failed,
+                  "ran_in_client": getattr(executor, "ran_here", None),
                   "steady_rate": (len(mt) - 1 - k) / (mt[-1] - mt[k]),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "client_cpu_s": cpu(), "client_cpu_sweep_s": sweep_cpu,
@@ -91,13 +99,24 @@ def write(folder: Path, name: str, spec: dict) -> Path:
 
 
 def measure(path: Path, out: Path, serial: bool, workers: int | None) -> dict:
-    args = json.dumps({"path": str(path), "out": str(out), "serial": serial, "workers": workers})
+    args = json.dumps({"path": str(path), "out": str(out), "serial": serial, "workers": workers,
+                       "overlap": os.environ.get("OVERLAP") == "1"})
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", CHILD, args], cwd=ROOT, capture_output=True, text=True,
                           check=True, env={**os.environ, "MPLBACKEND": "Agg"})
     row = json.loads(done.stdout.strip().splitlines()[-1])
     row["process_wall"] = time.perf_counter() - t0
     return row
+
+
+def measure_command(path: Path, out: Path, serial: bool, workers: int | None) -> dict:
+    """The sweep as a user types it: `python -m sim sweep`, a fresh process, wall time start to exit."""
+    where = ["--serial"] if serial else ["--workers", str(workers)]
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--quiet", *where],
+                          cwd=ROOT, capture_output=True, text=True, check=True, env={**os.environ, "MPLBACKEND": "Agg"})
+    wall = time.perf_counter() - t0
+    return {"wall": wall, "summary": done.stdout.strip().splitlines()[-1]}
 
 
 def efficiency(serial: dict, pair: dict) -> dict:
@@ -147,6 +166,15 @@ def main() -> None:
                 pair[label]["load_after"] = os.getloadavg()[0]
                 assert pair[label]["done"] == n, pair[label]
             pair["efficiency"] = efficiency(pair["serial"], pair["2 local workers"])
+            for label, serial, workers in (("command serial", True, None), ("command 2 local workers", False, 2)):
+                print(f"round {i + 1}: dongcheng sweep as typed, {label} ...", file=sys.stderr)
+                load = os.getloadavg()[0]
+                pair[label] = measure_command(dc, tmp / f"c{i}_{label.replace(' ', '_')}", serial, workers)
+                pair[label] |= {"load_before": load, "load_after": os.getloadavg()[0]}
+                assert f"{n} runs: {n} done" in pair[label]["summary"], pair[label]
+            # the same definition, rate(2 workers) / (2 x rate(serial)), on the whole command's wall time
+            command = pair["command serial"]["wall"], pair["command 2 local workers"]["wall"]
+            pair["efficiency"]["command"] = command[0] / (2 * command[1])
             rounds.append(pair)
         results["dongcheng"] = {"runs": n, "years": args.years, "rounds": rounds}
         small = {}
@@ -183,7 +211,17 @@ def report(results: dict) -> None:
               f"{spread([r['steady_rate'] for r in rs])} | {spread([r['client_cpu_s'] for r in rs])} | "
               f"{statistics.median([r['peak_rss_mb'] for r in rs]):.0f} | "
               f"{spread([r['load_before'] for r in rs])} |")
+    for label in ("command serial", "command 2 local workers"):
+        rs = [r[label] for r in rounds if label in r]
+        if rs:
+            print(f"| `python -m sim sweep`, {label.removeprefix('command ')} | {spread([r['wall'] for r in rs])} | | "
+                  f"{spread([n / r['wall'] for r in rs])} | | | | | {spread([r['load_before'] for r in rs])} |")
     e = [r["efficiency"] for r in rounds]
+    if all("command" in x for x in e):
+        print(f"\nParallel efficiency on the whole command as typed: {spread([x['command'] for x in e])}")
+    here = [r["2 local workers"].get("ran_in_client") for r in rounds]
+    if all(h is not None for h in here):
+        print(f"runs done in the client while the cluster started (sweep call): {here}")
     print("\nParallel efficiency rate(2) / (2 rate(serial)), each round's back-to-back pair: "
           f"wall {spread([x['wall'] for x in e])}, run phase {spread([x['run_phase'] for x in e])}, "
           f"steady {spread([x['steady'] for x in e])}; "

@@ -199,6 +199,10 @@ def _slurm_options(args):
 
 
 def cmd_sweep(args) -> int:
+    from sim.experiments.executors import start_fork_server
+
+    if not (args.dry_run or args.serial or args.scheduler or args.slurm):
+        start_fork_server()  # the local workers' imports start now, beside this process's own and the check
     from sim.config.designs import SweepError, load_sweep
     from sim.experiments.run import sweep
 

@@ -228,7 +228,7 @@ def _wait(proc: subprocess.Popen, ready, what: str) -> None:
 @pytest.mark.parametrize("moment", ["starting", "running", "closing"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, moment):
-    """One signal while the cluster starts (workers spawned, nothing written yet), while runs
+    """One signal while the cluster starts (its fork server spawned, nothing written yet), while runs
     finish, or while it stops (every run done, a worker process already gone: `Cluster.close` in
     progress, where an interruption used to leave the cluster half-closed and the next close wait
     forever). The process ends within SIGNAL_BOUND with 128 + the signal, leaves no worker
@@ -271,11 +271,10 @@ def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, m
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
 def test_local_workers_start_with_what_a_run_imports_already_imported_and_no_profiler():
-    """The local cluster's workers are forked from a server that imported local_cluster.WORKER_IMPORTS
+    """The local cluster's workers are forked from a server that imported executors.WORKER_IMPORTS
     (Dask, the model, the run file writer) once, so a worker's first run waits for no import: on
     the spawned workers before, only what Dask itself needs was there."""
-    from sim.experiments.executors import Dask
-    from sim.experiments.local_cluster import WORKER_IMPORTS
+    from sim.experiments.executors import WORKER_IMPORTS, Dask
 
     # eval, a builtin, reaches the worker by name: a function of this module would import the
     # test modules (and what they import) in the worker first
@@ -288,6 +287,76 @@ def test_local_workers_start_with_what_a_run_imports_already_imported_and_no_pro
     assert list(found.values()) == [list(WORKER_IMPORTS)] * 2
     # and without Dask's statistical profiler, which sampled every task's stack every 10 ms
     assert list(profiling.values()) == [False, False]
+
+
+@pytest.mark.parametrize("overlap", [False, True], ids=["on the workers", "here while the cluster starts"])
+def test_a_signal_lost_in_a_gc_callback_still_stops_the_tasks(monkeypatch, overlap):
+    """The CLI's SIGTERM handler raises KeyboardInterrupt; when the signal lands while a
+    garbage-collector callback runs (Dask registers one), the interpreter prints that exception
+    and ignores it, and a sweep used to run on to its end. The executor notes each signal before
+    the handler runs and raises KeyboardInterrupt itself at its next look, between two tasks run
+    here or within executors.CHECK_EVERY while it waits for the workers."""
+    import gc
+
+    from sim.experiments.executors import CHECK_EVERY, Dask
+
+    ignored, fired = [], []
+
+    def raising(signum, frame):
+        raise KeyboardInterrupt
+
+    def in_gc(phase, info):
+        if phase == "start" and not fired:
+            fired.append(phase)
+            signal.raise_signal(signal.SIGTERM)
+            sum(range(10))  # the handler runs here, inside the callback
+
+    monkeypatch.setattr(sys, "unraisablehook", ignored.append)  # where the interpreter puts what it ignores
+    previous = signal.signal(signal.SIGTERM, raising)
+    finished = 0
+    try:
+        with Dask(workers=1, overlap=overlap) as executor:
+            results = executor.map_unordered(eval, ["__import__('time').sleep(0.2)"] * 30)
+            next(results)
+            gc.callbacks.append(in_gc)
+            try:
+                gc.collect()
+            finally:
+                gc.callbacks.remove(in_gc)
+            t0 = time.monotonic()
+            with pytest.raises(KeyboardInterrupt):
+                for _ in results:
+                    finished += 1
+            waited = time.monotonic() - t0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert [u.exc_type for u in ignored] == [KeyboardInterrupt]  # the handler's own exception was lost
+    assert finished == 0 and waited < 0.2 + CHECK_EVERY + 1
+
+
+def test_overlap_runs_the_first_tasks_here_then_the_workers_take_the_rest():
+    """With overlap (opt-in), tasks start in this process at once while
+    the cluster starts in the background; once its workers are up they take the rest (this
+    process finishes the task in hand, then only schedules), and every task is yielded once."""
+    from sim.experiments.executors import Dask
+
+    me, seen, handed = os.getpid(), [], []
+
+    def tasks():
+        while sum(pid != me for pid in seen) < 4 and len(handed) < 5000:  # until the workers have done a few
+            handed.append(len(handed))
+            yield f"({handed[-1]}, __import__('time').sleep(0.05), __import__('os').getpid())"
+
+    with Dask(workers=2, overlap=True) as executor:
+        got = []
+        for _, (i, _, pid), error in executor.map_unordered(eval, tasks()):
+            assert error is None
+            got.append(i)
+            seen.append(pid)
+    assert seen[0] == me and executor.ran_here == seen.count(me) >= 1
+    assert len(set(seen) - {me}) >= 1
+    assert seen == sorted(seen, key=lambda pid: pid != me)  # nothing ran here once the workers had started
+    assert sorted(got) == handed
 
 
 def test_signals_held_while_a_cluster_starts_or_stops_act_once_after():

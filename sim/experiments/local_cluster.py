@@ -12,10 +12,10 @@ Dask's scheduler and workers also always start an HTTP server, even with the das
 worker serves /metrics on a random port). The tool reads none of it, so these servers start none.
 
 The worker processes are forked from multiprocessing's fork server, which imports what a run
-needs once (`WORKER_IMPORTS`), instead of each being a fresh interpreter that imports Dask, Mesa,
+needs once (`executors.WORKER_IMPORTS`), instead of each being a fresh interpreter that imports Dask, Mesa,
 pandas and pyarrow on its own: a worker is ready in a fraction of a second, and a forked worker
 ends without tearing its modules down (`os._exit`). The fork server is a process started for
-this (`start_fork_server`, as early as the caller likes), shared by every cluster of the session
+this (`executors.start_fork_server`, as early as the caller likes), shared by every cluster of the session
 and ended with it. It is not single-threaded once numpy and pyarrow are imported (OpenBLAS's and
 jemalloc's own threads, which install fork handlers, so forking from it is safe), and the
 environment a nanny sets before starting a worker (one thread per numerical library) reaches a
@@ -28,11 +28,8 @@ Code edited after the fork server started reaches the workers only in a new Pyth
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import signal
-import sys
 import threading
-from multiprocessing import forkserver
 
 import dask
 from distributed import Nanny, Scheduler, SpecCluster, Worker
@@ -69,34 +66,15 @@ class QuietWorker(_NoHttp, Worker):
 QUIET_CONFIG = {"distributed.worker.profile.enabled": False, "distributed.admin.tick.interval": "1s",
                 "distributed.admin.system-monitor.interval": "5s", "distributed.worker.memory.monitor-interval": "1s"}
 
-# what a sweep run imports, loaded once in the fork server (an import that fails there is skipped,
-# and the worker imports it itself)
-WORKER_IMPORTS = ("distributed", "sim.experiments.run", "sim.core.model", "sim.storage.store", "pyarrow.parquet")
-
-
-def start_fork_server() -> str:
-    """Start the fork server the local workers are forked from, importing WORKER_IMPORTS, and return
-    the start method for Dask's worker processes: "forkserver" on Linux, else "spawn".
-
-    It returns at once (the server imports in the background, on another core than this
-    process's), so it can be called before the sweep is checked. Starting it again is a no-op; a
-    server started earlier by other code keeps its own imports."""
-    # Linux only: on macOS a process that loaded the system's numerical libraries is not safe to fork
-    if not sys.platform.startswith("linux") or "forkserver" not in multiprocessing.get_all_start_methods():
-        return "spawn"
-    multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_IMPORTS))
-    forkserver.ensure_running()
-    return "forkserver"
-
-
 def local_cluster(workers: int, host: str, silence_logs: int = logging.ERROR,
-                  worker_logs: int = logging.CRITICAL) -> SpecCluster:
+                  worker_logs: int = logging.CRITICAL, start_method: str = "spawn") -> SpecCluster:
     """A started cluster of `workers` single-threaded worker processes (each under a nanny) on `host`,
     with Dask's unread background work turned down (QUIET_CONFIG).
 
     The worker processes log only critical errors: a run's own errors come back with its result,
     and what they log otherwise is noise from shutdown races (a heartbeat to a scheduler that
-    has just removed the worker)."""
+    has just removed the worker). `start_method`: how the nannies start their worker processes
+    ("forkserver": from `executors.start_fork_server`, which returns it)."""
     security = Security.temporary()
     common = {"host": host, "protocol": "tls://", "security": security}
     scheduler = {"cls": QuietScheduler, "options": common | {"port": 0, "dashboard": False}}
@@ -105,6 +83,6 @@ def local_cluster(workers: int, host: str, silence_logs: int = logging.ERROR,
         "memory_limit": 1 / workers,  # a share of this machine's memory, as LocalCluster gives
         "dashboard": False}}
     # the nannies hand the configuration set here to their worker processes
-    with dask.config.set(QUIET_CONFIG | {"distributed.worker.multiprocessing-method": start_fork_server()}):
+    with dask.config.set(QUIET_CONFIG | {"distributed.worker.multiprocessing-method": start_method}):
         return SpecCluster(scheduler=scheduler, workers=dict.fromkeys(range(workers), worker), worker=worker,
                            security=security, silence_logs=silence_logs)
