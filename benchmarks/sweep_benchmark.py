@@ -60,10 +60,7 @@ class Measured(Dask):
         super()._stop()
 executor = None
 if not args["serial"]:
-    # as sweep(workers=...) makes it (the command line's executor); OVERLAP=1: the cluster's start
-    # overlapped with runs in this process (Dask(overlap=True), where the code has it)
-    overlap = {"overlap": True} if args.get("overlap") else {}
-    executor = Measured(workers=args["workers"], **overlap)
+    executor = Measured(workers=args["workers"])  # as sweep(workers=...) makes it (the command line's executor)
     getattr(executor, "prepare", lambda: None)()  # as sweep() does for the executor it makes
 c0, t0 = cpu(), time.perf_counter()
 s = sweep(args["path"], args["out"], serial=args["serial"], workers=args["workers"], executor=executor)
@@ -99,8 +96,7 @@ def write(folder: Path, name: str, spec: dict) -> Path:
 
 
 def measure(path: Path, out: Path, serial: bool, workers: int | None) -> dict:
-    args = json.dumps({"path": str(path), "out": str(out), "serial": serial, "workers": workers,
-                       "overlap": os.environ.get("OVERLAP") == "1"})
+    args = json.dumps({"path": str(path), "out": str(out), "serial": serial, "workers": workers})
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", CHILD, args], cwd=ROOT, capture_output=True, text=True,
                           check=True, env={**os.environ, "MPLBACKEND": "Agg"})

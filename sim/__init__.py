@@ -27,3 +27,8 @@ def __getattr__(name):
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(name)
+
+
+def __dir__():
+    """The lazy names too, so that a notebook's completion offers them."""
+    return sorted({*globals(), *__all__})

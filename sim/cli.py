@@ -127,8 +127,9 @@ def _writing(out: Path, what: str):
 def cmd_run(args) -> int:
     """One run in this process, with the garbage collector paused throughout (`sim.collector`): its
     start-up imports (pydantic, Mesa, pandas, pyarrow, matplotlib) set off collections that walk
-    every module loaded so far, about 0.15 s of a Dongcheng run's 1.7 s, and a run's own objects
-    are freed by reference counting."""
+    every module loaded so far, about 0.15 s of a Dongcheng run's 1.7 s. A finished replicate's
+    model is freed by an explicit collection before the next (`sim.experiments.run.run`): it
+    sits in reference cycles (model, agents, cells) that only the collector frees."""
     import gc
 
     from sim.collector import collector_paused
@@ -585,7 +586,7 @@ def main(argv: list[str] | None = None, process_ends: bool = False) -> int:
             signal.signal(sig, handler)
 
 
-def _main(argv: list[str] | None, process_ends: bool) -> int:
+def _main(argv: list[str] | None, process_ends: bool = False) -> int:
     args = parser().parse_args(argv)
     args.process_ends = process_ends
     for name in ("years", "reps", "workers", "slurm_jobs", "slurm_cores"):

@@ -289,13 +289,12 @@ def test_local_workers_start_with_what_a_run_imports_already_imported_and_no_pro
     assert list(profiling.values()) == [False, False]
 
 
-@pytest.mark.parametrize("overlap", [False, True], ids=["on the workers", "here while the cluster starts"])
-def test_a_signal_lost_in_a_gc_callback_still_stops_the_tasks(monkeypatch, overlap):
+def test_a_signal_lost_in_a_gc_callback_still_stops_the_tasks(monkeypatch):
     """The CLI's SIGTERM handler raises KeyboardInterrupt; when the signal lands while a
     garbage-collector callback runs (Dask registers one), the interpreter prints that exception
     and ignores it, and a sweep used to run on to its end. The executor notes each signal before
-    the handler runs and raises KeyboardInterrupt itself at its next look, between two tasks run
-    here or within executors.CHECK_EVERY while it waits for the workers."""
+    the handler runs and raises KeyboardInterrupt itself at its next look, within
+    executors.CHECK_EVERY while it waits for the workers."""
     import gc
 
     from sim.experiments.executors import CHECK_EVERY, Dask
@@ -315,7 +314,7 @@ def test_a_signal_lost_in_a_gc_callback_still_stops_the_tasks(monkeypatch, overl
     previous = signal.signal(signal.SIGTERM, raising)
     finished = 0
     try:
-        with Dask(workers=1, overlap=overlap) as executor:
+        with Dask(workers=1) as executor:
             results = executor.map_unordered(eval, ["__import__('time').sleep(0.2)"] * 30)
             next(results)
             gc.callbacks.append(in_gc)
@@ -332,31 +331,6 @@ def test_a_signal_lost_in_a_gc_callback_still_stops_the_tasks(monkeypatch, overl
         signal.signal(signal.SIGTERM, previous)
     assert [u.exc_type for u in ignored] == [KeyboardInterrupt]  # the handler's own exception was lost
     assert finished == 0 and waited < 0.2 + CHECK_EVERY + 1
-
-
-def test_overlap_runs_the_first_tasks_here_then_the_workers_take_the_rest():
-    """With overlap (opt-in), tasks start in this process at once while
-    the cluster starts in the background; once its workers are up they take the rest (this
-    process finishes the task in hand, then only schedules), and every task is yielded once."""
-    from sim.experiments.executors import Dask
-
-    me, seen, handed = os.getpid(), [], []
-
-    def tasks():
-        while sum(pid != me for pid in seen) < 4 and len(handed) < 5000:  # until the workers have done a few
-            handed.append(len(handed))
-            yield f"({handed[-1]}, __import__('time').sleep(0.05), __import__('os').getpid())"
-
-    with Dask(workers=2, overlap=True) as executor:
-        got = []
-        for _, (i, _, pid), error in executor.map_unordered(eval, tasks()):
-            assert error is None
-            got.append(i)
-            seen.append(pid)
-    assert seen[0] == me and executor.ran_here == seen.count(me) >= 1
-    assert len(set(seen) - {me}) >= 1
-    assert seen == sorted(seen, key=lambda pid: pid != me)  # nothing ran here once the workers had started
-    assert sorted(got) == handed
 
 
 def test_signals_held_while_a_cluster_starts_or_stops_act_once_after():

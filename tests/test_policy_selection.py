@@ -83,10 +83,27 @@ def test_by_district_gives_each_districts_rows_in_rank_order():
     """The reference is the rule as the selectors state it: for each district present, in district
     order, the ranked rows of that district in their rank order."""
     rng = np.random.default_rng(2)
-    for size in (1, 7, 300):
+    for size in (0, 1, 7, 300):
         ranked = rng.permutation(1000)[:size]
         district = rng.integers(0, 17, size)
         got = by_district(ranked, district)
         assert [d for d, _ in got] == sorted(set(district.tolist()))
         for d, rows in got:
             assert rows.tolist() == ranked[district == d].tolist()
+
+
+def test_narrow_ints_keeps_keys_no_integer_type_holds():
+    """A negative minimum with a maximum of 2**32 or more: numpy's smallest types for them (int8,
+    uint64) have no common integer type, and its answer, float64, would merge distinct keys above
+    2**53 and change the order."""
+    from sim.policies.priority import narrow_ints
+
+    floats = np.array([0.5, -1.5])
+    assert narrow_ints(floats) is floats
+    big = np.array([0, 2**62 + 1, 2**62], dtype=np.int64)
+    assert np.lexsort([narrow_ints(big)]).tolist() == [0, 2, 1]
+    mixed = np.array([-1, 2**63 - 1, 2**63 - 2], dtype=np.int64)
+    assert narrow_ints(mixed).dtype == np.int64
+    assert np.lexsort([narrow_ints(mixed)]).tolist() == [0, 2, 1]
+    small = np.array([-3, 100, 7], dtype=np.int64)
+    assert narrow_ints(small).dtype.itemsize <= 2 and narrow_ints(small).tolist() == [-3, 100, 7]

@@ -131,3 +131,32 @@ def test_a_run_whose_process_ends_next_freezes_what_is_alive_before_the_collecto
         assert gc.get_freeze_count() > frozen + 10_000 and gc.isenabled()  # the run's objects, not a handful
     finally:
         gc.unfreeze()  # a test process goes on: its objects are collectable again
+
+
+def test_the_run_command_frees_each_replicates_model_before_the_next(tmp_path, monkeypatch):
+    """The command's pause would keep every finished replicate's model (reference cycles: model,
+    agents, cells) until the exit, a Beijing decade's worth of memory each; it collects between."""
+    import weakref
+
+    import sim.experiments.run
+    from sim.cli import main
+
+    made, alive_at_start = [], []
+    real = sim.experiments.run.simulate
+
+    def spied(*args, **kwargs):
+        alive_at_start.append(sum(ref() is not None for ref in made))
+        model = real(*args, **kwargs)
+        made.append(weakref.ref(model))
+        return model
+
+    monkeypatch.setattr(sim.experiments.run, "simulate", spied)
+    code = main(["run", str(DONGCHENG), *[a for s in SMALL_DONGCHENG for a in ("--set", s)], "--years", "1",
+                 "--reps", "3", "--quiet", "--no-figures", "--out", str(tmp_path / "out")])
+    assert code == 0 and alive_at_start == [0, 0, 0]
+
+
+def test_the_lazy_api_names_are_listed():
+    import sim
+
+    assert set(sim.__all__) <= set(dir(sim))

@@ -220,17 +220,10 @@ def test_client_killed_mid_sweep_then_resumed_equals_uninterrupted(tmp_path):
     assert not list(out.glob("runs/.*")) and not list((out / "failed").iterdir())
 
 
-@pytest.mark.parametrize("overlap", [False, True], ids=["workers only", "first runs here while it starts"])
-def test_local_dask_cluster_gives_the_serial_bytes(tiny, tmp_path, overlap):
-    """On the workers alone (the command line's choice), and with overlap (the first runs in this
-    process while the cluster starts: with 12 tiny runs, most or all of them), the same bytes."""
-    from sim.experiments.executors import Dask
-
+def test_local_dask_cluster_gives_the_serial_bytes(tiny, tmp_path):
     path, out, _ = tiny
-    executor = Dask(workers=2, overlap=overlap)
-    summary = sweep(path, tmp_path / "dask", executor=executor)
+    summary = sweep(path, tmp_path / "dask", workers=2)
     assert summary.executor.startswith("local dask cluster (2 workers")
-    assert (executor.ran_here >= 1) if overlap else (executor.ran_here == 0)
     assert run_files(tmp_path / "dask") == run_files(out)
 
 

@@ -7,6 +7,7 @@ of every frame records its replicate and seed.
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +149,8 @@ def run(scenario: Scenario | str | Path, years: int | None = None, reps: int | N
     try:
         for i, s in enumerate(seeds):
             parts.append(run_replicate(scenario, i, s, r.years, on_year=bar.update if bar else None))
+            if not gc.isenabled() and i + 1 < len(seeds):  # the command pauses the collector: the
+                gc.collect()  # finished model (reference cycles) would stay until the exit otherwise
     finally:
         if bar is not None:
             bar.close()

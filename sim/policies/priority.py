@@ -52,4 +52,6 @@ def narrow_ints(values: np.ndarray) -> np.ndarray:
     16-bit integers and a merge sort otherwise, several times slower."""
     if values.dtype.kind not in "iu" or len(values) == 0:
         return values
-    return values.astype(np.result_type(np.min_scalar_type(values.min()), np.min_scalar_type(values.max())))
+    narrow = np.result_type(np.min_scalar_type(values.min()), np.min_scalar_type(values.max()))
+    # a negative minimum with a maximum of 2**32 or more: int8 and uint64 have no common integer type (numpy: float64)
+    return values.astype(narrow) if narrow.kind in "iu" else values

@@ -258,6 +258,8 @@ def _school_shares(wf, ranked: np.ndarray, n: int) -> list[tuple[int, int]]:
 def by_district(ranked: np.ndarray, district_of_row: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """(district, its rows of `ranked` in rank order) for each district present, in district order:
     one stable sort of the districts instead of a mask of every row per district."""
+    if len(ranked) == 0:
+        return []
     order = np.argsort(narrow_ints(district_of_row), kind="stable")
     district = district_of_row[order]
     starts = np.flatnonzero(np.r_[True, district[1:] != district[:-1]])
