@@ -475,7 +475,7 @@ def test_lay_out_draws_what_tight_layout_drew(run, monkeypatch):
     made = {}
     for way in ("lay_out", "tight_layout"):
         if way == "tight_layout":
-            monkeypatch.setattr(plots, "lay_out", lambda fig, **tight: fig.tight_layout(**tight))
+            monkeypatch.setattr(plots, "lay_out", lambda fig, spines=True, **tight: fig.tight_layout(**tight))
         fig = plots.cv_trajectories(run.metrics)
         params = [getattr(fig.subplotpars, p) for p in ("left", "right", "bottom", "top", "wspace", "hspace")]
         made[way] = (params, plots.png_bytes(fig))
@@ -492,3 +492,36 @@ def test_the_collector_is_paused_while_the_run_figures_are_drawn_and_back_after(
     paths = plots.save_run_figures(run.metrics, tmp_path)
     assert seen == [False, False] and gc.isenabled()
     assert [p.name for p in paths] == ["cv_trajectories.png", "rotation_activity.png"]
+
+
+def test_band_polygons_fill_what_fill_between_filled():
+    """The run figures' bands are built as polygons (issue 20: `fill_between` cost about 4 ms a
+    band); each run of finite values must give the region `fill_between` gave, a gap where a value
+    is missing."""
+    from matplotlib.figure import Figure
+
+    def area(v):
+        x, y = v[:, 0], v[:, 1]
+        return 0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))
+
+    x = np.arange(9.0)
+    low = np.array([0.1, 0.2, np.nan, 0.3, 0.2, 0.25, 0.3, np.nan, 0.1])
+    high = low + np.array([0.3, 0.1, 0.2, 0.5, 0.4, 0.2, 0.1, 0.3, 0.2])
+    filled = Figure().add_subplot().fill_between(x, low, high).get_paths()
+    ours = plots.band_polygons(x, low, high)
+    assert len(ours) == len(filled) == 3  # the lone last point a region of no area, in both
+    for poly, path in zip(ours, filled, strict=True):
+        assert np.isclose(area(poly), area(path.vertices))
+        assert np.allclose(poly.min(axis=0), path.vertices.min(axis=0))
+        assert np.allclose(poly.max(axis=0), path.vertices.max(axis=0))
+    assert plots.band_polygons([], [], []) == []
+
+
+def test_the_run_figures_lay_out_without_the_spines(run):
+    """Each spine's extent placed its axis's ticks again during the layout (issue 20: a sixth of
+    a run figure's time); the run figures' spines lie on the axes' edges, so they are left out
+    (`test_lay_out_draws_what_tight_layout_drew`: the same subplot parameters and bytes)."""
+    for make in (plots.cv_trajectories, plots.rotation_activity):
+        fig = make(run.metrics)
+        assert [s.get_in_layout() for ax in fig.axes for s in ax.spines.values()] == [False] * 4 * len(fig.axes)
+        plots.png_bytes(fig)

@@ -36,6 +36,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import MatplotlibDeprecationWarning, cycler  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.layout_engine import TightLayoutEngine  # noqa: E402
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter  # noqa: E402
 
@@ -110,9 +111,20 @@ def band_line(ax, band: tuple, colour, **line) -> None:
     `year_bands`."""
     years, mean, low, high = band
     ax.plot(years, mean, color=colour, **line)
-    ax.fill_between(years, low, high, color=colour, alpha=0.2, linewidth=0)
+    ax.add_collection(PolyCollection(band_polygons(years, low, high), color=colour, alpha=0.2, linewidth=0))
     ax.set_xlabel("year")
     ax.set_ylabel("value")
+
+
+def band_polygons(x, low, high) -> list:
+    """The region between `low` and `high` as one polygon per run of finite values, the region
+    `fill_between` fills; built here because `fill_between`'s collection cost about 4 ms a band
+    (a fifth of a run figure's time before drawing)."""
+    x, low, high = (np.asarray(v, dtype=float) for v in (x, low, high))
+    finite = np.isfinite(x) & np.isfinite(low) & np.isfinite(high)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], finite.astype(np.int8), [0]))))
+    return [np.concatenate((np.column_stack((x[a:b], low[a:b])), np.column_stack((x[a:b], high[a:b]))[::-1]))
+            for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 LEGEND_LABELS = {"teachers": "teachers", "above_qualification": "above qualification",
@@ -157,7 +169,7 @@ def _cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None) -> plt.
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
     scenario = ", ".join(sorted(metrics["scenario"].astype(str).unique()))
     fig.suptitle(f"Teacher indicators across schools: {scenario}")
-    lay_out(fig, rect=(0, 0.07, 1, 1))
+    lay_out(fig, spines=False, rect=(0, 0.07, 1, 1))
     return fig
 
 
@@ -186,7 +198,7 @@ def _rotation_activity(metrics: pd.DataFrame, term_ends: list[int] | None) -> pl
     b.set_ylim(0, 1.05)
     b.set_ylabel("share of eligible cohort rotated")
     b.set_title("cumulative coverage")
-    lay_out(fig)
+    lay_out(fig, spines=False)
     return fig
 
 
@@ -209,11 +221,18 @@ def save_run_figures(metrics: pd.DataFrame, folder: Path, scenario=None) -> list
     return paths
 
 
-def lay_out(fig, **tight) -> None:
+def lay_out(fig, spines: bool = True, **tight) -> None:
     """`fig.tight_layout(**tight)`, done once. `Figure.tight_layout` leaves a placeholder layout
     engine on the figure, and `savefig` then draws the whole figure an extra time before drawing
     it for the file (about a fifth of a run figure's time); the engine applied directly sets the
-    same subplot parameters and leaves none."""
+    same subplot parameters and leaves none. `spines=False` leaves the spines out of the layout,
+    for figures whose spines lie on the axes' edges with no tick marks (RUN_THEME): each spine's
+    extent placed its axis's ticks again, a sixth of a run figure's time, for a box the axes'
+    own already gives."""
+    if not spines:
+        for ax in fig.axes:
+            for spine in ax.spines.values():
+                spine.set_in_layout(False)
     TightLayoutEngine(**tight).execute(fig)
 
 
