@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -315,6 +316,18 @@ class NeedMatching:
         return hosts
 
 
+class _QueuedRotators(NamedTuple):
+    """The need queues' rotators as plain Python lists (the loop runs once per rotator)."""
+
+    sids: list[int]  # host set of each rotator (-1: none)
+    first: list[int]  # per host set, a rotator whose home school gives the set's members
+    homes: list[int]
+    levels: list[int]
+    quality: list[float]
+    backbone: list[bool]
+    pe_art: list[bool]
+
+
 class NeedQueues:
     """Need matching's "feasible host with the greatest need" in O(log n) per rotator.
 
@@ -367,32 +380,32 @@ class NeedQueues:
         sids, first = self.set_ids(homes, levels)
         out = [-1] * len(homes)
         # plain Python values in the loop: it runs once per rotator, tens of thousands a year
-        rotators = dict(sids=sids.tolist(), first=first.tolist(), homes=homes.tolist(), levels=levels.tolist(),
-                        quality=quality.tolist(), backbone=backbone.tolist(), pe_art=pe_art.tolist())
+        rotators = _QueuedRotators(sids.tolist(), first.tolist(), homes.tolist(), levels.tolist(),
+                                   quality.tolist(), backbone.tolist(), pe_art.tolist())
         runs = np.flatnonzero(np.diff(klass[order])) + 1
         for run in np.split(order, runs):
             if len(run):
                 self._place_class(run.tolist(), int(klass[run[0]]), rotators, out)
         return np.array(out, dtype=np.int64)
 
-    def _heap(self, j: int, rotators: dict, need: list[float], holding: list[tuple[int, ...]]) -> list:
+    def _heap(self, j: int, rotators: _QueuedRotators, need: list[float], holding: list[tuple[int, ...]]) -> list:
         """The lazy max-heap of host set j for the class in play, noting the set at its schools."""
-        i = rotators["first"][j]
-        members = self._members(rotators["homes"][i], rotators["levels"][i])
+        i = rotators.first[j]
+        members = self._members(rotators.homes[i], rotators.levels[i])
         heap = [(-need[h], h) for h in members]
         heapq.heapify(heap)
         for h in members:
             holding[h] += (j,)
         return heap
 
-    def _place_class(self, run: list[int], k: int, rotators: dict, out: list[int]) -> None:
+    def _place_class(self, run: list[int], k: int, rotators: _QueuedRotators, out: list[int]) -> None:
         """Place the rotators of one need class, in order, each at the open host of its set with the
         greatest need of that class (not its home school)."""
         need, nk, room = self.need, self.need[k], self.room
         books, frees = self.books_room, self.frees_home
-        sids, homes, quality = rotators["sids"], rotators["homes"], rotators["quality"]
-        backbone, pe_art = rotators["backbone"], rotators["pe_art"]
-        heaps: list = [None] * len(rotators["first"])  # per host set, built when first asked
+        sids, homes, quality = rotators.sids, rotators.homes, rotators.quality
+        backbone, pe_art = rotators.backbone, rotators.pe_art
+        heaps: list = [None] * len(rotators.first)  # per host set, built when first asked
         # school -> host sets it is in: tuples of ints, which the garbage collector stops tracking
         holding: list[tuple[int, ...]] = [()] * len(room)
         heappop, heappush, heapreplace = heapq.heappop, heapq.heappush, heapq.heapreplace  # local: hot loop
