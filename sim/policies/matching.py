@@ -16,7 +16,10 @@ host stays home and is counted as unmatched.
 
 from __future__ import annotations
 
+import functools
 import heapq
+import os
+import sys
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -515,13 +518,42 @@ class OptimalMatching:
         as one array expression; the parts that depend on the school alone (needs, commute) are
         computed per school and then repeated per slot, which gives the same numbers."""
         nq, nb, npa = (needs.need[key][schools][slot_pos] for key in ("quality", "backbone", "pe_art"))
-        q, bb, pa = wf.quality[rows][:, None], needs.is_bb[rows][:, None], needs.is_pa[rows][:, None]
-        v = (q / qbar) * (nq / qbar - slot_j)
-        v = v + bb * (nb - slot_j * b)
-        v = v + pa * (npa - slot_j * a)
-        cost = program.commute_weight * commute_minutes(cons.careers, wf.home_x[rows][:, None] - cons.x[schools],
-                                                        wf.home_y[rows][:, None] - cons.y[schools])
-        return np.where(feasible[:, slot_pos], v - cost[:, slot_pos], -1e9)
+        v = (wf.quality[rows][:, None] / qbar) * (nq / qbar - slot_j)
+        # the backbone and PE/art terms added in place to their rows only: adding bb * x with bb 0
+        # adds 0.0 (or -0.0), which leaves v as it was, so the numbers are those of v + bb * x
+        v[needs.is_bb[rows]] += nb - slot_j * b
+        v[needs.is_pa[rows]] += npa - slot_j * a
+        cost = commute_minutes(cons.careers, wf.home_x[rows][:, None] - cons.x[schools],
+                               wf.home_y[rows][:, None] - cons.y[schools])
+        cost *= program.commute_weight
+        v -= cost[:, slot_pos]
+        v[~feasible[:, slot_pos]] = -1e9
+        return v
+
+
+@functools.cache
+def assignment_solver():
+    """scipy's `linear_sum_assignment`, loaded from its compiled module `scipy.optimize._lsap`
+    alone: `import scipy.optimize` also imports its minimisers, root finders and linear programs
+    (about 0.07 s CPU of a run that has imported Mesa, and so scipy.spatial) for this one function.
+    Falls back to the ordinary import where the compiled module is not found (another scipy layout).
+    Loaded on first use, not at import: the scenario schema imports this module."""
+    import importlib.machinery
+    import importlib.util
+
+    import scipy
+
+    name = "scipy.optimize._lsap"
+    if name in sys.modules:  # scipy.optimize was imported already (by a figure's seaborn, say)
+        return sys.modules[name].linear_sum_assignment
+    extensions = (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES)
+    spec = importlib.machinery.FileFinder(os.path.join(scipy.__path__[0], "optimize"), extensions).find_spec(name)
+    if spec is None:
+        from scipy.optimize import linear_sum_assignment
+        return linear_sum_assignment
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.linear_sum_assignment
 
 
 def best_assignment(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -529,8 +561,7 @@ def best_assignment(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     row's k best (k = number of rows). An optimal assignment never needs another column (one of the
     row's k best is always free to swap in), so a unique optimum is the same on the fewer columns,
     and the solver's cost falls from rows^2 x all slots to rows^2 x the slots kept."""
-    from scipy.optimize import linear_sum_assignment  # here: the scenario schema imports this module
-
+    linear_sum_assignment = assignment_solver()
     k, m = value.shape
     if m <= 2 * k:
         return linear_sum_assignment(value, maximize=True)
