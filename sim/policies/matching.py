@@ -515,8 +515,8 @@ class OptimalMatching:
                a: float) -> np.ndarray:
         """Rotator-by-slot matrix of the class docstring's values; -1e9 where the slot's school is
         not among the rotator's options (`feasible`: rotator by school). Computed element by element
-        as one array expression; the parts that depend on the school alone (needs, commute) are
-        computed per school and then repeated per slot, which gives the same numbers."""
+        in one matrix; the parts that depend on the school alone (needs, commute) are computed per
+        school and then repeated per slot, which gives the same numbers."""
         nq, nb, npa = (needs.need[key][schools][slot_pos] for key in ("quality", "backbone", "pe_art"))
         v = (wf.quality[rows][:, None] / qbar) * (nq / qbar - slot_j)
         # the backbone and PE/art terms added in place to their rows only: adding bb * x with bb 0
