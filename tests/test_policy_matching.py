@@ -11,10 +11,7 @@ in the test from the rule as docs/sources.md and the schema state it, not from t
 from __future__ import annotations
 
 import itertools
-import json
 import math
-import subprocess
-import sys
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -144,38 +141,6 @@ def test_best_assignment_finds_the_full_problems_optimum(seed):
     feasible = value[full_r, full_c] > -1e8
     assert cc[feasible].tolist() == full_c[feasible].tolist()
     assert np.isclose(value[rr, cc].sum(), value[full_r, full_c].sum())
-
-
-SOLVE_IN_A_FRESH_PROCESS = """
-import json, sys
-import numpy as np
-from sim.policies.matching import assignment_solver, best_assignment
-rng = np.random.default_rng(5)
-out = []
-for _ in range(40):
-    k, m = int(rng.integers(1, 30)), int(rng.integers(1, 90))
-    value = rng.integers(0, 4, size=(k, m)).astype(float)  # small integers: many tied optima
-    value[rng.random((k, m)) < 0.3] = -1e9
-    out.append([value.tolist(), [a.tolist() for a in assignment_solver()(value, maximize=True)],
-                [a.tolist() for a in best_assignment(value)]])
-print(json.dumps({"optimize_imported": "scipy.optimize" in sys.modules, "solved": out}))
-"""
-
-
-def test_the_solver_is_scipys_own_without_importing_scipy_optimize():
-    """The matcher loads scipy's compiled `linear_sum_assignment` alone (scipy.optimize's package
-    costs a run about 0.07 s of imports): in a fresh process a solve leaves scipy.optimize unimported,
-    and that solver's answers equal `scipy.optimize.linear_sum_assignment`'s move for move, ties
-    included (small integer values with many equal optima, -1e9 for infeasible pairs)."""
-    done = subprocess.run([sys.executable, "-c", SOLVE_IN_A_FRESH_PROCESS], capture_output=True, text=True,
-                          check=True, timeout=120)
-    got = json.loads(done.stdout)
-    assert not got["optimize_imported"]
-    for value, (rr, cc), best in got["solved"]:
-        full_r, full_c = linear_sum_assignment(np.array(value), maximize=True)
-        assert [rr, cc] == [full_r.tolist(), full_c.tolist()]
-        if len(value[0]) <= 2 * len(value):  # best_assignment solves such a matrix whole
-            assert best == [full_r.tolist(), full_c.tolist()]
 
 
 CONSTRAINED = [

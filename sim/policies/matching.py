@@ -16,10 +16,7 @@ host stays home and is counted as unmatched.
 
 from __future__ import annotations
 
-import functools
 import heapq
-import os
-import sys
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -531,37 +528,13 @@ class OptimalMatching:
         return v
 
 
-@functools.cache
-def assignment_solver():
-    """scipy's `linear_sum_assignment`, loaded from its compiled module `scipy.optimize._lsap`
-    alone: `import scipy.optimize` also imports its minimisers, root finders and linear programs
-    (about 0.07 s CPU of a run that has imported Mesa, and so scipy.spatial) for this one function.
-    Falls back to the ordinary import where the compiled module is not found (another scipy layout).
-    Loaded on first use, not at import: the scenario schema imports this module."""
-    import importlib.machinery
-    import importlib.util
-
-    import scipy
-
-    name = "scipy.optimize._lsap"
-    if name in sys.modules:  # scipy.optimize was imported already (by a figure's seaborn, say)
-        return sys.modules[name].linear_sum_assignment
-    extensions = (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES)
-    spec = importlib.machinery.FileFinder(os.path.join(scipy.__path__[0], "optimize"), extensions).find_spec(name)
-    if spec is None:
-        from scipy.optimize import linear_sum_assignment
-        return linear_sum_assignment
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.linear_sum_assignment
-
-
 def best_assignment(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`linear_sum_assignment(value, maximize=True)` solved on the columns that can matter: each
     row's k best (k = number of rows). An optimal assignment never needs another column (one of the
     row's k best is always free to swap in), so a unique optimum is the same on the fewer columns,
     and the solver's cost falls from rows^2 x all slots to rows^2 x the slots kept."""
-    linear_sum_assignment = assignment_solver()
+    from scipy.optimize import linear_sum_assignment  # here: the scenario schema imports this module
+
     k, m = value.shape
     if m <= 2 * k:
         return linear_sum_assignment(value, maximize=True)
