@@ -114,3 +114,66 @@ def test_metrics_do_not_depend_on_what_was_computed_before(seed):
     for g in GROUPS:
         cvs = [ineq.weighted_cv(*random_context(seed).units[g].values(i)[:2]) for i in HEADCOUNT_INDICATORS]
         assert dict(everything["cv_composite"])[g] == float(np.mean(cvs))
+
+
+def test_school_table_counts_every_flag_of_every_section_where_the_load_is_taught():
+    """The school table counts the four flags and the two sections with one bincount of a code
+    per teacher, over the active teachers' gathered columns; each count must still be the
+    teacher-by-teacher sum (a part-timer's share at the part-time host, the rest at home)."""
+    from policy_helpers import build, hand_count
+
+    from sim.codes import ABOVE_QUALIFICATION, DISTRICT_BACKBONE, PE_ART_CODES, SENIOR_TITLE
+    from sim.metrics import school_table
+    from sim.metrics.registry import ActiveTeachers
+
+    part_time = {"name": "walking", "form": "part_time", "part_time_share": 0.4, "quota": {"share_of_eligible": 0.25},
+                 "priority": ["never_rotated"], "scope": "district", "matching": "need",
+                 "term_years_min": 1, "term_years_max": 1}
+    model = build(part_time, seed=3)
+    model.step()
+    wf, n = model.workforce, model.world.n_schools
+    assert np.any(wf.part_host[wf.active] >= 0)
+    flags = {"teachers": None, "above_qualification": wf.qualification >= ABOVE_QUALIFICATION,
+             "senior_title": wf.title >= SENIOR_TITLE, "backbone": wf.backbone >= DISTRICT_BACKBONE,
+             "pe_art": np.isin(wf.subject, PE_ART_CODES), "quality_sum": wf.quality}
+    for gathered in (None, ActiveTeachers(wf)):
+        table = school_table(wf, model.world.schools, np.zeros(n), None, gathered)
+        for name, flag in flags.items():
+            for level in (0, 1):
+                weight = (wf.level == level) * (1.0 if flag is None else flag)
+                np.testing.assert_allclose(table[name][:, level], hand_count(model, weight), rtol=1e-12, atol=1e-12,
+                                           err_msg=f"{name}, level {level}")
+        assert any(table[name].any() for name in flags)
+
+
+def test_rotator_and_cadre_columns_are_those_of_the_masked_rows():
+    from policy_helpers import build
+
+    program = {"name": "exchange", "quota": {"share_of_eligible": 0.3}, "scope": "district", "matching": "need"}
+    model = build(program, seed=1)
+    model.step()
+    model.step()
+    wf = model.workforce
+    ctx = model_context(model)
+    rotating = wf.active & (wf.term_end >= 0)
+    assert rotating.any()
+    for column in ("school", "host", "part_host", "quality", "commute", "satisfaction", "backbone"):
+        np.testing.assert_array_equal(ctx.rotators(column), getattr(wf, column)[rotating])
+        np.testing.assert_array_equal(ctx.active(column), getattr(wf, column)[wf.active])
+    cadre = wf.active & (wf.role > 0)
+    role, school = ctx.cadres()
+    assert cadre.any()
+    np.testing.assert_array_equal(role, wf.role[cadre])
+    np.testing.assert_array_equal(school, wf.school[cadre])
+
+
+def model_context(model) -> YearContext:
+    """A YearContext of the model's current state (what `_collect` builds)."""
+    from sim.metrics import school_table
+
+    n = model.world.n_schools
+    table = school_table(model.workforce, model.world.schools, np.zeros(n))
+    return YearContext(year=model.year, table=table, schools=model.world.schools,
+                       district_types=model.world.district_types, district_names=model.world.district_names,
+                       workforce=model.workforce, counts={}, moves=model.move_log.columns(), program_names=[],
+                       disruption=0.0, start={})

@@ -20,6 +20,7 @@ from sim.core.agents import School, SchoolCell, Teacher
 from sim.core.movelog import MoveLog
 from sim.core.workforce import Workforce
 from sim.metrics import INDICATORS, YearContext, school_table, year_metrics
+from sim.metrics.registry import ActiveTeachers
 from sim.policies import RotationProgram, end_terms, form_label
 from sim.policies.eligibility import eligible_mask
 from sim.policies.sharing import double_teacher_classrooms
@@ -447,10 +448,10 @@ class RotationModel(mesa.Model):
 
     def _collect(self, counts: dict[str, float]) -> None:
         wf = self.workforce
-        rows = wf.active_rows()
-        staff = np.bincount(wf.host[rows], minlength=self.world.n_schools)
+        teachers = ActiveTeachers(wf)  # the active teachers' columns, gathered once for all that follows
+        staff = teachers.per_school("host", self.world.n_schools)
         turnover = np.divide(self._arrivals, staff, out=np.zeros(len(staff)), where=staff > 0)
-        table = school_table(wf, self.world.schools, turnover, self.double_teacher_lift)
+        table = school_table(wf, self.world.schools, turnover, self.double_teacher_lift, teachers)
         ctx = YearContext(
             year=self.year, table=table, schools=self.world.schools, district_types=self.world.district_types,
             district_names=self.world.district_names, workforce=wf, counts=counts,
@@ -458,7 +459,7 @@ class RotationModel(mesa.Model):
             disruption=self.disruption, start=self._start,
             program_forms={p.name: form_label(p) for p in self.config.policy.programs},
             twinning=self.world.twinning, cadre_posts=self.cadre_posts, disruption_band=self.disruption_band,
-            active_rows=rows)
+            teachers=teachers)
         if self.year == 0:
             leading = self.world.schools["tier"] == TIERS.index("leading")
             enrol_all = table["enrolment"].sum(axis=1)
@@ -478,15 +479,15 @@ class RotationModel(mesa.Model):
         frame["turnover"] = turnover
         frame["achievement"] = table["effective_quality"] - self.disruption * turnover
         frame["home_posts"] = self.home_posts()
-        # the active teachers' columns the metrics already gathered (ctx.active), not gathered again
-        rotating, host, part_host = ctx.rotating(), ctx.active("host"), ctx.active("part_host")
-        full = rotating & (part_host < 0)
-        part = rotating & (part_host >= 0)
-        bb = ctx.active("backbone") >= DISTRICT_BACKBONE
+        # the rotators' columns the metrics already gathered (ctx.rotators), not gathered again
+        host, part_host = ctx.rotators("host"), ctx.rotators("part_host")
+        full = part_host < 0
+        part = ~full
+        bb = ctx.rotators("backbone") >= DISTRICT_BACKBONE
         n_s = self.world.n_schools
         frame["hosted_rotators"] = (np.bincount(host[full], minlength=n_s)
                                     + np.bincount(part_host[part], minlength=n_s))
-        frame["away_rotators"] = np.bincount(ctx.active("school")[rotating], minlength=n_s)
+        frame["away_rotators"] = np.bincount(ctx.rotators("school"), minlength=n_s)
         frame["backbone_rotators_hosted"] = (np.bincount(host[full & bb], minlength=n_s)
                                              + np.bincount(part_host[part & bb], minlength=n_s))
         frame["effective_quality"] = table["effective_quality"]
