@@ -238,32 +238,34 @@ class Needs:
         block = cons.share_block
         nb = int(block.max()) + 1
         students = np.bincount(block, weights=enrol, minlength=nb)
-        # whole columns, no gathers of the active rows: a left teacher counts at an extra school
-        # n_s, with quality 0.0 (adding 0.0 leaves a sum as it was, so sums equal those over the active)
-        at = np.where(wf.active, wf.host, n_s)
-        quality = np.where(wf.active, wf.quality, 0.0)
+        # whole columns, no gathers of the active rows: a left teacher counts at an extra school n_s,
+        # whose sums are dropped (each school's sum adds the same rows in the same order as a sum
+        # over the active rows, so the same floats); arithmetic, not np.where: no per-row branch
+        at = wf.host + (n_s - wf.host) * ~wf.active
         # teachers per school and flag combination (backbone 1, PE/art 2): exact integer counts
-        flags = self.is_bb + 2 * self.is_pa.astype(np.int64)
-        count = np.bincount(4 * at + flags, minlength=4 * (n_s + 1)).reshape(-1, 4)[:n_s]
-        lifted = np.zeros(wf.n, dtype=bool)
+        key = at * 4
+        key += self.is_bb
+        key += self.is_pa
+        key += self.is_pa
+        count = np.bincount(key, minlength=4 * (n_s + 1)).reshape(-1, 4)[:n_s]
+        block_of = np.append(block, nb)  # the left teachers' school n_s: a block of its own
+        q_total = np.bincount(block_of[at], weights=wf.quality, minlength=nb + 1)[:nb]
+        here_count = count
         if cons.books_room:
+            lifted = np.zeros(wf.n, dtype=bool)
             lifted[rotators] = True
             lifted &= wf.active
             lifted_rows = np.flatnonzero(lifted)
-            lifted_count = np.bincount(4 * wf.host[lifted_rows] + flags[lifted_rows], minlength=4 * n_s)
-            here_count = count - lifted_count.reshape(-1, 4)
-        else:
-            here_count = count
+            here_count = count - np.bincount(key[lifted_rows], minlength=4 * (n_s + 1)).reshape(-1, 4)[:n_s]
+            at[lifted_rows] = n_s  # lifted off: their quality is not present at their schools
         self.need = {}
         for name, bits in (("backbone", [1, 3]), ("pe_art", [2, 3])):
             total = np.bincount(block, weights=count[:, bits].sum(axis=1), minlength=nb)
             rate = np.divide(total, students, out=np.zeros(nb), where=students > 0)
             self.need[name] = rate[block] * enrol - here_count[:, bits].sum(axis=1)
-        block_of = np.append(block, nb)  # the left teachers' school n_s: a block of its own
-        q_total = np.bincount(block_of[at], weights=quality, minlength=nb + 1)[:nb]
         q_count = np.bincount(block, weights=count.sum(axis=1), minlength=nb)
         self.block_q = np.divide(q_total, q_count, out=np.ones(nb), where=q_count > 0)
-        q_present = np.bincount(at, weights=np.where(lifted, 0.0, quality), minlength=n_s + 1)[:n_s]
+        q_present = np.bincount(at, weights=wf.quality, minlength=n_s + 1)[:n_s]
         self.need["quality"] = self.block_q[block] * s["norm"] - q_present
         self.wf = wf
 
