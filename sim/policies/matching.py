@@ -244,9 +244,7 @@ class Needs:
         at = wf.host + (n_s - wf.host) * ~wf.active
         # teachers per school and flag combination (backbone 1, PE/art 2): exact integer counts
         key = at * 4
-        key += self.is_bb
-        key += self.is_pa
-        key += self.is_pa
+        key += self.is_bb.view(np.int8) + (self.is_pa.view(np.int8) << 1)  # int8 views: no int64 temporaries
         count = np.bincount(key, minlength=4 * (n_s + 1)).reshape(-1, 4)[:n_s]
         block_of = np.append(block, nb)  # the left teachers' school n_s: a block of its own
         q_total = np.bincount(block_of[at], weights=wf.quality, minlength=nb + 1)[:nb]
