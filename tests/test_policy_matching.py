@@ -29,6 +29,7 @@ from policy_helpers import (
 )
 from scipy.optimize import linear_sum_assignment
 
+from sim.codes import DISTRICT_BACKBONE, PE_ART_SUBJECTS, SUBJECTS
 from sim.policies import OptimalMatching, PointsMatching
 from sim.policies.matching import Constraints, NeedQueues, Needs, best_assignment, points
 
@@ -122,6 +123,41 @@ def test_need_queues_equal_the_options_loop_on_ties_full_rooms_homes_and_classes
         assert seen["filled"] > 0
     if cons.books_room and cons.frees_home:
         assert seen["reopened"] > 0
+
+
+@pytest.mark.parametrize("program", [{"scope": "district"}, {"scope": "city"}, {"scope": "group"},
+                                     {"scope": "district", "form": "part_time", "part_time_share": 0.4}])
+def test_needs_are_each_schools_shortfall_against_its_blocks_share(program):
+    """`Needs` (computed from whole columns, left teachers and lifted rotators sent to an extra
+    school) against its docstring, school by school over the active teachers: backbone and PE/art
+    teachers at the block's rate per student times the school's pupils, quality at the block's
+    mean times the norm, minus what the school holds without the selected rotators (a part-time
+    rotator keeps teaching at home, so nothing is lifted). After three years, so some rows have left."""
+    model = build({"name": "q", "matching": "need", "quota": {"share_of_eligible": 0.5}, **program},
+                  world=SMALL3, seed=4)
+    model.run_for(3)
+    cfg, wf, s = model.config.policy.programs[0], model.workforce, model.world.schools
+    assert not wf.active.all()
+    rotators = np.random.default_rng(4).choice(wf.active_rows(), size=200, replace=False)
+    cons = Constraints(model, cfg, np.bincount(wf.host[wf.active], minlength=model.world.n_schools))
+    needs = Needs(model, rotators, cons)
+    block, enrol = cons.share_block, s["enrol_primary"] + s["enrol_junior"]
+    lifted = set(rotators.tolist()) if cfg.form != "part_time" else set()
+    backbone = (wf.backbone >= DISTRICT_BACKBONE).tolist()
+    pe_art = [SUBJECTS[c] in PE_ART_SUBJECTS for c in wf.subject.tolist()]
+    for b in np.unique(block).tolist():
+        schools = np.flatnonzero(block == b).tolist()
+        rows = [r for r in wf.active_rows().tolist() if block[wf.host[r]] == b]
+        pupils = float(sum(enrol[h] for h in schools))
+        mean_q = sum(wf.quality[r] for r in rows) / len(rows) if rows else 1.0
+        for flag, name in ((backbone, "backbone"), (pe_art, "pe_art")):
+            rate = sum(flag[r] for r in rows) / pupils if pupils else 0.0
+            for h in schools:
+                held = sum(flag[r] for r in rows if wf.host[r] == h and r not in lifted)
+                assert needs.need[name][h] == pytest.approx(rate * enrol[h] - held, abs=1e-9), (name, h)
+        for h in schools:
+            present = sum(wf.quality[r] for r in rows if wf.host[r] == h and r not in lifted)
+            assert needs.need["quality"][h] == pytest.approx(mean_q * s["norm"][h] - present, abs=1e-9), h
 
 
 # ------------------------------------------------------------------------- 7. optimal matching

@@ -238,32 +238,35 @@ class Needs:
         block = cons.share_block
         nb = int(block.max()) + 1
         students = np.bincount(block, weights=enrol, minlength=nb)
-        # whole columns, no gathers of the active rows: a left teacher counts at an extra school
-        # n_s, with quality 0.0 (adding 0.0 leaves a sum as it was, so sums equal those over the active)
-        at = np.where(wf.active, wf.host, n_s)
-        quality = np.where(wf.active, wf.quality, 0.0)
+        # whole columns, no gathers of the active rows: a left teacher counts at an extra school n_s,
+        # whose sums are dropped (each school's sum adds the same rows in the same order as a sum
+        # over the active rows, so the same floats); arithmetic, not np.where: no per-row branch
+        at = wf.host + (n_s - wf.host) * ~wf.active
         # teachers per school and flag combination (backbone 1, PE/art 2): exact integer counts
-        flags = self.is_bb + 2 * self.is_pa.astype(np.int64)
-        count = np.bincount(4 * at + flags, minlength=4 * (n_s + 1)).reshape(-1, 4)[:n_s]
-        lifted = np.zeros(wf.n, dtype=bool)
+        key = at * 4
+        key += self.is_bb.view(np.int8) + (self.is_pa.view(np.int8) << 1)  # int8 views: no int64 temporaries
+        count = np.bincount(key, minlength=4 * (n_s + 1)).reshape(-1, 4)[:n_s]
+        here_count = count
+        q_lifted = np.zeros(n_s)
         if cons.books_room:
+            lifted = np.zeros(wf.n, dtype=bool)
             lifted[rotators] = True
             lifted &= wf.active
             lifted_rows = np.flatnonzero(lifted)
-            lifted_count = np.bincount(4 * wf.host[lifted_rows] + flags[lifted_rows], minlength=4 * n_s)
-            here_count = count - lifted_count.reshape(-1, 4)
-        else:
-            here_count = count
+            here_count = count - np.bincount(key[lifted_rows], minlength=4 * (n_s + 1)).reshape(-1, 4)[:n_s]
+            at[lifted_rows] = n_s  # lifted off: their quality is not present at their schools
+            q_lifted = np.bincount(wf.host[lifted_rows], weights=wf.quality[lifted_rows], minlength=n_s)
         self.need = {}
         for name, bits in (("backbone", [1, 3]), ("pe_art", [2, 3])):
             total = np.bincount(block, weights=count[:, bits].sum(axis=1), minlength=nb)
             rate = np.divide(total, students, out=np.zeros(nb), where=students > 0)
             self.need[name] = rate[block] * enrol - here_count[:, bits].sum(axis=1)
-        block_of = np.append(block, nb)  # the left teachers' school n_s: a block of its own
-        q_total = np.bincount(block_of[at], weights=quality, minlength=nb + 1)[:nb]
+        q_present = np.bincount(at, weights=wf.quality, minlength=n_s + 1)[:n_s]
+        # a block's quality summed over its schools' sums (the same teachers, in another order: within
+        # about 1e-15 relative of a sum over the rows, for a second pass over every row less)
+        q_total = np.bincount(block, weights=q_present + q_lifted, minlength=nb)
         q_count = np.bincount(block, weights=count.sum(axis=1), minlength=nb)
         self.block_q = np.divide(q_total, q_count, out=np.ones(nb), where=q_count > 0)
-        q_present = np.bincount(at, weights=np.where(lifted, 0.0, quality), minlength=n_s + 1)[:n_s]
         self.need["quality"] = self.block_q[block] * s["norm"] - q_present
         self.wf = wf
 
@@ -317,15 +320,12 @@ class NeedMatching:
 
 
 class _QueuedRotators(NamedTuple):
-    """The need queues' rotators as plain Python lists (the loop runs once per rotator)."""
+    """One need class's rotators as plain Python lists, in placement order (the loop runs once per
+    rotator)."""
 
     sids: list[int]  # host set of each rotator (-1: none)
-    first: list[int]  # per host set, a rotator whose home school gives the set's members
     homes: list[int]
-    levels: list[int]
-    quality: list[float]
-    backbone: list[bool]
-    pe_art: list[bool]
+    step: list[float]  # what a placement takes off the host's need of this class
 
 
 class NeedQueues:
@@ -350,7 +350,7 @@ class NeedQueues:
     def __init__(self, cons: Constraints, need_by_class: list[np.ndarray]):
         p = cons.program
         self.cons = cons
-        self.need = [n.tolist() for n in need_by_class]
+        self.need = [np.array(n, dtype=float) for n in need_by_class]
         self.room = cons.room.tolist()
         self.books_room, self.frees_home = cons.books_room, cons.frees_home
         self.cross_level, self.direction = p.cross_level, p.direction
@@ -378,76 +378,84 @@ class NeedQueues:
         """Each rotator's host (-1: none open), placing rotators in `order`, one run of a need class
         after another, and booking each move as `Constraints.place` and `Needs.book` do."""
         sids, first = self.set_ids(homes, levels)
-        out = [-1] * len(homes)
-        # plain Python values in the loop: it runs once per rotator, tens of thousands a year
-        rotators = _QueuedRotators(sids.tolist(), first.tolist(), homes.tolist(), levels.tolist(),
-                                   quality.tolist(), backbone.tolist(), pe_art.tolist())
-        runs = np.flatnonzero(np.diff(klass[order])) + 1
-        for run in np.split(order, runs):
-            if len(run):
-                self._place_class(run.tolist(), int(klass[run[0]]), rotators, out)
-        return np.array(out, dtype=np.int64)
+        out = np.full(len(homes), -1, dtype=np.int64)
+        taken = (np.asarray(backbone, dtype=float), np.asarray(pe_art, dtype=float), np.asarray(quality, dtype=float))
+        members = [self._members(h, lv) for h, lv in zip(homes[first].tolist(), levels[first].tolist(), strict=True)]
+        starts = np.flatnonzero(np.diff(klass[order])) + 1
+        for run in np.split(order, starts):
+            if not len(run):
+                continue
+            k = int(klass[run[0]])
+            # plain Python values in the loop: it runs once per rotator, tens of thousands a year;
+            # the needs negated (exactly), so a heap entry's key is a need as it is kept
+            neg_need = (-self.need[k]).tolist()
+            rotators = _QueuedRotators(sids[run].tolist(), homes[run].tolist(), taken[k][run].tolist())
+            found = np.array(self._place_class(rotators, neg_need, members), dtype=np.int64)
+            out[run] = found
+            self.need[k] = -np.array(neg_need)
+            # the other classes' needs are not read in this run: booked after it, in placement order
+            # (ufunc.at subtracts one index at a time, so the same floats as booking one by one)
+            placed, to = run[found >= 0], found[found >= 0]
+            for c in range(3):
+                if c != k and np.any(taken[c][placed]):
+                    np.subtract.at(self.need[c], to, taken[c][placed])
+        return out
 
-    def _heap(self, j: int, rotators: _QueuedRotators, need: list[float], holding: list[tuple[int, ...]]) -> list:
-        """The lazy max-heap of host set j for the class in play, noting the set at its schools."""
-        i = rotators.first[j]
-        members = self._members(rotators.homes[i], rotators.levels[i])
-        heap = [(-need[h], h) for h in members]
-        heapq.heapify(heap)
-        for h in members:
-            holding[h] += (j,)
-        return heap
-
-    def _place_class(self, run: list[int], k: int, rotators: _QueuedRotators, out: list[int]) -> None:
-        """Place the rotators of one need class, in order, each at the open host of its set with the
-        greatest need of that class (not its home school)."""
-        need, nk, room = self.need, self.need[k], self.room
-        books, frees = self.books_room, self.frees_home
-        sids, homes, quality = rotators.sids, rotators.homes, rotators.quality
-        backbone, pe_art = rotators.backbone, rotators.pe_art
-        heaps: list = [None] * len(rotators.first)  # per host set, built when first asked
+    def _place_class(self, rotators: _QueuedRotators, neg_need: list[float], members: list[list[int]]) -> list[int]:
+        """Hosts of the rotators of one need class (-1: none open), placing them in order, each at
+        the open host of its set with the greatest need of that class (not its home school), and
+        booking the need (`neg_need`: the class's needs negated) and the room."""
+        out = [-1] * len(rotators.sids)
+        room, books, frees = self.room, self.books_room, self.frees_home
+        heaps: list = [None] * len(members)  # per host set, built when first asked
         # school -> host sets it is in: tuples of ints, which the garbage collector stops tracking
         holding: list[tuple[int, ...]] = [()] * len(room)
-        heappop, heappush, heapreplace = heapq.heappop, heapq.heappush, heapq.heapreplace  # local: hot loop
-        for i in run:
-            j = sids[i]
+        heapify, heappop, heappush, heapreplace = heapq.heapify, heapq.heappop, heapq.heappush, heapq.heapreplace
+        for i, j, home, d in zip(range(len(out)), *rotators, strict=True):
             if j < 0:
                 continue
             heap = heaps[j]
             if heap is None:
-                heap = heaps[j] = self._heap(j, rotators, nk, holding)
-            home, own, h = homes[i], None, -1
+                schools = members[j]
+                heap = heaps[j] = [(neg_need[h], h) for h in schools]
+                heapify(heap)
+                for h in schools:
+                    holding[h] += (j,)
+            own = None
             while heap:
-                neg, s = heap[0]
-                if -neg != nk[s] or (books and room[s] <= 0):
+                neg, h = heap[0]
+                if neg != neg_need[h] or (books and room[h] <= 0):
                     heappop(heap)  # stale: a fresh entry exists, or will when the room reopens
-                elif s == home:
+                elif h == home:
                     own = heappop(heap)
                 else:
-                    h = s
                     break
-            if h >= 0:
-                out[i] = h
-                need[2][h] -= quality[i]
-                if backbone[i]:
-                    need[0][h] -= 1.0
-                if pe_art[i]:
-                    need[1][h] -= 1.0
-                entry = (-nk[h], h)
-                heapreplace(heap, entry)  # h is this heap's top: its stale entry is replaced, not left to pop
-                for m in holding[h]:
+            else:  # no open host
+                if own is not None:
+                    heappush(heap, own)
+                continue
+            out[i] = h
+            neg = neg_need[h] + d  # -(need - d), exactly
+            neg_need[h] = neg
+            entry = (neg, h)
+            heapreplace(heap, entry)  # h is this heap's top: its stale entry is replaced, not left to pop
+            held = holding[h]
+            if len(held) > 1:  # h is in other sets too (a nine-year school, in both levels' sets)
+                for m in held:
                     if m != j:
                         heappush(heaps[m], entry)
             if own is not None:
                 heappush(heap, own)
-            if h >= 0 and books:
+            if books:
                 room[h] -= 1
                 if frees:
                     room[home] += 1
                     if room[home] == 1:  # reopened: fresh entries for the home school
-                        entry = (-nk[home], home)
+                        entry = (neg_need[home], home)
                         for m in holding[home]:
                             heappush(heaps[m], entry)
+        return out
+
 
 class OptimalMatching:
     """Assignment that maximises the equity gain minus a commute cost, solved exactly with

@@ -64,8 +64,8 @@ class RotationProgram:
         eligible = self.eligible(model)
         selected = self.selector.select(model, cfg, eligible, model.stream(f"selection:{cfg.name}"))
         n_s = model.world.n_schools
-        # teachers present at each host (weighted by `active`: no gather of the active rows)
-        present = np.bincount(wf.host, weights=wf.active, minlength=n_s).astype(np.int64)
+        # teachers present at each host (`compress`: the active rows' hosts without a float cast)
+        present = np.bincount(np.compress(wf.active, wf.host), minlength=n_s)
         pool = counterpart_mask(model, cfg) if cfg.exchange == "paired" else None
         cons = Constraints(model, cfg, present, None if pool is None else np.bincount(wf.school[pool], minlength=n_s))
         hosts = self.matcher.match(model, cfg, selected, cons, model.stream(f"matching:{cfg.name}"))
@@ -91,9 +91,11 @@ class RotationProgram:
         # eligible_rotated: movers of the eligible pool; a paired exchange's counterparts from
         # outside it (a weak host's teachers sent back) are rotations but not of the eligible
         of_pool = moved[eligible[moved]]
-        return {"eligible": int(eligible.sum()), "rotations": len(moved), "eligible_rotated": len(of_pool),
-                "eligible_rotated_backbone": int(np.sum(wf.backbone[of_pool] >= DISTRICT_BACKBONE)),
-                "unmatched": int(np.sum(~np.isin(selected, moved)))}
+        is_moved = np.zeros(wf.n, dtype=bool)  # a mask, not np.isin: the rows are row numbers
+        is_moved[moved] = True
+        return {"eligible": int(np.count_nonzero(eligible)), "rotations": len(moved), "eligible_rotated": len(of_pool),
+                "eligible_rotated_backbone": int(np.count_nonzero(wf.backbone[of_pool] >= DISTRICT_BACKBONE)),
+                "unmatched": int(np.count_nonzero(~is_moved[selected]))}
 
 
 def end_terms(model, stay_shares: list[float]) -> dict[str, int]:
