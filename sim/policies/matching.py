@@ -246,8 +246,9 @@ class Needs:
         key = at * 4
         key += self.is_bb.view(np.int8) + (self.is_pa.view(np.int8) << 1)  # int8 views: no int64 temporaries
         count = np.bincount(key, minlength=4 * (n_s + 1)).reshape(-1, 4)[:n_s]
+        block_of = np.append(block, nb)  # the left teachers' school n_s: a block of its own
+        q_total = np.bincount(block_of[at], weights=wf.quality, minlength=nb + 1)[:nb]
         here_count = count
-        q_lifted = np.zeros(n_s)
         if cons.books_room:
             lifted = np.zeros(wf.n, dtype=bool)
             lifted[rotators] = True
@@ -255,18 +256,14 @@ class Needs:
             lifted_rows = np.flatnonzero(lifted)
             here_count = count - np.bincount(key[lifted_rows], minlength=4 * (n_s + 1)).reshape(-1, 4)[:n_s]
             at[lifted_rows] = n_s  # lifted off: their quality is not present at their schools
-            q_lifted = np.bincount(wf.host[lifted_rows], weights=wf.quality[lifted_rows], minlength=n_s)
         self.need = {}
         for name, bits in (("backbone", [1, 3]), ("pe_art", [2, 3])):
             total = np.bincount(block, weights=count[:, bits].sum(axis=1), minlength=nb)
             rate = np.divide(total, students, out=np.zeros(nb), where=students > 0)
             self.need[name] = rate[block] * enrol - here_count[:, bits].sum(axis=1)
-        q_present = np.bincount(at, weights=wf.quality, minlength=n_s + 1)[:n_s]
-        # a block's quality summed over its schools' sums (the same teachers, in another order: within
-        # about 1e-15 relative of a sum over the rows, for a second pass over every row less)
-        q_total = np.bincount(block, weights=q_present + q_lifted, minlength=nb)
         q_count = np.bincount(block, weights=count.sum(axis=1), minlength=nb)
         self.block_q = np.divide(q_total, q_count, out=np.ones(nb), where=q_count > 0)
+        q_present = np.bincount(at, weights=wf.quality, minlength=n_s + 1)[:n_s]
         self.need["quality"] = self.block_q[block] * s["norm"] - q_present
         self.wf = wf
 
