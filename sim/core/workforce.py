@@ -56,6 +56,9 @@ class Workforce:
 
     def add(self, **values: np.ndarray) -> np.ndarray:
         """Append teachers; columns not given get their defaults. Returns the new rows."""
+        unknown = set(values) - set(COLUMNS)
+        if unknown:  # before any write: the rows past n must stay zeros
+            raise KeyError(f"unknown teacher column(s): {', '.join(sorted(unknown))}")
         k = len(next(iter(values.values())))
         if self.n + k > len(self._cols["school"]):
             size = max(2 * len(self._cols["school"]), self.n + k)
@@ -63,20 +66,17 @@ class Workforce:
                 grown = np.zeros(size, dtype=arr.dtype)
                 grown[: self.n] = arr[: self.n]
                 self._cols[name] = grown
-        rows = np.arange(self.n, self.n + k)
+        new = slice(self.n, self.n + k)  # a slice, not an index array: a plain copy into the store
         defaults = {"active": True, "satisfaction": 0.75, "term_end": -1, "program": -1, "hired": -1,
                     "part_host": -1, "rotated_in": -1, "cover_until": -1}
         for name in COLUMNS:
             if name in values:
-                self._cols[name][rows] = values[name]
-            else:
-                self._cols[name][rows] = defaults.get(name, 0)
-        unknown = set(values) - set(COLUMNS)
-        if unknown:
-            raise KeyError(f"unknown teacher column(s): {', '.join(sorted(unknown))}")
+                self._cols[name][new] = values[name]
+            elif defaults.get(name, 0):  # the store is zeros past n (np.zeros, and rows are never reused)
+                self._cols[name][new] = defaults[name]
         self.n += k
         self._expose()
-        return rows
+        return np.arange(new.start, new.stop)
 
     def active_rows(self) -> np.ndarray:
         return np.flatnonzero(self.active)
