@@ -97,9 +97,7 @@ def voluntary_drift(model) -> int:
     movers = movers[np.argsort(-wf.quality[movers], kind="stable")]
     vacancies = s["norm"] - model.home_posts()
     district, tier = s["district"].tolist(), s["tier"].tolist()
-    # the stronger schools of the district that fit the teacher's level, by (district, tier, level)
-    pools: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
-    in_pools: dict[int, list[tuple[int, int, int]]] = {}  # school -> the pools it is in
+    pools, in_pools = _drift_pools(model)
     # a pool's open schools and their cumulative choice shares, dropped when one of its schools
     # fills or opens (a dict lookup per mover instead of numpy calls on the pool)
     choices: dict[tuple[int, int, int], tuple[list[int], list[float]]] = {}
@@ -136,6 +134,16 @@ def voluntary_drift(model) -> int:
         dest.append(h)
     model.transfer_posts(np.array(moved, dtype=np.int64), np.array(dest, dtype=np.int64), "drift")
     return len(moved)
+
+
+def _drift_pools(model) -> tuple[dict, dict]:
+    """The stronger schools of the district that fit a teacher's level with their choice weights,
+    by (district, tier, level), and school -> the pools it is in; filled as drift asks, and kept
+    for the run (the schools do not change: about 150 pools a year were built again)."""
+    cached = getattr(model, "_drift_pool_cache", None)
+    if cached is None:
+        cached = model._drift_pool_cache = ({}, {})
+    return cached
 
 
 def hire(model) -> np.ndarray:
