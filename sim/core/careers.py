@@ -265,19 +265,16 @@ def update_commute_and_satisfaction(model) -> None:
     wf = model.workforce
     s = model.world.schools
     rows = wf.active_rows()
-
-    def minutes(school, who=rows):
-        return commute_minutes(c, wf.home_x[who] - s["x"][school], wf.home_y[who] - s["y"][school])
-
-    commute = minutes(wf.host[rows])
+    host = wf.host[rows]
+    commute = _host_commute(model, rows, host)
     part = np.flatnonzero(wf.part_host[rows] >= 0)  # part-timers: the part-time host's commute too
     if len(part):
-        share = wf.part_share[rows[part]]
-        commute[part] = (1 - share) * commute[part] + share * minutes(wf.part_host[rows[part]], rows[part])
+        who, share = rows[part], wf.part_share[rows[part]]
+        commute[part] = (1 - share) * commute[part] + share * _minutes(model, who, wf.part_host[who])
     rotating = wf.term_end[rows] >= 0
     wf.dormitory[rows] = False
     if pol.dormitories_per_district:
-        district = s["district"][wf.host[rows]]
+        district = s["district"][host]
         for d in np.unique(district[rotating]):
             cand = np.flatnonzero(rotating & (district == d) & (commute > pol.dormitory_commute_minutes))
             beds = cand[np.argsort(-commute[cand], kind="stable")][: pol.dormitories_per_district]
@@ -288,3 +285,26 @@ def update_commute_and_satisfaction(model) -> None:
            - 0.25 * np.maximum(commute - c.dissatisfaction_commute_minutes, 0.0) / 60.0
            - 0.05 * rotating + pol.allowance * rotating)
     wf.satisfaction[rows] = np.clip(sat, 0.0, 1.0)
+
+
+def _minutes(model, rows: np.ndarray, school: np.ndarray) -> np.ndarray:
+    """Minutes of the commute from each row's home to the matching school."""
+    wf, s = model.workforce, model.world.schools
+    return commute_minutes(model.config.careers, wf.home_x[rows] - s["x"][school], wf.home_y[rows] - s["y"][school])
+
+
+def _host_commute(model, rows: np.ndarray, host: np.ndarray) -> np.ndarray:
+    """`_minutes` from the rows' homes to their hosts, kept per row for the run and worked out
+    again only where the host changed (homes do not move, and a year moves few teachers)."""
+    n = model.workforce.n
+    host_of, minutes = getattr(model, "_commute_cache", (np.empty(0, dtype=np.int64), np.empty(0)))
+    if len(host_of) < n:  # rows added since: no host seen yet
+        host_of = np.concatenate([host_of, np.full(n - len(host_of), -1, dtype=np.int64)])
+        minutes = np.concatenate([minutes, np.zeros(n - len(minutes))])
+        model._commute_cache = host_of, minutes
+    stale = np.flatnonzero(host_of[rows] != host)
+    if len(stale):
+        who = rows[stale]
+        minutes[who] = _minutes(model, who, host[stale])
+        host_of[who] = host[stale]
+    return minutes[rows]
