@@ -11,7 +11,7 @@ import bisect
 
 import numpy as np
 
-from sim.codes import BACKBONE, DISTRICT_BACKBONE, DISTRICT_TYPES, SENIOR_TITLE, TIERS, level_fits
+from sim.codes import BACKBONE, DISTRICT_BACKBONE, DISTRICT_TYPES, SENIOR_TITLE, TIERS, TITLES, level_fits
 from sim.core import tenure
 from sim.policies.eligibility import years_to_retirement
 from sim.world.synthetic import SUBJECT_SHARES
@@ -233,8 +233,8 @@ def promote(model) -> dict[str, int]:
     u_bb = model.stream("backbone").random(wf.n)[rows]
     q = wf.quality[rows]
     boost = 1.0 + c.rotation_counts_for_promotion * (wf.n_rotations[rows] + wf.past_rotations[rows] > 0)
-    # prestige schools nominate more of their staff for titles and backbone selection
-    boost = boost * np.exp(c.prestige_in_promotion * (model.world.schools["tier"][wf.school[rows]] - 2))
+    # prestige schools nominate more of their staff for titles and backbone selection (per school, looked up)
+    boost = boost * np.exp(c.prestige_in_promotion * (model.world.schools["tier"] - 2))[wf.school[rows]]
     title = wf.title[rows]
     exp = wf.experience[rows]
     nxt = np.minimum(title + 1, len(MIN_EXPERIENCE_FOR_TITLE) - 1)
@@ -242,16 +242,20 @@ def promote(model) -> dict[str, int]:
     need = model.config.policy.title_requires_rotation_years  # Ningxia / Wuhan rule
     if need:
         can &= (nxt != SENIOR_TITLE) | (wf.hardship_years[rows] >= need)
-    p_title = np.where(title == 0, 1.0, c.title_promotion * np.exp(c.title_quality_slope * (q - 1.0)) * boost)
-    p_title = np.where(title == SENIOR_TITLE, p_title * c.professor_title_factor, p_title)
-    up = rows[can & (u_title < p_title)]
+    # the step to the professor title is rarer; an unranked teacher always steps up (a draw is below 1);
+    # factors looked up by level, 1.0 for most (x * 1.0 is x): fewer passes than a select per level
+    factor = np.ones(len(TITLES))
+    factor[SENIOR_TITLE] = c.professor_title_factor
+    p_title = c.title_promotion * np.exp(c.title_quality_slope * (q - 1.0)) * boost * factor[title]
+    up = rows[can & ((title == 0) | (u_title < p_title))]
     wf.title[up] += 1
     bb = wf.backbone[rows]
-    p_bb = c.backbone_promotion * np.exp(c.backbone_quality_slope * (q - c.backbone_quality_centre)) * boost
-    p_bb = np.where(bb == DISTRICT_BACKBONE, p_bb * c.municipal_backbone_factor,
-                    np.where(bb == 0, p_bb * c.school_backbone_factor, p_bb))
+    factor = np.ones(len(BACKBONE))
+    factor[0], factor[DISTRICT_BACKBONE] = c.school_backbone_factor, c.municipal_backbone_factor
+    p_bb = (c.backbone_promotion * np.exp(c.backbone_quality_slope * (q - c.backbone_quality_centre)) * boost
+            * factor[bb])
     step = (bb < len(BACKBONE) - 1) & (exp >= c.backbone_min_experience) & (u_bb < p_bb)
-    wf.backbone[rows[step]] = np.where(bb[step] == 0, 1, bb[step] + 1)
+    wf.backbone[rows[step]] += 1
     return {"title_promotions": len(up), "backbone_promotions": int(step.sum())}
 
 
