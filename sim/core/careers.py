@@ -206,10 +206,11 @@ def learn(model) -> None:
     n_s = model.world.n_schools
     staff = np.bincount(host, minlength=n_s)
     mean_q = np.bincount(host, weights=q, minlength=n_s) / np.maximum(staff, 1)
-    lrows, lschool, lshare = wf.load()
-    away = (wf.term_end[lrows] >= 0) & (lschool != wf.school[lrows])  # the part of a rotator's load at a host
-    radiates = wf.backbone[lrows] >= BACKBONE.index(c.radiation_min_backbone)
-    w = lshare * away * radiates
+    # the load of the backbone rotators, weighted where it is at a host: only their entries, as the
+    # others' zero weights change no school's sum (and are most of the rows)
+    radiate = (wf.term_end[rows] >= 0) & (wf.backbone[rows] >= BACKBONE.index(c.radiation_min_backbone))
+    lrows, lschool, lshare = wf.load(rows[radiate])
+    w = lshare * (lschool != wf.school[lrows])
     bb_rot = np.bincount(lschool, weights=w, minlength=n_s)
     bb_q = np.divide(np.bincount(lschool, weights=w * wf.quality[lrows], minlength=n_s), bb_rot,
                      out=np.zeros(n_s), where=bb_rot > 0)  # mean quality of the visiting backbone rotators

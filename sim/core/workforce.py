@@ -85,12 +85,14 @@ class Workforce:
         """Mask of rows currently on a rotation (full-time at a host, or part-time)."""
         return self.active & (self.term_end >= 0)
 
-    def load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Where each active teacher's teaching load goes: (rows, school, share), one entry per
-        school taught at; a part-time rotator appears twice, at home and at the part-time host."""
-        rows = self.active_rows()
-        part = rows[self.part_host[rows] >= 0]
+    def load(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where each active teacher's (or each of `rows`') teaching load goes: (rows, school,
+        share), one entry per school taught at; a part-time rotator appears twice, at home and at
+        the part-time host (the second entries after all the first, each part in row order)."""
+        rows = self.active_rows() if rows is None else rows
+        at = np.flatnonzero(self.part_host[rows] >= 0)
+        part = rows[at]
         share = np.ones(len(rows))
-        share[self.part_host[rows] >= 0] = 1.0 - self.part_share[part]
+        share[at] = 1.0 - self.part_share[part]
         return (np.concatenate([rows, part]), np.concatenate([self.host[rows], self.part_host[part]]),
                 np.concatenate([share, self.part_share[part]]))
