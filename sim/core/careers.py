@@ -53,7 +53,8 @@ def age_one_year(model) -> None:
     wf.age += a
     wf.experience += a
     wf.years_at_school += tenure.accrues(model)  # not while away under careers.tenure pause
-    wf.hardship_years += a & ((wf.term_end >= 0) | (model.world.schools["tier"][wf.host] <= TIERS.index("weak")))
+    hard_post = model.world.schools["tier"] <= TIERS.index("weak")  # per school, then looked up by host
+    wf.hardship_years += a & ((wf.term_end >= 0) | hard_post[wf.host])
 
 
 def retirements(model) -> np.ndarray:
@@ -70,10 +71,12 @@ def attrition(model) -> np.ndarray:
     c = model.config.careers
     wf = model.workforce
     rows = wf.active_rows()
-    tier = model.world.schools["tier"][wf.host[rows]]
-    hazard = (c.attrition_base
-              + c.attrition_rural_extra * (tier == TIERS.index("rural"))
-              + c.attrition_weak_extra * (tier == TIERS.index("weak"))
+    tier = model.world.schools["tier"]
+    # the host's part, per school and then looked up (the same sums, in the same order, as per row)
+    post = (c.attrition_base
+            + c.attrition_rural_extra * (tier == TIERS.index("rural"))
+            + c.attrition_weak_extra * (tier == TIERS.index("weak")))
+    hazard = (post[wf.host[rows]]
               + c.attrition_commute_per_hour * np.maximum(wf.commute[rows] - 45.0, 0.0) / 60.0
               + c.attrition_dissatisfaction * (1.0 - wf.satisfaction[rows]))
     u = model.stream("attrition").random(wf.n)[rows]
