@@ -146,3 +146,15 @@ def test_workforce_grows_and_keeps_rows():
     assert wf.n == 4
     with pytest.raises(AttributeError):
         _ = wf.no_such_column
+
+
+def test_workforce_refused_add_leaves_no_values_behind():
+    """`add` leaves the zero defaults to the zeroed store past the last row, so a refused add must
+    write nothing there: the next teacher gets the defaults, not the refused values (a guard of the
+    speed change's invariant; the code before it wrote every column on each add)."""
+    wf = Workforce(capacity=4)
+    with pytest.raises(KeyError, match="unknown teacher column"):
+        wf.add(school=np.array([3]), age=np.array([61]), shoe_size=np.array([42]))
+    assert wf.n == 0
+    wf.add(school=np.array([1]))
+    assert wf.age.tolist() == [0] and wf.school.tolist() == [1] and wf.term_end.tolist() == [-1]

@@ -234,7 +234,8 @@ def _within_places(combined: np.ndarray, unit: np.ndarray, places: np.ndarray) -
     """Positions (ascending) of the rows with fewer than their unit's `places` rows strictly
     before them by `combined` (unit-major): only those can be among the first `places` once
     ties are broken, and only those are ranked by the draw (a smaller sort)."""
-    order = np.argsort(combined)  # any order of equal keys: only counts of smaller ones are read
+    # any order of equal keys would do; stable (timsort) is 2x faster here: the rows come mostly by school
+    order = np.argsort(combined, kind="stable")
     key, at = combined[order], unit[order]
     pos = np.arange(len(key))
     first_equal = np.maximum.accumulate(np.where(np.r_[True, key[1:] != key[:-1]], pos, 0))

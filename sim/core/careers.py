@@ -11,7 +11,7 @@ import bisect
 
 import numpy as np
 
-from sim.codes import BACKBONE, DISTRICT_BACKBONE, DISTRICT_TYPES, SENIOR_TITLE, TIERS, level_fits
+from sim.codes import BACKBONE, DISTRICT_BACKBONE, DISTRICT_TYPES, SENIOR_TITLE, TIERS, TITLES, level_fits
 from sim.core import tenure
 from sim.policies.eligibility import years_to_retirement
 from sim.world.synthetic import SUBJECT_SHARES
@@ -53,7 +53,8 @@ def age_one_year(model) -> None:
     wf.age += a
     wf.experience += a
     wf.years_at_school += tenure.accrues(model)  # not while away under careers.tenure pause
-    wf.hardship_years += a & ((wf.term_end >= 0) | (model.world.schools["tier"][wf.host] <= TIERS.index("weak")))
+    hard_post = model.world.schools["tier"] <= TIERS.index("weak")  # per school, then looked up by host
+    wf.hardship_years += a & ((wf.term_end >= 0) | hard_post[wf.host])
 
 
 def retirements(model) -> np.ndarray:
@@ -70,10 +71,12 @@ def attrition(model) -> np.ndarray:
     c = model.config.careers
     wf = model.workforce
     rows = wf.active_rows()
-    tier = model.world.schools["tier"][wf.host[rows]]
-    hazard = (c.attrition_base
-              + c.attrition_rural_extra * (tier == TIERS.index("rural"))
-              + c.attrition_weak_extra * (tier == TIERS.index("weak"))
+    tier = model.world.schools["tier"]
+    # the host's part, per school and then looked up (the same sums, in the same order, as per row)
+    post = (c.attrition_base
+            + c.attrition_rural_extra * (tier == TIERS.index("rural"))
+            + c.attrition_weak_extra * (tier == TIERS.index("weak")))
+    hazard = (post[wf.host[rows]]
               + c.attrition_commute_per_hour * np.maximum(wf.commute[rows] - 45.0, 0.0) / 60.0
               + c.attrition_dissatisfaction * (1.0 - wf.satisfaction[rows]))
     u = model.stream("attrition").random(wf.n)[rows]
@@ -97,9 +100,7 @@ def voluntary_drift(model) -> int:
     movers = movers[np.argsort(-wf.quality[movers], kind="stable")]
     vacancies = s["norm"] - model.home_posts()
     district, tier = s["district"].tolist(), s["tier"].tolist()
-    # the stronger schools of the district that fit the teacher's level, by (district, tier, level)
-    pools: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
-    in_pools: dict[int, list[tuple[int, int, int]]] = {}  # school -> the pools it is in
+    pools, in_pools = _drift_pools(model)
     # a pool's open schools and their cumulative choice shares, dropped when one of its schools
     # fills or opens (a dict lookup per mover instead of numpy calls on the pool)
     choices: dict[tuple[int, int, int], tuple[list[int], list[float]]] = {}
@@ -136,6 +137,16 @@ def voluntary_drift(model) -> int:
         dest.append(h)
     model.transfer_posts(np.array(moved, dtype=np.int64), np.array(dest, dtype=np.int64), "drift")
     return len(moved)
+
+
+def _drift_pools(model) -> tuple[dict, dict]:
+    """The stronger schools of the district that fit a teacher's level with their choice weights,
+    by (district, tier, level), and school -> the pools it is in; filled as drift asks, and kept
+    for the run (the schools do not change: about 150 pools a year were built again)."""
+    cached = getattr(model, "_drift_pool_cache", None)
+    if cached is None:
+        cached = model._drift_pool_cache = ({}, {})
+    return cached
 
 
 def hire(model) -> np.ndarray:
@@ -198,10 +209,11 @@ def learn(model) -> None:
     n_s = model.world.n_schools
     staff = np.bincount(host, minlength=n_s)
     mean_q = np.bincount(host, weights=q, minlength=n_s) / np.maximum(staff, 1)
-    lrows, lschool, lshare = wf.load()
-    away = (wf.term_end[lrows] >= 0) & (lschool != wf.school[lrows])  # the part of a rotator's load at a host
-    radiates = wf.backbone[lrows] >= BACKBONE.index(c.radiation_min_backbone)
-    w = lshare * away * radiates
+    # the load of the backbone rotators, weighted where it is at a host: only their entries, as the
+    # others' zero weights change no school's sum (and are most of the rows)
+    radiate = (wf.term_end[rows] >= 0) & (wf.backbone[rows] >= BACKBONE.index(c.radiation_min_backbone))
+    lrows, lschool, lshare = wf.load(rows[radiate])
+    w = lshare * (lschool != wf.school[lrows])
     bb_rot = np.bincount(lschool, weights=w, minlength=n_s)
     bb_q = np.divide(np.bincount(lschool, weights=w * wf.quality[lrows], minlength=n_s), bb_rot,
                      out=np.zeros(n_s), where=bb_rot > 0)  # mean quality of the visiting backbone rotators
@@ -225,8 +237,8 @@ def promote(model) -> dict[str, int]:
     u_bb = model.stream("backbone").random(wf.n)[rows]
     q = wf.quality[rows]
     boost = 1.0 + c.rotation_counts_for_promotion * (wf.n_rotations[rows] + wf.past_rotations[rows] > 0)
-    # prestige schools nominate more of their staff for titles and backbone selection
-    boost = boost * np.exp(c.prestige_in_promotion * (model.world.schools["tier"][wf.school[rows]] - 2))
+    # prestige schools nominate more of their staff for titles and backbone selection (per school, looked up)
+    boost = boost * np.exp(c.prestige_in_promotion * (model.world.schools["tier"] - 2))[wf.school[rows]]
     title = wf.title[rows]
     exp = wf.experience[rows]
     nxt = np.minimum(title + 1, len(MIN_EXPERIENCE_FOR_TITLE) - 1)
@@ -234,16 +246,20 @@ def promote(model) -> dict[str, int]:
     need = model.config.policy.title_requires_rotation_years  # Ningxia / Wuhan rule
     if need:
         can &= (nxt != SENIOR_TITLE) | (wf.hardship_years[rows] >= need)
-    p_title = np.where(title == 0, 1.0, c.title_promotion * np.exp(c.title_quality_slope * (q - 1.0)) * boost)
-    p_title = np.where(title == SENIOR_TITLE, p_title * c.professor_title_factor, p_title)
-    up = rows[can & (u_title < p_title)]
+    # the step to the professor title is rarer; an unranked teacher always steps up (a draw is below 1);
+    # factors looked up by level, 1.0 for most (x * 1.0 is x): fewer passes than a select per level
+    factor = np.ones(len(TITLES))
+    factor[SENIOR_TITLE] = c.professor_title_factor
+    p_title = c.title_promotion * np.exp(c.title_quality_slope * (q - 1.0)) * boost * factor[title]
+    up = rows[can & ((title == 0) | (u_title < p_title))]
     wf.title[up] += 1
     bb = wf.backbone[rows]
-    p_bb = c.backbone_promotion * np.exp(c.backbone_quality_slope * (q - c.backbone_quality_centre)) * boost
-    p_bb = np.where(bb == DISTRICT_BACKBONE, p_bb * c.municipal_backbone_factor,
-                    np.where(bb == 0, p_bb * c.school_backbone_factor, p_bb))
+    factor = np.ones(len(BACKBONE))
+    factor[0], factor[DISTRICT_BACKBONE] = c.school_backbone_factor, c.municipal_backbone_factor
+    p_bb = (c.backbone_promotion * np.exp(c.backbone_quality_slope * (q - c.backbone_quality_centre)) * boost
+            * factor[bb])
     step = (bb < len(BACKBONE) - 1) & (exp >= c.backbone_min_experience) & (u_bb < p_bb)
-    wf.backbone[rows[step]] = np.where(bb[step] == 0, 1, bb[step] + 1)
+    wf.backbone[rows[step]] += 1
     return {"title_promotions": len(up), "backbone_promotions": int(step.sum())}
 
 
@@ -257,19 +273,16 @@ def update_commute_and_satisfaction(model) -> None:
     wf = model.workforce
     s = model.world.schools
     rows = wf.active_rows()
-
-    def minutes(school, who=rows):
-        return commute_minutes(c, wf.home_x[who] - s["x"][school], wf.home_y[who] - s["y"][school])
-
-    commute = minutes(wf.host[rows])
+    host = wf.host[rows]
+    commute = _host_commute(model, rows, host)
     part = np.flatnonzero(wf.part_host[rows] >= 0)  # part-timers: the part-time host's commute too
     if len(part):
-        share = wf.part_share[rows[part]]
-        commute[part] = (1 - share) * commute[part] + share * minutes(wf.part_host[rows[part]], rows[part])
+        who, share = rows[part], wf.part_share[rows[part]]
+        commute[part] = (1 - share) * commute[part] + share * _minutes(model, who, wf.part_host[who])
     rotating = wf.term_end[rows] >= 0
     wf.dormitory[rows] = False
     if pol.dormitories_per_district:
-        district = s["district"][wf.host[rows]]
+        district = s["district"][host]
         for d in np.unique(district[rotating]):
             cand = np.flatnonzero(rotating & (district == d) & (commute > pol.dormitory_commute_minutes))
             beds = cand[np.argsort(-commute[cand], kind="stable")][: pol.dormitories_per_district]
@@ -280,3 +293,26 @@ def update_commute_and_satisfaction(model) -> None:
            - 0.25 * np.maximum(commute - c.dissatisfaction_commute_minutes, 0.0) / 60.0
            - 0.05 * rotating + pol.allowance * rotating)
     wf.satisfaction[rows] = np.clip(sat, 0.0, 1.0)
+
+
+def _minutes(model, rows: np.ndarray, school: np.ndarray) -> np.ndarray:
+    """Minutes of the commute from each row's home to the matching school."""
+    wf, s = model.workforce, model.world.schools
+    return commute_minutes(model.config.careers, wf.home_x[rows] - s["x"][school], wf.home_y[rows] - s["y"][school])
+
+
+def _host_commute(model, rows: np.ndarray, host: np.ndarray) -> np.ndarray:
+    """`_minutes` from the rows' homes to their hosts, kept per row for the run and worked out
+    again only where the host changed (homes do not move, and a year moves few teachers)."""
+    n = model.workforce.n
+    host_of, minutes = getattr(model, "_commute_cache", (np.empty(0, dtype=np.int64), np.empty(0)))
+    if len(host_of) < n:  # rows added since: no host seen yet
+        host_of = np.concatenate([host_of, np.full(n - len(host_of), -1, dtype=np.int64)])
+        minutes = np.concatenate([minutes, np.zeros(n - len(minutes))])
+        model._commute_cache = host_of, minutes
+    stale = np.flatnonzero(host_of[rows] != host)
+    if len(stale):
+        who = rows[stale]
+        minutes[who] = _minutes(model, who, host[stale])
+        host_of[who] = host[stale]
+    return minutes[rows]

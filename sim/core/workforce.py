@@ -56,6 +56,9 @@ class Workforce:
 
     def add(self, **values: np.ndarray) -> np.ndarray:
         """Append teachers; columns not given get their defaults. Returns the new rows."""
+        unknown = set(values) - set(COLUMNS)
+        if unknown:  # before any write: the rows past n must stay zeros
+            raise KeyError(f"unknown teacher column(s): {', '.join(sorted(unknown))}")
         k = len(next(iter(values.values())))
         if self.n + k > len(self._cols["school"]):
             size = max(2 * len(self._cols["school"]), self.n + k)
@@ -63,20 +66,17 @@ class Workforce:
                 grown = np.zeros(size, dtype=arr.dtype)
                 grown[: self.n] = arr[: self.n]
                 self._cols[name] = grown
-        rows = np.arange(self.n, self.n + k)
+        new = slice(self.n, self.n + k)  # a slice, not an index array: a plain copy into the store
         defaults = {"active": True, "satisfaction": 0.75, "term_end": -1, "program": -1, "hired": -1,
                     "part_host": -1, "rotated_in": -1, "cover_until": -1}
         for name in COLUMNS:
             if name in values:
-                self._cols[name][rows] = values[name]
-            else:
-                self._cols[name][rows] = defaults.get(name, 0)
-        unknown = set(values) - set(COLUMNS)
-        if unknown:
-            raise KeyError(f"unknown teacher column(s): {', '.join(sorted(unknown))}")
+                self._cols[name][new] = values[name]
+            elif defaults.get(name, 0):  # the store is zeros past n (np.zeros, and rows are never reused)
+                self._cols[name][new] = defaults[name]
         self.n += k
         self._expose()
-        return rows
+        return np.arange(new.start, new.stop)
 
     def active_rows(self) -> np.ndarray:
         return np.flatnonzero(self.active)
@@ -85,12 +85,14 @@ class Workforce:
         """Mask of rows currently on a rotation (full-time at a host, or part-time)."""
         return self.active & (self.term_end >= 0)
 
-    def load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Where each active teacher's teaching load goes: (rows, school, share), one entry per
-        school taught at; a part-time rotator appears twice, at home and at the part-time host."""
-        rows = self.active_rows()
-        part = rows[self.part_host[rows] >= 0]
+    def load(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where each active teacher's (or each of `rows`') teaching load goes: (rows, school,
+        share), one entry per school taught at; a part-time rotator appears twice, at home and at
+        the part-time host (the second entries after all the first, each part in row order)."""
+        rows = self.active_rows() if rows is None else rows
+        at = np.flatnonzero(self.part_host[rows] >= 0)
+        part = rows[at]
         share = np.ones(len(rows))
-        share[self.part_host[rows] >= 0] = 1.0 - self.part_share[part]
+        share[at] = 1.0 - self.part_share[part]
         return (np.concatenate([rows, part]), np.concatenate([self.host[rows], self.part_host[part]]),
                 np.concatenate([share, self.part_share[part]]))

@@ -25,6 +25,9 @@ import numpy as np
 
 TABLE = Path(__file__).resolve().parents[1] / "data" / "retirement_china_2024.csv"
 SEPTEMBER = 8  # month index of a year's date (0 = January)
+# months from the birthday to 1 September by birth month (1-12; rosters are checked to be in it),
+# looked up: an integer modulo per row took most of a Beijing year's `years_left`
+MONTHS_PAST_BIRTHDAY = (9 - np.arange(13)) % 12
 
 
 def month_index(text: str) -> int:
@@ -61,7 +64,7 @@ def statutory_months(birth: np.ndarray, original_years: np.ndarray, rule: str) -
 def age_in_months(age: np.ndarray, birth_month: np.ndarray) -> np.ndarray:
     """Age in months on 1 September from whole years and the birth month (1-12): born in
     September the birthday is just passed, in October it is 11 months past."""
-    return np.asarray(age, dtype=np.int64) * 12 + (9 - np.asarray(birth_month, dtype=np.int64)) % 12
+    return np.asarray(age, dtype=np.int64) * 12 + MONTHS_PAST_BIRTHDAY[birth_month]
 
 
 def statutory_age(cfg, year: int, start_year: int, age: np.ndarray, birth_month: np.ndarray,
