@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from sim.codes import MOVE_KINDS, SCHOOL_LEVELS, TIERS
+from sim.codes import SCHOOL_LEVELS, TIERS
 from sim.collector import collector_paused
 from sim.config.checks import check_size
 from sim.config.scenario import Scenario, ScenarioError, load_scenario
@@ -71,10 +71,7 @@ def run_replicate(scenario: Scenario, replicate: int, seed: int, years: int,
     head = {"scenario": scenario.name, "replicate": replicate, "seed": seed}
     metrics = metric_frame(model.metric_rows, head)
     schools = _schools_frame(model, head)
-    moves = moves_frame(model.move_log)
-    for i, (k, v) in enumerate(head.items()):
-        moves.insert(i, k, v)
-    return metrics, schools, moves
+    return metrics, schools, moves_frame(model.move_log, head)
 
 
 def _schools_frame(model, head: dict) -> pd.DataFrame:
@@ -93,15 +90,12 @@ def _schools_frame(model, head: dict) -> pd.DataFrame:
         **{k: np.concatenate([frame[k] for frame in rows]) for k in rows[0]}})
 
 
-def moves_frame(log) -> pd.DataFrame:
-    """The move log as a tidy frame, labelled (`sim.core.movelog.label_moves`)."""
-    from sim.core.movelog import label_moves
+def moves_frame(log, head: dict | None = None) -> pd.DataFrame:
+    """The move log as a tidy frame, labelled (`sim.core.movelog.labelled_frame`), with `head`'s
+    columns (scenario, replicate, seed) first."""
+    from sim.core.movelog import labelled_frame
 
-    c = log.columns()
-    moves = pd.DataFrame(c)
-    moves["kind"] = pd.Categorical.from_codes(c["kind"], categories=MOVE_KINDS)
-    moves["program"] = np.asarray(log.programs, dtype=object)[c["program"]]
-    return label_moves(moves)
+    return labelled_frame(log.columns(), log.programs, head or {})
 
 
 def with_run(scenario: Scenario, **updates) -> Scenario:
