@@ -82,12 +82,19 @@ def _schools_frame(model, head: dict) -> pd.DataFrame:
     return pd.DataFrame({
         **head,
         "year": np.repeat(np.arange(len(rows)), n_s), "school": idx,
-        "name": pd.Categorical(np.asarray(model.world.school_names)[idx]),
-        "district": pd.Categorical(np.asarray(model.world.district_names)[s["district"][idx]]),
-        "level": pd.Categorical(np.asarray(SCHOOL_LEVELS)[s["level"][idx]], categories=SCHOOL_LEVELS),
-        "tier": pd.Categorical(np.asarray(TIERS)[s["tier"][idx]], categories=TIERS),
+        "name": _labels(np.asarray(model.world.school_names), idx),
+        "district": _labels(np.asarray(model.world.district_names)[s["district"]], idx),
+        "level": pd.Categorical.from_codes(s["level"][idx], categories=SCHOOL_LEVELS),
+        "tier": pd.Categorical.from_codes(s["tier"][idx], categories=TIERS),
         "enrolment": (s["enrol_primary"] + s["enrol_junior"])[idx],
         **{k: np.concatenate([frame[k] for frame in rows]) for k in rows[0]}})
+
+
+def _labels(per_school: np.ndarray, idx: np.ndarray) -> pd.Categorical:
+    """Each school's label at rows `idx`, as pd.Categorical(labels) makes it (its categories the
+    labels present, sorted), from codes: hashing a Beijing decade's 17,600 strings cost 4 ms a column."""
+    categories, codes = np.unique(per_school, return_inverse=True)
+    return pd.Categorical.from_codes(codes[idx], categories=categories)
 
 
 def moves_frame(log, head: dict | None = None) -> pd.DataFrame:
