@@ -67,10 +67,42 @@ def _empty(column: str) -> np.ndarray:
     return np.empty(0, dtype=np.float64 if column == "quality" else np.int64)
 
 
+def labelled_frame(columns: dict[str, np.ndarray], programs: list[str], head: dict):
+    """The log's columns (`MoveLog.columns`, program as an index into `programs`) as the labelled
+    moves frame (what moves.parquet holds), with `head`'s columns (scenario, replicate, seed) first.
+
+    Built in one constructor from whole columns: copying a coded frame and replacing its columns
+    (`label_moves`), with 420,000 program names made Python strings and converted to Arrow, cost a
+    Beijing run 0.19 s; this costs about 0.02 s for the same frame."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from sim.codes import BACKBONE, MOVE_KINDS, TITLES
+
+    names = pa.array([name or None for name in programs], pa.large_string())  # "" (no program) is null
+    return pd.DataFrame({
+        **head, "year": columns["year"], "teacher": columns["teacher"],
+        "from_school": _school(columns["from_school"]), "to_school": _school(columns["to_school"]),
+        "kind": pd.Categorical.from_codes(columns["kind"], categories=list(MOVE_KINDS)),
+        "program": pd.array(names.take(columns["program"]), dtype=pd.StringDtype()),
+        "backbone": pd.Categorical.from_codes(columns["backbone"], categories=list(BACKBONE)),
+        "title": pd.Categorical.from_codes(columns["title"], categories=list(TITLES)),
+        "quality": columns["quality"]})
+
+
+def _school(codes: np.ndarray):
+    """School codes as nullable integers, null for the log's -1 (the outside side of a hire or an exit)."""
+    import pandas as pd
+
+    codes = np.asarray(codes, dtype=np.int64)
+    return pd.arrays.IntegerArray(codes, codes < 0)
+
+
 def label_moves(moves):
-    """A moves frame with labels instead of the log's codes (what moves.parquet holds): title and
-    backbone as categories of their names, no school (null) for the outside side of a hire or an
-    exit (the log's -1), no program (null) for a move outside any program ("")."""
+    """A coded moves frame (a schema-1 moves.parquet) with labels instead of the log's codes, as
+    `labelled_frame` makes them: title and backbone as categories of their names, no school (null)
+    for the outside side of a hire or an exit (the log's -1), no program (null) for a move outside
+    any program ("")."""
     import pandas as pd
 
     from sim.codes import BACKBONE, TITLES
