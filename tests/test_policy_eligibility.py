@@ -118,3 +118,59 @@ def test_exempt_ages_are_never_selected():
     assert not [m for m in moved if exempt(*m)]
     assert any(w and exempt(w, a) for w, a in run(False)), "without the rule, exempt-age women are moved"
     assert any(not w and exempt(w, a) for w, a in run(False)), "without the rule, exempt-age men are moved"
+
+
+def test_eligibility_of_one_district_is_every_rule_row_by_row():
+    """A program of one or two of 16 districts reads only their rows (the scoped path): the mask
+    must be every rule stated row by row over the whole workforce, for each rule the scoped path
+    looks up per row (remote minimum stay, age exemptions, roles, levels, backbone) switched on in
+    turn, after two years of moves and covers (rotated this year, covers holding posts, hires)."""
+    from sim.codes import BACKBONE, ROLES, TEACHER_LEVELS, TIERS
+    from sim.world.retirement import years_left
+
+    model = build({"name": "p", "quota": {"share_of_eligible": 0.3}, "backfill": "pool"}, world=SMALL16, seed=2)
+    model.run_for(2)
+    wf, s, names = model.workforce, model.world.schools, model.world.district_names
+    rural = s["tier"][wf.school] == TIERS.index("rural")
+    with_rural = [names[d] for d in np.unique(s["district"][s["tier"] == TIERS.index("rural")])][:2]
+    assert len(with_rural) == 2
+    base = model.config.policy.programs[0].eligibility.model_copy(update={"districts": with_rural,
+                                                                          "min_years_at_school": 1})
+    # each extra rule with the rows it keeps, stated from the schema
+    extra = [({}, True),
+             ({"remote_min_years": 8}, ~rural | (wf.years_at_school >= 8)),
+             ({"exempt_men_over": 45}, wf.woman | (wf.age <= 45)),
+             ({"exempt_women_over": 40}, ~wf.woman | (wf.age <= 40)),
+             ({"roles": ["teacher"]}, wf.role == ROLES.index("teacher")),
+             ({"levels": ["junior"]}, wf.level == TEACHER_LEVELS.index("junior")),
+             ({"min_backbone": BACKBONE[1]}, wf.backbone >= 1),
+             ({"max_experience": 10}, wf.experience <= 10)]
+    district_ok = np.isin(s["district"][wf.school], [names.index(n) for n in with_rural])
+    assert 4 * district_ok.sum() < wf.n
+    common = (wf.active & (wf.term_end < 0) & (wf.rotated_in != model.year) & (wf.cover_until < 0)
+              & (wf.years_at_school >= base.min_years_at_school) & district_ok
+              & (years_left(wf.age, wf.birth_month, wf.retire_months) >= base.min_years_to_retirement))
+    assert np.any(wf.rotated_in == model.year) and np.any(wf.cover_until >= 0)
+    for update, keeps in extra:
+        expected = common & keeps
+        assert expected.sum() > 0 and (not update or expected.sum() < common.sum()), update  # the rule bites
+        got = eligible_mask(model, base.model_copy(update=update))
+        assert got.tolist() == expected.tolist(), update
+
+
+def test_years_to_retirement_after_rows_are_added_and_ages_change():
+    """The kept years left are each row's years_left when rows are appended (covers, hires) and
+    when ages change, however often it is asked."""
+    from sim.policies.eligibility import years_to_retirement
+    from sim.world.retirement import years_left
+
+    model = build({"name": "p", "quota": {"share_of_eligible": 0.3}}, world=SMALL3)
+    wf = model.workforce
+    for step in range(4):
+        years_to_retirement(model)
+        if step % 2:
+            model.add_teachers({"school": wf.school[:5], "host": wf.school[:5], "age": np.full(5, 58),
+                                "birth_month": np.arange(1, 6)}, kind="hire")
+        else:
+            wf.age[:7] += 1
+        assert years_to_retirement(model).tolist() == years_left(wf.age, wf.birth_month, wf.retire_months).tolist()

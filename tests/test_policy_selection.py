@@ -11,6 +11,7 @@ in the test from the rule as docs/sources.md and the schema state it, not from t
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 from policy_helpers import (
@@ -21,6 +22,7 @@ from policy_helpers import (
 
 from sim.policies import SchoolSelection
 from sim.policies.eligibility import eligible_mask
+from sim.policies.priority import priority_order
 from sim.policies.selection import by_district
 
 # --------------------------------------------------------------------- 10. selection with gaming
@@ -107,3 +109,72 @@ def test_narrow_ints_keeps_keys_no_integer_type_holds():
     assert np.lexsort([narrow_ints(mixed)]).tolist() == [0, 2, 1]
     small = np.array([-3, 100, 7], dtype=np.int64)
     assert narrow_ints(small).dtype.itemsize <= 2 and narrow_ints(small).tolist() == [-3, 100, 7]
+
+
+def test_first_n_is_the_head_of_a_stable_argsort():
+    """The reference is np.argsort(kind="stable")[:n]: random keys with and without equal values
+    (ties inside the n taken and across its boundary), every n from 0 to past the length."""
+    from sim.policies.priority import first_n
+
+    rng = np.random.default_rng(3)
+    for trial in range(300):
+        size = int(rng.integers(0, 60))
+        key = rng.integers(0, 2**60 if trial % 2 else 6, size).astype(np.uint64)
+        for n in range(size + 2):
+            assert first_n(key, n).tolist() == np.argsort(key, kind="stable")[:n].tolist(), (trial, n)
+
+
+def test_first_draws_are_the_draws_of_the_whole_column():
+    """Drawing only up to the last eligible row reads the same values as a draw for every row
+    (numpy's Generator.random fills in order): the selection's tiebreaks do not move."""
+    from sim.policies.priority import first_draws
+
+    rng = np.random.default_rng(4)
+    for size in (0, 1, 50):
+        rows = np.sort(rng.choice(200, size, replace=False))
+        assert first_draws(np.random.default_rng(9), rows).tolist() == \
+            np.random.default_rng(9).random(200)[rows].tolist()
+
+
+def test_district_selection_first_n_path_picks_what_the_full_ranking_picks(monkeypatch):
+    """Without a floor, mandatory tenure or per-school shares each district takes its first n:
+    the partition path must pick the same rows in the same order as ranking every eligible row
+    (the general path, forced here), for integer keys with many ties, a float key, and draws."""
+    import sim.policies.selection as selection
+    from sim.policies import DistrictSelection
+
+    for priority in (["never_rotated", "teachers_before_cadres", "primary_before_junior", "backbone_first"],
+                     ["youngest_first"], ["strongest_first"], []):
+        model = build({"name": "p", "priority": priority, "quota": {"share_of_eligible": 0.3}}, world=SMALL3)
+        model.year = 1
+        cfg = model.config.policy.programs[0]
+        assert selection.takes_the_first(cfg)
+        eligible = eligible_mask(model, cfg.eligibility)
+        fast = DistrictSelection().select(model, cfg, eligible, np.random.default_rng(5))
+        with monkeypatch.context() as m:
+            m.setattr(selection, "takes_the_first", lambda program: False)
+            full = DistrictSelection().select(model, cfg, eligible, np.random.default_rng(5))
+        assert len(fast) > 20 and fast.tolist() == full.tolist(), priority
+
+
+def test_rank_keys_refuses_what_one_integer_cannot_hold():
+    """A float key, draws that are not multiples of 2**-53 in [0, 1) (NaN, 1.0, a finer fraction)
+    and keys of more than 2**11 combinations have no packed key; priority_order sorts them as
+    np.lexsort does all the same."""
+    from sim.policies.priority import rank_keys
+
+    n = 40
+    rng = np.random.default_rng(6)
+    wf = SimpleNamespace(age=rng.integers(20, 60, n), years_at_school=rng.integers(0, 4000, n),
+                         quality=rng.random(n), n_rotations=np.zeros(n, int), past_rotations=np.zeros(n, int))
+    model = SimpleNamespace(workforce=wf)
+    rows, draws = np.arange(n), rng.random(n)
+    assert rank_keys(model, rows, ["youngest_first"], draws) is not None
+    assert rank_keys(model, rows, ["strongest_first"], draws) is None
+    assert rank_keys(model, rows, ["longest_tenure"], draws) is None  # about 4,000 values
+    for bad in (np.nan, 1.0, 2.0**-60):
+        odd = draws.copy()
+        odd[3] = bad
+        assert rank_keys(model, rows, ["youngest_first"], odd) is None
+        expected = rows[np.lexsort([odd, wf.age])]
+        assert priority_order(model, rows, ["youngest_first"], odd).tolist() == expected.tolist()

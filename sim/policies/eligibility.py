@@ -15,37 +15,56 @@ def eligible_mask(model, eligibility) -> np.ndarray:
     district, district type and school district, not covering another's post, not exempt by age,
     and past any remote-post minimum stay."""
     wf = model.workforce
+    school_ok = sending_schools(model, eligibility)
+    if school_ok.all():
+        return _row_rules(model, eligibility, slice(None))
+    in_scope = school_ok[wf.school]
+    if 4 * np.count_nonzero(in_scope) > wf.n:  # most rows in scope: whole columns cost less than gathers
+        return in_scope & _row_rules(model, eligibility, slice(None))
+    # a few districts' (or schools') rows: the other rules read only theirs
+    rows = np.flatnonzero(in_scope)
+    mask = np.zeros(wf.n, dtype=bool)
+    mask[rows[_row_rules(model, eligibility, rows)]] = True
+    return mask
+
+
+def sending_schools(model, eligibility) -> np.ndarray:
+    """Mask over schools: the rules about the sending school, decided once per school (then looked
+    up for each teacher)."""
     s = model.world.schools
-    school = wf.school
-    # rules about the school are decided once per school, then looked up for each teacher
     school_ok = schools_in(model, eligibility.districts, eligibility.district_types, eligibility.sending_tiers)
     if eligibility.school_districts is not None:
         ids = [i for i, n in enumerate(model.world.school_district_names) if n in eligibility.school_districts]
         school_ok &= np.isin(s["school_district"], ids)
     if eligibility.twinned_only:
         school_ok &= np.isin(np.arange(len(school_ok)), model.world.twinning.ravel())
-    mask = wf.active & (wf.term_end < 0) & (wf.rotated_in != model.year)
-    mask &= wf.cover_until < 0  # a cover teacher holds another's post for a term (sim.policies.exchange)
-    mask &= wf.years_at_school >= eligibility.min_years_at_school
-    mask &= years_to_retirement(model) >= eligibility.min_years_to_retirement
+    return school_ok
+
+
+def _row_rules(model, eligibility, at) -> np.ndarray:
+    """The rules about the teacher, over the rows `at` (ascending row numbers, or slice(None) for all)."""
+    wf = model.workforce
+    mask = wf.active[at] & (wf.term_end[at] < 0) & (wf.rotated_in[at] != model.year)
+    mask &= wf.cover_until[at] < 0  # a cover teacher holds another's post for a term (sim.policies.exchange)
+    years_at_school = wf.years_at_school[at]
+    mask &= years_at_school >= eligibility.min_years_at_school
+    mask &= years_to_retirement(model)[at] >= eligibility.min_years_to_retirement
     # a rule that admits every code is left out: its lookup over every row would change nothing
     if not set(ROLES) <= set(eligibility.roles):
-        mask &= _allowed(wf.role, ROLES, eligibility.roles)
+        mask &= _allowed(wf.role[at], ROLES, eligibility.roles)
     if not set(TEACHER_LEVELS) <= set(eligibility.levels):
-        mask &= _allowed(wf.level, TEACHER_LEVELS, eligibility.levels)
-    if not school_ok.all():
-        mask &= school_ok[school]
+        mask &= _allowed(wf.level[at], TEACHER_LEVELS, eligibility.levels)
     if eligibility.min_backbone != BACKBONE[0]:  # backbone codes start at 0: "none" admits all
-        mask &= wf.backbone >= BACKBONE.index(eligibility.min_backbone)
+        mask &= wf.backbone[at] >= BACKBONE.index(eligibility.min_backbone)
     if eligibility.max_experience is not None:
-        mask &= wf.experience <= eligibility.max_experience
+        mask &= wf.experience[at] <= eligibility.max_experience
     if eligibility.remote_min_years:
-        tier = s["tier"][school]
-        mask &= (tier != TIERS.index("rural")) | (wf.years_at_school >= eligibility.remote_min_years)
+        tier = model.world.schools["tier"][wf.school[at]]
+        mask &= (tier != TIERS.index("rural")) | (years_at_school >= eligibility.remote_min_years)
     if eligibility.exempt_men_over is not None:
-        mask &= wf.woman | (wf.age <= eligibility.exempt_men_over)
+        mask &= wf.woman[at] | (wf.age[at] <= eligibility.exempt_men_over)
     if eligibility.exempt_women_over is not None:
-        mask &= ~wf.woman | (wf.age <= eligibility.exempt_women_over)
+        mask &= ~wf.woman[at] | (wf.age[at] <= eligibility.exempt_women_over)
     return mask
 
 
@@ -55,26 +74,34 @@ def schools_in(model, districts=None, district_types=None, tiers=None) -> np.nda
     the receiving rules of matching are both said this way."""
     s = model.world.schools
     ok = np.ones(len(s["tier"]), dtype=bool)
+    # each rule a table lookup per school (cheaper than np.isin at these sizes)
     if districts is not None:
-        ok &= np.isin(s["district"], [i for i, n in enumerate(model.world.district_names) if n in districts])
+        named = np.array([n in districts for n in model.world.district_names], dtype=bool)
+        ok &= named[s["district"]]
     if district_types is not None:
-        types = [DISTRICT_TYPES.index(t) for t in district_types]
-        ok &= np.isin(model.world.district_types[s["district"]], types)
-    if tiers is not None:
-        ok &= np.isin(s["tier"], [TIERS.index(t) for t in tiers])
+        ok &= _allowed(model.world.district_types, DISTRICT_TYPES, district_types)[s["district"]]
+    if tiers is not None and not set(TIERS) <= set(tiers):  # all tiers: nothing to look up
+        ok &= _allowed(s["tier"], TIERS, tiers)
     return ok
 
 
 def years_to_retirement(model) -> np.ndarray:
     """`years_left` of every workforce row, kept while the rows and their ages stay as they are: a year asks
     for it once per program, coverage rule and cadre post. Ages only grow (one year a step) and a row's birth
-    month and statutory age are set when it is added, so (rows, sum of ages) tells when to redo it."""
+    month and statutory age are set when it is added, so (rows, sum of ages) tells when to redo it; rows
+    added since (a cover or a hire within the year) get theirs when the earlier rows' sum is unchanged."""
     wf = model.workforce
-    key = (wf.n, int(wf.age.sum()))
     cached = getattr(model, "_years_left_cache", None)
-    if cached is None or cached[0] != key:
-        cached = model._years_left_cache = (key, years_left(wf.age, wf.birth_month, wf.retire_months))
-    return cached[1]
+    if cached is not None and cached[0] is wf and cached[1] <= wf.n:
+        _, k, age_sum, left = cached
+        if int(wf.age[:k].sum()) == age_sum:
+            if k == wf.n:
+                return left
+            new = years_left(wf.age[k:], wf.birth_month[k:], wf.retire_months[k:])
+            model._years_left_cache = (wf, wf.n, age_sum + int(wf.age[k:].sum()), np.concatenate([left, new]))
+            return model._years_left_cache[3]
+    model._years_left_cache = (wf, wf.n, int(wf.age.sum()), years_left(wf.age, wf.birth_month, wf.retire_months))
+    return model._years_left_cache[3]
 
 
 def _allowed(codes: np.ndarray, names: tuple[str, ...], allowed) -> np.ndarray:

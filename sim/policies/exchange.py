@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.codes import DISTRICT_BACKBONE, DISTRICT_TYPES, SCHOOL_LEVELS, TIERS
 from sim.policies.eligibility import eligible_mask
-from sim.policies.priority import priority_order
+from sim.policies.priority import first_draws, priority_order
 
 # eligibility rules that describe who is sent, not who may be sent back: lifted for counterparts
 SENDER_RULES = {"sending_tiers": list(TIERS), "districts": None, "district_types": None, "school_districts": None,
@@ -48,12 +48,11 @@ def pair_up(model, program, selected: np.ndarray, hosts: np.ndarray, counterpart
     is_selected = np.zeros(wf.n, dtype=bool)
     is_selected[selected] = True
     # only teachers of a host school can be sent back: ranking the others could not change a pair
-    # (each priority key is the row's own; the tiebreak draw is per row, made for every row)
+    # (each priority key is the row's own; the tiebreak draws are those of a draw for every row)
     others = np.flatnonzero(counterparts & ~is_selected)
     others = others[is_host[wf.school[others]]]
-    draws = rng.random(wf.n)
     in_host = selected[is_host[wf.school[selected]]]
-    ranked = np.concatenate([in_host, priority_order(model, others, program.priority, draws[others])])
+    ranked = np.concatenate([in_host, priority_order(model, others, program.priority, first_draws(rng, others))])
     at_school: dict[int, list[int]] = {}
     for r, school in zip(ranked.tolist(), wf.school[ranked].tolist(), strict=True):
         at_school.setdefault(school, []).append(r)

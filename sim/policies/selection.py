@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from sim.codes import BACKBONE
-from sim.policies.priority import narrow_ints, priority_order
+from sim.policies.priority import first_draws, first_n, narrow_ints, priority_order, rank_keys
 
 
 def district_quota(quota, n_eligible: int, n_never_rotated: int, n_staff: int, year: int,
@@ -161,16 +161,20 @@ class DistrictSelection:
         rows = np.flatnonzero(eligible)
         if len(rows) == 0:
             return rows
-        tiebreak = rng.random(wf.n)[rows]
+        tiebreak = first_draws(rng, rows)
+        staff = _district_staff(model, program.quota)
+        if takes_the_first(program):
+            key = rank_keys(model, rows, program.priority, tiebreak)
+            if key is not None:
+                return self._first_of_each(model, program, rows, key, staff)
         ranked_all = priority_order(model, rows, program.priority, tiebreak)
         district_of_row = model.world.schools["district"][wf.school[ranked_all]]
-        staff = _district_staff(model)
         counts = district_min_counts(model, program, district_of_row)
         picked = []
         for d, in_district in by_district(ranked_all, district_of_row):
             ranked, n_must = mandatory_first(wf, in_district, program.quota)
-            never = int(np.sum(wf.n_rotations[ranked] == 0))
-            need = district_need(program.quota, len(ranked), never, int(staff[d]), model.year, n_must, int(counts[d]))
+            need = district_need(program.quota, len(ranked), _never_rotated(wf, ranked, program.quota),
+                                 int(staff[d]), model.year, n_must, int(counts[d]))
             warn_short_pool(model, program, int(d), need, len(ranked))
             n = min(need, len(ranked))
             if program.quota.per_school and program.quota.share_of_eligible > 0:
@@ -180,6 +184,36 @@ class DistrictSelection:
                                           protected=n_must)
             picked.append(cap_leadership(wf, chosen, program.leadership_cap))
         return np.concatenate(picked)
+
+    @staticmethod
+    def _first_of_each(model, program, rows: np.ndarray, key: np.ndarray, staff: np.ndarray) -> np.ndarray:
+        """The loop above when each district takes its first n (`takes_the_first`): the first n by
+        `key` (rank_keys) without ranking the rest of the district."""
+        wf = model.workforce
+        district_of_row = model.world.schools["district"][wf.school[rows]]
+        counts = district_min_counts(model, program, district_of_row)
+        picked = []
+        for d, at in by_district(np.arange(len(rows)), district_of_row):
+            need = district_need(program.quota, len(at), _never_rotated(wf, rows[at], program.quota),
+                                 int(staff[d]), model.year, 0, int(counts[d]))
+            warn_short_pool(model, program, int(d), need, len(at))
+            chosen = rows[at[first_n(key[at], min(need, len(at)))]]
+            picked.append(cap_leadership(wf, chosen, program.leadership_cap))
+        return np.concatenate(picked)
+
+
+def takes_the_first(program) -> bool:
+    """Whether each district takes its first n in rank order and nothing after them matters: no
+    mandatory tenure and no per-school shares reorder the ranking, no backbone floor swaps in
+    teachers ranked below n (the leadership cap reads only the n taken)."""
+    q = program.quota
+    return (q.mandatory_after_years is None and not (q.per_school and q.share_of_eligible > 0)
+            and selection_floor(program) <= 0)
+
+
+def _never_rotated(wf, ranked: np.ndarray, quota) -> int:
+    """Teachers of `ranked` not rotated in the run: only the coverage rule reads the count."""
+    return int(np.sum(wf.n_rotations[ranked] == 0)) if quota.coverage_years else 0
 
 
 class SchoolSelection:
@@ -198,19 +232,19 @@ class SchoolSelection:
         rows = np.flatnonzero(eligible)
         if len(rows) == 0:
             return rows
-        u = rng.random(wf.n)[rows]
+        u = first_draws(rng, rows)
         q_rank = np.argsort(np.argsort(wf.quality[rows], kind="stable"), kind="stable") / max(len(rows) - 1, 1)
         key = program.gaming * q_rank + (1.0 - program.gaming) * u
         never = (wf.n_rotations[rows] + wf.past_rotations[rows] > 0).astype(np.int64)
         ranked_all = rows[np.lexsort([key, never])]
         schools = model.world.schools
         district_of_row = schools["district"][wf.school[ranked_all]]
-        staff = _district_staff(model)
+        staff = _district_staff(model, program.quota)
         counts = district_min_counts(model, program, district_of_row)
         picked = []
         for d, in_district in by_district(ranked_all, district_of_row):
             ranked, n_must = mandatory_first(wf, in_district, program.quota)
-            need = district_need(program.quota, len(ranked), int(np.sum(wf.n_rotations[ranked] == 0)),
+            need = district_need(program.quota, len(ranked), _never_rotated(wf, ranked, program.quota),
                                  int(staff[d]), model.year, n_must, int(counts[d]))
             warn_short_pool(model, program, int(d), need, len(ranked))
             n = min(need, len(ranked))
@@ -266,8 +300,11 @@ def by_district(ranked: np.ndarray, district_of_row: np.ndarray) -> list[tuple[i
     return list(zip(district[starts].tolist(), np.split(ranked[order], starts[1:]), strict=True))
 
 
-def _district_staff(model) -> np.ndarray:
-    """Active teachers by the district of their home school."""
+def _district_staff(model, quota) -> np.ndarray:
+    """Active teachers by the district of their home school (zeros when the quota has no share of
+    staff, the only rule that reads them)."""
+    if quota.share_of_staff <= 0:
+        return np.zeros(len(model.world.district_names), dtype=np.int64)
     wf = model.workforce
     # counts by school (weighted by `active`: no gather of the active rows), then by district
     by_school = np.bincount(wf.school, weights=wf.active, minlength=model.world.n_schools)
