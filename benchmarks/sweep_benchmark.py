@@ -151,7 +151,6 @@ def _sample(root: int, seen: dict, stop: threading.Event) -> None:
         top = psutil.Process(root)
     except psutil.Error:
         return
-    roles: dict[int, str] = {}
     while not stop.is_set():
         try:
             kids = top.children(recursive=True)
@@ -159,9 +158,9 @@ def _sample(root: int, seen: dict, stop: threading.Event) -> None:
             break
         for kid in kids:
             try:
-                if kid.pid not in roles:
-                    roles[kid.pid] = "worker" if kid.ppid() != root else _role(kid)
-                seen[kid.pid] = (roles[kid.pid], sum(kid.cpu_times()[:2]))
+                # a direct child's command line is read each time: just forked, it is still this command's
+                role = "worker" if kid.ppid() != root else _role(kid)
+                seen[kid.pid] = (role, sum(kid.cpu_times()[:2]))
             except psutil.Error:
                 pass
         stop.wait(0.05)
@@ -191,7 +190,7 @@ def _children_cpu() -> float:
 def measure_command(path: Path, out: Path, serial: bool, workers: int | None, code_root: Path = ROOT) -> dict:
     """The sweep as a user types it: `python -m sim sweep`, a fresh process, wall time start to exit,
     and the CPU seconds of every process it started (exact per ended process from the kernel; the
-    fork server's share beside its workers' from sampling every 20 ms)."""
+    fork server's share beside its workers' from sampling every 50 ms)."""
     where = ["--serial"] if serial else ["--workers", str(workers)]
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(code_root)}
     seen: dict = {}
