@@ -379,6 +379,12 @@ def report(results: dict) -> None:
     e = [r["efficiency"] for r in rounds]
     if all("command" in x for x in e):
         print(f"\nParallel efficiency on the whole command as typed: {spread([x['command'] for x in e])}")
+        serial, pair = [r["command serial"] for r in rounds], [r["command 2 local workers"] for r in rounds]
+        cpu = {key: spread([r[key] for r in pair]) for key in ("total_cpu_s", "command_cpu_s",
+                                                                "fork_server_and_workers_cpu_s")}
+        print(f"CPU seconds of the whole command: serial {spread([r['total_cpu_s'] for r in serial])}; "
+              f"2 workers {cpu['total_cpu_s']} (command process {cpu['command_cpu_s']}, "
+              f"fork server and workers {cpu['fork_server_and_workers_cpu_s']})")
     here = [r["2 local workers"].get("ran_in_client") for r in rounds]
     if all(h is not None for h in here):
         print(f"runs done in the client while the cluster started (sweep call): {here}")
