@@ -195,6 +195,7 @@ def measure_command(path: Path, out: Path, serial: bool, workers: int | None, co
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(code_root)}
     seen: dict = {}
     stop = threading.Event()
+    _reap_orphans(time.monotonic() + 30)  # an earlier measurement's fork server, not this command's
     before = _children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--quiet", *where],
