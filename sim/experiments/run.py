@@ -664,8 +664,8 @@ def sweep_batch(tasks: tuple[SweepTask, ...]) -> list[dict]:
 class _Batches:
     """Groups the runs into tasks for an executor running `slots` tasks at once (none: one run a
     task, as in this process, where a task costs nothing). A batch lasts about BATCH_SECONDS by the
-    runs timed so far (one run until a run is timed), at most MAX_BATCH runs, and at most the runs
-    left / (4 x slots), so the last tasks are single runs and the workers finish together."""
+    runs timed so far (UNTIMED_BATCH runs until one is timed), at most MAX_BATCH runs, and at most
+    the runs left / (4 x slots), so the last tasks are single runs and the workers finish together."""
 
     def __init__(self, todo: int, slots: int):
         self.left, self.slots = todo, slots
