@@ -15,24 +15,38 @@ LocalCluster the scheduler lives in the client process and is counted; the worke
 `command` is the whole sweep as a user types it: `python -m sim sweep FILE --out DIR --quiet`
 with `--serial` or `--workers 2`, a fresh process timed from start to exit (interpreter, imports,
 checking the file, the cluster, the runs, the manifest); each round runs it serially and on 2
-workers back to back, after the sweep-call pair.
+workers back to back, after the sweep-call pair. Its CPU seconds are read per process: the
+command's own process (client, scheduler, nannies) and, for 2 workers, the fork server with the
+workers it forked, from the kernel's accounting of each ended process (this benchmark makes
+itself the subreaper of the command's processes, so the fork server, which outlives the command
+by a moment, is reaped here), split between the fork server and the workers by sampling.
+
+`--old DIR` (a `git archive` of an earlier commit) times the whole command only, old and new code
+alternating within each round (old then new in odd rounds, new then old in even ones), and gives
+each round's paired ratios new / old of wall and CPU seconds. Both trees' `sim` is byte-compiled
+first, as a user's installed package is (the sessions set PYTHONDONTWRITEBYTECODE).
 
 Usage:
     python benchmarks/sweep_benchmark.py                   # 3 rounds of 32 runs and the tiny runs
     python benchmarks/sweep_benchmark.py --rounds 3 --small 100 1000 2000 --json out.json
     python benchmarks/sweep_benchmark.py --rounds 2 --reps 32 --small   # 128-run sweeps only
+    git archive OLD | tar -x -C /tmp/sw-old
+    python benchmarks/sweep_benchmark.py --old /tmp/sw-old --rounds 6   # whole command, old against new
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -105,14 +119,104 @@ def measure(path: Path, out: Path, serial: bool, workers: int | None) -> dict:
     return row
 
 
-def measure_command(path: Path, out: Path, serial: bool, workers: int | None) -> dict:
-    """The sweep as a user types it: `python -m sim sweep`, a fresh process, wall time start to exit."""
+def precompile(code_root: Path) -> None:
+    """Byte-compile `sim` before timing, as a user's installed package is (see whole_process.py)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(code_root / "sim")], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def become_subreaper() -> bool:
+    """Make this process the reaper of its descendants' orphans (Linux), so the kernel's CPU
+    accounting of a fork server that outlives the command reaches this process."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def _role(proc) -> str:
+    cmd = " ".join(proc.cmdline())
+    if "forkserver import main" in cmd:
+        return "fork server"
+    if "resource_tracker" in cmd:
+        return "resource tracker"
+    return "worker"  # forked from the fork server: the fork server's command line
+
+
+def _sample(root: int, seen: dict, stop: threading.Event) -> None:
+    """Every 50 ms, the CPU seconds of each process below `root` (the last reading of each)."""
+    import psutil
+
+    try:
+        top = psutil.Process(root)
+    except psutil.Error:
+        return
+    while not stop.is_set():
+        try:
+            kids = top.children(recursive=True)
+        except psutil.Error:
+            break
+        for kid in kids:
+            try:
+                # a direct child's command line is read each time: just forked, it is still this command's
+                role = "worker" if kid.ppid() != root else _role(kid)
+                seen[kid.pid] = (role, sum(kid.cpu_times()[:2]))
+            except psutil.Error:
+                pass
+        stop.wait(0.05)
+
+
+def _reap_orphans(deadline: float) -> dict[int, float]:
+    """Wait for the orphans reparented to this process (the fork server, the resource tracker):
+    pid -> CPU seconds, each one's own reaped children (the fork server's workers) included."""
+    found = {}
+    while time.monotonic() < deadline:
+        try:
+            pid, _, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.01)
+            continue
+        found[pid] = usage.ru_utime + usage.ru_stime
+    return found
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure_command(path: Path, out: Path, serial: bool, workers: int | None, code_root: Path = ROOT) -> dict:
+    """The sweep as a user types it: `python -m sim sweep`, a fresh process, wall time start to exit,
+    and the CPU seconds of every process it started (exact per ended process from the kernel; the
+    fork server's share beside its workers' from sampling every 50 ms)."""
     where = ["--serial"] if serial else ["--workers", str(workers)]
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(code_root)}
+    seen: dict = {}
+    stop = threading.Event()
+    _reap_orphans(time.monotonic() + 30)  # an earlier measurement's fork server, not this command's
+    before = _children_cpu()
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--quiet", *where],
-                          cwd=ROOT, capture_output=True, text=True, check=True, env={**os.environ, "MPLBACKEND": "Agg"})
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--quiet", *where],
+                            cwd=code_root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    sampler = threading.Thread(target=_sample, args=(proc.pid, seen, stop), daemon=True)
+    sampler.start()
+    stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t0
-    return {"wall": wall, "summary": done.stdout.strip().splitlines()[-1]}
+    command_cpu = _children_cpu() - before  # the command's process (and any child it reaped itself)
+    stop.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"the sweep command failed ({proc.returncode}): {stderr[-2000:]}")
+    orphans = _reap_orphans(time.monotonic() + 30)
+    roles = {pid: role for pid, (role, _) in seen.items()}
+    server = sum(c for pid, c in orphans.items() if roles.get(pid) == "fork server")
+    workers_sampled = sum(c for role, c in seen.values() if role == "worker")
+    return {"wall": wall, "summary": stdout.strip().splitlines()[-1], "command_cpu_s": command_cpu,
+            # the fork server with the workers it forked and reaped (exact), and the split (sampled)
+            "fork_server_and_workers_cpu_s": server, "workers_cpu_sampled_s": workers_sampled,
+            "other_cpu_s": sum(orphans.values()) - server, "total_cpu_s": command_cpu + sum(orphans.values())}
 
 
 def efficiency(serial: dict, pair: dict) -> dict:
@@ -138,11 +242,15 @@ def main() -> None:
                     help="serial then 2-worker sweeps, back to back, this many times (default 3)")
     ap.add_argument("--small", type=int, nargs="*", default=[100, 1000], help="tiny-run sweep sizes (none: skip)")
     ap.add_argument("--json", help="also write the raw figures here")
+    ap.add_argument("--old", type=Path, help="a tree of older code (git archive): time the whole command only, "
+                                             "old and new alternating, and give the paired ratios")
     args = ap.parse_args()
 
     k = program_index("district_exchange")
     results: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                 "load_average_at_start": os.getloadavg()}}
+                                 "load_average_at_start": os.getloadavg(), "subreaper": become_subreaper()}}
+    for root in (ROOT, args.old) if args.old else (ROOT,):
+        precompile(root)
     with tempfile.TemporaryDirectory(prefix="sweep-bench-") as tmp:
         tmp = Path(tmp)
         dc = write(tmp, "dongcheng_bench", {
@@ -151,6 +259,14 @@ def main() -> None:
             "design": {"kind": "grid"}, "replicates": args.reps, "years": args.years,
             "outcomes": ["cv_backbone", "cv_quality", "rotations"]})
         n = 4 * args.reps
+        if args.old:
+            results["ab"] = {"runs": n, "years": args.years, "old": str(args.old),
+                             "rounds": ab_rounds(dc, tmp, args.old, args.rounds, n)}
+            results["machine"]["load_average_at_end"] = os.getloadavg()
+            report_ab(results)
+            if args.json:
+                Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+            return
         rounds = []
         for i in range(args.rounds):
             pair = {}
@@ -192,6 +308,55 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
+def ab_rounds(dc: Path, tmp: Path, old: Path, rounds: int, n: int) -> list[dict]:
+    """The whole command, serial then 2 workers, for old and new code alternating: old first in odd
+    rounds, new first in even ones."""
+    found = []
+    for i in range(rounds):
+        one = {}
+        for code in ("old", "new") if i % 2 == 0 else ("new", "old"):
+            root = old if code == "old" else ROOT
+            for label, serial in (("serial", True), ("2 workers", False)):
+                print(f"round {i + 1}: {code} code, command {label} ...", file=sys.stderr)
+                load = os.getloadavg()[0]
+                folder = tmp / f"ab{i}_{code}_{label.replace(' ', '_')}"
+                row = measure_command(dc, folder, serial, None if serial else 2, code_root=root)
+                assert f"{n} runs: {n} done" in row["summary"], row
+                one[f"{code} {label}"] = row | {"load_before": load, "load_after": os.getloadavg()[0]}
+        for code in ("old", "new"):
+            serial, pair = one[f"{code} serial"], one[f"{code} 2 workers"]
+            one[f"{code} efficiency"] = serial["wall"] / (2 * pair["wall"])
+            one[f"{code} cpu ratio"] = serial["total_cpu_s"] / pair["total_cpu_s"]
+        one["ratio wall 2 workers"] = one["new 2 workers"]["wall"] / one["old 2 workers"]["wall"]
+        one["ratio cpu 2 workers"] = one["new 2 workers"]["total_cpu_s"] / one["old 2 workers"]["total_cpu_s"]
+        one["ratio wall serial"] = one["new serial"]["wall"] / one["old serial"]["wall"]
+        found.append(one)
+    return found
+
+
+def report_ab(results: dict) -> None:
+    ab = results["ab"]
+    rounds = ab["rounds"]
+    print(f"Whole command, Dongcheng sweep of {ab['runs']} runs x {ab['years']} years, {len(rounds)} rounds, old "
+          f"({ab['old']}) and new alternating; median (min-max)\n")
+    print("| code | serial wall s | 2 workers wall s | efficiency (wall) | CPU serial / 2 workers | 2 workers CPU s: "
+          "command process | fork server + workers | workers (sampled) | total | load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for code in ("old", "new"):
+        s_ = [r[f"{code} serial"] for r in rounds]
+        p_ = [r[f"{code} 2 workers"] for r in rounds]
+        cells = [[r["wall"] for r in s_], [r["wall"] for r in p_], [r[f"{code} efficiency"] for r in rounds],
+                 [r[f"{code} cpu ratio"] for r in rounds], [r["command_cpu_s"] for r in p_],
+                 [r["fork_server_and_workers_cpu_s"] for r in p_], [r["workers_cpu_sampled_s"] for r in p_],
+                 [r["total_cpu_s"] for r in p_], [r["load_before"] for r in p_]]
+        print(f"| {code} | " + " | ".join(spread(c) for c in cells) + " |")
+    print(f"\nserial command CPU s: old {spread([r['old serial']['total_cpu_s'] for r in rounds])}, "
+          f"new {spread([r['new serial']['total_cpu_s'] for r in rounds])}")
+    print(f"paired new / old, 2 workers: wall {spread([r['ratio wall 2 workers'] for r in rounds])}, "
+          f"CPU {spread([r['ratio cpu 2 workers'] for r in rounds])}; serial wall "
+          f"{spread([r['ratio wall serial'] for r in rounds])}")
+
+
 def report(results: dict) -> None:
     d = results["dongcheng"]
     n, rounds = d["runs"], d["rounds"]
@@ -215,6 +380,12 @@ def report(results: dict) -> None:
     e = [r["efficiency"] for r in rounds]
     if all("command" in x for x in e):
         print(f"\nParallel efficiency on the whole command as typed: {spread([x['command'] for x in e])}")
+        serial, pair = [r["command serial"] for r in rounds], [r["command 2 local workers"] for r in rounds]
+        cpu = {key: spread([r[key] for r in pair]) for key in ("total_cpu_s", "command_cpu_s",
+                                                                "fork_server_and_workers_cpu_s")}
+        print(f"CPU seconds of the whole command: serial {spread([r['total_cpu_s'] for r in serial])}; "
+              f"2 workers {cpu['total_cpu_s']} (command process {cpu['command_cpu_s']}, "
+              f"fork server and workers {cpu['fork_server_and_workers_cpu_s']})")
     here = [r["2 local workers"].get("ran_in_client") for r in rounds]
     if all(h is not None for h in here):
         print(f"runs done in the client while the cluster started (sweep call): {here}")

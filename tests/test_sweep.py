@@ -29,6 +29,7 @@ from sweep_helpers import (
 
 import sim
 from sim.config.designs import load_sweep
+from sim.experiments.executors import Serial
 from sim.experiments.run import replicate_metrics, sweep
 from sim.seeds import replicate_seeds
 from sim.storage.store import run_id
@@ -225,6 +226,72 @@ def test_local_dask_cluster_gives_the_serial_bytes(tiny, tmp_path):
     summary = sweep(path, tmp_path / "dask", workers=2)
     assert summary.executor.startswith("local dask cluster (2 workers")
     assert run_files(tmp_path / "dask") == run_files(out)
+
+
+
+class _Batched(Serial):
+    """Runs in this process but, like Dask, runs `slots()` tasks at once: the sweep batches its runs."""
+
+    def __init__(self, fail_batches: bool = False):
+        self.sizes: list[int] = []
+        self.fail_batches = fail_batches
+
+    def slots(self) -> int:
+        return 2
+
+    def map_unordered(self, fn, items):
+        for item in items:
+            self.sizes.append(len(item))
+            if self.fail_batches and len(item) > 1:
+                yield item, None, RuntimeError("worker lost")
+            else:
+                yield item, fn(item), None
+
+
+def test_runs_batched_per_task_give_the_serial_bytes(tmp_path):
+    """An executor running several tasks at once gets several runs a task (Dask's cost per task,
+    about 10 ms of the client's and the worker's CPU, is then shared), big batches first and single
+    runs at the end; every run is still its own file, byte for byte the serial one."""
+    path = interruptible_sweep(tmp_path)
+    executor = _Batched()
+    summary = sweep(path, tmp_path / "out", executor=executor)
+    assert (summary.done, summary.ran, summary.failed) == (INTERRUPTIBLE_RUNS, INTERRUPTIBLE_RUNS, 0)
+    assert sum(executor.sizes) == INTERRUPTIBLE_RUNS and len(executor.sizes) < INTERRUPTIBLE_RUNS
+    assert executor.sizes[0] > 1 and executor.sizes[-1] == 1
+    assert executor.sizes == sorted(executor.sizes, reverse=True)
+    assert run_files(tmp_path / "out") == run_files(serial_reference("interruptible"))
+
+
+def test_a_batch_that_fails_records_each_of_its_runs_and_a_rerun_does_them(tmp_path):
+    path = interruptible_sweep(tmp_path)
+    out = tmp_path / "out"
+    executor = _Batched(fail_batches=True)
+    summary = sweep(path, out, executor=executor)
+    lost = sum(n for n in executor.sizes if n > 1)
+    assert lost > 1 and (summary.failed, summary.done) == (lost, INTERRUPTIBLE_RUNS - lost)
+    assert len(list((out / "failed").glob("*.json"))) == lost
+    assert summary.failures[0][1] == "RuntimeError: worker lost"
+    again = sweep(path, out, serial=True)
+    assert (again.ran, again.done, again.failed) == (lost, INTERRUPTIBLE_RUNS, 0)
+    assert run_files(out) == run_files(serial_reference("interruptible"))
+
+
+@pytest.mark.parametrize(("todo", "slots", "timed", "expected"), [
+    (32, 2, None, [4, 4, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1]),  # untimed: at most 4, then guided
+    (8, 0, None, [1] * 8),  # no slots (this process): one run a task
+    # 0.5 s runs: 2 a task (about 1 s) while more than 4 x 2 runs are left, then one
+    (40, 2, 0.5, [2] * 16 + [1] * 8),
+    # 0.01 s runs: 16 a task (the cap) while more than 4 x 1 x 16 are left, then left / 4 rounded up
+    (500, 1, 0.01, [16] * 28 + [13, 10, 8, 6, 4, 3, 2, 2, 1, 1, 1, 1]),
+])
+def test_batch_sizes(todo, slots, timed, expected):
+    from sim.experiments.run import _Batches
+
+    batches = _Batches(todo, slots)
+    if timed is not None:
+        batches.observe({"status": "done", "seconds": timed})
+    batches.observe({"status": "failed", "error": "x"})  # a failed run is not timed
+    assert [len(b) for b in batches.group(range(todo))] == expected
 
 
 # ------------------------------------------------------------------------------ sensitivity

@@ -191,13 +191,14 @@ class Dask:
         if cluster is not None:
             _close_cluster(cluster)
 
-    def _window(self) -> int:
-        if self.window:
-            return self.window
+    def slots(self) -> int:
+        """How many tasks run at once: the workers' threads (Slurm: the most jobs x their cores)."""
         if self.slurm:
-            return max(8, 4 * self.slurm.jobs * self.slurm.cores)
-        threads = sum(self.client.nthreads().values())
-        return max(8, 4 * threads)
+            return self.slurm.jobs * self.slurm.cores
+        return max(1, sum(self.client.nthreads().values()))
+
+    def _window(self) -> int:
+        return self.window or max(8, 4 * self.slots())
 
     def map_unordered(self, fn: Callable, items: Iterable) -> Iterator[tuple[Any, Any, BaseException | None]]:
         """Tasks submitted in a bounded window; finished futures arrive on a queue (Dask's

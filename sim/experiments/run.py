@@ -360,6 +360,10 @@ def _bar(show: bool, total: int, desc: str, unit: str, initial: int = 0):
 
 # --------------------------------------------------------------------------------------- sweep
 
+BATCH_SECONDS = 1.0  # a sweep task's runs last about this long (see _Batches)
+MAX_BATCH = 16  # runs in one sweep task at most: what a killed worker's task runs again
+UNTIMED_BATCH = 4  # runs in one sweep task before any run is timed
+
 
 @dataclass(frozen=True)
 class SweepTask:
@@ -620,27 +624,72 @@ def _claim(out: Path, manifest: dict, design: bytes) -> None:
 
 def _schedule(sw, out: Path, executor, done: set[str], design_frame: pd.DataFrame, progress: bool,
               tally: _Tally) -> None:
-    """Run what is not done yet on the executor, counting each run as it finishes. A run the worker
-    could not record (e.g. killed too often) gets its failed record here."""
-    from sim.storage.store import FAILED, RUNS, write_json_atomic
-
+    """Run what is not done yet on the executor, a batch of runs a task (`_Batches`), counting each
+    run as it finishes. A run the worker could not record (e.g. killed too often) gets its failed
+    record here."""
     with _bar(progress, sw.n_runs, sw.spec.name, "run", initial=tally.present) as bar:
         bar.set_postfix(failed=0)
-        tasks = _sweep_tasks(sw, out, done, design_frame)
-        for task, status, error in executor.map_unordered(sweep_task, tasks):
-            if error is not None:
-                status = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
-                if not (out / RUNS / f"{task.run_id}.parquet").exists():
-                    write_json_atomic(failure_record(task, status["error"]), out / FAILED / f"{task.run_id}.json", out)
-            tally.ran += 1
-            if status["status"] == "failed":
-                tally.failed += 1
-                if len(tally.failures) < 5:
-                    tally.failures.append((task.run_id, status["error"]))
-                bar.set_postfix(failed=tally.failed)
-            else:
-                tally.done.add(task.run_id)
-            bar.update()
+        batches = _Batches(sw.n_runs - len(done), getattr(executor, "slots", lambda: 0)())
+        for batch, statuses, error in executor.map_unordered(sweep_batch, batches.group(
+                _sweep_tasks(sw, out, done, design_frame))):
+            for task, status in zip(batch, statuses or [None] * len(batch), strict=True):
+                _count(out, task, status, error, tally)
+                batches.observe(status)
+                bar.update()
+            bar.set_postfix(failed=tally.failed)
+
+
+def _count(out: Path, task: SweepTask, status: dict | None, error: BaseException | None, tally: _Tally) -> None:
+    """One finished run in the tally; a run of a task that raised gets its failed record unless its file is there."""
+    from sim.storage.store import FAILED, RUNS, write_json_atomic
+
+    if error is not None:
+        status = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
+        if not (out / RUNS / f"{task.run_id}.parquet").exists():
+            write_json_atomic(failure_record(task, status["error"]), out / FAILED / f"{task.run_id}.json", out)
+    tally.ran += 1
+    if status["status"] == "failed":
+        tally.failed += 1
+        if len(tally.failures) < 5:
+            tally.failures.append((task.run_id, status["error"]))
+    else:
+        tally.done.add(task.run_id)
+
+
+def sweep_batch(tasks: tuple[SweepTask, ...]) -> list[dict]:
+    """Several runs as one task, each `sweep_task` (its own file or failed record), so that Dask's
+    cost per task (about 10 ms of the client's and the worker's CPU) is shared by the batch."""
+    return [sweep_task(task) for task in tasks]
+
+
+class _Batches:
+    """Groups the runs into tasks for an executor running `slots` tasks at once (none: one run a
+    task, as in this process, where a task costs nothing). A batch lasts about BATCH_SECONDS by the
+    runs timed so far (UNTIMED_BATCH runs until one is timed), at most MAX_BATCH runs, and at most
+    the runs left / (4 x slots), so the last tasks are single runs and the workers finish together."""
+
+    def __init__(self, todo: int, slots: int):
+        self.left, self.slots = todo, slots
+        self.timed, self.seconds = 0, 0.0
+
+    def observe(self, status: dict | None) -> None:
+        if status and "seconds" in status:
+            self.timed, self.seconds = self.timed + 1, self.seconds + status["seconds"]
+
+    def size(self) -> int:
+        if self.slots < 1:
+            return 1
+        by_time = int(BATCH_SECONDS / max(self.seconds / self.timed, 1e-3)) if self.timed else UNTIMED_BATCH
+        return max(1, min(by_time, MAX_BATCH, -(-self.left // (4 * self.slots))))
+
+    def group(self, tasks):
+        """The tasks (an iterator of SweepTask), as tuples of SweepTask sized when each is formed."""
+        import itertools
+
+        tasks = iter(tasks)
+        while batch := tuple(itertools.islice(tasks, self.size())):
+            self.left -= len(batch)
+            yield batch
 
 
 def _write_final(sw, out: Path, executor, manifest: dict, trusted: set[str]):
