@@ -78,3 +78,18 @@ def test_drift_moves_the_teachers_its_rule_says(monkeypatch):
                        log["to_school"][sel].tolist(), strict=True))
         assert got == want
     assert sum(map(len, expected)) > 100  # enough moves, with schools filling along the way
+
+
+def test_commutes_follow_a_change_of_the_commute_settings_between_years():
+    """The yearly commute is kept per row and worked out again only where the host changed; a
+    notebook that changes the commute settings between steps gets commutes under the new ones."""
+    from sim.world.system import commute_minutes
+
+    model = RotationModel(scenario(BASELINE, *SMALL_DONGCHENG), rng=3)
+    model.run_for(1)
+    model.config.careers.commute_minutes_per_km *= 2.0
+    model.run_for(1)
+    wf, s, rows = model.workforce, model.world.schools, model.workforce.active_rows()
+    host = wf.host[rows]
+    fresh = commute_minutes(model.config.careers, wf.home_x[rows] - s["x"][host], wf.home_y[rows] - s["y"][host])
+    np.testing.assert_array_equal(wf.commute[rows], fresh)

@@ -82,6 +82,24 @@ def test_dictionaries_and_statistics_only_where_they_pay(tiny_result, tmp_path):
     assert with_statistics == {"scenario", "replicate", "seed", "year"}
 
 
+
+def test_wide_integer_columns_are_written_without_a_dictionary(tmp_path):
+    """Integers spanning DICTIONARY_SPAN values or more (teacher ids) are written plain; narrower
+    ones, all-null ones and strings get a dictionary; floats never."""
+    frame = pd.DataFrame({
+        "wide": pd.array([0, store.DICTIONARY_SPAN, 5], dtype="Int64"),
+        "narrow": pd.array([0, store.DICTIONARY_SPAN - 1, 5], dtype="Int64"),
+        "empty": pd.array([None, None, None], dtype="Int64"),
+        "text": ["a", "b", "a"],
+        "real": [0.5, 0.5, 0.25],
+    })
+    store._write_table(store._table(frame), tmp_path / "f.parquet")
+    meta = pq.ParquetFile(tmp_path / "f.parquet").metadata.row_group(0)
+    encodings = {meta.column(i).path_in_schema: meta.column(i).encodings for i in range(meta.num_columns)}
+    dictionary = {name for name, found in encodings.items() if any("DICTIONARY" in e for e in found)}
+    assert dictionary == {"narrow", "empty", "text"}
+    assert pd.read_parquet(tmp_path / "f.parquet").equals(frame)
+
 def test_figures_are_drawn_while_the_parquet_files_are_written(tiny_result, tmp_path, monkeypatch):
     """The writer thread is still encoding when `extra` (figures, summary) runs."""
     extra_ran, overlapped = threading.Event(), []

@@ -304,12 +304,16 @@ def _minutes(model, rows: np.ndarray, school: np.ndarray) -> np.ndarray:
 def _host_commute(model, rows: np.ndarray, host: np.ndarray) -> np.ndarray:
     """`_minutes` from the rows' homes to their hosts, kept per row for the run and worked out
     again only where the host changed (homes do not move, and a year moves few teachers)."""
-    n = model.workforce.n
-    host_of, minutes = getattr(model, "_commute_cache", (np.empty(0, dtype=np.int64), np.empty(0)))
+    wf, careers = model.workforce, model.config.careers
+    key = (wf, careers.commute_fixed_minutes, careers.commute_minutes_per_km)  # wf compared by identity
+    cached_key, host_of, minutes = getattr(model, "_commute_cache", (None, None, None))
+    if cached_key != key:  # another workforce or other commute settings (a notebook's edit): start afresh
+        host_of, minutes = np.empty(0, dtype=np.int64), np.empty(0)
+    n = wf.n
     if len(host_of) < n:  # rows added since: no host seen yet
         host_of = np.concatenate([host_of, np.full(n - len(host_of), -1, dtype=np.int64)])
         minutes = np.concatenate([minutes, np.zeros(n - len(minutes))])
-        model._commute_cache = host_of, minutes
+    model._commute_cache = key, host_of, minutes
     stale = np.flatnonzero(host_of[rows] != host)
     if len(stale):
         who = rows[stale]

@@ -141,9 +141,9 @@ class ActiveTeachers:
     once (the school table and a dozen metrics read the same few columns of a city's 120,000
     teachers among 180,000 rows). Arrays are shared: do not modify them."""
 
-    def __init__(self, workforce, rows: np.ndarray | None = None):
+    def __init__(self, workforce):
         self.workforce = workforce
-        self.rows = workforce.active_rows() if rows is None else rows
+        self.rows = workforce.active_rows()
         self._columns: dict[str, np.ndarray] = {}
         self._rotators: dict[str, np.ndarray] = {}
         self._per_school: dict[str, np.ndarray] = {}

@@ -408,7 +408,7 @@ class NeedQueues:
         # school -> host sets it is in: tuples of ints, which the garbage collector stops tracking
         holding: list[tuple[int, ...]] = [()] * len(room)
         heapify, heappop, heappush, heapreplace = heapq.heapify, heapq.heappop, heapq.heappush, heapq.heapreplace
-        for i, j, home, d in zip(range(len(out)), *rotators, strict=True):
+        for i, j, home, d in zip(range(len(out)), rotators.sids, rotators.homes, rotators.step, strict=True):
             if j < 0:
                 continue
             heap = heaps[j]

@@ -113,5 +113,6 @@ def narrow_ints(values: np.ndarray) -> np.ndarray:
 
 def first_draws(rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
     """rng.random(wf.n)[rows] for ascending `rows`: the draws of a fresh stream come in order, so the
-    ones past the last row, never read, are not drawn."""
+    ones past the last row, never read, are not drawn. The stream is then not where rng.random(wf.n)
+    leaves it: draw nothing more from `rng` (callers give a fresh named stream per use)."""
     return rng.random(int(rows[-1]) + 1 if len(rows) else 0)[rows]

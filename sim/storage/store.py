@@ -158,7 +158,8 @@ def write_run_folder(result, out: str | Path, extra=None, force: bool = False) -
         # The Parquet files are encoded in a thread while `extra` draws the figures and the summary:
         # Arrow encodes without the GIL, so on two cores most of a Beijing run's writing is hidden.
         # The thread is handed Arrow tables (made here), never the frames `extra` reads; leaving
-        # the `with` waits for it, so a failure of either leaves nothing behind in `tmp`.
+        # the `with` waits for it, so a failure of either fails the build (a second Ctrl-C during
+        # the wait can leave a hidden build folder, which the next run's `tidy_leftovers` removes).
         from concurrent.futures import ThreadPoolExecutor  # loaded by pandas already
 
         tables = {name: _table(df) for name, df in result.frames().items()}
