@@ -239,6 +239,7 @@ def lay_out(fig, spines: bool = True, **tight) -> None:
         for ax in fig.axes:
             for spine in ax.spines.values():
                 spine.set_in_layout(False)
+                spine.register_axis(None)  # its extent then skips a tick update of the axis
     TightLayoutEngine(**tight).execute(fig)
 
 
