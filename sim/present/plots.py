@@ -234,12 +234,13 @@ def lay_out(fig, spines: bool = True, **tight) -> None:
     same subplot parameters and leaves none. `spines=False` leaves the spines out of the layout,
     for figures whose spines lie on the axes' edges with no tick marks (RUN_THEME): each spine's
     extent placed its axis's ticks again, a sixth of a run figure's time, for a box the axes'
-    own already gives."""
+    own already gives; they are also detached from their axis, which the axis labels' placement
+    asked for the same padding at every layout and draw (with no tick marks, none: the same box)."""
     if not spines:
         for ax in fig.axes:
             for spine in ax.spines.values():
                 spine.set_in_layout(False)
-                spine.register_axis(None)  # its extent then skips a tick update of the axis
+                spine.register_axis(None)
     TightLayoutEngine(**tight).execute(fig)
 
 
