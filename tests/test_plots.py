@@ -560,3 +560,22 @@ def test_the_run_figures_titles_are_placed_without_measuring_the_x_axis(run, mon
         for ax in fig.axes:
             assert ax.title.get_position()[1] == 1.0
             assert ax.title.get_window_extent().y0 >= ax.bbox.y1 >= ax.xaxis.get_tightbbox().y1
+
+
+def test_a_run_of_one_replicate_draws_no_band_and_no_pixel_is_missing(run):
+    """With one replicate the 2.5-97.5 percentile band has no width: its polygons fill no pixel,
+    so the run figures add none (issue 20: a default run has one replicate; 13 collections a run);
+    adding them back changes no pixel."""
+    one = run.metrics[run.metrics["replicate"] == 0]
+    for make, bands in ((plots.cv_trajectories, 10), (plots.rotation_activity, 3)):
+        fig = make(one)
+        assert not [c for ax in fig.axes for c in ax.collections if isinstance(c, PolyCollection)]
+        without = rendered(fig).copy()
+        for ax in fig.axes:
+            for line in ax.get_lines():
+                x, y = line.get_xdata(), line.get_ydata()
+                if line.get_gid() != "term_end" and len(x) > 2:
+                    ax.add_collection(PolyCollection(plots.band_polygons(x, y, y), color=line.get_color(), alpha=0.2,
+                                                     linewidth=0), autolim=False)
+        assert sum(isinstance(c, PolyCollection) for ax in fig.axes for c in ax.collections) == bands
+        assert np.array_equal(rendered(fig), without)

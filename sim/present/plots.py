@@ -117,7 +117,8 @@ def band_line(ax, band: tuple, colour, **line) -> None:
     `year_bands`."""
     years, mean, low, high = band
     ax.plot(years, mean, color=colour, **line)
-    ax.add_collection(PolyCollection(band_polygons(years, low, high), color=colour, alpha=0.2, linewidth=0))
+    if np.any(np.asarray(high) > np.asarray(low)):  # one replicate: a band of no width fills no pixel
+        ax.add_collection(PolyCollection(band_polygons(years, low, high), color=colour, alpha=0.2, linewidth=0))
     ax.set_xlabel("year")
     ax.set_ylabel("value")
 
