@@ -525,3 +525,57 @@ def test_the_run_figures_lay_out_without_the_spines(run):
         fig = make(run.metrics)
         assert [s.get_in_layout() for ax in fig.axes for s in ax.spines.values()] == [False] * 4 * len(fig.axes)
         plots.png_bytes(fig)
+
+
+def test_the_run_figures_spines_measure_without_their_axis_what_they_measured_with_it(run):
+    """A spine registered with its axis updated that axis's ticks each time its extent was asked
+    for (by the axis labels' placement, at the layout and the draw), to pad for tick marks; the
+    run figures draw none, so their spines are detached and must measure the same box."""
+    for make in (plots.cv_trajectories, plots.rotation_activity):
+        fig = make(run.metrics)
+        fig.canvas.draw()
+        for ax in fig.axes:
+            for side, spine in ax.spines.items():
+                assert spine.axis is None
+                alone = spine.get_window_extent().frozen()
+                spine.register_axis(ax.xaxis if side in ("bottom", "top") else ax.yaxis)
+                assert np.array_equal(spine.get_window_extent().get_points(), alone.get_points()), side
+
+
+def test_the_run_figures_titles_are_placed_without_measuring_the_x_axis(run, monkeypatch):
+    """Left to place a title itself, matplotlib measured the x axis (its ticks updated, their
+    labels laid out) at every layout and draw to keep the title above anything the axis drew on
+    top (issue 20: half a run figure's tick updates). The run figures' x axes draw nothing above
+    the axes, so the titles sit at the top, clear of the axes, as the automatic placement left them."""
+    from matplotlib.axis import XAxis
+
+    calls = []
+    real = XAxis.get_tightbbox
+    monkeypatch.setattr(XAxis, "get_tightbbox", lambda axis, *a, **k: calls.append(axis) or real(axis, *a, **k))
+    for make in (plots.cv_trajectories, plots.rotation_activity):
+        fig = make(run.metrics)
+        calls.clear()
+        fig.canvas.draw()
+        assert calls == []
+        for ax in fig.axes:
+            assert ax.title.get_position()[1] == 1.0
+            assert ax.title.get_window_extent().y0 >= ax.bbox.y1 >= ax.xaxis.get_tightbbox().y1
+
+
+def test_a_run_of_one_replicate_draws_no_band_and_no_pixel_is_missing(run):
+    """With one replicate the 2.5-97.5 percentile band has no width: its polygons fill no pixel,
+    so the run figures add none (issue 20: a default run has one replicate; 13 collections a run);
+    adding them back changes no pixel."""
+    one = run.metrics[run.metrics["replicate"] == 0]
+    for make, bands in ((plots.cv_trajectories, 10), (plots.rotation_activity, 3)):
+        fig = make(one)
+        assert not [c for ax in fig.axes for c in ax.collections if isinstance(c, PolyCollection)]
+        without = rendered(fig).copy()
+        for ax in fig.axes:
+            for line in ax.get_lines():
+                x, y = line.get_xdata(), line.get_ydata()
+                if line.get_gid() != "term_end" and len(x) > 2:
+                    ax.add_collection(PolyCollection(plots.band_polygons(x, y, y), color=line.get_color(), alpha=0.2,
+                                                     linewidth=0), autolim=False)
+        assert sum(isinstance(c, PolyCollection) for ax in fig.axes for c in ax.collections) == bands
+        assert np.array_equal(rendered(fig), without)

@@ -74,6 +74,12 @@ RUN_THEME = {
     "ytick.labelsize": 11, "legend.fontsize": 11, "legend.title_fontsize": 12,
 }
 
+# The run figures' panel titles at the top of their axes. Without a `y`, matplotlib places a
+# title above whatever the x axis draws there, measuring that axis (its ticks updated, their
+# labels laid out) at the layout and again at the draw: half of a run figure's tick updates.
+# Their x axes draw nothing above the axes, so the title stays where it was (the same PNG bytes).
+TITLE_AT_TOP = {"y": 1.0}
+
 
 @contextmanager
 def run_theme():
@@ -111,7 +117,8 @@ def band_line(ax, band: tuple, colour, **line) -> None:
     `year_bands`."""
     years, mean, low, high = band
     ax.plot(years, mean, color=colour, **line)
-    ax.add_collection(PolyCollection(band_polygons(years, low, high), color=colour, alpha=0.2, linewidth=0))
+    if np.any(np.asarray(high) > np.asarray(low)):  # one replicate: a band of no width fills no pixel
+        ax.add_collection(PolyCollection(band_polygons(years, low, high), color=colour, alpha=0.2, linewidth=0))
     ax.set_xlabel("year")
     ax.set_ylabel("value")
 
@@ -161,7 +168,7 @@ def _cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None) -> plt.
         ax.axhline(HIGH_QUALITY_CV[level], color="black", linestyle="--", linewidth=1)
         ax.text(0.0, HIGH_QUALITY_CV[level], f" limit {HIGH_QUALITY_CV[level]:.2f}", va="bottom", fontsize=8)
         mark_term_ends(ax, term_ends, label=level == "primary")
-        ax.set_title(f"{level} schools")
+        ax.set_title(f"{level} schools", **TITLE_AT_TOP)
         ax.set_ylabel("between-school CV (student-weighted)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     # one legend under both panels, so that it covers no line
@@ -191,13 +198,13 @@ def _rotation_activity(metrics: pd.DataFrame, term_ends: list[int] | None) -> pl
     a.set_ylabel("teachers")
     a.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     a.legend(fontsize=8)
-    a.set_title("rotations and returns per year")
+    a.set_title("rotations and returns per year", **TITLE_AT_TOP)
     for ax in (a, b):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     band_line(b, bands[("coverage_eligible", "all")], DEEP[0])
     b.set_ylim(0, 1.05)
     b.set_ylabel("share of eligible cohort rotated")
-    b.set_title("cumulative coverage")
+    b.set_title("cumulative coverage", **TITLE_AT_TOP)
     lay_out(fig, spines=False)
     return fig
 
@@ -228,11 +235,14 @@ def lay_out(fig, spines: bool = True, **tight) -> None:
     same subplot parameters and leaves none. `spines=False` leaves the spines out of the layout,
     for figures whose spines lie on the axes' edges with no tick marks (RUN_THEME): each spine's
     extent placed its axis's ticks again, a sixth of a run figure's time, for a box the axes'
-    own already gives."""
+    own already gives. They are also detached from their axis: placing the axis labels asks for
+    each spine's extent at every layout and draw, and a registered spine updated its axis's ticks
+    to pad for tick marks (none here, so the same box)."""
     if not spines:
         for ax in fig.axes:
             for spine in ax.spines.values():
                 spine.set_in_layout(False)
+                spine.register_axis(None)
     TightLayoutEngine(**tight).execute(fig)
 
 
