@@ -527,21 +527,6 @@ def test_the_run_figures_lay_out_without_the_spines(run):
         plots.png_bytes(fig)
 
 
-def test_the_run_figures_spines_measure_without_their_axis_what_they_measured_with_it(run):
-    """A spine registered with its axis updated that axis's ticks each time its extent was asked
-    for (by the axis labels' placement, at the layout and the draw), to pad for tick marks; the
-    run figures draw none, so their spines are detached and must measure the same box."""
-    for make in (plots.cv_trajectories, plots.rotation_activity):
-        fig = make(run.metrics)
-        fig.canvas.draw()
-        for ax in fig.axes:
-            for side, spine in ax.spines.items():
-                assert spine.axis is None
-                alone = spine.get_window_extent().frozen()
-                spine.register_axis(ax.xaxis if side in ("bottom", "top") else ax.yaxis)
-                assert np.array_equal(spine.get_window_extent().get_points(), alone.get_points()), side
-
-
 def test_the_run_figures_titles_are_placed_without_measuring_the_x_axis(run, monkeypatch):
     """Left to place a title itself, matplotlib measured the x axis (its ticks updated, their
     labels laid out) at every layout and draw to keep the title above anything the axis drew on

@@ -235,14 +235,11 @@ def lay_out(fig, spines: bool = True, **tight) -> None:
     same subplot parameters and leaves none. `spines=False` leaves the spines out of the layout,
     for figures whose spines lie on the axes' edges with no tick marks (RUN_THEME): each spine's
     extent placed its axis's ticks again, a sixth of a run figure's time, for a box the axes'
-    own already gives. They are also detached from their axis: placing the axis labels asks for
-    each spine's extent at every layout and draw, and a registered spine updated its axis's ticks
-    to pad for tick marks (none here, so the same box)."""
+    own already gives."""
     if not spines:
         for ax in fig.axes:
             for spine in ax.spines.values():
                 spine.set_in_layout(False)
-                spine.register_axis(None)
     TightLayoutEngine(**tight).execute(fig)
 
 
