@@ -122,9 +122,9 @@ def voluntary_drift(model) -> int:
             pool, pool_weight = pools[key]
             open_ = is_open[pool]
             weight = pool_weight[open_]
-            cdf = weight.cumsum()  # the methods, in place: a rebuild is most of a pool's cost
-            cdf /= weight.sum()
-            entry = choices[key] = pool[open_].tolist(), cdf.tolist()
+            shares = weight.cumsum()  # the methods, in place: a rebuild is most of a pool's cost
+            shares /= weight.sum()
+            entry = choices[key] = pool[open_].tolist(), shares.tolist()
         cand, cdf = entry
         if not cand:
             continue
