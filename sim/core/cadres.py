@@ -32,6 +32,8 @@ from sim.policies.eligibility import years_to_retirement
 
 PRINCIPAL, VICE, MIDDLE = (ROLES.index(r) for r in ("principal", "vice_principal", "middle_manager"))
 CADRE_ROLES = (PRINCIPAL, VICE, MIDDLE)  # filled in this order, top down
+# the `cadre_rank` promotion key by role code: a cadre's own code (the next rank down first), a teacher's last
+CADRE_RANK = np.array([len(ROLES), *range(1, len(ROLES))])
 
 
 def leadership_posts(schools: dict[str, np.ndarray], cfg) -> np.ndarray:
@@ -157,9 +159,7 @@ def _fill(model, role: int, pools: tuple[str, ...]) -> int:
         return 0
     min_exp = {PRINCIPAL: cfg.principal_min_experience, VICE: cfg.vice_principal_min_experience,
                MIDDLE: cfg.middle_manager_min_experience}[role]
-    can = (wf.active & ((wf.role == 0) | (wf.role > role)) & (wf.term_end < 0)
-           & (wf.experience >= min_exp)
-           & (years_to_retirement(model) >= cfg.min_years_to_retirement))
+    years_left = years_to_retirement(model)
     tiebreak = model.stream(f"promotion:{ROLES[role]}").random(wf.n)
     unit_of = {"school": np.arange(len(posts)), "group": s["group"], "district": s["district"]}
     promoted = 0
@@ -171,7 +171,12 @@ def _fill(model, role: int, pools: tuple[str, ...]) -> int:
         # units with a vacancy; the extra last entry (False) is what a row in no unit (-1) reads
         open_unit = np.zeros(int(unit.max()) + 2, dtype=bool)
         open_unit[unit[open_schools]] = True
-        cand = np.flatnonzero(can & open_unit[unit[wf.school]])
+        # the rows of open units first, then the other conditions on those rows only (a third of the
+        # rows for the school pool: fewer whole-column passes); an earlier pool's promoted now hold `role`
+        cand = np.flatnonzero(open_unit[wf.school if pool == "school" else unit[wf.school]] & wf.active)
+        r = wf.role[cand]
+        cand = cand[((r == 0) | (r > role)) & (wf.term_end[cand] < 0) & (wf.experience[cand] >= min_exp)
+                    & (years_left[cand] >= cfg.min_years_to_retirement)]
         if pool == "school":  # only those who can teach at their own school
             cand = cand[level_fits(s["level"][wf.school[cand]], wf.level[cand])]
         places = vacant if pool == "school" else None  # a school takes only its own best
@@ -198,7 +203,6 @@ def _fill(model, role: int, pools: tuple[str, ...]) -> int:
             model.transfer_posts(rows_a[away], to_a[away], "promotion")
             wf.role[rows_a] = role
             wf.post_since[rows_a] = model.year
-            can[rows_a] = False
             promoted += len(rows_a)
     return promoted
 
@@ -209,7 +213,7 @@ def _ranked(wf, rows: np.ndarray, keys, tiebreak: np.ndarray, unit: np.ndarray,
     (the next rank down the ladder first, then higher title, backbone level and experience), ties
     by a random draw, then by row order. With `places` (per unit), rows that the keys alone put
     past their unit's first `places` are left out (no draw could bring them in)."""
-    columns = {"cadre_rank": lambda r: np.where(wf.role[r] > 0, wf.role[r], len(ROLES)),
+    columns = {"cadre_rank": lambda r: CADRE_RANK[wf.role[r]],
                "title": lambda r: -wf.title[r], "backbone": lambda r: -wf.backbone[r],
                "experience": lambda r: -wf.experience[r]}
     ints = [unit] + [columns[k](rows) for k in keys]
@@ -233,11 +237,19 @@ def _ranked(wf, rows: np.ndarray, keys, tiebreak: np.ndarray, unit: np.ndarray,
 def _within_places(combined: np.ndarray, unit: np.ndarray, places: np.ndarray) -> np.ndarray:
     """Positions (ascending) of the rows with fewer than their unit's `places` rows strictly
     before them by `combined` (unit-major): only those can be among the first `places` once
-    ties are broken, and only those are ranked by the draw (a smaller sort)."""
-    # any order of equal keys would do; stable (timsort) is 2x faster here: the rows come mostly by school
-    order = np.argsort(combined, kind="stable")
-    key, at = combined[order], unit[order]
-    pos = np.arange(len(key))
-    first_equal = np.maximum.accumulate(np.where(np.r_[True, key[1:] != key[:-1]], pos, 0))
-    first_of_unit = np.maximum.accumulate(np.where(np.r_[True, at[1:] != at[:-1]], pos, 0))
-    return np.sort(order[first_equal - first_of_unit < places[at]])
+    ties are broken, and only those are ranked by the draw (a smaller sort). Those are the rows
+    at or below their unit's places-th smallest key, found by rounds: each takes every unit's
+    lowest key left (`np.minimum.at`: no sort; a round per place, and most units have one)."""
+    last = np.full(len(places), -1, dtype=np.int64)  # the unit's key to keep up to (-1: none)
+    need = places.astype(np.int64)
+    live = np.flatnonzero(need[unit] > 0)  # rows of units still short of their places
+    while len(live):
+        at, key = unit[live], combined[live]
+        low = np.full(len(places), np.iinfo(np.int64).max)
+        np.minimum.at(low, at, key)
+        lowest = key == low[at]
+        n_low = np.bincount(at[lowest], minlength=len(places))
+        last[n_low > 0] = low[n_low > 0]
+        need -= n_low
+        live = live[~lowest & (need[at] > 0)]
+    return np.flatnonzero(combined <= last[unit])

@@ -102,14 +102,17 @@ def voluntary_drift(model) -> int:
     district, tier = s["district"].tolist(), s["tier"].tolist()
     pools, in_pools = _drift_pools(model)
     # a pool's open schools and their cumulative choice shares, dropped when one of its schools
-    # fills or opens (a dict lookup per mover instead of numpy calls on the pool)
+    # fills or opens (a dict lookup per mover instead of numpy calls on the pool); `is_open`, read
+    # by those rebuilds, changes only then (a numpy write per event, not two per move)
     choices: dict[tuple[int, int, int], tuple[list[int], list[float]]] = {}
     vac = vacancies.tolist()
+    is_open = vacancies > 0
     moved, dest = [], []
     for mover, home, level, draw in zip(movers.tolist(), wf.school[movers].tolist(), wf.level[movers].tolist(),
                                         pick[movers].tolist(), strict=True):
         key = (district[home], tier[home], level)
-        if key not in choices:
+        entry = choices.get(key)
+        if entry is None:
             if key not in pools:
                 pool = np.flatnonzero((s["district"] == key[0]) & (s["tier"] > key[1])
                                       & level_fits(s["level"], level))
@@ -117,20 +120,23 @@ def voluntary_drift(model) -> int:
                 for j in pool.tolist():
                     in_pools.setdefault(j, []).append(key)
             pool, pool_weight = pools[key]
-            open_ = vacancies[pool] > 0
+            open_ = is_open[pool]
             weight = pool_weight[open_]
-            choices[key] = pool[open_].tolist(), (np.cumsum(weight) / weight.sum()).tolist()
-        cand, cdf = choices[key]
+            shares = weight.cumsum()  # the methods, in place: a rebuild is most of a pool's cost
+            shares /= weight.sum()
+            entry = choices[key] = pool[open_].tolist(), shares.tolist()
+        cand, cdf = entry
         if not cand:
             continue
         h = cand[min(bisect.bisect_right(cdf, draw), len(cand) - 1)]  # as np.searchsorted(side="right")
         vac[h] -= 1
         vac[home] += 1
-        vacancies[h], vacancies[home] = vac[h], vac[home]  # the list for these reads, the array for pool masks
         if vac[h] == 0:  # h filled: the pools it is in change
+            is_open[h] = False
             for k in in_pools[h]:
                 choices.pop(k, None)
         if vac[home] == 1:  # home opened
+            is_open[home] = True
             for k in in_pools.get(home, ()):
                 choices.pop(k, None)
         moved.append(mover)
