@@ -205,24 +205,31 @@ def _twinning_pairs(tiers: np.ndarray, levels: np.ndarray, x: np.ndarray, y: np.
     """Up to n_pairs twinning pairs (local school numbers): each strong or leading school (in turn,
     several times if needed) is paired with the nearest unpaired school of the weakest tier left,
     weak and rural before ordinary, since twinning is meant to lift the weakest schools."""
-    order = np.argsort(-tiers, kind="stable").tolist()
-    # Python lists: the loops read single elements, which numpy arrays return slowly
-    tiers, levels, x, y = tiers.tolist(), levels.tolist(), x.tolist(), y.tolist()
-    strong = [i for i in order if tiers[i] >= TIERS.index("strong")]
+    strong = [i for i in np.argsort(-tiers, kind="stable").tolist() if tiers[i] >= TIERS.index("strong")]
+    partners = np.flatnonzero(tiers <= TIERS.index("ordinary"))
+    # each strong school's fitting partners by (tier, distance, number), made on its first turn:
+    # its first one still free is the nearest of the weakest tier left (ties: the lower number)
+    queues: dict[int, list[int]] = {}
+    heads: dict[int, int] = {}  # where each queue resumes
+    taken = [False] * len(tiers)
     pairs: list[tuple[int, int]] = []
-    partners = [i for i in range(len(tiers)) if tiers[i] <= TIERS.index("ordinary")]
+    left = len(partners)
     for k in range(4 * n_pairs if strong else 0):
-        if len(pairs) == n_pairs or not partners:
+        if len(pairs) == n_pairs or not left:
             break
         i = strong[k % len(strong)]
-        fits = [j for j in partners if levels[j] == levels[i] or 2 in (levels[i], levels[j])]
-        if not fits:
+        if i not in queues:
+            fits = partners[(levels[partners] == levels[i]) | (levels[partners] == 2) | (levels[i] == 2)]
+            dx, dy = x[fits] - x[i], y[fits] - y[i]
+            queues[i], heads[i] = fits[np.lexsort((dx * dx + dy * dy, tiers[fits]))].tolist(), 0
+        q = queues[i]
+        while heads[i] < len(q) and taken[q[heads[i]]]:
+            heads[i] += 1
+        if heads[i] == len(q):
             continue
-        lowest = min(tiers[j] for j in fits)
-        pool = [j for j in fits if tiers[j] == lowest]
-        dist = [(x[j] - x[i]) * (x[j] - x[i]) + (y[j] - y[i]) * (y[j] - y[i]) for j in pool]
-        j = pool[dist.index(min(dist))]  # the first nearest, as np.argmin
-        partners.remove(j)
+        j = q[heads[i]]
+        taken[j] = True
+        left -= 1
         pairs.append((i, j))
     return pairs
 
