@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import DONGCHENG, ROTATION, SMALL_BEIJING, SMALL_DONGCHENG, metric_series, scenario
+from conftest import DONGCHENG, ROTATION, SCENARIOS, SMALL_BEIJING, SMALL_DONGCHENG, metric_series, scenario
 
 from sim.codes import MOVE_KINDS
 from sim.core.agents import School, Teacher
@@ -158,3 +158,34 @@ def test_workforce_refused_add_leaves_no_values_behind():
     assert wf.n == 0
     wf.add(school=np.array([1]))
     assert wf.age.tolist() == [0] and wf.school.tolist() == [1] and wf.term_end.tolist() == [-1]
+
+
+def test_rotation_stage_asks_each_rule_once_before_the_programs(monkeypatch):
+    """The coverage rules and the pre-pass read the same state: each rule's mask is computed once,
+    and the year's eligible count is still the union of the programs' masks on that state."""
+    import sim.core.model as model_module
+    import sim.policies.rotation as rotation_module
+    from sim.policies.eligibility import eligible_mask
+
+    sc = scenario(SCENARIOS / "beijing_2022_citywide.yaml", "world.schools_per_district=10",
+                  "world.teachers_per_school=25", "world.groups_per_district=2")  # its 16 districts, small
+    model = RotationModel(sc, rng=3)
+    model.run_for(1)
+    rules = [p.eligibility for p in sc.policy.programs]
+    calls = []
+
+    def counted(m, rule):
+        calls.append(rule)
+        return eligible_mask(m, rule)
+
+    monkeypatch.setattr(model_module, "eligible_mask", counted)
+    monkeypatch.setattr(rotation_module, "eligible_mask", counted)
+    monkeypatch.setattr(model, "_careers", lambda: {})  # the state _rotate starts from stays known
+    model.year += 1
+    union = np.zeros(model.workforce.n, dtype=bool)
+    for rule in rules:
+        union |= eligible_mask(model, rule)
+    counts = model._rotate()
+    assert counts["eligible"] == int(union.sum())
+    # 5 distinct rules: 5 masks for the coverage rules and the pre-pass, one more per program's own pass
+    assert len(calls) == 2 * len(rules)

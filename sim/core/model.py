@@ -240,15 +240,26 @@ class RotationModel(mesa.Model):
 
     def _rotate(self) -> dict[str, int]:
         wf = self.workforce
+        # the coverage rules and the pre-pass read the same state (cohort and excused are no
+        # rule's input), and most rules are both: each rule's mask is computed once here
+        masks: list[tuple] = []  # (rule, its mask), read only
+
+        def mask_of(rule) -> np.ndarray:
+            for seen, mask in masks:
+                if seen == rule:
+                    return mask
+            masks.append((rule, eligible_mask(self, rule)))
+            return masks[-1][1]
+
         covered = np.zeros(wf.n, dtype=bool)
         for rule in self._coverage_rules:
-            covered |= eligible_mask(self, rule)
+            covered |= mask_of(rule)
         if self.year == 1:
             wf.cohort[:] = covered
         wf.excused[:] |= wf.cohort & (wf.n_rotations == 0) & ~covered & (wf.term_end < 0)
         elig_any = np.zeros(wf.n, dtype=bool)
         for program in self.programs:
-            elig_any |= program.eligible(self)
+            elig_any |= mask_of(program.config.eligibility)  # = program.eligible(self)
         total = {"eligible": int(elig_any.sum()), "rotations": 0, "eligible_rotated": 0,
                  "eligible_rotated_backbone": 0, "unmatched": 0}
         for program in self.programs:
@@ -423,14 +434,15 @@ class RotationModel(mesa.Model):
         """Home posts held at each school (teachers whose post is there, including those away; a
         cover teacher holds none: the rotator it covers does)."""
         wf = self.workforce
-        return np.bincount(wf.school[wf.active & (wf.cover_until < 0)], minlength=self.world.n_schools)
+        # np.compress, not a boolean index: the same rows, gathered in about a third of the time
+        return np.bincount(np.compress(wf.active & (wf.cover_until < 0), wf.school), minlength=self.world.n_schools)
 
     def filled_posts(self) -> np.ndarray:
         """Posts counted as filled at each school when hiring: its home posts, or the teachers
         teaching there when more (a full-time rotator hosted in a vacancy fills it until the term
         ends, so the host does not hire for it as well; a cover fills the post it covers)."""
         wf = self.workforce
-        present = np.bincount(wf.host[wf.active], minlength=self.world.n_schools)
+        present = np.bincount(np.compress(wf.active, wf.host), minlength=self.world.n_schools)
         return np.maximum(self.home_posts(), present)
 
     def _log(self, rows, frm, to, kind: str, program: str) -> None:

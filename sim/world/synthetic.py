@@ -167,26 +167,36 @@ def _education_groups(levels: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups
         return group
     group[:n_groups] = np.arange(n_groups)
     target = int(0.7 * per_d)
-    free = list(range(n_groups, per_d))
-    grouped = n_groups
-    lv, xs, ys = levels.tolist(), x.tolist(), y.tolist()
-    k = 0
+    # each leader's fitting schools nearest first (ties: lower number first, as a first-nearest
+    # search over the free schools in order), so a turn takes the first one still free
+    others = np.arange(n_groups, per_d)
+    queues = []
+    for g in range(n_groups):
+        fits = others[(levels[others] == levels[g]) | (levels[others] == 2)]
+        dx, dy = x[fits] - x[g], y[fits] - y[g]
+        queues.append(fits[np.argsort(dx * dx + dy * dy, kind="stable")].tolist())
+    heads = [0] * n_groups  # where each leader's queue resumes
+    taken = [False] * per_d
+
+    def nearest_free(g: int) -> int | None:
+        q = queues[g]
+        while heads[g] < len(q) and taken[q[heads[g]]]:
+            heads[g] += 1
+        return q[heads[g]] if heads[g] < len(q) else None
+
+    grouped, free, k = n_groups, per_d - n_groups, 0
     while grouped < target and free:
         leader = k % n_groups
         k += 1
-        # a group keeps to one level: members teach the leader's level (or are nine-year)
-        fits = [j for j in free if lv[j] in (lv[leader], 2)]
-        if not fits:
-            if all(not [j for j in free if lv[j] in (lv[g], 2)] for g in range(n_groups)):
+        j = nearest_free(leader)  # a group keeps to one level: the leader's (or nine-year schools)
+        if j is None:
+            if all(nearest_free(g) is None for g in range(n_groups)):
                 break
             continue
-        dx = [xs[j] - xs[leader] for j in fits]
-        dy = [ys[j] - ys[leader] for j in fits]
-        dist = [a * a + b * b for a, b in zip(dx, dy, strict=True)]
-        j = fits[dist.index(min(dist))]  # the first nearest, as np.argmin
-        free.remove(j)
+        taken[j] = True
         group[j] = leader
         grouped += 1
+        free -= 1
     return group
 
 
@@ -195,21 +205,31 @@ def _twinning_pairs(tiers: np.ndarray, levels: np.ndarray, x: np.ndarray, y: np.
     """Up to n_pairs twinning pairs (local school numbers): each strong or leading school (in turn,
     several times if needed) is paired with the nearest unpaired school of the weakest tier left,
     weak and rural before ordinary, since twinning is meant to lift the weakest schools."""
-    strong = [i for i in np.argsort(-tiers, kind="stable") if tiers[i] >= TIERS.index("strong")]
+    strong = [i for i in np.argsort(-tiers, kind="stable").tolist() if tiers[i] >= TIERS.index("strong")]
+    partners = np.flatnonzero(tiers <= TIERS.index("ordinary"))
+    # each strong school's fitting partners by (tier, distance, number), made on its first turn:
+    # its first one still free is the nearest of the weakest tier left (ties: the lower number)
+    queues: dict[int, list[int]] = {}
+    heads: dict[int, int] = {}  # where each queue resumes
+    taken = [False] * len(tiers)
     pairs: list[tuple[int, int]] = []
-    partners = [i for i in range(len(tiers)) if tiers[i] <= TIERS.index("ordinary")]
+    left = len(partners)
     for k in range(4 * n_pairs if strong else 0):
-        if len(pairs) == n_pairs or not partners:
+        if len(pairs) == n_pairs or not left:
             break
         i = strong[k % len(strong)]
-        fits = [j for j in partners if levels[j] == levels[i] or 2 in (levels[i], levels[j])]
-        if not fits:
+        if i not in queues:
+            fits = partners[(levels[partners] == levels[i]) | (levels[partners] == 2) | (levels[i] == 2)]
+            dx, dy = x[fits] - x[i], y[fits] - y[i]
+            queues[i], heads[i] = fits[np.lexsort((dx * dx + dy * dy, tiers[fits]))].tolist(), 0
+        q = queues[i]
+        while heads[i] < len(q) and taken[q[heads[i]]]:
+            heads[i] += 1
+        if heads[i] == len(q):
             continue
-        lowest = min(tiers[j] for j in fits)
-        pool = [j for j in fits if tiers[j] == lowest]
-        dist = [(x[j] - x[i]) ** 2 + (y[j] - y[i]) ** 2 for j in pool]
-        j = pool[int(np.argmin(dist))]
-        partners.remove(j)
+        j = q[heads[i]]
+        taken[j] = True
+        left -= 1
         pairs.append((i, j))
     return pairs
 
@@ -379,9 +399,13 @@ def _roles(quality: np.ndarray, experience: np.ndarray, age: np.ndarray, school:
     role = np.zeros(len(school), dtype=np.int64)
     score = quality + 0.02 * experience + rng.normal(0, 0.1, len(school))
     senior = np.flatnonzero(age >= 35)
-    ranked = senior[np.lexsort((-score[senior], school[senior]))]
-    rank = np.arange(len(ranked)) - np.searchsorted(school[ranked], school[ranked])
+    # by school, then score (stable), as np.lexsort((-score, school)) but quicker: a stable sort by score,
+    # then a stable sort by school, which numpy does by radix on 16-bit codes
+    by_score = senior[np.argsort(-score[senior], kind="stable")]
+    ranked = by_score[np.argsort(school[by_score].astype(np.uint16 if len(staff_n) <= 2**16 else np.int64),
+                                 kind="stable")]
     at = school[ranked]
+    rank = np.arange(len(ranked)) - np.searchsorted(at, np.arange(len(staff_n)))[at]  # place within the school
     n_vice = 1 + (staff_n[at] > 60) + (staff_n[at] > 120)
     n_mid = np.array([int(round(0.06 * k)) for k in staff_n.tolist()])[at]
     role[ranked] = np.where(rank == 0, 1, np.where(rank <= n_vice, 2, np.where(rank <= n_vice + n_mid, 3, 0)))
