@@ -18,8 +18,8 @@ PACKAGE = REPO / "sim"
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 BASE = REPO / "scenarios" / "_base.yaml"
 TINY = ["world.schools_per_district=8", "world.teachers_per_school=8"]
-UNSAFE = ("yaml.Loader", "yaml.FullLoader", "yaml.UnsafeLoader", "yaml.CLoader", "yaml.unsafe_load", "yaml.load",
-          "yaml.full_load", "yaml.load_all", "yaml.unsafe_load_all")
+UNSAFE = ("yaml.Loader", "yaml.FullLoader", "yaml.UnsafeLoader", "yaml.CLoader", "yaml.CFullLoader",
+          "yaml.CUnsafeLoader", "yaml.unsafe_load", "yaml.full_load", "yaml.load_all", "yaml.unsafe_load_all")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -45,28 +45,51 @@ def dotted(node: ast.AST) -> str:
 # ------------------------------------------------------------------------------------ YAML
 
 
+def _enclosing_functions(tree: ast.AST) -> dict[ast.AST, str]:
+    """Each call node -> the name of the function it is in ("" at module level)."""
+    where = {}
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Call):
+                    where.setdefault(node, fn.name)
+    return where
+
+
 def test_the_package_reads_yaml_only_with_the_safe_loader():
     """Every yaml call in sim/ is safe_load, safe_dump, or compose or parse with yaml.SafeLoader
-    (which build nodes or events, never Python objects); no yaml.load, full_load, unsafe_load or
-    other Loader."""
+    (which build nodes or events, never Python objects); no full_load, unsafe_load or other Loader.
+    The one reader that picks libyaml's twin of the safe loader, `_checked_load` in the scenario
+    module, is given only `FAST_LOADER` (yaml.CSafeLoader, or yaml.SafeLoader without libyaml) or
+    yaml.SafeLoader, and uses that loader and nothing else."""
+    import sim.config.scenario as scenario_module
+
+    assert scenario_module.FAST_LOADER in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     allowed = {"yaml.safe_load", "yaml.safe_dump"}
     seen = set()
     for path in SOURCES:
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        inside = _enclosing_functions(tree)
         for call in calls(tree):
             name = dotted(call.func)
+            in_reader = path.name == "scenario.py" and inside.get(call) == "_checked_load"
+            if name == "_checked_load":
+                assert dotted(call.args[2]) in ("FAST_LOADER", "yaml.SafeLoader"), f"{path}:{call.lineno}"
             if not name.startswith("yaml."):
                 continue
             seen.add(name)
+            loader = {k.arg: dotted(k.value) for k in call.keywords}.get("Loader")
             if name in ("yaml.compose", "yaml.parse"):
-                loader = {k.arg: dotted(k.value) for k in call.keywords}.get("Loader")
-                assert loader == "yaml.SafeLoader", f"{path}:{call.lineno}: {name} with Loader={loader}"
+                assert loader == "yaml.SafeLoader" or (in_reader and loader == "loader"), \
+                    f"{path}:{call.lineno}: {name} with Loader={loader}"
+            elif name == "yaml.load":
+                assert in_reader and loader == "loader", f"{path}:{call.lineno}: {name} with Loader={loader}"
             else:
                 assert name in allowed, f"{path}:{call.lineno}: {name}"
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and dotted(node) in UNSAFE:
                 raise AssertionError(f"{path}:{node.lineno}: {dotted(node)}")
-    assert "yaml.safe_load" in seen  # the scan found the package's YAML reading
+    assert {"yaml.load", "yaml.parse", "yaml.compose"} <= seen  # the scan found the package's YAML reading
 
 
 @pytest.mark.parametrize("where", ["scenario", "base", "sweep", "set"])
