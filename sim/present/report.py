@@ -111,12 +111,17 @@ class Trajectory:
 
     @classmethod
     def of(cls, series: pd.Series) -> Trajectory:
-        run = series[series.index >= 1] if (series.index >= 1).any() else series
-        last = int(series.index[-1])
+        """From a series of finite means by year (`year_means`), in numpy: a summary makes dozens,
+        and pandas' selections and reductions cost most of them (the same values: min and max
+        take the first such year, as idxmin does, and the means the same sums)."""
+        years, values = series.index.to_numpy(), series.to_numpy(dtype=float)
+        later = years >= 1
+        run_years, run = (years[later], values[later]) if later.any() else (years, values)
+        last = int(years[-1])
         lo, _ = recent_span(last)
-        recent = run[run.index >= lo]
-        return cls(float(series.iloc[0]), float(run.min()), int(run.idxmin()), float(run.max()), int(run.idxmax()),
-                   float(run.mean()), float(series.iloc[-1]), last, float(recent.mean()), lo)
+        low, high = int(np.argmin(run)), int(np.argmax(run))
+        return cls(float(values[0]), float(run[low]), int(run_years[low]), float(run[high]), int(run_years[high]),
+                   float(run.mean()), float(values[-1]), last, float(run[run_years >= lo].mean()), lo)
 
 
 def average_columns(last: int) -> tuple[str, str]:
@@ -193,9 +198,12 @@ def _counts_by_year(means: dict, metric: str, years: list[int]) -> str:
     return ", ".join(f"{fmt(metric, float(s[y]))} in year {y}" for y in years if y in s.index)
 
 
-def rebound_words(metrics: pd.DataFrame, programs: list[dict], pairs: list[tuple[str, str]]) -> list[str]:
-    """Paragraphs (Markdown) saying which CVs rebound, and why: rotators return home at term end."""
-    means = year_means(metrics, [*pairs, ("rotations", "all"), ("returns", "all")])
+def rebound_words(metrics: pd.DataFrame, programs: list[dict], pairs: list[tuple[str, str]],
+                  means: dict | None = None) -> list[str]:
+    """Paragraphs (Markdown) saying which CVs rebound, and why: rotators return home at term end.
+    `means`: `year_means` of `pairs` and of rotations and returns, when the caller has them."""
+    if means is None:
+        means = year_means(metrics, [*pairs, ("rotations", "all"), ("returns", "all")])
     found = _rebounds(means, pairs)
     if not found:
         return []
@@ -263,12 +271,14 @@ def shown_years(years: list[int], most: int = MAX_YEAR_COLUMNS, keep: int = 2) -
     return years[:keep] + [rest[i] for i in sorted(set(picks.tolist()))]
 
 
-def trajectory_rows(metrics: pd.DataFrame, pairs: list[tuple[str, str]]) -> list[tuple[str, str, list[str]]]:
+def trajectory_rows(metrics: pd.DataFrame, pairs: list[tuple[str, str]],
+                    means: dict | None = None) -> list[tuple[str, str, list[str]]]:
     """(metric, group, cells) for the table of headline trajectories: start (with the replicates'
     range), lowest (year), highest (year), mean of years 1..last, mean of the last RECENT_YEARS
-    years, last (with range)."""
+    years, last (with range). `means`: `year_means` of (at least) `pairs`, when the caller has them."""
     last = int(metrics["year"].max())
-    means = year_means(metrics, pairs)
+    if means is None:
+        means = year_means(metrics, pairs)
     ends = _rows_of(metrics, pairs)
     ends = ends[ends["year"].isin([0, last])]
     at: dict[tuple, list[float]] = {}  # (metric, group, year) -> every replicate's value, in row order
@@ -288,23 +298,29 @@ def trajectory_rows(metrics: pd.DataFrame, pairs: list[tuple[str, str]]) -> list
     return rows
 
 
-def year_tables(metrics: pd.DataFrame, pairs: list[tuple[str, str]]) -> list[pd.DataFrame]:
+def year_tables(metrics: pd.DataFrame, pairs: list[tuple[str, str]], means: dict | None = None) -> list[pd.DataFrame]:
     """Every year's mean over replicates of each headline metric, in tables of at most
-    MAX_YEAR_COLUMNS years each (a 20-year run: years 0-15, then 16-20); no year left out."""
+    MAX_YEAR_COLUMNS years each (a 20-year run: years 0-15, then 16-20); no year left out.
+    `means`: `year_means` of (at least) `pairs`, when the caller has them."""
     years = sorted(int(y) for y in metrics["year"].unique())
     blocks = [years[i:i + MAX_YEAR_COLUMNS] for i in range(0, len(years), MAX_YEAR_COLUMNS)]
-    return [year_table(metrics, pairs, block) for block in blocks]
+    if means is None:
+        means = year_means(metrics, pairs)
+    return [year_table(metrics, pairs, block, means) for block in blocks]
 
 
-def year_table(metrics: pd.DataFrame, pairs: list[tuple[str, str]], years: list[int] | None = None) -> pd.DataFrame:
+def year_table(metrics: pd.DataFrame, pairs: list[tuple[str, str]], years: list[int] | None = None,
+               means: dict | None = None) -> pd.DataFrame:
     """Mean over replicates of each headline metric by year (rows: metrics; columns: `years`,
     default every year)."""
     years = sorted(int(y) for y in metrics["year"].unique()) if years is None else years
-    means = year_means(metrics, pairs)
+    if means is None:
+        means = year_means(metrics, pairs)
     out = []
     for metric, group in pairs:
         s = means[(metric, group)]
-        out.append([f"`{metric}`", group] + [fmt(metric, float(s[y])) if y in s.index else "-" for y in years])
+        at = dict(zip(s.index.tolist(), s.tolist(), strict=True))  # a dict: a pandas lookup per cell costs more
+        out.append([f"`{metric}`", group] + [fmt(metric, at[y]) if y in at else "-" for y in years])
     return pd.DataFrame(out, columns=["metric", "group", *[str(y) for y in years]])
 
 
@@ -345,9 +361,10 @@ def summary_markdown(result) -> str:
         f"| year {last} |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for metric, group, cells in trajectory_rows(m, pairs):
+    means = year_means(m, [*pairs, ("rotations", "all"), ("returns", "all")])  # once: each grouping costs ~5 ms
+    for metric, group, cells in trajectory_rows(m, pairs, means):
         lines.append(f"| {REGISTRY[metric].label} (`{metric}`) | {group} | " + " | ".join(cells) + " |")
-    words = rebound_words(m, programs, pairs)
+    words = rebound_words(m, programs, pairs, means)
     if words:
         lines += ["", "## Why the CVs move", ""]
         for w in words:
@@ -355,6 +372,6 @@ def summary_markdown(result) -> str:
         lines.pop()
     lines += ["", "## By year", "", "Mean over replicates, every year" + (
         f" (in tables of {MAX_YEAR_COLUMNS} years)." if len(m["year"].unique()) > MAX_YEAR_COLUMNS else "."), ""]
-    for k, table in enumerate(year_tables(m, pairs)):
+    for k, table in enumerate(year_tables(m, pairs, means)):
         lines += ([""] if k else []) + _markdown_table(table)
     return "\n".join(lines) + "\n"
