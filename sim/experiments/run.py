@@ -58,10 +58,11 @@ def simulate(scenario: Scenario, seed: int, years: int, on_year=None) -> Rotatio
 def metric_frame(rows, head: dict) -> pd.DataFrame:
     """Metric rows (year, metric, subgroup, value) as the tidy frame every result holds, with `head`'s
     columns (scenario, [point,] replicate, seed) first."""
-    frame = pd.DataFrame(rows, columns=["year", "metric", "subgroup", "value"])
-    for i, (k, v) in enumerate(head.items()):
-        frame.insert(i, k, v)
-    return frame
+    # from whole columns: pandas infers each column of a list of row tuples one value at a time
+    # (8 ms for a Beijing decade's 15,000 rows; 6 ms this way)
+    year, metric, subgroup, value = zip(*rows, strict=True) if rows else ((), (), (), ())
+    return pd.DataFrame({**head, "year": np.array(year, dtype=np.int64), "metric": np.array(metric, dtype=object),
+                         "subgroup": np.array(subgroup, dtype=object), "value": np.array(value, dtype=float)})
 
 
 def run_replicate(scenario: Scenario, replicate: int, seed: int, years: int,
