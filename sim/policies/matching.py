@@ -387,7 +387,7 @@ class NeedQueues:
             # the needs negated (exactly), so a heap entry's key is a need as it is kept
             neg_need = (-self.need[k]).tolist()
             rotators = _QueuedRotators(sids[run].tolist(), homes[run].tolist(), taken[k][run].tolist())
-            found = np.fromiter(self._place_class(rotators, neg_need, members), np.int64, len(run))
+            found = np.array(self._place_class(rotators, neg_need, members), dtype=np.int64)
             out[run] = found
             self.need[k] = -np.array(neg_need)
             # the other classes' needs are not read in this run: booked after it, in placement order
@@ -432,7 +432,7 @@ class NeedQueues:
                     heappush(heap, own)
                 continue
             out[i] = h
-            neg += d  # neg is h's key as kept (checked above), so this is -(need - d), exactly
+            neg = neg_need[h] + d  # -(need - d), exactly
             neg_need[h] = neg
             entry = (neg, h)
             heapreplace(heap, entry)  # h is this heap's top: its stale entry is replaced, not left to pop
