@@ -242,7 +242,8 @@ def promote(model) -> dict[str, int]:
     u_title = model.stream("title").random(wf.n)[rows]
     u_bb = model.stream("backbone").random(wf.n)[rows]
     q = wf.quality[rows]
-    boost = 1.0 + c.rotation_counts_for_promotion * (wf.n_rotations[rows] + wf.past_rotations[rows] > 0)
+    # rotated before, on the whole columns and then one gather of the flags (not two of the counts)
+    boost = 1.0 + c.rotation_counts_for_promotion * (wf.n_rotations + wf.past_rotations > 0)[rows]
     # prestige schools nominate more of their staff for titles and backbone selection (per school, looked up)
     boost = boost * np.exp(c.prestige_in_promotion * (model.world.schools["tier"] - 2))[wf.school[rows]]
     title = wf.title[rows]
@@ -286,7 +287,7 @@ def update_commute_and_satisfaction(model) -> None:
         who, share = rows[part], wf.part_share[rows[part]]
         commute[part] = (1 - share) * commute[part] + share * _minutes(model, who, wf.part_host[who])
     rotating = wf.term_end[rows] >= 0
-    wf.dormitory[rows] = False
+    wf.dormitory &= ~wf.active  # the active rows' beds cleared, in place (no scatter through `rows`)
     if pol.dormitories_per_district:
         district = s["district"][host]
         for d in np.unique(district[rotating]):
@@ -316,9 +317,10 @@ def _host_commute(model, rows: np.ndarray, host: np.ndarray) -> np.ndarray:
     if cached_key != key:  # another workforce or other commute settings (a notebook's edit): start afresh
         host_of, minutes = np.empty(0, dtype=np.int64), np.empty(0)
     n = wf.n
-    if len(host_of) < n:  # rows added since: no host seen yet
-        host_of = np.concatenate([host_of, np.full(n - len(host_of), -1, dtype=np.int64)])
-        minutes = np.concatenate([minutes, np.zeros(n - len(minutes))])
+    if len(host_of) < n:  # rows added since: no host seen yet (grown by half again, not each year)
+        more = max(n, len(host_of) * 3 // 2) - len(host_of)
+        host_of = np.concatenate([host_of, np.full(more, -1, dtype=np.int64)])
+        minutes = np.concatenate([minutes, np.zeros(more)])
     model._commute_cache = key, host_of, minutes
     stale = np.flatnonzero(host_of[rows] != host)
     if len(stale):
