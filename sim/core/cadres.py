@@ -59,8 +59,7 @@ def initial_posts(model) -> None:
     draw = model.stream("cadre_tenure").integers(0, cfg.principal_max_years, wf.n)
     wf.post_since[held] = -np.minimum(draw, wf.years_at_school)[held]
     for role in CADRE_ROLES:
-        _surplus(model, role, reassign=False)
-        _fill(model, role, ("school",))
+        _fill(model, role, ("school",), _surplus(model, role, reassign=False))
 
 
 def yearly(model) -> dict[str, int]:
@@ -69,8 +68,7 @@ def yearly(model) -> dict[str, int]:
     rotated = rotate_principals(model) if cfg.principal_terms else 0
     promoted = 0
     for role in CADRE_ROLES:
-        _surplus(model, role, reassign=True)
-        promoted += _fill(model, role, tuple(cfg.promote_from))
+        promoted += _fill(model, role, tuple(cfg.promote_from), _surplus(model, role, reassign=True))
     return {"principal_rotations": rotated, "cadre_promotions": promoted}
 
 
@@ -120,16 +118,17 @@ def rotate_principals(model) -> int:
     return len(movers_a)
 
 
-def _surplus(model, role: int, reassign: bool) -> None:
+def _surplus(model, role: int, reassign: bool) -> np.ndarray:
     """Cadres of `role` beyond their school's posts (the latest to take the post there first; one
     away on a rotation keeps it): with `reassign`, each at home takes a vacant post of the role at
-    another school of its district (the vacant schools in id order); the rest go back to teaching."""
+    another school of its district (the vacant schools in id order); the rest go back to teaching.
+    Returns the posts of `role` held at each school after, which `_fill` starts from."""
     wf = model.workforce
     posts = model.cadre_posts[:, role]
     holders = np.flatnonzero(wf.active & (wf.role == role))
     held = np.bincount(wf.school[holders], minlength=len(posts))
     if not np.any(held > posts):
-        return
+        return held
     # by school: those away on a rotation keep their posts, then the earliest to take the post
     holders = holders[np.lexsort((wf.post_since[holders], wf.term_end[holders] < 0, wf.school[holders]))]
     rank = np.arange(len(holders)) - np.searchsorted(wf.school[holders], wf.school[holders])
@@ -149,15 +148,16 @@ def _surplus(model, role: int, reassign: bool) -> None:
             wf.post_since[moved] = model.year
         extra = np.setdiff1d(extra, moved)
     wf.role[extra] = 0
+    return np.bincount(wf.school[wf.active & (wf.role == role)], minlength=len(posts))
 
 
-def _fill(model, role: int, pools: tuple[str, ...]) -> int:
-    """Fill the vacant posts of `role`, trying each pool in turn; returns promotions made."""
+def _fill(model, role: int, pools: tuple[str, ...], held: np.ndarray) -> int:
+    """Fill the vacant posts of `role` (`held`: those held at each school), trying each pool in
+    turn; returns promotions made."""
     cfg = model.config.careers.cadres
     wf = model.workforce
     s = model.world.schools
     posts = model.cadre_posts[:, role]
-    held = np.bincount(wf.school[wf.active & (wf.role == role)], minlength=len(posts))
     vacant = np.maximum(posts - held, 0)
     if not vacant.any():
         return 0
