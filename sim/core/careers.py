@@ -281,16 +281,16 @@ def update_commute_and_satisfaction(model) -> None:
     wf = model.workforce
     s = model.world.schools
     rows = wf.active_rows()
-    host = wf.host[rows]
-    commute = _host_commute(model, rows, host)
+    commute = _host_commute(model, rows)
     part = np.flatnonzero(wf.part_host[rows] >= 0)  # part-timers: the part-time host's commute too
     if len(part):
-        who, share = rows[part], wf.part_share[rows[part]]
+        who = rows[part]
+        share = wf.part_share[who]
         commute[part] = (1 - share) * commute[part] + share * _minutes(model, who, wf.part_host[who])
     rotating = wf.term_end[rows] >= 0
     wf.dormitory &= ~wf.active  # the active rows' beds cleared, in place (no scatter through `rows`)
     if pol.dormitories_per_district:
-        district = s["district"][host]
+        district = s["district"][wf.host[rows]]
         for d in np.unique(district[rotating]):
             cand = np.flatnonzero(rotating & (district == d) & (commute > pol.dormitory_commute_minutes))
             beds = cand[np.argsort(-commute[cand], kind="stable")][: pol.dormitories_per_district]
@@ -309,7 +309,7 @@ def _minutes(model, rows: np.ndarray, school: np.ndarray) -> np.ndarray:
     return commute_minutes(model.config.careers, wf.home_x[rows] - s["x"][school], wf.home_y[rows] - s["y"][school])
 
 
-def _host_commute(model, rows: np.ndarray, host: np.ndarray) -> np.ndarray:
+def _host_commute(model, rows: np.ndarray) -> np.ndarray:
     """`_minutes` from the rows' homes to their hosts, kept per row for the run and worked out
     again only where the host changed (homes do not move, and a year moves few teachers)."""
     wf, careers = model.workforce, model.config.careers
@@ -323,9 +323,10 @@ def _host_commute(model, rows: np.ndarray, host: np.ndarray) -> np.ndarray:
         host_of = np.concatenate([host_of, np.full(more, -1, dtype=np.int64)])
         minutes = np.concatenate([minutes, np.zeros(more)])
     model._commute_cache = key, host_of, minutes
-    stale = np.flatnonzero(host_of[rows] != host)
+    # the active rows whose host changed, by whole-column passes (no gathers through `rows`)
+    stale = np.flatnonzero(wf.active & (host_of[:n] != wf.host))
     if len(stale):
-        who = rows[stale]
-        minutes[who] = _minutes(model, who, host[stale])
-        host_of[who] = host[stale]
+        host = wf.host[stale]
+        minutes[stale] = _minutes(model, stale, host)
+        host_of[stale] = host
     return minutes[rows]
