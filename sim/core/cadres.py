@@ -59,8 +59,7 @@ def initial_posts(model) -> None:
     draw = model.stream("cadre_tenure").integers(0, cfg.principal_max_years, wf.n)
     wf.post_since[held] = -np.minimum(draw, wf.years_at_school)[held]
     for role in CADRE_ROLES:
-        _surplus(model, role, reassign=False)
-        _fill(model, role, ("school",))
+        _fill(model, role, ("school",), _surplus(model, role, reassign=False))
 
 
 def yearly(model) -> dict[str, int]:
@@ -69,8 +68,7 @@ def yearly(model) -> dict[str, int]:
     rotated = rotate_principals(model) if cfg.principal_terms else 0
     promoted = 0
     for role in CADRE_ROLES:
-        _surplus(model, role, reassign=True)
-        promoted += _fill(model, role, tuple(cfg.promote_from))
+        promoted += _fill(model, role, tuple(cfg.promote_from), _surplus(model, role, reassign=True))
     return {"principal_rotations": rotated, "cadre_promotions": promoted}
 
 
@@ -93,21 +91,25 @@ def rotate_principals(model) -> int:
     going = due & (must | (u >= cfg.principal_defer_share))
     movers, dest = [], []
     d_of = (s["district"] * len(SCHOOL_LEVELS) + s["level"])[wf.school[rows]]
-    for d in np.unique(d_of[going]).tolist():
-        here = d_of == d
-        go = np.flatnonzero(here & going)
+    # those going, each district-level's together in row order (sorted once, not a mask per district)
+    gone = np.flatnonzero(going)
+    gone = gone[np.argsort(d_of[gone], kind="stable")]
+    levels, starts, counts = np.unique(d_of[gone], return_index=True, return_counts=True)
+    for d, start, count in zip(levels.tolist(), starts.tolist(), counts.tolist(), strict=True):
+        go = gone[start:start + count]
         if len(go) == 1:
             if not must[go[0]]:
                 continue
-            others = np.flatnonzero(here & ~going)
+            others = np.flatnonzero((d_of == d) & ~going)
             if len(others) == 0:  # the district's only school of its level: any other school of the district
                 others = np.flatnonzero((d_of // len(SCHOOL_LEVELS) == d // len(SCHOOL_LEVELS)) & ~going)
             if len(others) == 0:
                 continue
             go = np.append(go, others[np.lexsort((order_key[others], -served[others]))[0]])
-        go = go[np.argsort(order_key[go], kind="stable")]
-        movers += rows[go].tolist()
-        dest += wf.school[rows[np.roll(go, -1)]].tolist()
+        go = rows[go[np.argsort(order_key[go], kind="stable")]]
+        movers += go.tolist()
+        school = wf.school[go].tolist()
+        dest += school[1:] + school[:1]  # each takes the next one's post (np.roll on a list: 10x cheaper)
     if not movers:
         return 0
     movers_a, dest_a = np.array(movers, dtype=np.int64), np.array(dest, dtype=np.int64)
@@ -116,16 +118,17 @@ def rotate_principals(model) -> int:
     return len(movers_a)
 
 
-def _surplus(model, role: int, reassign: bool) -> None:
+def _surplus(model, role: int, reassign: bool) -> np.ndarray:
     """Cadres of `role` beyond their school's posts (the latest to take the post there first; one
     away on a rotation keeps it): with `reassign`, each at home takes a vacant post of the role at
-    another school of its district (the vacant schools in id order); the rest go back to teaching."""
+    another school of its district (the vacant schools in id order); the rest go back to teaching.
+    Returns the posts of `role` held at each school after, which `_fill` starts from."""
     wf = model.workforce
     posts = model.cadre_posts[:, role]
     holders = np.flatnonzero(wf.active & (wf.role == role))
     held = np.bincount(wf.school[holders], minlength=len(posts))
     if not np.any(held > posts):
-        return
+        return held
     # by school: those away on a rotation keep their posts, then the earliest to take the post
     holders = holders[np.lexsort((wf.post_since[holders], wf.term_end[holders] < 0, wf.school[holders]))]
     rank = np.arange(len(holders)) - np.searchsorted(wf.school[holders], wf.school[holders])
@@ -145,15 +148,16 @@ def _surplus(model, role: int, reassign: bool) -> None:
             wf.post_since[moved] = model.year
         extra = np.setdiff1d(extra, moved)
     wf.role[extra] = 0
+    return np.bincount(wf.school[wf.active & (wf.role == role)], minlength=len(posts))
 
 
-def _fill(model, role: int, pools: tuple[str, ...]) -> int:
-    """Fill the vacant posts of `role`, trying each pool in turn; returns promotions made."""
+def _fill(model, role: int, pools: tuple[str, ...], held: np.ndarray) -> int:
+    """Fill the vacant posts of `role` (`held`: those held at each school), trying each pool in
+    turn; returns promotions made."""
     cfg = model.config.careers.cadres
     wf = model.workforce
     s = model.world.schools
     posts = model.cadre_posts[:, role]
-    held = np.bincount(wf.school[wf.active & (wf.role == role)], minlength=len(posts))
     vacant = np.maximum(posts - held, 0)
     if not vacant.any():
         return 0
@@ -171,12 +175,12 @@ def _fill(model, role: int, pools: tuple[str, ...]) -> int:
         # units with a vacancy; the extra last entry (False) is what a row in no unit (-1) reads
         open_unit = np.zeros(int(unit.max()) + 2, dtype=bool)
         open_unit[unit[open_schools]] = True
-        # the rows of open units first, then the other conditions on those rows only (a third of the
-        # rows for the school pool: fewer whole-column passes); an earlier pool's promoted now hold `role`
-        cand = np.flatnonzero(open_unit[wf.school if pool == "school" else unit[wf.school]] & wf.active)
-        r = wf.role[cand]
-        cand = cand[((r == 0) | (r > role)) & (wf.term_end[cand] < 0) & (wf.experience[cand] >= min_exp)
-                    & (years_left[cand] >= cfg.min_years_to_retirement)]
+        # one mask over whole columns (contiguous passes beat gathering a third of the rows for
+        # each condition); an earlier pool's promoted now hold `role`
+        r = wf.role
+        cand = np.flatnonzero(open_unit[wf.school if pool == "school" else unit[wf.school]] & wf.active
+                              & ((r == 0) | (r > role)) & (wf.term_end < 0) & (wf.experience >= min_exp)
+                              & (years_left >= cfg.min_years_to_retirement))
         if pool == "school":  # only those who can teach at their own school
             cand = cand[level_fits(s["level"][wf.school[cand]], wf.level[cand])]
         places = vacant if pool == "school" else None  # a school takes only its own best

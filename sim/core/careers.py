@@ -216,9 +216,10 @@ def learn(model) -> None:
     staff = np.bincount(host, minlength=n_s)
     mean_q = np.bincount(host, weights=q, minlength=n_s) / np.maximum(staff, 1)
     # the load of the backbone rotators, weighted where it is at a host: only their entries, as the
-    # others' zero weights change no school's sum (and are most of the rows)
-    radiate = (wf.term_end[rows] >= 0) & (wf.backbone[rows] >= BACKBONE.index(c.radiation_min_backbone))
-    lrows, lschool, lshare = wf.load(rows[radiate])
+    # others' zero weights change no school's sum (and are most of the rows); found by one
+    # whole-column mask (cheaper than gathering two columns at every active row)
+    lrows, lschool, lshare = wf.load(np.flatnonzero(
+        wf.active & (wf.term_end >= 0) & (wf.backbone >= BACKBONE.index(c.radiation_min_backbone))))
     w = lshare * (lschool != wf.school[lrows])
     bb_rot = np.bincount(lschool, weights=w, minlength=n_s)
     bb_q = np.divide(np.bincount(lschool, weights=w * wf.quality[lrows], minlength=n_s), bb_rot,
@@ -242,7 +243,8 @@ def promote(model) -> dict[str, int]:
     u_title = model.stream("title").random(wf.n)[rows]
     u_bb = model.stream("backbone").random(wf.n)[rows]
     q = wf.quality[rows]
-    boost = 1.0 + c.rotation_counts_for_promotion * (wf.n_rotations[rows] + wf.past_rotations[rows] > 0)
+    # rotated before, on the whole columns and then one gather of the flags (not two of the counts)
+    boost = 1.0 + c.rotation_counts_for_promotion * (wf.n_rotations + wf.past_rotations > 0)[rows]
     # prestige schools nominate more of their staff for titles and backbone selection (per school, looked up)
     boost = boost * np.exp(c.prestige_in_promotion * (model.world.schools["tier"] - 2))[wf.school[rows]]
     title = wf.title[rows]
@@ -279,16 +281,16 @@ def update_commute_and_satisfaction(model) -> None:
     wf = model.workforce
     s = model.world.schools
     rows = wf.active_rows()
-    host = wf.host[rows]
-    commute = _host_commute(model, rows, host)
+    commute = _host_commute(model, rows)
     part = np.flatnonzero(wf.part_host[rows] >= 0)  # part-timers: the part-time host's commute too
     if len(part):
-        who, share = rows[part], wf.part_share[rows[part]]
+        who = rows[part]
+        share = wf.part_share[who]
         commute[part] = (1 - share) * commute[part] + share * _minutes(model, who, wf.part_host[who])
     rotating = wf.term_end[rows] >= 0
-    wf.dormitory[rows] = False
+    wf.dormitory &= ~wf.active  # the active rows' beds cleared, in place (no scatter through `rows`)
     if pol.dormitories_per_district:
-        district = s["district"][host]
+        district = s["district"][wf.host[rows]]
         for d in np.unique(district[rotating]):
             cand = np.flatnonzero(rotating & (district == d) & (commute > pol.dormitory_commute_minutes))
             beds = cand[np.argsort(-commute[cand], kind="stable")][: pol.dormitories_per_district]
@@ -307,7 +309,7 @@ def _minutes(model, rows: np.ndarray, school: np.ndarray) -> np.ndarray:
     return commute_minutes(model.config.careers, wf.home_x[rows] - s["x"][school], wf.home_y[rows] - s["y"][school])
 
 
-def _host_commute(model, rows: np.ndarray, host: np.ndarray) -> np.ndarray:
+def _host_commute(model, rows: np.ndarray) -> np.ndarray:
     """`_minutes` from the rows' homes to their hosts, kept per row for the run and worked out
     again only where the host changed (homes do not move, and a year moves few teachers)."""
     wf, careers = model.workforce, model.config.careers
@@ -316,13 +318,15 @@ def _host_commute(model, rows: np.ndarray, host: np.ndarray) -> np.ndarray:
     if cached_key != key:  # another workforce or other commute settings (a notebook's edit): start afresh
         host_of, minutes = np.empty(0, dtype=np.int64), np.empty(0)
     n = wf.n
-    if len(host_of) < n:  # rows added since: no host seen yet
-        host_of = np.concatenate([host_of, np.full(n - len(host_of), -1, dtype=np.int64)])
-        minutes = np.concatenate([minutes, np.zeros(n - len(minutes))])
+    if len(host_of) < n:  # rows added since: no host seen yet (grown by half again, not each year)
+        more = max(n, len(host_of) * 3 // 2) - len(host_of)
+        host_of = np.concatenate([host_of, np.full(more, -1, dtype=np.int64)])
+        minutes = np.concatenate([minutes, np.zeros(more)])
     model._commute_cache = key, host_of, minutes
-    stale = np.flatnonzero(host_of[rows] != host)
+    # the active rows whose host changed, by whole-column passes (no gathers through `rows`)
+    stale = np.flatnonzero(wf.active & (host_of[:n] != wf.host))
     if len(stale):
-        who = rows[stale]
-        minutes[who] = _minutes(model, who, host[stale])
-        host_of[who] = host[stale]
+        host = wf.host[stale]
+        minutes[stale] = _minutes(model, stale, host)
+        host_of[stale] = host
     return minutes[rows]
