@@ -67,3 +67,35 @@ def test_importing_the_command_line_imports_no_schema_library():
                            "'yaml', 'sim.config.scenario') if m in sys.modules))"],
                           cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+STACK_PROBE = """
+import json, sys
+class Watch:  # sees the import of mesa.model (it reads the whole call stack as it loads) and lets it go on
+    def find_spec(self, name, path=None, target=None):
+        if name == "mesa.model":
+            frame, files = sys._getframe(), []
+            while frame is not None:
+                files.append(frame.f_code.co_filename)
+                frame = frame.f_back
+            with open(sys.argv[1], "w") as f:
+                json.dump(files, f)
+        return None
+sys.meta_path.insert(0, Watch())
+from sim.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_a_run_imports_mesa_from_the_command_not_from_deep_in_the_model(tmp_path):
+    """mesa.model's import reads the whole call stack twice (Mesa's module logger, `inspect`), each
+    frame of it a pass over sys.modules: the run command imports Mesa itself, so that no model or
+    runner module (nor their import frames) is on that stack (about 0.03 s of a run; issue 20)."""
+    record = tmp_path / "stack.json"
+    done = subprocess.run([sys.executable, "-c", STACK_PROBE, str(record), "run", "scenarios/dongcheng_2021.yaml",
+                           "--years", "1", "--quiet", "--no-figures", "--out", str(tmp_path / "out")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    ours = [Path(f).relative_to(REPO).as_posix() for f in json.loads(record.read_text())
+            if Path(f).is_relative_to(REPO / "sim")]
+    assert ours and set(ours) == {"sim/cli.py"}, ours  # the command (_run, cmd_run, main, ...) and nothing deeper

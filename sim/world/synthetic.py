@@ -297,8 +297,9 @@ def _synthetic_teachers(schools: dict[str, np.ndarray], district_types: np.ndarr
         for lv, c in enumerate(spread.power(indicator)):
             mine = level == lv
             if mine.any():
-                r_l = r[mine] - r[mine].mean()
-                out[mine] = np.exp(r[mine]).mean() * np.exp(c * r_l) / np.exp(c * r_l).mean()
+                r_m = r[mine]  # gathered and exponentiated once each (a Beijing world: 10 ms)
+                contrast = np.exp(c * (r_m - r_m.mean()))
+                out[mine] = np.exp(r_m).mean() * contrast / contrast.mean()
         return out
 
     woman, age, experience, years_at_school = _ages(level, staff, oldest, rng)
