@@ -192,6 +192,13 @@ class Constraints:
             if self.frees_home:
                 self.room[home] += 1
 
+    def place_many(self, homes: np.ndarray, hosts: np.ndarray) -> None:
+        """`place` of many moves at once (whole-number rooms: the order does not matter)."""
+        if self.books_room:
+            np.subtract.at(self.room, hosts, 1)
+            if self.frees_home:
+                np.add.at(self.room, homes, 1)
+
 
 def receiving_mask(model, program) -> np.ndarray:
     """Schools that may receive this program's rotators: in `receiving_districts`, of a
@@ -496,20 +503,25 @@ class OptimalMatching:
             value = self.values(wf, program, cons, needs, rotators[chunk], feasible, schools, slot_pos, slot_j,
                                 qbar, b, a)
             rr, cc = best_assignment(value)
-            slot_school = schools[slot_pos]
-            for row_i, c in zip(rr.tolist(), cc.tolist(), strict=True):
-                if value[row_i, c] <= -1e8:
-                    continue
-                r, h = int(rotators[chunk[row_i]]), int(slot_school[c])
-                hosts[chunk[row_i]] = h
-                cons.place(int(wf.school[r]), h)
-                needs.book(r, h)
+            ok = value[rr, cc] > -1e8  # an infeasible slot is no placement
+            placed, to = chunk[rr[ok]], schools[slot_pos[cc[ok]]]
+            hosts[placed] = to
+            self.book(wf, cons, needs, rotators[placed], to)
             left = chunk[hosts[chunk] < 0]
             if len(left):
                 left = left[cons.feasible(wf, rotators[left])[1].any(axis=1)]
             if len(left) and int(np.sum(hosts >= 0)) > placed_before:  # progress made: try the rest again
                 pending = np.concatenate([left, pending])
         return hosts
+
+    @staticmethod
+    def book(wf, cons: Constraints, needs: Needs, rows: np.ndarray, to: np.ndarray) -> None:
+        """`Constraints.place` and `Needs.book` of a chunk's moves at once, in the solver's row
+        order (ufunc.at subtracts one index at a time, so the same floats as booking one by one)."""
+        cons.place_many(wf.school[rows], to)
+        np.subtract.at(needs.need["quality"], to, wf.quality[rows])
+        np.subtract.at(needs.need["backbone"], to[needs.is_bb[rows]], 1.0)
+        np.subtract.at(needs.need["pe_art"], to[needs.is_pa[rows]], 1.0)
 
     @staticmethod
     def values(wf, program, cons: Constraints, needs: Needs, rows: np.ndarray, feasible: np.ndarray,
