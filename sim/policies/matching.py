@@ -584,7 +584,7 @@ def optimum_columns(value: np.ndarray, groups: np.ndarray) -> np.ndarray:
         if len(only) >= n:
             floor[mine] = np.partition(value[mine][:, only], len(only) - n, axis=1)[:, len(only) - n]
     above = feasible & (value >= floor[:, None])
-    wide = above.sum(axis=1) > k  # the k best bound the rest (one group: every row)
+    wide = above.sum(axis=1) > k  # rows their group's bound leaves more than k columns: their k best bound them
     if wide.any():
         floor[wide] = np.maximum(floor[wide], np.partition(value[wide], m - k, axis=1)[:, m - k])
         above[wide] = feasible[wide] & (value[wide] >= floor[wide][:, None])
