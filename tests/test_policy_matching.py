@@ -289,6 +289,29 @@ def test_feasible_mask_offers_each_rotator_its_options(rules):
     assert offered > 20
 
 
+
+def test_optimal_booking_at_once_equals_booking_one_by_one():
+    """OptimalMatching.book (a chunk's moves at once) leaves the rooms and needs exactly as
+    Constraints.place and Needs.book one move at a time, in the same order (hosts repeat)."""
+    model = build({"name": "p", "quota": {"share_of_eligible": 0.3}, "matching": "optimal", "scope": "district"},
+                  world=SMALL3, seed=4)
+    model.step()
+    program, wf = model.config.policy.programs[0], model.workforce
+    rng = np.random.default_rng(4)
+    rows = rng.choice(wf.active_rows(), size=60, replace=False)
+    to = rng.choice(model.world.n_schools, size=60)  # repeated hosts: the order of the float sums matters
+    staying = np.setdiff1d(wf.active_rows(), rows)
+    present = np.bincount(wf.host[staying], minlength=model.world.n_schools)
+    one, many = Constraints(model, program, present), Constraints(model, program, present)
+    needs_one, needs_many = Needs(model, rows, one), Needs(model, rows, many)
+    for r, h in zip(rows.tolist(), to.tolist(), strict=True):
+        one.place(int(wf.school[r]), h)
+        needs_one.book(r, h)
+    OptimalMatching.book(wf, many, needs_many, rows, to)
+    assert one.room.tolist() == many.room.tolist()
+    for key, need in needs_one.need.items():
+        assert need.tobytes() == needs_many.need[key].tobytes(), key
+
 def test_optimal_matching_with_a_heavy_commute_weight_shortens_commutes():
     """Same seed, same selection; only the commute weight differs. A weight of 1 per minute (the
     schema's largest) makes the commute dominate the equity gain (a few units), so rotators go near home.
