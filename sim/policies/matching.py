@@ -192,6 +192,13 @@ class Constraints:
             if self.frees_home:
                 self.room[home] += 1
 
+    def place_many(self, homes: np.ndarray, hosts: np.ndarray) -> None:
+        """`place` of many moves at once (whole-number rooms: the order does not matter)."""
+        if self.books_room:
+            np.subtract.at(self.room, hosts, 1)
+            if self.frees_home:
+                np.add.at(self.room, homes, 1)
+
 
 def receiving_mask(model, program) -> np.ndarray:
     """Schools that may receive this program's rotators: in `receiving_districts`, of a
@@ -495,21 +502,26 @@ class OptimalMatching:
             slot_j = np.arange(len(slot_pos)) - np.repeat(np.cumsum(per) - per, per)  # 0, 1, ... per school
             value = self.values(wf, program, cons, needs, rotators[chunk], feasible, schools, slot_pos, slot_j,
                                 qbar, b, a)
-            rr, cc = best_assignment(value)
-            slot_school = schools[slot_pos]
-            for row_i, c in zip(rr.tolist(), cc.tolist(), strict=True):
-                if value[row_i, c] <= -1e8:
-                    continue
-                r, h = int(rotators[chunk[row_i]]), int(slot_school[c])
-                hosts[chunk[row_i]] = h
-                cons.place(int(wf.school[r]), h)
-                needs.book(r, h)
+            rr, cc = best_assignment(value, wf.level[rotators[chunk]])
+            ok = value[rr, cc] > -1e8  # an infeasible slot is no placement
+            placed, to = chunk[rr[ok]], schools[slot_pos[cc[ok]]]
+            hosts[placed] = to
+            self.book(wf, cons, needs, rotators[placed], to)
             left = chunk[hosts[chunk] < 0]
             if len(left):
                 left = left[cons.feasible(wf, rotators[left])[1].any(axis=1)]
             if len(left) and int(np.sum(hosts >= 0)) > placed_before:  # progress made: try the rest again
                 pending = np.concatenate([left, pending])
         return hosts
+
+    @staticmethod
+    def book(wf, cons: Constraints, needs: Needs, rows: np.ndarray, to: np.ndarray) -> None:
+        """`Constraints.place` and `Needs.book` of a chunk's moves at once, in the solver's row
+        order (ufunc.at subtracts one index at a time, so the same floats as booking one by one)."""
+        cons.place_many(wf.school[rows], to)
+        np.subtract.at(needs.need["quality"], to, wf.quality[rows])
+        np.subtract.at(needs.need["backbone"], to[needs.is_bb[rows]], 1.0)
+        np.subtract.at(needs.need["pe_art"], to[needs.is_pa[rows]], 1.0)
 
     @staticmethod
     def values(wf, program, cons: Constraints, needs: Needs, rows: np.ndarray, feasible: np.ndarray,
@@ -533,14 +545,21 @@ class OptimalMatching:
         return v
 
 
-def best_assignment(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`linear_sum_assignment(value, maximize=True)` solved on the columns that can matter: each
-    row's k best (k = number of rows). An optimal assignment never needs another column (one of the
-    row's k best is always free to swap in), so a unique optimum is the same on the fewer columns,
-    and the solver's cost falls from rows^2 x all slots to rows^2 x the slots kept."""
+def best_assignment(value: np.ndarray, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`linear_sum_assignment(value, maximize=True)` (values of -1e9: infeasible) solved on the
+    columns an optimum can use (`optimum_columns`), fewer columns, less solver time. A unique
+    optimum is the same on them when it places every row, which the answer shows; otherwise (some
+    row must take an infeasible column) the problem is solved on the rows' k best columns, as
+    before: which row goes unplaced may then be a tie of the rounded sums, resolved as it was."""
     from scipy.optimize import linear_sum_assignment  # here: the scenario schema imports this module
 
     k, m = value.shape
+    if m > k:
+        keep = optimum_columns(value, np.zeros(k, dtype=np.int64) if groups is None else groups)
+        if len(keep) >= k:
+            rr, cc = linear_sum_assignment(value[:, keep], maximize=True)
+            if np.all(value[rr, keep[cc]] > -1e8):
+                return rr, keep[cc]
     if m <= 2 * k:
         return linear_sum_assignment(value, maximize=True)
     keep = np.zeros(m, dtype=bool)
@@ -548,6 +567,28 @@ def best_assignment(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keep = np.flatnonzero(keep)
     rr, cc = linear_sum_assignment(value[:, keep], maximize=True)
     return rr, keep[cc]
+
+
+def optimum_columns(value: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The feasible columns (value > -1e8) an optimum that places every row can use. In it, each
+    column a row prefers to its own is held by another row that may take it. So a row's own column
+    is among its k best (k rows), and among its n best of the columns that only rows of its group
+    (`groups`: the teachers' levels, n rows) may take; ties at the bound are kept."""
+    k, m = value.shape
+    feasible = value > -1e8
+    floor = np.full(k, -np.inf)  # each row's lowest value its optimum's column can have
+    for g in np.unique(groups):
+        mine = groups == g
+        only = np.flatnonzero(~feasible[~mine].any(axis=0))  # columns no row of another group may take
+        n = int(mine.sum())
+        if len(only) >= n:
+            floor[mine] = np.partition(value[mine][:, only], len(only) - n, axis=1)[:, len(only) - n]
+    above = feasible & (value >= floor[:, None])
+    wide = above.sum(axis=1) > k  # rows their group's bound leaves more than k columns: their k best bound them
+    if wide.any():
+        floor[wide] = np.maximum(floor[wide], np.partition(value[wide], m - k, axis=1)[:, m - k])
+        above[wide] = feasible[wide] & (value[wide] >= floor[wide][:, None])
+    return np.flatnonzero(above.any(axis=0))
 
 
 class PointsMatching:
