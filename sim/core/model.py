@@ -314,7 +314,7 @@ class RotationModel(mesa.Model):
         if tenure.resets_on(self, kind):  # careers.tenure.rotation_counts
             wf.years_at_school[rows] = 0
         wf.arrived[rows] = self.year
-        np.add.at(self._arrivals, schools, 1)
+        np.add.at(self._arrivals, schools, 1.0)  # a float: an int 1 takes numpy's slow add.at path (30x)
 
     def transfer_posts(self, rows: np.ndarray, schools: np.ndarray, kind: str, program: str = "") -> None:
         """Move teachers' home posts: voluntary drift, staying on at the host after a term, or a
