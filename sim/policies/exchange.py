@@ -131,7 +131,10 @@ def _pool_donors(model, home: np.ndarray, rng: np.random.Generator) -> np.ndarra
     """For each post to cover, a random ordinary teacher of its district whose profile the pool
     teacher takes (the home school's own staff when the district has none)."""
     wf, district = model.workforce, model.world.schools["district"]
-    ordinary = np.flatnonzero(wf.active & (wf.role == 0) & (wf.backbone < DISTRICT_BACKBONE) & (wf.cover_until < 0))
+    needed = np.zeros(int(district.max()) + 1, dtype=bool)
+    needed[district[home]] = True  # only the rows of the posts' districts are read
+    ordinary = np.flatnonzero(needed[district][wf.school] & wf.active & (wf.role == 0)
+                              & (wf.backbone < DISTRICT_BACKBONE) & (wf.cover_until < 0))
     pools: dict[int, np.ndarray] = {}
     by_district = district[wf.school[ordinary]]
     draws = rng.random(len(home))
