@@ -124,6 +124,20 @@ def test_first_n_is_the_head_of_a_stable_argsort():
             assert first_n(key, n).tolist() == np.argsort(key, kind="stable")[:n].tolist(), (trial, n)
 
 
+def test_sorted_positions_takes_positions_in_any_order():
+    """Positions given in any order (first_n hands over its partition unsorted) come back sorted by
+    key, equal keys in position order: the reference is a stable argsort over the sorted positions."""
+    from sim.policies.priority import sorted_positions
+
+    rng = np.random.default_rng(5)
+    for trial in range(200):
+        key = rng.integers(0, 2**60 if trial % 2 else 4, 40).astype(np.uint64)
+        positions = rng.permutation(40)[: int(rng.integers(0, 41))]
+        ascending = np.sort(positions)
+        expected = ascending[np.argsort(key[ascending], kind="stable")]
+        assert sorted_positions(key, positions).tolist() == expected.tolist(), trial
+
+
 def test_first_draws_are_the_draws_of_the_whole_column():
     """Drawing only up to the last eligible row reads the same values as a draw for every row
     (numpy's Generator.random fills in order): the selection's tiebreaks do not move."""

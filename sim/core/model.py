@@ -22,7 +22,7 @@ from sim.core.workforce import Workforce
 from sim.metrics import INDICATORS, YearContext, school_table, year_metrics
 from sim.metrics.registry import ActiveTeachers
 from sim.policies import RotationProgram, end_terms, form_label
-from sim.policies.eligibility import eligible_mask
+from sim.policies.eligibility import eligible_mask, still_eligible
 from sim.policies.sharing import double_teacher_classrooms
 from sim.world import SchoolSystem, build_world, check_history, retirement
 
@@ -263,7 +263,9 @@ class RotationModel(mesa.Model):
         total = {"eligible": int(elig_any.sum()), "rotations": 0, "eligible_rotated": 0,
                  "eligible_rotated_backbone": 0, "unmatched": 0}
         for program in self.programs:
-            got = program.apply(self)
+            # its mask of the pre-pass, less the rows earlier programs moved (not recomputed)
+            got = program.apply(self, still_eligible(self, program.config.eligibility,
+                                                     mask_of(program.config.eligibility)))
             for key in ("rotations", "eligible_rotated", "eligible_rotated_backbone", "unmatched"):
                 total[key] += got[key]
         return total
@@ -314,7 +316,7 @@ class RotationModel(mesa.Model):
         if tenure.resets_on(self, kind):  # careers.tenure.rotation_counts
             wf.years_at_school[rows] = 0
         wf.arrived[rows] = self.year
-        np.add.at(self._arrivals, schools, 1)
+        np.add.at(self._arrivals, schools, 1.0)  # a float: an int 1 takes numpy's slow add.at path (30x)
 
     def transfer_posts(self, rows: np.ndarray, schools: np.ndarray, kind: str, program: str = "") -> None:
         """Move teachers' home posts: voluntary drift, staying on at the host after a term, or a

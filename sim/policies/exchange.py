@@ -17,6 +17,7 @@ import numpy as np
 from sim.codes import DISTRICT_BACKBONE, DISTRICT_TYPES, SCHOOL_LEVELS, TIERS
 from sim.policies.eligibility import eligible_mask
 from sim.policies.priority import first_draws, priority_order
+from sim.policies.selection import by_district
 
 # eligibility rules that describe who is sent, not who may be sent back: lifted for counterparts
 SENDER_RULES = {"sending_tiers": list(TIERS), "districts": None, "district_types": None, "school_districts": None,
@@ -40,7 +41,7 @@ def pair_up(model, program, selected: np.ndarray, hosts: np.ndarray, counterpart
     other teachers in the program's priority order. Returns (rows, destinations, the rotator whose
     term each row serves: a pair starts and ends together)."""
     wf = model.workforce
-    level = model.world.schools["level"]
+    level = model.world.schools["level"].tolist()  # read per pair: a list's items are cheaper to get
     placed = hosts >= 0
     matched, matched_hosts = selected[placed], hosts[placed]
     is_host = np.zeros(model.world.n_schools, dtype=bool)
@@ -53,23 +54,18 @@ def pair_up(model, program, selected: np.ndarray, hosts: np.ndarray, counterpart
     others = others[is_host[wf.school[others]]]
     in_host = selected[is_host[wf.school[selected]]]
     ranked = np.concatenate([in_host, priority_order(model, others, program.priority, first_draws(rng, others))])
-    at_school: dict[int, list[int]] = {}
-    for r, school in zip(ranked.tolist(), wf.school[ranked].tolist(), strict=True):
-        at_school.setdefault(school, []).append(r)
-    # the loop reads only these rows: dicts of theirs, not lists of the whole workforce (which cost more)
-    seen = np.concatenate([ranked, matched]).tolist()
-    t_level, t_subject, t_school = (dict(zip(seen, col[np.asarray(seen, dtype=np.int64)].tolist(), strict=True))
-                                    for col in (wf.level, wf.subject, wf.school))
+    # each host's candidates in rank order as (row, level, subject): the loop reads only these
+    at_school = {g: list(zip(mine.tolist(), wf.level[mine].tolist(), wf.subject[mine].tolist(), strict=True))
+                 for g, mine in by_district(ranked, wf.school[ranked])}  # grouped by school here
     used: set[int] = set()
     rows, dest, term_of = [], [], []
     cross = program.cross_level
-    for r, g in zip(matched.tolist(), matched_hosts.tolist(), strict=True):
+    for r, g, h, subject in zip(matched.tolist(), matched_hosts.tolist(), wf.school[matched].tolist(),
+                                wf.subject[matched].tolist(), strict=True):
         if r in used:
             continue
-        h = t_school[r]
         any_level = cross or level[h] == NINE_YEAR
-        c = _counterpart(at_school.get(g, []), used, t_level, t_subject, t_subject[r],
-                         None if any_level else level[h])
+        c = _counterpart(at_school.get(g, []), used, subject, None if any_level else level[h])
         if c < 0:
             continue
         used.update((r, c))
@@ -79,18 +75,17 @@ def pair_up(model, program, selected: np.ndarray, hosts: np.ndarray, counterpart
     return tuple(np.array(x, dtype=np.int64) for x in (rows, dest, term_of))
 
 
-def _counterpart(candidates: list[int], used: set[int], t_level: dict, t_subject: dict, subject: int,
-                 level) -> int:
-    """The first unused candidate of the rotator's subject who teaches `level` (any level when
-    None), else the first unused one who teaches it; -1 when none. Used candidates at the front
-    are dropped from the list for good (they stay used)."""
-    while candidates and candidates[0] in used:
+def _counterpart(candidates: list[tuple[int, int, int]], used: set[int], subject: int, level) -> int:
+    """The first unused candidate (row, level, subject) of the rotator's subject who teaches
+    `level` (any level when None), else the first unused one who teaches it; -1 when none. Used
+    candidates at the front are dropped from the list for good (they stay used)."""
+    while candidates and candidates[0][0] in used:
         candidates.pop(0)
     first = -1
-    for c in candidates:
-        if c in used or (level is not None and t_level[c] != level):
+    for c, c_level, c_subject in candidates:
+        if c in used or (level is not None and c_level != level):
             continue
-        if t_subject[c] == subject:
+        if c_subject == subject:
             return c
         if first < 0:
             first = c
@@ -136,7 +131,10 @@ def _pool_donors(model, home: np.ndarray, rng: np.random.Generator) -> np.ndarra
     """For each post to cover, a random ordinary teacher of its district whose profile the pool
     teacher takes (the home school's own staff when the district has none)."""
     wf, district = model.workforce, model.world.schools["district"]
-    ordinary = np.flatnonzero(wf.active & (wf.role == 0) & (wf.backbone < DISTRICT_BACKBONE) & (wf.cover_until < 0))
+    needed = np.zeros(int(district.max()) + 1, dtype=bool)
+    needed[district[home]] = True  # only the rows of the posts' districts are read
+    ordinary = np.flatnonzero(needed[district][wf.school] & wf.active & (wf.role == 0)
+                              & (wf.backbone < DISTRICT_BACKBONE) & (wf.cover_until < 0))
     pools: dict[int, np.ndarray] = {}
     by_district = district[wf.school[ordinary]]
     draws = rng.random(len(home))

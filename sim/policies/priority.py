@@ -79,12 +79,13 @@ def rank_keys(model, rows: np.ndarray, keys: list[str], tiebreak: np.ndarray) ->
 
 
 def sorted_positions(key: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """`positions` (ascending) sorted by `key` at them, equal keys in position order."""
+    """`positions` (in any order) sorted by `key` at them, equal keys in position order."""
     values = key[positions]
-    order = np.argsort(values)  # a quicksort: the same as a stable sort when no two keys are equal
+    order = np.argsort(values)  # a quicksort: when no two keys are equal, their order is the only one
     ranked = values[order]
-    if np.any(ranked[1:] == ranked[:-1]):
-        order = np.argsort(values, kind="stable")
+    if np.any(ranked[1:] == ranked[:-1]):  # equal keys: a stable sort of the positions in ascending order
+        positions = np.sort(positions)
+        order = np.argsort(key[positions], kind="stable")
     return positions[order]
 
 
@@ -96,7 +97,7 @@ def first_n(key: np.ndarray, n: int) -> np.ndarray:
     if n < len(key):
         part = np.argpartition(key, n - 1)[:n]
         if np.count_nonzero(key <= key[part].max()) == n:  # no key left out ties the last one taken
-            return sorted_positions(key, np.sort(part))
+            return sorted_positions(key, part)
     return sorted_positions(key, np.arange(len(key)))[:n]
 
 

@@ -23,6 +23,7 @@ from sim.codes import DISTRICT_BACKBONE
 from sim.policies.eligibility import eligible_mask
 from sim.policies.exchange import counterpart_mask, cover_posts, end_covers, pair_up
 from sim.policies.matching import MATCHERS, Constraints
+from sim.policies.priority import first_draws
 from sim.policies.selection import SELECTORS
 
 
@@ -57,11 +58,12 @@ class RotationProgram:
     def eligible(self, model) -> np.ndarray:
         return eligible_mask(model, self.config.eligibility)
 
-    def apply(self, model) -> dict[str, int]:
-        """Select and move this year's rotators; returns counts for the year's metrics."""
+    def apply(self, model, eligible: np.ndarray | None = None) -> dict[str, int]:
+        """Select and move this year's rotators; returns counts for the year's metrics. `eligible`:
+        the program's eligibility mask when the caller has it (`eligibility.still_eligible`)."""
         cfg = self.config
         wf = model.workforce
-        eligible = self.eligible(model)
+        eligible = self.eligible(model) if eligible is None else eligible
         selected = self.selector.select(model, cfg, eligible, model.stream(f"selection:{cfg.name}"))
         n_s = model.world.n_schools
         # teachers present at each host (`compress`: the active rows' hosts without a float cast)
@@ -69,11 +71,14 @@ class RotationProgram:
         pool = counterpart_mask(model, cfg) if cfg.exchange == "paired" else None
         cons = Constraints(model, cfg, present, None if pool is None else np.bincount(wf.school[pool], minlength=n_s))
         hosts = self.matcher.match(model, cfg, selected, cons, model.stream(f"matching:{cfg.name}"))
-        terms = model.stream(f"term:{cfg.name}").integers(cfg.term_years_min, cfg.term_years_max + 1, wf.n)
         if pool is None:
             moved, to = selected[hosts >= 0], hosts[hosts >= 0]
-        else:  # a pair's two members serve the same term
+        else:
             moved, to, term_of = pair_up(model, cfg, selected, hosts, pool, model.stream(f"pairing:{cfg.name}"))
+        # a draw per row, in row order from a fresh stream: the ones past the last mover, never read, are not drawn
+        terms = model.stream(f"term:{cfg.name}").integers(cfg.term_years_min, cfg.term_years_max + 1,
+                                                          int(moved.max(initial=-1)) + 1)
+        if pool is not None:  # a pair's two members serve the same term
             terms[moved] = terms[term_of]
         if cfg.form == "full_time":
             model.move_teachers(moved, to, "rotation", cfg.name)
@@ -106,7 +111,7 @@ def end_terms(model, stay_shares: list[float]) -> dict[str, int]:
     due = np.flatnonzero(wf.active & (wf.term_end >= 0) & (wf.term_end <= model.year))
     if len(due) == 0:
         return {"returns": 0, "stays": 0}
-    u = model.stream("term_end").random(wf.n)[due]
+    u = first_draws(model.stream("term_end"), due)  # = random(wf.n)[due]
     share = np.array(stay_shares)[wf.program[due]]
     stays = due[u < share]
     returns = due[u >= share]
