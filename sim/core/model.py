@@ -292,7 +292,7 @@ class RotationModel(mesa.Model):
             self.config.careers.retirement, self.year, world.start_year, wf.age[rows], wf.birth_month[rows],
             wf.woman[rows])
         if self.year > 0:
-            np.add.at(self._arrivals, self.workforce.host[rows], 1)
+            np.add.at(self._arrivals, self.workforce.host[rows], 1.0)  # a float: numpy's fast add.at path
             self._log(rows, np.full(len(rows), -1), self.workforce.host[rows], kind, "")
         return rows
 
@@ -333,7 +333,7 @@ class RotationModel(mesa.Model):
         wf.host[rows] = schools
         wf.years_at_school[rows] = 0
         wf.arrived[rows] = self.year
-        np.add.at(self._arrivals, schools, 1)
+        np.add.at(self._arrivals, schools, 1.0)  # a float: numpy's fast add.at path
 
     def share_teachers(self, rows: np.ndarray, schools: np.ndarray, share: float, program: str) -> None:
         """Start part-time rotations: the teachers keep their home posts and cells and teach
