@@ -5,7 +5,8 @@ Those imports are about 1,600 modules and 140,000 objects that live as long as t
 they set off some 350 collections: 0.15-0.2 CPU s of the fork server's 1.3-1.5 s, which are on
 the critical path of a sweep's start on local workers (they are forked only once the imports are
 done). Frozen (`gc.freeze`), the imported objects are not looked at by any later collection, in
-the fork server or in the workers forked from it; the collector is on again in both.
+the fork server or in the workers forked from it (and their memory pages stay shared: the pattern
+the `gc.freeze` documentation gives for a process that forks); the collector is on again in both.
 """
 
 from __future__ import annotations
