@@ -89,6 +89,25 @@ def test_point_scenario_is_load_scenario_with_the_overrides(tmp_path):
     assert sc.model_dump() == direct.model_dump() | {"run": sc.run.model_dump()}
 
 
+def test_each_base_file_is_read_once_for_every_point(tmp_path, monkeypatch):
+    """Checking the sweep and making its runs read a base scenario's file (and what it extends)
+    once, not again for each design point, and every point's scenario is still what
+    load_scenario gives for that file and those overrides."""
+    import sim.config.scenario as scenario_module
+
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump({"extends": str(SWEEP_BASE), "name": "based"}), encoding="utf-8")
+    path = write_sweep(tmp_path, bases=(base,), design={"kind": "lhs", "points": 4, "seed": 2})
+    reads = []
+    real = scenario_module.read_yaml_mapping
+    monkeypatch.setattr(scenario_module, "read_yaml_mapping", lambda p: reads.append(p.name) or real(p))
+    sw = load_sweep(path)
+    points = [sw.scenario(sw.bases[0], i) for i in range(len(sw.points))]
+    assert sorted(reads) == ["_base.yaml", "base.yaml", SWEEP_BASE.name]
+    for i, sc in enumerate(points):
+        assert sc == load_scenario(base, [*sw.bases[0].overrides, *sw.point_overrides(i)])
+
+
 @settings(max_examples=60)
 @given(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-10**12, 10**12),
                  st.booleans(), st.text(max_size=20), st.lists(st.sampled_from(["a", "yes", "1.0", "null"]))))

@@ -33,6 +33,7 @@ from sim.config.scenario import (
     Strict,
     field_problem,
     load_scenario,
+    read_scenario_file,
     read_yaml_mapping,
     validation_line,
 )
@@ -177,6 +178,8 @@ class Base:
     path: Path
     overrides: tuple[str, ...]
     scenario: Scenario
+    # the file as read (`read_scenario_file`): each design point is validated from it, not read again
+    read: tuple[dict, dict[str, str]] | None = None
 
 
 @dataclass
@@ -204,7 +207,7 @@ class Sweep:
 
     def scenario(self, base: Base, point: int) -> Scenario:
         """The scenario of one design point of one base (raises ScenarioError)."""
-        return load_scenario(base.path, [*base.overrides, *self.point_overrides(point)])
+        return load_scenario(base.path, [*base.overrides, *self.point_overrides(point)], base.read)
 
     def runs(self):
         """Every run as (base, point, replicate, seed), base by base, point by point (a generator)."""
@@ -420,15 +423,17 @@ def _load_bases(path: Path, spec: SweepSpec) -> tuple[list[Base], int]:
         if not bp.is_file():
             problem = "is not a regular file" if bp.exists() else "not found"
             raise SweepError(f"{path}: bases: scenario file {given!r} {problem}")
-    first = _load_base(path, base_paths[0], spec.set)
+    first_read = _read_base(path, base_paths[0])
+    first = _load_base(path, base_paths[0], spec.set, first_read)
     root = first.run.seed if spec.seed is None else spec.seed
     fixed = [*spec.set, f"run.replicates={spec.replicates}", f"run.seed={root}"]
     if spec.years is not None:
         fixed.append(f"run.years={spec.years}")
     bases = []
-    for bp in base_paths:
-        sc = _load_base(path, bp, fixed)
-        bases.append(Base(sc.name, bp, tuple(fixed), sc))
+    for i, bp in enumerate(base_paths):
+        read = first_read if i == 0 else _read_base(path, bp)
+        sc = _load_base(path, bp, fixed, read)
+        bases.append(Base(sc.name, bp, tuple(fixed), sc, read))
     names = [b.name for b in bases]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -449,7 +454,7 @@ def _check_points(sweep: Sweep) -> None:
     for base in sweep.bases:
         for i in range(len(sweep.points)):
             try:
-                checked_scenario(base.path, [*base.overrides, *sweep.point_overrides(i)])
+                checked_scenario(base.path, [*base.overrides, *sweep.point_overrides(i)], base.read)
             except ScenarioError as exc:
                 raise SweepError(_point_error(sweep, base, i, exc)) from None
 
@@ -481,11 +486,11 @@ def known_group(group: str, bases: list[Base]) -> bool:
     return False
 
 
-def checked_scenario(path: Path, overrides: list[str]) -> Scenario:
-    """A scenario loaded with overrides and size-checked; errors name the file."""
+def checked_scenario(path: Path, overrides: list[str], read: tuple[dict, dict[str, str]] | None = None) -> Scenario:
+    """A scenario loaded with overrides and size-checked (`read`: the file already read); errors name the file."""
     from sim.config.checks import check_size
 
-    scenario = load_scenario(path, overrides)
+    scenario = load_scenario(path, overrides, read)
     try:
         check_size(scenario)
     except ScenarioError as exc:
@@ -493,9 +498,16 @@ def checked_scenario(path: Path, overrides: list[str]) -> Scenario:
     return scenario
 
 
-def _load_base(sweep_path: Path, base_path: Path, overrides: list[str]) -> Scenario:
+def _read_base(sweep_path: Path, base_path: Path) -> tuple[dict, dict[str, str]]:
     try:
-        return checked_scenario(base_path, overrides)
+        return read_scenario_file(base_path)
+    except ScenarioError as exc:
+        raise SweepError(f"{sweep_path}: bases: {exc}") from None
+
+
+def _load_base(sweep_path: Path, base_path: Path, overrides: list[str], read: tuple[dict, dict[str, str]]) -> Scenario:
+    try:
+        return checked_scenario(base_path, overrides, read)
     except ScenarioError as exc:
         raise SweepError(f"{sweep_path}: bases: {exc}") from None
 
@@ -505,7 +517,7 @@ def _point_error(sweep: Sweep, base: Base, i: int, exc: ScenarioError) -> str:
     culprits = []
     for name, value in sweep.points[i].items():
         try:
-            checked_scenario(base.path, [*base.overrides, override(name, value)])
+            checked_scenario(base.path, [*base.overrides, override(name, value)], base.read)
         except ScenarioError:
             culprits.append(name)
     named = culprits[:1] or list(sweep.points[i])

@@ -841,12 +841,21 @@ def name_problems(scenario: Scenario, districts: list[str], school_districts: li
     return problems
 
 
-def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+def read_scenario_file(path: str | Path) -> tuple[dict, dict[str, str]]:
+    """A scenario file's keys with its `extends:` chain merged, and which file set each dotted key:
+    what `load_scenario` applies overrides to (given to it again, the files are not read again)."""
+    origin: dict[str, str] = {}
+    return _resolve(Path(path), origin, ()), origin
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                  read: tuple[dict, dict[str, str]] | None = None) -> Scenario:
     """Read a scenario file, follow `extends:`, apply `--set` overrides, and validate.
 
     Args:
         path: the YAML file.
         overrides: items like ``"policy.programs.0.quota.min_count=2500"``.
+        read: `read_scenario_file(path)` already made (a sweep's design points), used in its place.
 
     Returns:
         The validated Scenario. Raises ScenarioError with a one-line message otherwise.
@@ -855,8 +864,7 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
         >>> sc = load_scenario("scenarios/dongcheng_2021.yaml", ["run.years=5"])
     """
     path = Path(path)
-    origin: dict[str, str] = {}
-    data = _resolve(path, origin, ())
+    data, origin = read_scenario_file(path) if read is None else copy.deepcopy(read)
     for item in overrides:
         _apply_override(data, origin, item)
     data.setdefault("name", path.stem)

@@ -29,8 +29,9 @@ logger = logging.getLogger(__name__)
 CLOSE_TIMEOUT = 20.0  # seconds for a cluster to stop on its own before its worker processes are killed
 CHECK_EVERY = 0.25  # seconds between two looks at the signals noted while waiting for a result
 # what a sweep run imports, loaded once in the fork server (an import that fails there is skipped,
-# and the worker imports it itself)
+# and the worker imports it itself), through PRELOAD, which imports them with the garbage collector paused
 WORKER_IMPORTS = ("distributed", "sim.experiments.run", "sim.core.model", "sim.storage.store", "pyarrow.parquet")
+PRELOAD = "sim.experiments.worker_imports"
 
 
 def machine_workers() -> int:
@@ -42,7 +43,7 @@ def machine_workers() -> int:
 
 
 def start_fork_server() -> str:
-    """Start the fork server the local workers are forked from, importing WORKER_IMPORTS, and return
+    """Start the fork server the local workers are forked from, importing WORKER_IMPORTS (PRELOAD), and return
     the start method for Dask's worker processes: "forkserver" on Linux, else "spawn".
 
     It returns at once (the server imports in the background, on another core than this
@@ -54,7 +55,7 @@ def start_fork_server() -> str:
         return "spawn"
     from multiprocessing import forkserver
 
-    multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_IMPORTS))
+    multiprocessing.get_context("forkserver").set_forkserver_preload([PRELOAD])
     forkserver.ensure_running()
     return "forkserver"
 

@@ -12,9 +12,10 @@ Dask's scheduler and workers also always start an HTTP server, even with the das
 worker serves /metrics on a random port). The tool reads none of it, so these servers start none.
 
 The worker processes are forked from multiprocessing's fork server, which imports what a run
-needs once (`executors.WORKER_IMPORTS`), instead of each being a fresh interpreter that imports Dask, Mesa,
-pandas and pyarrow on its own: a worker is ready in a fraction of a second, and a forked worker
-ends without tearing its modules down (`os._exit`). The fork server is a process started for
+needs once (`executors.WORKER_IMPORTS`, with the collector paused: `worker_imports`), instead of
+each being a fresh interpreter that imports Dask, Mesa, pandas and pyarrow on its own: a worker
+is ready in a fraction of a second, and a forked worker ends without tearing its modules down
+(`os._exit`). The fork server is a process started for
 this (`executors.start_fork_server`, as early as the caller likes), shared by every cluster of the session
 and ended with it. It is not single-threaded once numpy and pyarrow are imported (OpenBLAS's and
 jemalloc's own threads, which install fork handlers, so forking from it is safe), and the
