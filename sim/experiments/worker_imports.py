@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import importlib
 
+from sim.collector import collector_paused
 from sim.experiments.executors import WORKER_IMPORTS
 
 
@@ -21,18 +22,13 @@ def import_all(names=WORKER_IMPORTS) -> None:
     """Import each module with the collector paused, then freeze what exists. A module that fails
     to import is skipped, as the fork server skips a preload that fails, and the worker imports it
     itself (and reports the error there)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         for name in names:
             try:
                 importlib.import_module(name)
             except ImportError:
                 pass
         gc.freeze()
-    finally:
-        if enabled:
-            gc.enable()
 
 
 import_all()
