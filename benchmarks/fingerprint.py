@@ -6,7 +6,8 @@ seeded runs, then compare two records.
     python benchmarks/fingerprint.py compare before.json after.json
 
 The runs are every reference scenario in scenarios/ (6 years, seed 7) plus two Beijing-size
-variants. Moves must be identical (a SHA-256 of the move log's columns); metric values must agree
+variants and two runs of a roster where the optimal matcher meets exact ties
+(`benchmarks/fingerprint_roster`). Moves must be identical (a SHA-256 of the move log's columns); metric values must agree
 to a relative 1e-9, the tolerance of tests/test_regression.py (summing in another order may move
 the last bits). `compare` exits 1 when anything differs. A record takes about 20 s.
 """
@@ -25,7 +26,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 YEARS, SEED = 6, 7
 EXTRA = [("beijing_2022_citywide.yaml", ["world.scale=0.3"]),
-         ("dongcheng_2021.yaml", ["world.preset=beijing", "world.scale=0.2"])]
+         ("dongcheng_2021.yaml", ["world.preset=beijing", "world.scale=0.2"]),
+         # exact ties in the optimal matcher (identical teachers: see the file's comment)
+         ("../benchmarks/fingerprint_roster/ties.yaml", []),
+         ("../benchmarks/fingerprint_roster/ties.yaml", ["policy.programs.0.scope=city",
+                                                         "policy.programs.0.quota.min_count=250"])]
 
 
 def cases() -> list[tuple[str, list[str]]]:

@@ -31,7 +31,7 @@ from scipy.optimize import linear_sum_assignment
 
 from sim.codes import DISTRICT_BACKBONE, PE_ART_SUBJECTS, SUBJECTS
 from sim.policies import OptimalMatching, PointsMatching
-from sim.policies.matching import Constraints, NeedQueues, Needs, best_assignment, optimum_columns, points
+from sim.policies.matching import Constraints, NeedQueues, Needs, best_assignment, points
 
 QUEUE_RULES = [  # (program fields, policy fields)
     ({"scope": "district"}, {}),
@@ -178,46 +178,6 @@ def test_best_assignment_finds_the_full_problems_optimum(seed):
     assert cc[feasible].tolist() == full_c[feasible].tolist()
     assert np.isclose(value[rr, cc].sum(), value[full_r, full_c].sum())
 
-
-
-def two_level_problem(rng: np.random.Generator, k: int, m: int, blocked: float):
-    """Rows of two teacher levels; columns of each level's schools and shared (nine-year) ones;
-    `blocked`: the share of further infeasible cells (home schools, full rooms)."""
-    level = rng.integers(0, 2, size=k)
-    col_level = rng.choice([0, 1, 2], size=m, p=[0.45, 0.45, 0.1])  # 2: shared
-    value = rng.normal(size=(k, m)) + 2 * rng.normal(size=m)  # shared column quality: rows compete
-    value[(col_level != 2) & (col_level != level[:, None])] = -1e9
-    value[rng.random((k, m)) < blocked] = -1e9
-    return value, level
-
-
-@pytest.mark.parametrize("seed", range(40))
-def test_best_assignment_by_level_finds_the_full_problems_optimum(seed):
-    """With the rows' levels, solving on the columns an optimum can use gives the assignment of
-    the whole matrix, also when some rows must go unplaced (many infeasible cells)."""
-    rng = np.random.default_rng(seed)
-    k = int(rng.integers(2, 80))
-    value, level = two_level_problem(rng, k, int(rng.integers(k + 1, 400)), rng.choice([0.0, 0.1, 0.6, 0.95]))
-    rr, cc = best_assignment(value, level)
-    full_r, full_c = linear_sum_assignment(value, maximize=True)
-    assert rr.tolist() == full_r.tolist()
-    feasible = value[full_r, full_c] > -1e8
-    assert cc[feasible].tolist() == full_c[feasible].tolist()
-    assert np.isclose(value[rr, cc].sum(), value[full_r, full_c].sum())
-
-
-def test_optimum_columns_are_fewer_than_the_rows_k_best():
-    """A row's column lies no deeper in its list of its level's own columns than its level has
-    rows, which cuts the lists below the rows' k best (computed here by sorting each row)."""
-    value, level = two_level_problem(np.random.default_rng(1), 120, 450, 0.05)
-    k = len(level)
-    k_best = np.unique(np.argsort(-value, axis=1, kind="stable")[:, :k])
-    kept = optimum_columns(value, level)
-    _, full_c = linear_sum_assignment(value, maximize=True)
-    assert set(full_c.tolist()) <= set(kept.tolist())
-    assert len(kept) < 0.9 * len(k_best)
-    assert np.all((value > -1e8).sum(axis=1) >= k)  # every row's k best are feasible: one group keeps them
-    assert optimum_columns(value, np.zeros(k, dtype=np.int64)).tolist() == k_best.tolist()
 
 CONSTRAINED = [
     {"scope": "school_district", "direction": "strong_to_weak", "prefer": ["group"]},

@@ -502,7 +502,7 @@ class OptimalMatching:
             slot_j = np.arange(len(slot_pos)) - np.repeat(np.cumsum(per) - per, per)  # 0, 1, ... per school
             value = self.values(wf, program, cons, needs, rotators[chunk], feasible, schools, slot_pos, slot_j,
                                 qbar, b, a)
-            rr, cc = best_assignment(value, wf.level[rotators[chunk]])
+            rr, cc = best_assignment(value)
             ok = value[rr, cc] > -1e8  # an infeasible slot is no placement
             placed, to = chunk[rr[ok]], schools[slot_pos[cc[ok]]]
             hosts[placed] = to
@@ -545,21 +545,14 @@ class OptimalMatching:
         return v
 
 
-def best_assignment(value: np.ndarray, groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """`linear_sum_assignment(value, maximize=True)` (values of -1e9: infeasible) solved on the
-    columns an optimum can use (`optimum_columns`), fewer columns, less solver time. A unique
-    optimum is the same on them when it places every row, which the answer shows; otherwise (some
-    row must take an infeasible column) the problem is solved on the rows' k best columns, as
-    before: which row goes unplaced may then be a tie of the rounded sums, resolved as it was."""
+def best_assignment(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`linear_sum_assignment(value, maximize=True)` solved on the columns that can matter: each
+    row's k best (k = number of rows). An optimal assignment never needs another column (one of the
+    row's k best is always free to swap in), so a unique optimum is the same on the fewer columns,
+    and the solver's cost falls from rows^2 x all slots to rows^2 x the slots kept."""
     from scipy.optimize import linear_sum_assignment  # here: the scenario schema imports this module
 
     k, m = value.shape
-    if m > k:
-        keep = optimum_columns(value, np.zeros(k, dtype=np.int64) if groups is None else groups)
-        if len(keep) >= k:
-            rr, cc = linear_sum_assignment(value[:, keep], maximize=True)
-            if np.all(value[rr, keep[cc]] > -1e8):
-                return rr, keep[cc]
     if m <= 2 * k:
         return linear_sum_assignment(value, maximize=True)
     keep = np.zeros(m, dtype=bool)
@@ -567,28 +560,6 @@ def best_assignment(value: np.ndarray, groups: np.ndarray | None = None) -> tupl
     keep = np.flatnonzero(keep)
     rr, cc = linear_sum_assignment(value[:, keep], maximize=True)
     return rr, keep[cc]
-
-
-def optimum_columns(value: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """The feasible columns (value > -1e8) an optimum that places every row can use. In it, each
-    column a row prefers to its own is held by another row that may take it. So a row's own column
-    is among its k best (k rows), and among its n best of the columns that only rows of its group
-    (`groups`: the teachers' levels, n rows) may take; ties at the bound are kept."""
-    k, m = value.shape
-    feasible = value > -1e8
-    floor = np.full(k, -np.inf)  # each row's lowest value its optimum's column can have
-    for g in np.unique(groups):
-        mine = groups == g
-        only = np.flatnonzero(~feasible[~mine].any(axis=0))  # columns no row of another group may take
-        n = int(mine.sum())
-        if len(only) >= n:
-            floor[mine] = np.partition(value[mine][:, only], len(only) - n, axis=1)[:, len(only) - n]
-    above = feasible & (value >= floor[:, None])
-    wide = above.sum(axis=1) > k  # rows their group's bound leaves more than k columns: their k best bound them
-    if wide.any():
-        floor[wide] = np.maximum(floor[wide], np.partition(value[wide], m - k, axis=1)[:, m - k])
-        above[wide] = feasible[wide] & (value[wide] >= floor[wide][:, None])
-    return np.flatnonzero(above.any(axis=0))
 
 
 class PointsMatching:
