@@ -106,6 +106,8 @@ def test_each_base_file_is_read_once_for_every_point(tmp_path, monkeypatch):
     assert sorted(reads) == ["_base.yaml", "base.yaml", SWEEP_BASE.name]
     for i, sc in enumerate(points):
         assert sc == load_scenario(base, [*sw.bases[0].overrides, *sw.point_overrides(i)])
+    # each point worked on a copy: the kept read is still the file's (overrides, roster paths rebased)
+    assert sw.bases[0].read == scenario_module.read_scenario_file(base)
 
 
 @settings(max_examples=60)

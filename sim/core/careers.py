@@ -311,7 +311,8 @@ def _minutes(model, rows: np.ndarray, school: np.ndarray) -> np.ndarray:
 
 def _host_commute(model, rows: np.ndarray) -> np.ndarray:
     """`_minutes` from the rows' homes to their hosts, kept per row for the run and worked out
-    again only where the host changed (homes do not move, and a year moves few teachers)."""
+    again only where the host changed (homes do not move, and a year moves few teachers).
+    `rows`: the active rows (the changed hosts are looked for among them)."""
     wf, careers = model.workforce, model.config.careers
     key = (wf, careers.commute_fixed_minutes, careers.commute_minutes_per_km)  # wf compared by identity
     cached_key, host_of, minutes = getattr(model, "_commute_cache", (None, None, None))

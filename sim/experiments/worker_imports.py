@@ -7,6 +7,7 @@ the critical path of a sweep's start on local workers (they are forked only once
 done). Frozen (`gc.freeze`), the imported objects are not looked at by any later collection, in
 the fork server or in the workers forked from it (and their memory pages stay shared: the pattern
 the `gc.freeze` documentation gives for a process that forks); the collector is on again in both.
+Import it only as that preload: importing it runs the imports and freezes the importing process.
 """
 
 from __future__ import annotations

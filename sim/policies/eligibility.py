@@ -30,8 +30,9 @@ def eligible_mask(model, eligibility) -> np.ndarray:
 
 def still_eligible(model, eligibility, earlier: np.ndarray) -> np.ndarray:
     """eligible_mask now, from its value `earlier` at the start of this year's rotation step: a
-    program's moves mark each row they change as rotated this year, which no rule admits, and
-    append cover rows, so only the rows added since are put to the rules (a pass over them only)."""
+    program's moves mark each row they change as rotated this year (`RotationProgram.apply` sets
+    `rotated_in` for every form), which no rule admits, and append cover rows, so within the step
+    a row can only lose eligibility, and only the rows added since are put to the rules."""
     wf = model.workforce
     k = len(earlier)
     mask = np.zeros(wf.n, dtype=bool)
