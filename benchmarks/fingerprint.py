@@ -7,9 +7,10 @@ seeded runs, then compare two records.
 
 The runs are every reference scenario in scenarios/ (6 years, seed 7) plus two Beijing-size
 variants and two runs of a roster where the optimal matcher meets exact ties
-(`benchmarks/fingerprint_roster`). Moves must be identical (a SHA-256 of the move log's columns); metric values must agree
-to a relative 1e-9, the tolerance of tests/test_regression.py (summing in another order may move
-the last bits). `compare` exits 1 when anything differs. A record takes about 20 s.
+(`benchmarks/fingerprint_roster`). Moves must be identical (a SHA-256 of the move log's
+columns); metric values must agree to a relative 1e-9, the tolerance of
+tests/test_regression.py (summing in another order may move the last bits). `compare` exits
+1 when anything differs. A record takes about 20 s.
 """
 
 from __future__ import annotations
