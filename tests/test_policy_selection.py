@@ -22,8 +22,7 @@ from policy_helpers import (
 
 from sim.policies import SchoolSelection
 from sim.policies.eligibility import eligible_mask
-from sim.policies.priority import priority_order
-from sim.policies.selection import by_district
+from sim.policies.priority import grouped, priority_order
 
 # --------------------------------------------------------------------- 10. selection with gaming
 
@@ -81,14 +80,14 @@ def test_school_selection_in_a_run_sends_teachers_weaker_than_the_pool(monkeypat
     assert q[moved].mean() < q[app.eligible].mean() - 0.05
 
 
-def test_by_district_gives_each_districts_rows_in_rank_order():
+def test_grouped_gives_each_districts_rows_in_rank_order():
     """The reference is the rule as the selectors state it: for each district present, in district
     order, the ranked rows of that district in their rank order."""
     rng = np.random.default_rng(2)
     for size in (0, 1, 7, 300):
         ranked = rng.permutation(1000)[:size]
         district = rng.integers(0, 17, size)
-        got = by_district(ranked, district)
+        got = grouped(ranked, district)
         assert [d for d, _ in got] == sorted(set(district.tolist()))
         for d, rows in got:
             assert rows.tolist() == ranked[district == d].tolist()

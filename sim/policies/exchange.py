@@ -16,8 +16,7 @@ import numpy as np
 
 from sim.codes import DISTRICT_BACKBONE, DISTRICT_TYPES, SCHOOL_LEVELS, TIERS
 from sim.policies.eligibility import eligible_mask
-from sim.policies.priority import first_draws, priority_order
-from sim.policies.selection import by_district
+from sim.policies.priority import first_draws, grouped, priority_order
 
 # eligibility rules that describe who is sent, not who may be sent back: lifted for counterparts
 SENDER_RULES = {"sending_tiers": list(TIERS), "districts": None, "district_types": None, "school_districts": None,
@@ -56,7 +55,7 @@ def pair_up(model, program, selected: np.ndarray, hosts: np.ndarray, counterpart
     ranked = np.concatenate([in_host, priority_order(model, others, program.priority, first_draws(rng, others))])
     # each host's candidates in rank order as (row, level, subject): the loop reads only these
     at_school = {g: list(zip(mine.tolist(), wf.level[mine].tolist(), wf.subject[mine].tolist(), strict=True))
-                 for g, mine in by_district(ranked, wf.school[ranked])}  # grouped by school here
+                 for g, mine in grouped(ranked, wf.school[ranked])}
     used: set[int] = set()
     rows, dest, term_of = [], [], []
     cross = program.cross_level

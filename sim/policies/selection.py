@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from sim.codes import BACKBONE
-from sim.policies.priority import first_draws, first_n, narrow_ints, priority_order, rank_keys
+from sim.policies.priority import first_draws, first_n, grouped, priority_order, rank_keys
 
 
 def district_quota(quota, n_eligible: int, n_never_rotated: int, n_staff: int, year: int,
@@ -171,7 +171,7 @@ class DistrictSelection:
         district_of_row = model.world.schools["district"][wf.school[ranked_all]]
         counts = district_min_counts(model, program, district_of_row)
         picked = []
-        for d, in_district in by_district(ranked_all, district_of_row):
+        for d, in_district in grouped(ranked_all, district_of_row):
             ranked, n_must = mandatory_first(wf, in_district, program.quota)
             need = district_need(program.quota, len(ranked), _never_rotated(wf, ranked, program.quota),
                                  int(staff[d]), model.year, n_must, int(counts[d]))
@@ -193,7 +193,7 @@ class DistrictSelection:
         district_of_row = model.world.schools["district"][wf.school[rows]]
         counts = district_min_counts(model, program, district_of_row)
         picked = []
-        for d, at in by_district(np.arange(len(rows)), district_of_row):
+        for d, at in grouped(np.arange(len(rows)), district_of_row):
             need = district_need(program.quota, len(at), _never_rotated(wf, rows[at], program.quota),
                                  int(staff[d]), model.year, 0, int(counts[d]))
             warn_short_pool(model, program, int(d), need, len(at))
@@ -242,7 +242,7 @@ class SchoolSelection:
         staff = _district_staff(model, program.quota)
         counts = district_min_counts(model, program, district_of_row)
         picked = []
-        for d, in_district in by_district(ranked_all, district_of_row):
+        for d, in_district in grouped(ranked_all, district_of_row):
             ranked, n_must = mandatory_first(wf, in_district, program.quota)
             need = district_need(program.quota, len(ranked), _never_rotated(wf, ranked, program.quota),
                                  int(staff[d]), model.year, n_must, int(counts[d]))
@@ -287,17 +287,6 @@ def _school_shares(wf, ranked: np.ndarray, n: int) -> list[tuple[int, int]]:
     extra = n - base.sum()
     base[np.argsort(-(exact - base), kind="stable")[:extra]] += 1
     return [(int(s), int(k)) for s, k in zip(schools, base, strict=True) if k > 0]
-
-
-def by_district(ranked: np.ndarray, district_of_row: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """(district, its rows of `ranked` in rank order) for each district present, in district order:
-    one stable sort of the districts instead of a mask of every row per district."""
-    if len(ranked) == 0:
-        return []
-    order = np.argsort(narrow_ints(district_of_row), kind="stable")
-    district = district_of_row[order]
-    starts = np.flatnonzero(np.r_[True, district[1:] != district[:-1]])
-    return list(zip(district[starts].tolist(), np.split(ranked[order], starts[1:]), strict=True))
 
 
 def _district_staff(model, quota) -> np.ndarray:
