@@ -292,10 +292,10 @@ def test_rotation_respects_eligibility_in_a_run():
     before = {}
     orig = model.programs[0].apply
 
-    def record(m, *given):
+    def record(m):
         wf = m.workforce
         before[m.year] = (wf.years_at_school.copy(), years_left(wf.age, wf.birth_month, wf.retire_months))
-        return orig(m, *given)
+        return orig(m)
 
     model.programs[0].apply = record
     model.run_for(3)
@@ -385,9 +385,9 @@ def test_no_host_exceeds_receiving_capacity_right_after_matching(matching, capac
     orig = program.apply
     checked = []
 
-    def apply_and_check(m, *given):
+    def apply_and_check(m):
         first = len(m.moves)
-        got = orig(m, *given)
+        got = orig(m)
         wf = m.workforce
         present = np.bincount(wf.host[wf.active], minlength=m.world.n_schools)
         hosts = sorted({mv[3] for mv in m.moves[first:] if mv[4] == ROTATION})

@@ -174,22 +174,3 @@ def test_years_to_retirement_after_rows_are_added_and_ages_change():
         else:
             wf.age[:7] += 1
         assert years_to_retirement(model).tolist() == years_left(wf.age, wf.birth_month, wf.retire_months).tolist()
-
-
-def test_each_program_is_handed_its_eligibility_as_it_is_then(monkeypatch):
-    """The model hands each program its mask of the year's pre-pass less the rows earlier programs
-    moved, plus the rules over rows added since (still_eligible), instead of recomputing it: the spy
-    (record_applies) checks each handed mask against eligible_mask at that moment, here with two
-    programs of one rule whose first moves teachers (full-time, pool covers added) before the second
-    transfers some, and a part-time program after both."""
-    log = record_applies(monkeypatch)
-    rule = {"min_years_at_school": 1}
-    model = build({"name": "a", "quota": {"share_of_eligible": 0.3}, "backfill": "pool", "eligibility": rule},
-                  {"name": "b", "quota": {"share_of_eligible": 0.3}, "form": "transfer", "eligibility": rule},
-                  {"name": "c", "quota": {"share_of_eligible": 0.3}, "form": "part_time"}, world=SMALL3, seed=1)
-    model.run_for(2)
-    assert [app.cfg.name for app in log] == ["a", "b", "c"] * 2 and all(app.given for app in log)
-    for a, b in (log[0:2], log[3:5]):
-        movers = np.array(sorted({mv[1] for mv in a.moves}))
-        assert len(movers) and a.eligible[movers].all() and not b.eligible[movers].any()  # taken out of b's pool
-        assert len(b.eligible) > len(a.eligible) and b.moves  # covers were added; b still moved teachers

@@ -200,14 +200,13 @@ class Checked:
             prog.apply = self._wrap(prog, prog.apply)
 
     def _wrap(self, prog, apply):
-        def checked(model, *given):
+        def checked(model):
             wf = model.workforce
             eligible = prog.eligible(model)
-            assert all(g.tolist() == eligible.tolist() for g in given), "the handed-over eligibility differs"
             term_before = wf.term_end.copy()
             before = model.move_log.n
             cadres = np.bincount(wf.school[wf.active & (wf.role > 0)], minlength=model.world.n_schools)
-            got = apply(model, *given)
+            got = apply(model)
             c = model.move_log.columns(before)
             rows = c["teacher"][c["kind"] == KIND["rotation"]]
             frm, to = c["from_school"][c["kind"] == KIND["rotation"]], c["to_school"][c["kind"] == KIND["rotation"]]

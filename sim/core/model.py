@@ -22,7 +22,7 @@ from sim.core.workforce import Workforce
 from sim.metrics import INDICATORS, YearContext, school_table, year_metrics
 from sim.metrics.registry import ActiveTeachers
 from sim.policies import RotationProgram, end_terms, form_label
-from sim.policies.eligibility import eligible_mask, still_eligible
+from sim.policies.eligibility import eligible_mask
 from sim.policies.sharing import double_teacher_classrooms
 from sim.world import SchoolSystem, build_world, check_history, retirement
 
@@ -263,9 +263,7 @@ class RotationModel(mesa.Model):
         total = {"eligible": int(elig_any.sum()), "rotations": 0, "eligible_rotated": 0,
                  "eligible_rotated_backbone": 0, "unmatched": 0}
         for program in self.programs:
-            # its mask of the pre-pass, less the rows earlier programs moved (not recomputed)
-            got = program.apply(self, still_eligible(self, program.config.eligibility,
-                                                     mask_of(program.config.eligibility)))
+            got = program.apply(self)
             for key in ("rotations", "eligible_rotated", "eligible_rotated_backbone", "unmatched"):
                 total[key] += got[key]
         return total

@@ -28,22 +28,6 @@ def eligible_mask(model, eligibility) -> np.ndarray:
     return mask
 
 
-def still_eligible(model, eligibility, earlier: np.ndarray) -> np.ndarray:
-    """eligible_mask now, from its value `earlier` at the start of this year's rotation step: a
-    program's moves mark each row they change as rotated this year (`RotationProgram.apply` sets
-    `rotated_in` for every form), which no rule admits, and append cover rows, so within the step
-    a row can only lose eligibility, and only the rows added since are put to the rules."""
-    wf = model.workforce
-    k = len(earlier)
-    mask = np.zeros(wf.n, dtype=bool)
-    mask[:k] = earlier & (wf.rotated_in[:k] != model.year)
-    if wf.n > k:
-        added = np.arange(k, wf.n)
-        added = added[sending_schools(model, eligibility)[wf.school[added]]]
-        mask[added[_row_rules(model, eligibility, added)]] = True
-    return mask
-
-
 def sending_schools(model, eligibility) -> np.ndarray:
     """Mask over schools: the rules about the sending school, decided once per school (then looked
     up for each teacher)."""

@@ -58,12 +58,11 @@ class RotationProgram:
     def eligible(self, model) -> np.ndarray:
         return eligible_mask(model, self.config.eligibility)
 
-    def apply(self, model, eligible: np.ndarray | None = None) -> dict[str, int]:
-        """Select and move this year's rotators; returns counts for the year's metrics. `eligible`:
-        the program's eligibility mask when the caller has it (`eligibility.still_eligible`)."""
+    def apply(self, model) -> dict[str, int]:
+        """Select and move this year's rotators; returns counts for the year's metrics."""
         cfg = self.config
         wf = model.workforce
-        eligible = self.eligible(model) if eligible is None else eligible
+        eligible = self.eligible(model)
         selected = self.selector.select(model, cfg, eligible, model.stream(f"selection:{cfg.name}"))
         n_s = model.world.n_schools
         # teachers present at each host (`compress`: the active rows' hosts without a float cast)
