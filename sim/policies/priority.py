@@ -36,7 +36,11 @@ PRIORITY_RULES: dict[str, Callable] = {
 
 def priority_order(model, rows: np.ndarray, keys: list[str], tiebreak: np.ndarray) -> np.ndarray:
     """`rows` sorted by the named keys in order, ties broken by `tiebreak` (a random draw per row)."""
-    key = rank_keys(model, rows, keys, tiebreak)
+    return ordered_by(model, rows, keys, tiebreak, rank_keys(model, rows, keys, tiebreak))
+
+
+def ordered_by(model, rows: np.ndarray, keys: list[str], tiebreak: np.ndarray, key: np.ndarray | None) -> np.ndarray:
+    """`priority_order` for a caller that has made `rank_keys(model, rows, keys, tiebreak)` already."""
     if key is not None:  # the keys and the draw packed in one integer: one sort, no lexsort
         return rows[sorted_positions(key, np.arange(len(rows)))]
     # Sorted by the draw first, then stably by the keys: the order np.lexsort([tiebreak, *keys])

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from sim.codes import BACKBONE
-from sim.policies.priority import first_draws, first_n, grouped, priority_order, rank_keys
+from sim.policies.priority import first_draws, first_n, grouped, ordered_by, rank_keys
 
 
 def district_quota(quota, n_eligible: int, n_never_rotated: int, n_staff: int, year: int,
@@ -163,11 +163,10 @@ class DistrictSelection:
             return rows
         tiebreak = first_draws(rng, rows)
         staff = _district_staff(model, program.quota)
-        if takes_the_first(program):
-            key = rank_keys(model, rows, program.priority, tiebreak)
-            if key is not None:
-                return self._first_of_each(model, program, rows, key, staff)
-        ranked_all = priority_order(model, rows, program.priority, tiebreak)
+        key = rank_keys(model, rows, program.priority, tiebreak)  # made once, for either path
+        if key is not None and takes_the_first(program):
+            return self._first_of_each(model, program, rows, key, staff)
+        ranked_all = ordered_by(model, rows, program.priority, tiebreak, key)
         district_of_row = model.world.schools["district"][wf.school[ranked_all]]
         counts = district_min_counts(model, program, district_of_row)
         picked = []
