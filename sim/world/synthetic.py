@@ -170,27 +170,19 @@ def _education_groups(levels: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups
     # each leader's fitting schools nearest first (ties: lower number first, as a first-nearest
     # search over the free schools in order), so a turn takes the first one still free
     others = np.arange(n_groups, per_d)
+    taken = [False] * per_d
     queues = []
     for g in range(n_groups):
         fits = others[(levels[others] == levels[g]) | (levels[others] == 2)]
         dx, dy = x[fits] - x[g], y[fits] - y[g]
-        queues.append(fits[np.argsort(dx * dx + dy * dy, kind="stable")].tolist())
-    heads = [0] * n_groups  # where each leader's queue resumes
-    taken = [False] * per_d
-
-    def nearest_free(g: int) -> int | None:
-        q = queues[g]
-        while heads[g] < len(q) and taken[q[heads[g]]]:
-            heads[g] += 1
-        return q[heads[g]] if heads[g] < len(q) else None
-
+        queues.append(_FirstFree(fits[np.argsort(dx * dx + dy * dy, kind="stable")].tolist(), taken))
     grouped, free, k = n_groups, per_d - n_groups, 0
     while grouped < target and free:
         leader = k % n_groups
         k += 1
-        j = nearest_free(leader)  # a group keeps to one level: the leader's (or nine-year schools)
+        j = queues[leader].first()  # a group keeps to one level: the leader's (or nine-year schools)
         if j is None:
-            if all(nearest_free(g) is None for g in range(n_groups)):
+            if all(q.first() is None for q in queues):
                 break
             continue
         taken[j] = True
@@ -198,6 +190,19 @@ def _education_groups(levels: np.ndarray, x: np.ndarray, y: np.ndarray, n_groups
         grouped += 1
         free -= 1
     return group
+
+
+class _FirstFree:
+    """A school's candidates in its order of preference, and the first not yet `taken` (a list
+    shared by the queues of one search); each taken one is skipped once, not searched again."""
+
+    def __init__(self, order: list[int], taken: list[bool]):
+        self.order, self.taken, self.at = order, taken, 0
+
+    def first(self) -> int | None:
+        while self.at < len(self.order) and self.taken[self.order[self.at]]:
+            self.at += 1
+        return self.order[self.at] if self.at < len(self.order) else None
 
 
 def _twinning_pairs(tiers: np.ndarray, levels: np.ndarray, x: np.ndarray, y: np.ndarray,
@@ -209,8 +214,7 @@ def _twinning_pairs(tiers: np.ndarray, levels: np.ndarray, x: np.ndarray, y: np.
     partners = np.flatnonzero(tiers <= TIERS.index("ordinary"))
     # each strong school's fitting partners by (tier, distance, number), made on its first turn:
     # its first one still free is the nearest of the weakest tier left (ties: the lower number)
-    queues: dict[int, list[int]] = {}
-    heads: dict[int, int] = {}  # where each queue resumes
+    queues: dict[int, _FirstFree] = {}
     taken = [False] * len(tiers)
     pairs: list[tuple[int, int]] = []
     left = len(partners)
@@ -221,13 +225,10 @@ def _twinning_pairs(tiers: np.ndarray, levels: np.ndarray, x: np.ndarray, y: np.
         if i not in queues:
             fits = partners[(levels[partners] == levels[i]) | (levels[partners] == 2) | (levels[i] == 2)]
             dx, dy = x[fits] - x[i], y[fits] - y[i]
-            queues[i], heads[i] = fits[np.lexsort((dx * dx + dy * dy, tiers[fits]))].tolist(), 0
-        q = queues[i]
-        while heads[i] < len(q) and taken[q[heads[i]]]:
-            heads[i] += 1
-        if heads[i] == len(q):
+            queues[i] = _FirstFree(fits[np.lexsort((dx * dx + dy * dy, tiers[fits]))].tolist(), taken)
+        j = queues[i].first()
+        if j is None:
             continue
-        j = q[heads[i]]
         taken[j] = True
         left -= 1
         pairs.append((i, j))
