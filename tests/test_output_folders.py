@@ -8,9 +8,11 @@ runs into one folder, a kill between the two renames, leftovers of killed runs, 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -143,17 +145,39 @@ def test_a_second_writer_is_told_and_writes_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # the lock file goes with its holder
 
 
+def _frozen_while_holding_the_lock(cmd: list[str], lock: Path) -> subprocess.Popen | None:
+    """Start `cmd` and freeze it (SIGSTOP) once it holds `lock`; None if it let go first."""
+    first = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not lock.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    first.send_signal(signal.SIGSTOP)
+    if lock.exists():  # removed before it is released: the frozen run holds it
+        return first
+    first.send_signal(signal.SIGCONT)
+    first.wait(timeout=300)
+    return None
+
+
 def test_two_runs_started_together_one_wins_one_is_told(tmp_path):
+    """The second run starts while the first holds the folder (frozen there, so the overlap does not
+    depend on the machine's speed): it is told and writes nothing; the first then finishes."""
     out = tmp_path / "res"
-    cmd = [sys.executable, "-m", "sim", "run", str(EXCHANGE), *TINY_ARGS, "--years", "6", "--reps", "1",
+    cmd = [sys.executable, "-m", "sim", "run", str(EXCHANGE), *TINY_ARGS, "--years", "20", "--reps", "2",
            "--no-figures", "--quiet", "--out", str(out)]
-    procs = [subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    codes = sorted(p.wait(timeout=300) for p in procs)
-    errors = "".join(p.stderr.read() for p in procs)
-    assert codes == [0, 1], errors
-    assert "another teachersim process is writing" in errors
-    assert sim.load_results(out).manifest["scenario"]["run"]["years"] == 6
+    for _ in range(3):
+        first = _frozen_while_holding_the_lock(cmd, tmp_path / ".res.lock")
+        if first is not None:
+            break
+    assert first is not None, "the first run never held the lock long enough to be frozen there"
+    try:
+        second = subprocess.run([*cmd[:-1], str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    finally:
+        first.send_signal(signal.SIGCONT)
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    assert second.returncode == 1, second.stderr
+    assert "another teachersim process is writing" in second.stderr
+    assert sim.load_results(out).manifest["scenario"]["run"]["years"] == 20
 
 
 KILLED_WRITE = """
