@@ -85,6 +85,9 @@ def test_scheduler_and_two_workers_give_the_serial_bytes(dask_cluster, tmp_path)
     assert done.returncode == 0, done.stderr
     assert f"on dask scheduler {address}" in done.stdout
     assert run_files(tmp_path / "out") == run_files(serial_reference("interruptible"))
+    # the workers' RunWarnings (capped quotas) reach the command's stderr, one labelled line each
+    warned = [line for line in done.stderr.splitlines() if line.startswith("teachersim: warning: run exchange__")]
+    assert warned and all("the quota asks" in line for line in warned), done.stderr
 
 
 def test_worker_killed_mid_sweep_still_yields_every_run_once(dask_cluster, tmp_path):

@@ -248,6 +248,27 @@ class _Batched(Serial):
                 yield item, fn(item), None
 
 
+def test_run_warnings_come_back_labelled_with_their_run_the_first_few_and_a_count(tmp_path):
+    """A quota larger than the pool warns in every run (a RunWarning): the sweep shows each with its
+    run's id, for the first SHOWN_WARNED_RUNS runs that warned, then how many warned in all, whatever
+    process ran them (workers used to print Python's two-line warnings, unlabelled)."""
+    from sim.core.run_warning import RunWarning
+    from sim.experiments.run import SHOWN_WARNED_RUNS
+
+    path = write_sweep(tmp_path, name="capped", replicates=3, design={"kind": "grid"},
+                       parameters={"policy.programs.0.quota.min_count": {"values": [900, 1000]}})
+    with pytest.warns(RunWarning) as caught:
+        summary = sweep(path, tmp_path / "out", serial=True)
+    texts = [str(w.message) for w in caught if w.category is RunWarning]
+    assert summary.warned == summary.ran == 6 > SHOWN_WARNED_RUNS
+    labelled = [t for t in texts if t.startswith("run ")]
+    runs = {t.split(":")[0].removeprefix("run ") for t in labelled}
+    assert len(runs) == SHOWN_WARNED_RUNS and runs <= {p.stem for p in (tmp_path / "out" / "runs").glob("*.parquet")}
+    assert all("the quota asks" in t for t in labelled)
+    assert texts[-1] == f"6 runs of this session issued warnings; those of the first {SHOWN_WARNED_RUNS} are shown"
+    assert len(texts) == len(labelled) + 1  # nothing unlabelled
+
+
 def test_runs_batched_per_task_give_the_serial_bytes(tmp_path):
     """An executor running several tasks at once gets several runs a task (Dask's cost per task,
     about 10 ms of the client's and the worker's CPU, is then shared), big batches first and single

@@ -18,6 +18,7 @@ from sim.config.scenario import Eligibility, Scenario, load_scenario, with_setti
 from sim.core import cadres, careers, tenure
 from sim.core.agents import School, SchoolCell, Teacher
 from sim.core.movelog import MoveLog
+from sim.core.run_warning import RunWarning
 from sim.core.workforce import Workforce
 from sim.metrics import INDICATORS, YearContext, school_table, year_metrics
 from sim.metrics.registry import ActiveTeachers
@@ -36,10 +37,6 @@ SCHOOL_FRAME_COLUMNS = (
 # the Mesa DataCollector's model reporters (the report's headline table is sim.present.report's)
 REPORTER_METRICS = ("cv_backbone", "cv_senior_title", "cv_quality", "rotations", "coverage_eligible",
                     "teachers_in_post")
-
-
-class RunWarning(UserWarning):
-    """A problem a run meets and goes on from (a quota larger than a district's pool)."""
 
 
 def stream_seed(seed: int, name: str, year: int) -> np.random.SeedSequence:

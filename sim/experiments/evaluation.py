@@ -42,7 +42,7 @@ def evaluate(task: EvalTask) -> dict:
     under PATHS each statistic's yearly values for years 0..run.years (the whole path a target is
     read from, for the report's trajectories)."""
     from sim.config.targets import metric_rows
-    from sim.core.model import RunWarning
+    from sim.core.run_warning import RunWarning
     from sim.experiments.run import scenario_from_json, simulate
 
     scenario = scenario_from_json(task.scenario, task.source_dir)

@@ -353,7 +353,7 @@ def evaluate(task: CandidateTask) -> list[dict]:
     RunWarnings are not shown."""
     import warnings
 
-    from sim.core.model import RunWarning
+    from sim.core.run_warning import RunWarning
     from sim.experiments.run import replicate_metrics, scenario_from_json
 
     spec = OptimizeSpec.model_validate(task.spec)

@@ -364,6 +364,7 @@ def _bar(show: bool, total: int, desc: str, unit: str, initial: int = 0):
 BATCH_SECONDS = 1.0  # a sweep task's runs last about this long (see _Batches)
 MAX_BATCH = 16  # runs in one sweep task at most: what a killed worker's task runs again
 UNTIMED_BATCH = 4  # runs in one sweep task before any run is timed
+SHOWN_WARNED_RUNS = 5  # a sweep shows the RunWarnings of this many runs, then a count
 
 
 @dataclass(frozen=True)
@@ -389,10 +390,13 @@ def sweep_task(task: SweepTask) -> dict:
     The tidy rows of the kept outcomes, with the point's parameter values as columns, go to
     runs/<run id>.parquet (with its checksum file); a run that raises writes
     failed/<run id>.json (error and traceback) instead. Only a small status record goes back to
-    the client, so its memory does not grow with the number of runs.
+    the client (with the run's RunWarnings, which the client shows labelled with the run's id,
+    not the worker), so its memory does not grow with the number of runs.
     """
     import traceback
+    import warnings
 
+    from sim.core.run_warning import RunWarning
     from sim.storage.store import FAILED, write_json_atomic, write_run_file
 
     folder = Path(task.folder)
@@ -400,7 +404,9 @@ def sweep_task(task: SweepTask) -> dict:
     t0 = time.perf_counter()
     try:
         scenario = scenario_from_json(task.scenario, task.source_dir)
-        model = simulate(scenario, task.seed, scenario.run.years)
+        with warnings.catch_warnings():  # they go back in the status, for the client to show with the run's id
+            warnings.simplefilter("ignore", RunWarning)
+            model = simulate(scenario, task.seed, scenario.run.years)
         rows = [r for r in model.metric_rows
                 if r[1] in task.outcomes and (task.groups is None or r[2] in task.groups)]
         if not rows:
@@ -415,7 +421,8 @@ def sweep_task(task: SweepTask) -> dict:
         write_json_atomic(record, failed, folder)
         return {"run": task.run_id, "status": "failed", "error": record["error"]}
     failed.unlink(missing_ok=True)
-    return {"run": task.run_id, "status": "done", "seconds": round(time.perf_counter() - t0, 3)}
+    return {"run": task.run_id, "status": "done", "seconds": round(time.perf_counter() - t0, 3),
+            "warnings": model.warnings}
 
 
 def parameters_metadata(parameters) -> dict[bytes, bytes]:
@@ -446,6 +453,7 @@ class SweepSummary:
     executor: str
     failures: list[tuple[str, str]] = field(default_factory=list)  # the first few (run, error)
     redone: list[str] = field(default_factory=list)  # "file: problem" of each corrupt or missing run run again
+    warned: int = 0  # runs of this session that issued RunWarnings (the first few are shown as warnings)
 
     @property
     def missing(self) -> int:
@@ -568,8 +576,24 @@ def _run_sweep(sw, out: Path, executor, previous: dict | None, progress: bool) -
         session |= {"seconds": round(time.perf_counter() - t0, 3), "present_before": tally.present,
                     "ran": tally.ran, "failed": tally.failed, "interrupted": interrupted}
         final = _write_final(sw, out, executor, manifest, found.done | tally.done)
+    _show_warnings(tally)
     return SweepSummary(out, sw.spec.name, sw.n_runs, tally.present, tally.ran, tally.failed, len(final.done),
-                        len(final.failed), session["seconds"], executor.describe(), tally.failures, redone)
+                        len(final.failed), session["seconds"], executor.describe(), tally.failures, redone,
+                        tally.warned)
+
+
+def _show_warnings(tally: _Tally) -> None:
+    """The RunWarnings of the first few runs that issued any, each labelled with its run's id, and how
+    many runs warned in all: one line each at the command line, not one per run of a large sweep."""
+    import warnings
+
+    from sim.core.run_warning import RunWarning
+
+    for run, text in sorted(tally.warnings, key=lambda warned: warned[0]):  # in run order, not finishing order
+        warnings.warn(f"run {run}: {text}", RunWarning, stacklevel=3)
+    if tally.warned > SHOWN_WARNED_RUNS:
+        warnings.warn(f"{tally.warned} runs of this session issued warnings; those of the first "
+                      f"{SHOWN_WARNED_RUNS} are shown", RunWarning, stacklevel=3)
 
 
 @dataclass
@@ -581,6 +605,8 @@ class _Tally:
     failed: int = 0
     done: set[str] = field(default_factory=set)  # run ids finished in this session
     failures: list[tuple[str, str]] = field(default_factory=list)  # the first few (run, error)
+    warned: int = 0  # runs of this session that issued RunWarnings
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # those of the first few runs (run, text)
 
 
 def _resume(sw, out: Path, manifest: dict, previous: dict | None, design_frame: pd.DataFrame):
@@ -655,6 +681,10 @@ def _count(out: Path, task: SweepTask, status: dict | None, error: BaseException
             tally.failures.append((task.run_id, status["error"]))
     else:
         tally.done.add(task.run_id)
+    if status.get("warnings"):
+        tally.warned += 1
+        if tally.warned <= SHOWN_WARNED_RUNS:
+            tally.warnings += [(task.run_id, text) for text in status["warnings"]]
 
 
 def sweep_batch(tasks: tuple[SweepTask, ...]) -> list[dict]:
