@@ -1,7 +1,7 @@
 """teachersim: an agent-based simulator of teacher and cadre rotation between schools.
 
 The public API: `load_scenario`, `run`, `compare`, `sweep`, `load_results`, `RotationModel`; for
-notebooks also `small_world`, `what_if` (sim.experiments.whatif) and `write_report` (the HTML report).
+notebooks also `small_world`, `what_if` (sim.experiments.whatif) and `write_report` (the report of any result folder).
 Nothing is read or written at import.
 """
 
@@ -18,7 +18,7 @@ _LAZY = {"Scenario": "sim.config.scenario", "ScenarioError": "sim.config.scenari
          "run": "sim.experiments.run", "compare": "sim.experiments.run",
          "sweep": "sim.experiments.run", "load_results": "sim.storage.results",
          "sensitivity": "sim.experiments.statistics", "small_world": "sim.experiments.whatif",
-         "what_if": "sim.experiments.whatif", "write_report": "sim.present.html_report"}
+         "what_if": "sim.experiments.whatif", "write_report": "sim.present.reports"}
 
 
 def __getattr__(name):

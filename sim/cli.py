@@ -322,8 +322,8 @@ def cmd_sensitivity(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from sim.present import calibration_report, optimize_report
-    from sim.present.html_report import ReportError, write_report
+    from sim.present.html_report import ReportError
+    from sim.present.reports import write_report
     from sim.storage.store import check_writable
 
     if args.out:
@@ -333,14 +333,8 @@ def cmd_report(args) -> int:
             raise BadInput(f"--out {args.out}: {exc}") from None
         if Path(args.out).is_dir():
             raise BadInput(f"--out {args.out}: is a folder; give the HTML file's name")
-    folder = Path(args.folder)
     try:  # a calibration or a policy search also gets report.md beside the HTML
-        if calibration_report.is_calibration(folder):
-            path = calibration_report.write(folder, args.out or folder / "report.html")[0]
-        elif optimize_report.is_search_folder(folder):
-            path = optimize_report.write_report(folder, args.out)
-        else:
-            path = write_report(folder, args.out)
+        path = write_report(Path(args.folder), args.out)
     except ReportError as exc:
         raise BadInput(str(exc)) from None
     print(f"wrote {path}")

@@ -44,6 +44,11 @@ def test_report_of_a_calibration(tmp_path, capsys):
     assert "| coverage_staff:all |" in paths and "year 3" in paths  # the whole path the span target is read from
     assert page.count("data:image/png;base64,") == 2  # calibration.png and paths.png (no posterior for TPE)
     assert "figures/paths.png" in md
+    # the Python API reports a calibration folder as the command does (it gave the run report's error)
+    import sim
+
+    assert sim.write_report(out, tmp_path / "api.html").read_text() == page
+    assert (tmp_path / "api.md").is_file()
     # the report's files are the tool's: the same calibration still resumes into the folder
     assert main(["calibrate", str(path), "--out", str(out), "--serial", "--quiet"]) == 0
 

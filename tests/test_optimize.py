@@ -15,6 +15,7 @@ import pytest
 import yaml
 from conftest import REPO
 
+import sim
 from sim.experiments.costs import Costs, run_cost
 from sim.experiments.executors import Serial
 from sim.experiments.optimize import OptimizeError, load_optimisation, non_dominated, optimize
@@ -370,6 +371,11 @@ def test_report_of_a_search_folder_in_html_and_markdown(reference, tmp_path, cap
         assert (out / link).is_file(), link
     seen = images_in_browser(out / "report.html", tmp_path)
     assert seen["total"] == 2 and seen["loaded"] == 2, seen
+    written = re.compile(r"report written</td><td>[^<]*")  # the one line that differs: when it was written
+    api = sim.write_report(out, out / "api.html").read_text()  # the Python API, as the command
+    assert written.sub("", api) == written.sub("", page)
+    (out / "api.html").unlink()
+    (out / "api.md").unlink()
     assert main(["optimize", str(reference[0]), "--out", str(out), "--serial", "--quiet"]) == 0  # still ours
 
 
