@@ -9,23 +9,34 @@ from pathlib import Path
 from sim.storage.store import write_comparison_folder, write_run_folder
 
 
-def write_run(result, out: str | Path, figures: bool = True, force: bool = False) -> Path:
+def write_run(result, out: str | Path, figures: bool = True, force: bool = False, figure_process=None) -> Path:
     """Write a RunResult to `out` with its figures (unless `figures` is False), summary.md and,
-    for a roster run, graph.json; return the folder (`write_run_folder` says when it is replaced)."""
-    from sim.present.report import summary_markdown
+    for a roster run, graph.json; return the folder (`write_run_folder` says when it is replaced).
+    `figure_process` (`sim.present.figure_process`, the command line's) draws the figures while
+    this process writes the rest; without it they are drawn here."""
+    from sim.present.report import first_term_ends, programs_of, summary_markdown
 
     def extra(tmp: Path) -> list[Path]:
         listed = []
-        if figures:
+        if figures and figure_process is not None:
+            ends = first_term_ends(programs_of(result.scenario), int(result.metrics["year"].max()))
+            figure_process.draw(result.metrics, ends, tmp / "figures")
+        elif figures:
             from sim.present.plots import save_run_figures
             listed += save_run_figures(result.metrics, tmp / "figures", result.scenario)
-        if result.scenario.world.preset == "roster":  # the report module only for a run that has a map to keep
-            from sim.present.html_report import GRAPH_FILE, graph_json
+        try:
+            if result.scenario.world.preset == "roster":  # the report module only for a run with a map to keep
+                from sim.present.html_report import GRAPH_FILE, graph_json
 
-            graph = graph_json(result)  # a roster run's map for the report, while its roster files are at hand
-            (tmp / GRAPH_FILE).write_bytes(graph)
-            listed.append(tmp / GRAPH_FILE)
-        (tmp / "summary.md").write_text(summary_markdown(result), encoding="utf-8")  # not in the manifest
+                graph = graph_json(result)  # a roster run's map for the report, while its roster files are at hand
+                (tmp / GRAPH_FILE).write_bytes(graph)
+                listed.append(tmp / GRAPH_FILE)
+            (tmp / "summary.md").write_text(summary_markdown(result), encoding="utf-8")  # not in the manifest
+            if figures and figure_process is not None:
+                listed += figure_process.wait()
+        finally:
+            if figure_process is not None:
+                figure_process.stop()  # before the build folder is removed on a failure: no PNG written after
         return listed
 
     return write_run_folder(result, out, extra, force)

@@ -211,19 +211,26 @@ def _rotation_activity(metrics: pd.DataFrame, term_ends: list[int] | None) -> pl
 
 def save_run_figures(metrics: pd.DataFrame, folder: Path, scenario=None) -> list[Path]:
     """The run's standard figures as PNG files in `folder` (with `scenario`, its first term ends
-    marked). The garbage collector is paused while they are drawn: the thousands of artists they
-    make set off collections that each walked every object of the imported libraries (0.1 s of
-    a Dongcheng run's 0.6 s of figures); what the figures leave is a few closed figures."""
-    from sim.collector import collector_paused
+    marked)."""
     from sim.present.report import first_term_ends, programs_of
 
     ends = first_term_ends(programs_of(scenario), int(metrics["year"].max())) if scenario is not None else None
+    return write_run_figures(metrics, folder, ends)
+
+
+def write_run_figures(metrics: pd.DataFrame, folder: Path, term_ends: list[int] | None) -> list[Path]:
+    """`save_run_figures` given the term ends: what `sim.present.figure_process` runs in its child.
+    The garbage collector is paused while they are drawn: the thousands of artists they
+    make set off collections that each walked every object of the imported libraries (0.1 s of
+    a Dongcheng run's 0.6 s of figures); what the figures leave is a few closed figures."""
+    from sim.collector import collector_paused
+
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     with collector_paused():
         for name, make in (("cv_trajectories", cv_trajectories), ("rotation_activity", rotation_activity)):
             path = folder / f"{name}.png"
-            path.write_bytes(png_bytes(make(metrics, term_ends=ends)))
+            path.write_bytes(png_bytes(make(metrics, term_ends=term_ends)))
             paths.append(path)
     return paths
 
