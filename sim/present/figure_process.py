@@ -5,7 +5,8 @@ the years, while the second core idles. The command forks this child as its firs
 Mesa, pandas and pyarrow are imported and before any thread exists, so the fork is safe (Linux
 only, like the sweeps' fork server; macOS's system libraries are not fork-safe). The child imports
 the plotting module while the parent builds and simulates, then draws and writes the PNGs into the
-build folder (`write_run_figures`, the in-process code, so the bytes are the same) while the
+build folder (`sim.present.run_figures.write_run_figures`, the in-process code, so the bytes are
+the same; it is handed the figures' arrays, `sim.present.bands`, so it imports no pandas) while the
 parent writes the Parquet files and the summary. The Python API (`sim.write_run`) draws in its
 own process: the reference path.
 
@@ -52,10 +53,11 @@ class FigureProcess:
         self.process = process
         self.connection = connection
 
-    def draw(self, metrics, term_ends: list[int] | None, folder: Path) -> None:
-        """Hand the child the run's metric frame, the years to mark, and the folder for its PNGs."""
+    def draw(self, data: dict, folder: Path) -> None:
+        """Hand the child what the figures draw (`sim.present.bands.run_figure_data`: numpy arrays,
+        no frame) and the build folder for its PNGs."""
         try:
-            self.connection.send((metrics, term_ends, Path(folder)))
+            self.connection.send((data, Path(folder)))
         except OSError:  # the child is gone; `wait` says how it ended
             pass
 
@@ -86,16 +88,16 @@ def _serve(connection, parents_end) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent unwinds and closes the pipe
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the command's handler: `stop` terminates
     try:
-        from sim.present import plots
+        from sim.present import run_figures  # matplotlib and numpy: pandas is not needed here
     except Exception as exc:  # reported when the job comes, as one line
-        plots, failure = None, f"{type(exc).__name__}: {exc}"
+        run_figures, failure = None, f"{type(exc).__name__}: {exc}"
     try:
-        metrics, term_ends, folder = connection.recv()
+        data, folder = connection.recv()
     except (EOFError, OSError):  # the parent is gone or wants no figures
         return
     try:
-        if plots is not None:
-            reply = ("done", [str(p) for p in plots.write_run_figures(metrics, folder, term_ends)])
+        if run_figures is not None:
+            reply = ("done", [str(p) for p in run_figures.write_run_figures(data, folder)])
         else:
             reply = ("failed", failure)
     except Exception as exc:

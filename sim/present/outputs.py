@@ -14,13 +14,14 @@ def write_run(result, out: str | Path, figures: bool = True, force: bool = False
     for a roster run, graph.json; return the folder (`write_run_folder` says when it is replaced).
     `figure_process` (`sim.present.figure_process`, the command line's) draws the figures while
     this process writes the rest; without it they are drawn here."""
-    from sim.present.report import first_term_ends, programs_of, summary_markdown
+    from sim.present.report import summary_markdown
 
     def extra(tmp: Path) -> list[Path]:
         listed = []
         if figures and figure_process is not None:
-            ends = first_term_ends(programs_of(result.scenario), int(result.metrics["year"].max()))
-            figure_process.draw(result.metrics, ends, tmp / "figures")
+            from sim.present.bands import run_figure_data
+
+            figure_process.draw(run_figure_data(result.metrics, result.scenario), tmp / "figures")
         elif figures:
             from sim.present.plots import save_run_figures
             listed += save_run_figures(result.metrics, tmp / "figures", result.scenario)
