@@ -141,8 +141,12 @@ def cmd_run(args) -> int:
     return code
 
 
+RUN_FIGURE_MODULES = ("sim.present.run_figures",)  # matplotlib, numpy: what the run figures need, no pandas
+COMPARE_FIGURE_MODULES = ("sim.present.plots", "seaborn")  # a comparison's figures: seaborn's look, 1.2 s to import
+
+
 @contextmanager
-def _figure_process(args):
+def _figure_process(args, preload: tuple[str, ...]):
     """The child process that draws a run's figures beside this one (`sim.present.figure_process`),
     started first, before anything heavy is imported, when this is the command's own process and it
     draws figures (`main` called from Python draws them in-process); stopped however the run ends.
@@ -152,7 +156,7 @@ def _figure_process(args):
         return
     from sim.present.figure_process import start
 
-    process = start()
+    process = start(preload)
     try:
         yield process
     finally:
@@ -161,7 +165,7 @@ def _figure_process(args):
 
 
 def _run(args) -> int:
-    with _figure_process(args) as figure_process:
+    with _figure_process(args, RUN_FIGURE_MODULES) as figure_process:
         scenario = _load(args.scenario, args.set)
         out = _out(args, Path("results") / scenario.name)
         _check_world(args.scenario, scenario)
@@ -191,7 +195,13 @@ def _run(args) -> int:
 
 
 def cmd_compare(args) -> int:
+    with _figure_process(args, COMPARE_FIGURE_MODULES) as figure_process:
+        return _compare(args, figure_process)
+
+
+def _compare(args, figure_process) -> int:
     from sim.experiments.run import compare, compared_scenarios
+    from sim.present.figure_process import FiguresFailed
     from sim.present.outputs import write_comparison
 
     scenarios = [_load(path, args.set) for path in args.scenarios]
@@ -209,8 +219,12 @@ def cmd_compare(args) -> int:
             result = compare(scenarios, reps=args.reps, years=args.years, seed=args.seed, baseline=baseline,
                              outcomes=args.outcome or None, at=args.at or None, workers=args.workers,
                              progress=not args.quiet)
-        with _writing(out, "the comparison"):
-            write_comparison(result, out, figures=not args.no_figures, force=args.force)
+        try:
+            with _writing(out, "the comparison"):
+                write_comparison(result, out, figures=not args.no_figures, force=args.force,
+                                 figure_process=figure_process)
+        except FiguresFailed as exc:
+            raise WriteFailed(f"{out}: {exc}; nothing was kept there") from None
     print(result.markdown())
     print(f"wrote {out}/ (comparison.csv, averages.csv, comparison.md, trajectories.parquet, metrics.parquet, "
           "manifest.json"

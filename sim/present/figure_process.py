@@ -21,21 +21,20 @@ import multiprocessing
 import signal
 import sys
 import threading
-from pathlib import Path
 
 
 class FiguresFailed(Exception):
     """The figure process failed or ended before drawing; its message is one line."""
 
 
-def start() -> FigureProcess | None:
-    """The figure process, importing the plotting module from now on; None where it cannot be
+def start(preload: tuple[str, ...]) -> FigureProcess | None:
+    """The figure process, importing the `preload` modules from now on; None where it cannot be
     started safely (not Linux, a thread already running, or the fork failed): draw in-process then."""
     if not sys.platform.startswith("linux") or threading.active_count() > 1:
         return None
     context = multiprocessing.get_context("fork")
     ours, theirs = context.Pipe()
-    process = context.Process(target=_serve, args=(theirs, ours), name="teachersim-figures", daemon=True)
+    process = context.Process(target=_serve, args=(theirs, ours, preload), name="teachersim-figures", daemon=True)
     try:
         process.start()
     except OSError:  # no memory or process slots left for a fork: the figures are drawn here
@@ -47,59 +46,59 @@ def start() -> FigureProcess | None:
 
 
 class FigureProcess:
-    """The parent's side: `draw` hands a job over, `wait` returns the PNG paths, `stop` ends the child."""
+    """The parent's side: `submit` hands the one job over, `result` waits for it, `stop` ends the child."""
 
     def __init__(self, process, connection):
         self.process = process
         self.connection = connection
 
-    def draw(self, data: dict, folder: Path) -> None:
-        """Hand the child what the figures draw (`sim.present.bands.run_figure_data`: numpy arrays,
-        no frame) and the build folder for its PNGs."""
+    def submit(self, module: str, function: str, *args) -> None:
+        """Have the child call `module.function(*args)` (arrays, paths, frames: what pickles)."""
         try:
-            self.connection.send((data, Path(folder)))
-        except OSError:  # the child is gone; `wait` says how it ended
+            self.connection.send((module, function, args))
+        except OSError:  # the child is gone; `result` says how it ended
             pass
 
-    def wait(self) -> list[Path]:
-        """The PNG files the child wrote; FiguresFailed when it failed or died."""
+    def result(self):
+        """What the job returned; FiguresFailed when it raised or the child died."""
         try:
-            status, detail = self.connection.recv()
+            status, value = self.connection.recv()
         except (EOFError, OSError):
             self.process.join(5)
             raise FiguresFailed(f"the figure process ended before drawing the figures "
                                 f"(exit code {self.process.exitcode})") from None
         if status != "done":
-            raise FiguresFailed(f"the figure process could not draw the figures: {detail}")
-        return [Path(p) for p in detail]
+            raise FiguresFailed(f"the figure process could not draw the figures: {value}")
+        return value
 
     def stop(self) -> None:
         """End the child (at once if it is still drawing) and reap it."""
         self.connection.close()
-        self.process.join(1)  # after `wait` it is exiting already
+        self.process.join(1)  # after `result` it is exiting already
         if self.process.is_alive():
             self.process.terminate()
             self.process.join()
 
 
-def _serve(connection, parents_end) -> None:
-    """The child: import the plotting module, then draw the one job the parent sends."""
+def _serve(connection, parents_end, preload: tuple[str, ...]) -> None:
+    """The child: import `preload`, then run the one job the parent sends and send back its result."""
+    import importlib
+
     parents_end.close()  # else the parent's death would not read as EOF here
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent unwinds and closes the pipe
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the command's handler: `stop` terminates
+    failure = None
     try:
-        from sim.present import run_figures  # matplotlib and numpy: pandas is not needed here
+        for name in preload:
+            importlib.import_module(name)
     except Exception as exc:  # reported when the job comes, as one line
-        run_figures, failure = None, f"{type(exc).__name__}: {exc}"
+        failure = f"{type(exc).__name__}: {exc}"
     try:
-        data, folder = connection.recv()
+        module, function, args = connection.recv()
     except (EOFError, OSError):  # the parent is gone or wants no figures
         return
     try:
-        if run_figures is not None:
-            reply = ("done", [str(p) for p in run_figures.write_run_figures(data, folder)])
-        else:
-            reply = ("failed", failure)
+        reply = ("failed", failure) if failure else ("done", getattr(importlib.import_module(module), function)(*args))
     except Exception as exc:
         reply = ("failed", f"{type(exc).__name__}: {exc}")
     try:

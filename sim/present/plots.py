@@ -170,6 +170,12 @@ def compare_differences(trajectories: pd.DataFrame, baseline: str,
     return fig
 
 
+def comparison_pngs(trajectories: pd.DataFrame, baseline: str, term_ends: dict[str, list[int]] | None) -> dict:
+    """A comparison folder's two figures as PNG bytes by file name (`sim.present.outputs.write_comparison`)."""
+    return {f"figures/{name}.png": png_bytes(make(trajectories, baseline, term_ends))
+            for name, make in (("trajectories", compare_trajectories), ("differences", compare_differences))}
+
+
 def sensitivity_bars(sens) -> plt.Figure:
     """Sobol first- and total-order indices (or Morris mu* ) per parameter with 95% intervals, cut to
     the index's range (`Sensitivity.intervals`); the title says when the sample is under the minimum."""
