@@ -72,12 +72,12 @@ class FigureProcess:
         return value
 
     def stop(self) -> None:
-        """End the child (at once if it is still drawing) and reap it."""
+        """End the child and reap it: after `result` it is exiting already; before (bad input, an
+        interruption, a failure elsewhere) it is ended at once, so no PNG is written after this."""
         self.connection.close()
-        self.process.join(1)  # after `result` it is exiting already
         if self.process.is_alive():
             self.process.terminate()
-            self.process.join()
+        self.process.join()
 
 
 def _serve(connection, parents_end, preload: tuple[str, ...]) -> None:
