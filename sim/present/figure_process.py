@@ -10,6 +10,11 @@ the same; it is handed the figures' arrays, `sim.present.bands`, so it imports n
 parent writes the Parquet files and the summary. The Python API (`sim.write_run`) draws in its
 own process: the reference path.
 
+A child that fails or dies fails the write (`FiguresFailed`: one line, exit 1, nothing swapped
+into place) rather than drawing again here: it ran the in-process code on the same data, so a
+second try would meet the same error, and a child killed from outside (the OOM killer, a user)
+says the machine is short of something a retry in this process would need too.
+
 The child never outlives the parent: it is a daemon (ended when the parent exits), it ignores
 Ctrl-C (which reaches the whole process group) and ends at EOF on its pipe, which the parent
 closes, or the operating system when the parent dies.
