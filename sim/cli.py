@@ -141,32 +141,67 @@ def cmd_run(args) -> int:
     return code
 
 
+RUN_FIGURE_MODULES = ("sim.present.run_figures",)  # matplotlib, numpy: what the run figures need, no pandas
+COMPARE_FIGURE_MODULES = ("sim.present.plots", "seaborn")  # a comparison's figures: seaborn's look, 1.2 s to import
+
+
+@contextmanager
+def _figure_process(args, preload: tuple[str, ...]):
+    """The child process that draws a run's figures beside this one (`sim.present.figure_process`),
+    started first, before anything heavy is imported, when this is the command's own process and it
+    draws figures (`main` called from Python draws them in-process); stopped however the run ends.
+    None where it cannot start: the figures are drawn in this process."""
+    if args.no_figures or not args.process_ends:
+        yield None
+        return
+    from sim.present.figure_process import start
+
+    process = start(preload)
+    try:
+        yield process
+    finally:
+        if process is not None:
+            process.stop()
+
+
 def _run(args) -> int:
-    scenario = _load(args.scenario, args.set)
-    out = _out(args, Path("results") / scenario.name)
-    _check_world(args.scenario, scenario)
-    # Mesa, pandas, ...: only once the input is known to be good. Mesa first and from here, not from deep
-    # in the model's imports: mesa.model's import reads the whole call stack twice (inspect), each frame of
-    # it a pass over sys.modules, about 0.03 s less from here
-    import mesa  # noqa: F401
+    with _figure_process(args, RUN_FIGURE_MODULES) as figure_process:
+        scenario = _load(args.scenario, args.set)
+        out = _out(args, Path("results") / scenario.name)
+        _check_world(args.scenario, scenario)
+        # Mesa, pandas, ...: only once the input is known to be good. Mesa first and from here, not from deep
+        # in the model's imports: mesa.model's import reads the whole call stack twice (inspect), each frame of
+        # it a pass over sys.modules, about 0.03 s less from here
+        import mesa  # noqa: F401
 
-    from sim.experiments.run import run, with_run
-    from sim.present.outputs import write_run
+        from sim.experiments.run import run, with_run
+        from sim.present.figure_process import FiguresFailed
+        from sim.present.outputs import write_run
 
-    with _as_bad_input(args.scenario):
-        scenario = with_run(scenario, years=args.years, replicates=args.reps, seed=args.seed)
-    with _Claim(out, "run", scenario.model_dump(mode="json"), args.force):
         with _as_bad_input(args.scenario):
-            result = run(scenario, progress=not args.quiet)
-        with _writing(out, "the results"):
-            write_run(result, out, figures=not args.no_figures, force=args.force)
+            scenario = with_run(scenario, years=args.years, replicates=args.reps, seed=args.seed)
+        with _Claim(out, "run", scenario.model_dump(mode="json"), args.force):
+            with _as_bad_input(args.scenario):
+                result = run(scenario, progress=not args.quiet)
+            try:
+                with _writing(out, "the results"):
+                    write_run(result, out, figures=not args.no_figures, force=args.force,
+                              figure_process=figure_process)
+            except FiguresFailed as exc:
+                raise WriteFailed(f"{out}: {exc}; nothing was kept there") from None
     print(f"wrote {out}/ (metrics.parquet, schools.parquet, moves.parquet, manifest.json, summary.md"
           f"{', figures/' if not args.no_figures else ''})")
     return 0
 
 
 def cmd_compare(args) -> int:
+    with _figure_process(args, COMPARE_FIGURE_MODULES) as figure_process:
+        return _compare(args, figure_process)
+
+
+def _compare(args, figure_process) -> int:
     from sim.experiments.run import compare, compared_scenarios
+    from sim.present.figure_process import FiguresFailed
     from sim.present.outputs import write_comparison
 
     scenarios = [_load(path, args.set) for path in args.scenarios]
@@ -184,8 +219,12 @@ def cmd_compare(args) -> int:
             result = compare(scenarios, reps=args.reps, years=args.years, seed=args.seed, baseline=baseline,
                              outcomes=args.outcome or None, at=args.at or None, workers=args.workers,
                              progress=not args.quiet)
-        with _writing(out, "the comparison"):
-            write_comparison(result, out, figures=not args.no_figures, force=args.force)
+        try:
+            with _writing(out, "the comparison"):
+                write_comparison(result, out, figures=not args.no_figures, force=args.force,
+                                 figure_process=figure_process)
+        except FiguresFailed as exc:
+            raise WriteFailed(f"{out}: {exc}; nothing was kept there") from None
     print(result.markdown())
     print(f"wrote {out}/ (comparison.csv, averages.csv, comparison.md, trajectories.parquet, metrics.parquet, "
           "manifest.json"

@@ -485,9 +485,11 @@ def test_lay_out_draws_what_tight_layout_drew(run, monkeypatch):
 def test_the_collector_is_paused_while_the_run_figures_are_drawn_and_back_after(run, tmp_path, monkeypatch):
     import gc
 
+    from sim.present import run_figures  # where the run figures are drawn (plots names them too)
+
     seen = []
-    real = plots.png_bytes
-    monkeypatch.setattr(plots, "png_bytes", lambda fig: seen.append(gc.isenabled()) or real(fig))
+    real = run_figures.png_bytes
+    monkeypatch.setattr(run_figures, "png_bytes", lambda fig: seen.append(gc.isenabled()) or real(fig))
     assert gc.isenabled()
     paths = plots.save_run_figures(run.metrics, tmp_path)
     assert seen == [False, False] and gc.isenabled()

@@ -16,32 +16,43 @@ first use.
 from __future__ import annotations
 
 import importlib
-import sys
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
+from sim.present.run_figures import (  # first: it chooses the backend before pyplot is imported  # noqa: F401
+    DEEP,  # these pieces of the run figures are also named here, as before
+    RUN_THEME,
+    TERM_END_COLOUR,
+    TITLE_AT_TOP,
+    activity_figure,
+    band_line,
+    band_polygons,
+    cv_figure,
+    lay_out,
+    mark_term_ends,
+    png_bytes,
+    run_theme,
+    write_run_figures,
+)
+
+# isort: split
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib import MatplotlibDeprecationWarning
+from matplotlib.ticker import MaxNLocator
 
-
-def _in_jupyter_kernel() -> bool:
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    return type(shell).__name__ == "ZMQInteractiveShell"
-
-
-if not _in_jupyter_kernel():  # files are drawn off-screen; a notebook keeps its inline backend
-    matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib import MatplotlibDeprecationWarning, cycler  # noqa: E402
-from matplotlib.collections import PolyCollection  # noqa: E402
-from matplotlib.layout_engine import TightLayoutEngine  # noqa: E402
-from matplotlib.ticker import MaxNLocator, StrMethodFormatter  # noqa: E402
-
-from sim.codes import TIERS  # noqa: E402
-from sim.metrics import BASIC_CV, HIGH_QUALITY_CV, INDICATORS, REGISTRY  # noqa: E402
+from sim.codes import TIERS
+from sim.metrics import BASIC_CV, HIGH_QUALITY_CV, INDICATORS, REGISTRY
+from sim.present.bands import (  # noqa: F401
+    ACTIVITY_PAIRS,
+    CV_PAIRS,
+    LEGEND_LABELS,
+    run_figure_data,
+    scenario_title,
+    year_bands,
+)
 
 
 class _Seaborn:
@@ -53,205 +64,24 @@ class _Seaborn:
 
 sns = _Seaborn()
 
-# seaborn's "deep" palette and its whitegrid style at notebook context (what
-# `sns.set_theme(style="whitegrid", context="notebook")` sets), as a plain rc dict; all but
-# "image.cmap" ("rocket", a colormap seaborn registers), which line figures do not use
-DEEP = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974",
-        "#64b5cd"]
-RUN_THEME = {
-    "axes.prop_cycle": cycler(color=DEEP), "figure.facecolor": "white", "axes.facecolor": "white",
-    "axes.labelcolor": ".15", "text.color": ".15", "xtick.color": ".15", "ytick.color": ".15",
-    "xtick.direction": "out", "ytick.direction": "out", "axes.axisbelow": True, "axes.grid": True,
-    "axes.edgecolor": ".8", "axes.spines.left": True, "axes.spines.bottom": True, "axes.spines.right": True,
-    "axes.spines.top": True, "grid.color": ".8", "grid.linestyle": "-", "font.family": ["sans-serif"],
-    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
-    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
-    "xtick.top": False, "ytick.right": False, "xtick.bottom": False, "ytick.left": False,
-    "axes.linewidth": 1.25, "grid.linewidth": 1, "lines.linewidth": 1.5, "lines.markersize": 6,
-    "patch.linewidth": 1, "xtick.major.width": 1.25, "ytick.major.width": 1.25, "xtick.minor.width": 1,
-    "ytick.minor.width": 1, "xtick.major.size": 6, "ytick.major.size": 6, "xtick.minor.size": 4,
-    "ytick.minor.size": 4, "font.size": 12, "axes.labelsize": 12, "axes.titlesize": 12, "xtick.labelsize": 11,
-    "ytick.labelsize": 11, "legend.fontsize": 11, "legend.title_fontsize": 12,
-}
-
-# The run figures' panel titles at the top of their axes. Without a `y`, matplotlib places a
-# title above whatever the x axis draws there, measuring that axis (its ticks updated, their
-# labels laid out) at the layout and again at the draw: half of a run figure's tick updates.
-# Their x axes draw nothing above the axes, so the title stays where it was (the same PNG bytes).
-TITLE_AT_TOP = {"y": 1.0}
-
-
-@contextmanager
-def run_theme():
-    """RUN_THEME for the block, and only its keys put back after: `plt.rc_context` would also
-    put back `interactive`, which a notebook's inline backend switches on when the first figure
-    is made, and later figures would no longer be shown."""
-    saved = {key: plt.rcParams[key] for key in RUN_THEME}
-    plt.rcParams.update(RUN_THEME)
-    try:
-        yield
-    finally:
-        plt.rcParams.update(saved)
-
-
-def year_bands(metrics: pd.DataFrame, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple]:
-    """(years, mean, 2.5th, 97.5th percentile) over replicates of each (metric, subgroup) pair by
-    year, from one grouping of the frame for all the lines of a figure (a grouping per line cost
-    a run's figures about 0.1 s); a pair without rows gets empty arrays."""
-    rows = metrics[metrics["metric"].isin({m for m, _ in pairs}) & metrics["subgroup"].isin({g for _, g in pairs})]
-    by_year = rows.groupby(["metric", "subgroup", "year"])["value"]
-    stats = pd.DataFrame({"mean": by_year.mean(), "low": by_year.quantile(0.025),
-                          "high": by_year.quantile(0.975)}).reset_index()
-    keys = list(zip(stats["metric"].astype(str).to_numpy(dtype=object),
-                    stats["subgroup"].astype(str).to_numpy(dtype=object), strict=True))
-    rows_of: dict[tuple[str, str], list[int]] = {}
-    for i, key in enumerate(keys):
-        rows_of.setdefault(key, []).append(i)
-    columns = [stats[c].to_numpy() for c in ("year", "mean", "low", "high")]
-    return {pair: tuple(c[rows_of.get(pair, [])] for c in columns) for pair in pairs}
-
-
-def band_line(ax, band: tuple, colour, **line) -> None:
-    """The mean over replicates by year as a line, and the band from the 2.5th to the 97.5th
-    percentile of the replicate values (seaborn's `errorbar=("pi", 95)`); `band` is one of
-    `year_bands`."""
-    years, mean, low, high = band
-    ax.plot(years, mean, color=colour, **line)
-    if np.any(np.asarray(high) > np.asarray(low)):  # one replicate: a band of no width fills no pixel
-        ax.add_collection(PolyCollection(band_polygons(years, low, high), color=colour, alpha=0.2, linewidth=0))
-    ax.set_xlabel("year")
-    ax.set_ylabel("value")
-
-
-def band_polygons(x, low, high) -> list:
-    """The region between `low` and `high` as one polygon per run of finite values, the region
-    `fill_between` fills; built here because `fill_between`'s collection cost about 4 ms a band
-    (a fifth of a run figure's time before drawing)."""
-    x, low, high = (np.asarray(v, dtype=float) for v in (x, low, high))
-    finite = np.isfinite(x) & np.isfinite(low) & np.isfinite(high)
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], finite.astype(np.int8), [0]))))
-    return [np.concatenate((np.column_stack((x[a:b], low[a:b])), np.column_stack((x[a:b], high[a:b]))[::-1]))
-            for a, b in zip(edges[::2], edges[1::2], strict=True)]
-
-
-LEGEND_LABELS = {"teachers": "teachers", "above_qualification": "above qualification",
-                 "senior_title": "senior title", "backbone": "backbone", "pe_art": "PE/music/art"}
-
-
-TERM_END_COLOUR = "#8e44ad"
-
-
-def mark_term_ends(ax, term_ends: list[int] | None, label: bool = True) -> None:
-    """Dotted vertical lines at the years the first year's rotators reach the end of their terms
-    (`sim.present.report.first_term_ends`): where CVs can rise again as rotators go home."""
-    for k, year in enumerate(term_ends or []):
-        ax.axvline(year, color=TERM_END_COLOUR, linestyle=":", linewidth=1.2, zorder=1, gid="term_end",
-                   label="terms of year-1 rotators end" if label and k == 0 else "_nolegend_")
-
-
 def cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None = None) -> plt.Figure:
     """Official CV of each teacher indicator over the years, one panel per level, with the
     high-quality limit as a dashed line and, when given, the years the first rotators' terms end
     as dotted lines; the band spans the replicates (mean and 95% interval of the replicate values
     when there are several)."""
-    with run_theme():
-        return _cv_trajectories(metrics, term_ends)
-
-
-def _cv_trajectories(metrics: pd.DataFrame, term_ends: list[int] | None) -> plt.Figure:
-    lines = [(f"cv_{key}", label) for key, label in LEGEND_LABELS.items()]
-    bands = year_bands(metrics, [(metric, level) for level in HIGH_QUALITY_CV for metric, _ in lines])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    for ax, level in zip(axes, HIGH_QUALITY_CV, strict=True):
-        for colour, (metric, label) in zip(DEEP, lines, strict=False):
-            band_line(ax, bands[(metric, level)], colour, label=label if level == "primary" else "_nolegend_")
-        ax.axhline(HIGH_QUALITY_CV[level], color="black", linestyle="--", linewidth=1)
-        ax.text(0.0, HIGH_QUALITY_CV[level], f" limit {HIGH_QUALITY_CV[level]:.2f}", va="bottom", fontsize=8)
-        mark_term_ends(ax, term_ends, label=level == "primary")
-        ax.set_title(f"{level} schools", **TITLE_AT_TOP)
-        ax.set_ylabel("between-school CV (student-weighted)")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    # one legend under both panels, so that it covers no line
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=9)
-    scenario = ", ".join(sorted(metrics["scenario"].astype(str).unique()))
-    fig.suptitle(f"Teacher indicators across schools: {scenario}")
-    lay_out(fig, spines=False, rect=(0, 0.07, 1, 1))
-    return fig
+    return cv_figure(year_bands(metrics, CV_PAIRS), scenario_title(metrics), term_ends)
 
 
 def rotation_activity(metrics: pd.DataFrame, term_ends: list[int] | None = None) -> plt.Figure:
     """Rotations started and rotators returning home per year, and the cumulative coverage of
     the eligible cohort; dotted lines at the years the first rotators' terms end, when given."""
-    with run_theme():
-        return _rotation_activity(metrics, term_ends)
-
-
-def _rotation_activity(metrics: pd.DataFrame, term_ends: list[int] | None) -> plt.Figure:
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.0))
-    bands = year_bands(metrics, [("rotations", "all"), ("returns", "all"), ("coverage_eligible", "all")])
-    band_line(a, bands[("rotations", "all")], DEEP[0], label="rotations started")
-    if len(bands[("returns", "all")][0]):
-        band_line(a, bands[("returns", "all")], DEEP[1], label="returns home at term end", linestyle="--")
-    mark_term_ends(a, term_ends)
-    mark_term_ends(b, term_ends, label=False)
-    a.set_ylabel("teachers")
-    a.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    a.legend(fontsize=8)
-    a.set_title("rotations and returns per year", **TITLE_AT_TOP)
-    for ax in (a, b):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    band_line(b, bands[("coverage_eligible", "all")], DEEP[0])
-    b.set_ylim(0, 1.05)
-    b.set_ylabel("share of eligible cohort rotated")
-    b.set_title("cumulative coverage", **TITLE_AT_TOP)
-    lay_out(fig, spines=False)
-    return fig
+    return activity_figure(year_bands(metrics, ACTIVITY_PAIRS), term_ends)
 
 
 def save_run_figures(metrics: pd.DataFrame, folder: Path, scenario=None) -> list[Path]:
     """The run's standard figures as PNG files in `folder` (with `scenario`, its first term ends
-    marked). The garbage collector is paused while they are drawn: the thousands of artists they
-    make set off collections that each walked every object of the imported libraries (0.1 s of
-    a Dongcheng run's 0.6 s of figures); what the figures leave is a few closed figures."""
-    from sim.collector import collector_paused
-    from sim.present.report import first_term_ends, programs_of
-
-    ends = first_term_ends(programs_of(scenario), int(metrics["year"].max())) if scenario is not None else None
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    with collector_paused():
-        for name, make in (("cv_trajectories", cv_trajectories), ("rotation_activity", rotation_activity)):
-            path = folder / f"{name}.png"
-            path.write_bytes(png_bytes(make(metrics, term_ends=ends)))
-            paths.append(path)
-    return paths
-
-
-def lay_out(fig, spines: bool = True, **tight) -> None:
-    """`fig.tight_layout(**tight)`, done once. `Figure.tight_layout` leaves a placeholder layout
-    engine on the figure, and `savefig` then draws the whole figure an extra time before drawing
-    it for the file (about a fifth of a run figure's time); the engine applied directly sets the
-    same subplot parameters and leaves none. `spines=False` leaves the spines out of the layout,
-    for figures whose spines lie on the axes' edges with no tick marks (RUN_THEME): each spine's
-    extent placed its axis's ticks again, a sixth of a run figure's time, for a box the axes'
-    own already gives."""
-    if not spines:
-        for ax in fig.axes:
-            for spine in ax.spines.values():
-                spine.set_in_layout(False)
-    TightLayoutEngine(**tight).execute(fig)
-
-
-def png_bytes(fig, dpi: int = 110, **options) -> bytes:
-    """A figure as PNG bytes, then closed. No "Software" tag, so the same figure gives the same
-    bytes on any matplotlib version (result files are compared by checksum)."""
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, **options)
-    plt.close(fig)
-    return buf.getvalue()
+    marked): `sim.present.run_figures` given what `sim.present.bands.run_figure_data` takes from the run."""
+    return write_run_figures(run_figure_data(metrics, scenario), folder)
 
 
 def _panels(n: int, width: float = 4.2, height: float = 3.3):
@@ -338,6 +168,12 @@ def compare_differences(trajectories: pd.DataFrame, baseline: str,
     fig.suptitle(f"Paired differences from {baseline} with 95% paired-t intervals")
     lay_out(fig)
     return fig
+
+
+def comparison_pngs(trajectories: pd.DataFrame, baseline: str, term_ends: dict[str, list[int]] | None) -> dict:
+    """A comparison folder's two figures as PNG bytes by file name (`sim.present.outputs.write_comparison`)."""
+    return {f"figures/{name}.png": png_bytes(make(trajectories, baseline, term_ends))
+            for name, make in (("trajectories", compare_trajectories), ("differences", compare_differences))}
 
 
 def sensitivity_bars(sens) -> plt.Figure:
