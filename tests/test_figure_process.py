@@ -28,7 +28,9 @@ TINY = ("--set", "world.scale=0.3", "--years", "2", "--quiet")
 # MODE: "ok"; "raise" / "die" / "hang": the child's drawing raises, kills the child, or sleeps
 # (patched before the fork, so the child inherits the patch); "orphan": the command is killed
 # (SIGKILL) right after starting the child. The parent's forks and whether it imported
-# matplotlib are recorded as it exits; "hang" writes the child's pid to WHERE.drawing.
+# matplotlib are recorded as it exits; "hang" writes the child's pid to WHERE.drawing. "pids":
+# each figure's drawing process is written to WHERE.<figure>; "die_second": the second figure's
+# process kills itself.
 PROBE = """
 import atexit, json, os, signal, sys, time
 record, mode, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -42,14 +44,23 @@ def fork():
 os.fork = fork
 if mode in ("raise", "die", "hang"):
     import sim.present.run_figures as rf
-    def broken(data, folder):
+    def broken(data, folder, name):
         if mode == "raise":
             raise RuntimeError("no ink")
         if mode == "die":
             os.kill(os.getpid(), signal.SIGKILL)
         open(record + ".drawing", "w").write(str(os.getpid()))
         time.sleep(60)
-    rf.write_run_figures = broken
+    rf.write_run_figure = broken
+if mode in ("pids", "die_second"):
+    import sim.present.run_figures as rf
+    real_figure = rf.write_run_figure
+    def recorded(data, folder, name):
+        if mode == "die_second" and name == "rotation_activity":
+            os.kill(os.getpid(), signal.SIGKILL)
+        open(record + "." + name, "w").write(str(os.getpid()))
+        return real_figure(data, folder, name)
+    rf.write_run_figure = recorded
 if mode == "orphan":
     import sim.present.figure_process as fp
     real_start = fp.start
@@ -108,6 +119,17 @@ def test_the_command_draws_in_a_child_the_bytes_write_run_draws(tmp_path):
     assert files(tmp_path / "cli") == files(api)  # every file, the PNGs included, byte for byte
 
 
+def test_the_two_figures_are_drawn_by_two_processes_neither_the_command(tmp_path):
+    """The second figure is drawn by a fork of the child (its imports done), beside the first."""
+    done, record = command(tmp_path, "pids", "run", DONGCHENG_2021, *TINY, "--out", tmp_path / "cli")
+    assert done.returncode == 0, done.stderr
+    drawers = {name: int(Path(f"{record}.{name}").read_text()) for name in ("cv_trajectories", "rotation_activity")}
+    assert len(set(drawers.values())) == 2 and json.loads(record.read_text())["forks"] == [drawers["cv_trajectories"]]
+    assert gone(drawers["rotation_activity"], 1)
+    written = {p.name for p in (tmp_path / "cli" / "figures").iterdir()}
+    assert written == {"cv_trajectories.png", "rotation_activity.png"}
+
+
 def test_no_child_and_no_matplotlib_without_figures(tmp_path):
     done, record = command(tmp_path, "ok", "run", DONGCHENG_2021, *TINY, "--no-figures", "--out", tmp_path / "cli")
     assert done.returncode == 0, done.stderr
@@ -116,7 +138,9 @@ def test_no_child_and_no_matplotlib_without_figures(tmp_path):
 
 
 @pytest.mark.parametrize(("mode", "fragment"), [("raise", "could not draw the figures: RuntimeError: no ink"),
-                                                ("die", "ended before drawing the figures (exit code -9)")])
+                                                ("die", "ended before drawing the figures (exit code -9)"),
+                                                ("die_second", "a drawing process ended before its figure "
+                                                               "(exit code -9)")])
 def test_a_failing_or_dying_child_is_one_line_and_keeps_the_earlier_folder(tmp_path, mode, fragment):
     out = tmp_path / "run"
     scenario = load_scenario(DONGCHENG_2021, ["world.scale=0.3"])

@@ -11,6 +11,7 @@ LEGEND_LABELS = {"teachers": "teachers", "above_qualification": "above qualifica
                  "senior_title": "senior title", "backbone": "backbone", "pe_art": "PE/music/art"}
 CV_PAIRS = [(f"cv_{key}", level) for level in HIGH_QUALITY_CV for key in LEGEND_LABELS]  # the CV figure's lines
 ACTIVITY_PAIRS = [("rotations", "all"), ("returns", "all"), ("coverage_eligible", "all")]
+RUN_FIGURES = ("cv_trajectories", "rotation_activity")  # the PNG files every run writes, by name
 
 
 def run_figure_data(metrics, scenario=None) -> dict:

@@ -19,10 +19,11 @@ def write_run(result, out: str | Path, figures: bool = True, force: bool = False
     def extra(tmp: Path) -> list[Path]:
         listed = []
         if figures and figure_process is not None:
-            from sim.present.bands import run_figure_data
+            from sim.present.bands import RUN_FIGURES, run_figure_data
 
-            figure_process.submit("sim.present.run_figures", "write_run_figures",
-                                  run_figure_data(result.metrics, result.scenario), tmp / "figures")
+            data = run_figure_data(result.metrics, result.scenario)
+            figure_process.submit([("sim.present.run_figures", "write_run_figure", (data, tmp / "figures", name))
+                                   for name in RUN_FIGURES])
         elif figures:
             from sim.present.plots import save_run_figures
             listed += save_run_figures(result.metrics, tmp / "figures", result.scenario)
@@ -60,8 +61,8 @@ def write_comparison(comparison, out: str | Path, figures: bool = True, force: b
             pngs = comparison_pngs(*drawn)
         else:
             try:
-                figure_process.submit("sim.present.plots", "comparison_pngs", *drawn)
-                pngs = figure_process.result()
+                figure_process.submit([("sim.present.plots", "comparison_pngs", drawn)])
+                pngs = figure_process.result()[0]
             finally:
                 figure_process.stop()
     return write_comparison_folder(comparison, out, pngs, force)

@@ -28,7 +28,7 @@ from matplotlib.layout_engine import TightLayoutEngine  # noqa: E402
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter  # noqa: E402
 
 from sim.metrics import HIGH_QUALITY_CV  # noqa: E402
-from sim.present.bands import LEGEND_LABELS  # noqa: E402
+from sim.present.bands import LEGEND_LABELS, RUN_FIGURES  # noqa: E402
 
 # seaborn's "deep" palette and its whitegrid style at notebook context (what
 # `sns.set_theme(style="whitegrid", context="notebook")` sets), as a plain rc dict; all but
@@ -159,21 +159,25 @@ def _activity_figure(bands: dict, term_ends: list[int] | None) -> plt.Figure:
 
 
 def write_run_figures(data: dict, folder: Path) -> list[Path]:
-    """The two run figures as PNG files in `folder`, from `sim.present.bands.run_figure_data`.
-    The garbage collector is paused while they are drawn: the thousands of artists they
-    make set off collections that each walked every object of the imported libraries (0.1 s of
-    a Dongcheng run's 0.6 s of figures); what the figures leave is a few closed figures."""
+    """The two run figures (`RUN_FIGURES`) as PNG files in `folder`, from
+    `sim.present.bands.run_figure_data`."""
+    return [write_run_figure(data, folder, name) for name in RUN_FIGURES]
+
+
+def write_run_figure(data: dict, folder: Path, name: str) -> Path:
+    """One run figure as `folder/<name>.png`; the figure process draws each in its own process.
+    The garbage collector is paused while it is drawn: the thousands of artists a figure makes
+    set off collections that each walked every object of the imported libraries (0.1 s of a
+    Dongcheng run's 0.6 s of figures); what it leaves is one closed figure."""
     from sim.collector import collector_paused
 
+    draw = {"cv_trajectories": lambda: cv_figure(data["cv"], data["title"], data["term_ends"]),
+            "rotation_activity": lambda: activity_figure(data["activity"], data["term_ends"])}[name]
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
+    path = folder / f"{name}.png"
     with collector_paused():
-        for name, fig in (("cv_trajectories", lambda: cv_figure(data["cv"], data["title"], data["term_ends"])),
-                          ("rotation_activity", lambda: activity_figure(data["activity"], data["term_ends"]))):
-            path = folder / f"{name}.png"
-            path.write_bytes(png_bytes(fig()))
-            paths.append(path)
-    return paths
+        path.write_bytes(png_bytes(draw()))
+    return path
 
 
 def lay_out(fig, spines: bool = True, **tight) -> None:
