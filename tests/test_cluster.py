@@ -482,13 +482,13 @@ def test_calibrate_slurm_options_reach_the_executor(tmp_path, monkeypatch):
 
 
 def test_executor_for_is_the_one_choice_of_the_command_line_words():
-    """compare, sweep, calibrate and optimize choose through executor_for: serial, or Dask on a
-    scheduler, on Slurm or on a local cluster; two places at once is refused."""
-    from sim.experiments.executors import Dask, Serial, SlurmOptions, executor_for
+    """compare, sweep, calibrate and optimize choose through executor_for: serial, processes of
+    this machine, or Dask on a scheduler or on Slurm; two places at once is refused."""
+    from sim.experiments.executors import Processes, Serial, SlurmOptions, executor_for
 
     assert isinstance(executor_for(serial=True, workers=4), Serial)
     local = executor_for(workers=3)
-    assert isinstance(local, Dask) and (local.workers, local.address, local.slurm) == (3, None, None)
+    assert isinstance(local, Processes) and local.workers == 3
     assert executor_for(scheduler="tcp://h:8786").describe() == "dask scheduler tcp://h:8786"
     assert executor_for(slurm=SlurmOptions(jobs=5)).slurm.jobs == 5
     with pytest.raises(ValueError, match="at most one"):
@@ -513,3 +513,28 @@ def test_the_fork_server_imports_with_the_collector_paused_and_freezes_what_it_i
              f"[m for m in {list(WORKER_IMPORTS)!r} if m not in sys.modules])\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip().split(maxsplit=3) == ["0", "True", "True", "[]"]
+
+
+def test_local_workers_are_processes_without_dask_and_a_killed_one_is_replaced(tmp_path):
+    """`--workers` runs on processes of this machine forked from the fork server: the command imports
+    no Dask, and a worker process killed mid-sweep (SIGKILL) breaks the pool, whose lost tasks run
+    again on a new one: every run is there once, with the serial bytes."""
+    path = interruptible_sweep(tmp_path)
+    out = tmp_path / "out"
+    code = (
+        "import signal, sys, os\n"
+        "from sim.experiments import executors\n"
+        "from sim.experiments.run import sweep\n"
+        "class Killing(executors.Processes):\n"
+        "    def map_unordered(self, fn, items):\n"
+        "        for n, done in enumerate(super().map_unordered(fn, items)):\n"
+        "            if n == 1:\n"
+        "                os.kill(self.pids[0], signal.SIGKILL)\n"
+        "            yield done\n"
+        f"s = sweep({str(path)!r}, {str(out)!r}, executor=Killing(workers=2))\n"
+        "print(s.done, s.failed, 'distributed' in sys.modules, 'dask' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "MPLBACKEND": "Agg"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(INTERRUPTIBLE_RUNS), "0", "False", "False"], done.stdout
+    assert run_files(out) == run_files(serial_reference("interruptible"))
