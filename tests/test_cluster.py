@@ -225,14 +225,13 @@ def _wait(proc: subprocess.Popen, ready, what: str) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("moment", ["starting", "running", "closing"])
+@pytest.mark.parametrize("moment", ["starting", "running"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, moment):
-    """One signal while the cluster starts (its fork server spawned, nothing written yet), while runs
-    finish, or while it stops (every run done, a worker process already gone: `Cluster.close` in
-    progress, where an interruption used to leave the cluster half-closed and the next close wait
-    forever). The process ends within SIGNAL_BOUND with 128 + the signal, leaves no worker
-    process, and the same command run again ends with the serial bytes."""
+    """One signal while the local workers start (the fork server spawned, nothing written yet) or
+    while runs finish. The process ends within SIGNAL_BOUND with 128 + the signal, leaves no worker
+    process, and the same command run again ends with the serial bytes. (A signal while they stop:
+    the next test; the process pool of --workers stops too quickly to be signalled from outside.)"""
     import psutil
 
     path = interruptible_sweep(tmp_path)
@@ -245,10 +244,6 @@ def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, m
             assert not (out / "manifest.json").exists(), "the cluster had started already"
         elif moment == "running":
             _wait(proc, lambda: runs() >= 3, "finishing three runs")
-        else:
-            _wait(proc, lambda: runs() == INTERRUPTIBLE_RUNS, "finishing every run")
-            workers = _worker_processes(proc.pid)
-            _wait(proc, lambda: any(map(_ended, workers)), "stopping a worker process")
         children = psutil.Process(proc.pid).children(recursive=True)
         proc.send_signal(sig)
         try:
@@ -267,6 +262,36 @@ def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, m
     again = cli("sweep", path, "--out", out, "--serial", "--quiet")
     assert again.returncode == 0, again.stderr
     assert run_files(out) == run_files(serial_reference("interruptible"))
+
+
+@pytest.mark.parametrize("kind", ["processes", "dask"])
+def test_a_signal_while_local_workers_stop_acts_once_they_are_gone(kind):
+    """A SIGTERM that arrives while the local workers stop (the pool's shutdown, the Dask cluster's
+    close, where an interruption used to leave the cluster half-closed and the next close wait
+    forever) reaches the handler once, after every worker process has ended."""
+    from sim.experiments.executors import Dask, Processes
+
+    seen = []
+    executor = Processes(workers=2) if kind == "processes" else Dask(workers=2)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(
+        (signum, [p.pid for p in workers if not _ended(p)])))
+    try:
+        with executor:
+            # the worker processes: forked by the fork server (this process's child), not children here
+            workers = [p for p in _worker_processes(os.getpid()) if p.ppid() != os.getpid()]
+            assert len(workers) == 2, workers
+            stopping = executor.pool if kind == "processes" else executor.cluster
+            name = "shutdown" if kind == "processes" else "close"
+            stop = getattr(stopping, name)
+
+            def signalled(*args, **kwargs):
+                signal.raise_signal(signal.SIGTERM)
+                return stop(*args, **kwargs)
+
+            setattr(stopping, name, signalled)
+        assert seen == [(signal.SIGTERM, [])]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
