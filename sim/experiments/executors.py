@@ -110,7 +110,7 @@ class Processes:
         self.window = window
         self.start_timeout = start_timeout  # seconds for the workers to start (the fork server's imports first)
         self.pool = None
-        self.pids: list[int] = []  # of the workers, for stopping them at once when the caller stops early
+        self.pids: list[int] = []  # of the workers, for stopping them at once when interrupted
         self._noted: list[int] = []
         self._restore = None
 
@@ -172,7 +172,7 @@ class Processes:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _terminate(self) -> None:
-        """Stop the workers' tasks now (the caller stopped early): each worker process is killed."""
+        """Stop the workers' tasks now (interrupted): each worker process is killed."""
         for pid in self.pids:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
@@ -217,9 +217,13 @@ class Processes:
                     for item_next in itertools.islice(todo, 1):
                         submit(item_next)
                     yield item, result, error
-        finally:
-            if pending:  # interrupted, or the caller stopped reading: no task goes on
-                self._terminate()
+        except GeneratorExit:  # the caller has what it needs (ABC: enough particles): the rest is not run
+            for future in pending:
+                future.cancel()
+            raise
+        except BaseException:  # interrupted: no task goes on
+            self._terminate()
+            raise
 
 
 def _worker_started(started) -> None:
