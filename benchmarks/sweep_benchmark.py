@@ -1,7 +1,8 @@
 """Sweep throughput and client memory.
 
 1. Runs per second of a Dongcheng sweep (full Dongcheng preset, `dongcheng_2021`, a grid over the
-   district exchange's yearly quota), serially and on a local Dask cluster of 2 workers, back to
+   district exchange's yearly quota), serially and on 2 local workers (the executor `--workers 2`
+   makes: `executors.Processes`; a local Dask cluster before round 9), back to
    back, over several rounds (the machine is shared: each round's pair sees about the same load),
    and the parallel efficiency rate(2 workers) / (2 x rate(serial)) of each pair: median and range.
 2. The client's peak memory (ru_maxrss of the client process) for sweeps of tiny runs, 100 and
@@ -58,19 +59,21 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 import psutil
-from sim.experiments.executors import Dask
+from sim.experiments.executors import executor_for
 from sim.experiments.run import sweep
 args = json.loads(sys.argv[1])
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
-class Measured(Dask):
-    # the workers' own CPU seconds, read just before the cluster stops (eval reaches them by name)
+class Measured(type(executor_for(workers=2))):  # the command line's local executor
+    # the workers' own CPU seconds, read just before they stop (Dask: eval reaches them by name)
     workers_cpu = 0.0
     def _stop(self):
-        if self.client is not None:
+        if getattr(self, "client", None) is not None:
             used = self.client.run(eval, "sum(__import__('resource').getrusage(0)[:2])")
             Measured.workers_cpu = sum(used.values())
+        for pid in getattr(self, "pids", []) if getattr(self, "pool", None) is not None else []:
+            Measured.workers_cpu += sum(psutil.Process(pid).cpu_times()[:2])
         super()._stop()
 executor = None
 if not args["serial"]:

@@ -12,7 +12,7 @@ import yaml
 from conftest import REPO
 
 from sim.experiments.calibrate import CalibrationError, calibrate, load_calibration
-from sim.experiments.executors import Serial
+from sim.experiments.executors import Processes, Serial
 
 BASE = REPO / "tests" / "data" / "exchange.yaml"
 SMALL = ["world.schools_per_district=10", "world.teachers_per_school=20",
@@ -122,6 +122,8 @@ def test_the_same_trials_on_every_executor_and_after_a_kill(tmp_path):
     assert (tmp_path / "killed" / "trials.parquet").read_bytes() == reference
     calibrate(path, tmp_path / "dask", executor=Dask(workers=2))
     assert (tmp_path / "dask" / "trials.parquet").read_bytes() == reference
+    calibrate(path, tmp_path / "procs", executor=Processes(workers=2))  # the command line's --workers
+    assert (tmp_path / "procs" / "trials.parquet").read_bytes() == reference
     assert (tmp_path / "dask" / "fit.csv").read_bytes() == (tmp_path / "serial" / "fit.csv").read_bytes()
     trials = pd.read_parquet(tmp_path / "serial" / "trials.parquet")
     assert len(trials) == 6 and (trials.state == "COMPLETE").all() and trials[SHARE].nunique() == 6
@@ -272,6 +274,8 @@ def test_abc_gives_a_weighted_posterior_the_same_on_every_executor_and_after_a_k
     assert (tmp_path / "killed" / "posterior.parquet").read_bytes() == reference
     calibrate(path, tmp_path / "dask", executor=Dask(workers=2))
     assert (tmp_path / "dask" / "posterior.parquet").read_bytes() == reference
+    calibrate(path, tmp_path / "procs", executor=Processes(workers=2))  # --workers: pyabc's closures go by cloudpickle
+    assert (tmp_path / "procs" / "posterior.parquet").read_bytes() == reference
 
 
 @pytest.mark.parametrize("change, words", [

@@ -228,14 +228,13 @@ def _wait(proc: subprocess.Popen, ready, what: str) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("moment", ["starting", "running", "closing"])
+@pytest.mark.parametrize("moment", ["starting", "running"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, moment):
-    """One signal while the cluster starts (its fork server spawned, nothing written yet), while runs
-    finish, or while it stops (every run done, a worker process already gone: `Cluster.close` in
-    progress, where an interruption used to leave the cluster half-closed and the next close wait
-    forever). The process ends within SIGNAL_BOUND with 128 + the signal, leaves no worker
-    process, and the same command run again ends with the serial bytes."""
+    """One signal while the local workers start (the fork server spawned, nothing written yet) or
+    while runs finish. The process ends within SIGNAL_BOUND with 128 + the signal, leaves no worker
+    process, and the same command run again ends with the serial bytes. (A signal while they stop:
+    the next test; the process pool of --workers stops too quickly to be signalled from outside.)"""
     import psutil
 
     path = interruptible_sweep(tmp_path)
@@ -248,10 +247,6 @@ def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, m
             assert not (out / "manifest.json").exists(), "the cluster had started already"
         elif moment == "running":
             _wait(proc, lambda: runs() >= 3, "finishing three runs")
-        else:
-            _wait(proc, lambda: runs() == INTERRUPTIBLE_RUNS, "finishing every run")
-            workers = _worker_processes(proc.pid)
-            _wait(proc, lambda: any(map(_ended, workers)), "stopping a worker process")
         children = psutil.Process(proc.pid).children(recursive=True)
         proc.send_signal(sig)
         try:
@@ -270,6 +265,36 @@ def test_one_signal_stops_a_local_cluster_sweep_in_bounded_time(tmp_path, sig, m
     again = cli("sweep", path, "--out", out, "--serial", "--quiet")
     assert again.returncode == 0, again.stderr
     assert run_files(out) == run_files(serial_reference("interruptible"))
+
+
+@pytest.mark.parametrize("kind", ["processes", "dask"])
+def test_a_signal_while_local_workers_stop_acts_once_they_are_gone(kind):
+    """A SIGTERM that arrives while the local workers stop (the pool's shutdown, the Dask cluster's
+    close, where an interruption used to leave the cluster half-closed and the next close wait
+    forever) reaches the handler once, after every worker process has ended."""
+    from sim.experiments.executors import Dask, Processes
+
+    seen = []
+    executor = Processes(workers=2) if kind == "processes" else Dask(workers=2)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(
+        (signum, [p.pid for p in workers if not _ended(p)])))
+    try:
+        with executor:
+            # the worker processes: forked by the fork server (this process's child), not children here
+            workers = [p for p in _worker_processes(os.getpid()) if p.ppid() != os.getpid()]
+            assert len(workers) == 2, workers
+            stopping = executor.pool if kind == "processes" else executor.cluster
+            name = "shutdown" if kind == "processes" else "close"
+            stop = getattr(stopping, name)
+
+            def signalled(*args, **kwargs):
+                signal.raise_signal(signal.SIGTERM)
+                return stop(*args, **kwargs)
+
+            setattr(stopping, name, signalled)
+        assert seen == [(signal.SIGTERM, [])]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
@@ -485,13 +510,13 @@ def test_calibrate_slurm_options_reach_the_executor(tmp_path, monkeypatch):
 
 
 def test_executor_for_is_the_one_choice_of_the_command_line_words():
-    """compare, sweep, calibrate and optimize choose through executor_for: serial, or Dask on a
-    scheduler, on Slurm or on a local cluster; two places at once is refused."""
-    from sim.experiments.executors import Dask, Serial, SlurmOptions, executor_for
+    """compare, sweep, calibrate and optimize choose through executor_for: serial, processes of
+    this machine, or Dask on a scheduler or on Slurm; two places at once is refused."""
+    from sim.experiments.executors import Processes, Serial, SlurmOptions, executor_for
 
     assert isinstance(executor_for(serial=True, workers=4), Serial)
     local = executor_for(workers=3)
-    assert isinstance(local, Dask) and (local.workers, local.address, local.slurm) == (3, None, None)
+    assert isinstance(local, Processes) and local.workers == 3
     assert executor_for(scheduler="tcp://h:8786").describe() == "dask scheduler tcp://h:8786"
     assert executor_for(slurm=SlurmOptions(jobs=5)).slurm.jobs == 5
     with pytest.raises(ValueError, match="at most one"):
@@ -516,3 +541,28 @@ def test_the_fork_server_imports_with_the_collector_paused_and_freezes_what_it_i
              f"[m for m in {list(WORKER_IMPORTS)!r} if m not in sys.modules])\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip().split(maxsplit=3) == ["0", "True", "True", "[]"]
+
+
+def test_local_workers_are_processes_without_dask_and_a_killed_one_is_replaced(tmp_path):
+    """`--workers` runs on processes of this machine forked from the fork server: the command imports
+    no Dask, and a worker process killed mid-sweep (SIGKILL) breaks the pool, whose lost tasks run
+    again on a new one: every run is there once, with the serial bytes."""
+    path = interruptible_sweep(tmp_path)
+    out = tmp_path / "out"
+    code = (
+        "import signal, sys, os\n"
+        "from sim.experiments import executors\n"
+        "from sim.experiments.run import sweep\n"
+        "class Killing(executors.Processes):\n"
+        "    def map_unordered(self, fn, items):\n"
+        "        for n, done in enumerate(super().map_unordered(fn, items)):\n"
+        "            if n == 1:\n"
+        "                os.kill(self.pids[0], signal.SIGKILL)\n"
+        "            yield done\n"
+        f"s = sweep({str(path)!r}, {str(out)!r}, executor=Killing(workers=2))\n"
+        "print(s.done, s.failed, 'distributed' in sys.modules, 'dask' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "MPLBACKEND": "Agg"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(INTERRUPTIBLE_RUNS), "0", "False", "False"], done.stdout
+    assert run_files(out) == run_files(serial_reference("interruptible"))

@@ -122,6 +122,15 @@ def test_serial_and_dask_give_identical_outputs(reference, tmp_path):
         assert (tmp_path / "dask" / name).read_bytes() == (serial / name).read_bytes(), name
 
 
+def test_serial_and_local_worker_processes_give_identical_outputs(reference, tmp_path):
+    from sim.experiments.executors import Processes
+
+    path, serial, _ = reference
+    optimize(path, tmp_path / "procs", executor=Processes(workers=2))  # the command line's --workers
+    for name in OUTPUTS:
+        assert (tmp_path / "procs" / name).read_bytes() == (serial / name).read_bytes(), name
+
+
 class KilledAfter(Serial):
     """Serial, but interrupted (as by a kill) after n candidates have been evaluated."""
 

@@ -221,9 +221,19 @@ def test_client_killed_mid_sweep_then_resumed_equals_uninterrupted(tmp_path):
     assert not list(out.glob("runs/.*")) and not list((out / "failed").iterdir())
 
 
-def test_local_dask_cluster_gives_the_serial_bytes(tiny, tmp_path):
+def test_local_worker_processes_give_the_serial_bytes(tiny, tmp_path):
+    """`workers=` (the command line's --workers) runs on processes of this machine, without Dask."""
     path, out, _ = tiny
-    summary = sweep(path, tmp_path / "dask", workers=2)
+    summary = sweep(path, tmp_path / "procs", workers=2)
+    assert summary.executor == "2 local worker processes"
+    assert run_files(tmp_path / "procs") == run_files(out)
+
+
+def test_local_dask_cluster_gives_the_serial_bytes(tiny, tmp_path):
+    from sim.experiments.executors import Dask
+
+    path, out, _ = tiny
+    summary = sweep(path, tmp_path / "dask", executor=Dask(workers=2))
     assert summary.executor.startswith("local dask cluster (2 workers")
     assert run_files(tmp_path / "dask") == run_files(out)
 
