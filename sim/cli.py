@@ -437,7 +437,7 @@ class _Parser(argparse.ArgumentParser):
 def _executor_arguments(p: argparse.ArgumentParser) -> None:
     """Where the runs go (sweep, optimize, calibrate): one of a local cluster, a scheduler, Slurm, serial."""
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, help="local Dask cluster of N workers (default: one per CPU)")
+    where.add_argument("--workers", type=int, help="N local worker processes (default: one per CPU)")
     where.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler, e.g. tcp://host:8786")
     where.add_argument("--slurm", action="store_true", help="Slurm through dask-jobqueue (extra [cluster])")
     where.add_argument("--serial", action="store_true", help="in this process, without Dask")
@@ -488,7 +488,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--at", action="append", type=int, default=[], metavar="YEAR",
                    help="a year to report in the table (repeatable; default the last year)")
     c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key in every scenario")
-    c.add_argument("--workers", type=int, help="run on a local Dask cluster of N workers (default: serially)")
+    c.add_argument("--workers", type=int, help="run on N local worker processes (default: serially)")
     c.add_argument("--out", help="output folder (default results/compare-<names>); only an earlier comparison "
                    "of the same scenarios there is replaced")
     c.add_argument("--force", action="store_true", help="replace an earlier comparison there even of others")
