@@ -133,11 +133,17 @@ def test_user_text_is_never_evaluated(tmp_path):
     assert not marker.exists()
 
 
+# the one module allowed a pickle: the local process pool's wire, tasks this process sends its own
+# worker processes (as Dask pickles tasks on its wire, with cloudpickle); no file is read with it
+WIRE = {"sim/experiments/executors.py": {"pickle", "cloudpickle"}}
+
+
 def test_the_package_has_no_pickle_eval_or_exec():
-    """No pickle-like module is imported and eval, exec, compile and __import__ are never called
-    (Dask pickles tasks on its own wire; results and manifests never hold a pickle)."""
-    banned_modules = {"pickle", "cPickle", "cloudpickle", "dill", "marshal", "shelve", "joblib"}
+    """No pickle-like module is imported (but on the process pool's wire, `WIRE`) and eval, exec,
+    compile and __import__ are never called (results and manifests never hold a pickle)."""
     for path in SOURCES:
+        banned_modules = {"pickle", "cPickle", "cloudpickle", "dill", "marshal", "shelve", "joblib"}
+        banned_modules -= WIRE.get(path.relative_to(REPO).as_posix(), set())
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
