@@ -117,11 +117,16 @@ def _as_bad_input(where: str):
 
 @contextmanager
 def _writing(out: Path, what: str):
-    """An OSError while writing `what` into `out` becomes WriteFailed (nothing was kept there)."""
+    """An OSError while writing `what` into `out`, or the figure process failing, becomes WriteFailed
+    (nothing was kept there)."""
+    from sim.present.figure_process import FiguresFailed
+
     try:
         yield
     except OSError as exc:
         raise WriteFailed(f"{out}: cannot write {what} ({exc}); nothing was kept there") from None
+    except FiguresFailed as exc:
+        raise WriteFailed(f"{out}: {exc}; nothing was kept there") from None
 
 
 def cmd_run(args) -> int:
@@ -175,7 +180,6 @@ def _run(args) -> int:
         import mesa  # noqa: F401
 
         from sim.experiments.run import run, with_run
-        from sim.present.figure_process import FiguresFailed
         from sim.present.outputs import write_run
 
         with _as_bad_input(args.scenario):
@@ -183,12 +187,8 @@ def _run(args) -> int:
         with _Claim(out, "run", scenario.model_dump(mode="json"), args.force):
             with _as_bad_input(args.scenario):
                 result = run(scenario, progress=not args.quiet)
-            try:
-                with _writing(out, "the results"):
-                    write_run(result, out, figures=not args.no_figures, force=args.force,
-                              figure_process=figure_process)
-            except FiguresFailed as exc:
-                raise WriteFailed(f"{out}: {exc}; nothing was kept there") from None
+            with _writing(out, "the results"):
+                write_run(result, out, figures=not args.no_figures, force=args.force, figure_process=figure_process)
     print(f"wrote {out}/ (metrics.parquet, schools.parquet, moves.parquet, manifest.json, summary.md"
           f"{', figures/' if not args.no_figures else ''})")
     return 0
@@ -201,7 +201,6 @@ def cmd_compare(args) -> int:
 
 def _compare(args, figure_process) -> int:
     from sim.experiments.run import compare, compared_scenarios
-    from sim.present.figure_process import FiguresFailed
     from sim.present.outputs import write_comparison
 
     scenarios = [_load(path, args.set) for path in args.scenarios]
@@ -219,12 +218,9 @@ def _compare(args, figure_process) -> int:
             result = compare(scenarios, reps=args.reps, years=args.years, seed=args.seed, baseline=baseline,
                              outcomes=args.outcome or None, at=args.at or None, workers=args.workers,
                              progress=not args.quiet)
-        try:
-            with _writing(out, "the comparison"):
-                write_comparison(result, out, figures=not args.no_figures, force=args.force,
-                                 figure_process=figure_process)
-        except FiguresFailed as exc:
-            raise WriteFailed(f"{out}: {exc}; nothing was kept there") from None
+        with _writing(out, "the comparison"):
+            write_comparison(result, out, figures=not args.no_figures, force=args.force,
+                             figure_process=figure_process)
     print(result.markdown())
     print(f"wrote {out}/ (comparison.csv, averages.csv, comparison.md, trajectories.parquet, metrics.parquet, "
           "manifest.json"

@@ -29,7 +29,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 LOCAL_HOST = "127.0.0.1"  # a local cluster listens on loopback only
 logger = logging.getLogger(__name__)
@@ -93,7 +93,43 @@ class Serial:
                 yield item, result, None
 
 
-class Processes:
+class _Workers:
+    """Entering starts the workers (`_start`), leaving stops them (`_stop`); SIGINT and SIGTERM received
+    while entered are noted in `_noted` (see _interrupts_noted). A signal while the workers start or
+    stop is held until that step ends (each is bounded), then acts: interrupting Dask there leaves a
+    half-started or half-closed cluster, whose next close() waits forever."""
+
+    _noted: list[int]
+    _restore: Callable[[], None] | None
+
+    def __enter__(self) -> Self:
+        self._noted.clear()
+        self._restore = _interrupts_noted(self._noted)
+        try:
+            with _signals_held() as held:
+                try:
+                    self._start()
+                except BaseException:
+                    self._stop()
+                    raise
+                if held:
+                    self._stop()
+        except BaseException:
+            self._restore()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            with _signals_held():
+                self._stop()
+        finally:
+            if self._restore is not None:
+                self._restore, restore = None, self._restore
+                restore()
+
+
+class Processes(_Workers):
     """Runs tasks on `workers` processes of this machine: a `concurrent.futures.ProcessPoolExecutor`
     whose workers are forked from `start_fork_server` (the run's imports done once), the local
     executor of `--workers N`. Tasks travel with cloudpickle, as on Dask, so a closure runs too.
@@ -122,32 +158,6 @@ class Processes:
 
     def slots(self) -> int:
         return self.workers
-
-    def __enter__(self) -> Processes:
-        self._noted.clear()
-        self._restore = _interrupts_noted(self._noted)
-        try:
-            with _signals_held() as held:  # as Dask's start: a signal acts once the workers are up
-                try:
-                    self._start()
-                except BaseException:
-                    self._stop()
-                    raise
-                if held:
-                    self._stop()
-        except BaseException:
-            self._restore()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        try:
-            with _signals_held():
-                self._stop()
-        finally:
-            if self._restore is not None:
-                self._restore, restore = None, self._restore
-                restore()
 
     def _start(self) -> None:
         """A pool with every worker started: each submit of a first task starts one (Python starts
@@ -256,7 +266,7 @@ class SlurmOptions:
     log_directory: str | None = None
 
 
-class Dask:
+class Dask(_Workers):
     """Runs tasks on Dask: a local cluster (default, `sim.experiments.local_cluster`), an existing scheduler, or
     a SLURMCluster."""
 
@@ -288,35 +298,6 @@ class Dask:
         server, which imports what the workers need in the background."""
         if not (self.address or self.slurm):
             start_fork_server()
-
-    def __enter__(self) -> Dask:
-        self._noted.clear()
-        self._restore = _interrupts_noted(self._noted)
-        try:
-            # A signal while the cluster starts or stops is held until that step ends (each is bounded),
-            # then acts: interrupting Dask there leaves a half-started or half-closed cluster, whose
-            # next close() waits forever.
-            with _signals_held() as held:
-                try:
-                    self._start()
-                except BaseException:
-                    self._stop()
-                    raise
-                if held:
-                    self._stop()
-        except BaseException:
-            self._restore()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        try:
-            with _signals_held():
-                self._stop()
-        finally:
-            if self._restore is not None:
-                self._restore, restore = None, self._restore
-                restore()
 
     def _start(self) -> None:
         from dask.distributed import Client
