@@ -13,6 +13,8 @@ import os
 import resource
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import pytest
 from sweep_helpers import assert_one_line_error, cli, run_files, write_sweep
 
 import sim
-from sim.storage.results import ResultsError
+from sim.storage.results import ResultsError, read_frame, read_runs
 from sim.storage.store import TMP_SUFFIX, read_manifest, run_id, write_run_file
 
 GRID = {"kind": "grid"}
@@ -310,6 +312,53 @@ def test_an_oversized_manifest_is_refused_unread(run_folder, tmp_path):
     with open(folder / "manifest.json", "r+b") as f:
         f.truncate(2**27)  # sparse: 128 MiB that take no disk
     assert "more than the 67,108,864 allowed" in load_error(folder)
+
+
+THREADS_AFTER_READS = """
+import os, sys
+import pandas as pd, pyarrow.dataset as ds
+import sim
+from sim.storage.results import read_runs
+
+def threads():
+    return len(os.listdir("/proc/self/task"))
+
+sweep, run = sys.argv[1:]
+before = threads()
+sim.load_results(sweep)
+sim.load_results(run)
+read_runs(sweep, filter=ds.field("metric") == "cv_quality")
+after = threads()
+pd.read_parquet(os.path.join(run, "moves.parquet"))  # pandas' reader, as a control
+print(before, after, threads())
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc (Linux)")
+def test_reading_results_back_leaves_no_arrow_thread(done, run_folder):
+    """A read that leaves Arrow's I/O threads at work can abort the command that exits right after
+    it (exit 134 after the answer is printed): reading a run and a sweep back starts no thread,
+    where pandas' own reader, run after it in the same fresh process, does."""
+    out = subprocess.run([sys.executable, "-c", THREADS_AFTER_READS, str(done[1]), str(run_folder)],
+                         capture_output=True, text=True, check=True, timeout=120)
+    before, after, control = map(int, out.stdout.split())
+    assert after == before and control > after, out.stdout
+
+
+def test_the_threadless_reads_give_pandas_frames(done, run_folder):
+    """read_frame is pd.read_parquet's frame, dtypes included; a filtered read_runs is the
+    dataset scan's rows."""
+    import pyarrow.dataset as ds
+
+    for path in [*sorted(run_folder.glob("*.parquet")), done[1] / "design.parquet"]:
+        pd.testing.assert_frame_equal(read_frame(path), pd.read_parquet(path))
+    expression = (ds.field("metric") == "cv_quality") & (ds.field("point") == 1)
+    files = sorted((done[1] / "runs").glob("*.parquet"))
+    scanned = ds.dataset([str(f) for f in files], format="parquet").to_table(filter=expression).to_pandas()
+    rows = read_runs(done[1], filter=expression)
+    assert len(rows) > 0 and set(rows["point"]) == {1}
+    pd.testing.assert_frame_equal(rows, scanned.sort_values(["scenario", "point", "replicate", "year"],
+                                                            kind="stable", ignore_index=True))
 
 
 def in_thread(fn, seconds: float = 20):

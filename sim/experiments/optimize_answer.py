@@ -38,6 +38,7 @@ from sim.experiments.optimize import (
     t_interval,
     worst,
 )
+from sim.storage.results import read_frame
 
 
 @dataclass
@@ -209,7 +210,7 @@ def answer(opt: Optimisation, out: str | Path, progress: bool = False) -> Answer
     out = Path(out)
     if not finished(opt, out):
         raise OptimizeError(f"{out}: holds no finished search of {opt.path}; run teachersim optimize on it first")
-    frame = pd.read_parquet(out / "candidates.parquet")
+    frame = read_frame(out / "candidates.parquet")
     spec = opt.spec
     runs = (f"{len(opt.worlds)} plausible worlds x {spec.replicates} replicates" if spec.posterior
             else f"{spec.replicates} replicates")
@@ -221,7 +222,7 @@ def answer(opt: Optimisation, out: str | Path, progress: bool = False) -> Answer
             met = ", ".join(f"{row[f'constraint_{j}_share_met']:.0%}" for j in range(len(spec.constraints)))
             near = f"Closest: {candidate_words(opt, row)} (share of runs meeting each constraint: {met})."
         return Answer(spec.name, runs, None, None, closest=near)
-    reps = pd.read_parquet(out / "replicates.parquet")
+    reps = read_frame(out / "replicates.parquet")
     mine = reps[reps["candidate"] == best["candidate"]].drop(columns="candidate")
     base = pd.DataFrame(base_rows(opt, out, progress))
     paired = mine.merge(base, on=["world", "replicate"], suffixes=("", "_base"), validate="one_to_one")

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.storage.results import read_frame
+
 BOOKKEEPING = ("particle", "weight", "distance", "generation")  # not scenario parameters
 STREAM = "posterior_worlds"  # the named stream the worlds are drawn from
 MAX_BYTES = 256 * 2**20
@@ -71,7 +73,7 @@ def read_posterior(path: Path) -> tuple[list[str], list[dict[str, Any]], np.ndar
     if path.stat().st_size > MAX_BYTES:
         raise PosteriorError(f"{path}: larger than {MAX_BYTES // 2**20} MB; not a posterior sample")
     try:
-        frame = pd.read_parquet(path)
+        frame = read_frame(path)
     except Exception as exc:  # pyarrow's errors for a file that is not Parquet are of several types
         raise PosteriorError(f"{path}: not a Parquet file ({type(exc).__name__})") from None
     if "weight" not in frame:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.storage.results import read_frame
+
 FIGURES = (("figures/calibration.png", "Fit per target (model mean / published; green: within its uncertainty) "
             "and the optimisation history or the ABC generations."),
            ("figures/paths.png", "The whole yearly path each target is read from, at the best fit: every "
@@ -181,7 +183,7 @@ def _build(folder: Path) -> Page:
     if method == "abc" and (folder / "posterior.parquet").is_file():
         _posterior(page, folder, spec)
     if (folder / "paths.parquet").is_file():
-        _whole_paths(page, pd.read_parquet(folder / "paths.parquet"))
+        _whole_paths(page, read_frame(folder / "paths.parquet"))
     page.h("Figures")
     for name, caption in FIGURES:
         if (folder / name).is_file():
@@ -273,7 +275,7 @@ def _posterior(page: Page, folder: Path, spec: dict) -> None:
     ABC fit is a distribution, not a single best value."""
     from sim.experiments.abc import ess, weighted_quantile
 
-    post = pd.read_parquet(folder / "posterior.parquet")
+    post = read_frame(folder / "posterior.parquet")
     page.h("Posterior")
     page.p(f"{len(post)} weighted particles of generation {int(post.generation.iloc[0])} (effective sample size "
            f"{ess(post.weight):.1f}); posterior.parquet holds them.")

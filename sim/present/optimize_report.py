@@ -34,6 +34,7 @@ from sim.experiments.optimize import (
 )
 from sim.experiments.optimize_answer import answer
 from sim.present.html_report import REPORT_NAME, Report, ReportError, interval, render, table_html
+from sim.storage.results import read_frame
 
 
 def _md_table(frame: pd.DataFrame) -> str:
@@ -124,8 +125,8 @@ def optimize_report(folder: Path, markdown_dir: Path) -> tuple[Report, str]:
     """The HTML report and its markdown twin (figures linked relative to `markdown_dir`)."""
     opt = load_folder(folder)
     spec = opt.spec
-    frame = pd.read_parquet(folder / "candidates.parquet")
-    history = pd.read_parquet(folder / "convergence.parquet")
+    frame = read_frame(folder / "candidates.parquet")
+    history = read_frame(folder / "convergence.parquet")
     ans = answer(opt, folder)
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     report = Report(f"Policy search {spec.name}", "optimize")

@@ -802,16 +802,18 @@ def _flow_panel(ax, graph, mv: pd.DataFrame, by: str, when: str) -> None:
 def search_front(folder) -> plt.Figure:
     """A finished policy search's options on each pair of objectives (its folder's Pareto figure)."""
     from sim.experiments.optimize import load_folder, pareto_figure
+    from sim.storage.results import read_frame
 
     folder = Path(folder)
-    return pareto_figure(load_folder(folder), pd.read_parquet(folder / "candidates.parquet"))
+    return pareto_figure(load_folder(folder), read_frame(folder / "candidates.parquet"))
 
 
 def search_convergence(folder) -> plt.Figure:
     """A finished policy search's front hypervolume by generation."""
     from sim.experiments.optimize import convergence_figure
+    from sim.storage.results import read_frame
 
-    return convergence_figure(pd.read_parquet(Path(folder) / "convergence.parquet"))
+    return convergence_figure(read_frame(Path(folder) / "convergence.parquet"))
 
 
 # -------------------------------------------------------------- calibration
