@@ -64,29 +64,6 @@ def test_the_moves_frame_is_the_coded_frame_labelled(log):
         assert got["program"].isna().tolist() == [True, True, False, True]
 
 
-def test_the_log_keeps_every_batch_across_its_growth():
-    """Batches past the first buffer's capacity, read whole and from a later position, are the
-    batches as appended, in order; what the log hands out cannot be written to."""
-    from sim.core.movelog import FIRST_CAPACITY
-
-    log, rng = MoveLog(), np.random.default_rng(3)
-    sizes = [1, FIRST_CAPACITY - 1, 2, 3 * FIRST_CAPACITY, 5]
-    batches = []
-    for year, k in enumerate(sizes):
-        rows, to = rng.integers(0, 10**6, k), rng.integers(0, 50, k)
-        quality = rng.random(k)
-        log.append(year, rows, 7, to, year % 3, f"p{year % 2}", rows % 4, rows % 5, quality)
-        batches.append((np.full(k, year), rows, np.full(k, 7), to, quality))
-    start = sum(sizes[:3])
-    whole, later = log.columns(), log.columns(start)
-    for i, column in enumerate(["year", "teacher", "from_school", "to_school", "quality"]):
-        want = np.concatenate([b[i] for b in batches])
-        assert np.array_equal(whole[column], want) and np.array_equal(later[column], want[start:])
-    assert log.n == sum(sizes) and whole["program"].tolist()[:2] == [1, 2]  # "" is 0; p0, p1 as met
-    with pytest.raises(ValueError, match="read-only"):
-        whole["teacher"][0] = -1
-
-
 def test_a_run_reads_back_as_it_was_written(tiny_result, tmp_path):
     """Regression guard for the writer options: every frame, dtypes included, reads back unchanged."""
     back = sim.load_results(write_run(tiny_result, tmp_path / "run", figures=False))

@@ -3,22 +3,21 @@ column arrays appended in batches, because a city-size year logs tens of thousan
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 COLUMNS = ("year", "teacher", "from_school", "to_school", "kind", "program", "backbone", "title", "quality")
-FIRST_CAPACITY = 4096  # moves; a Dongcheng decade logs about 20,000, Beijing's about 420,000
 
 
 class MoveLog:
-    """Append-only columns; `program` is stored as an index into `programs` (names; "" = none).
-
-    Each batch is copied into one buffer per column, doubled when full, so reading the log is a
-    slice: joining the 138 batches of a Beijing decade at the end cost 0.05-0.09 s, and each year's
-    read of its own moves a join of that year's batches."""
+    """Append-only columns; `program` is stored as an index into `programs` (names; "" = none)."""
 
     def __init__(self):
         self.programs: list[str] = [""]
-        self._buffers: dict[str, np.ndarray] = {c: _empty(c) for c in COLUMNS}
+        self._chunks: list[dict[str, np.ndarray]] = []
+        self._starts: list[int] = []  # position of each chunk's first move
+        self._joined: dict[str, np.ndarray] | None = None
         self.n = 0
 
     def append(self, year: int, rows: np.ndarray, frm: np.ndarray, to: np.ndarray, kind: int, program: str,
@@ -28,37 +27,32 @@ class MoveLog:
             return
         if program not in self.programs:
             self.programs.append(program)
-        self._reserve(self.n + k)
-        at = slice(self.n, self.n + k)
-        b = self._buffers
-        b["year"][at] = year
-        b["teacher"][at] = rows
-        b["from_school"][at] = frm  # a school code for the whole batch or one per move
-        b["to_school"][at] = to
-        b["kind"][at] = kind
-        b["program"][at] = self.programs.index(program)
-        b["backbone"][at] = backbone
-        b["title"][at] = title
-        b["quality"][at] = quality
+        self._starts.append(self.n)
+        self._chunks.append({
+            "year": np.full(k, year, dtype=np.int64), "teacher": np.asarray(rows, dtype=np.int64),
+            "from_school": np.broadcast_to(np.asarray(frm, dtype=np.int64), (k,)).copy(),
+            "to_school": np.broadcast_to(np.asarray(to, dtype=np.int64), (k,)).copy(),
+            "kind": np.full(k, kind, dtype=np.int64), "program": np.full(k, self.programs.index(program)),
+            "backbone": np.asarray(backbone, dtype=np.int64), "title": np.asarray(title, dtype=np.int64),
+            "quality": np.asarray(quality, dtype=np.float64),
+        })
+        self._joined = None
         self.n += k
 
-    def _reserve(self, size: int) -> None:
-        capacity = len(self._buffers["year"])
-        if size <= capacity:
-            return
-        capacity = max(size, 2 * capacity, FIRST_CAPACITY)
-        for c, old in self._buffers.items():
-            grown = np.empty(capacity, dtype=old.dtype)
-            grown[:self.n] = old[:self.n]
-            self._buffers[c] = grown
-
     def columns(self, start: int = 0) -> dict[str, np.ndarray]:
-        """All moves from position `start` on, as column arrays: read-only views of the log (moves
-        already logged are never written again)."""
-        out = {c: b[start:self.n] for c, b in self._buffers.items()}
-        for view in out.values():
-            view.flags.writeable = False
-        return out
+        """All moves from position `start` on, as column arrays (a year's moves are read every
+        year, so only the chunks from `start` on are joined for them)."""
+        if start > 0:
+            first = bisect.bisect_right(self._starts, start) - 1
+            chunks = self._chunks[first:]
+            offset = start - self._starts[first] if chunks else 0
+            return {c: (np.concatenate([ch[c] for ch in chunks]) if chunks else _empty(c))[offset:] for c in COLUMNS}
+        if self._joined is None:
+            self._joined = {c: np.concatenate([ch[c] for ch in self._chunks]) if self._chunks else _empty(c)
+                            for c in COLUMNS}
+            self._chunks = [self._joined] if self._chunks else []
+            self._starts = [0] if self._chunks else []
+        return dict(self._joined)
 
     def tuples(self, start: int = 0) -> list[tuple]:
         """Moves as (year, row, from, to, kind code, program name, backbone, title, quality)."""
