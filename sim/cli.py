@@ -202,9 +202,6 @@ def cmd_compare(args) -> int:
 
 
 def _compare(args, figure_process) -> int:
-    from sim.core.mesa_import import import_mesa
-
-    import_mesa()
     from sim.experiments.run import compare, compared_scenarios
     from sim.present.outputs import write_comparison
 
@@ -249,9 +246,6 @@ def cmd_sweep(args) -> int:
 
     if not (args.dry_run or args.serial or args.scheduler or args.slurm):
         start_fork_server()  # the local workers' imports start now, beside this process's own and the check
-    from sim.core.mesa_import import import_mesa
-
-    import_mesa()
     from sim.config.designs import SweepError, load_sweep
     from sim.experiments.run import sweep
 
@@ -286,9 +280,6 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_optimize(args) -> int:
-    from sim.core.mesa_import import import_mesa
-
-    import_mesa()
     from sim.experiments.optimize import CandidateFailed, OptimizeError, load_optimisation, optimize
     from sim.experiments.optimize_answer import answer, finished
 
@@ -319,9 +310,6 @@ def cmd_optimize(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from sim.core.mesa_import import import_mesa
-
-    import_mesa()
     from sim.experiments.calibrate import CalibrationError, calibrate, load_calibration
 
     try:
