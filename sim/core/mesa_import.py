@@ -10,10 +10,12 @@ imported here `inspect.getframeinfo` gives a frame's file, line and function wit
 line, and `inspect.getmodule` reads a frame's module from the frame's globals; anything that is
 not a frame goes to the real functions, and both are put back before `import_mesa` returns.
 
-Only the command line uses it (`sim.cli`), from the main thread before any other thread exists;
-anywhere else Mesa is imported as usual. Remove it once Mesa names its loggers without `inspect`
-(for example `create_module_logger(__name__)`).
-"""
+Only `teachersim run` (`sim.cli`) and the local workers' fork server
+(`sim.experiments.worker_imports`) use it: both import the model whatever they do, from the main
+thread before any other thread exists. Other commands import Mesa only where they run a model in
+their own process, and there, as anywhere else (a notebook, `import sim`), Mesa is imported as
+usual. Remove this module once Mesa names its loggers without `inspect` (for example
+`create_module_logger(__name__)`)."""
 
 from __future__ import annotations
 

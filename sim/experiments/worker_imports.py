@@ -16,6 +16,7 @@ import gc
 import importlib
 
 from sim.collector import collector_paused
+from sim.core.mesa_import import import_mesa
 from sim.experiments.executors import WORKER_IMPORTS
 
 
@@ -24,6 +25,7 @@ def import_all(names=WORKER_IMPORTS) -> None:
     to import is skipped, as the fork server skips a preload that fails, and the worker imports it
     itself (and reports the error there)."""
     with collector_paused():
+        import_mesa()  # Mesa first, without its stack walks (sim/core/mesa_import.py)
         for name in names:
             try:
                 importlib.import_module(name)
