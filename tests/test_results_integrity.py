@@ -126,6 +126,13 @@ def test_rows_that_do_not_match_the_name_are_named(copy):
     assert load_error(copy).startswith(f"{victim}: its rows have replicate [0], but its name says 1")
 
 
+def test_a_run_file_without_a_key_column_is_named(copy):
+    victim = run_path(copy, 1, 1)
+    rows = pd.read_parquet(victim).drop(columns="seed")
+    write_run_file(rows, copy, victim.stem, read_manifest(copy)["fingerprint"])
+    assert load_error(copy).startswith(f"{victim}: cannot be read (no column 'seed')")
+
+
 def test_a_deleted_run_is_named_and_resume_says_so(done, copy):
     path, _, _ = done
     victim = run_path(copy, 0, 0)

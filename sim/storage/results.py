@@ -182,6 +182,9 @@ def read_table(source, columns: list[str] | None = None) -> pa.Table:
     leaves nothing running; its frame is made on this thread too (`read_frame`), about 0.03 s
     more for Beijing's 420,000 moves."""
     with pq.ParquetFile(source, pre_buffer=False) as file:
+        missing = [c for c in columns or () if c not in file.schema_arrow.names]
+        if missing:  # the reader would leave them out without a word
+            raise pa.ArrowInvalid(f"no column {missing[0]!r}")
         return file.read(columns=columns, use_threads=False)
 
 
@@ -354,10 +357,7 @@ def read_runs(folder: Path, filter=None, columns: list[str] | None = None,
     files = [f for f in run_files(folder) if f.stem in check.done]
     if not files:
         return pd.DataFrame(columns=["scenario", "point", "replicate", "seed", "year", "metric", "subgroup", "value"])
-    tables = [read_table(f) for f in files]
-    if filter is not None:
-        tables = [_filtered(t, filter) for t in tables]
-    table = pa.concat_tables(tables)
+    table = pa.concat_tables([read_table(f) if filter is None else _filtered(read_table(f), filter) for f in files])
     frame = upgrade("runs", (table.select(columns) if columns is not None else table).to_pandas(use_threads=False),
                     check.version)
     keys = [k for k in KEYS if k in frame.columns]
