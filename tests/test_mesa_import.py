@@ -16,7 +16,7 @@ def counting(obj, _filename=None):
         frames_looked_up.append(obj.f_code.co_filename)
     return real(obj, _filename)
 inspect.getmodule = counting
-before = (inspect.getframeinfo, inspect.getmodule)
+before = (inspect.getframeinfo, inspect.getmodule, inspect.stack)
 if sys.argv[1] == "import_mesa":
     from sim.core.mesa_import import import_mesa
     import_mesa()
@@ -31,7 +31,7 @@ logger.addHandler(handler)
 logger.setLevel(logging.DEBUG)
 mesa.Model(rng=1)
 print(json.dumps({"frames": len(frames_looked_up), "logger": mesa.model._mesa_logger.name,
-                  "restored": (inspect.getframeinfo, inspect.getmodule) == before,
+                  "restored": (inspect.getframeinfo, inspect.getmodule, inspect.stack) == before,
                   "init": [m.split(" with ")[0] for m in records if m.startswith("calling")]}))
 """
 
@@ -50,3 +50,25 @@ def test_import_mesa_names_the_same_loggers_without_looking_up_frames():
     assert quick["logger"] == plain["logger"] == "MESA.mesa.model"
     assert quick["init"] == plain["init"] == ["calling Model.__init__"]
     assert quick["restored"] and plain["restored"]
+
+
+FAILING_IMPORT = """
+import inspect, sys
+class NoMesa:
+    def find_spec(self, name, path=None, target=None):
+        if name == "mesa":
+            raise ImportError("no mesa here")
+sys.meta_path.insert(0, NoMesa())
+real = inspect.getmodule
+from sim.core.mesa_import import import_mesa
+try:
+    import_mesa()
+except ImportError as exc:
+    print(exc, inspect.getmodule is real)
+"""
+
+
+def test_a_failing_import_puts_inspect_back():
+    out = subprocess.run([sys.executable, "-c", FAILING_IMPORT], capture_output=True, text=True, check=True,
+                         timeout=120)
+    assert out.stdout.strip() == "no mesa here True"

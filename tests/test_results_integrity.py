@@ -133,6 +133,34 @@ def test_a_run_file_without_a_key_column_is_named(copy):
     assert load_error(copy).startswith(f"{victim}: cannot be read (no column 'seed')")
 
 
+def test_run_files_with_narrower_string_columns_read_as_the_others(done, copy):
+    """A run file written by another pandas (string where pandas 3 writes large_string) reads into
+    the same frame as the others, as a dataset scan cast it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    victim = run_path(copy, 1, 1)
+    table = pq.read_table(victim)
+    narrow = pa.schema([f.with_type(pa.string()) if f.type == pa.large_string() else f for f in table.schema],
+                       metadata=table.schema.metadata)
+    pq.write_table(table.cast(narrow), victim)
+    victim.with_name(victim.name + ".sha256").write_text(f"{hashlib.sha256(victim.read_bytes()).hexdigest()}  "
+                                                         f"{victim.name}\n", encoding="utf-8")
+    assert pq.read_schema(victim).field("metric").type == pa.string()
+    pd.testing.assert_frame_equal(read_runs(copy), read_runs(done[1]))
+
+
+def test_read_runs_cuts_and_names_columns(done):
+    import pyarrow.dataset as ds
+
+    whole = read_runs(done[1])
+    pd.testing.assert_frame_equal(read_runs(done[1], columns=["scenario", "point", "value"]),
+                                  whole[["scenario", "point", "value"]])
+    for where in (None, ds.field("metric") == "rotations"):
+        with pytest.raises(ValueError, match="no column 'nope'"):
+            read_runs(done[1], filter=where, columns=["value", "nope"])
+
+
 def test_a_deleted_run_is_named_and_resume_says_so(done, copy):
     path, _, _ = done
     victim = run_path(copy, 0, 0)

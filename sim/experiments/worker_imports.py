@@ -25,7 +25,10 @@ def import_all(names=WORKER_IMPORTS) -> None:
     to import is skipped, as the fork server skips a preload that fails, and the worker imports it
     itself (and reports the error there)."""
     with collector_paused():
-        import_mesa()  # Mesa first, without its stack walks (sim/core/mesa_import.py)
+        try:
+            import_mesa()  # first, without its stack walks (sim/core/mesa_import.py)
+        except ImportError:
+            pass
         for name in names:
             try:
                 importlib.import_module(name)

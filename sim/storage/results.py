@@ -182,10 +182,14 @@ def read_table(source, columns: list[str] | None = None) -> pa.Table:
     leaves nothing running; its frame is made on this thread too (`read_frame`), about 0.03 s
     more for Beijing's 420,000 moves."""
     with pq.ParquetFile(source, pre_buffer=False) as file:
-        missing = [c for c in columns or () if c not in file.schema_arrow.names]
-        if missing:  # the reader would leave them out without a word
-            raise pa.ArrowInvalid(f"no column {missing[0]!r}")
-        return file.read(columns=columns, use_threads=False)
+        _check_columns(file.schema_arrow.names, columns)  # the reader would leave them out without a word
+        return file.read(columns=columns, use_threads=False, use_pandas_metadata=True)
+
+
+def _check_columns(names: list[str], columns: list[str] | None) -> None:
+    missing = [c for c in columns or () if c not in names]
+    if missing:
+        raise pa.ArrowInvalid(f"no column {missing[0]!r}")
 
 
 def read_frame(source, columns: list[str] | None = None) -> pd.DataFrame:
@@ -346,8 +350,9 @@ def run_files(folder: Path) -> list[Path]:
 
 def read_runs(folder: Path, filter=None, columns: list[str] | None = None,
               check: SweepCheck | None = None) -> pd.DataFrame:
-    """The sweep's metric rows, optionally filtered with a pyarrow expression before loading
-    (`pyarrow.dataset.field("metric") == "cv_quality"`), sorted by scenario, point, replicate, year.
+    """The sweep's metric rows, optionally filtered with a pyarrow expression file by file as
+    they are read (`pyarrow.dataset.field("metric") == "cv_quality"`) and cut to `columns`,
+    sorted by scenario, point, replicate, year.
     The rows have this schema version's columns (`upgrade`) whatever version the folder is of.
 
     Only checked run files are read: `check` (from `trusted_sweep`) or, by default, the folder
@@ -357,11 +362,24 @@ def read_runs(folder: Path, filter=None, columns: list[str] | None = None,
     files = [f for f in run_files(folder) if f.stem in check.done]
     if not files:
         return pd.DataFrame(columns=["scenario", "point", "replicate", "seed", "year", "metric", "subgroup", "value"])
-    table = pa.concat_tables([read_table(f) if filter is None else _filtered(read_table(f), filter) for f in files])
-    frame = upgrade("runs", (table.select(columns) if columns is not None else table).to_pandas(use_threads=False),
-                    check.version)
+    tables = [_run_rows(f, filter, columns) for f in files]
+    try:  # files written by another pandas may hold string where these hold large_string
+        table = pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ResultsError(f"{folder / RUNS}: its run files do not read as one table "
+                           f"({str(exc).splitlines()[0]})") from None
+    frame = upgrade("runs", table.to_pandas(use_threads=False), check.version)
     keys = [k for k in KEYS if k in frame.columns]
     return frame.sort_values(keys, kind="stable", ignore_index=True) if keys else frame
+
+
+def _run_rows(path: Path, filter, columns: list[str] | None) -> pa.Table:
+    """One run file's rows where `filter` holds (all without one), with `columns` (all by default)."""
+    if filter is None:
+        return read_table(path, columns)
+    table = _filtered(read_table(path), filter)
+    _check_columns(table.column_names, columns)
+    return table if columns is None else table.select(columns)
 
 
 def _filtered(table: pa.Table, expression) -> pa.Table:
