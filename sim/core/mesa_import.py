@@ -1,4 +1,4 @@
-"""Mesa imported without its logging helpers' walk of the import stack.
+"""Mesa imported without the passes over every loaded module that its logging helpers set off.
 
 Mesa 3.5's `mesa.mesa_logging` names `mesa.model`'s logger with `inspect.stack()` and the class of
 a decorated method with `inspect.getouterframes()`, both at import. For each of the 26 frames on

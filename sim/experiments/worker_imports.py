@@ -26,7 +26,7 @@ def import_all(names=WORKER_IMPORTS) -> None:
     itself (and reports the error there)."""
     with collector_paused():
         try:
-            import_mesa()  # first, without its stack walks (sim/core/mesa_import.py)
+            import_mesa()  # first, without the passes over every module its import sets off (sim/core/mesa_import.py)
         except ImportError:
             pass
         for name in names:
