@@ -1,5 +1,5 @@
-"""sim.core.mesa_import: Mesa imported by the command line without its logging helpers' stack walks,
-with the same loggers and `inspect` as it was before."""
+"""sim.core.mesa_import: Mesa imported by the command line without the passes over every module
+that its logging helpers' stack walks set off, with the same loggers, and `inspect` as it was."""
 
 from __future__ import annotations
 
