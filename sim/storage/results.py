@@ -377,8 +377,9 @@ def _run_rows(path: Path, filter, columns: list[str] | None) -> pa.Table:
     """One run file's rows where `filter` holds (all without one), with `columns` (all by default)."""
     if filter is None:
         return read_table(path, columns)
-    table = _filtered(read_table(path), filter)
-    _check_columns(table.column_names, columns)
+    table = read_table(path)
+    _check_columns(table.column_names, columns)  # before the filter's work, not after it
+    table = _filtered(table, filter)
     return table if columns is None else table.select(columns)
 
 
