@@ -6,6 +6,7 @@ tutorial-style Mesa model, alternating fresh processes, as paired ratios.
     python benchmarks/whole_process.py ab OLD_COMMIT --case dongcheng --rounds 6      # a lever: old vs this checkout
     python benchmarks/whole_process.py ab OLD --new NEW --case beijing --no-figures   # two commits
     python benchmarks/whole_process.py scaling --rounds 2      # cost against teachers, 10k to 240k
+    python benchmarks/whole_process.py readings benchmarks/targets/*.json   # targets runs side by side
 
 `targets` times, in each round and in a rotating order, the tutorial-style model of
 `tutorial_reference.py` at 8,800 and at 120,000 agents (interpreter, `import mesa`, model, 10
@@ -13,8 +14,12 @@ years) and `python -m sim run SCENARIO --quiet` with and without `--no-figures` 
 `dongcheng_2021` and `beijing_2022_citywide` (interpreter, imports, world, 10 years, Parquet
 files, figures): every time is a fresh process, as a user types it. Each ratio is run time /
 tutorial time within the same round, so the machine's drift between rounds cancels; the verdict
-is the median over rounds. `ab` times one of those commands for an old commit (a temporary
-`git worktree`, first on PYTHONPATH) and this checkout, alternating. `stages` splits one
+is the median over rounds. Its JSON also records the machine (`machine_state`: time, commit, load,
+CPU, the share of CPU time the hypervisor took, "steal"), and `readings` lays several such files
+side by side with the tutorial model's time: the ratio moves with the machine's state (the
+tutorial model, an interpreter loop over small objects, slows more than the run's array work
+when the host is busy), so one reading is not the verdict. `ab` times one of those commands for an
+old commit (a temporary `git worktree`, first on PYTHONPATH) and this checkout, alternating. `stages` splits one
 whole-process run into start-up and imports, world, agents, years, writing and figures.
 `scaling` runs `beijing_2022_citywide --no-figures` at world.scale 1/12 to 2 (about 10,000 to
 240,000 teachers), whole process and the run call alone, with each process's peak memory, and
@@ -137,11 +142,73 @@ def scaling(rounds: int, tmp: Path) -> dict:
     return {"rows": {f"{s:.6g}": v for s, v in rows.items()}, "fits": fits}
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """Total and stolen CPU ticks since boot (/proc/stat; zeros where there is none)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0  # guest time is inside user time
+
+
+def machine_state() -> dict:
+    """What the machine was when a benchmark started: time, commit, CPUs, load, ticks so far."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        info = ""
+    cpu_model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    total, steal = _cpu_ticks()
+    return {"utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": commit, "cpus": os.cpu_count(),
+            "cpu_model": cpu_model, "load_average": os.getloadavg(), "ticks": total, "steal_ticks": steal}
+
+
+def finish_state(start: dict) -> dict:
+    """The start's record with the end time and load, and the share of CPU ticks stolen in between."""
+    total, steal = _cpu_ticks()
+    spent = total - start["ticks"]
+    return {**start, "end_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "end_load_average": os.getloadavg(),
+            "steal_share": round((steal - start["steal_ticks"]) / spent, 4) if spent > 0 else None}
+
+
+def readings(files: list[Path]) -> dict:
+    """The four ratios of several `targets --json` files, a row each (the median of the paired wall
+    ratios, and of the CPU ones in brackets), with the tutorial model's median time at 120,000
+    agents (how fast the machine was for it), then the median over the files of each."""
+    rows = []
+    for f in files:
+        data = json.loads(f.read_text())
+        state = data.get("machine", {})
+        row = {"file": f.name, "utc": state.get("utc", ""), "commit": state.get("commit", ""),
+               "steal": state.get("steal_share"),
+               "tutorial beijing s": statistics.median(data["times"]["tutorial beijing"])}
+        for name, ratios in data["ratios"].items():
+            row[name] = (statistics.median(ratios), statistics.median(data["cpu_ratios"][name]))
+        rows.append(row)
+    names = [n for n in rows[0] if n.startswith(("dongcheng", "beijing"))] if rows else []
+    print("| file | start (UTC) | commit | steal | tutorial Beijing s | " + " | ".join(names) + " |")
+    print("|---|---|---|---|---|" + "---|" * len(names))
+    for row in sorted(rows, key=lambda r: r["utc"]):
+        steal = "" if row["steal"] is None else f"{row['steal']:.3f}"
+        print(f"| {row['file']} | {row['utc']} | {row['commit']} | {steal} | {row['tutorial beijing s']:.2f} | "
+              + " | ".join(f"{row[n][0]:.3f} ({row[n][1]:.3f})" for n in names) + " |")
+    pooled = {n: tuple(statistics.median(r[n][i] for r in rows) for i in (0, 1)) for n in names}
+    print("| median of the readings | | | | | " + " | ".join(f"{pooled[n][0]:.3f} ({pooled[n][1]:.3f})"
+                                                         for n in names) + " |")
+    print("| bound | | | | | " + " | ".join(f"{TARGETS[(n.split()[0], n.endswith(' figures'))]:.3f}"
+                                          for n in names) + " |")
+    return {"rows": rows, "median": pooled}
+
+
 def summary(values: list[float]) -> str:
     return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
 def targets(rounds: int, tmp: Path) -> dict:
+    start = machine_state()
     jobs = {}
     for case in SCENARIOS:
         jobs[f"tutorial {case}"] = tutorial_command(case)
@@ -157,7 +224,7 @@ def targets(rounds: int, tmp: Path) -> dict:
             times[name].append(w)
             cpu[name].append(c)
         print(f"round {r + 1}: " + "  ".join(f"{n} {times[n][-1]:.2f}" for n in names), file=sys.stderr)
-    out = {"times": times, "cpu": cpu, "ratios": {}, "cpu_ratios": {}}
+    out = {"machine": finish_state(start), "times": times, "cpu": cpu, "ratios": {}, "cpu_ratios": {}}
     print("| command | whole process wall s, median (min-max) | run / tutorial, wall, median of paired ratios "
           "(min-max) "
           "| same, CPU time | target | met (wall) |")
@@ -286,6 +353,8 @@ def main(argv: list[str] | None = None) -> None:
     s = sub.add_parser("stages")
     s.add_argument("--case", choices=list(SCENARIOS), default="dongcheng")
     c = sub.add_parser("scaling")
+    r = sub.add_parser("readings", help="several `targets --json` files side by side")
+    r.add_argument("files", type=Path, nargs="+")
     a = sub.add_parser("ab")
     a.add_argument("old", help="git commit to compare this checkout against")
     a.add_argument("--new", help="a commit to time instead of this checkout")
@@ -296,6 +365,9 @@ def main(argv: list[str] | None = None) -> None:
     for p in (s, a):
         p.add_argument("--no-figures", action="store_true")
     args = ap.parse_args(argv)
+    if args.command == "readings":
+        readings(args.files)
+        return
     precompile(ROOT)
     with tempfile.TemporaryDirectory() as tmp:
         if args.command == "targets":
