@@ -171,11 +171,7 @@ class DistrictSelection:
         counts = district_min_counts(model, program, district_of_row)
         picked = []
         for d, in_district in grouped(ranked_all, district_of_row):
-            ranked, n_must = mandatory_first(wf, in_district, program.quota)
-            need = district_need(program.quota, len(ranked), _never_rotated(wf, ranked, program.quota),
-                                 int(staff[d]), model.year, n_must, int(counts[d]))
-            warn_short_pool(model, program, int(d), need, len(ranked))
-            n = min(need, len(ranked))
+            ranked, n_must, n = _district_quota(model, program, in_district, int(d), int(staff[d]), int(counts[d]))
             if program.quota.per_school and program.quota.share_of_eligible > 0:
                 ranked = _per_school_first(wf, ranked, program.quota.share_of_eligible)
                 n = max(n, _per_school_total(wf, ranked, program.quota.share_of_eligible))
@@ -210,6 +206,18 @@ def takes_the_first(program) -> bool:
             and selection_floor(program) <= 0)
 
 
+def _district_quota(model, program, in_district: np.ndarray, district: int, staff: int,
+                    min_count: int) -> tuple[np.ndarray, int, int]:
+    """One district's ranked eligible (those mandatory under tenure first), how many of them are
+    mandatory, and how many it sends (the quota, at most the pool; a short pool is warned of)."""
+    wf = model.workforce
+    ranked, n_must = mandatory_first(wf, in_district, program.quota)
+    need = district_need(program.quota, len(ranked), _never_rotated(wf, ranked, program.quota), staff,
+                         model.year, n_must, min_count)
+    warn_short_pool(model, program, district, need, len(ranked))
+    return ranked, n_must, min(need, len(ranked))
+
+
 def _never_rotated(wf, ranked: np.ndarray, quota) -> int:
     """Teachers of `ranked` not rotated in the run: only the coverage rule reads the count."""
     return int(np.sum(wf.n_rotations[ranked] == 0)) if quota.coverage_years else 0
@@ -242,11 +250,7 @@ class SchoolSelection:
         counts = district_min_counts(model, program, district_of_row)
         picked = []
         for d, in_district in grouped(ranked_all, district_of_row):
-            ranked, n_must = mandatory_first(wf, in_district, program.quota)
-            need = district_need(program.quota, len(ranked), _never_rotated(wf, ranked, program.quota),
-                                 int(staff[d]), model.year, n_must, int(counts[d]))
-            warn_short_pool(model, program, int(d), need, len(ranked))
-            n = min(need, len(ranked))
+            ranked, _, n = _district_quota(model, program, in_district, int(d), int(staff[d]), int(counts[d]))
             must = _must_move(wf, ranked, program.quota)
             # those who must move go first; the rest of the quota is split among the schools, or with
             # quota.per_school each school sends its own share of its eligible (rounded up)
