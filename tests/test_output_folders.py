@@ -328,3 +328,51 @@ def test_a_setting_added_since_a_run_was_written_is_not_a_different_scenario(tmp
     (out / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(OutputRefused, match="careers.drift_rate"):
         check_replaceable(out, "run", tiny_result.scenario.model_dump(mode="json"))
+
+
+def test_a_report_or_export_replaced_with_its_run_only_as_teachersim_wrote_it(tmp_path, tiny_result):
+    """A re-run deleted a user's report.md, an edited csv/metrics.csv and a report.html without a
+    word: report and export files are the run's to replace only as the tool wrote them."""
+    from sim.present.reports import write_report
+    from sim.storage.export import export_csv, export_xlsx
+
+    out = write_run(tiny_result, tmp_path / "r", figures=False)
+    write_report(out)
+    export_csv(out)
+    export_xlsx(out)
+    write_run(tiny_result, out, figures=False)  # all as written: replaced with the run
+    assert not (out / "report.html").exists() and not (out / "csv").exists() and not (out / "export.xlsx").exists()
+
+    export_csv(out)
+    with open(out / "csv" / "metrics.csv", "a", encoding="utf-8") as f:
+        f.write('"my note"\n')
+    edited = (out / "csv" / "metrics.csv").read_bytes()
+    with pytest.raises(OutputRefused, match=r"holds csv/metrics.csv, which teachersim did not write \(or which was "
+                                            "changed since\)"):
+        write_run(tiny_result, out, figures=False)
+    assert (out / "csv" / "metrics.csv").read_bytes() == edited
+
+    export_csv(out)  # written again by the tool: its own once more
+    (out / "report.md").write_text("my own notes")  # a DERIVED name the run command never writes here
+    done = run_into(out)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "report.md" in done.stderr, done.stderr
+    assert (out / "report.md").read_text() == "my own notes"
+
+
+def test_a_report_written_elsewhere_or_a_bad_record_protects_the_users_files(tmp_path, tiny_result):
+    from sim.present.reports import write_report
+    from sim.storage.folders import DERIVED_RECORD, derived_record
+
+    out = write_run(tiny_result, tmp_path / "r", figures=False)
+    write_report(out, tmp_path / "elsewhere.html")  # not in the folder: nothing noted there
+    assert derived_record(out) == {} and not (out / DERIVED_RECORD).exists()
+    (out / "report.html").write_text("<p>mine</p>")
+    with pytest.raises(OutputRefused, match="report.html"):
+        write_run(tiny_result, out, figures=False)
+    write_report(out)
+    assert set(derived_record(out)) == {"report.html"}
+    for bad in ("[1]", "{not json", '{"report.html": 5}'):
+        (out / DERIVED_RECORD).write_text(bad)  # a record that cannot be read notes nothing
+        with pytest.raises(OutputRefused, match="report.html"):
+            write_run(tiny_result, out, figures=False)
+    assert (out / "report.html").exists()

@@ -248,7 +248,8 @@ def test_report_never_writes_through_a_planted_link(tmp_path):
     assert main(["report", str(folder)]) == 0
     assert victim.read_text(encoding="utf-8") == "precious"
     assert (folder / ".report.html.tmp").is_symlink()  # left as it was, not followed
-    assert sorted(p.name for p in folder.iterdir()) == sorted([*before, "report.html"])  # no temporary left
+    # no temporary left: the report, and the note that teachersim wrote it (sim.storage.folders)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*before, "report.html", ".teachersim-derived.json"])
     assert (folder / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert not (folder / "report.html").is_symlink()
 

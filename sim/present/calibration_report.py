@@ -151,15 +151,15 @@ def write(folder: str | Path, out: str | Path) -> list[Path]:
     """report.html and report.md (beside it) of a calibration folder."""
     import os
 
-    from sim.storage.store import check_writable, write_bytes_atomic
+    from sim.storage.store import check_writable, write_derived
 
     folder, out = Path(folder), Path(out)
     page = build(folder)
     check_writable(out.parent)
     out.parent.mkdir(parents=True, exist_ok=True)
     md = page.markdown(os.path.relpath(folder.resolve(), out.parent.resolve()))
-    return [write_bytes_atomic(out, page.html().encode("utf-8")),
-            write_bytes_atomic(out.with_suffix(".md"), md.encode("utf-8"))]
+    return [write_derived(folder, out, page.html().encode("utf-8")),
+            write_derived(folder, out.with_suffix(".md"), md.encode("utf-8"))]
 
 
 def _build(folder: Path) -> Page:

@@ -781,11 +781,11 @@ def build_report(folder: str | Path) -> Report:
 
 def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
     """Write the HTML report of a result folder to `out` (default `<folder>/report.html`)."""
-    from sim.storage.store import check_writable, write_bytes_atomic
+    from sim.storage.store import check_writable, write_derived
 
     folder = Path(folder)
     out = Path(out) if out is not None else folder / REPORT_NAME
     text = render(build_report(folder))
     check_writable(out.parent)
     out.parent.mkdir(parents=True, exist_ok=True)
-    return write_bytes_atomic(out, text.encode("utf-8"))  # a new temporary name, never a planted link
+    return write_derived(folder, out, text.encode("utf-8"))  # a new temporary name, never a planted link

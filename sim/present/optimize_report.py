@@ -204,7 +204,7 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
     """Write a search folder's report to `out` (default `<folder>/report.html`) and its markdown
     twin beside it (`report.md`). Raises ReportError (one line) for a folder that is not a
     finished search."""
-    from sim.storage.store import check_writable, write_bytes_atomic
+    from sim.storage.store import check_writable, write_derived
 
     folder = Path(folder)
     out = Path(out) if out is not None else folder / REPORT_NAME
@@ -214,5 +214,5 @@ def write_report(folder: str | Path, out: str | Path | None = None) -> Path:
         raise ReportError(str(exc)) from None
     check_writable(out.parent)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(out.with_suffix(".md"), markdown.encode("utf-8"))
-    return write_bytes_atomic(out, render(report).encode("utf-8"))
+    write_derived(folder, out.with_suffix(".md"), markdown.encode("utf-8"))
+    return write_derived(folder, out, render(report).encode("utf-8"))

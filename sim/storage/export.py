@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from sim.storage.results import load_results
-from sim.storage.store import write_bytes_atomic
+from sim.storage.store import write_derived
 
 SHEET_ROWS = 1_048_576 - 1  # Excel's rows per sheet, less the header
 TEXT_COLUMNS = ("seed",)  # integers a spreadsheet must not round
@@ -74,7 +74,7 @@ def export_csv(folder: str | Path) -> Path:
     target.mkdir(exist_ok=True)
     for name, df in found.items():
         text = with_text_seeds(df).to_csv(index=False, float_format="%.10g", quoting=csv.QUOTE_NONNUMERIC)
-        write_bytes_atomic(target / f"{name}.csv", text.encode("utf-8"))
+        write_derived(folder, target / f"{name}.csv", text.encode("utf-8"))
     return target
 
 
@@ -97,7 +97,7 @@ def export_xlsx(folder: str | Path) -> Path:
             sheet.append(row)
     buffer = io.BytesIO()
     book.save(buffer)
-    return write_bytes_atomic(folder / "export.xlsx", buffer.getvalue())
+    return write_derived(folder, folder / "export.xlsx", buffer.getvalue())
 
 
 def _cells(series: pd.Series, as_text: bool) -> list:

@@ -3,6 +3,9 @@
 A result folder is replaced only when its manifest shows that teachersim wrote it, for the same
 kind of result (and, unless forced, the same resolved scenario), and it holds nothing the manifest
 does not list. Anything else is refused before any work starts, with one line (`OutputRefused`).
+The files `report` and `export` add to a run or comparison folder (`DERIVED`) are replaced with it
+only as teachersim wrote them: each is noted with its SHA-256 when written (`record_derived`), and
+one that is not noted, or has changed since, is the user's.
 
 The new result is built in a hidden sibling folder and swapped with the earlier one in one step
 (Linux `renameat2(RENAME_EXCHANGE)`), so there is no moment when neither is in place. Where the
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -33,12 +37,15 @@ SCHEMA_VERSION = 2  # of every file teachersim writes; here, below the writers a
 READABLE_VERSIONS = (1, 2)  # what sim.storage.results reads (an older folder's frames are brought to this version)
 MANIFEST_LIMIT = 64 * 2**20  # bytes; a sweep manifest lists its design points and finished runs
 PARTIAL = ".teachersim-partial"  # marks a hidden folder as a result being built
+DERIVED_RECORD = ".teachersim-derived.json"  # the DERIVED files teachersim wrote into a folder: path -> SHA-256
+DERIVED_RECORD_LIMIT = 2**20  # bytes; the record lists at most a dozen files
 OURS = {"manifest.json", "summary.md", "metrics.parquet", "schools.parquet", "moves.parquet", "figures",
         "comparison.csv", "comparison.md", "trajectories.parquet", "graph.json", "report.html", "export.xlsx", "csv",
-        PARTIAL}
-# what teachersim's other commands add to a result folder (report, export): ours to replace too
+        PARTIAL, DERIVED_RECORD}
+# what teachersim's other commands add to a result folder (report, export)
 DERIVED = {"report.html", "report.md", "export.xlsx"} | {f"csv/{table}.csv" for table in
                                               ("metrics", "schools", "moves", "comparison", "trajectories")}
+REPLACED_WHOLE = ("run", "compare")  # kinds a new result replaces, DERIVED files and all (others resume in place)
 
 
 class OutputRefused(ValueError):
@@ -105,11 +112,11 @@ def check_replaceable(out: Path, kind: str, identity=None, force: bool = False) 
     if found != kind:
         raise OutputRefused(f"{out}: holds a teachersim {found or 'result of unknown kind'}, not a {kind}; "
                             "choose another --out")
-    foreign = _foreign_files(out, manifest)
+    foreign = _foreign_files(out, manifest, derived_as_written=kind in REPLACED_WHOLE)
     if foreign:
         more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
-        raise OutputRefused(f"{out}: holds {foreign[0]}{more}, which teachersim did not write; "
-                            "move it away or choose another --out")
+        raise OutputRefused(f"{out}: holds {foreign[0]}{more}, which teachersim did not write (or which was "
+                            "changed since); move it away or choose another --out")
     if identity is not None and not force:
         recorded = manifest.get("scenarios" if kind == "compare" else "scenario")
         changed = differences(recorded, identity)
@@ -153,11 +160,24 @@ def _manifest(out: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _foreign_files(out: Path, manifest: dict) -> list[str]:
-    """Files and folders in `out` that neither the manifest lists nor teachersim always writes."""
+def _foreign_files(out: Path, manifest: dict, derived_as_written: bool = False) -> list[str]:
+    """Files and folders in `out` that neither the manifest lists nor teachersim always writes;
+    with `derived_as_written`, also the DERIVED files it has no note of, or that changed since."""
     listed = manifest.get("files")
     listed = {str(k) for k in listed} if isinstance(listed, dict) else set()
-    allowed = listed | {"manifest.json", "summary.md"} | DERIVED
+    allowed = listed | {"manifest.json", "summary.md", DERIVED_RECORD} | DERIVED
+    foreign = _files_in(out, allowed)
+    if derived_as_written:
+        noted = derived_record(out)
+        for name in sorted(DERIVED - listed):
+            path = out / name
+            if path.is_file() and not path.is_symlink() and noted.get(name) != sha256(path):
+                foreign.append(name)
+    return foreign
+
+
+def _files_in(out: Path, allowed: set[str]) -> list[str]:
+    """What `out` holds beyond the `allowed` files and their folders (a folder ends in /)."""
     folders = {part for name in allowed for part in _parents(name)}
     foreign = []
     for dirpath, dirnames, filenames in os.walk(out):
@@ -169,6 +189,47 @@ def _foreign_files(out: Path, manifest: dict) -> list[str]:
         dirnames[:] = [d for d in dirnames if (rel / d).as_posix() in folders]
         foreign += [(rel / f).as_posix() for f in sorted(filenames) if (rel / f).as_posix() not in allowed]
     return foreign
+
+
+def sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in blocks (a large file never has to fit in memory)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def derived_record(folder: Path) -> dict[str, str]:
+    """The DERIVED files teachersim noted writing into `folder`, with their SHA-256 (empty when
+    there is no record or it cannot be read: every DERIVED file is then the user's)."""
+    try:
+        record = json.loads(read_regular(folder / DERIVED_RECORD, DERIVED_RECORD_LIMIT))
+    except (OSError, ValueError):  # FileRefused and bad JSON are ValueErrors
+        return {}
+    if not isinstance(record, dict):
+        return {}
+    return {k: v for k, v in record.items() if k in DERIVED and isinstance(v, str)}
+
+
+def record_derived(folder: Path, path: Path) -> None:
+    """Note that teachersim has just written `path`, one of the result folder `folder`'s DERIVED
+    files, with its SHA-256, so that replacing the folder may remove it while it is unchanged. A
+    path that is not a DERIVED file of a result folder (a report written elsewhere) is not noted.
+    Two commands noting at once may lose one note: that file is then kept, never removed."""
+    folder, path = Path(folder), Path(path)
+    try:
+        name = path.resolve().relative_to(folder.resolve()).as_posix()
+    except (OSError, ValueError):
+        return
+    if name not in DERIVED or not (folder / "manifest.json").is_file():
+        return
+    record = derived_record(folder) | {name: sha256(path)}
+    fd, tmp = tempfile.mkstemp(prefix=f"{DERIVED_RECORD}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(record, f, indent=1, sort_keys=True)
+        os.replace(tmp, folder / DERIVED_RECORD)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _parents(name: str) -> list[str]:

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sim.storage.folders import SCHEMA_VERSION, claim, new_build_folder, swap_into_place
+from sim.storage.folders import SCHEMA_VERSION, claim, new_build_folder, record_derived, sha256, swap_into_place
 
 PACKAGES = ("mesa", "numpy", "scipy", "pandas", "pyarrow", "networkx", "pydantic", "matplotlib", "seaborn")
 
@@ -137,12 +137,6 @@ def write_tables(tables: dict[str, pa.Table], folder: Path) -> dict[str, str]:
         _write_table(table, folder / f"{name}.parquet")
         files[f"{name}.parquet"] = sha256(folder / f"{name}.parquet")
     return files
-
-
-def sha256(path: Path) -> str:
-    """The SHA-256 of a file, read in blocks (a large file never has to fit in memory)."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def write_run_folder(result, out: str | Path, extra=None, force: bool = False) -> Path:
@@ -267,6 +261,15 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
         Path(name).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_derived(folder: str | Path, path: str | Path, data: bytes) -> Path:
+    """`write_bytes_atomic`, for a report or an export: when `path` is one of the result folder
+    `folder`'s DERIVED files, it is noted as teachersim's (`record_derived`), so a new result may
+    replace it; a file the user writes or changes there is kept."""
+    written = write_bytes_atomic(path, data)
+    record_derived(Path(folder), written)
+    return written
 
 
 def write_json_atomic(obj, path: Path, folder: Path | None = None) -> None:
