@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from sim.codes import SCHOOL_LEVELS, TIERS
 from sim.collector import collector_paused
 from sim.config.checks import check_size
+from sim.config.examples import find_scenario
 from sim.config.scenario import Scenario, ScenarioError, load_scenario
 from sim.seeds import replicate_seeds
 
@@ -125,7 +126,7 @@ def run(scenario: Scenario | str | Path, years: int | None = None, reps: int | N
     """Run a scenario's replicates and return tidy frames (the same the CLI writes).
 
     Args:
-        scenario: a Scenario or the path of a scenario file.
+        scenario: a Scenario, the path of a scenario file, or a shipped scenario's name.
         years: simulated years (overrides the scenario's `run.years`).
         reps: replicates (overrides `run.replicates`).
         seed: the root seed (overrides `run.seed`).
@@ -137,7 +138,7 @@ def run(scenario: Scenario | str | Path, years: int | None = None, reps: int | N
         >>> res.metrics.query("metric == 'cv_backbone' and subgroup == 'primary'")
     """
     if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario, overrides)
+        scenario = load_scenario(find_scenario(str(scenario)), overrides)
     scenario = with_run(scenario, years=years, replicates=reps, seed=seed)
     check_size(scenario)
     r = scenario.run
@@ -289,7 +290,7 @@ def compared_scenarios(scenarios: list[Scenario | str | Path], reps: int | None 
                        overrides: tuple[str, ...] = ()) -> tuple[list[Scenario], int]:
     """The scenarios a comparison runs (loaded, with the shared reps, years and seed) and the
     baseline's index: what `compare` runs and what its result folder records."""
-    loaded = [s if isinstance(s, Scenario) else load_scenario(s, overrides) for s in scenarios]
+    loaded = [s if isinstance(s, Scenario) else load_scenario(find_scenario(str(s)), overrides) for s in scenarios]
     if len(loaded) < 2:
         raise ScenarioError("compare needs at least two scenarios")
     names = [s.name for s in loaded]
