@@ -348,7 +348,7 @@ def test_a_report_or_export_replaced_with_its_run_only_as_teachersim_wrote_it(tm
         f.write('"my note"\n')
     edited = (out / "csv" / "metrics.csv").read_bytes()
     with pytest.raises(OutputRefused, match=r"holds csv/metrics.csv, which teachersim did not write \(or which was "
-                                            "changed since\)"):
+                                            r"changed since\)"):
         write_run(tiny_result, out, figures=False)
     assert (out / "csv" / "metrics.csv").read_bytes() == edited
 

@@ -4,7 +4,7 @@ A result folder is replaced only when its manifest shows that teachersim wrote i
 kind of result (and, unless forced, the same resolved scenario), and it holds nothing the manifest
 does not list. Anything else is refused before any work starts, with one line (`OutputRefused`).
 The files `report` and `export` add to a run or comparison folder (`DERIVED`) are replaced with it
-only as teachersim wrote them: each is noted with its SHA-256 when written (`record_derived`), and
+only as teachersim wrote them: each is noted with its SHA-256 when written (`derived_note`), and
 one that is not noted, or has changed since, is the user's.
 
 The new result is built in a hidden sibling folder and swapped with the earlier one in one step
@@ -209,27 +209,18 @@ def derived_record(folder: Path) -> dict[str, str]:
     return {k: v for k, v in record.items() if k in DERIVED and isinstance(v, str)}
 
 
-def record_derived(folder: Path, path: Path) -> None:
-    """Note that teachersim has just written `path`, one of the result folder `folder`'s DERIVED
-    files, with its SHA-256, so that replacing the folder may remove it while it is unchanged. A
-    path that is not a DERIVED file of a result folder (a report written elsewhere) is not noted.
-    Two commands noting at once may lose one note: that file is then kept, never removed."""
-    folder, path = Path(folder), Path(path)
+def derived_note(folder: Path, path: Path, digest: str) -> dict[str, str] | None:
+    """The folder's record with `path` (just written, of SHA-256 `digest`) noted as teachersim's, so
+    that replacing the folder may remove it while it is unchanged; None when `path` is not one of
+    the result folder `folder`'s DERIVED files (a report written elsewhere). Two commands noting at
+    once may lose one note: that file is then kept, never removed."""
     try:
         name = path.resolve().relative_to(folder.resolve()).as_posix()
     except (OSError, ValueError):
-        return
+        return None
     if name not in DERIVED or not (folder / "manifest.json").is_file():
-        return
-    record = derived_record(folder) | {name: sha256(path)}
-    fd, tmp = tempfile.mkstemp(prefix=f"{DERIVED_RECORD}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(record, f, indent=1, sort_keys=True)
-        os.replace(tmp, folder / DERIVED_RECORD)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return None
+    return derived_record(folder) | {name: digest}
 
 
 def _parents(name: str) -> list[str]:

@@ -23,7 +23,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sim.storage.folders import SCHEMA_VERSION, claim, new_build_folder, record_derived, sha256, swap_into_place
+from sim.storage.folders import (
+    DERIVED_RECORD,
+    SCHEMA_VERSION,
+    claim,
+    derived_note,
+    new_build_folder,
+    sha256,
+    swap_into_place,
+)
 
 PACKAGES = ("mesa", "numpy", "scipy", "pandas", "pyarrow", "networkx", "pydantic", "matplotlib", "seaborn")
 
@@ -265,10 +273,12 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
 
 def write_derived(folder: str | Path, path: str | Path, data: bytes) -> Path:
     """`write_bytes_atomic`, for a report or an export: when `path` is one of the result folder
-    `folder`'s DERIVED files, it is noted as teachersim's (`record_derived`), so a new result may
+    `folder`'s DERIVED files, it is noted as teachersim's (`derived_note`), so a new result may
     replace it; a file the user writes or changes there is kept."""
     written = write_bytes_atomic(path, data)
-    record_derived(Path(folder), written)
+    record = derived_note(Path(folder), written, hashlib.sha256(data).hexdigest())
+    if record is not None:
+        write_bytes_atomic(Path(folder) / DERIVED_RECORD, json.dumps(record, indent=1, sort_keys=True).encode())
     return written
 
 
